@@ -1,0 +1,651 @@
+//! CSV: sniffing delimiter, quoting, header and encoding from a sample, and streaming a
+//! file through arrow-csv's push decoder into the job's column types.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::LazyLock;
+
+use arrow::csv::reader::{Decoder, ReaderBuilder};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use bytes::{Buf, Bytes};
+use futures::stream::{BoxStream, StreamExt};
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use super::{BATCH_ROWS, BatchStream, complete_lines, estimate_rows};
+use crate::schema::infer::ColumnInference;
+use crate::schema::{Column, DetectedSchema, arrow_schema, unique_names};
+use crate::storage::FileEntry;
+use crate::{Error, Result};
+
+/// Delimiters sniffing tries, in order of preference on a tie.
+pub const DELIMITERS: [char; 4] = [',', '|', '\t', ';'];
+
+/// Rows sniffing looks at to choose a delimiter and a header.
+const SNIFF_ROWS: usize = 200;
+
+/// Text encodings a CSV file can be in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Encoding {
+    #[default]
+    #[serde(rename = "utf-8", alias = "utf8", alias = "UTF-8")]
+    Utf8,
+    /// ISO-8859-1 and its superset Windows-1252, decoded as Windows-1252 as browsers do.
+    #[serde(rename = "latin-1", alias = "iso-8859-1", alias = "latin1", alias = "windows-1252")]
+    Latin1,
+}
+
+impl FromStr for Encoding {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "utf-8" | "utf8" => Ok(Self::Utf8),
+            "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "windows-1252" | "cp1252" => Ok(Self::Latin1),
+            other => Err(format!("unknown encoding '{other}'; expected utf-8, latin-1 or iso-8859-1")),
+        }
+    }
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Utf8 => "utf-8",
+            Self::Latin1 => "latin-1",
+        })
+    }
+}
+
+/// CSV options; `None` means "sniff it".
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CsvOptions {
+    pub delimiter: Option<char>,
+    pub quote: Option<char>,
+    pub has_header: Option<bool>,
+    pub encoding: Encoding,
+}
+
+impl CsvOptions {
+    fn delimiter_byte(&self) -> u8 {
+        self.delimiter.unwrap_or(',') as u8
+    }
+    fn quote_byte(&self) -> u8 {
+        self.quote.unwrap_or('"') as u8
+    }
+    fn header(&self) -> bool {
+        self.has_header.unwrap_or(true)
+    }
+
+    /// Checks that delimiter and quote are single ASCII characters.
+    pub fn validate(&self) -> Result<()> {
+        for (option, c) in [("delimiter", self.delimiter), ("quote", self.quote)] {
+            if let Some(c) = c
+                && (!c.is_ascii() || c == '\n' || c == '\r')
+            {
+                return Err(Error::InvalidOption {
+                    option: option.into(),
+                    reason: format!("{c:?} is not a single ASCII character"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn show_delimiter(c: char) -> String {
+    match c {
+        '\t' => "tab".into(),
+        c => format!("'{c}'"),
+    }
+}
+
+/// Turns the raw sample into text: strips a BOM, decodes Latin-1, and reports invalid
+/// UTF-8 with its line.
+fn decode_sample(sample: &[u8], encoding: Encoding, path: &str) -> Result<String> {
+    match encoding {
+        Encoding::Latin1 => Ok(encoding_rs::WINDOWS_1252.decode_without_bom_handling(sample).0.into_owned()),
+        Encoding::Utf8 => {
+            let sample = sample.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(sample);
+            match std::str::from_utf8(sample) {
+                Ok(s) => Ok(s.to_string()),
+                Err(e) => {
+                    let line = sample[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+                    Err(Error::Parse {
+                        path: path.into(),
+                        line: Some(line),
+                        column: None,
+                        message: "the file is not valid UTF-8".into(),
+                        hint: Some("if it was written by Excel or an older system, try --encoding latin-1".into()),
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn records(text: &str, delimiter: char, quote: char, limit: usize) -> (Vec<csv::StringRecord>, bool) {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter as u8)
+        .quote(quote as u8)
+        .from_reader(text.as_bytes());
+    let mut out = Vec::new();
+    let mut failed = false;
+    for record in reader.records().take(limit) {
+        match record {
+            Ok(r) => out.push(r),
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    (out, failed)
+}
+
+/// How well a delimiter splits the first rows: (fields in most rows, share of rows with that count).
+fn split_score(text: &str, delimiter: char, quote: char) -> (usize, f64) {
+    let (rows, _) = records(text, delimiter, quote, SNIFF_ROWS);
+    let rows: Vec<usize> = rows.iter().map(csv::StringRecord::len).filter(|&n| n > 0).collect();
+    if rows.is_empty() {
+        return (0, 0.0);
+    }
+    let mut counts: Vec<(usize, usize)> = Vec::new();
+    for n in &rows {
+        match counts.iter_mut().find(|(k, _)| k == n) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((*n, 1)),
+        }
+    }
+    let (mode, freq) = counts.into_iter().max_by_key(|&(k, c)| (c, k)).unwrap_or((0, 0));
+    (mode, freq as f64 / rows.len() as f64)
+}
+
+/// The delimiter that splits the rows into the same number (> 1) of fields most consistently.
+fn sniff_delimiter(text: &str, quote: char) -> Option<(char, usize)> {
+    DELIMITERS
+        .iter()
+        .map(|&d| (d, split_score(text, d, quote)))
+        .filter(|(_, (fields, share))| *fields > 1 && *share >= 0.9)
+        .max_by(|a, b| {
+            let (_, (fa, sa)) = a;
+            let (_, (fb, sb)) = b;
+            sa.partial_cmp(sb).unwrap_or(std::cmp::Ordering::Equal).then(fa.cmp(fb))
+        })
+        .map(|(d, (fields, _))| (d, fields))
+}
+
+/// `'` quotes fields only if it, and never `"`, appears around fields.
+fn sniff_quote(text: &str) -> char {
+    let head: String = text.chars().take(64 * 1024).collect();
+    let wrapped = |q: char| {
+        head.lines()
+            .filter(|line| {
+                line.starts_with(q)
+                    || DELIMITERS.iter().any(|d| line.contains(&format!("{d}{q}")) && line.contains(&format!("{q}{d}")))
+            })
+            .count()
+    };
+    if wrapped('"') == 0 && wrapped('\'') > 0 { '\'' } else { '"' }
+}
+
+/// A header row is one whose cells do not fit the types of the rows below it, or, where
+/// every column is text, one whose cells are all distinct non-empty labels.
+fn sniff_header(rows: &[csv::StringRecord]) -> bool {
+    let Some((first, rest)) = rows.split_first() else { return true };
+    if first.iter().any(|c| c.trim().is_empty()) {
+        return false;
+    }
+    let mut typed_columns = 0;
+    let mut header_votes = 0;
+    for (i, cell) in first.iter().enumerate() {
+        let mut below = ColumnInference::default();
+        for r in rest.iter().take(SNIFF_ROWS) {
+            below.observe(r.get(i));
+        }
+        let (ty, _) = below.finish_type();
+        if ty != crate::schema::WarehouseType::String {
+            typed_columns += 1;
+            let mut with_first = below.clone();
+            with_first.observe(Some(cell));
+            if with_first.finish_type().0 != ty {
+                header_votes += 1;
+            }
+        }
+    }
+    if typed_columns > 0 {
+        return header_votes * 2 >= typed_columns;
+    }
+    // All text: a header when its labels are distinct and none recurs as a value below.
+    let labels: Vec<&str> = first.iter().collect();
+    let distinct = labels.iter().enumerate().all(|(i, l)| !labels[..i].contains(l));
+    let recurs = rest.iter().take(SNIFF_ROWS).any(|r| r.iter().zip(&labels).any(|(v, l)| v == *l));
+    distinct && !recurs
+}
+
+/// Detects a CSV file's options and schema from the head of the file.
+///
+/// # Errors
+/// Invalid UTF-8 (with a hint to try Latin-1), a delimiter given that leaves every row in
+/// one column while another splits them, and rows whose field count differs from the
+/// header's.
+pub fn detect(head: &[u8], file: &FileEntry, given: &CsvOptions) -> Result<(CsvOptions, DetectedSchema)> {
+    given.validate()?;
+    let path = file.path.as_str();
+    let truncated = (head.len() as u64) < file.size;
+    let sample = complete_lines(head, truncated);
+    let text = decode_sample(sample, given.encoding, path)?;
+    if text.trim().is_empty() {
+        return Err(Error::parse(path, "the file is empty; there is nothing to detect a schema from"));
+    }
+
+    let quote = given.quote.unwrap_or_else(|| sniff_quote(&text));
+    let delimiter = match given.delimiter {
+        Some(d) => {
+            let (fields, _) = split_score(&text, d, quote);
+            if fields <= 1
+                && let Some((better, n)) = sniff_delimiter(&text, quote)
+            {
+                return Err(Error::Parse {
+                    path: path.into(),
+                    line: None,
+                    column: None,
+                    message: format!("with delimiter {} every row is one column", show_delimiter(d)),
+                    hint: Some(format!(
+                        "{} splits the rows into {n} columns; use --delimiter {}",
+                        show_delimiter(better),
+                        show_delimiter(better)
+                    )),
+                });
+            }
+            d
+        }
+        None => sniff_delimiter(&text, quote).map_or(',', |(d, _)| d),
+    };
+
+    let (mut rows, failed) = records(&text, delimiter, quote, usize::MAX);
+    if failed && !truncated {
+        return Err(Error::parse(path, "the sample could not be split into rows; check the quote character"));
+    }
+    // A quoted field cut by the end of the sample leaves a partial last row.
+    if truncated && rows.len() > 1 {
+        rows.pop();
+    }
+    rows.retain(|r| !(r.len() == 1 && r.get(0).is_some_and(str::is_empty)));
+    let has_header = given.has_header.unwrap_or_else(|| sniff_header(&rows));
+    let width = rows.first().map_or(0, csv::StringRecord::len);
+    let names = if has_header {
+        unique_names(rows[0].iter().map(str::to_string))
+    } else {
+        unique_names((1..=width).map(|i| format!("column_{i}")))
+    };
+    let data = if has_header { &rows[1..] } else { &rows[..] };
+
+    let mut columns: Vec<ColumnInference> = vec![ColumnInference::default(); width];
+    for (i, row) in data.iter().enumerate() {
+        if row.len() != width {
+            let line = row.position().map_or(i as u64 + 1 + u64::from(has_header), |p| p.line());
+            return Err(Error::Parse {
+                path: path.into(),
+                line: Some(line),
+                column: None,
+                message: format!("expected {width} fields, found {}", row.len()),
+                hint: Some(format!(
+                    "check the delimiter (detected {}) and quoting",
+                    show_delimiter(delimiter)
+                )),
+            });
+        }
+        for (c, value) in columns.iter_mut().zip(row.iter()) {
+            c.observe(Some(value));
+        }
+    }
+    let detected = columns.into_iter().zip(names).map(|(c, name)| c.finish(name)).collect();
+    let rows_in_sample = data.len() as u64;
+    let total_rows = if truncated { estimate_rows(rows_in_sample, sample.len(), file.size) } else { rows_in_sample };
+    let resolved = CsvOptions {
+        delimiter: Some(delimiter),
+        quote: Some(quote),
+        has_header: Some(has_header),
+        encoding: given.encoding,
+    };
+    Ok((resolved, DetectedSchema::new(detected, total_rows, truncated, file.size)))
+}
+
+/// Streams a CSV file as record batches of `columns`' types.
+pub fn read(bytes: BoxStream<'static, Result<Bytes>>, options: &CsvOptions, columns: &[Column], path: &str) -> BatchStream {
+    let decoder = ReaderBuilder::new(arrow_schema(columns))
+        .with_header(options.header())
+        .with_delimiter(options.delimiter_byte())
+        .with_quote(options.quote_byte())
+        .with_batch_size(BATCH_ROWS)
+        .build_decoder();
+    let state = CsvStream {
+        input: bytes,
+        buf: Bytes::new(),
+        eof: false,
+        at_start: true,
+        decoder,
+        latin1: (options.encoding == Encoding::Latin1).then(|| encoding_rs::WINDOWS_1252.new_decoder_without_bom_handling()),
+        path: path.to_string(),
+        names: columns.iter().map(|c| c.name.clone()).collect(),
+        delimiter: options.delimiter.unwrap_or(','),
+        failed: false,
+    };
+    futures::stream::unfold(state, |mut s| async move {
+        if s.failed {
+            return None;
+        }
+        match s.next_batch().await {
+            Ok(Some(batch)) => Some((Ok(batch), s)),
+            Ok(None) => None,
+            Err(e) => {
+                s.failed = true;
+                Some((Err(e), s))
+            }
+        }
+    })
+    .boxed()
+}
+
+struct CsvStream {
+    input: BoxStream<'static, Result<Bytes>>,
+    buf: Bytes,
+    eof: bool,
+    at_start: bool,
+    decoder: Decoder,
+    latin1: Option<encoding_rs::Decoder>,
+    path: String,
+    names: Vec<String>,
+    delimiter: char,
+    failed: bool,
+}
+
+impl CsvStream {
+    async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        loop {
+            if self.decoder.capacity() == 0 {
+                break;
+            }
+            if self.buf.is_empty() {
+                if self.eof {
+                    // Ends a last record that has no trailing newline.
+                    self.decoder.decode(&[]).map_err(|e| self.error(e))?;
+                    break;
+                }
+                match self.input.next().await {
+                    Some(chunk) => self.buf = self.prepare(chunk?),
+                    None => self.eof = true,
+                }
+                continue;
+            }
+            let n = self.decoder.decode(&self.buf).map_err(|e| self.error(e))?;
+            self.buf.advance(n);
+        }
+        self.decoder.flush().map_err(|e| self.error(e))
+    }
+
+    /// Strips a UTF-8 byte-order mark and turns Latin-1 into UTF-8, chunk by chunk.
+    fn prepare(&mut self, chunk: Bytes) -> Bytes {
+        let chunk = if std::mem::take(&mut self.at_start) && chunk.starts_with(b"\xEF\xBB\xBF") && self.latin1.is_none() {
+            chunk.slice(3..)
+        } else {
+            chunk
+        };
+        match &mut self.latin1 {
+            None => chunk,
+            Some(decoder) => {
+                let mut out = String::with_capacity(decoder.max_utf8_buffer_length(chunk.len()).unwrap_or(chunk.len() * 3));
+                let _ = decoder.decode_to_string(&chunk, &mut out, false);
+                Bytes::from(out)
+            }
+        }
+    }
+
+    fn error(&self, e: ArrowError) -> Error {
+        locate_error(&e.to_string(), &self.path, &self.names, self.delimiter)
+    }
+}
+
+static VALUE_ERROR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?s)parsing value '(.*)' as type '([^']*)' for column (\d+) at line (\d+)").expect("valid regex")
+});
+static COLUMN_ERROR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?s)Error parsing column (\d+) at line (\d+): (.*)").expect("valid regex"));
+static FIELDS_ERROR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"incorrect number of fields for line (\d+), expected (\d+) got (\d+)").expect("valid regex")
+});
+static UTF8_ERROR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"invalid UTF-8 data for line (\d+) and field (\d+)").expect("valid regex"));
+
+/// Turns arrow-csv's messages into errors that name the file, line and column.
+///
+/// arrow-csv counts records from 0 with the header as record 0, so its `line N` is
+/// the file's line N + 1 (exact unless quoted fields hold newlines).
+fn locate_error(message: &str, path: &str, names: &[String], delimiter: char) -> Error {
+    let num = |s: &str| s.parse::<u64>().unwrap_or(0);
+    let name = |i: &str| names.get(num(i) as usize).cloned();
+    if let Some(c) = VALUE_ERROR.captures(message) {
+        let ty = &c[2];
+        let expected = crate::schema::WarehouseType::ALL
+            .into_iter()
+            .find(|t| t.arrow_type().to_string() == ty)
+            .map_or(ty.to_string(), |t| t.to_string());
+        return Error::Parse {
+            path: path.into(),
+            line: Some(num(&c[4]) + 1),
+            column: name(&c[3]),
+            message: format!("'{}' is not a valid {expected}", &c[1]),
+            hint: Some("fix the file, or change the column's type in the job's schema".into()),
+        };
+    }
+    if let Some(c) = COLUMN_ERROR.captures(message) {
+        return Error::Parse {
+            path: path.into(),
+            line: Some(num(&c[2]) + 1),
+            column: name(&c[1]),
+            message: c[3].trim().to_string(),
+            hint: Some("fix the file, or change the column's type in the job's schema".into()),
+        };
+    }
+    if let Some(c) = FIELDS_ERROR.captures(message) {
+        return Error::Parse {
+            path: path.into(),
+            line: Some(num(&c[1])),
+            column: None,
+            message: format!("expected {} fields, found {}", &c[2], &c[3]),
+            hint: Some(format!("check the delimiter ({}) and quoting", show_delimiter(delimiter))),
+        };
+    }
+    if let Some(c) = UTF8_ERROR.captures(message) {
+        return Error::Parse {
+            path: path.into(),
+            line: Some(num(&c[1])),
+            column: name(&(num(&c[2]).saturating_sub(1)).to_string()),
+            message: "the text is not valid UTF-8".into(),
+            hint: Some("set the job's encoding to latin-1 if the file comes from Excel or an older system".into()),
+        };
+    }
+    Error::parse(path, message.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::WarehouseType::{self, Bool, Date, Float64, Int64, Numeric, Timestamp};
+    use arrow::array::{AsArray, Array};
+    use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
+    use futures::TryStreamExt;
+
+    fn entry(path: &str, size: usize) -> FileEntry {
+        FileEntry {
+            path: path.into(),
+            size: size as u64,
+            last_modified: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+            e_tag: None,
+            version: None,
+        }
+    }
+
+    fn sniff(text: &[u8]) -> (CsvOptions, DetectedSchema) {
+        detect(text, &entry("t.csv", text.len()), &CsvOptions::default()).unwrap()
+    }
+
+    fn types(s: &DetectedSchema) -> Vec<WarehouseType> {
+        s.columns.iter().map(|c| c.bigquery_type).collect()
+    }
+
+    async fn read_all(text: &'static [u8], options: &CsvOptions, columns: &[Column]) -> Result<Vec<RecordBatch>> {
+        // Split into small chunks so records straddle chunk boundaries.
+        let chunks: Vec<Result<Bytes>> = text.chunks(7).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+        read(futures::stream::iter(chunks).boxed(), options, columns, "t.csv").try_collect().await
+    }
+
+    #[test]
+    fn sniffs_each_delimiter() {
+        for d in DELIMITERS {
+            let text = format!("id{d}name{d}amount\n1{d}a{d}1.5\n2{d}b{d}2.5\n");
+            let (opts, schema) = sniff(text.as_bytes());
+            assert_eq!(opts.delimiter, Some(d));
+            assert_eq!(types(&schema), vec![Int64, WarehouseType::String, Float64]);
+        }
+    }
+
+    #[test]
+    fn quoted_commas_do_not_split_fields() {
+        let (opts, schema) = sniff(include_bytes!("../../../../testdata/csv/quoted_commas.csv"));
+        assert_eq!(opts.delimiter, Some(','));
+        assert_eq!(schema.columns.len(), 3);
+        assert_eq!(schema.columns[1].sample_values[0], "Smith, John");
+    }
+
+    #[test]
+    fn detects_header_or_its_absence() {
+        let (opts, schema) = sniff(b"1,2024-01-01,3.5\n2,2024-01-02,4.5\n");
+        assert_eq!(opts.has_header, Some(false));
+        assert_eq!(schema.columns[0].name, "column_1");
+        assert_eq!(types(&schema), vec![Int64, Date, Float64]);
+        let (opts, _) = sniff(b"city,country\nParis,FR\nLyon,FR\n");
+        assert_eq!(opts.has_header, Some(true));
+    }
+
+    #[test]
+    fn handles_a_byte_order_mark() {
+        let (_, schema) = sniff(b"\xEF\xBB\xBFid,name\n1,a\n");
+        assert_eq!(schema.columns[0].name, "id");
+    }
+
+    #[test]
+    fn latin1_needs_its_encoding_and_says_so() {
+        let text = include_bytes!("../../../../testdata/csv/latin1.csv");
+        let err = detect(text, &entry("latin1.csv", text.len()), &CsvOptions::default()).unwrap_err().to_string();
+        assert!(err.contains("latin1.csv line 2: the file is not valid UTF-8"), "{err}");
+        assert!(err.contains("--encoding latin-1"), "{err}");
+        let opts = CsvOptions { encoding: Encoding::Latin1, ..Default::default() };
+        let (_, schema) = detect(text, &entry("latin1.csv", text.len()), &opts).unwrap();
+        assert!(schema.columns[1].sample_values.iter().any(|v| v == "Zoë"), "{:?}", schema.columns[1]);
+    }
+
+    #[test]
+    fn a_wrong_delimiter_never_passes_silently() {
+        let text = b"id|name|amount\n1|a|1.5\n2|b|2.5\n";
+        let opts = CsvOptions { delimiter: Some(','), ..Default::default() };
+        let err = detect(text, &entry("p.csv", text.len()), &opts).unwrap_err().to_string();
+        assert!(err.contains("with delimiter ',' every row is one column"), "{err}");
+        assert!(err.contains("use --delimiter '|'"), "{err}");
+    }
+
+    #[test]
+    fn ragged_rows_name_their_line() {
+        let text = b"a,b\n1,2\n3,4,5\n";
+        let err = detect(text, &entry("r.csv", text.len()), &CsvOptions::default()).unwrap_err().to_string();
+        assert!(err.contains("r.csv line 3: expected 2 fields, found 3"), "{err}");
+    }
+
+    #[test]
+    fn a_truncated_sample_estimates_rows_and_drops_the_partial_line() {
+        let text = b"id,v\n1,10\n2,20\n3,3";
+        let (_, schema) = detect(text, &entry("big.csv", 1900), &CsvOptions::default()).unwrap();
+        assert!(schema.total_rows_estimated);
+        assert_eq!(types(&schema), vec![Int64, Int64]);
+        assert!(schema.total_rows > 100, "{}", schema.total_rows);
+        let (_, exact) = sniff(b"id,v\n1,10\n2,20\n");
+        assert!(!exact.total_rows_estimated);
+        assert_eq!(exact.total_rows, 2);
+    }
+
+    #[test]
+    fn inference_fixture_covers_what_users_trip_on() {
+        let (_, schema) = sniff(include_bytes!("../../../../testdata/csv/types.csv"));
+        let got: Vec<(&str, WarehouseType, bool)> =
+            schema.columns.iter().map(|c| (c.name.as_str(), c.bigquery_type, c.nullable)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("id", Int64, false),
+                ("zip", WarehouseType::String, false),
+                ("amount", Float64, true),
+                ("paid", Bool, false),
+                ("day", Date, false),
+                ("at", Timestamp, false),
+                ("big", Numeric, false),
+                ("empty", WarehouseType::String, true),
+                ("note", WarehouseType::String, true),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn reads_typed_batches_across_chunk_boundaries() {
+        let columns = vec![
+            Column::new("id", Int64),
+            Column::new("at", Timestamp),
+            Column::new("note", WarehouseType::String),
+        ];
+        let text: &'static [u8] = b"id,at,note\n1,2024-01-01T10:00:00+02:00,\"a, b\"\n2,2024-01-01 08:00:00,\n3,,x";
+        let opts = CsvOptions { has_header: Some(true), ..Default::default() };
+        let batches = read_all(text, &opts, &columns).await.unwrap();
+        let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+        assert_eq!(batch.num_rows(), 3);
+        let at = batch.column(1).as_primitive::<TimestampMicrosecondType>();
+        // 10:00+02:00 and 08:00 (no offset, read as UTC) are the same instant.
+        assert_eq!(at.value(0), at.value(1));
+        assert!(at.is_null(2));
+        let note = batch.column(2).as_string::<i32>();
+        assert_eq!(note.value(0), "a, b");
+        assert!(note.is_null(1), "empty cells are NULL");
+        assert_eq!(batch.column(0).as_primitive::<Int64Type>().value(2), 3);
+    }
+
+    #[tokio::test]
+    async fn a_bad_value_names_the_file_line_and_column() {
+        let columns = vec![Column::new("id", Int64), Column::new("qty", Int64)];
+        let text: &'static [u8] = b"id,qty\n1,2\n2,3\n3,three\n";
+        let err = read_all(text, &CsvOptions::default(), &columns).await.unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "t.csv line 4, column 'qty': 'three' is not a valid INT64 — fix the file, or change the column's type in the job's schema"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_ragged_record_names_its_line_when_streaming() {
+        let columns = vec![Column::new("a", Int64), Column::new("b", Int64)];
+        let text: &'static [u8] = b"a,b\n1,2\n3,4\n5,6,7\n";
+        let err = read_all(text, &CsvOptions::default(), &columns).await.unwrap_err().to_string();
+        assert!(err.starts_with("t.csv line 4: expected 2 fields, found 3"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn latin1_is_decoded_while_streaming() {
+        let columns = vec![Column::new("id", Int64), Column::new("name", WarehouseType::String)];
+        let text: &'static [u8] = include_bytes!("../../../../testdata/csv/latin1.csv");
+        let opts = CsvOptions { encoding: Encoding::Latin1, ..Default::default() };
+        let batches = read_all(text, &opts, &columns).await.unwrap();
+        let names: Vec<&str> = batches.iter().flat_map(|b| b.column(1).as_string::<i32>().iter().flatten()).collect();
+        assert!(names.contains(&"Zoë"), "{names:?}");
+        assert!(names.contains(&"François"), "{names:?}");
+    }
+}

@@ -1,0 +1,427 @@
+//! Warehouse types, columns, detected schemas, fingerprints and diffs.
+//!
+//! A job's contract with its files is a list of [`Column`]s. Detection produces a
+//! [`DetectedSchema`] whose `schema_fingerprint` is the MD5 of `name:TYPE|name:TYPE|…`
+//! in column order; at run time each file's detected schema is compared with the job's
+//! and a [`SchemaDiff`] explains any difference.
+
+pub mod infer;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
+
+/// The zone of TIMESTAMP batches. An offset rather than a zone name, so no zone database is needed.
+pub const UTC: &str = "+00:00";
+
+/// Precision and scale of NUMERIC, as in BigQuery: 29 integer digits, 9 fraction digits.
+pub const NUMERIC_PRECISION: u8 = 38;
+/// See [`NUMERIC_PRECISION`].
+pub const NUMERIC_SCALE: i8 = 9;
+
+/// The types a warehouse column can have, named as BigQuery names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum WarehouseType {
+    Int64,
+    Float64,
+    Numeric,
+    Bool,
+    Date,
+    Timestamp,
+    String,
+    Bytes,
+    Json,
+}
+
+impl WarehouseType {
+    /// Every type, in the order they are offered to users.
+    pub const ALL: [WarehouseType; 9] = [
+        Self::String,
+        Self::Int64,
+        Self::Float64,
+        Self::Numeric,
+        Self::Bool,
+        Self::Date,
+        Self::Timestamp,
+        Self::Json,
+        Self::Bytes,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Int64 => "INT64",
+            Self::Float64 => "FLOAT64",
+            Self::Numeric => "NUMERIC",
+            Self::Bool => "BOOL",
+            Self::Date => "DATE",
+            Self::Timestamp => "TIMESTAMP",
+            Self::String => "STRING",
+            Self::Bytes => "BYTES",
+            Self::Json => "JSON",
+        }
+    }
+
+    /// The Arrow type batches carry for a column of this type on their way to a sink.
+    ///
+    /// Timestamps are instants: microseconds in UTC, whatever offset the file wrote.
+    /// JSON travels as its text.
+    pub fn arrow_type(self) -> DataType {
+        match self {
+            Self::Int64 => DataType::Int64,
+            Self::Float64 => DataType::Float64,
+            Self::Numeric => DataType::Decimal128(NUMERIC_PRECISION, NUMERIC_SCALE),
+            Self::Bool => DataType::Boolean,
+            Self::Date => DataType::Date32,
+            Self::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())),
+            Self::String | Self::Json => DataType::Utf8,
+            Self::Bytes => DataType::Binary,
+        }
+    }
+
+    /// Whether every value of a column detected as `self` loads into a column of type `target`
+    /// without loss of meaning.
+    pub fn loads_into(self, target: WarehouseType) -> bool {
+        use WarehouseType::*;
+        self == target
+            || target == String
+            || matches!(
+                (self, target),
+                (Int64, Float64) | (Int64, Numeric) | (Date, Timestamp) | (Numeric, Float64)
+            )
+    }
+}
+
+impl fmt::Display for WarehouseType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for WarehouseType {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = match s.trim().to_ascii_uppercase().as_str() {
+            "INT64" | "INTEGER" | "INT" | "BIGINT" => Self::Int64,
+            "FLOAT64" | "FLOAT" | "DOUBLE" => Self::Float64,
+            "NUMERIC" | "DECIMAL" => Self::Numeric,
+            "BOOL" | "BOOLEAN" => Self::Bool,
+            "DATE" => Self::Date,
+            "TIMESTAMP" => Self::Timestamp,
+            "STRING" | "TEXT" | "VARCHAR" => Self::String,
+            "BYTES" => Self::Bytes,
+            "JSON" => Self::Json,
+            other => {
+                return Err(format!(
+                    "unknown type '{other}'; expected one of {}",
+                    Self::ALL.map(|t| t.as_str()).join(", ")
+                ));
+            }
+        };
+        Ok(t)
+    }
+}
+
+/// NULLABLE or REQUIRED, as BigQuery calls a column's mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Mode {
+    #[default]
+    Nullable,
+    Required,
+}
+
+/// One column of a job's reviewed schema: what the destination table holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "bigquery_type")]
+    pub ty: WarehouseType,
+    #[serde(rename = "bigquery_mode", default)]
+    pub mode: Mode,
+}
+
+impl Column {
+    pub fn new(name: impl Into<String>, ty: WarehouseType) -> Self {
+        Self { name: name.into(), ty, mode: Mode::Nullable }
+    }
+}
+
+/// The Arrow schema of the batches a reader yields for `columns`.
+///
+/// Every field is nullable in Arrow; REQUIRED is enforced by the destination table.
+pub fn arrow_schema(columns: &[Column]) -> SchemaRef {
+    Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|c| Field::new(&c.name, c.ty.arrow_type(), true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// MD5 hex of `name:TYPE|name:TYPE|…` in column order.
+pub fn fingerprint<'a>(columns: impl IntoIterator<Item = (&'a str, WarehouseType)>) -> String {
+    let text = columns
+        .into_iter()
+        .map(|(name, ty)| format!("{name}:{ty}"))
+        .collect::<Vec<_>>()
+        .join("|");
+    hex(&Md5::digest(text.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One detected column, in the shape the API and `detect --json` print.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectedColumn {
+    pub name: String,
+    /// The type as found in the file (`integer`, `timestamp`, or an Arrow type for Parquet).
+    #[serde(rename = "type")]
+    pub source_type: String,
+    pub bigquery_type: WarehouseType,
+    #[serde(default)]
+    pub bigquery_mode: Mode,
+    #[serde(default)]
+    pub sample_values: Vec<String>,
+    #[serde(default = "yes")]
+    pub nullable: bool,
+    /// No value of this column was seen in the sample: its type is a guess, and any type
+    /// the job chose for it is accepted at run time.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all_null: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl DetectedColumn {
+    pub fn column(&self) -> Column {
+        Column { name: self.name.clone(), ty: self.bigquery_type, mode: self.bigquery_mode }
+    }
+}
+
+/// What detection found in one file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectedSchema {
+    pub columns: Vec<DetectedColumn>,
+    pub total_rows: u64,
+    /// True when `total_rows` is extrapolated from a sample.
+    pub total_rows_estimated: bool,
+    pub schema_fingerprint: String,
+    pub file_size: u64,
+    /// The format and options detection settled on (delimiter, header, encoding).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format_options: Option<crate::format::FormatOptions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_path: Option<String>,
+}
+
+impl DetectedSchema {
+    pub fn new(columns: Vec<DetectedColumn>, total_rows: u64, estimated: bool, file_size: u64) -> Self {
+        let schema_fingerprint = fingerprint(columns.iter().map(|c| (c.name.as_str(), c.bigquery_type)));
+        Self {
+            columns,
+            total_rows,
+            total_rows_estimated: estimated,
+            schema_fingerprint,
+            file_size,
+            format_options: None,
+            file_path: None,
+        }
+    }
+
+    pub fn reviewed_columns(&self) -> Vec<Column> {
+        self.columns.iter().map(DetectedColumn::column).collect()
+    }
+}
+
+/// How a file's columns differ from a job's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaDiff {
+    pub added: Vec<Column>,
+    pub removed: Vec<Column>,
+    /// `(name, job's type, file's type)`.
+    pub retyped: Vec<(String, WarehouseType, WarehouseType)>,
+    /// Columns present in both whose position changed: `(name, job's position, file's position)`, 1-based.
+    pub moved: Vec<(String, usize, usize)>,
+}
+
+impl SchemaDiff {
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty() && self.retyped.is_empty() && self.moved.is_empty()
+    }
+}
+
+impl fmt::Display for SchemaDiff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in &self.added {
+            writeln!(f, "  + {} {} (new in the file)", c.name, c.ty)?;
+        }
+        for c in &self.removed {
+            writeln!(f, "  - {} {} (missing from the file)", c.name, c.ty)?;
+        }
+        for (name, job, file) in &self.retyped {
+            writeln!(f, "  ~ {name}: job has {job}, file has {file}")?;
+        }
+        for (name, job, file) in &self.moved {
+            writeln!(f, "  ↕ {name}: job has it at position {job}, file at {file}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Compares a file's detected columns with a job's reviewed columns.
+///
+/// A retyped column is reported only when the file's type does not load into the job's
+/// (an INT64 column loads into FLOAT64, anything into STRING), and a column the sample
+/// saw no value of is never reported as retyped: the reader's cast decides for those.
+pub fn diff(job: &[Column], file: &[DetectedColumn]) -> SchemaDiff {
+    let mut d = SchemaDiff::default();
+    for (jpos, jc) in job.iter().enumerate() {
+        match file.iter().position(|fc| fc.name == jc.name) {
+            None => d.removed.push(jc.clone()),
+            Some(fpos) => {
+                let fc = &file[fpos];
+                if !fc.all_null && !fc.bigquery_type.loads_into(jc.ty) {
+                    d.retyped.push((jc.name.clone(), jc.ty, fc.bigquery_type));
+                }
+                if fpos != jpos {
+                    d.moved.push((jc.name.clone(), jpos + 1, fpos + 1));
+                }
+            }
+        }
+    }
+    for fc in file {
+        if !job.iter().any(|jc| jc.name == fc.name) {
+            d.added.push(fc.column());
+        }
+    }
+    // When columns were added or removed, every later column moves; the moves add nothing.
+    if !d.added.is_empty() || !d.removed.is_empty() {
+        d.moved.clear();
+    }
+    d
+}
+
+/// Column names a table can hold: trimmed, never empty, unique (`name`, `name_2`, …).
+pub fn unique_names(raw: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (i, name) in raw.into_iter().enumerate() {
+        let base = name.trim().trim_start_matches('\u{feff}').to_string();
+        let base = if base.is_empty() { format!("column_{}", i + 1) } else { base };
+        let mut candidate = base.clone();
+        let mut n = 2;
+        while out.iter().any(|o| o.eq_ignore_ascii_case(&candidate)) {
+            candidate = format!("{base}_{n}");
+            n += 1;
+        }
+        out.push(candidate);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detected(name: &str, ty: WarehouseType) -> DetectedColumn {
+        DetectedColumn {
+            name: name.into(),
+            source_type: String::new(),
+            bigquery_type: ty,
+            bigquery_mode: Mode::Nullable,
+            sample_values: vec![],
+            nullable: true,
+            all_null: false,
+        }
+    }
+
+    #[test]
+    fn fingerprint_is_md5_of_name_type_pairs_in_order() {
+        // md5("id:INT64|name:STRING")
+        let fp = fingerprint([("id", WarehouseType::Int64), ("name", WarehouseType::String)]);
+        assert_eq!(fp, hex(&Md5::digest(b"id:INT64|name:STRING")));
+        assert_eq!(fp.len(), 32);
+        let swapped = fingerprint([("name", WarehouseType::String), ("id", WarehouseType::Int64)]);
+        assert_ne!(fp, swapped);
+    }
+
+    #[test]
+    fn diff_lists_added_removed_and_retyped_columns() {
+        let job = vec![
+            Column::new("id", WarehouseType::Int64),
+            Column::new("amount", WarehouseType::Float64),
+            Column::new("note", WarehouseType::String),
+        ];
+        let file = vec![
+            detected("id", WarehouseType::Int64),
+            detected("amount", WarehouseType::String),
+            detected("channel", WarehouseType::String),
+        ];
+        let d = diff(&job, &file);
+        assert_eq!(d.removed, vec![Column::new("note", WarehouseType::String)]);
+        assert_eq!(d.added, vec![Column::new("channel", WarehouseType::String)]);
+        assert_eq!(
+            d.retyped,
+            vec![("amount".to_string(), WarehouseType::Float64, WarehouseType::String)]
+        );
+        let text = d.to_string();
+        assert!(text.contains("+ channel STRING"), "{text}");
+        assert!(text.contains("- note STRING"), "{text}");
+        assert!(text.contains("~ amount: job has FLOAT64, file has STRING"), "{text}");
+    }
+
+    #[test]
+    fn diff_accepts_widening_and_unseen_columns() {
+        let job = vec![
+            Column::new("id", WarehouseType::Float64),
+            Column::new("code", WarehouseType::String),
+            Column::new("when", WarehouseType::Int64),
+        ];
+        let mut unseen = detected("when", WarehouseType::String);
+        unseen.all_null = true;
+        let file = vec![
+            detected("id", WarehouseType::Int64),
+            detected("code", WarehouseType::Int64),
+            unseen,
+        ];
+        assert!(diff(&job, &file).is_empty());
+    }
+
+    #[test]
+    fn diff_reports_reordered_columns() {
+        let job = vec![Column::new("a", WarehouseType::String), Column::new("b", WarehouseType::String)];
+        let file = vec![detected("b", WarehouseType::String), detected("a", WarehouseType::String)];
+        let d = diff(&job, &file);
+        assert_eq!(d.moved.len(), 2);
+        assert!(d.to_string().contains("a: job has it at position 1, file at 2"));
+    }
+
+    #[test]
+    fn unique_names_fills_blanks_and_dedupes() {
+        let names = unique_names(["id".into(), "".into(), "ID".into(), " name ".into()]);
+        assert_eq!(names, vec!["id", "column_2", "ID_2", "name"]);
+    }
+
+    #[test]
+    fn types_parse_from_common_spellings() {
+        assert_eq!("integer".parse::<WarehouseType>().unwrap(), WarehouseType::Int64);
+        assert_eq!("Timestamp".parse::<WarehouseType>().unwrap(), WarehouseType::Timestamp);
+        let err = "money".parse::<WarehouseType>().unwrap_err();
+        assert!(err.contains("unknown type 'MONEY'"), "{err}");
+    }
+
+    #[test]
+    fn column_serializes_with_the_original_field_names() {
+        let json = serde_json::to_value(Column::new("id", WarehouseType::Int64)).unwrap();
+        assert_eq!(json, serde_json::json!({"name": "id", "bigquery_type": "INT64", "bigquery_mode": "NULLABLE"}));
+    }
+}
