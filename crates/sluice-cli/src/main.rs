@@ -1,1 +1,479 @@
-fn main() {}
+//! The `sluice` command: load flat files from buckets and folders into warehouse tables,
+//! exactly once. Every subcommand is a thin layer over `sluice_engine::Engine`.
+//!
+//! Exit codes: 0 success; 1 an error (the message says what to do); 2 invalid usage;
+//! 3 a run finished but some files failed.
+
+mod demo;
+mod output;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use sluice_core::format::{CsvOptions, Encoding, FileFormat, FormatOptions};
+use sluice_core::schema::Column;
+use sluice_engine::model::Destination;
+use sluice_engine::schedule::Schedule;
+use sluice_engine::{Engine, JobRequest, RunOptions};
+use sluice_sinks::LoadMode;
+
+use crate::output::{Printer, RunProgress};
+
+/// Exit code of a run that finished with failed files.
+const EXIT_FILES_FAILED: u8 = 3;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sluice",
+    version,
+    about = "Load flat files from buckets and folders into warehouse tables, each file exactly once.",
+    after_help = "Start with `sluice demo`. Exit codes: 0 ok, 1 error, 2 usage, 3 a run had failed files."
+)]
+struct Cli {
+    /// Where the catalog and the default DuckDB warehouse live.
+    #[arg(long, global = true, env = "SLUICE_DATA_DIR", default_value = ".sluice")]
+    data_dir: PathBuf,
+
+    /// Log more (-v info, -vv debug); logs go to stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Write a small drop of daily CSV files and load it, twice, to show how sluice works.
+    Demo(demo::DemoArgs),
+    /// Add, list, test and delete connections to buckets and folders.
+    #[command(subcommand)]
+    Connections(ConnectionsCmd),
+    /// List the files a prefix and pattern select, newest first.
+    Files(FilesArgs),
+    /// Detect the schema of one file from its head (or Parquet footer).
+    Detect(DetectArgs),
+    /// Create, list, show and delete jobs.
+    #[command(subcommand)]
+    Jobs(JobsCmd),
+    /// Run a job once: load the files it has not loaded yet.
+    Run(RunArgs),
+    /// List a job's past runs with their statistics.
+    Runs(RunsArgs),
+    /// Write a reproducible transactions CSV (used by the benchmark).
+    #[command(hide = true)]
+    GenerateTransactions(demo::GenerateArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum ConnectionsCmd {
+    /// Add a connection: file:///abs/path, s3://bucket[/prefix], gs://bucket, az://container.
+    Add {
+        name: String,
+        url: String,
+        /// Provider option, repeatable: --option aws_region=eu-west-1 --option endpoint=http://…
+        #[arg(long = "option", short = 'o', value_name = "KEY=VALUE")]
+        options: Vec<String>,
+    },
+    /// List connections (credentials are never shown).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one connection (credentials are never shown).
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List one page of the connection to check that it answers.
+    Test { name: String },
+    /// Delete a connection no job uses.
+    Delete { name: String },
+}
+
+#[derive(Args, Debug)]
+struct FilesArgs {
+    /// Connection name.
+    connection: String,
+    /// Folder under the connection, searched recursively.
+    #[arg(long, default_value = "")]
+    prefix: String,
+    /// Glob on the file name (or on the path below the prefix if it holds '/').
+    #[arg(long, default_value = "*")]
+    pattern: String,
+    /// Show at most this many files.
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+    /// Mark files over this size (e.g. 500MB, 1GiB).
+    #[arg(long, value_parser = parse_size)]
+    max_file_size: Option<u64>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+struct FormatArgs {
+    /// csv, parquet or json; by default from the file's extension.
+    #[arg(long)]
+    format: Option<FileFormat>,
+    /// CSV delimiter: ',', '|', ';' or 'tab'; sniffed when not given.
+    #[arg(long, value_parser = parse_delimiter)]
+    delimiter: Option<char>,
+    /// CSV quote character; sniffed when not given.
+    #[arg(long)]
+    quote: Option<char>,
+    /// CSV encoding: utf-8 (default), latin-1 or iso-8859-1.
+    #[arg(long)]
+    encoding: Option<Encoding>,
+    /// The CSV's first row is data, not a header.
+    #[arg(long)]
+    no_header: bool,
+    /// The CSV's first row is a header (the default is to sniff).
+    #[arg(long, conflicts_with = "no_header")]
+    header: bool,
+}
+
+impl FormatArgs {
+    fn options(&self) -> Result<Option<FormatOptions>> {
+        let csv_given = self.delimiter.is_some()
+            || self.quote.is_some()
+            || self.encoding.is_some()
+            || self.no_header
+            || self.header;
+        let csv = CsvOptions {
+            delimiter: self.delimiter,
+            quote: self.quote,
+            has_header: if self.no_header { Some(false) } else if self.header { Some(true) } else { None },
+            encoding: self.encoding.unwrap_or_default(),
+        };
+        Ok(match self.format {
+            Some(FileFormat::Csv) => Some(FormatOptions::Csv(csv)),
+            Some(other) if csv_given => bail!("CSV options were given but the format is {other}"),
+            Some(other) => Some(other.default_options()),
+            None if csv_given => Some(FormatOptions::Csv(csv)),
+            None => None,
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+struct DetectArgs {
+    connection: String,
+    /// Path of the file, relative to the connection's root.
+    path: String,
+    #[command(flatten)]
+    format: FormatArgs,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum JobsCmd {
+    /// Create a job: detect the schema of the newest matching file and create the table.
+    Create(Box<CreateJobArgs>),
+    /// List jobs.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a job's settings, schema and ledger.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a job, its runs and its ledger; the table stays unless --drop-table.
+    Delete {
+        name: String,
+        #[arg(long)]
+        drop_table: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+struct CreateJobArgs {
+    name: String,
+    #[arg(long)]
+    connection: String,
+    /// Glob on the file name, e.g. 'transactions_*.csv'.
+    #[arg(long)]
+    pattern: String,
+    /// Folder under the connection, searched recursively.
+    #[arg(long, default_value = "")]
+    prefix: String,
+    #[command(flatten)]
+    format: FormatArgs,
+    /// Load every unprocessed file (oldest first) instead of only the newest file.
+    #[arg(long)]
+    all_files: bool,
+    /// Destination table (optionally schema.table); by default from the pattern.
+    #[arg(long)]
+    table: Option<String>,
+    /// append (default) or replace: each file replaces the table's rows.
+    #[arg(long, default_value = "append")]
+    load_type: LoadMode,
+    /// A reviewed schema: the JSON `sluice detect --json` prints, with types edited.
+    #[arg(long)]
+    schema_file: Option<PathBuf>,
+    /// Files over this size are skipped and reported (e.g. 500MB, 1GiB).
+    #[arg(long, value_parser = parse_size, default_value = "1GiB")]
+    max_file_size: u64,
+    /// manual, hourly, hourly@MM, daily@HH:MM, weekly@mon@HH:MM or a cron expression (UTC).
+    #[arg(long, default_value = "manual")]
+    schedule: Schedule,
+    /// DuckDB file to load into (default: warehouse.duckdb in the data directory).
+    #[arg(long)]
+    duckdb: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    job: String,
+    /// Load every unprocessed file this time, whatever the job's strategy.
+    #[arg(long)]
+    all: bool,
+    /// Print the run as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct RunsArgs {
+    job: String,
+    #[arg(long, default_value_t = 20)]
+    limit: u32,
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    s.parse::<bytesize::ByteSize>().map(|b| b.as_u64()).map_err(|e| format!("invalid size '{s}' ({e}); use e.g. 500MB or 1GiB"))
+}
+
+fn parse_delimiter(s: &str) -> Result<char, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok('\t'),
+        "pipe" => Ok('|'),
+        "comma" => Ok(','),
+        "semicolon" => Ok(';'),
+        _ if s.chars().count() == 1 => Ok(s.chars().next().unwrap_or(',')),
+        _ => Err(format!("invalid delimiter '{s}': give one character, or tab")),
+    }
+}
+
+fn parse_options(pairs: &[String]) -> Result<BTreeMap<String, String>> {
+    pairs
+        .iter()
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+                .with_context(|| format!("invalid option '{p}': use KEY=VALUE"))
+        })
+        .collect()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = match cli.verbose {
+        0 => "warn",
+        1 => "info,sqlx=warn",
+        _ => "debug,sqlx=info",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG").unwrap_or_else(|_| filter.into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    if let Command::GenerateTransactions(args) = &cli.command {
+        demo::generate(args)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let engine = Engine::open(&cli.data_dir).await?;
+    let out = Printer::stdout();
+    match cli.command {
+        Command::Demo(args) => demo::run(&engine, &args, &out).await?,
+        Command::Connections(cmd) => connections(&engine, cmd, &out).await?,
+        Command::Files(a) => {
+            let listing = engine.list_files(&a.connection, &a.prefix, &a.pattern, Some(a.limit), a.max_file_size).await?;
+            if a.json {
+                out.json(&listing)?;
+            } else {
+                out.listing(&listing);
+            }
+        }
+        Command::Detect(a) => {
+            let schema = engine.detect(&a.connection, &a.path, a.format.options()?).await?;
+            if a.json {
+                out.json(&schema)?;
+            } else {
+                out.schema(&schema);
+            }
+        }
+        Command::Jobs(cmd) => jobs(&engine, cmd, &out).await?,
+        Command::Run(a) => {
+            let progress = Arc::new(RunProgress::new(!a.json));
+            let options = RunOptions { all_files: a.all.then_some(true) };
+            let run = engine.run(&a.job, options, progress.clone()).await;
+            progress.finish();
+            let run = run?;
+            if a.json {
+                out.json(&run)?;
+            } else {
+                out.run(&run);
+            }
+            if run.files_failed > 0 {
+                return Ok(ExitCode::from(EXIT_FILES_FAILED));
+            }
+        }
+        Command::Runs(a) => {
+            let runs = engine.runs(&a.job, a.limit).await?;
+            if a.json {
+                out.json(&runs)?;
+            } else {
+                out.runs(&runs);
+            }
+        }
+        Command::GenerateTransactions(_) => unreachable!("handled above"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn connections(engine: &Engine, cmd: ConnectionsCmd, out: &Printer) -> Result<()> {
+    match cmd {
+        ConnectionsCmd::Add { name, url, options } => {
+            let c = engine.add_connection(&name, &url, parse_options(&options)?).await?;
+            out.line(&format!("added connection '{}' → {}", c.name, c.url));
+            out.line(&format!("check it with: sluice connections test {}", c.name));
+        }
+        ConnectionsCmd::List { json } => {
+            let list = engine.connections().await?;
+            if json {
+                out.json(&list)?;
+            } else {
+                out.connections(&list);
+            }
+        }
+        ConnectionsCmd::Show { name, json } => {
+            let c = engine.connection(&name).await?;
+            if json {
+                out.json(&c)?;
+            } else {
+                out.connections(std::slice::from_ref(&c));
+            }
+        }
+        ConnectionsCmd::Test { name } => {
+            let entries = engine.test_connection(&name).await.with_context(|| format!("connection '{name}' failed"))?;
+            out.line(&format!("connection '{name}' works: the first page lists {entries} entr{}", if entries == 1 { "y" } else { "ies" }));
+        }
+        ConnectionsCmd::Delete { name } => {
+            engine.delete_connection(&name).await?;
+            out.line(&format!("deleted connection '{name}'"));
+        }
+    }
+    Ok(())
+}
+
+async fn jobs(engine: &Engine, cmd: JobsCmd, out: &Printer) -> Result<()> {
+    match cmd {
+        JobsCmd::Create(a) => {
+            let schema = match &a.schema_file {
+                Some(path) => Some(read_schema_file(path)?),
+                None => None,
+            };
+            let request = JobRequest {
+                name: a.name.clone(),
+                connection: a.connection.clone(),
+                file_path_prefix: a.prefix.clone(),
+                file_pattern: a.pattern.clone(),
+                format: a.format.options()?,
+                load_latest_only: !a.all_files,
+                table_name: a.table.clone(),
+                load_type: a.load_type,
+                schema,
+                max_file_size: Some(a.max_file_size),
+                schedule: a.schedule.clone(),
+                destination: Destination::DuckDb { path: a.duckdb.clone() },
+            };
+            let job = engine.create_job(request).await?;
+            if a.json {
+                out.json(&job)?;
+            } else {
+                out.job(&job, None);
+                out.line(&format!("\nrun it with: sluice run {}", job.name));
+            }
+        }
+        JobsCmd::List { json } => {
+            let list = engine.jobs().await?;
+            if json {
+                out.json(&list)?;
+            } else {
+                out.jobs(&list);
+            }
+        }
+        JobsCmd::Show { name, json } => {
+            let job = engine.job(&name).await?;
+            let ledger = engine.processed_files(&name).await?;
+            if json {
+                out.json(&serde_json::json!({"job": job, "processed_files": ledger}))?;
+            } else {
+                out.job(&job, Some(&ledger));
+            }
+        }
+        JobsCmd::Delete { name, drop_table } => {
+            let job = engine.job(&name).await?;
+            engine.delete_job(&name, drop_table).await?;
+            if drop_table {
+                out.line(&format!("deleted job '{name}' and dropped table {}", job.table_name));
+            } else {
+                out.line(&format!("deleted job '{name}'; table {} is kept (use --drop-table to drop it)", job.table_name));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a reviewed schema: the `detect --json` document (or just its `columns`).
+fn read_schema_file(path: &std::path::Path) -> Result<Vec<Column>> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum SchemaFile {
+        Detected { columns: Vec<Column> },
+        Columns(Vec<Column>),
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let parsed: SchemaFile = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a schema: expected the JSON `sluice detect --json` prints, with columns of name and bigquery_type",
+            path.display()
+        )
+    })?;
+    Ok(match parsed {
+        SchemaFile::Detected { columns } | SchemaFile::Columns(columns) => columns,
+    })
+}

@@ -11,7 +11,9 @@
 //! Start with [`format::detect`] and [`format::read`]. Nothing here links a database.
 
 pub mod error;
+pub mod fault;
 pub mod format;
+pub mod names;
 pub mod schema;
 pub mod storage;
 

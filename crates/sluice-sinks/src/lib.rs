@@ -1,1 +1,129 @@
-//! placeholder
+//! Destinations: where loaded rows end up.
+//!
+//! A [`Sink`] creates tables from a job's columns and loads one file at a time,
+//! atomically: the file's rows and a marker row in the destination's own `_sluice_loads`
+//! table commit together or not at all. That marker is what lets the runner ask, after a
+//! crash, whether a file it was loading made it ([`Sink::was_loaded`]).
+//!
+//! One module per sink; DuckDB ([`duckdb::DuckDbSink`]) is the embedded default.
+
+pub mod duckdb;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use sluice_core::format::BatchStream;
+use sluice_core::names::TableName;
+use sluice_core::schema::Column;
+
+/// Errors of a destination.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The destination refused or failed an operation.
+    #[error("{destination}: {message}")]
+    Destination { destination: String, message: String },
+
+    /// A table exists but its columns are not the job's.
+    #[error("table {table} already exists with other columns ({found}); the job expects ({expected}). Choose another table name, or drop the table")]
+    TableMismatch { table: String, found: String, expected: String },
+
+    /// Reading the file failed part way; nothing of it was loaded.
+    #[error(transparent)]
+    Source(#[from] sluice_core::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Whether a file's rows are added to the table or replace its contents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadMode {
+    #[default]
+    Append,
+    Replace,
+}
+
+impl std::str::FromStr for LoadMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "append" => Ok(Self::Append),
+            "replace" | "truncate" => Ok(Self::Replace),
+            other => Err(format!("unknown load type '{other}'; expected append or replace")),
+        }
+    }
+}
+
+impl std::fmt::Display for LoadMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Append => "append",
+            Self::Replace => "replace",
+        })
+    }
+}
+
+/// One file's load: `load_id` is derived from (job, file, version) and is the key of its
+/// marker, so the same file version can never be committed twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileLoad {
+    pub load_id: String,
+    pub file_path: String,
+    pub file_version: String,
+}
+
+/// What a committed load left behind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadReceipt {
+    pub load_id: String,
+    pub rows: u64,
+}
+
+/// A destination.
+///
+/// # Contract
+/// - `load` commits the file's rows and its marker atomically; on any error (including
+///   an error item in `batches`) the table and the markers are as they were.
+/// - `was_loaded` answers from the destination's markers, never from a cache, so it is
+///   right after a crash at any point.
+#[async_trait]
+pub trait Sink: Send + Sync {
+    /// A short description for messages: `duckdb:/path/warehouse.duckdb`.
+    fn describe(&self) -> String;
+
+    /// Checks that the destination answers.
+    ///
+    /// # Errors
+    /// [`Error::Destination`] saying why it does not.
+    async fn check(&self) -> Result<()>;
+
+    /// Creates the table if it does not exist.
+    ///
+    /// # Errors
+    /// [`Error::TableMismatch`] when a table of that name has other columns.
+    async fn ensure_table(&self, table: &TableName, columns: &[Column]) -> Result<()>;
+
+    /// Loads one file's batches, atomically with its marker.
+    ///
+    /// # Errors
+    /// The first error of `batches` ([`Error::Source`]), or the destination's.
+    async fn load(
+        &self,
+        table: &TableName,
+        columns: &[Column],
+        file: &FileLoad,
+        mode: LoadMode,
+        batches: BatchStream,
+    ) -> Result<LoadReceipt>;
+
+    /// The receipt of a committed load, if there is one.
+    async fn was_loaded(&self, load_id: &str) -> Result<Option<LoadReceipt>>;
+
+    /// Drops the table if it exists.
+    async fn drop_table(&self, table: &TableName) -> Result<()>;
+
+    /// How many rows the table holds (for summaries and tests).
+    async fn count_rows(&self, table: &TableName) -> Result<u64>;
+
+    /// The first `limit` rows of the table, in the destination's own Arrow types (previews, tests).
+    async fn preview(&self, table: &TableName, limit: usize) -> Result<Vec<arrow::record_batch::RecordBatch>>;
+}

@@ -1,0 +1,278 @@
+//! How the CLI shows things: tables for people, JSON for machines, a progress bar on a
+//! terminal.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use comfy_table::presets::UTF8_BORDERS_ONLY;
+use comfy_table::{Cell, Table};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use sluice_core::schema::DetectedSchema;
+use sluice_core::storage::FileEntry;
+use sluice_engine::FileListing;
+use sluice_engine::model::{ConnectionRecord, Job, ProcessedFile, Run, RunFile};
+use sluice_engine::run::human_bytes;
+
+pub struct Printer {
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_BORDERS_ONLY).set_header(header.iter().map(|h| Cell::new(h)));
+    t
+}
+
+fn when(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl Printer {
+    pub fn stdout() -> Self {
+        Self { out: Mutex::new(Box::new(std::io::stdout())) }
+    }
+
+    pub fn line(&self, s: &str) {
+        let mut out = self.out.lock().expect("stdout lock");
+        let _ = writeln!(out, "{s}");
+    }
+
+    pub fn json<T: Serialize>(&self, v: &T) -> anyhow::Result<()> {
+        self.line(&serde_json::to_string_pretty(v)?);
+        Ok(())
+    }
+
+    pub fn listing(&self, l: &FileListing) {
+        if let Some(s) = &l.suggestion {
+            self.line(s);
+            return;
+        }
+        let mut t = table(&["file", "size", "last modified", ""]);
+        for f in &l.files {
+            let flag = if f.over_limit { format!("over the {} limit", human_bytes(l.max_file_size)) } else { String::new() };
+            t.add_row(vec![f.name.clone(), human_bytes(f.size), when(&f.last_modified), flag]);
+        }
+        self.line(&t.to_string());
+        let shown = l.files.len();
+        if shown < l.count {
+            self.line(&format!("{shown} of {} matching files shown, newest first (use --limit)", l.count));
+        } else {
+            self.line(&format!("{} matching file(s), newest first", l.count));
+        }
+    }
+
+    pub fn schema(&self, s: &DetectedSchema) {
+        let mut t = table(&["column", "found", "type", "mode", "nullable", "sample values"]);
+        for c in &s.columns {
+            t.add_row(vec![
+                c.name.clone(),
+                c.source_type.clone(),
+                c.bigquery_type.to_string(),
+                format!("{:?}", c.bigquery_mode).to_uppercase(),
+                if c.nullable { "yes".into() } else { "no".into() },
+                c.sample_values.join(" | "),
+            ]);
+        }
+        self.line(&t.to_string());
+        let rows = if s.total_rows_estimated {
+            format!("about {} rows (estimated from the first {})", thousands(s.total_rows), human_bytes(sluice_core::format::SAMPLE_BYTES.min(s.file_size)))
+        } else {
+            format!("{} rows", thousands(s.total_rows))
+        };
+        self.line(&format!("{} columns; {rows}; file size {}", s.columns.len(), human_bytes(s.file_size)));
+        if let Some(opts) = &s.format_options {
+            self.line(&format!("format: {}", serde_json::to_string(opts).unwrap_or_default()));
+        }
+        self.line(&format!("schema fingerprint: {}", s.schema_fingerprint));
+    }
+
+    pub fn connections(&self, list: &[ConnectionRecord]) {
+        if list.is_empty() {
+            self.line("no connections yet; add one with `sluice connections add NAME URL`");
+            return;
+        }
+        let mut t = table(&["name", "url", "options", "created"]);
+        for c in list {
+            let options = c.options.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+            t.add_row(vec![c.name.clone(), c.url.clone(), options, when(&c.created_at)]);
+        }
+        self.line(&t.to_string());
+    }
+
+    pub fn jobs(&self, list: &[Job]) {
+        if list.is_empty() {
+            self.line("no jobs yet; create one with `sluice jobs create`");
+            return;
+        }
+        let mut t = table(&["job", "connection", "files", "strategy", "table", "schedule"]);
+        for j in list {
+            t.add_row(vec![
+                j.name.clone(),
+                j.connection.clone(),
+                pattern_of(j),
+                strategy(j).into(),
+                format!("{} ({})", j.table_name, j.load_type),
+                j.schedule.to_string(),
+            ]);
+        }
+        self.line(&t.to_string());
+    }
+
+    pub fn job(&self, j: &Job, ledger: Option<&[ProcessedFile]>) {
+        self.line(&format!("job {}", j.name));
+        self.line(&format!("  connection:  {}", j.connection));
+        self.line(&format!("  files:       {}", pattern_of(j)));
+        self.line(&format!("  format:      {}", serde_json::to_string(&j.file_format_options).unwrap_or_default()));
+        self.line(&format!("  strategy:    {}", strategy(j)));
+        self.line(&format!("  table:       {} ({})", j.table_name, j.load_type));
+        self.line(&format!("  max size:    {}", human_bytes(j.max_file_size)));
+        self.line(&format!("  schedule:    {}", j.schedule));
+        self.line(&format!("  fingerprint: {}", j.schema_fingerprint));
+        let mut t = table(&["column", "type", "mode"]);
+        for c in &j.schema {
+            t.add_row(vec![c.name.clone(), c.ty.to_string(), format!("{:?}", c.mode).to_uppercase()]);
+        }
+        self.line(&t.to_string());
+        if let Some(ledger) = ledger {
+            let loaded: Vec<_> = ledger.iter().filter(|p| p.status == "loaded").collect();
+            self.line(&format!("{} file(s) loaded", loaded.len()));
+            for p in loaded.iter().take(10) {
+                self.line(&format!("  {}  {} rows  {}", p.file_path, thousands(p.rows_loaded), when(&p.processed_at)));
+            }
+        }
+    }
+
+    pub fn run(&self, r: &Run) {
+        let took = r.duration_seconds().map(|s| format!(" in {s:.1}s")).unwrap_or_default();
+        self.line(&format!("run {} of job {}: {}{took}", r.id, r.job, r.status.as_str().replace('_', " ")));
+        if r.files_loaded == 0 && r.files_failed == 0 && r.files_skipped == r.files_seen {
+            self.line(&format!("  nothing new: {} matching file(s), all loaded before", r.files_seen));
+        }
+        self.line(&format!(
+            "  files: {} seen, {} loaded, {} skipped, {} failed",
+            r.files_seen, r.files_loaded, r.files_skipped, r.files_failed
+        ));
+        self.line(&format!("  rows:  {} loaded ({})", thousands(r.rows_loaded), human_bytes(r.bytes_loaded)));
+        for f in &r.files {
+            self.line(&file_line(f));
+        }
+        if let Some(e) = &r.error {
+            self.line(&format!("  error: {e}"));
+        }
+    }
+
+    pub fn runs(&self, runs: &[Run]) {
+        if runs.is_empty() {
+            self.line("no runs yet");
+            return;
+        }
+        let mut t = table(&["run", "status", "started", "seconds", "files loaded", "skipped", "failed", "rows", "bytes"]);
+        for r in runs {
+            t.add_row(vec![
+                r.id.to_string(),
+                r.status.as_str().into(),
+                when(&r.started_at),
+                r.duration_seconds().map(|s| format!("{s:.1}")).unwrap_or_default(),
+                r.files_loaded.to_string(),
+                r.files_skipped.to_string(),
+                r.files_failed.to_string(),
+                thousands(r.rows_loaded),
+                human_bytes(r.bytes_loaded),
+            ]);
+        }
+        self.line(&t.to_string());
+    }
+}
+
+fn pattern_of(j: &Job) -> String {
+    if j.file_path_prefix.is_empty() { j.file_pattern.clone() } else { format!("{}/{}", j.file_path_prefix, j.file_pattern) }
+}
+
+fn strategy(j: &Job) -> &'static str {
+    if j.load_latest_only { "latest file" } else { "all unprocessed files" }
+}
+
+pub fn file_line(f: &RunFile) -> String {
+    let mark = if f.outcome.is_failure() {
+        "✗"
+    } else if f.rows_loaded > 0 || f.outcome == sluice_engine::model::FileOutcome::Loaded {
+        "✓"
+    } else {
+        "-"
+    };
+    let mut s = format!("  {mark} {}  {}", f.file_path, f.outcome.label());
+    if f.rows_loaded > 0 {
+        s.push_str(&format!(", {} rows", thousands(f.rows_loaded)));
+    }
+    if let Some(m) = &f.message {
+        if f.outcome.is_failure() || f.outcome == sluice_engine::model::FileOutcome::SkippedTooLarge {
+            s.push_str(&format!("\n      {}", m.replace('\n', "\n      ")));
+        }
+    }
+    s
+}
+
+/// A progress bar on stderr while a run loads files; nothing when stderr is not a terminal.
+pub struct RunProgress {
+    bar: Option<ProgressBar>,
+}
+
+impl RunProgress {
+    pub fn new(enabled: bool) -> Self {
+        let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} file {pos}/{len} {msg} [{elapsed}]")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            bar
+        });
+        Self { bar }
+    }
+
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl sluice_engine::Progress for RunProgress {
+    fn planned(&self, files: &[FileEntry]) {
+        if let Some(b) = &self.bar {
+            b.set_length(files.len() as u64);
+        }
+    }
+    fn file_started(&self, file: &FileEntry) {
+        if let Some(b) = &self.bar {
+            b.set_message(format!("{} ({})", file.path, human_bytes(file.size)));
+        }
+    }
+    fn rows(&self, rows: u64) {
+        if let Some(b) = &self.bar {
+            let msg = b.message();
+            let base = msg.split(" — ").next().unwrap_or("").to_string();
+            b.set_message(format!("{base} — {} rows", thousands(rows)));
+        }
+    }
+    fn file_finished(&self, f: &RunFile) {
+        if let Some(b) = &self.bar {
+            b.println(file_line(f));
+            b.inc(1);
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The `sluice` binary, run as a user runs it, including being killed mid-load.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("drop")).unwrap();
+        Self { dir }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn drop_dir(&self) -> PathBuf {
+        self.dir.path().join("drop")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        c.arg("--data-dir").arg(self.data()).args(args).env_remove("SLUICE_FAULT").env_remove("SLUICE_DATA_DIR");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "sluice {args:?} failed: {}\n{}", stderr(&out), stdout(&out));
+        stdout(&out)
+    }
+
+    fn write(&self, name: &str, content: &str) {
+        std::fs::write(self.drop_dir().join(name), content).unwrap();
+    }
+
+    fn setup_job(&self, extra: &[&str]) {
+        let url = format!("file://{}", self.drop_dir().display());
+        self.ok(&["connections", "add", "local", &url]);
+        let mut args = vec!["jobs", "create", "tx", "--connection", "local", "--pattern", "t_*.csv", "--all-files"];
+        args.extend_from_slice(extra);
+        self.ok(&args);
+    }
+
+    fn table_rows(&self, table: &str) -> i64 {
+        let conn = duckdb::Connection::open(self.data().join("warehouse.duckdb")).unwrap();
+        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap()
+    }
+
+    fn ledger(&self) -> serde_json::Value {
+        let shown: serde_json::Value = serde_json::from_str(&self.ok(&["jobs", "show", "tx", "--json"])).unwrap();
+        shown["processed_files"].clone()
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn rows(first: u64, n: u64) -> String {
+    let mut s = String::from("id,amount,note\n");
+    for i in first..first + n {
+        s.push_str(&format!("{i},{}.5,\"row {i}, quoted\"\n", i % 1000));
+    }
+    s
+}
+
+#[test]
+fn demo_loads_each_file_exactly_once() {
+    let cli = Cli::new();
+    let out = cli.ok(&["demo", "--rows", "400", "--days", "3"]);
+    assert!(out.contains("4. First run: every file is new"), "{out}");
+    assert!(out.contains("files: 3 seen, 3 loaded, 0 skipped, 0 failed"), "{out}");
+    assert!(out.contains("nothing new: 3 matching file(s), all loaded before"), "{out}");
+    assert!(out.contains("files: 4 seen, 1 loaded, 3 skipped, 0 failed"), "{out}");
+    assert!(out.contains("transactions_2024-11-18.csv  loaded, 400 rows"), "{out}");
+    assert!(out.contains("Table transactions now holds 1600 rows"), "{out}");
+    assert_eq!(cli.table_rows("transactions"), 1600);
+    // The demo can be run again from scratch.
+    let again = cli.ok(&["demo", "--rows", "100", "--days", "2"]);
+    assert!(again.contains("Table transactions now holds 300 rows"), "{again}");
+    let runs = cli.ok(&["runs", "demo-transactions"]);
+    assert_eq!(runs.matches("succeeded").count(), 3, "{runs}");
+}
+
+#[test]
+fn a_process_killed_mid_file_leaves_nothing_and_the_next_run_loads_it_once() {
+    let cli = Cli::new();
+    cli.write("t_1.csv", &rows(1, 30_000));
+    cli.setup_job(&[]);
+    // Abort after the second batch of 8192 rows has gone into the open transaction.
+    let killed = cli.cmd(&["run", "tx"]).env("SLUICE_FAULT", "mid-load:2").output().unwrap();
+    assert!(!killed.status.success());
+    assert!(stderr(&killed).contains("SLUICE_FAULT: aborting at mid-load"), "{}", stderr(&killed));
+    assert_eq!(cli.table_rows("transactions"), 0, "no row of the interrupted file is visible");
+    assert_eq!(cli.ledger()[0]["status"], "loading", "the claim is left behind");
+
+    let out = cli.ok(&["run", "tx"]);
+    assert!(out.contains("t_1.csv  loaded, 30,000 rows"), "{out}");
+    assert_eq!(cli.table_rows("transactions"), 30_000);
+    assert_eq!(cli.ledger()[0]["status"], "loaded");
+    let again = cli.ok(&["run", "tx"]);
+    assert!(again.contains("nothing new"), "{again}");
+    assert_eq!(cli.table_rows("transactions"), 30_000);
+}
+
+#[test]
+fn a_process_killed_after_commit_is_recorded_and_not_loaded_twice() {
+    let cli = Cli::new();
+    cli.write("t_1.csv", &rows(1, 1000));
+    cli.setup_job(&[]);
+    let killed = cli.cmd(&["run", "tx"]).env("SLUICE_FAULT", "after-commit").output().unwrap();
+    assert!(!killed.status.success());
+    assert_eq!(cli.table_rows("transactions"), 1000);
+    assert_eq!(cli.ledger()[0]["status"], "loading");
+
+    let out = cli.ok(&["run", "tx", "--json"]);
+    let run: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(run["files"][0]["outcome"], "recovered", "{out}");
+    assert_eq!(run["rows_loaded"], 1000);
+    assert_eq!(cli.table_rows("transactions"), 1000, "exactly once");
+    assert_eq!(cli.ledger()[0]["status"], "loaded");
+}
+
+#[test]
+fn files_lists_newest_first_and_explains_an_empty_match() {
+    let cli = Cli::new();
+    cli.write("t_1.csv", &rows(1, 3));
+    cli.write("notes.txt", "hello");
+    let url = format!("file://{}", cli.drop_dir().display());
+    cli.ok(&["connections", "add", "local", &url]);
+    let out = cli.ok(&["files", "local", "--pattern", "t_*.csv"]);
+    assert!(out.contains("t_1.csv") && out.contains("1 matching file(s)"), "{out}");
+    let json: serde_json::Value = serde_json::from_str(&cli.ok(&["files", "local", "--json"])).unwrap();
+    assert_eq!(json["count"], 2);
+    let none = cli.ok(&["files", "local", "--pattern", "orders_*.csv"]);
+    assert!(none.contains("no files matching 'orders_*.csv'") && none.contains("try --pattern"), "{none}");
+    let bad = cli.run(&["files", "local", "--pattern", "t_[.csv"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("invalid file pattern 't_[.csv'"), "{}", stderr(&bad));
+}
+
+#[test]
+fn a_detected_schema_can_be_edited_and_used_for_a_job() {
+    let cli = Cli::new();
+    cli.write("t_1.csv", "id,zip,amount\n1,00501,2.5\n2,10001,3\n");
+    let url = format!("file://{}", cli.drop_dir().display());
+    cli.ok(&["connections", "add", "local", &url]);
+    let detected = cli.ok(&["detect", "local", "t_1.csv", "--json"]);
+    let mut schema: serde_json::Value = serde_json::from_str(&detected).unwrap();
+    assert_eq!(schema["columns"][1]["bigquery_type"], "STRING", "leading zeros stay text");
+    assert_eq!(schema["columns"][2]["bigquery_type"], "FLOAT64");
+    assert_eq!(schema["columns"][1]["sample_values"], serde_json::json!(["00501", "10001"]));
+    schema["columns"][2]["bigquery_type"] = "NUMERIC".into();
+    let edited = cli.dir.path().join("schema.json");
+    std::fs::write(&edited, schema.to_string()).unwrap();
+    cli.ok(&["jobs", "create", "tx", "--connection", "local", "--pattern", "t_*.csv", "--schema-file", edited.to_str().unwrap()]);
+    let job: serde_json::Value = serde_json::from_str(&cli.ok(&["jobs", "show", "tx", "--json"])).unwrap();
+    assert_eq!(job["job"]["schema"][2]["bigquery_type"], "NUMERIC");
+    assert_eq!(job["job"]["table_name"], "t");
+    cli.ok(&["run", "tx"]);
+    let conn = duckdb::Connection::open(cli.data().join("warehouse.duckdb")).unwrap();
+    let total: String = conn.query_row("SELECT sum(amount)::VARCHAR FROM t", [], |r| r.get(0)).unwrap();
+    assert_eq!(total, "5.500000000");
+}
+
+#[test]
+fn a_run_with_a_failed_file_exits_3_and_names_the_line() {
+    let cli = Cli::new();
+    cli.write("t_1.csv", &rows(1, 3));
+    cli.setup_job(&[]);
+    cli.write("t_2.csv", "id,amount,note\n1,2.5,x\n2,oops,y\n");
+    let out = cli.run(&["run", "tx"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("t_2.csv line 3, column 'amount': 'oops' is not a valid FLOAT64"), "{text}");
+    assert!(text.contains("partially failed"), "{text}");
+    assert_eq!(cli.table_rows("transactions"), 3);
+}
+
+#[test]
+fn errors_name_the_problem_and_exit_1() {
+    let cli = Cli::new();
+    let out = cli.run(&["run", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no job named 'nope'"), "{}", stderr(&out));
+    let out = cli.run(&["connections", "add", "x", "/relative/path"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("invalid connection URL"), "{}", stderr(&out));
+    let gone = cli.dir.path().join("gone");
+    std::fs::create_dir_all(&gone).unwrap();
+    cli.ok(&["connections", "add", "g", &format!("file://{}", gone.display())]);
+    std::fs::remove_dir(&gone).unwrap();
+    let out = cli.run(&["connections", "test", "g"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    let out = cli.run(&["jobs", "create", "x", "--connection", "g", "--pattern", "*.csv", "--schedule", "sometimes"]);
+    assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+    assert!(stderr(&out).contains("invalid schedule 'sometimes'"), "{}", stderr(&out));
+}
+
+#[test]
+fn generated_benchmark_files_are_reproducible() {
+    let cli = Cli::new();
+    let a = cli.dir.path().join("a.csv");
+    let b = cli.dir.path().join("b.csv");
+    for p in [&a, &b] {
+        cli.ok(&["generate-transactions", p.to_str().unwrap(), "--rows", "2000", "--seed", "9"]);
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert_eq!(std::fs::read_to_string(&a).unwrap().lines().count(), 2001);
+    let _ = Path::new(&a);
+}

@@ -1,0 +1,74 @@
+//! The catalog: connections, jobs, runs and the ledger of processed files.
+//!
+//! [`Catalog`] is implemented by [`sqlite::SqliteCatalog`] (the default: one file in the data
+//! directory, migrated on open). The ledger's unique key (job, file path, file version) is
+//! what makes a claim exclusive: of two runners, only one can insert the claim.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+use crate::model::{ConnectionRecord, FileOutcome, Job, NewJob, ProcessedFile, Run, RunFile, RunStatus};
+use crate::Result;
+use sluice_core::storage::FileEntry;
+
+/// Storage of everything sluice remembers.
+///
+/// # Errors
+/// [`crate::Error::Catalog`] for database failures; [`crate::Error::NotFound`] and
+/// [`crate::Error::Conflict`] where a method says so.
+#[async_trait]
+pub trait Catalog: Send + Sync {
+    /// # Errors
+    /// [`crate::Error::Conflict`] if the name is taken.
+    async fn add_connection(&self, name: &str, url: &str, options_json: &str) -> Result<ConnectionRecord>;
+    async fn list_connections(&self) -> Result<Vec<ConnectionRecord>>;
+    /// # Errors
+    /// [`crate::Error::NotFound`] if there is no such connection.
+    async fn connection(&self, name: &str) -> Result<ConnectionRecord>;
+    /// # Errors
+    /// [`crate::Error::Conflict`] if jobs use it.
+    async fn delete_connection(&self, name: &str) -> Result<()>;
+
+    /// # Errors
+    /// [`crate::Error::Conflict`] if the name is taken.
+    async fn create_job(&self, job: &NewJob) -> Result<Job>;
+    async fn list_jobs(&self) -> Result<Vec<Job>>;
+    /// # Errors
+    /// [`crate::Error::NotFound`] if there is no such job.
+    async fn job(&self, name: &str) -> Result<Job>;
+    /// Deletes the job with its runs and ledger.
+    async fn delete_job(&self, name: &str) -> Result<()>;
+
+    /// The job's ledger, newest first.
+    async fn processed_files(&self, job_id: i64) -> Result<Vec<ProcessedFile>>;
+    /// Claims a file version for loading. Returns false if it is already claimed or loaded.
+    async fn claim_file(&self, job_id: i64, run_id: i64, file: &FileEntry, load_id: &str) -> Result<bool>;
+    /// Marks a claimed file loaded.
+    async fn mark_loaded(&self, job_id: i64, file_path: &str, file_version: &str, rows: u64, run_id: i64) -> Result<()>;
+    /// Drops a claim whose load did not commit, so a later run takes the file again.
+    async fn release_claim(&self, job_id: i64, file_path: &str, file_version: &str) -> Result<()>;
+
+    async fn start_run(&self, job_id: i64) -> Result<Run>;
+    async fn record_file(&self, run_id: i64, file: &RunFile) -> Result<()>;
+    async fn finish_run(
+        &self,
+        run_id: i64,
+        status: RunStatus,
+        files_seen: u64,
+        files_already_loaded: u64,
+        error: Option<&str>,
+    ) -> Result<Run>;
+    /// The job's runs, newest first.
+    async fn runs(&self, job_id: i64, limit: u32) -> Result<Vec<Run>>;
+    /// One run with its files.
+    async fn run(&self, run_id: i64) -> Result<Run>;
+}
+
+/// Counts a run's outcomes: (loaded, skipped, failed).
+pub(crate) fn tally(files: &[RunFile]) -> (u64, u64, u64) {
+    let loaded = files.iter().filter(|f| matches!(f.outcome, FileOutcome::Loaded | FileOutcome::Recovered)).count();
+    let skipped = files.iter().filter(|f| f.outcome == FileOutcome::SkippedTooLarge).count();
+    let failed = files.iter().filter(|f| f.outcome.is_failure()).count();
+    (loaded as u64, skipped as u64, failed as u64)
+}

@@ -1,0 +1,428 @@
+//! The SQLite catalog: one file, WAL mode, migrated on open.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sluice_core::storage::FileEntry;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::Row;
+
+use super::{Catalog, tally};
+use crate::model::{ConnectionRecord, FileOutcome, Job, NewJob, ProcessedFile, Run, RunFile, RunStatus};
+use crate::{Error, Result};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// A catalog in one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteCatalog {
+    pool: SqlitePool,
+}
+
+fn db(e: sqlx::Error) -> Error {
+    Error::Catalog(e.to_string())
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+fn json<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> Result<T> {
+    let text: String = row.try_get(col).map_err(db)?;
+    serde_json::from_str(&text).map_err(|e| Error::Catalog(format!("column {col} holds invalid JSON: {e}")))
+}
+
+fn parsed<T: FromStr>(row: &SqliteRow, col: &str) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    let text: String = row.try_get(col).map_err(db)?;
+    text.parse().map_err(|e| Error::Catalog(format!("column {col} holds '{text}': {e}")))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("catalog records serialize")
+}
+
+const JOB_COLUMNS: &str = "j.id, j.uid, j.name, c.name AS connection, j.file_path_prefix, j.file_pattern,
+    j.file_format_options, j.load_latest_only, j.schema, j.schema_fingerprint, j.destination, j.table_name,
+    j.load_type, j.schedule, j.max_file_size, j.created_at";
+
+const RUN_COLUMNS: &str = "r.id, j.name AS job, r.status, r.started_at, r.finished_at, r.files_seen,
+    r.files_already_loaded, r.error";
+
+impl SqliteCatalog {
+    /// Opens (creating and migrating) the catalog file.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| Error::Catalog(format!("cannot open the catalog {}: {e}", path.display())))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| Error::Catalog(format!("cannot migrate the catalog {}: {e}", path.display())))?;
+        Ok(Self { pool })
+    }
+
+    fn connection_from(row: &SqliteRow) -> Result<ConnectionRecord> {
+        Ok(ConnectionRecord {
+            id: row.try_get("id").map_err(db)?,
+            name: row.try_get("name").map_err(db)?,
+            url: row.try_get("url").map_err(db)?,
+            options: json(row, "options")?,
+            created_at: row.try_get("created_at").map_err(db)?,
+        })
+    }
+
+    fn job_from(row: &SqliteRow) -> Result<Job> {
+        Ok(Job {
+            id: row.try_get("id").map_err(db)?,
+            uid: row.try_get("uid").map_err(db)?,
+            name: row.try_get("name").map_err(db)?,
+            connection: row.try_get("connection").map_err(db)?,
+            file_path_prefix: row.try_get("file_path_prefix").map_err(db)?,
+            file_pattern: row.try_get("file_pattern").map_err(db)?,
+            file_format_options: json(row, "file_format_options")?,
+            load_latest_only: row.try_get("load_latest_only").map_err(db)?,
+            schema: json(row, "schema")?,
+            schema_fingerprint: row.try_get("schema_fingerprint").map_err(db)?,
+            destination: json(row, "destination")?,
+            table_name: parsed(row, "table_name").map_err(|e| Error::Catalog(e.to_string()))?,
+            load_type: parsed(row, "load_type")?,
+            schedule: parsed(row, "schedule")?,
+            max_file_size: row.try_get::<i64, _>("max_file_size").map_err(db)? as u64,
+            created_at: row.try_get("created_at").map_err(db)?,
+        })
+    }
+
+    async fn run_files(&self, run_id: i64) -> Result<Vec<RunFile>> {
+        let rows = sqlx::query(
+            "SELECT file_path, file_version, file_size_bytes, outcome, message, rows_loaded
+             FROM run_files WHERE run_id = ? ORDER BY id",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let outcome: String = r.try_get("outcome").map_err(db)?;
+                Ok(RunFile {
+                    file_path: r.try_get("file_path").map_err(db)?,
+                    file_version: r.try_get("file_version").map_err(db)?,
+                    file_size_bytes: r.try_get::<i64, _>("file_size_bytes").map_err(db)? as u64,
+                    outcome: FileOutcome::parse(&outcome)
+                        .ok_or_else(|| Error::Catalog(format!("unknown file outcome '{outcome}'")))?,
+                    message: r.try_get("message").map_err(db)?,
+                    rows_loaded: r.try_get::<i64, _>("rows_loaded").map_err(db)? as u64,
+                })
+            })
+            .collect()
+    }
+
+    async fn run_from(&self, row: &SqliteRow) -> Result<Run> {
+        let id: i64 = row.try_get("id").map_err(db)?;
+        let files = self.run_files(id).await?;
+        let (files_loaded, files_skipped, failed) = tally(&files);
+        let loaded = files.iter().filter(|f| matches!(f.outcome, FileOutcome::Loaded | FileOutcome::Recovered));
+        let status: String = row.try_get("status").map_err(db)?;
+        Ok(Run {
+            id,
+            job: row.try_get("job").map_err(db)?,
+            status: RunStatus::parse(&status),
+            started_at: row.try_get("started_at").map_err(db)?,
+            finished_at: row.try_get("finished_at").map_err(db)?,
+            files_seen: row.try_get::<i64, _>("files_seen").map_err(db)? as u64,
+            files_loaded,
+            files_skipped: files_skipped + row.try_get::<i64, _>("files_already_loaded").map_err(db)? as u64,
+            files_failed: failed,
+            rows_loaded: loaded.clone().map(|f| f.rows_loaded).sum(),
+            bytes_loaded: loaded.map(|f| f.file_size_bytes).sum(),
+            error: row.try_get("error").map_err(db)?,
+            files,
+        })
+    }
+}
+
+#[async_trait]
+impl Catalog for SqliteCatalog {
+    async fn add_connection(&self, name: &str, url: &str, options_json: &str) -> Result<ConnectionRecord> {
+        let row = sqlx::query(
+            "INSERT INTO connections (name, url, options, created_at) VALUES (?, ?, ?, ?) RETURNING *",
+        )
+        .bind(name)
+        .bind(url)
+        .bind(options_json)
+        .bind(Utc::now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::Conflict(format!("a connection named '{name}' already exists; choose another name"))
+            } else {
+                db(e)
+            }
+        })?;
+        Self::connection_from(&row)
+    }
+
+    async fn list_connections(&self) -> Result<Vec<ConnectionRecord>> {
+        let rows = sqlx::query("SELECT * FROM connections ORDER BY name").fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter().map(Self::connection_from).collect()
+    }
+
+    async fn connection(&self, name: &str) -> Result<ConnectionRecord> {
+        let row = sqlx::query("SELECT * FROM connections WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| Error::NotFound(format!("no connection named '{name}'; see `sluice connections list`")))?;
+        Self::connection_from(&row)
+    }
+
+    async fn delete_connection(&self, name: &str) -> Result<()> {
+        let conn = self.connection(name).await?;
+        let users: Vec<String> = sqlx::query_scalar("SELECT name FROM jobs WHERE connection_id = ? ORDER BY name")
+            .bind(conn.id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        if !users.is_empty() {
+            return Err(Error::Conflict(format!(
+                "connection '{name}' is used by job(s) {}; delete them first",
+                users.join(", ")
+            )));
+        }
+        sqlx::query("DELETE FROM connections WHERE id = ?").bind(conn.id).execute(&self.pool).await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn create_job(&self, job: &NewJob) -> Result<Job> {
+        sqlx::query(
+            "INSERT INTO jobs (uid, name, connection_id, file_path_prefix, file_pattern, file_format,
+                file_format_options, load_latest_only, schema, schema_fingerprint, destination, table_name,
+                load_type, schedule, max_file_size, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&job.uid)
+        .bind(&job.name)
+        .bind(job.connection_id)
+        .bind(&job.file_path_prefix)
+        .bind(&job.file_pattern)
+        .bind(job.file_format_options.format().as_str())
+        .bind(to_json(&job.file_format_options))
+        .bind(job.load_latest_only)
+        .bind(to_json(&job.schema))
+        .bind(&job.schema_fingerprint)
+        .bind(to_json(&job.destination))
+        .bind(job.table_name.to_string())
+        .bind(job.load_type.to_string())
+        .bind(job.schedule.to_string())
+        .bind(job.max_file_size as i64)
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::Conflict(format!("a job named '{}' already exists; choose another name", job.name))
+            } else {
+                db(e)
+            }
+        })?;
+        self.job(&job.name).await
+    }
+
+    async fn list_jobs(&self) -> Result<Vec<Job>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs j JOIN connections c ON c.id = j.connection_id ORDER BY j.name");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter().map(Self::job_from).collect()
+    }
+
+    async fn job(&self, name: &str) -> Result<Job> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs j JOIN connections c ON c.id = j.connection_id WHERE j.name = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| Error::NotFound(format!("no job named '{name}'; see `sluice jobs list`")))?;
+        Self::job_from(&row)
+    }
+
+    async fn delete_job(&self, name: &str) -> Result<()> {
+        let job = self.job(name).await?;
+        sqlx::query("DELETE FROM jobs WHERE id = ?").bind(job.id).execute(&self.pool).await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn processed_files(&self, job_id: i64) -> Result<Vec<ProcessedFile>> {
+        let rows = sqlx::query(
+            "SELECT * FROM processed_files WHERE job_id = ? ORDER BY file_last_modified DESC, file_path DESC",
+        )
+        .bind(job_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ProcessedFile {
+                    file_path: r.try_get("file_path").map_err(db)?,
+                    file_version: r.try_get("file_version").map_err(db)?,
+                    file_size_bytes: r.try_get::<i64, _>("file_size_bytes").map_err(db)? as u64,
+                    file_last_modified: r.try_get::<DateTime<Utc>, _>("file_last_modified").map_err(db)?,
+                    etag: r.try_get("etag").map_err(db)?,
+                    status: r.try_get("status").map_err(db)?,
+                    load_id: r.try_get("load_id").map_err(db)?,
+                    processed_at: r.try_get("processed_at").map_err(db)?,
+                    rows_loaded: r.try_get::<i64, _>("rows_loaded").map_err(db)? as u64,
+                    run_id: r.try_get("run_id").map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn claim_file(&self, job_id: i64, run_id: i64, file: &FileEntry, load_id: &str) -> Result<bool> {
+        let result = sqlx::query(
+            "INSERT INTO processed_files (job_id, file_path, file_version, file_size_bytes, file_last_modified,
+                etag, status, load_id, processed_at, run_id)
+             VALUES (?, ?, ?, ?, ?, ?, 'loading', ?, ?, ?)
+             ON CONFLICT (job_id, file_path, file_version) DO NOTHING",
+        )
+        .bind(job_id)
+        .bind(&file.path)
+        .bind(file.version_key())
+        .bind(file.size as i64)
+        .bind(file.last_modified)
+        .bind(&file.e_tag)
+        .bind(load_id)
+        .bind(Utc::now())
+        .bind(run_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn mark_loaded(&self, job_id: i64, file_path: &str, file_version: &str, rows: u64, run_id: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE processed_files SET status = 'loaded', rows_loaded = ?, processed_at = ?, run_id = ?
+             WHERE job_id = ? AND file_path = ? AND file_version = ?",
+        )
+        .bind(rows as i64)
+        .bind(Utc::now())
+        .bind(run_id)
+        .bind(job_id)
+        .bind(file_path)
+        .bind(file_version)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn release_claim(&self, job_id: i64, file_path: &str, file_version: &str) -> Result<()> {
+        sqlx::query(
+            "DELETE FROM processed_files WHERE job_id = ? AND file_path = ? AND file_version = ? AND status = 'loading'",
+        )
+        .bind(job_id)
+        .bind(file_path)
+        .bind(file_version)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn start_run(&self, job_id: i64) -> Result<Run> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO runs (job_id, status, started_at) VALUES (?, 'running', ?) RETURNING id",
+        )
+        .bind(job_id)
+        .bind(Utc::now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        self.run(id).await
+    }
+
+    async fn record_file(&self, run_id: i64, file: &RunFile) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO run_files (run_id, file_path, file_version, file_size_bytes, outcome, message, rows_loaded)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(run_id)
+        .bind(&file.file_path)
+        .bind(&file.file_version)
+        .bind(file.file_size_bytes as i64)
+        .bind(file.outcome.as_str())
+        .bind(&file.message)
+        .bind(file.rows_loaded as i64)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn finish_run(
+        &self,
+        run_id: i64,
+        status: RunStatus,
+        files_seen: u64,
+        files_already_loaded: u64,
+        error: Option<&str>,
+    ) -> Result<Run> {
+        sqlx::query(
+            "UPDATE runs SET status = ?, finished_at = ?, files_seen = ?, files_already_loaded = ?, error = ? WHERE id = ?",
+        )
+        .bind(status.as_str())
+        .bind(Utc::now())
+        .bind(files_seen as i64)
+        .bind(files_already_loaded as i64)
+        .bind(error)
+        .bind(run_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        self.run(run_id).await
+    }
+
+    async fn runs(&self, job_id: i64, limit: u32) -> Result<Vec<Run>> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs r JOIN jobs j ON j.id = r.job_id WHERE r.job_id = ? ORDER BY r.id DESC LIMIT ?"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(job_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.run_from(r).await?);
+        }
+        Ok(out)
+    }
+
+    async fn run(&self, run_id: i64) -> Result<Run> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM runs r JOIN jobs j ON j.id = r.job_id WHERE r.id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| Error::NotFound(format!("no run {run_id}")))?;
+        self.run_from(&row).await
+    }
+}

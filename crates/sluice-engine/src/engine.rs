@@ -1,0 +1,396 @@
+//! [`Engine`]: the one set of operations the CLI, the API and the wizard call.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sluice_core::format::{self, FormatOptions};
+use sluice_core::names::TableName;
+use sluice_core::schema::{Column, DetectedSchema};
+use sluice_core::storage::{FileEntry, FilePattern, Listing, Store};
+use sluice_sinks::duckdb::DuckDbSink;
+use sluice_sinks::{LoadMode, Sink};
+
+use crate::catalog::Catalog;
+use crate::catalog::sqlite::SqliteCatalog;
+use crate::model::{ConnectionRecord, DEFAULT_MAX_FILE_SIZE, Destination, Job, NewJob, ProcessedFile, Run};
+use crate::schedule::Schedule;
+use crate::{Error, Result};
+
+/// How long `test_connection` waits for an answer.
+pub const CONNECTION_TEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The catalog file's name in the data directory.
+pub const CATALOG_FILE: &str = "catalog.db";
+/// The default DuckDB destination's file name in the data directory.
+pub const WAREHOUSE_FILE: &str = "warehouse.duckdb";
+
+/// One matching file, as listings show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedFile {
+    pub name: String,
+    pub size: u64,
+    pub last_modified: DateTime<Utc>,
+    pub over_limit: bool,
+}
+
+/// The files a prefix and pattern select.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileListing {
+    pub files: Vec<ListedFile>,
+    /// Matching files in all (before `limit`).
+    pub count: usize,
+    pub prefix: String,
+    pub pattern: String,
+    pub max_file_size: u64,
+    /// When nothing matches: what was found instead and a broader pattern to try.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+}
+
+/// What a user asks for when creating a job. `None`s are detected or defaulted.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct JobRequest {
+    pub name: String,
+    pub connection: String,
+    #[serde(default)]
+    pub file_path_prefix: String,
+    pub file_pattern: String,
+    #[serde(default)]
+    pub format: Option<FormatOptions>,
+    #[serde(default = "yes")]
+    pub load_latest_only: bool,
+    #[serde(default)]
+    pub table_name: Option<String>,
+    #[serde(default)]
+    pub load_type: LoadMode,
+    /// A reviewed schema; its column names must be the file's, in order.
+    #[serde(default)]
+    pub schema: Option<Vec<Column>>,
+    #[serde(default)]
+    pub max_file_size: Option<u64>,
+    #[serde(default = "manual")]
+    pub schedule: Schedule,
+    #[serde(default)]
+    pub destination: Destination,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn manual() -> Schedule {
+    Schedule::Manual
+}
+
+/// Names of connections and jobs: 1–64 letters, digits, `-` and `_`.
+pub fn validate_name(kind: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "invalid {kind} name '{name}': use 1–64 letters, digits, '-' and '_'"
+        )))
+    }
+}
+
+/// sluice's operations over one catalog and data directory.
+pub struct Engine {
+    catalog: Arc<dyn Catalog>,
+    data_dir: PathBuf,
+    duckdb: Mutex<HashMap<PathBuf, Arc<DuckDbSink>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("data_dir", &self.data_dir).finish()
+    }
+}
+
+impl Engine {
+    /// Opens the data directory, creating it and the SQLite catalog if needed.
+    pub async fn open(data_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| Error::Invalid(format!("cannot create the data directory {}: {e}", data_dir.display())))?;
+        let catalog = SqliteCatalog::open(&data_dir.join(CATALOG_FILE)).await?;
+        Ok(Self::with_catalog(Arc::new(catalog), data_dir))
+    }
+
+    pub fn with_catalog(catalog: Arc<dyn Catalog>, data_dir: &Path) -> Self {
+        Self { catalog, data_dir: data_dir.to_path_buf(), duckdb: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn catalog(&self) -> &dyn Catalog {
+        self.catalog.as_ref()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    // ---- connections ----
+
+    /// Adds a connection after checking that its URL and options open.
+    pub async fn add_connection(
+        &self,
+        name: &str,
+        url: &str,
+        options: BTreeMap<String, String>,
+    ) -> Result<ConnectionRecord> {
+        validate_name("connection", name)?;
+        Store::open(url, &options)?;
+        let options_json = serde_json::to_string(&options).expect("options serialize");
+        Ok(self.catalog.add_connection(name, url, &options_json).await?.redacted())
+    }
+
+    /// Connections with secrets redacted.
+    pub async fn connections(&self) -> Result<Vec<ConnectionRecord>> {
+        Ok(self.catalog.list_connections().await?.into_iter().map(|c| c.redacted()).collect())
+    }
+
+    pub async fn connection(&self, name: &str) -> Result<ConnectionRecord> {
+        Ok(self.catalog.connection(name).await?.redacted())
+    }
+
+    pub async fn delete_connection(&self, name: &str) -> Result<()> {
+        self.catalog.delete_connection(name).await
+    }
+
+    /// Opens a stored connection.
+    pub async fn store(&self, connection: &str) -> Result<Store> {
+        let c = self.catalog.connection(connection).await?;
+        Store::open(&c.url, &c.options).map_err(|e| Error::Invalid(format!("connection '{connection}': {e}")))
+    }
+
+    /// Lists one page at the connection's root, within [`CONNECTION_TEST_TIMEOUT`].
+    ///
+    /// Returns how many entries the first page held.
+    pub async fn test_connection(&self, name: &str) -> Result<usize> {
+        let store = self.store(name).await?;
+        match tokio::time::timeout(CONNECTION_TEST_TIMEOUT, store.check()).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(Error::Timeout(format!(
+                "connection '{name}' did not answer within {}s; check the endpoint and the network",
+                CONNECTION_TEST_TIMEOUT.as_secs()
+            ))),
+        }
+    }
+
+    // ---- files and schemas ----
+
+    /// Lists matching files newest first; `limit` caps how many are returned.
+    pub async fn list_files(
+        &self,
+        connection: &str,
+        prefix: &str,
+        pattern: &str,
+        limit: Option<usize>,
+        max_file_size: Option<u64>,
+    ) -> Result<FileListing> {
+        let store = self.store(connection).await?;
+        let pattern = FilePattern::new(prefix, pattern)?;
+        let listing = store.list(&pattern).await?;
+        let max = max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE);
+        let suggestion = suggest(&listing, &pattern);
+        let count = listing.files.len();
+        let files = listing
+            .files
+            .into_iter()
+            .take(limit.unwrap_or(usize::MAX))
+            .map(|f| ListedFile { over_limit: f.size > max, name: f.path, size: f.size, last_modified: f.last_modified })
+            .collect();
+        Ok(FileListing {
+            files,
+            count,
+            prefix: pattern.prefix().to_string(),
+            pattern: pattern.glob().to_string(),
+            max_file_size: max,
+            suggestion,
+        })
+    }
+
+    /// Detects the schema of one file (`path` relative to the connection's root).
+    pub async fn detect(&self, connection: &str, path: &str, options: Option<FormatOptions>) -> Result<DetectedSchema> {
+        let store = self.store(connection).await?;
+        let file = store.head(path).await?;
+        let options = FormatOptions::for_file(options, &file.path)?;
+        Ok(format::detect(&store, &file, &options).await?)
+    }
+
+    // ---- destinations ----
+
+    /// The sink of a destination; DuckDB files are opened once per process.
+    pub fn sink(&self, destination: &Destination) -> Result<Arc<dyn Sink>> {
+        match destination {
+            Destination::DuckDb { path } => {
+                let path = match path {
+                    Some(p) if p.is_absolute() => p.clone(),
+                    Some(p) => self.data_dir.join(p),
+                    None => self.data_dir.join(WAREHOUSE_FILE),
+                };
+                let mut open = self.duckdb.lock().expect("sink cache lock");
+                if let Some(sink) = open.get(&path) {
+                    return Ok(sink.clone());
+                }
+                let sink = Arc::new(DuckDbSink::open(&path)?);
+                open.insert(path, sink.clone());
+                Ok(sink)
+            }
+        }
+    }
+
+    // ---- jobs ----
+
+    /// Creates a job: detects the schema of the newest matching file (or checks a reviewed
+    /// one against it), creates the destination table, and stores the job.
+    pub async fn create_job(&self, req: JobRequest) -> Result<Job> {
+        validate_name("job", &req.name)?;
+        match self.catalog.job(&req.name).await {
+            Ok(_) => {
+                return Err(Error::Conflict(format!(
+                    "a job named '{}' already exists; choose another name or delete it with `sluice jobs delete {}`",
+                    req.name, req.name
+                )));
+            }
+            Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let connection = self.catalog.connection(&req.connection).await?;
+        let store = self.store(&req.connection).await?;
+        let pattern = FilePattern::new(&req.file_path_prefix, &req.file_pattern)?;
+        let listing = store.list(&pattern).await?;
+        let Some(newest) = listing.files.first().cloned() else {
+            return Err(Error::NotFound(no_match_message(&listing, &pattern)));
+        };
+        let options = FormatOptions::for_file(req.format.clone(), &newest.path)?;
+        let detected = format::detect(&store, &newest, &options).await?;
+        let schema = match req.schema {
+            Some(reviewed) => check_reviewed(&reviewed, &detected)?,
+            None => detected.reviewed_columns(),
+        };
+        let table = match &req.table_name {
+            Some(t) => TableName::parse(t),
+            None => {
+                let stem = pattern.table_stem();
+                TableName::parse(if stem.is_empty() { &req.name } else { &stem })
+                    .or_else(|_| TableName::parse(&format!("t_{}", req.name.replace('-', "_"))))
+            }
+        }
+        .map_err(Error::Invalid)?;
+        let max_file_size = req.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE);
+        if max_file_size == 0 {
+            return Err(Error::Invalid("the maximum file size must be more than 0 bytes".into()));
+        }
+        let sink = self.sink(&req.destination)?;
+        sink.ensure_table(&table, &schema).await?;
+        let new = NewJob {
+            uid: uuid::Uuid::new_v4().to_string(),
+            name: req.name,
+            connection_id: connection.id,
+            file_path_prefix: pattern.prefix().to_string(),
+            file_pattern: pattern.glob().to_string(),
+            file_format_options: detected.format_options.clone().unwrap_or(options),
+            load_latest_only: req.load_latest_only,
+            schema,
+            schema_fingerprint: detected.schema_fingerprint.clone(),
+            destination: req.destination,
+            table_name: table,
+            load_type: req.load_type,
+            schedule: req.schedule,
+            max_file_size,
+        };
+        self.catalog.create_job(&new).await
+    }
+
+    pub async fn jobs(&self) -> Result<Vec<Job>> {
+        self.catalog.list_jobs().await
+    }
+
+    pub async fn job(&self, name: &str) -> Result<Job> {
+        self.catalog.job(name).await
+    }
+
+    /// Deletes a job with its runs and ledger; the table stays unless `drop_table`.
+    pub async fn delete_job(&self, name: &str, drop_table: bool) -> Result<()> {
+        let job = self.catalog.job(name).await?;
+        if drop_table {
+            self.sink(&job.destination)?.drop_table(&job.table_name).await?;
+        }
+        self.catalog.delete_job(name).await
+    }
+
+    pub async fn runs(&self, job: &str, limit: u32) -> Result<Vec<Run>> {
+        let job = self.catalog.job(job).await?;
+        self.catalog.runs(job.id, limit).await
+    }
+
+    pub async fn run_details(&self, run_id: i64) -> Result<Run> {
+        self.catalog.run(run_id).await
+    }
+
+    pub async fn processed_files(&self, job: &str) -> Result<Vec<ProcessedFile>> {
+        let job = self.catalog.job(job).await?;
+        self.catalog.processed_files(job.id).await
+    }
+}
+
+/// A reviewed schema keeps the file's column names in order; only types and modes change.
+fn check_reviewed(reviewed: &[Column], detected: &DetectedSchema) -> Result<Vec<Column>> {
+    let file: Vec<&str> = detected.columns.iter().map(|c| c.name.as_str()).collect();
+    let given: Vec<&str> = reviewed.iter().map(|c| c.name.as_str()).collect();
+    if file != given {
+        return Err(Error::Invalid(format!(
+            "the reviewed schema's columns ({}) are not the file's ({}); keep every column, in the file's order, and change only types",
+            given.join(", "),
+            file.join(", ")
+        )));
+    }
+    Ok(reviewed.to_vec())
+}
+
+fn suggest(listing: &Listing, pattern: &FilePattern) -> Option<String> {
+    listing.files.is_empty().then(|| no_match_message(listing, pattern))
+}
+
+/// Says that nothing matched, what was there instead, and a broader pattern to try.
+pub fn no_match_message(listing: &Listing, pattern: &FilePattern) -> String {
+    let place = if pattern.list_prefix().is_empty() {
+        "the connection's root".to_string()
+    } else {
+        format!("'{}/'", pattern.list_prefix())
+    };
+    if listing.scanned == 0 {
+        return format!(
+            "no files matching '{}' under {place}: the folder is empty or does not exist; check the prefix",
+            pattern.glob()
+        );
+    }
+    let ext = listing
+        .other_names
+        .first()
+        .and_then(|n| n.rsplit('/').next())
+        .and_then(|n| n.rsplit_once('.').map(|(_, e)| e.to_string()));
+    let broader = match ext {
+        Some(e) => format!("*.{e}"),
+        None => "*".to_string(),
+    };
+    format!(
+        "no files matching '{}' under {place} ({} other file(s) there, e.g. {}); try --pattern '{broader}'",
+        pattern.glob(),
+        listing.scanned,
+        listing.other_names.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// The load id of a file version for a job: stable across retries, unique per job.
+pub fn load_id(job: &Job, file: &FileEntry) -> String {
+    use md5::{Digest, Md5};
+    let digest = Md5::digest(format!("{}\n{}\n{}", job.uid, file.path, file.version_key()).as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

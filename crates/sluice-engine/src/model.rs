@@ -1,0 +1,250 @@
+//! The records the catalog keeps and the engine hands to its interfaces.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sluice_core::format::FormatOptions;
+use sluice_core::names::TableName;
+use sluice_core::schema::Column;
+use sluice_sinks::LoadMode;
+
+use crate::schedule::Schedule;
+
+/// Default per-job file size limit: 1 GiB.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 1 << 30;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionRecord {
+    pub id: i64,
+    pub name: String,
+    pub url: String,
+    /// Builder options; values of secret keys are never shown (see [`ConnectionRecord::redacted`]).
+    pub options: BTreeMap<String, String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Option keys whose values are credentials.
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["secret", "key", "token", "password", "credential", "sas", "connection_string"]
+        .iter()
+        .any(|s| k.contains(s))
+        && !k.ends_with("_id")
+        && k != "access_key_id"
+}
+
+impl ConnectionRecord {
+    /// A copy safe to print: secret option values replaced by `••••`.
+    pub fn redacted(&self) -> Self {
+        let mut r = self.clone();
+        for (k, v) in r.options.iter_mut() {
+            if is_secret_key(k) {
+                *v = "••••".into();
+            }
+        }
+        r
+    }
+}
+
+/// Where a job's rows go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Destination {
+    /// A DuckDB file; `None` is `warehouse.duckdb` in the data directory.
+    DuckDb {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<PathBuf>,
+    },
+}
+
+impl Default for Destination {
+    fn default() -> Self {
+        Self::DuckDb { path: None }
+    }
+}
+
+/// A job as created: everything needed to run it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: i64,
+    /// Stable identity of this job for load markers; a job recreated under the same name
+    /// gets a new one, so it loads its files again.
+    pub uid: String,
+    pub name: String,
+    pub connection: String,
+    pub file_path_prefix: String,
+    pub file_pattern: String,
+    pub file_format_options: FormatOptions,
+    pub load_latest_only: bool,
+    pub schema: Vec<Column>,
+    pub schema_fingerprint: String,
+    pub destination: Destination,
+    pub table_name: TableName,
+    pub load_type: LoadMode,
+    pub schedule: Schedule,
+    pub max_file_size: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new job for the catalog to store.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub uid: String,
+    pub name: String,
+    pub connection_id: i64,
+    pub file_path_prefix: String,
+    pub file_pattern: String,
+    pub file_format_options: FormatOptions,
+    pub load_latest_only: bool,
+    pub schema: Vec<Column>,
+    pub schema_fingerprint: String,
+    pub destination: Destination,
+    pub table_name: TableName,
+    pub load_type: LoadMode,
+    pub schedule: Schedule,
+    pub max_file_size: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    PartiallyFailed,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::PartiallyFailed => "partially_failed",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "succeeded" => Self::Succeeded,
+            "partially_failed" => Self::PartiallyFailed,
+            "failed" => Self::Failed,
+            _ => Self::Running,
+        }
+    }
+}
+
+/// What happened to one file in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileOutcome {
+    Loaded,
+    /// Found committed in the destination after an interrupted run, and recorded.
+    Recovered,
+    SkippedTooLarge,
+    FailedSchemaMismatch,
+    FailedParse,
+    FailedDestination,
+    FailedStorage,
+}
+
+impl FileOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Loaded => "loaded",
+            Self::Recovered => "recovered",
+            Self::SkippedTooLarge => "skipped_too_large",
+            Self::FailedSchemaMismatch => "failed_schema_mismatch",
+            Self::FailedParse => "failed_parse",
+            Self::FailedDestination => "failed_destination",
+            Self::FailedStorage => "failed_storage",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Loaded,
+            Self::Recovered,
+            Self::SkippedTooLarge,
+            Self::FailedSchemaMismatch,
+            Self::FailedParse,
+            Self::FailedDestination,
+            Self::FailedStorage,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+
+    pub fn is_failure(self) -> bool {
+        matches!(self, Self::FailedSchemaMismatch | Self::FailedParse | Self::FailedDestination | Self::FailedStorage)
+    }
+
+    /// A phrase for people: `skipped: too large`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Loaded => "loaded",
+            Self::Recovered => "loaded (recovered)",
+            Self::SkippedTooLarge => "skipped: too large",
+            Self::FailedSchemaMismatch => "failed: schema mismatch",
+            Self::FailedParse => "failed: parse error",
+            Self::FailedDestination => "failed: destination error",
+            Self::FailedStorage => "failed: storage error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunFile {
+    pub file_path: String,
+    pub file_version: String,
+    pub file_size_bytes: u64,
+    pub outcome: FileOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub rows_loaded: u64,
+}
+
+/// A run and its statistics. Loaded/skipped/failed counts, rows and bytes are derived from
+/// its files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Run {
+    pub id: i64,
+    pub job: String,
+    pub status: RunStatus,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub files_seen: u64,
+    pub files_loaded: u64,
+    pub files_skipped: u64,
+    pub files_failed: u64,
+    pub rows_loaded: u64,
+    pub bytes_loaded: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<RunFile>,
+}
+
+impl Run {
+    pub fn duration_seconds(&self) -> Option<f64> {
+        self.finished_at.map(|f| (f - self.started_at).num_milliseconds() as f64 / 1000.0)
+    }
+}
+
+/// One row of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessedFile {
+    pub file_path: String,
+    pub file_version: String,
+    pub file_size_bytes: u64,
+    pub file_last_modified: DateTime<Utc>,
+    pub etag: Option<String>,
+    /// `loading` while claimed, `loaded` once committed.
+    pub status: String,
+    pub load_id: String,
+    pub processed_at: DateTime<Utc>,
+    pub rows_loaded: u64,
+    pub run_id: Option<i64>,
+}

@@ -1,0 +1,117 @@
+//! The catalog's contract, on SQLite.
+
+use chrono::Utc;
+use sluice_core::format::FormatOptions;
+use sluice_core::names::TableName;
+use sluice_core::schema::{Column, WarehouseType};
+use sluice_core::storage::FileEntry;
+use sluice_engine::catalog::Catalog;
+use sluice_engine::catalog::sqlite::SqliteCatalog;
+use sluice_engine::model::{FileOutcome, NewJob, RunFile, RunStatus};
+use sluice_engine::schedule::Schedule;
+
+async fn catalog() -> (tempfile::TempDir, SqliteCatalog) {
+    let dir = tempfile::tempdir().unwrap();
+    let c = SqliteCatalog::open(&dir.path().join("c.db")).await.unwrap();
+    (dir, c)
+}
+
+fn new_job(connection_id: i64) -> NewJob {
+    NewJob {
+        uid: "u1".into(),
+        name: "tx".into(),
+        connection_id,
+        file_path_prefix: "in".into(),
+        file_pattern: "*.csv".into(),
+        file_format_options: FormatOptions::Parquet,
+        load_latest_only: false,
+        schema: vec![Column::new("id", WarehouseType::Int64)],
+        schema_fingerprint: "f".into(),
+        destination: Default::default(),
+        table_name: TableName::parse("t").unwrap(),
+        load_type: Default::default(),
+        schedule: "daily@02:00".parse::<Schedule>().unwrap(),
+        max_file_size: 10,
+    }
+}
+
+fn file(path: &str) -> FileEntry {
+    FileEntry { path: path.into(), size: 5, last_modified: Utc::now(), e_tag: Some("e1".into()), version: None }
+}
+
+#[tokio::test]
+async fn jobs_round_trip_every_setting() {
+    let (_d, c) = catalog().await;
+    let conn = c.add_connection("local", "file:///x", "{\"k\":\"v\"}").await.unwrap();
+    let job = c.create_job(&new_job(conn.id)).await.unwrap();
+    let expected = new_job(conn.id);
+    assert_eq!(job.connection, "local");
+    assert_eq!(job.schema, expected.schema);
+    assert_eq!(job.schedule, expected.schedule);
+    assert_eq!(job.file_format_options, FormatOptions::Parquet);
+    assert_eq!(job.max_file_size, 10);
+    assert_eq!(c.list_jobs().await.unwrap(), vec![job.clone()]);
+    // Reopening migrates nothing and keeps everything.
+    assert_eq!(c.job("tx").await.unwrap(), job);
+}
+
+#[tokio::test]
+async fn a_file_version_is_claimed_once() {
+    let (_d, c) = catalog().await;
+    let conn = c.add_connection("local", "file:///x", "{}").await.unwrap();
+    let job = c.create_job(&new_job(conn.id)).await.unwrap();
+    let run = c.start_run(job.id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Running);
+    let f = file("a.csv");
+    assert!(c.claim_file(job.id, run.id, &f, "L1").await.unwrap());
+    assert!(!c.claim_file(job.id, run.id, &f, "L1").await.unwrap(), "a second claim fails");
+    c.release_claim(job.id, "a.csv", &f.version_key()).await.unwrap();
+    assert!(c.claim_file(job.id, run.id, &f, "L1").await.unwrap(), "released claims can be retaken");
+    c.mark_loaded(job.id, "a.csv", &f.version_key(), 42, run.id).await.unwrap();
+    c.release_claim(job.id, "a.csv", &f.version_key()).await.unwrap();
+    let ledger = c.processed_files(job.id).await.unwrap();
+    assert_eq!(ledger.len(), 1, "a loaded file's row is not released");
+    assert_eq!((ledger[0].status.as_str(), ledger[0].rows_loaded), ("loaded", 42));
+}
+
+#[tokio::test]
+async fn run_statistics_are_derived_from_file_outcomes() {
+    let (_d, c) = catalog().await;
+    let conn = c.add_connection("local", "file:///x", "{}").await.unwrap();
+    let job = c.create_job(&new_job(conn.id)).await.unwrap();
+    let run = c.start_run(job.id).await.unwrap();
+    for (path, outcome, rows) in [
+        ("a", FileOutcome::Loaded, 10),
+        ("b", FileOutcome::SkippedTooLarge, 0),
+        ("c", FileOutcome::FailedParse, 0),
+    ] {
+        let f = RunFile {
+            file_path: path.into(),
+            file_version: "v".into(),
+            file_size_bytes: 100,
+            outcome,
+            message: None,
+            rows_loaded: rows,
+        };
+        c.record_file(run.id, &f).await.unwrap();
+    }
+    let done = c.finish_run(run.id, RunStatus::PartiallyFailed, 5, 2, None).await.unwrap();
+    assert_eq!(
+        (done.files_seen, done.files_loaded, done.files_skipped, done.files_failed, done.rows_loaded, done.bytes_loaded),
+        (5, 1, 3, 1, 10, 100)
+    );
+    assert!(done.finished_at.is_some());
+    assert_eq!(c.runs(job.id, 5).await.unwrap(), vec![done]);
+}
+
+#[tokio::test]
+async fn names_are_unique_and_missing_names_are_named() {
+    let (_d, c) = catalog().await;
+    let conn = c.add_connection("local", "file:///x", "{}").await.unwrap();
+    assert!(c.add_connection("local", "file:///y", "{}").await.is_err());
+    c.create_job(&new_job(conn.id)).await.unwrap();
+    let err = c.create_job(&new_job(conn.id)).await.unwrap_err().to_string();
+    assert!(err.contains("a job named 'tx' already exists"), "{err}");
+    let err = c.job("nope").await.unwrap_err().to_string();
+    assert!(err.contains("no job named 'nope'"), "{err}");
+}

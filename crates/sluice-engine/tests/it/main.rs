@@ -1,0 +1,92 @@
+//! Engine integration tests: real folders, a real SQLite catalog and a real DuckDB file.
+
+mod catalog;
+mod jobs;
+mod runs;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use sluice_engine::model::Run;
+use sluice_engine::{Engine, JobRequest, Quiet, RunOptions};
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub engine: Engine,
+}
+
+impl Env {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("drop")).unwrap();
+        let engine = Engine::open(&dir.path().join("data")).await.unwrap();
+        let url = format!("file://{}", dir.path().join("drop").display());
+        engine.add_connection("local", &url, Default::default()).await.unwrap();
+        Self { dir, engine }
+    }
+
+    pub fn drop_dir(&self) -> PathBuf {
+        self.dir.path().join("drop")
+    }
+
+    /// Writes a file into the drop; `age_minutes` orders files (larger is older).
+    pub fn write(&self, name: &str, content: &str, age_minutes: u64) -> PathBuf {
+        let path = self.drop_dir().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+        set_age(&path, age_minutes);
+        path
+    }
+
+    pub fn request(&self, name: &str, pattern: &str) -> JobRequest {
+        JobRequest {
+            name: name.into(),
+            connection: "local".into(),
+            file_pattern: pattern.into(),
+            load_latest_only: true,
+            ..JobRequest::default()
+        }
+    }
+
+    pub async fn run(&self, job: &str) -> Run {
+        self.engine.run(job, RunOptions::default(), Arc::new(Quiet)).await.unwrap()
+    }
+
+    pub async fn run_all(&self, job: &str) -> Run {
+        self.engine.run(job, RunOptions { all_files: Some(true) }, Arc::new(Quiet)).await.unwrap()
+    }
+
+    pub async fn rows(&self, job: &str) -> u64 {
+        let job = self.engine.job(job).await.unwrap();
+        self.engine.sink(&job.destination).unwrap().count_rows(&job.table_name).await.unwrap()
+    }
+
+    pub async fn loaded_files(&self, job: &str) -> Vec<String> {
+        let mut files: Vec<String> = self
+            .engine
+            .processed_files(job)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|p| p.status == "loaded")
+            .map(|p| p.file_path)
+            .collect();
+        files.sort();
+        files
+    }
+}
+
+pub fn set_age(path: &Path, age_minutes: u64) {
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(SystemTime::now() - Duration::from_secs(60 * (age_minutes + 1))).unwrap();
+}
+
+/// A small transactions file: `n` rows with ids from `first`.
+pub fn transactions(first: u64, n: u64) -> String {
+    let mut s = String::from("id,amount,currency,created_at,note\n");
+    for i in first..first + n {
+        s.push_str(&format!("{i},{}.{:02},EUR,2024-11-19T08:{:02}:00Z,\"note {i}, with comma\"\n", i * 3, i % 100, i % 60));
+    }
+    s
+}

@@ -1,0 +1,268 @@
+//! DuckDB, embedded: the zero-setup default destination.
+//!
+//! One database file. Each load runs in one transaction on a blocking thread: an optional
+//! `DELETE` (replace), the file's batches through DuckDB's Arrow appender, and the marker
+//! row; the reader keeps parsing on the async side meanwhile, so parsing and appending
+//! overlap.
+
+mod types;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use arrow::record_batch::RecordBatch;
+use async_trait::async_trait;
+use duckdb::{Connection, params};
+use futures::StreamExt;
+use sluice_core::format::BatchStream;
+use sluice_core::names::{TableName, quote_ident};
+use sluice_core::schema::{Column, Mode};
+
+pub use self::types::{TYPE_MAP, duckdb_type};
+use crate::{Error, FileLoad, LoadMode, LoadReceipt, Result, Sink};
+
+/// Batches in flight between the reader and the appender.
+const PIPELINE_DEPTH: usize = 4;
+
+const MARKERS: &str = "CREATE TABLE IF NOT EXISTS _sluice_loads (
+    load_id VARCHAR PRIMARY KEY,
+    table_name VARCHAR NOT NULL,
+    file_path VARCHAR NOT NULL,
+    file_version VARCHAR NOT NULL,
+    rows BIGINT NOT NULL,
+    loaded_at VARCHAR NOT NULL
+)";
+
+/// A DuckDB database file.
+pub struct DuckDbSink {
+    path: PathBuf,
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for DuckDbSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DuckDbSink").field("path", &self.path).finish()
+    }
+}
+
+enum Msg {
+    Batch(RecordBatch),
+    /// The reader failed: roll back.
+    Abort,
+}
+
+impl DuckDbSink {
+    /// Opens (creating if needed) the database file and its marker table.
+    ///
+    /// # Errors
+    /// When the folder cannot be created or DuckDB cannot open the file (for example
+    /// because another process holds it).
+    pub fn open(path: &Path) -> Result<Self> {
+        let destination = format!("duckdb:{}", path.display());
+        let fail = |message: String| Error::Destination { destination: destination.clone(), message };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| fail(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let conn = Connection::open(path).map_err(|e| {
+            let hint = if e.to_string().contains("lock") {
+                " (is another sluice or duckdb process using it? close it and retry)"
+            } else {
+                ""
+            };
+            fail(format!("cannot open the database: {e}{hint}"))
+        })?;
+        conn.execute_batch(MARKERS).map_err(|e| fail(e.to_string()))?;
+        Ok(Self { path: path.to_path_buf(), conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn error(&self, e: impl std::fmt::Display) -> Error {
+        Error::Destination { destination: self.describe(), message: e.to_string() }
+    }
+
+    /// Runs `f` on a connection of its own, on a blocking thread.
+    async fn with_conn<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> duckdb::Result<T> + Send + 'static,
+    {
+        let conn = self.conn.lock().expect("connection lock").try_clone().map_err(|e| self.error(e))?;
+        tokio::task::spawn_blocking(move || f(&conn)).await.map_err(|e| self.error(e))?.map_err(|e| self.error(e))
+    }
+
+    /// Columns of a table as `(name, type)`, empty if there is no such table.
+    fn table_columns(conn: &Connection, table: &TableName) -> duckdb::Result<Vec<(String, String)>> {
+        let mut stmt = conn.prepare(
+            "SELECT column_name, data_type FROM information_schema.columns
+             WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        )?;
+        let rows = stmt.query_map(params![table.schema().unwrap_or("main"), table.name()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        rows.collect()
+    }
+}
+
+fn create_table_sql(table: &TableName, columns: &[Column]) -> String {
+    let cols: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            let not_null = if c.mode == Mode::Required { " NOT NULL" } else { "" };
+            format!("{} {}{not_null}", quote_ident(&c.name), duckdb_type(c.ty))
+        })
+        .collect();
+    format!("CREATE TABLE IF NOT EXISTS {} ({})", table.quoted(), cols.join(", "))
+}
+
+fn describe_columns<'a>(cols: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    cols.into_iter().map(|(n, t)| format!("{n} {t}")).collect::<Vec<_>>().join(", ")
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339()
+}
+
+#[async_trait]
+impl Sink for DuckDbSink {
+    fn describe(&self) -> String {
+        format!("duckdb:{}", self.path.display())
+    }
+
+    async fn check(&self) -> Result<()> {
+        self.with_conn(|c| c.execute_batch("SELECT 1")).await
+    }
+
+    async fn ensure_table(&self, table: &TableName, columns: &[Column]) -> Result<()> {
+        let t = table.clone();
+        let cols = columns.to_vec();
+        let existing = self.with_conn(move |c| Self::table_columns(c, &t)).await?;
+        if existing.is_empty() {
+            let mut sql = String::new();
+            if let Some(schema) = table.schema() {
+                sql.push_str(&format!("CREATE SCHEMA IF NOT EXISTS {};\n", quote_ident(schema)));
+            }
+            sql.push_str(&create_table_sql(table, &cols));
+            return self.with_conn(move |c| c.execute_batch(&sql)).await;
+        }
+        let expected: Vec<(&str, &str)> = columns.iter().map(|c| (c.name.as_str(), duckdb_type(c.ty))).collect();
+        let same = existing.len() == expected.len()
+            && existing.iter().zip(&expected).all(|((n, t), (en, et))| n == en && t == et);
+        if !same {
+            return Err(Error::TableMismatch {
+                table: table.to_string(),
+                found: describe_columns(existing.iter().map(|(n, t)| (n.as_str(), t.as_str()))),
+                expected: describe_columns(expected),
+            });
+        }
+        Ok(())
+    }
+
+    async fn load(
+        &self,
+        table: &TableName,
+        _columns: &[Column],
+        file: &FileLoad,
+        mode: LoadMode,
+        mut batches: BatchStream,
+    ) -> Result<LoadReceipt> {
+        let conn = self.conn.lock().expect("connection lock").try_clone().map_err(|e| self.error(e))?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(PIPELINE_DEPTH);
+        let table = table.clone();
+        let load_id = file.load_id.clone();
+        let file = file.clone();
+        let writer = tokio::task::spawn_blocking(move || -> duckdb::Result<Option<u64>> {
+            conn.execute_batch("BEGIN TRANSACTION")?;
+            let result = (|| {
+                if mode == LoadMode::Replace {
+                    conn.execute_batch(&format!("DELETE FROM {}", table.quoted()))?;
+                }
+                let mut rows = 0u64;
+                {
+                    let mut appender = conn.appender_to_db(table.name(), table.schema().unwrap_or("main"))?;
+                    while let Some(msg) = rx.blocking_recv() {
+                        match msg {
+                            Msg::Batch(batch) => {
+                                rows += batch.num_rows() as u64;
+                                appender.append_record_batch(batch)?;
+                                sluice_core::fault::hit("mid-load");
+                            }
+                            Msg::Abort => return Ok(None),
+                        }
+                    }
+                    appender.flush()?;
+                }
+                conn.execute(
+                    "INSERT INTO _sluice_loads VALUES (?, ?, ?, ?, ?, ?)",
+                    params![file.load_id, table.to_string(), file.file_path, file.file_version, rows as i64, now()],
+                )?;
+                Ok(Some(rows))
+            })();
+            match result {
+                Ok(Some(rows)) => {
+                    conn.execute_batch("COMMIT")?;
+                    Ok(Some(rows))
+                }
+                other => {
+                    conn.execute_batch("ROLLBACK")?;
+                    other
+                }
+            }
+        });
+
+        let mut source_error = None;
+        while let Some(item) = batches.next().await {
+            match item {
+                Ok(batch) => {
+                    if tx.send(Msg::Batch(batch)).await.is_err() {
+                        break; // the writer failed; its error is reported below
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Msg::Abort).await;
+                    source_error = Some(e);
+                    break;
+                }
+            }
+        }
+        drop(tx);
+        let written = writer.await.map_err(|e| self.error(e))?;
+        if let Some(e) = source_error {
+            return Err(Error::Source(e));
+        }
+        match written.map_err(|e| self.error(e))? {
+            Some(rows) => Ok(LoadReceipt { load_id, rows }),
+            None => Err(self.error("the load was aborted")),
+        }
+    }
+
+    async fn was_loaded(&self, load_id: &str) -> Result<Option<LoadReceipt>> {
+        let id = load_id.to_string();
+        self.with_conn(move |c| {
+            let mut stmt = c.prepare("SELECT rows FROM _sluice_loads WHERE load_id = ?")?;
+            let mut rows = stmt.query(params![id])?;
+            match rows.next()? {
+                Some(r) => Ok(Some(LoadReceipt { load_id: id.clone(), rows: r.get::<_, i64>(0)? as u64 })),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn drop_table(&self, table: &TableName) -> Result<()> {
+        let sql = format!("DROP TABLE IF EXISTS {}", table.quoted());
+        self.with_conn(move |c| c.execute_batch(&sql)).await
+    }
+
+    async fn preview(&self, table: &TableName, limit: usize) -> Result<Vec<RecordBatch>> {
+        let sql = format!("SELECT * FROM {} LIMIT {limit}", table.quoted());
+        self.with_conn(move |c| Ok(c.prepare(&sql)?.query_arrow([])?.collect())).await
+    }
+
+    async fn count_rows(&self, table: &TableName) -> Result<u64> {
+        let sql = format!("SELECT count(*) FROM {}", table.quoted());
+        self.with_conn(move |c| c.query_row(&sql, [], |r| r.get::<_, i64>(0)).map(|n| n as u64)).await
+    }
+}
