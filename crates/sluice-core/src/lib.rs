@@ -15,6 +15,7 @@ pub mod fault;
 pub mod format;
 pub mod names;
 pub mod schema;
+pub mod secret;
 pub mod storage;
 
 pub use error::{Error, Result};

@@ -74,6 +74,13 @@ impl fmt::Display for TableName {
     }
 }
 
+impl std::str::FromStr for TableName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::parse(s)
+    }
+}
+
 impl TryFrom<String> for TableName {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {

@@ -18,7 +18,7 @@ use sluice_sinks::{FileLoad, Sink};
 
 use crate::engine::{Engine, load_id};
 use crate::model::{FileOutcome, Job, Run, RunFile, RunStatus};
-use crate::{Error, Result};
+use crate::Result;
 
 /// Hears about a run as it goes (a progress bar, a log).
 pub trait Progress: Send + Sync {
@@ -248,10 +248,4 @@ fn core_failure(e: sluice_core::Error) -> (FileOutcome, String) {
 /// `1.5 MiB`.
 pub fn human_bytes(n: u64) -> String {
     bytesize::ByteSize::b(n).display().iec().to_string()
-}
-
-impl From<(FileOutcome, String)> for Error {
-    fn from((_, message): (FileOutcome, String)) -> Self {
-        Error::Invalid(message)
-    }
 }

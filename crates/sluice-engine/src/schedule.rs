@@ -8,10 +8,11 @@ use chrono::{DateTime, Datelike, Duration, NaiveTime, Timelike, Utc, Weekday};
 use croner::Cron;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Schedule {
     /// Only when asked: `sluice run`, the API or the UI.
+    #[default]
     Manual,
     /// Every hour at this minute.
     Hourly { minute: u32 },

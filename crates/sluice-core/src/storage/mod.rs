@@ -5,6 +5,7 @@
 //! [`object_store::ObjectStore`] and the root path under it. [`Store::list`] applies a
 //! job's folder prefix and file-name glob and returns [`FileEntry`]s newest first.
 
+pub mod config;
 mod pattern;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+pub use config::ConnectionConfig;
 pub use pattern::FilePattern;
 
 use crate::{Error, Result};
@@ -74,45 +76,15 @@ pub struct Listing {
     pub other_names: Vec<String>,
 }
 
-/// The URL schemes sluice opens.
-pub const SCHEMES: [&str; 4] = ["file", "s3", "gs", "az"];
-
 impl Store {
-    /// Opens a connection URL with builder options (`aws_access_key_id`, `endpoint`, …).
+    /// Opens a connection URL with provider options (`region`, `endpoint`, …); see
+    /// [`config::ConnectionConfig::from_url`].
     ///
     /// # Errors
     /// [`Error::InvalidUrl`] for an unparseable URL, an unknown scheme, a relative local
-    /// path, or options the provider's builder rejects.
+    /// path, or settings the provider rejects.
     pub fn open(url: &str, options: &BTreeMap<String, String>) -> Result<Self> {
-        let invalid = |reason: String| Error::InvalidUrl { url: url.to_string(), reason };
-        let parsed = Url::parse(url).map_err(|e| {
-            invalid(format!("{e}; expected file:///absolute/path, s3://bucket, gs://bucket or az://container"))
-        })?;
-        match parsed.scheme() {
-            "file" => {
-                if !options.is_empty() {
-                    return Err(invalid("local folders take no options".into()));
-                }
-                let path = parsed
-                    .to_file_path()
-                    .map_err(|()| invalid("expected file:///absolute/path".into()))?;
-                if !path.is_dir() {
-                    return Err(invalid(format!("the folder {} does not exist; create it first", path.display())));
-                }
-                let fs = object_store::local::LocalFileSystem::new_with_prefix(&path)
-                    .map_err(|e| invalid(e.to_string()))?;
-                Ok(Self { store: Arc::new(fs), root: Path::default(), url: parsed })
-            }
-            "s3" | "s3a" | "gs" | "az" | "azure" | "abfs" | "abfss" => {
-                let (store, root) = object_store::parse_url_opts(&parsed, options.iter())
-                    .map_err(|e| invalid(e.to_string()))?;
-                Ok(Self { store: Arc::from(store), root, url: parsed })
-            }
-            other => Err(invalid(format!(
-                "unsupported scheme '{other}'; use one of {}",
-                SCHEMES.map(|s| format!("{s}://")).join(", ")
-            ))),
-        }
+        config::ConnectionConfig::from_url(url, options)?.build()
     }
 
     /// Wraps an existing store (tests, and stores built by other means).
