@@ -8,7 +8,7 @@ pub enum Error {
     #[error("invalid connection URL '{url}': {reason}")]
     InvalidUrl { url: String, reason: String },
 
-    #[error("{path}: {source}")]
+    #[error("{path}: {}: {source}", crate::storage::classify(source).advice())]
     Storage {
         path: String,
         #[source]
@@ -55,6 +55,14 @@ fn parse_message(path: &str, line: Option<u64>, column: Option<&str>, message: &
 impl Error {
     pub fn parse(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Parse { path: path.into(), line: None, column: None, message: message.into(), hint: None }
+    }
+
+    /// What kind of storage failure this is, if it is one.
+    pub fn storage_failure(&self) -> Option<crate::storage::FailureKind> {
+        match self {
+            Self::Storage { source, .. } => Some(crate::storage::classify(source)),
+            _ => None,
+        }
     }
 
     pub fn storage(path: impl Into<String>, source: object_store::Error) -> Self {

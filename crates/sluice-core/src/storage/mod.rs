@@ -6,6 +6,7 @@
 //! job's folder prefix and file-name glob and returns [`FileEntry`]s newest first.
 
 pub mod config;
+pub mod failure;
 mod pattern;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 pub use config::ConnectionConfig;
+pub use failure::{FailureKind, classify};
 pub use pattern::FilePattern;
 
 use crate::{Error, Result};
