@@ -167,7 +167,7 @@ pub async fn run(engine: &Engine, args: &DemoArgs, out: &Printer) -> Result<()> 
     }
 
     let url = url_of(&dir);
-    engine.add_connection(DEMO_CONNECTION, &url, Default::default()).await?;
+    engine.add_connection_url(DEMO_CONNECTION, &url, &Default::default()).await?;
     out.line(&format!("2. Added connection '{DEMO_CONNECTION}' → {url}"));
 
     let job = engine

@@ -75,10 +75,13 @@ enum ConnectionsCmd {
     Add {
         name: String,
         url: String,
-        /// Provider option, repeatable: --option aws_region=eu-west-1 --option endpoint=http://…
+        /// Provider setting, repeatable: -o region=eu-west-1 -o endpoint=http://…
+        /// A value @FILE is read from FILE (for keys and secrets: they stay out of shell history).
         #[arg(long = "option", short = 'o', value_name = "KEY=VALUE")]
         options: Vec<String>,
     },
+    /// Seal every connection's credentials under a new secret key, and make it the key.
+    RotateKey,
     /// List connections (credentials are never shown).
     List {
         #[arg(long)]
@@ -272,9 +275,15 @@ fn parse_options(pairs: &[String]) -> Result<BTreeMap<String, String>> {
     pairs
         .iter()
         .map(|p| {
-            p.split_once('=')
-                .map(|(k, v)| (k.trim().to_string(), v.to_string()))
-                .with_context(|| format!("invalid option '{p}': use KEY=VALUE"))
+            let (k, v) = p.split_once('=').with_context(|| format!("invalid option '{p}': use KEY=VALUE"))?;
+            let v = match v.strip_prefix('@') {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("option {k}: cannot read {path}"))?
+                    .trim_end()
+                    .to_string(),
+                None => v.to_string(),
+            };
+            Ok((k.trim().to_string(), v))
         })
         .collect()
 }
@@ -367,8 +376,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
 async fn connections(engine: &Engine, cmd: ConnectionsCmd, out: &Printer) -> Result<()> {
     match cmd {
         ConnectionsCmd::Add { name, url, options } => {
-            let c = engine.add_connection(&name, &url, parse_options(&options)?).await?;
-            out.line(&format!("added connection '{}' → {}", c.name, c.url));
+            let c = engine.add_connection_url(&name, &url, &parse_options(&options)?).await?;
+            out.line(&format!("added connection '{}' → {}", c.name, c.url()));
             out.line(&format!("check it with: sluice connections test {}", c.name));
         }
         ConnectionsCmd::List { json } => {
@@ -390,6 +399,19 @@ async fn connections(engine: &Engine, cmd: ConnectionsCmd, out: &Printer) -> Res
         ConnectionsCmd::Test { name } => {
             let entries = engine.test_connection(&name).await.with_context(|| format!("connection '{name}' failed"))?;
             out.line(&format!("connection '{name}' works: the first page lists {entries} entr{}", if entries == 1 { "y" } else { "ies" }));
+        }
+        ConnectionsCmd::RotateKey => {
+            let (key, n) = engine.rotate_secret_key().await?;
+            match &key.source {
+                sluice_core::secret::KeySource::File(path) => {
+                    out.line(&format!("re-sealed the credentials of {n} connection(s); the new key is in {}", path.display()));
+                }
+                sluice_core::secret::KeySource::Env => {
+                    out.line(&format!("re-sealed the credentials of {n} connection(s) with a new key."));
+                    out.line("Set it before the next command, or the connections cannot be opened:");
+                    out.line(&format!("  export SLUICE_SECRET_KEY={}", key.to_text()));
+                }
+            }
         }
         ConnectionsCmd::Delete { name } => {
             engine.delete_connection(&name).await?;

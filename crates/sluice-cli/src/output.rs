@@ -104,10 +104,9 @@ impl Printer {
             self.line("no connections yet; add one with `sluice connections add NAME URL`");
             return;
         }
-        let mut t = table(&["name", "url", "options", "created"]);
+        let mut t = table(&["name", "provider", "location", "settings", "created"]);
         for c in list {
-            let options = c.options.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
-            t.add_row(vec![c.name.clone(), c.url.clone(), options, when(&c.created_at)]);
+            t.add_row(vec![c.name.clone(), c.provider().into(), c.url(), settings(&c.config), when(&c.created_at)]);
         }
         self.line(&t.to_string());
     }
@@ -195,6 +194,17 @@ impl Printer {
         }
         self.line(&t.to_string());
     }
+}
+
+/// A connection's settings other than its location, credentials already redacted.
+fn settings(config: &sluice_core::storage::ConnectionConfig) -> String {
+    let value = serde_json::to_value(config).unwrap_or_default();
+    let Some(map) = value.as_object() else { return String::new() };
+    map.iter()
+        .filter(|(k, v)| !matches!(k.as_str(), "provider" | "bucket" | "container" | "prefix" | "path") && *v != &serde_json::Value::Bool(false))
+        .map(|(k, v)| format!("{k}={}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn pattern_of(j: &Job) -> String {

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use sluice_core::format::{self, FormatOptions};
 use sluice_core::names::TableName;
 use sluice_core::schema::{Column, DetectedSchema};
-use sluice_core::storage::{FileEntry, FilePattern, Listing, Store};
+use sluice_core::secret::{KeySource, SecretKey};
+use sluice_core::storage::{ConnectionConfig, FileEntry, FilePattern, Listing, Store};
 use sluice_sinks::duckdb::DuckDbSink;
 use sluice_sinks::{LoadMode, Sink};
 
@@ -105,6 +106,8 @@ pub struct Engine {
     catalog: Arc<dyn Catalog>,
     data_dir: PathBuf,
     duckdb: Mutex<HashMap<PathBuf, Arc<DuckDbSink>>>,
+    /// Seals and opens connection credentials.
+    key: RwLock<SecretKey>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -118,12 +121,22 @@ impl Engine {
     pub async fn open(data_dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| Error::Invalid(format!("cannot create the data directory {}: {e}", data_dir.display())))?;
+        let key = SecretKey::load_or_create(data_dir).map_err(|e| Error::Invalid(e.to_string()))?;
         let catalog = SqliteCatalog::open(&data_dir.join(CATALOG_FILE)).await?;
-        Ok(Self::with_catalog(Arc::new(catalog), data_dir))
+        Ok(Self::with_catalog(Arc::new(catalog), data_dir, key))
     }
 
-    pub fn with_catalog(catalog: Arc<dyn Catalog>, data_dir: &Path) -> Self {
-        Self { catalog, data_dir: data_dir.to_path_buf(), duckdb: Mutex::new(HashMap::new()) }
+    pub fn with_catalog(catalog: Arc<dyn Catalog>, data_dir: &Path, key: SecretKey) -> Self {
+        Self {
+            catalog,
+            data_dir: data_dir.to_path_buf(),
+            duckdb: Mutex::new(HashMap::new()),
+            key: RwLock::new(key),
+        }
+    }
+
+    fn key(&self) -> SecretKey {
+        self.key.read().expect("key lock").clone()
     }
 
     pub fn catalog(&self) -> &dyn Catalog {
@@ -136,36 +149,102 @@ impl Engine {
 
     // ---- connections ----
 
-    /// Adds a connection after checking that its URL and options open.
-    pub async fn add_connection(
+    /// Adds a connection after validating its settings; credentials are sealed before they
+    /// are stored.
+    ///
+    /// # Errors
+    /// [`Error::InvalidFields`] naming each invalid field; [`Error::Conflict`] for a taken name.
+    pub async fn add_connection(&self, name: &str, config: ConnectionConfig) -> Result<ConnectionRecord> {
+        validate_name("connection", name)?;
+        check_config(&config)?;
+        let sealed = config.sealed(&self.key(), name);
+        Ok(redact(self.catalog.add_connection(name, &sealed).await?))
+    }
+
+    /// Adds a connection from a URL and provider options (`region=…`, `access_key_id=…`).
+    pub async fn add_connection_url(
         &self,
         name: &str,
         url: &str,
-        options: BTreeMap<String, String>,
+        options: &BTreeMap<String, String>,
     ) -> Result<ConnectionRecord> {
-        validate_name("connection", name)?;
-        Store::open(url, &options)?;
-        let options_json = serde_json::to_string(&options).expect("options serialize");
-        Ok(self.catalog.add_connection(name, url, &options_json).await?.redacted())
+        self.add_connection(name, ConnectionConfig::from_url(url, options)?).await
     }
 
-    /// Connections with secrets redacted.
+    /// Replaces a connection's settings. Credentials sent back as `••••` keep their stored value.
+    pub async fn update_connection(&self, name: &str, config: ConnectionConfig) -> Result<ConnectionRecord> {
+        let record = self.catalog.connection(name).await?;
+        let previous = self.open_config(&record)?;
+        let config = config.keep_secrets_from(&previous);
+        check_config(&config)?;
+        self.catalog.update_connections(&[(record.id, config.sealed(&self.key(), name))]).await?;
+        self.connection(name).await
+    }
+
+    /// Connections with credentials redacted.
     pub async fn connections(&self) -> Result<Vec<ConnectionRecord>> {
-        Ok(self.catalog.list_connections().await?.into_iter().map(|c| c.redacted()).collect())
+        Ok(self.catalog.list_connections().await?.into_iter().map(redact).collect())
     }
 
     pub async fn connection(&self, name: &str) -> Result<ConnectionRecord> {
-        Ok(self.catalog.connection(name).await?.redacted())
+        Ok(redact(self.catalog.connection(name).await?))
     }
 
     pub async fn delete_connection(&self, name: &str) -> Result<()> {
         self.catalog.delete_connection(name).await
     }
 
+    /// A stored connection's settings with credentials opened.
+    fn open_config(&self, record: &ConnectionRecord) -> Result<ConnectionConfig> {
+        let key = self.key();
+        record.config.opened(&key, &record.name).map_err(|(field, e)| {
+            Error::Invalid(format!(
+                "cannot open the {field} of connection '{}' with the secret key from {}: {e}. \
+                 Use the key the connection was saved with (SLUICE_SECRET_KEY or the key file), or add the connection again",
+                record.name, key.source
+            ))
+        })
+    }
+
     /// Opens a stored connection.
     pub async fn store(&self, connection: &str) -> Result<Store> {
-        let c = self.catalog.connection(connection).await?;
-        Store::open(&c.url, &c.options).map_err(|e| Error::Invalid(format!("connection '{connection}': {e}")))
+        let record = self.catalog.connection(connection).await?;
+        let config = self.open_config(&record)?;
+        config.build().map_err(|e| Error::Invalid(format!("connection '{connection}': {e}")))
+    }
+
+    /// Seals every connection's credentials under a new key, in one transaction, and makes
+    /// it the key. A key file is replaced (through `secret.key.new`, so a crash leaves the
+    /// new key on disk); a key from `SLUICE_SECRET_KEY` is returned for the user to set.
+    ///
+    /// Returns the new key and how many connections were re-sealed.
+    pub async fn rotate_secret_key(&self) -> Result<(SecretKey, usize)> {
+        let records = self.catalog.list_connections().await?;
+        let opened = records
+            .iter()
+            .map(|r| Ok((r, self.open_config(r)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let old = self.key();
+        let new = SecretKey::generate(old.source.clone());
+        let staged = match &old.source {
+            KeySource::File(path) => {
+                let staged = path.with_extension("key.new");
+                let _ = std::fs::remove_file(&staged);
+                new.write_file(&staged)
+                    .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", staged.display())))?;
+                Some((staged, path.clone()))
+            }
+            KeySource::Env => None,
+        };
+        let resealed: Vec<(i64, ConnectionConfig)> =
+            opened.iter().map(|(r, c)| (r.id, c.sealed(&new, &r.name))).collect();
+        self.catalog.update_connections(&resealed).await?;
+        if let Some((staged, path)) = staged {
+            std::fs::rename(&staged, &path)
+                .map_err(|e| Error::Invalid(format!("the connections use the key in {}, but it could not replace {}: {e}", staged.display(), path.display())))?;
+        }
+        *self.key.write().expect("key lock") = new.clone();
+        Ok((new, resealed.len()))
     }
 
     /// Lists one page at the connection's root, within [`CONNECTION_TEST_TIMEOUT`].
@@ -338,6 +417,20 @@ impl Engine {
         let job = self.catalog.job(job).await?;
         self.catalog.processed_files(job.id).await
     }
+}
+
+fn redact(mut r: ConnectionRecord) -> ConnectionRecord {
+    r.config = r.config.redacted();
+    r
+}
+
+fn check_config(config: &ConnectionConfig) -> Result<()> {
+    let errors = config.validate();
+    if !errors.is_empty() {
+        return Err(Error::InvalidFields(errors));
+    }
+    config.build()?;
+    Ok(())
 }
 
 /// A reviewed schema keeps the file's column names in order; only types and modes change.

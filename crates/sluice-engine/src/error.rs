@@ -13,6 +13,10 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 
+    /// Settings with invalid fields, each named.
+    #[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    InvalidFields(Vec<sluice_core::storage::config::FieldError>),
+
     /// The catalog database failed.
     #[error("catalog: {0}")]
     Catalog(String),

@@ -1,6 +1,5 @@
 //! The records the catalog keeps and the engine hands to its interfaces.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -8,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sluice_core::format::FormatOptions;
 use sluice_core::names::TableName;
 use sluice_core::schema::Column;
+use sluice_core::storage::ConnectionConfig;
 use sluice_sinks::LoadMode;
 
 use crate::schedule::Schedule;
@@ -15,36 +15,25 @@ use crate::schedule::Schedule;
 /// Default per-job file size limit: 1 GiB.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 1 << 30;
 
+/// A stored connection. As the catalog returns it, credential fields are sealed; as the
+/// engine hands it out, they are redacted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionRecord {
     pub id: i64,
     pub name: String,
-    pub url: String,
-    /// Builder options; values of secret keys are never shown (see [`ConnectionRecord::redacted`]).
-    pub options: BTreeMap<String, String>,
+    pub config: ConnectionConfig,
     pub created_at: DateTime<Utc>,
-}
-
-/// Option keys whose values are credentials.
-pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    ["secret", "key", "token", "password", "credential", "sas", "connection_string"]
-        .iter()
-        .any(|s| k.contains(s))
-        && !k.ends_with("_id")
-        && k != "access_key_id"
+    pub updated_at: DateTime<Utc>,
 }
 
 impl ConnectionRecord {
-    /// A copy safe to print: secret option values replaced by `••••`.
-    pub fn redacted(&self) -> Self {
-        let mut r = self.clone();
-        for (k, v) in r.options.iter_mut() {
-            if is_secret_key(k) {
-                *v = "••••".into();
-            }
-        }
-        r
+    /// How users write its location: `s3://bucket/prefix`.
+    pub fn url(&self) -> String {
+        self.config.url()
+    }
+
+    pub fn provider(&self) -> &'static str {
+        self.config.provider()
     }
 }
 

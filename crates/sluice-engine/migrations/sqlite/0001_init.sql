@@ -1,9 +1,12 @@
+-- A connection's config is JSON tagged by provider; its credential fields are sealed
+-- (AES-256-GCM) before they are stored.
 CREATE TABLE connections (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL UNIQUE,
-    url TEXT NOT NULL,
-    options TEXT NOT NULL DEFAULT '{}',
-    created_at TEXT NOT NULL
+    provider TEXT NOT NULL,
+    config TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
 );
 
 CREATE TABLE jobs (

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use crate::model::{ConnectionRecord, FileOutcome, Job, NewJob, ProcessedFile, Run, RunFile, RunStatus};
 use crate::Result;
-use sluice_core::storage::FileEntry;
+use sluice_core::storage::{ConnectionConfig, FileEntry};
 
 /// Storage of everything sluice remembers.
 ///
@@ -19,9 +19,13 @@ use sluice_core::storage::FileEntry;
 /// [`crate::Error::Conflict`] where a method says so.
 #[async_trait]
 pub trait Catalog: Send + Sync {
+    /// Stores a connection whose credentials are already sealed.
+    ///
     /// # Errors
     /// [`crate::Error::Conflict`] if the name is taken.
-    async fn add_connection(&self, name: &str, url: &str, options_json: &str) -> Result<ConnectionRecord>;
+    async fn add_connection(&self, name: &str, config: &ConnectionConfig) -> Result<ConnectionRecord>;
+    /// Replaces the configs of connections, all in one transaction (edits, key rotation).
+    async fn update_connections(&self, configs: &[(i64, ConnectionConfig)]) -> Result<()>;
     async fn list_connections(&self) -> Result<Vec<ConnectionRecord>>;
     /// # Errors
     /// [`crate::Error::NotFound`] if there is no such connection.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sluice_core::storage::FileEntry;
+use sluice_core::storage::{ConnectionConfig, FileEntry};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::Row;
 
@@ -79,9 +79,9 @@ impl SqliteCatalog {
         Ok(ConnectionRecord {
             id: row.try_get("id").map_err(db)?,
             name: row.try_get("name").map_err(db)?,
-            url: row.try_get("url").map_err(db)?,
-            options: json(row, "options")?,
+            config: json(row, "config")?,
             created_at: row.try_get("created_at").map_err(db)?,
+            updated_at: row.try_get("updated_at").map_err(db)?,
         })
     }
 
@@ -157,14 +157,16 @@ impl SqliteCatalog {
 
 #[async_trait]
 impl Catalog for SqliteCatalog {
-    async fn add_connection(&self, name: &str, url: &str, options_json: &str) -> Result<ConnectionRecord> {
+    async fn add_connection(&self, name: &str, config: &ConnectionConfig) -> Result<ConnectionRecord> {
+        let now = Utc::now();
         let row = sqlx::query(
-            "INSERT INTO connections (name, url, options, created_at) VALUES (?, ?, ?, ?) RETURNING *",
+            "INSERT INTO connections (name, provider, config, created_at, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING *",
         )
         .bind(name)
-        .bind(url)
-        .bind(options_json)
-        .bind(Utc::now())
+        .bind(config.provider())
+        .bind(to_json(config))
+        .bind(now)
+        .bind(now)
         .fetch_one(&self.pool)
         .await
         .map_err(|e| {
@@ -175,6 +177,21 @@ impl Catalog for SqliteCatalog {
             }
         })?;
         Self::connection_from(&row)
+    }
+
+    async fn update_connections(&self, configs: &[(i64, ConnectionConfig)]) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        for (id, config) in configs {
+            sqlx::query("UPDATE connections SET provider = ?, config = ?, updated_at = ? WHERE id = ?")
+                .bind(config.provider())
+                .bind(to_json(config))
+                .bind(Utc::now())
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
     }
 
     async fn list_connections(&self) -> Result<Vec<ConnectionRecord>> {

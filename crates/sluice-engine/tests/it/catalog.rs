@@ -5,6 +5,7 @@ use sluice_core::format::FormatOptions;
 use sluice_core::names::TableName;
 use sluice_core::schema::{Column, WarehouseType};
 use sluice_core::storage::FileEntry;
+use sluice_core::storage::config::{ConnectionConfig, LocalConfig};
 use sluice_engine::catalog::Catalog;
 use sluice_engine::catalog::sqlite::SqliteCatalog;
 use sluice_engine::model::{FileOutcome, NewJob, RunFile, RunStatus};
@@ -35,6 +36,10 @@ fn new_job(connection_id: i64) -> NewJob {
     }
 }
 
+fn local() -> ConnectionConfig {
+    ConnectionConfig::Local(LocalConfig { path: "/x".into() })
+}
+
 fn file(path: &str) -> FileEntry {
     FileEntry { path: path.into(), size: 5, last_modified: Utc::now(), e_tag: Some("e1".into()), version: None }
 }
@@ -42,7 +47,7 @@ fn file(path: &str) -> FileEntry {
 #[tokio::test]
 async fn jobs_round_trip_every_setting() {
     let (_d, c) = catalog().await;
-    let conn = c.add_connection("local", "file:///x", "{\"k\":\"v\"}").await.unwrap();
+    let conn = c.add_connection("local", &local()).await.unwrap();
     let job = c.create_job(&new_job(conn.id)).await.unwrap();
     let expected = new_job(conn.id);
     assert_eq!(job.connection, "local");
@@ -58,7 +63,7 @@ async fn jobs_round_trip_every_setting() {
 #[tokio::test]
 async fn a_file_version_is_claimed_once() {
     let (_d, c) = catalog().await;
-    let conn = c.add_connection("local", "file:///x", "{}").await.unwrap();
+    let conn = c.add_connection("local", &local()).await.unwrap();
     let job = c.create_job(&new_job(conn.id)).await.unwrap();
     let run = c.start_run(job.id).await.unwrap();
     assert_eq!(run.status, RunStatus::Running);
@@ -77,7 +82,7 @@ async fn a_file_version_is_claimed_once() {
 #[tokio::test]
 async fn run_statistics_are_derived_from_file_outcomes() {
     let (_d, c) = catalog().await;
-    let conn = c.add_connection("local", "file:///x", "{}").await.unwrap();
+    let conn = c.add_connection("local", &local()).await.unwrap();
     let job = c.create_job(&new_job(conn.id)).await.unwrap();
     let run = c.start_run(job.id).await.unwrap();
     for (path, outcome, rows) in [
@@ -107,8 +112,8 @@ async fn run_statistics_are_derived_from_file_outcomes() {
 #[tokio::test]
 async fn names_are_unique_and_missing_names_are_named() {
     let (_d, c) = catalog().await;
-    let conn = c.add_connection("local", "file:///x", "{}").await.unwrap();
-    assert!(c.add_connection("local", "file:///y", "{}").await.is_err());
+    let conn = c.add_connection("local", &local()).await.unwrap();
+    assert!(c.add_connection("local", &local()).await.is_err());
     c.create_job(&new_job(conn.id)).await.unwrap();
     let err = c.create_job(&new_job(conn.id)).await.unwrap_err().to_string();
     assert!(err.contains("a job named 'tx' already exists"), "{err}");

@@ -136,9 +136,9 @@ async fn listing_shows_files_newest_first_and_flags_large_ones() {
 #[tokio::test]
 async fn connections_are_validated_tested_and_protected() {
     let env = Env::new().await;
-    let err = env.engine.add_connection("local", "file:///tmp", Default::default()).await.unwrap_err().to_string();
+    let err = env.engine.add_connection_url("local", "file:///tmp", &Default::default()).await.unwrap_err().to_string();
     assert!(err.contains("a connection named 'local' already exists"), "{err}");
-    let err = env.engine.add_connection("x", "ftp://h/", Default::default()).await.unwrap_err().to_string();
+    let err = env.engine.add_connection_url("x", "ftp://h/", &Default::default()).await.unwrap_err().to_string();
     assert!(err.contains("unsupported scheme 'ftp'"), "{err}");
     env.write("a.csv", "x\n1\n", 1);
     assert_eq!(env.engine.test_connection("local").await.unwrap(), 1);

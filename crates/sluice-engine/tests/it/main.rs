@@ -3,6 +3,8 @@
 mod catalog;
 mod jobs;
 mod runs;
+mod secrets;
+mod storage;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,7 +24,7 @@ impl Env {
         std::fs::create_dir_all(dir.path().join("drop")).unwrap();
         let engine = Engine::open(&dir.path().join("data")).await.unwrap();
         let url = format!("file://{}", dir.path().join("drop").display());
-        engine.add_connection("local", &url, Default::default()).await.unwrap();
+        engine.add_connection_url("local", &url, &Default::default()).await.unwrap();
         Self { dir, engine }
     }
 
