@@ -181,6 +181,15 @@ impl Engine {
             record.message = Some("claimed by another run".into());
             return Ok(record);
         }
+        // The destination's marker is the truth: a load that committed but whose ledger row
+        // was lost (another runner released it) is recorded, not repeated.
+        if let Some(receipt) = sink.was_loaded(&load.load_id).await? {
+            self.catalog().mark_loaded(job.id, &file.path, &version, receipt.rows, run_id).await?;
+            record.outcome = FileOutcome::Recovered;
+            record.rows_loaded = receipt.rows;
+            record.message = Some("already committed in the destination; recorded".into());
+            return Ok(record);
+        }
         match self.load_claimed(job, store, sink, file, &load, progress).await {
             Ok(rows) => {
                 sluice_core::fault::hit("after-commit");

@@ -105,16 +105,16 @@ fn a_process_killed_mid_file_leaves_nothing_and_the_next_run_loads_it_once() {
     let killed = cli.cmd(&["run", "tx"]).env("SLUICE_FAULT", "mid-load:2").output().unwrap();
     assert!(!killed.status.success());
     assert!(stderr(&killed).contains("SLUICE_FAULT: aborting at mid-load"), "{}", stderr(&killed));
-    assert_eq!(cli.table_rows("transactions"), 0, "no row of the interrupted file is visible");
+    assert_eq!(cli.table_rows("t"), 0, "no row of the interrupted file is visible");
     assert_eq!(cli.ledger()[0]["status"], "loading", "the claim is left behind");
 
     let out = cli.ok(&["run", "tx"]);
     assert!(out.contains("t_1.csv  loaded, 30,000 rows"), "{out}");
-    assert_eq!(cli.table_rows("transactions"), 30_000);
+    assert_eq!(cli.table_rows("t"), 30_000);
     assert_eq!(cli.ledger()[0]["status"], "loaded");
     let again = cli.ok(&["run", "tx"]);
     assert!(again.contains("nothing new"), "{again}");
-    assert_eq!(cli.table_rows("transactions"), 30_000);
+    assert_eq!(cli.table_rows("t"), 30_000);
 }
 
 #[test]
@@ -124,14 +124,14 @@ fn a_process_killed_after_commit_is_recorded_and_not_loaded_twice() {
     cli.setup_job(&[]);
     let killed = cli.cmd(&["run", "tx"]).env("SLUICE_FAULT", "after-commit").output().unwrap();
     assert!(!killed.status.success());
-    assert_eq!(cli.table_rows("transactions"), 1000);
+    assert_eq!(cli.table_rows("t"), 1000);
     assert_eq!(cli.ledger()[0]["status"], "loading");
 
     let out = cli.ok(&["run", "tx", "--json"]);
     let run: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(run["files"][0]["outcome"], "recovered", "{out}");
     assert_eq!(run["rows_loaded"], 1000);
-    assert_eq!(cli.table_rows("transactions"), 1000, "exactly once");
+    assert_eq!(cli.table_rows("t"), 1000, "exactly once");
     assert_eq!(cli.ledger()[0]["status"], "loaded");
 }
 
@@ -178,17 +178,19 @@ fn a_detected_schema_can_be_edited_and_used_for_a_job() {
 }
 
 #[test]
-fn a_run_with_a_failed_file_exits_3_and_names_the_line() {
+fn a_run_with_a_failed_file_exits_3_and_shows_why() {
     let cli = Cli::new();
     cli.write("t_1.csv", &rows(1, 3));
     cli.setup_job(&[]);
-    cli.write("t_2.csv", "id,amount,note\n1,2.5,x\n2,oops,y\n");
+    cli.write("t_2.csv", "id,amount,note,extra\n1,2.5,x,1\n2,oops,y,2\n");
     let out = cli.run(&["run", "tx"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("t_2.csv line 3, column 'amount': 'oops' is not a valid FLOAT64"), "{text}");
+    assert!(text.contains("✗ t_2.csv  failed: schema mismatch"), "{text}");
+    assert!(text.contains("+ extra INT64 (new in the file)"), "{text}");
+    assert!(text.contains("~ amount: job has FLOAT64, file has STRING"), "{text}");
     assert!(text.contains("partially failed"), "{text}");
-    assert_eq!(cli.table_rows("transactions"), 3);
+    assert_eq!(cli.table_rows("t"), 3);
 }
 
 #[test]

@@ -13,10 +13,10 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, TryFutureExt};
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
+use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
-use parquet::arrow::async_reader::{AsyncFileReader, MetadataSuffixFetch};
+use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
@@ -27,11 +27,18 @@ use crate::storage::{FileEntry, Store};
 use crate::{Error, Result};
 
 /// Reads a Parquet file's byte ranges from an object store.
+///
+/// The footer is found from the known file size with plain ranged reads (not a suffix
+/// request, which Azure does not support), prefetching 64 KiB so one request usually holds
+/// the whole footer.
 #[derive(Clone)]
 struct ObjectReader {
     store: Arc<dyn ObjectStore>,
     path: Path,
+    size: u64,
 }
+
+const FOOTER_PREFETCH: usize = 64 * 1024;
 
 fn parquet_err(e: object_store::Error) -> ParquetError {
     ParquetError::External(Box::new(e))
@@ -51,22 +58,13 @@ impl AsyncFileReader for ObjectReader {
         options: Option<&'a ArrowReaderOptions>,
     ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
         async move {
+            let size = self.size;
             let metadata = ParquetMetaDataReader::new()
                 .with_arrow_reader_options(options)
-                .load_via_suffix_and_finish(self)
+                .with_prefetch_hint(Some(FOOTER_PREFETCH))
+                .load_and_finish(self, size)
                 .await?;
             Ok(Arc::new(metadata))
-        }
-        .boxed()
-    }
-}
-
-impl MetadataSuffixFetch for &mut ObjectReader {
-    fn fetch_suffix(&mut self, suffix: usize) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
-        let options = GetOptions { range: Some(GetRange::Suffix(suffix as u64)), ..Default::default() };
-        async move {
-            let resp = self.store.get_opts(&self.path, options).await.map_err(parquet_err)?;
-            resp.bytes().await.map_err(parquet_err)
         }
         .boxed()
     }
@@ -95,7 +93,7 @@ pub fn warehouse_type(dt: &DataType) -> WarehouseType {
 }
 
 fn reader(store: &Store, file: &FileEntry) -> ObjectReader {
-    ObjectReader { store: store.object_store(), path: store.location(&file.path) }
+    ObjectReader { store: store.object_store(), path: store.location(&file.path), size: file.size }
 }
 
 fn open_error(path: &str, e: ParquetError) -> Error {

@@ -93,7 +93,7 @@ async fn a_file_over_the_size_limit_is_skipped_and_recorded_and_the_others_go_on
     assert_eq!((run.files_loaded, run.files_skipped, run.files_failed), (1, 1, 0));
     let skipped = run.files.iter().find(|f| f.outcome == FileOutcome::SkippedTooLarge).unwrap();
     assert_eq!(skipped.file_path, "t_1.csv");
-    assert!(skipped.message.as_deref().unwrap().contains("over the job's limit of 1.95 KiB"), "{skipped:?}");
+    assert!(skipped.message.as_deref().unwrap().contains("over the job's limit of 2.0 KiB"), "{skipped:?}");
     assert_eq!(env.rows("tx").await, 3);
     let stored = env.engine.run_details(run.id).await.unwrap();
     assert_eq!(stored.files, run.files, "per-file outcomes are kept");
@@ -108,25 +108,26 @@ async fn a_bad_line_is_reported_with_its_number_and_the_file_leaves_nothing_behi
     env.engine.create_job(req).await.unwrap();
     env.run("tx").await;
 
-    // 20,000 good rows (more than two batches) and then one bad value: the rows before it
-    // must not stay behind.
-    let mut bad = transactions(100, 20_000);
-    bad.push_str("20100,not-a-number,EUR,2024-11-19T08:00:00Z,x\n");
+    // 110,000 good rows (past the 5 MB that detection samples, and many batches) and then
+    // one bad value: the rows before it must not stay behind.
+    let mut bad = transactions(100, 110_000);
+    assert!(bad.len() > 5 * 1024 * 1024);
+    bad.push_str("110100,not-a-number,EUR,2024-11-19T08:00:00Z,x\n");
     env.write("t_2.csv", &bad, 1);
     let run = env.run("tx").await;
     assert_eq!(run.status, RunStatus::Failed);
     let f = &run.files[0];
     assert_eq!(f.outcome, FileOutcome::FailedParse);
     let msg = f.message.as_deref().unwrap();
-    assert!(msg.starts_with("t_2.csv line 20002, column 'amount': 'not-a-number' is not a valid FLOAT64"), "{msg}");
+    assert!(msg.starts_with("t_2.csv line 110002, column 'amount': 'not-a-number' is not a valid FLOAT64"), "{msg}");
     assert_eq!(env.rows("tx").await, 5);
     assert_eq!(env.loaded_files("tx").await, vec!["t_1.csv"]);
 
     // Fixed, the file loads on the next run.
-    env.write("t_2.csv", &transactions(100, 20_000), 1);
+    env.write("t_2.csv", &transactions(100, 110_000), 1);
     let run = env.run("tx").await;
     assert_eq!(run.files_loaded, 1);
-    assert_eq!(env.rows("tx").await, 20_005);
+    assert_eq!(env.rows("tx").await, 110_005);
 }
 
 #[tokio::test]

