@@ -76,10 +76,17 @@ const NOTES: [&str; 8] = [
     "Bank transfer",
 ];
 
-pub const HEADER: &str = "transaction_id,account_id,amount,currency,status,created_at,is_refund,note,country,items";
+pub const HEADER: &str =
+    "transaction_id,account_id,amount,currency,status,created_at,is_refund,note,country,items";
 
 /// Writes `rows` transactions of one day as CSV, with a header.
-pub fn write_transactions(out: &mut impl Write, day: NaiveDate, rows: u64, first_id: u64, seed: u64) -> std::io::Result<()> {
+pub fn write_transactions(
+    out: &mut impl Write,
+    day: NaiveDate,
+    rows: u64,
+    first_id: u64,
+    seed: u64,
+) -> std::io::Result<()> {
     let mut rng = Rng(seed ^ (day.num_days_from_ce_u64() << 20));
     writeln!(out, "{HEADER}")?;
     let date = day.format("%Y-%m-%d").to_string();
@@ -94,7 +101,11 @@ pub fn write_transactions(out: &mut impl Write, day: NaiveDate, rows: u64, first
             1 => "-05:00",
             _ => "Z",
         };
-        let note = if rng.below(5) == 0 { "" } else { rng.pick(&NOTES) };
+        let note = if rng.below(5) == 0 {
+            ""
+        } else {
+            rng.pick(&NOTES)
+        };
         writeln!(
             out,
             "{},{},{sign}{}.{:02},{},{},{date}T{h:02}:{m:02}:{s:02}{zone},{},{note},{},{}",
@@ -103,7 +114,11 @@ pub fn write_transactions(out: &mut impl Write, day: NaiveDate, rows: u64, first
             cents / 100,
             cents % 100,
             rng.pick(&CURRENCIES),
-            if refund { "refunded" } else { rng.pick(&STATUSES) },
+            if refund {
+                "refunded"
+            } else {
+                rng.pick(&STATUSES)
+            },
             refund,
             rng.pick(&COUNTRIES),
             1 + rng.below(12),
@@ -123,7 +138,8 @@ impl DaysFromCe for NaiveDate {
 }
 
 pub fn generate(args: &GenerateArgs) -> Result<()> {
-    let file = std::fs::File::create(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let file = std::fs::File::create(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     write_transactions(&mut w, args.day, args.rows, 1, args.seed)?;
     w.flush()?;
@@ -161,13 +177,19 @@ pub async fn run(engine: &Engine, args: &DemoArgs, out: &Printer) -> Result<()> 
     reset(engine, &dir).await?;
     let first = NaiveDate::from_ymd_opt(2024, 11, 15).expect("valid date");
     let days = u64::from(args.days.max(1));
-    out.line(&format!("1. Writing {days} daily files of {} rows into {}", args.rows, dir.display()));
+    out.line(&format!(
+        "1. Writing {days} daily files of {} rows into {}",
+        args.rows,
+        dir.display()
+    ));
     for i in 0..days {
         write_day(&dir, first + Days::new(i), i, args.rows)?;
     }
 
     let url = url_of(&dir);
-    engine.add_connection_url(DEMO_CONNECTION, &url, &Default::default()).await?;
+    engine
+        .add_connection_url(DEMO_CONNECTION, &url, &Default::default())
+        .await?;
     out.line(&format!("2. Added connection '{DEMO_CONNECTION}' → {url}"));
 
     let job = engine
@@ -189,34 +211,57 @@ pub async fn run(engine: &Engine, args: &DemoArgs, out: &Printer) -> Result<()> 
     ));
     out.line(&format!(
         "   {}",
-        job.schema.iter().map(|c| format!("{} {}", c.name, c.ty)).collect::<Vec<_>>().join(", ")
+        job.schema
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.ty))
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
 
     let quiet = Arc::new(Quiet);
-    let r = engine.run(DEMO_JOB, RunOptions::default(), quiet.clone()).await?;
+    let r = engine
+        .run(DEMO_JOB, RunOptions::default(), quiet.clone())
+        .await?;
     out.line("4. First run: every file is new");
     out.run(&r);
-    let r = engine.run(DEMO_JOB, RunOptions::default(), quiet.clone()).await?;
+    let r = engine
+        .run(DEMO_JOB, RunOptions::default(), quiet.clone())
+        .await?;
     out.line("5. Second run: nothing new, nothing loaded twice");
     out.run(&r);
     let next = first + Days::new(days);
     let path = write_day(&dir, next, days, args.rows)?;
-    out.line(&format!("6. A new file lands: {}", path.file_name().unwrap_or_default().to_string_lossy()));
+    out.line(&format!(
+        "6. A new file lands: {}",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    ));
     let r = engine.run(DEMO_JOB, RunOptions::default(), quiet).await?;
     out.line("7. Third run: only the new file");
     out.run(&r);
 
     let sink = engine.sink(&job.destination)?;
     let rows = sink.count_rows(&job.table_name).await?;
-    let db = std::path::absolute(engine.data_dir().join(sluice_engine::engine::WAREHOUSE_FILE))?;
-    out.line(&format!("\nTable {} now holds {rows} rows ({} files × {} rows) in {}.", job.table_name, days + 1, args.rows, db.display()));
+    let db = std::path::absolute(
+        engine
+            .data_dir()
+            .join(sluice_engine::engine::WAREHOUSE_FILE),
+    )?;
+    out.line(&format!(
+        "\nTable {} now holds {rows} rows ({} files × {} rows) in {}.",
+        job.table_name,
+        days + 1,
+        args.rows,
+        db.display()
+    ));
     out.line("Query it with the duckdb CLI or Python:");
     out.line(&format!(
         "  duckdb {} \"SELECT currency, count(*) AS n, sum(amount) AS total FROM {} GROUP BY currency ORDER BY n DESC\"",
         db.display(),
         job.table_name
     ));
-    out.line("See what happened: sluice runs demo-transactions, sluice jobs show demo-transactions");
+    out.line(
+        "See what happened: sluice runs demo-transactions, sluice jobs show demo-transactions",
+    );
     Ok(())
 }
 
@@ -240,7 +285,13 @@ mod tests {
         let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
         assert_eq!(rows.len(), 500);
         assert!(rows.iter().all(|r| r.len() == 10));
-        assert!(rows.iter().any(|r| r.get(7).unwrap().contains(',')), "some notes hold quoted commas");
-        assert!(rows.iter().any(|r| r.get(7).unwrap().is_empty()), "some notes are empty");
+        assert!(
+            rows.iter().any(|r| r.get(7).unwrap().contains(',')),
+            "some notes hold quoted commas"
+        );
+        assert!(
+            rows.iter().any(|r| r.get(7).unwrap().is_empty()),
+            "some notes are empty"
+        );
     }
 }

@@ -35,7 +35,12 @@ const EXIT_FILES_FAILED: u8 = 3;
 )]
 struct Cli {
     /// Where the catalog and the default DuckDB warehouse live.
-    #[arg(long, global = true, env = "SLUICE_DATA_DIR", default_value = ".sluice")]
+    #[arg(
+        long,
+        global = true,
+        env = "SLUICE_DATA_DIR",
+        default_value = ".sluice"
+    )]
     data_dir: PathBuf,
 
     /// Log more (-v info, -vv debug); logs go to stderr.
@@ -151,7 +156,13 @@ impl FormatArgs {
         let csv = CsvOptions {
             delimiter: self.delimiter,
             quote: self.quote,
-            has_header: if self.no_header { Some(false) } else if self.header { Some(true) } else { None },
+            has_header: if self.no_header {
+                Some(false)
+            } else if self.header {
+                Some(true)
+            } else {
+                None
+            },
             encoding: self.encoding.unwrap_or_default(),
         };
         Ok(match self.format {
@@ -257,7 +268,9 @@ struct RunsArgs {
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
-    s.parse::<bytesize::ByteSize>().map(|b| b.as_u64()).map_err(|e| format!("invalid size '{s}' ({e}); use e.g. 500MB or 1GiB"))
+    s.parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|e| format!("invalid size '{s}' ({e}); use e.g. 500MB or 1GiB"))
 }
 
 fn parse_delimiter(s: &str) -> Result<char, String> {
@@ -267,7 +280,9 @@ fn parse_delimiter(s: &str) -> Result<char, String> {
         "comma" => Ok(','),
         "semicolon" => Ok(';'),
         _ if s.chars().count() == 1 => Ok(s.chars().next().unwrap_or(',')),
-        _ => Err(format!("invalid delimiter '{s}': give one character, or tab")),
+        _ => Err(format!(
+            "invalid delimiter '{s}': give one character, or tab"
+        )),
     }
 }
 
@@ -275,7 +290,9 @@ fn parse_options(pairs: &[String]) -> Result<BTreeMap<String, String>> {
     pairs
         .iter()
         .map(|p| {
-            let (k, v) = p.split_once('=').with_context(|| format!("invalid option '{p}': use KEY=VALUE"))?;
+            let (k, v) = p
+                .split_once('=')
+                .with_context(|| format!("invalid option '{p}': use KEY=VALUE"))?;
             let v = match v.strip_prefix('@') {
                 Some(path) => std::fs::read_to_string(path)
                     .with_context(|| format!("option {k}: cannot read {path}"))?
@@ -296,10 +313,16 @@ fn main() -> ExitCode {
         _ => "debug,sqlx=info",
     };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG").unwrap_or_else(|_| filter.into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+                .unwrap_or_else(|_| filter.into()),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -329,7 +352,15 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Demo(args) => demo::run(&engine, &args, &out).await?,
         Command::Connections(cmd) => connections(&engine, cmd, &out).await?,
         Command::Files(a) => {
-            let listing = engine.list_files(&a.connection, &a.prefix, &a.pattern, Some(a.limit), a.max_file_size).await?;
+            let listing = engine
+                .list_files(
+                    &a.connection,
+                    &a.prefix,
+                    &a.pattern,
+                    Some(a.limit),
+                    a.max_file_size,
+                )
+                .await?;
             if a.json {
                 out.json(&listing)?;
             } else {
@@ -337,7 +368,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Detect(a) => {
-            let schema = engine.detect(&a.connection, &a.path, a.format.options()?).await?;
+            let schema = engine
+                .detect(&a.connection, &a.path, a.format.options()?)
+                .await?;
             if a.json {
                 out.json(&schema)?;
             } else {
@@ -347,7 +380,9 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Jobs(cmd) => jobs(&engine, cmd, &out).await?,
         Command::Run(a) => {
             let progress = Arc::new(RunProgress::new(!a.json));
-            let options = RunOptions { all_files: a.all.then_some(true) };
+            let options = RunOptions {
+                all_files: a.all.then_some(true),
+            };
             let run = engine.run(&a.job, options, progress.clone()).await;
             progress.finish();
             let run = run?;
@@ -376,9 +411,14 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
 async fn connections(engine: &Engine, cmd: ConnectionsCmd, out: &Printer) -> Result<()> {
     match cmd {
         ConnectionsCmd::Add { name, url, options } => {
-            let c = engine.add_connection_url(&name, &url, &parse_options(&options)?).await?;
+            let c = engine
+                .add_connection_url(&name, &url, &parse_options(&options)?)
+                .await?;
             out.line(&format!("added connection '{}' → {}", c.name, c.url()));
-            out.line(&format!("check it with: sluice connections test {}", c.name));
+            out.line(&format!(
+                "check it with: sluice connections test {}",
+                c.name
+            ));
         }
         ConnectionsCmd::List { json } => {
             let list = engine.connections().await?;
@@ -397,18 +437,31 @@ async fn connections(engine: &Engine, cmd: ConnectionsCmd, out: &Printer) -> Res
             }
         }
         ConnectionsCmd::Test { name } => {
-            let entries = engine.test_connection(&name).await.with_context(|| format!("connection '{name}' failed"))?;
-            out.line(&format!("connection '{name}' works: the first page lists {entries} entr{}", if entries == 1 { "y" } else { "ies" }));
+            let entries = engine
+                .test_connection(&name)
+                .await
+                .with_context(|| format!("connection '{name}' failed"))?;
+            out.line(&format!(
+                "connection '{name}' works: the first page lists {entries} entr{}",
+                if entries == 1 { "y" } else { "ies" }
+            ));
         }
         ConnectionsCmd::RotateKey => {
             let (key, n) = engine.rotate_secret_key().await?;
             match &key.source {
                 sluice_core::secret::KeySource::File(path) => {
-                    out.line(&format!("re-sealed the credentials of {n} connection(s); the new key is in {}", path.display()));
+                    out.line(&format!(
+                        "re-sealed the credentials of {n} connection(s); the new key is in {}",
+                        path.display()
+                    ));
                 }
                 sluice_core::secret::KeySource::Env => {
-                    out.line(&format!("re-sealed the credentials of {n} connection(s) with a new key."));
-                    out.line("Set it before the next command, or the connections cannot be opened:");
+                    out.line(&format!(
+                        "re-sealed the credentials of {n} connection(s) with a new key."
+                    ));
+                    out.line(
+                        "Set it before the next command, or the connections cannot be opened:",
+                    );
                     out.line(&format!("  export SLUICE_SECRET_KEY={}", key.to_text()));
                 }
             }
@@ -440,7 +493,9 @@ async fn jobs(engine: &Engine, cmd: JobsCmd, out: &Printer) -> Result<()> {
                 schema,
                 max_file_size: Some(a.max_file_size),
                 schedule: a.schedule.clone(),
-                destination: Destination::DuckDb { path: a.duckdb.clone() },
+                destination: Destination::DuckDb {
+                    path: a.duckdb.clone(),
+                },
             };
             let job = engine.create_job(request).await?;
             if a.json {
@@ -471,9 +526,15 @@ async fn jobs(engine: &Engine, cmd: JobsCmd, out: &Printer) -> Result<()> {
             let job = engine.job(&name).await?;
             engine.delete_job(&name, drop_table).await?;
             if drop_table {
-                out.line(&format!("deleted job '{name}' and dropped table {}", job.table_name));
+                out.line(&format!(
+                    "deleted job '{name}' and dropped table {}",
+                    job.table_name
+                ));
             } else {
-                out.line(&format!("deleted job '{name}'; table {} is kept (use --drop-table to drop it)", job.table_name));
+                out.line(&format!(
+                    "deleted job '{name}'; table {} is kept (use --drop-table to drop it)",
+                    job.table_name
+                ));
             }
         }
     }
@@ -488,7 +549,8 @@ fn read_schema_file(path: &std::path::Path) -> Result<Vec<Column>> {
         Detected { columns: Vec<Column> },
         Columns(Vec<Column>),
     }
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let parsed: SchemaFile = serde_json::from_str(&text).with_context(|| {
         format!(
             "{} is not a schema: expected the JSON `sluice detect --json` prints, with columns of name and bigquery_type",

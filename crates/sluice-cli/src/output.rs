@@ -20,7 +20,8 @@ pub struct Printer {
 
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_preset(UTF8_BORDERS_ONLY).set_header(header.iter().map(|h| Cell::new(h)));
+    t.load_preset(UTF8_BORDERS_ONLY)
+        .set_header(header.iter().map(Cell::new));
     t
 }
 
@@ -32,7 +33,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -42,7 +43,9 @@ fn thousands(n: u64) -> String {
 
 impl Printer {
     pub fn stdout() -> Self {
-        Self { out: Mutex::new(Box::new(std::io::stdout())) }
+        Self {
+            out: Mutex::new(Box::new(std::io::stdout())),
+        }
     }
 
     pub fn line(&self, s: &str) {
@@ -62,39 +65,73 @@ impl Printer {
         }
         let mut t = table(&["file", "size", "last modified", ""]);
         for f in &l.files {
-            let flag = if f.over_limit { format!("over the {} limit", human_bytes(l.max_file_size)) } else { String::new() };
-            t.add_row(vec![f.name.clone(), human_bytes(f.size), when(&f.last_modified), flag]);
+            let flag = if f.over_limit {
+                format!("over the {} limit", human_bytes(l.max_file_size))
+            } else {
+                String::new()
+            };
+            t.add_row(vec![
+                f.name.clone(),
+                human_bytes(f.size),
+                when(&f.last_modified),
+                flag,
+            ]);
         }
         self.line(&t.to_string());
         let shown = l.files.len();
         if shown < l.count {
-            self.line(&format!("{shown} of {} matching files shown, newest first (use --limit)", l.count));
+            self.line(&format!(
+                "{shown} of {} matching files shown, newest first (use --limit)",
+                l.count
+            ));
         } else {
             self.line(&format!("{} matching file(s), newest first", l.count));
         }
     }
 
     pub fn schema(&self, s: &DetectedSchema) {
-        let mut t = table(&["column", "found", "type", "mode", "nullable", "sample values"]);
+        let mut t = table(&[
+            "column",
+            "found",
+            "type",
+            "mode",
+            "nullable",
+            "sample values",
+        ]);
         for c in &s.columns {
             t.add_row(vec![
                 c.name.clone(),
                 c.source_type.clone(),
                 c.bigquery_type.to_string(),
                 format!("{:?}", c.bigquery_mode).to_uppercase(),
-                if c.nullable { "yes".into() } else { "no".into() },
+                if c.nullable {
+                    "yes".into()
+                } else {
+                    "no".into()
+                },
                 c.sample_values.join(" | "),
             ]);
         }
         self.line(&t.to_string());
         let rows = if s.total_rows_estimated {
-            format!("about {} rows (estimated from the first {})", thousands(s.total_rows), human_bytes(sluice_core::format::SAMPLE_BYTES.min(s.file_size)))
+            format!(
+                "about {} rows (estimated from the first {})",
+                thousands(s.total_rows),
+                human_bytes(sluice_core::format::SAMPLE_BYTES.min(s.file_size))
+            )
         } else {
             format!("{} rows", thousands(s.total_rows))
         };
-        self.line(&format!("{} columns; {rows}; file size {}", s.columns.len(), human_bytes(s.file_size)));
+        self.line(&format!(
+            "{} columns; {rows}; file size {}",
+            s.columns.len(),
+            human_bytes(s.file_size)
+        ));
         if let Some(opts) = &s.format_options {
-            self.line(&format!("format: {}", serde_json::to_string(opts).unwrap_or_default()));
+            self.line(&format!(
+                "format: {}",
+                serde_json::to_string(opts).unwrap_or_default()
+            ));
         }
         self.line(&format!("schema fingerprint: {}", s.schema_fingerprint));
     }
@@ -106,7 +143,13 @@ impl Printer {
         }
         let mut t = table(&["name", "provider", "location", "settings", "created"]);
         for c in list {
-            t.add_row(vec![c.name.clone(), c.provider().into(), c.url(), settings(&c.config), when(&c.created_at)]);
+            t.add_row(vec![
+                c.name.clone(),
+                c.provider().into(),
+                c.url(),
+                settings(&c.config),
+                when(&c.created_at),
+            ]);
         }
         self.line(&t.to_string());
     }
@@ -116,7 +159,14 @@ impl Printer {
             self.line("no jobs yet; create one with `sluice jobs create`");
             return;
         }
-        let mut t = table(&["job", "connection", "files", "strategy", "table", "schedule"]);
+        let mut t = table(&[
+            "job",
+            "connection",
+            "files",
+            "strategy",
+            "table",
+            "schedule",
+        ]);
         for j in list {
             t.add_row(vec![
                 j.name.clone(),
@@ -134,37 +184,67 @@ impl Printer {
         self.line(&format!("job {}", j.name));
         self.line(&format!("  connection:  {}", j.connection));
         self.line(&format!("  files:       {}", pattern_of(j)));
-        self.line(&format!("  format:      {}", serde_json::to_string(&j.file_format_options).unwrap_or_default()));
+        self.line(&format!(
+            "  format:      {}",
+            serde_json::to_string(&j.file_format_options).unwrap_or_default()
+        ));
         self.line(&format!("  strategy:    {}", strategy(j)));
-        self.line(&format!("  table:       {} ({})", j.table_name, j.load_type));
+        self.line(&format!(
+            "  table:       {} ({})",
+            j.table_name, j.load_type
+        ));
         self.line(&format!("  max size:    {}", human_bytes(j.max_file_size)));
         self.line(&format!("  schedule:    {}", j.schedule));
         self.line(&format!("  fingerprint: {}", j.schema_fingerprint));
         let mut t = table(&["column", "type", "mode"]);
         for c in &j.schema {
-            t.add_row(vec![c.name.clone(), c.ty.to_string(), format!("{:?}", c.mode).to_uppercase()]);
+            t.add_row(vec![
+                c.name.clone(),
+                c.ty.to_string(),
+                format!("{:?}", c.mode).to_uppercase(),
+            ]);
         }
         self.line(&t.to_string());
         if let Some(ledger) = ledger {
             let loaded: Vec<_> = ledger.iter().filter(|p| p.status == "loaded").collect();
             self.line(&format!("{} file(s) loaded", loaded.len()));
             for p in loaded.iter().take(10) {
-                self.line(&format!("  {}  {} rows  {}", p.file_path, thousands(p.rows_loaded), when(&p.processed_at)));
+                self.line(&format!(
+                    "  {}  {} rows  {}",
+                    p.file_path,
+                    thousands(p.rows_loaded),
+                    when(&p.processed_at)
+                ));
             }
         }
     }
 
     pub fn run(&self, r: &Run) {
-        let took = r.duration_seconds().map(|s| format!(" in {s:.1}s")).unwrap_or_default();
-        self.line(&format!("run {} of job {}: {}{took}", r.id, r.job, r.status.as_str().replace('_', " ")));
+        let took = r
+            .duration_seconds()
+            .map(|s| format!(" in {s:.1}s"))
+            .unwrap_or_default();
+        self.line(&format!(
+            "run {} of job {}: {}{took}",
+            r.id,
+            r.job,
+            r.status.as_str().replace('_', " ")
+        ));
         if r.files_loaded == 0 && r.files_failed == 0 && r.files_skipped == r.files_seen {
-            self.line(&format!("  nothing new: {} matching file(s), all loaded before", r.files_seen));
+            self.line(&format!(
+                "  nothing new: {} matching file(s), all loaded before",
+                r.files_seen
+            ));
         }
         self.line(&format!(
             "  files: {} seen, {} loaded, {} skipped, {} failed",
             r.files_seen, r.files_loaded, r.files_skipped, r.files_failed
         ));
-        self.line(&format!("  rows:  {} loaded ({})", thousands(r.rows_loaded), human_bytes(r.bytes_loaded)));
+        self.line(&format!(
+            "  rows:  {} loaded ({})",
+            thousands(r.rows_loaded),
+            human_bytes(r.bytes_loaded)
+        ));
         for f in &r.files {
             self.line(&file_line(f));
         }
@@ -178,13 +258,25 @@ impl Printer {
             self.line("no runs yet");
             return;
         }
-        let mut t = table(&["run", "status", "started", "seconds", "files loaded", "skipped", "failed", "rows", "bytes"]);
+        let mut t = table(&[
+            "run",
+            "status",
+            "started",
+            "seconds",
+            "files loaded",
+            "skipped",
+            "failed",
+            "rows",
+            "bytes",
+        ]);
         for r in runs {
             t.add_row(vec![
                 r.id.to_string(),
                 r.status.as_str().into(),
                 when(&r.started_at),
-                r.duration_seconds().map(|s| format!("{s:.1}")).unwrap_or_default(),
+                r.duration_seconds()
+                    .map(|s| format!("{s:.1}"))
+                    .unwrap_or_default(),
                 r.files_loaded.to_string(),
                 r.files_skipped.to_string(),
                 r.files_failed.to_string(),
@@ -199,20 +291,42 @@ impl Printer {
 /// A connection's settings other than its location, credentials already redacted.
 fn settings(config: &sluice_core::storage::ConnectionConfig) -> String {
     let value = serde_json::to_value(config).unwrap_or_default();
-    let Some(map) = value.as_object() else { return String::new() };
+    let Some(map) = value.as_object() else {
+        return String::new();
+    };
     map.iter()
-        .filter(|(k, v)| !matches!(k.as_str(), "provider" | "bucket" | "container" | "prefix" | "path") && *v != &serde_json::Value::Bool(false))
-        .map(|(k, v)| format!("{k}={}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+        .filter(|(k, v)| {
+            !matches!(
+                k.as_str(),
+                "provider" | "bucket" | "container" | "prefix" | "path"
+            ) && *v != &serde_json::Value::Bool(false)
+        })
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            )
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
 
 fn pattern_of(j: &Job) -> String {
-    if j.file_path_prefix.is_empty() { j.file_pattern.clone() } else { format!("{}/{}", j.file_path_prefix, j.file_pattern) }
+    if j.file_path_prefix.is_empty() {
+        j.file_pattern.clone()
+    } else {
+        format!("{}/{}", j.file_path_prefix, j.file_pattern)
+    }
 }
 
 fn strategy(j: &Job) -> &'static str {
-    if j.load_latest_only { "latest file" } else { "all unprocessed files" }
+    if j.load_latest_only {
+        "latest file"
+    } else {
+        "all unprocessed files"
+    }
 }
 
 pub fn file_line(f: &RunFile) -> String {
@@ -227,10 +341,11 @@ pub fn file_line(f: &RunFile) -> String {
     if f.rows_loaded > 0 {
         s.push_str(&format!(", {} rows", thousands(f.rows_loaded)));
     }
-    if let Some(m) = &f.message {
-        if f.outcome.is_failure() || f.outcome == sluice_engine::model::FileOutcome::SkippedTooLarge {
-            s.push_str(&format!("\n      {}", m.replace('\n', "\n      ")));
-        }
+    if let Some(m) = &f.message
+        && (f.outcome.is_failure()
+            || f.outcome == sluice_engine::model::FileOutcome::SkippedTooLarge)
+    {
+        s.push_str(&format!("\n      {}", m.replace('\n', "\n      ")));
     }
     s
 }

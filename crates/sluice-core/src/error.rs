@@ -31,11 +31,19 @@ pub enum Error {
         hint: Option<String>,
     },
 
-    #[error("{path}: the file's columns differ from the job's schema:\n{diff}Edit the job's schema or move the file out of the job's pattern.")]
+    #[error(
+        "{path}: the file's columns differ from the job's schema:\n{diff}Edit the job's schema or move the file out of the job's pattern."
+    )]
     SchemaMismatch { path: String, diff: SchemaDiff },
 }
 
-fn parse_message(path: &str, line: Option<u64>, column: Option<&str>, message: &str, hint: Option<&str>) -> String {
+fn parse_message(
+    path: &str,
+    line: Option<u64>,
+    column: Option<&str>,
+    message: &str,
+    hint: Option<&str>,
+) -> String {
     let mut s = path.to_string();
     if let Some(line) = line {
         s.push_str(&format!(" line {line}"));
@@ -54,7 +62,13 @@ fn parse_message(path: &str, line: Option<u64>, column: Option<&str>, message: &
 
 impl Error {
     pub fn parse(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Parse { path: path.into(), line: None, column: None, message: message.into(), hint: None }
+        Self::Parse {
+            path: path.into(),
+            line: None,
+            column: None,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     /// What kind of storage failure this is, if it is one.
@@ -66,7 +80,10 @@ impl Error {
     }
 
     pub fn storage(path: impl Into<String>, source: object_store::Error) -> Self {
-        Self::Storage { path: path.into(), source }
+        Self::Storage {
+            path: path.into(),
+            source,
+        }
     }
 
     /// Whether retrying the same operation could succeed (network, throttling), as opposed

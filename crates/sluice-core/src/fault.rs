@@ -12,7 +12,9 @@ static HITS: AtomicU64 = AtomicU64::new(0);
 
 /// Aborts the process if `SLUICE_FAULT` names `point` and this is its `n`-th hit.
 pub fn hit(point: &str) {
-    let Ok(spec) = std::env::var("SLUICE_FAULT") else { return };
+    let Ok(spec) = std::env::var("SLUICE_FAULT") else {
+        return;
+    };
     let (name, n) = match spec.split_once(':') {
         Some((name, n)) => (name, n.parse::<u64>().unwrap_or(1)),
         None => (spec.as_str(), 1),

@@ -40,7 +40,10 @@ impl TableName {
         if !valid_identifier(name) || schema.is_some_and(|sc| !valid_identifier(sc)) {
             return Err(bad());
         }
-        Ok(Self { schema: schema.map(str::to_string), name: name.to_string() })
+        Ok(Self {
+            schema: schema.map(str::to_string),
+            name: name.to_string(),
+        })
     }
 
     pub fn schema(&self) -> Option<&str> {
@@ -100,7 +103,10 @@ mod tests {
 
     #[test]
     fn accepts_plain_and_qualified_names() {
-        assert_eq!(TableName::parse("transactions").unwrap().quoted(), "\"transactions\"");
+        assert_eq!(
+            TableName::parse("transactions").unwrap().quoted(),
+            "\"transactions\""
+        );
         let t = TableName::parse("raw.events_2024").unwrap();
         assert_eq!(t.schema(), Some("raw"));
         assert_eq!(t.quoted(), "\"raw\".\"events_2024\"");
@@ -108,7 +114,16 @@ mod tests {
 
     #[test]
     fn rejects_what_could_break_sql() {
-        for bad in ["", "1abc", "a-b", "a b", "x;drop table y", "a.b.c", "\"q\"", &"x".repeat(64)] {
+        for bad in [
+            "",
+            "1abc",
+            "a-b",
+            "a b",
+            "x;drop table y",
+            "a.b.c",
+            "\"q\"",
+            &"x".repeat(64),
+        ] {
             let err = TableName::parse(bad).unwrap_err();
             assert!(err.starts_with("invalid table name"), "{bad}: {err}");
         }

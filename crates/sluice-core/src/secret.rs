@@ -57,23 +57,32 @@ pub struct SecretKey {
 
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretKey").field("source", &self.source).finish_non_exhaustive()
+        f.debug_struct("SecretKey")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
     }
 }
 
 impl SecretKey {
     /// A new random key.
     pub fn generate(source: KeySource) -> Self {
-        Self { key: Key::<Aes256Gcm>::generate(), source }
+        Self {
+            key: Key::<Aes256Gcm>::generate(),
+            source,
+        }
     }
 
     /// Parses the text form: base64 of exactly 32 bytes.
     pub fn from_text(text: &str, source: KeySource) -> Result<Self, SecretError> {
-        let invalid = |reason: &str| SecretError::InvalidKey { source_name: source.to_string(), reason: reason.into() };
+        let invalid = |reason: &str| SecretError::InvalidKey {
+            source_name: source.to_string(),
+            reason: reason.into(),
+        };
         let bytes = B64
             .decode(text.trim())
             .map_err(|_| invalid("not base64; generate one with `openssl rand -base64 32`"))?;
-        let key = Key::<Aes256Gcm>::try_from(bytes.as_slice()).map_err(|_| invalid("it must be 32 bytes (44 base64 characters)"))?;
+        let key = Key::<Aes256Gcm>::try_from(bytes.as_slice())
+            .map_err(|_| invalid("it must be 32 bytes (44 base64 characters)"))?;
         Ok(Self { key, source })
     }
 
@@ -90,7 +99,10 @@ impl SecretKey {
         }
         let path = data_dir.join(KEY_FILE);
         let source = KeySource::File(path.clone());
-        let file_error = |e: std::io::Error| SecretError::KeyFile { path: path.clone(), reason: e.to_string() };
+        let file_error = |e: std::io::Error| SecretError::KeyFile {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
         match std::fs::read_to_string(&path) {
             Ok(text) => Self::from_text(&text, source),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -118,7 +130,13 @@ impl SecretKey {
         let cipher = Aes256Gcm::new(&self.key);
         let nonce = Nonce::generate();
         let sealed = cipher
-            .encrypt(&nonce, Payload { msg: plaintext.as_bytes(), aad: context.as_bytes() })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: context.as_bytes(),
+                },
+            )
             .expect("AES-GCM encrypts any message under 64 GiB");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
@@ -135,7 +153,13 @@ impl SecretKey {
         let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
         let nonce = Nonce::try_from(nonce).map_err(|_| SecretError::Malformed)?;
         let plain = Aes256Gcm::new(&self.key)
-            .decrypt(&nonce, Payload { msg: ciphertext, aad: context.as_bytes() })
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: ciphertext,
+                    aad: context.as_bytes(),
+                },
+            )
             .map_err(|_| SecretError::WrongKey)?;
         String::from_utf8(plain).map_err(|_| SecretError::Malformed)
     }
@@ -155,13 +179,32 @@ mod tests {
         let key = SecretKey::generate(KeySource::Env);
         let sealed = key.seal("wJalrXUtnFEMI/K7MDENG", "conn-a/secret_access_key");
         assert!(sealed.starts_with("v1:") && !sealed.contains("wJalr"));
-        assert_ne!(sealed, key.seal("wJalrXUtnFEMI/K7MDENG", "conn-a/secret_access_key"), "nonces differ");
-        assert_eq!(key.open(&sealed, "conn-a/secret_access_key").unwrap(), "wJalrXUtnFEMI/K7MDENG");
-        assert!(matches!(key.open(&sealed, "conn-b/secret_access_key"), Err(SecretError::WrongKey)));
+        assert_ne!(
+            sealed,
+            key.seal("wJalrXUtnFEMI/K7MDENG", "conn-a/secret_access_key"),
+            "nonces differ"
+        );
+        assert_eq!(
+            key.open(&sealed, "conn-a/secret_access_key").unwrap(),
+            "wJalrXUtnFEMI/K7MDENG"
+        );
+        assert!(matches!(
+            key.open(&sealed, "conn-b/secret_access_key"),
+            Err(SecretError::WrongKey)
+        ));
         let other = SecretKey::generate(KeySource::Env);
-        assert!(matches!(other.open(&sealed, "conn-a/secret_access_key"), Err(SecretError::WrongKey)));
-        assert!(matches!(key.open("plain", "x"), Err(SecretError::Malformed)));
-        assert!(matches!(key.open("v1:AAAA", "x"), Err(SecretError::Malformed)));
+        assert!(matches!(
+            other.open(&sealed, "conn-a/secret_access_key"),
+            Err(SecretError::WrongKey)
+        ));
+        assert!(matches!(
+            key.open("plain", "x"),
+            Err(SecretError::Malformed)
+        ));
+        assert!(matches!(
+            key.open("v1:AAAA", "x"),
+            Err(SecretError::Malformed)
+        ));
     }
 
     #[test]
@@ -177,7 +220,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         assert!(!format!("{a:?}").contains(&a.to_text()));
@@ -185,11 +231,23 @@ mod tests {
 
     #[test]
     fn a_malformed_key_is_a_clear_error() {
-        let err = SecretKey::from_text("short", KeySource::Env).unwrap_err().to_string();
-        assert!(err.starts_with("invalid secret key from $SLUICE_SECRET_KEY"), "{err}");
-        let err = SecretKey::from_text(&B64.encode([1u8; 16]), KeySource::Env).unwrap_err().to_string();
+        let err = SecretKey::from_text("short", KeySource::Env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("invalid secret key from $SLUICE_SECRET_KEY"),
+            "{err}"
+        );
+        let err = SecretKey::from_text(&B64.encode([1u8; 16]), KeySource::Env)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("32 bytes"), "{err}");
         let k = SecretKey::generate(KeySource::Env);
-        assert_eq!(SecretKey::from_text(&k.to_text(), KeySource::Env).unwrap().to_text(), k.to_text());
+        assert_eq!(
+            SecretKey::from_text(&k.to_text(), KeySource::Env)
+                .unwrap()
+                .to_text(),
+            k.to_text()
+        );
     }
 }

@@ -17,7 +17,9 @@ use sluice_sinks::{LoadMode, Sink};
 
 use crate::catalog::Catalog;
 use crate::catalog::sqlite::SqliteCatalog;
-use crate::model::{ConnectionRecord, DEFAULT_MAX_FILE_SIZE, Destination, Job, NewJob, ProcessedFile, Run};
+use crate::model::{
+    ConnectionRecord, DEFAULT_MAX_FILE_SIZE, Destination, Job, NewJob, ProcessedFile, Run,
+};
 use crate::schedule::Schedule;
 use crate::{Error, Result};
 
@@ -91,7 +93,9 @@ fn manual() -> Schedule {
 pub fn validate_name(kind: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if ok {
         Ok(())
     } else {
@@ -112,15 +116,21 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("data_dir", &self.data_dir).finish()
+        f.debug_struct("Engine")
+            .field("data_dir", &self.data_dir)
+            .finish()
     }
 }
 
 impl Engine {
     /// Opens the data directory, creating it and the SQLite catalog if needed.
     pub async fn open(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| Error::Invalid(format!("cannot create the data directory {}: {e}", data_dir.display())))?;
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            Error::Invalid(format!(
+                "cannot create the data directory {}: {e}",
+                data_dir.display()
+            ))
+        })?;
         let key = SecretKey::load_or_create(data_dir).map_err(|e| Error::Invalid(e.to_string()))?;
         let catalog = SqliteCatalog::open(&data_dir.join(CATALOG_FILE)).await?;
         Ok(Self::with_catalog(Arc::new(catalog), data_dir, key))
@@ -154,7 +164,11 @@ impl Engine {
     ///
     /// # Errors
     /// [`Error::InvalidFields`] naming each invalid field; [`Error::Conflict`] for a taken name.
-    pub async fn add_connection(&self, name: &str, config: ConnectionConfig) -> Result<ConnectionRecord> {
+    pub async fn add_connection(
+        &self,
+        name: &str,
+        config: ConnectionConfig,
+    ) -> Result<ConnectionRecord> {
         validate_name("connection", name)?;
         check_config(&config)?;
         let sealed = config.sealed(&self.key(), name);
@@ -168,22 +182,35 @@ impl Engine {
         url: &str,
         options: &BTreeMap<String, String>,
     ) -> Result<ConnectionRecord> {
-        self.add_connection(name, ConnectionConfig::from_url(url, options)?).await
+        self.add_connection(name, ConnectionConfig::from_url(url, options)?)
+            .await
     }
 
     /// Replaces a connection's settings. Credentials sent back as `••••` keep their stored value.
-    pub async fn update_connection(&self, name: &str, config: ConnectionConfig) -> Result<ConnectionRecord> {
+    pub async fn update_connection(
+        &self,
+        name: &str,
+        config: ConnectionConfig,
+    ) -> Result<ConnectionRecord> {
         let record = self.catalog.connection(name).await?;
         let previous = self.open_config(&record)?;
         let config = config.keep_secrets_from(&previous);
         check_config(&config)?;
-        self.catalog.update_connections(&[(record.id, config.sealed(&self.key(), name))]).await?;
+        self.catalog
+            .update_connections(&[(record.id, config.sealed(&self.key(), name))])
+            .await?;
         self.connection(name).await
     }
 
     /// Connections with credentials redacted.
     pub async fn connections(&self) -> Result<Vec<ConnectionRecord>> {
-        Ok(self.catalog.list_connections().await?.into_iter().map(redact).collect())
+        Ok(self
+            .catalog
+            .list_connections()
+            .await?
+            .into_iter()
+            .map(redact)
+            .collect())
     }
 
     pub async fn connection(&self, name: &str) -> Result<ConnectionRecord> {
@@ -210,7 +237,9 @@ impl Engine {
     pub async fn store(&self, connection: &str) -> Result<Store> {
         let record = self.catalog.connection(connection).await?;
         let config = self.open_config(&record)?;
-        config.build().map_err(|e| Error::Invalid(format!("connection '{connection}': {e}")))
+        config
+            .build()
+            .map_err(|e| Error::Invalid(format!("connection '{connection}': {e}")))
     }
 
     /// Seals every connection's credentials under a new key, in one transaction, and makes
@@ -230,18 +259,26 @@ impl Engine {
             KeySource::File(path) => {
                 let staged = path.with_extension("key.new");
                 let _ = std::fs::remove_file(&staged);
-                new.write_file(&staged)
-                    .map_err(|e| Error::Invalid(format!("cannot write {}: {e}", staged.display())))?;
+                new.write_file(&staged).map_err(|e| {
+                    Error::Invalid(format!("cannot write {}: {e}", staged.display()))
+                })?;
                 Some((staged, path.clone()))
             }
             KeySource::Env => None,
         };
-        let resealed: Vec<(i64, ConnectionConfig)> =
-            opened.iter().map(|(r, c)| (r.id, c.sealed(&new, &r.name))).collect();
+        let resealed: Vec<(i64, ConnectionConfig)> = opened
+            .iter()
+            .map(|(r, c)| (r.id, c.sealed(&new, &r.name)))
+            .collect();
         self.catalog.update_connections(&resealed).await?;
         if let Some((staged, path)) = staged {
-            std::fs::rename(&staged, &path)
-                .map_err(|e| Error::Invalid(format!("the connections use the key in {}, but it could not replace {}: {e}", staged.display(), path.display())))?;
+            std::fs::rename(&staged, &path).map_err(|e| {
+                Error::Invalid(format!(
+                    "the connections use the key in {}, but it could not replace {}: {e}",
+                    staged.display(),
+                    path.display()
+                ))
+            })?;
         }
         *self.key.write().expect("key lock") = new.clone();
         Ok((new, resealed.len()))
@@ -282,7 +319,12 @@ impl Engine {
             .files
             .into_iter()
             .take(limit.unwrap_or(usize::MAX))
-            .map(|f| ListedFile { over_limit: f.size > max, name: f.path, size: f.size, last_modified: f.last_modified })
+            .map(|f| ListedFile {
+                over_limit: f.size > max,
+                name: f.path,
+                size: f.size,
+                last_modified: f.last_modified,
+            })
             .collect();
         Ok(FileListing {
             files,
@@ -295,7 +337,12 @@ impl Engine {
     }
 
     /// Detects the schema of one file (`path` relative to the connection's root).
-    pub async fn detect(&self, connection: &str, path: &str, options: Option<FormatOptions>) -> Result<DetectedSchema> {
+    pub async fn detect(
+        &self,
+        connection: &str,
+        path: &str,
+        options: Option<FormatOptions>,
+    ) -> Result<DetectedSchema> {
         let store = self.store(connection).await?;
         let file = store.head(path).await?;
         let options = FormatOptions::for_file(options, &file.path)?;
@@ -364,7 +411,9 @@ impl Engine {
         .map_err(Error::Invalid)?;
         let max_file_size = req.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE);
         if max_file_size == 0 {
-            return Err(Error::Invalid("the maximum file size must be more than 0 bytes".into()));
+            return Err(Error::Invalid(
+                "the maximum file size must be more than 0 bytes".into(),
+            ));
         }
         let sink = self.sink(&req.destination)?;
         sink.ensure_table(&table, &schema).await?;
@@ -399,7 +448,9 @@ impl Engine {
     pub async fn delete_job(&self, name: &str, drop_table: bool) -> Result<()> {
         let job = self.catalog.job(name).await?;
         if drop_table {
-            self.sink(&job.destination)?.drop_table(&job.table_name).await?;
+            self.sink(&job.destination)?
+                .drop_table(&job.table_name)
+                .await?;
         }
         self.catalog.delete_job(name).await
     }
@@ -448,7 +499,10 @@ fn check_reviewed(reviewed: &[Column], detected: &DetectedSchema) -> Result<Vec<
 }
 
 fn suggest(listing: &Listing, pattern: &FilePattern) -> Option<String> {
-    listing.files.is_empty().then(|| no_match_message(listing, pattern))
+    listing
+        .files
+        .is_empty()
+        .then(|| no_match_message(listing, pattern))
 }
 
 /// Says that nothing matched, what was there instead, and a broader pattern to try.
@@ -477,13 +531,20 @@ pub fn no_match_message(listing: &Listing, pattern: &FilePattern) -> String {
         "no files matching '{}' under {place} ({} other file(s) there, e.g. {}); try --pattern '{broader}'",
         pattern.glob(),
         listing.scanned,
-        listing.other_names.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+        listing
+            .other_names
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 
 /// The load id of a file version for a job: stable across retries, unique per job.
 pub fn load_id(job: &Job, file: &FileEntry) -> String {
     use md5::{Digest, Md5};
-    let digest = Md5::digest(format!("{}\n{}\n{}", job.uid, file.path, file.version_key()).as_bytes());
+    let digest =
+        Md5::digest(format!("{}\n{}\n{}", job.uid, file.path, file.version_key()).as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }

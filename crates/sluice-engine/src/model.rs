@@ -167,7 +167,13 @@ impl FileOutcome {
     }
 
     pub fn is_failure(self) -> bool {
-        matches!(self, Self::FailedSchemaMismatch | Self::FailedParse | Self::FailedDestination | Self::FailedStorage)
+        matches!(
+            self,
+            Self::FailedSchemaMismatch
+                | Self::FailedParse
+                | Self::FailedDestination
+                | Self::FailedStorage
+        )
     }
 
     /// A phrase for people: `skipped: too large`.
@@ -218,7 +224,8 @@ pub struct Run {
 
 impl Run {
     pub fn duration_seconds(&self) -> Option<f64> {
-        self.finished_at.map(|f| (f - self.started_at).num_milliseconds() as f64 / 1000.0)
+        self.finished_at
+            .map(|f| (f - self.started_at).num_milliseconds() as f64 / 1000.0)
     }
 }
 

@@ -20,11 +20,20 @@ pub struct Plan {
 /// With `latest_only`, only the newest matching file is a candidate: if it is loaded there
 /// is nothing to do, and older files are never loaded (backfills use all files). Otherwise
 /// every file not yet loaded is taken, oldest first.
-pub fn plan(listing: &[FileEntry], loaded: &HashSet<(String, String)>, latest_only: bool, max_file_size: u64) -> Plan {
+pub fn plan(
+    listing: &[FileEntry],
+    loaded: &HashSet<(String, String)>,
+    latest_only: bool,
+    max_file_size: u64,
+) -> Plan {
     let is_loaded = |f: &FileEntry| loaded.contains(&(f.path.clone(), f.version_key()));
     let already_loaded = listing.iter().filter(|f| is_loaded(f)).count() as u64;
     let candidates: Vec<&FileEntry> = if latest_only {
-        listing.first().filter(|f| !is_loaded(f)).into_iter().collect()
+        listing
+            .first()
+            .filter(|f| !is_loaded(f))
+            .into_iter()
+            .collect()
     } else {
         listing.iter().rev().filter(|f| !is_loaded(f)).collect()
     };
@@ -53,11 +62,18 @@ mod tests {
     }
 
     fn listing() -> Vec<FileEntry> {
-        vec![file("d3.csv", 10, 3), file("d2.csv", 500, 2), file("d1.csv", 10, 1)]
+        vec![
+            file("d3.csv", 10, 3),
+            file("d2.csv", 500, 2),
+            file("d1.csv", 10, 1),
+        ]
     }
 
     fn loaded(files: &[&FileEntry]) -> HashSet<(String, String)> {
-        files.iter().map(|f| (f.path.clone(), f.version_key())).collect()
+        files
+            .iter()
+            .map(|f| (f.path.clone(), f.version_key()))
+            .collect()
     }
 
     #[test]

@@ -16,9 +16,9 @@ use sluice_core::schema::diff;
 use sluice_core::storage::{FileEntry, FilePattern};
 use sluice_sinks::{FileLoad, Sink};
 
+use crate::Result;
 use crate::engine::{Engine, load_id};
 use crate::model::{FileOutcome, Job, Run, RunFile, RunStatus};
-use crate::Result;
 
 /// Hears about a run as it goes (a progress bar, a log).
 pub trait Progress: Send + Sync {
@@ -48,7 +48,12 @@ impl Engine {
     /// # Errors
     /// Only for failures around the files (unknown job, catalog, listing); a file that fails
     /// is recorded in the run, which ends `failed` or `partially_failed`.
-    pub async fn run(&self, job_name: &str, options: RunOptions, progress: Arc<dyn Progress>) -> Result<Run> {
+    pub async fn run(
+        &self,
+        job_name: &str,
+        options: RunOptions,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Run> {
         let job = self.catalog().job(job_name).await?;
         let run = self.catalog().start_run(job.id).await?;
         match self.run_files(&job, run.id, options, progress).await {
@@ -60,11 +65,15 @@ impl Engine {
                     (_, 0) => RunStatus::Failed,
                     _ => RunStatus::PartiallyFailed,
                 };
-                self.catalog().finish_run(run.id, status, seen, already_loaded, None).await
+                self.catalog()
+                    .finish_run(run.id, status, seen, already_loaded, None)
+                    .await
             }
             Err(e) => {
                 let message = e.to_string();
-                self.catalog().finish_run(run.id, RunStatus::Failed, 0, 0, Some(&message)).await?;
+                self.catalog()
+                    .finish_run(run.id, RunStatus::Failed, 0, 0, Some(&message))
+                    .await?;
                 Err(e)
             }
         }
@@ -117,7 +126,9 @@ impl Engine {
 
         for file in &plan.take {
             progress.file_started(file);
-            let record = self.load_file(job, run_id, &store, sink.as_ref(), file, progress.clone()).await?;
+            let record = self
+                .load_file(job, run_id, &store, sink.as_ref(), file, progress.clone())
+                .await?;
             self.catalog().record_file(run_id, &record).await?;
             progress.file_finished(&record);
             outcomes.push(record.outcome);
@@ -135,13 +146,18 @@ impl Engine {
             match sink.was_loaded(&p.load_id).await? {
                 Some(receipt) => {
                     tracing::info!(file = %p.file_path, "an interrupted load had committed; recording it");
-                    self.catalog().mark_loaded(job.id, &p.file_path, &p.file_version, receipt.rows, run_id).await?;
+                    self.catalog()
+                        .mark_loaded(job.id, &p.file_path, &p.file_version, receipt.rows, run_id)
+                        .await?;
                     let record = RunFile {
                         file_path: p.file_path,
                         file_version: p.file_version,
                         file_size_bytes: p.file_size_bytes,
                         outcome: FileOutcome::Recovered,
-                        message: Some("the previous run stopped after the destination committed this file".into()),
+                        message: Some(
+                            "the previous run stopped after the destination committed this file"
+                                .into(),
+                        ),
                         rows_loaded: receipt.rows,
                     };
                     self.catalog().record_file(run_id, &record).await?;
@@ -149,7 +165,9 @@ impl Engine {
                 }
                 None => {
                     tracing::info!(file = %p.file_path, "an interrupted load had not committed; it will be loaded again");
-                    self.catalog().release_claim(job.id, &p.file_path, &p.file_version).await?;
+                    self.catalog()
+                        .release_claim(job.id, &p.file_path, &p.file_version)
+                        .await?;
                 }
             }
         }
@@ -166,7 +184,11 @@ impl Engine {
         progress: Arc<dyn Progress>,
     ) -> Result<RunFile> {
         let version = file.version_key();
-        let load = FileLoad { load_id: load_id(job, file), file_path: file.path.clone(), file_version: version.clone() };
+        let load = FileLoad {
+            load_id: load_id(job, file),
+            file_path: file.path.clone(),
+            file_version: version.clone(),
+        };
         let mut record = RunFile {
             file_path: file.path.clone(),
             file_version: version.clone(),
@@ -175,7 +197,11 @@ impl Engine {
             message: None,
             rows_loaded: 0,
         };
-        if !self.catalog().claim_file(job.id, run_id, file, &load.load_id).await? {
+        if !self
+            .catalog()
+            .claim_file(job.id, run_id, file, &load.load_id)
+            .await?
+        {
             // Another runner holds or finished it since the listing.
             record.outcome = FileOutcome::Recovered;
             record.message = Some("claimed by another run".into());
@@ -184,20 +210,29 @@ impl Engine {
         // The destination's marker is the truth: a load that committed but whose ledger row
         // was lost (another runner released it) is recorded, not repeated.
         if let Some(receipt) = sink.was_loaded(&load.load_id).await? {
-            self.catalog().mark_loaded(job.id, &file.path, &version, receipt.rows, run_id).await?;
+            self.catalog()
+                .mark_loaded(job.id, &file.path, &version, receipt.rows, run_id)
+                .await?;
             record.outcome = FileOutcome::Recovered;
             record.rows_loaded = receipt.rows;
             record.message = Some("already committed in the destination; recorded".into());
             return Ok(record);
         }
-        match self.load_claimed(job, store, sink, file, &load, progress).await {
+        match self
+            .load_claimed(job, store, sink, file, &load, progress)
+            .await
+        {
             Ok(rows) => {
                 sluice_core::fault::hit("after-commit");
-                self.catalog().mark_loaded(job.id, &file.path, &version, rows, run_id).await?;
+                self.catalog()
+                    .mark_loaded(job.id, &file.path, &version, rows, run_id)
+                    .await?;
                 record.rows_loaded = rows;
             }
             Err((outcome, message)) => {
-                self.catalog().release_claim(job.id, &file.path, &version).await?;
+                self.catalog()
+                    .release_claim(job.id, &file.path, &version)
+                    .await?;
                 tracing::warn!(file = %file.path, "{message}");
                 record.outcome = outcome;
                 record.message = Some(message);
@@ -216,15 +251,22 @@ impl Engine {
         load: &FileLoad,
         progress: Arc<dyn Progress>,
     ) -> Result<u64, (FileOutcome, String)> {
-        let detected = format::detect(store, file, &job.file_format_options).await.map_err(core_failure)?;
+        let detected = format::detect(store, file, &job.file_format_options)
+            .await
+            .map_err(core_failure)?;
         if detected.schema_fingerprint != job.schema_fingerprint {
             let d = diff(&job.schema, &detected.columns);
             if !d.is_empty() {
-                let e = sluice_core::Error::SchemaMismatch { path: file.path.clone(), diff: d };
+                let e = sluice_core::Error::SchemaMismatch {
+                    path: file.path.clone(),
+                    diff: d,
+                };
                 return Err((FileOutcome::FailedSchemaMismatch, e.to_string()));
             }
         }
-        let batches = format::read(store, file, &job.file_format_options, &job.schema).await.map_err(core_failure)?;
+        let batches = format::read(store, file, &job.file_format_options, &job.schema)
+            .await
+            .map_err(core_failure)?;
         let mut rows = 0u64;
         let batches = batches
             .inspect_ok(move |b| {
@@ -237,7 +279,10 @@ impl Engine {
             .await
             .map_err(|e| match e {
                 sluice_sinks::Error::Source(e) => core_failure(e),
-                other => (FileOutcome::FailedDestination, format!("{}: {other}", file.path)),
+                other => (
+                    FileOutcome::FailedDestination,
+                    format!("{}: {other}", file.path),
+                ),
             })?;
         Ok(receipt.rows)
     }

@@ -15,9 +15,16 @@ pub enum Schedule {
     #[default]
     Manual,
     /// Every hour at this minute.
-    Hourly { minute: u32 },
-    Daily { at: NaiveTime },
-    Weekly { day: Weekday, at: NaiveTime },
+    Hourly {
+        minute: u32,
+    },
+    Daily {
+        at: NaiveTime,
+    },
+    Weekly {
+        day: Weekday,
+        at: NaiveTime,
+    },
     /// A five-field cron expression.
     Cron(String),
 }
@@ -25,7 +32,8 @@ pub enum Schedule {
 const HELP: &str = "expected manual, hourly, hourly@MM, daily@HH:MM, weekly@DAY@HH:MM (DAY = mon … sun) or a cron expression such as \"0 2 * * *\"";
 
 fn time(s: &str) -> Result<NaiveTime, String> {
-    NaiveTime::parse_from_str(s, "%H:%M").map_err(|_| format!("invalid time '{s}': use HH:MM, 24-hour"))
+    NaiveTime::parse_from_str(s, "%H:%M")
+        .map_err(|_| format!("invalid time '{s}': use HH:MM, 24-hour"))
 }
 
 impl FromStr for Schedule {
@@ -44,7 +52,9 @@ impl FromStr for Schedule {
             },
             ["daily", t] => Ok(Self::Daily { at: time(t)? }),
             ["weekly", d, t] => {
-                let day = d.parse::<Weekday>().map_err(|_| format!("invalid weekday '{d}': use mon, tue, … sun"))?;
+                let day = d
+                    .parse::<Weekday>()
+                    .map_err(|_| format!("invalid weekday '{d}': use mon, tue, … sun"))?;
                 Ok(Self::Weekly { day, at: time(t)? })
             }
             _ if s.split_whitespace().count() == 5 => {
@@ -64,7 +74,12 @@ impl fmt::Display for Schedule {
             Self::Hourly { minute } => write!(f, "hourly@{minute:02}"),
             Self::Daily { at } => write!(f, "daily@{}", at.format("%H:%M")),
             Self::Weekly { day, at } => {
-                write!(f, "weekly@{}@{}", day.to_string().to_ascii_lowercase(), at.format("%H:%M"))
+                write!(
+                    f,
+                    "weekly@{}@{}",
+                    day.to_string().to_ascii_lowercase(),
+                    at.format("%H:%M")
+                )
             }
             Self::Cron(expr) => f.write_str(expr),
         }
@@ -87,25 +102,43 @@ impl From<Schedule> for String {
 impl Schedule {
     /// The first fire time strictly after `now`; `None` for manual jobs.
     pub fn next_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let at_time = |day: DateTime<Utc>, t: NaiveTime| {
-            day.date_naive().and_time(t).and_utc()
-        };
+        let at_time = |day: DateTime<Utc>, t: NaiveTime| day.date_naive().and_time(t).and_utc();
         match self {
             Self::Manual => None,
             Self::Hourly { minute } => {
-                let this_hour = now.with_minute(*minute)?.with_second(0)?.with_nanosecond(0)?;
-                Some(if this_hour > now { this_hour } else { this_hour + Duration::hours(1) })
+                let this_hour = now
+                    .with_minute(*minute)?
+                    .with_second(0)?
+                    .with_nanosecond(0)?;
+                Some(if this_hour > now {
+                    this_hour
+                } else {
+                    this_hour + Duration::hours(1)
+                })
             }
             Self::Daily { at } => {
                 let today = at_time(now, *at);
-                Some(if today > now { today } else { today + Duration::days(1) })
+                Some(if today > now {
+                    today
+                } else {
+                    today + Duration::days(1)
+                })
             }
             Self::Weekly { day, at } => {
-                let ahead = (7 + day.num_days_from_monday() as i64 - now.weekday().num_days_from_monday() as i64) % 7;
+                let ahead = (7 + day.num_days_from_monday() as i64
+                    - now.weekday().num_days_from_monday() as i64)
+                    % 7;
                 let candidate = at_time(now + Duration::days(ahead), *at);
-                Some(if candidate > now { candidate } else { candidate + Duration::days(7) })
+                Some(if candidate > now {
+                    candidate
+                } else {
+                    candidate + Duration::days(7)
+                })
             }
-            Self::Cron(expr) => Cron::from_str(expr).ok()?.find_next_occurrence(&now, false).ok(),
+            Self::Cron(expr) => Cron::from_str(expr)
+                .ok()?
+                .find_next_occurrence(&now, false)
+                .ok(),
         }
     }
 }
@@ -120,7 +153,14 @@ mod tests {
 
     #[test]
     fn parses_and_displays_every_form() {
-        for s in ["manual", "hourly", "hourly@15", "daily@02:00", "weekly@mon@02:00", "0 2 * * *"] {
+        for s in [
+            "manual",
+            "hourly",
+            "hourly@15",
+            "daily@02:00",
+            "weekly@mon@02:00",
+            "0 2 * * *",
+        ] {
             assert_eq!(s.parse::<Schedule>().unwrap().to_string(), s);
         }
     }
@@ -129,9 +169,24 @@ mod tests {
     fn rejects_nonsense_with_the_accepted_forms() {
         let err = "sometimes".parse::<Schedule>().unwrap_err();
         assert!(err.contains("daily@HH:MM"), "{err}");
-        assert!("daily@25:00".parse::<Schedule>().unwrap_err().contains("invalid time '25:00'"));
-        assert!("weekly@funday@02:00".parse::<Schedule>().unwrap_err().contains("invalid weekday"));
-        assert!("61 * * * *".parse::<Schedule>().unwrap_err().contains("invalid cron expression"));
+        assert!(
+            "daily@25:00"
+                .parse::<Schedule>()
+                .unwrap_err()
+                .contains("invalid time '25:00'")
+        );
+        assert!(
+            "weekly@funday@02:00"
+                .parse::<Schedule>()
+                .unwrap_err()
+                .contains("invalid weekday")
+        );
+        assert!(
+            "61 * * * *"
+                .parse::<Schedule>()
+                .unwrap_err()
+                .contains("invalid cron expression")
+        );
     }
 
     #[test]
@@ -147,7 +202,10 @@ mod tests {
         assert_eq!(next("weekly@mon@02:00"), Some(at("2024-11-25T02:00:00Z")));
         assert_eq!(next("0 2 * * *"), Some(at("2024-11-20T02:00:00Z")));
         // Month end.
-        let eom = "daily@00:00".parse::<Schedule>().unwrap().next_after(at("2024-02-29T23:59:00Z"));
+        let eom = "daily@00:00"
+            .parse::<Schedule>()
+            .unwrap()
+            .next_after(at("2024-02-29T23:59:00Z"));
         assert_eq!(eom, Some(at("2024-03-01T00:00:00Z")));
     }
 }

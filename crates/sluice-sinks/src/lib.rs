@@ -20,11 +20,20 @@ use sluice_core::schema::Column;
 pub enum Error {
     /// The destination refused or failed an operation.
     #[error("{destination}: {message}")]
-    Destination { destination: String, message: String },
+    Destination {
+        destination: String,
+        message: String,
+    },
 
     /// A table exists but its columns are not the job's.
-    #[error("table {table} already exists with other columns ({found}); the job expects ({expected}). Choose another table name, or drop the table")]
-    TableMismatch { table: String, found: String, expected: String },
+    #[error(
+        "table {table} already exists with other columns ({found}); the job expects ({expected}). Choose another table name, or drop the table"
+    )]
+    TableMismatch {
+        table: String,
+        found: String,
+        expected: String,
+    },
 
     /// Reading the file failed part way; nothing of it was loaded.
     #[error(transparent)]
@@ -48,7 +57,9 @@ impl std::str::FromStr for LoadMode {
         match s.trim().to_ascii_lowercase().as_str() {
             "append" => Ok(Self::Append),
             "replace" | "truncate" => Ok(Self::Replace),
-            other => Err(format!("unknown load type '{other}'; expected append or replace")),
+            other => Err(format!(
+                "unknown load type '{other}'; expected append or replace"
+            )),
         }
     }
 }
@@ -125,5 +136,9 @@ pub trait Sink: Send + Sync {
     async fn count_rows(&self, table: &TableName) -> Result<u64>;
 
     /// The first `limit` rows of the table, in the destination's own Arrow types (previews, tests).
-    async fn preview(&self, table: &TableName, limit: usize) -> Result<Vec<arrow::record_batch::RecordBatch>>;
+    async fn preview(
+        &self,
+        table: &TableName,
+        limit: usize,
+    ) -> Result<Vec<arrow::record_batch::RecordBatch>>;
 }

@@ -24,7 +24,11 @@ impl Cli {
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
-        c.arg("--data-dir").arg(self.data()).args(args).env_remove("SLUICE_FAULT").env_remove("SLUICE_DATA_DIR");
+        c.arg("--data-dir")
+            .arg(self.data())
+            .args(args)
+            .env_remove("SLUICE_FAULT")
+            .env_remove("SLUICE_DATA_DIR");
         c
     }
 
@@ -35,7 +39,12 @@ impl Cli {
     /// Runs and expects success; returns stdout.
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(out.status.success(), "sluice {args:?} failed: {}\n{}", stderr(&out), stdout(&out));
+        assert!(
+            out.status.success(),
+            "sluice {args:?} failed: {}\n{}",
+            stderr(&out),
+            stdout(&out)
+        );
         stdout(&out)
     }
 
@@ -46,18 +55,29 @@ impl Cli {
     fn setup_job(&self, extra: &[&str]) {
         let url = format!("file://{}", self.drop_dir().display());
         self.ok(&["connections", "add", "local", &url]);
-        let mut args = vec!["jobs", "create", "tx", "--connection", "local", "--pattern", "t_*.csv", "--all-files"];
+        let mut args = vec![
+            "jobs",
+            "create",
+            "tx",
+            "--connection",
+            "local",
+            "--pattern",
+            "t_*.csv",
+            "--all-files",
+        ];
         args.extend_from_slice(extra);
         self.ok(&args);
     }
 
     fn table_rows(&self, table: &str) -> i64 {
         let conn = duckdb::Connection::open(self.data().join("warehouse.duckdb")).unwrap();
-        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap()
+        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
     }
 
     fn ledger(&self) -> serde_json::Value {
-        let shown: serde_json::Value = serde_json::from_str(&self.ok(&["jobs", "show", "tx", "--json"])).unwrap();
+        let shown: serde_json::Value =
+            serde_json::from_str(&self.ok(&["jobs", "show", "tx", "--json"])).unwrap();
         shown["processed_files"].clone()
     }
 }
@@ -83,15 +103,33 @@ fn demo_loads_each_file_exactly_once() {
     let cli = Cli::new();
     let out = cli.ok(&["demo", "--rows", "400", "--days", "3"]);
     assert!(out.contains("4. First run: every file is new"), "{out}");
-    assert!(out.contains("files: 3 seen, 3 loaded, 0 skipped, 0 failed"), "{out}");
-    assert!(out.contains("nothing new: 3 matching file(s), all loaded before"), "{out}");
-    assert!(out.contains("files: 4 seen, 1 loaded, 3 skipped, 0 failed"), "{out}");
-    assert!(out.contains("transactions_2024-11-18.csv  loaded, 400 rows"), "{out}");
-    assert!(out.contains("Table transactions now holds 1600 rows"), "{out}");
+    assert!(
+        out.contains("files: 3 seen, 3 loaded, 0 skipped, 0 failed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("nothing new: 3 matching file(s), all loaded before"),
+        "{out}"
+    );
+    assert!(
+        out.contains("files: 4 seen, 1 loaded, 3 skipped, 0 failed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("transactions_2024-11-18.csv  loaded, 400 rows"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Table transactions now holds 1600 rows"),
+        "{out}"
+    );
     assert_eq!(cli.table_rows("transactions"), 1600);
     // The demo can be run again from scratch.
     let again = cli.ok(&["demo", "--rows", "100", "--days", "2"]);
-    assert!(again.contains("Table transactions now holds 300 rows"), "{again}");
+    assert!(
+        again.contains("Table transactions now holds 300 rows"),
+        "{again}"
+    );
     let runs = cli.ok(&["runs", "demo-transactions"]);
     assert_eq!(runs.matches("succeeded").count(), 3, "{runs}");
 }
@@ -102,11 +140,27 @@ fn a_process_killed_mid_file_leaves_nothing_and_the_next_run_loads_it_once() {
     cli.write("t_1.csv", &rows(1, 30_000));
     cli.setup_job(&[]);
     // Abort after the second batch of 8192 rows has gone into the open transaction.
-    let killed = cli.cmd(&["run", "tx"]).env("SLUICE_FAULT", "mid-load:2").output().unwrap();
+    let killed = cli
+        .cmd(&["run", "tx"])
+        .env("SLUICE_FAULT", "mid-load:2")
+        .output()
+        .unwrap();
     assert!(!killed.status.success());
-    assert!(stderr(&killed).contains("SLUICE_FAULT: aborting at mid-load"), "{}", stderr(&killed));
-    assert_eq!(cli.table_rows("t"), 0, "no row of the interrupted file is visible");
-    assert_eq!(cli.ledger()[0]["status"], "loading", "the claim is left behind");
+    assert!(
+        stderr(&killed).contains("SLUICE_FAULT: aborting at mid-load"),
+        "{}",
+        stderr(&killed)
+    );
+    assert_eq!(
+        cli.table_rows("t"),
+        0,
+        "no row of the interrupted file is visible"
+    );
+    assert_eq!(
+        cli.ledger()[0]["status"],
+        "loading",
+        "the claim is left behind"
+    );
 
     let out = cli.ok(&["run", "tx"]);
     assert!(out.contains("t_1.csv  loaded, 30,000 rows"), "{out}");
@@ -122,7 +176,11 @@ fn a_process_killed_after_commit_is_recorded_and_not_loaded_twice() {
     let cli = Cli::new();
     cli.write("t_1.csv", &rows(1, 1000));
     cli.setup_job(&[]);
-    let killed = cli.cmd(&["run", "tx"]).env("SLUICE_FAULT", "after-commit").output().unwrap();
+    let killed = cli
+        .cmd(&["run", "tx"])
+        .env("SLUICE_FAULT", "after-commit")
+        .output()
+        .unwrap();
     assert!(!killed.status.success());
     assert_eq!(cli.table_rows("t"), 1000);
     assert_eq!(cli.ledger()[0]["status"], "loading");
@@ -143,14 +201,25 @@ fn files_lists_newest_first_and_explains_an_empty_match() {
     let url = format!("file://{}", cli.drop_dir().display());
     cli.ok(&["connections", "add", "local", &url]);
     let out = cli.ok(&["files", "local", "--pattern", "t_*.csv"]);
-    assert!(out.contains("t_1.csv") && out.contains("1 matching file(s)"), "{out}");
-    let json: serde_json::Value = serde_json::from_str(&cli.ok(&["files", "local", "--json"])).unwrap();
+    assert!(
+        out.contains("t_1.csv") && out.contains("1 matching file(s)"),
+        "{out}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["files", "local", "--json"])).unwrap();
     assert_eq!(json["count"], 2);
     let none = cli.ok(&["files", "local", "--pattern", "orders_*.csv"]);
-    assert!(none.contains("no files matching 'orders_*.csv'") && none.contains("try --pattern"), "{none}");
+    assert!(
+        none.contains("no files matching 'orders_*.csv'") && none.contains("try --pattern"),
+        "{none}"
+    );
     let bad = cli.run(&["files", "local", "--pattern", "t_[.csv"]);
     assert_eq!(bad.status.code(), Some(1));
-    assert!(stderr(&bad).contains("invalid file pattern 't_[.csv'"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("invalid file pattern 't_[.csv'"),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 #[test]
@@ -161,19 +230,38 @@ fn a_detected_schema_can_be_edited_and_used_for_a_job() {
     cli.ok(&["connections", "add", "local", &url]);
     let detected = cli.ok(&["detect", "local", "t_1.csv", "--json"]);
     let mut schema: serde_json::Value = serde_json::from_str(&detected).unwrap();
-    assert_eq!(schema["columns"][1]["bigquery_type"], "STRING", "leading zeros stay text");
+    assert_eq!(
+        schema["columns"][1]["bigquery_type"], "STRING",
+        "leading zeros stay text"
+    );
     assert_eq!(schema["columns"][2]["bigquery_type"], "FLOAT64");
-    assert_eq!(schema["columns"][1]["sample_values"], serde_json::json!(["00501", "10001"]));
+    assert_eq!(
+        schema["columns"][1]["sample_values"],
+        serde_json::json!(["00501", "10001"])
+    );
     schema["columns"][2]["bigquery_type"] = "NUMERIC".into();
     let edited = cli.dir.path().join("schema.json");
     std::fs::write(&edited, schema.to_string()).unwrap();
-    cli.ok(&["jobs", "create", "tx", "--connection", "local", "--pattern", "t_*.csv", "--schema-file", edited.to_str().unwrap()]);
-    let job: serde_json::Value = serde_json::from_str(&cli.ok(&["jobs", "show", "tx", "--json"])).unwrap();
+    cli.ok(&[
+        "jobs",
+        "create",
+        "tx",
+        "--connection",
+        "local",
+        "--pattern",
+        "t_*.csv",
+        "--schema-file",
+        edited.to_str().unwrap(),
+    ]);
+    let job: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["jobs", "show", "tx", "--json"])).unwrap();
     assert_eq!(job["job"]["schema"][2]["bigquery_type"], "NUMERIC");
     assert_eq!(job["job"]["table_name"], "t");
     cli.ok(&["run", "tx"]);
     let conn = duckdb::Connection::open(cli.data().join("warehouse.duckdb")).unwrap();
-    let total: String = conn.query_row("SELECT sum(amount)::VARCHAR FROM t", [], |r| r.get(0)).unwrap();
+    let total: String = conn
+        .query_row("SELECT sum(amount)::VARCHAR FROM t", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(total, "5.500000000");
 }
 
@@ -186,9 +274,15 @@ fn a_run_with_a_failed_file_exits_3_and_shows_why() {
     let out = cli.run(&["run", "tx"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("✗ t_2.csv  failed: schema mismatch"), "{text}");
+    assert!(
+        text.contains("✗ t_2.csv  failed: schema mismatch"),
+        "{text}"
+    );
     assert!(text.contains("+ extra INT64 (new in the file)"), "{text}");
-    assert!(text.contains("~ amount: job has FLOAT64, file has STRING"), "{text}");
+    assert!(
+        text.contains("~ amount: job has FLOAT64, file has STRING"),
+        "{text}"
+    );
     assert!(text.contains("partially failed"), "{text}");
     assert_eq!(cli.table_rows("t"), 3);
 }
@@ -198,20 +292,47 @@ fn errors_name_the_problem_and_exit_1() {
     let cli = Cli::new();
     let out = cli.run(&["run", "nope"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("no job named 'nope'"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no job named 'nope'"),
+        "{}",
+        stderr(&out)
+    );
     let out = cli.run(&["connections", "add", "x", "/relative/path"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("invalid connection URL"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("invalid connection URL"),
+        "{}",
+        stderr(&out)
+    );
     let gone = cli.dir.path().join("gone");
     std::fs::create_dir_all(&gone).unwrap();
-    cli.ok(&["connections", "add", "g", &format!("file://{}", gone.display())]);
+    cli.ok(&[
+        "connections",
+        "add",
+        "g",
+        &format!("file://{}", gone.display()),
+    ]);
     std::fs::remove_dir(&gone).unwrap();
     let out = cli.run(&["connections", "test", "g"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
-    let out = cli.run(&["jobs", "create", "x", "--connection", "g", "--pattern", "*.csv", "--schedule", "sometimes"]);
+    let out = cli.run(&[
+        "jobs",
+        "create",
+        "x",
+        "--connection",
+        "g",
+        "--pattern",
+        "*.csv",
+        "--schedule",
+        "sometimes",
+    ]);
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
-    assert!(stderr(&out).contains("invalid schedule 'sometimes'"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("invalid schedule 'sometimes'"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -220,7 +341,14 @@ fn generated_benchmark_files_are_reproducible() {
     let a = cli.dir.path().join("a.csv");
     let b = cli.dir.path().join("b.csv");
     for p in [&a, &b] {
-        cli.ok(&["generate-transactions", p.to_str().unwrap(), "--rows", "2000", "--seed", "9"]);
+        cli.ok(&[
+            "generate-transactions",
+            p.to_str().unwrap(),
+            "--rows",
+            "2000",
+            "--seed",
+            "9",
+        ]);
     }
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     assert_eq!(std::fs::read_to_string(&a).unwrap().lines().count(), 2001);

@@ -32,7 +32,12 @@ pub enum Encoding {
     #[serde(rename = "utf-8", alias = "utf8", alias = "UTF-8")]
     Utf8,
     /// ISO-8859-1 and its superset Windows-1252, decoded as Windows-1252 as browsers do.
-    #[serde(rename = "latin-1", alias = "iso-8859-1", alias = "latin1", alias = "windows-1252")]
+    #[serde(
+        rename = "latin-1",
+        alias = "iso-8859-1",
+        alias = "latin1",
+        alias = "windows-1252"
+    )]
     Latin1,
 }
 
@@ -41,8 +46,12 @@ impl FromStr for Encoding {
     fn from_str(s: &str) -> Result<Self, String> {
         match s.trim().to_ascii_lowercase().as_str() {
             "utf-8" | "utf8" => Ok(Self::Utf8),
-            "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "windows-1252" | "cp1252" => Ok(Self::Latin1),
-            other => Err(format!("unknown encoding '{other}'; expected utf-8, latin-1 or iso-8859-1")),
+            "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "windows-1252" | "cp1252" => {
+                Ok(Self::Latin1)
+            }
+            other => Err(format!(
+                "unknown encoding '{other}'; expected utf-8, latin-1 or iso-8859-1"
+            )),
         }
     }
 }
@@ -104,19 +113,29 @@ fn show_delimiter(c: char) -> String {
 /// UTF-8 with its line.
 fn decode_sample(sample: &[u8], encoding: Encoding, path: &str) -> Result<String> {
     match encoding {
-        Encoding::Latin1 => Ok(encoding_rs::WINDOWS_1252.decode_without_bom_handling(sample).0.into_owned()),
+        Encoding::Latin1 => Ok(encoding_rs::WINDOWS_1252
+            .decode_without_bom_handling(sample)
+            .0
+            .into_owned()),
         Encoding::Utf8 => {
             let sample = sample.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(sample);
             match std::str::from_utf8(sample) {
                 Ok(s) => Ok(s.to_string()),
                 Err(e) => {
-                    let line = sample[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+                    let line = sample[..e.valid_up_to()]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count() as u64
+                        + 1;
                     Err(Error::Parse {
                         path: path.into(),
                         line: Some(line),
                         column: None,
                         message: "the file is not valid UTF-8".into(),
-                        hint: Some("if it was written by Excel or an older system, try --encoding latin-1".into()),
+                        hint: Some(
+                            "if it was written by Excel or an older system, try --encoding latin-1"
+                                .into(),
+                        ),
                     })
                 }
             }
@@ -124,7 +143,12 @@ fn decode_sample(sample: &[u8], encoding: Encoding, path: &str) -> Result<String
     }
 }
 
-fn records(text: &str, delimiter: char, quote: char, limit: usize) -> (Vec<csv::StringRecord>, bool) {
+fn records(
+    text: &str,
+    delimiter: char,
+    quote: char,
+    limit: usize,
+) -> (Vec<csv::StringRecord>, bool) {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -148,7 +172,11 @@ fn records(text: &str, delimiter: char, quote: char, limit: usize) -> (Vec<csv::
 /// How well a delimiter splits the first rows: (fields in most rows, share of rows with that count).
 fn split_score(text: &str, delimiter: char, quote: char) -> (usize, f64) {
     let (rows, _) = records(text, delimiter, quote, SNIFF_ROWS);
-    let rows: Vec<usize> = rows.iter().map(csv::StringRecord::len).filter(|&n| n > 0).collect();
+    let rows: Vec<usize> = rows
+        .iter()
+        .map(csv::StringRecord::len)
+        .filter(|&n| n > 0)
+        .collect();
     if rows.is_empty() {
         return (0, 0.0);
     }
@@ -159,7 +187,10 @@ fn split_score(text: &str, delimiter: char, quote: char) -> (usize, f64) {
             None => counts.push((*n, 1)),
         }
     }
-    let (mode, freq) = counts.into_iter().max_by_key(|&(k, c)| (c, k)).unwrap_or((0, 0));
+    let (mode, freq) = counts
+        .into_iter()
+        .max_by_key(|&(k, c)| (c, k))
+        .unwrap_or((0, 0));
     (mode, freq as f64 / rows.len() as f64)
 }
 
@@ -172,7 +203,9 @@ fn sniff_delimiter(text: &str, quote: char) -> Option<(char, usize)> {
         .max_by(|a, b| {
             let (_, (fa, sa)) = a;
             let (_, (fb, sb)) = b;
-            sa.partial_cmp(sb).unwrap_or(std::cmp::Ordering::Equal).then(fa.cmp(fb))
+            sa.partial_cmp(sb)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(fa.cmp(fb))
         })
         .map(|(d, (fields, _))| (d, fields))
 }
@@ -184,17 +217,25 @@ fn sniff_quote(text: &str) -> char {
         head.lines()
             .filter(|line| {
                 line.starts_with(q)
-                    || DELIMITERS.iter().any(|d| line.contains(&format!("{d}{q}")) && line.contains(&format!("{q}{d}")))
+                    || DELIMITERS.iter().any(|d| {
+                        line.contains(&format!("{d}{q}")) && line.contains(&format!("{q}{d}"))
+                    })
             })
             .count()
     };
-    if wrapped('"') == 0 && wrapped('\'') > 0 { '\'' } else { '"' }
+    if wrapped('"') == 0 && wrapped('\'') > 0 {
+        '\''
+    } else {
+        '"'
+    }
 }
 
 /// A header row is one whose cells do not fit the types of the rows below it, or, where
 /// every column is text, one whose cells are all distinct non-empty labels.
 fn sniff_header(rows: &[csv::StringRecord]) -> bool {
-    let Some((first, rest)) = rows.split_first() else { return true };
+    let Some((first, rest)) = rows.split_first() else {
+        return true;
+    };
     if first.iter().any(|c| c.trim().is_empty()) {
         return false;
     }
@@ -220,8 +261,14 @@ fn sniff_header(rows: &[csv::StringRecord]) -> bool {
     }
     // All text: a header when its labels are distinct and none recurs as a value below.
     let labels: Vec<&str> = first.iter().collect();
-    let distinct = labels.iter().enumerate().all(|(i, l)| !labels[..i].contains(l));
-    let recurs = rest.iter().take(SNIFF_ROWS).any(|r| r.iter().zip(&labels).any(|(v, l)| v == *l));
+    let distinct = labels
+        .iter()
+        .enumerate()
+        .all(|(i, l)| !labels[..i].contains(l));
+    let recurs = rest
+        .iter()
+        .take(SNIFF_ROWS)
+        .any(|r| r.iter().zip(&labels).any(|(v, l)| v == *l));
     distinct && !recurs
 }
 
@@ -231,14 +278,21 @@ fn sniff_header(rows: &[csv::StringRecord]) -> bool {
 /// Invalid UTF-8 (with a hint to try Latin-1), a delimiter given that leaves every row in
 /// one column while another splits them, and rows whose field count differs from the
 /// header's.
-pub fn detect(head: &[u8], file: &FileEntry, given: &CsvOptions) -> Result<(CsvOptions, DetectedSchema)> {
+pub fn detect(
+    head: &[u8],
+    file: &FileEntry,
+    given: &CsvOptions,
+) -> Result<(CsvOptions, DetectedSchema)> {
     given.validate()?;
     let path = file.path.as_str();
     let truncated = (head.len() as u64) < file.size;
     let sample = complete_lines(head, truncated);
     let text = decode_sample(sample, given.encoding, path)?;
     if text.trim().is_empty() {
-        return Err(Error::parse(path, "the file is empty; there is nothing to detect a schema from"));
+        return Err(Error::parse(
+            path,
+            "the file is empty; there is nothing to detect a schema from",
+        ));
     }
 
     let quote = given.quote.unwrap_or_else(|| sniff_quote(&text));
@@ -252,7 +306,10 @@ pub fn detect(head: &[u8], file: &FileEntry, given: &CsvOptions) -> Result<(CsvO
                     path: path.into(),
                     line: None,
                     column: None,
-                    message: format!("with delimiter {} every row is one column", show_delimiter(d)),
+                    message: format!(
+                        "with delimiter {} every row is one column",
+                        show_delimiter(d)
+                    ),
                     hint: Some(format!(
                         "{} splits the rows into {n} columns; use --delimiter {}",
                         show_delimiter(better),
@@ -267,7 +324,10 @@ pub fn detect(head: &[u8], file: &FileEntry, given: &CsvOptions) -> Result<(CsvO
 
     let (mut rows, failed) = records(&text, delimiter, quote, usize::MAX);
     if failed && !truncated {
-        return Err(Error::parse(path, "the sample could not be split into rows; check the quote character"));
+        return Err(Error::parse(
+            path,
+            "the sample could not be split into rows; check the quote character",
+        ));
     }
     // A quoted field cut by the end of the sample leaves a partial last row.
     if truncated && rows.len() > 1 {
@@ -286,7 +346,9 @@ pub fn detect(head: &[u8], file: &FileEntry, given: &CsvOptions) -> Result<(CsvO
     let mut columns: Vec<ColumnInference> = vec![ColumnInference::default(); width];
     for (i, row) in data.iter().enumerate() {
         if row.len() != width {
-            let line = row.position().map_or(i as u64 + 1 + u64::from(has_header), |p| p.line());
+            let line = row
+                .position()
+                .map_or(i as u64 + 1 + u64::from(has_header), |p| p.line());
             return Err(Error::Parse {
                 path: path.into(),
                 line: Some(line),
@@ -302,20 +364,36 @@ pub fn detect(head: &[u8], file: &FileEntry, given: &CsvOptions) -> Result<(CsvO
             c.observe(Some(value));
         }
     }
-    let detected = columns.into_iter().zip(names).map(|(c, name)| c.finish(name)).collect();
+    let detected = columns
+        .into_iter()
+        .zip(names)
+        .map(|(c, name)| c.finish(name))
+        .collect();
     let rows_in_sample = data.len() as u64;
-    let total_rows = if truncated { estimate_rows(rows_in_sample, sample.len(), file.size) } else { rows_in_sample };
+    let total_rows = if truncated {
+        estimate_rows(rows_in_sample, sample.len(), file.size)
+    } else {
+        rows_in_sample
+    };
     let resolved = CsvOptions {
         delimiter: Some(delimiter),
         quote: Some(quote),
         has_header: Some(has_header),
         encoding: given.encoding,
     };
-    Ok((resolved, DetectedSchema::new(detected, total_rows, truncated, file.size)))
+    Ok((
+        resolved,
+        DetectedSchema::new(detected, total_rows, truncated, file.size),
+    ))
 }
 
 /// Streams a CSV file as record batches of `columns`' types.
-pub fn read(bytes: BoxStream<'static, Result<Bytes>>, options: &CsvOptions, columns: &[Column], path: &str) -> BatchStream {
+pub fn read(
+    bytes: BoxStream<'static, Result<Bytes>>,
+    options: &CsvOptions,
+    columns: &[Column],
+    path: &str,
+) -> BatchStream {
     let decoder = ReaderBuilder::new(arrow_schema(columns))
         .with_header(options.header())
         .with_delimiter(options.delimiter_byte())
@@ -328,7 +406,8 @@ pub fn read(bytes: BoxStream<'static, Result<Bytes>>, options: &CsvOptions, colu
         eof: false,
         at_start: true,
         decoder,
-        latin1: (options.encoding == Encoding::Latin1).then(|| encoding_rs::WINDOWS_1252.new_decoder_without_bom_handling()),
+        latin1: (options.encoding == Encoding::Latin1)
+            .then(|| encoding_rs::WINDOWS_1252.new_decoder_without_bom_handling()),
         path: path.to_string(),
         names: columns.iter().map(|c| c.name.clone()).collect(),
         delimiter: options.delimiter.unwrap_or(','),
@@ -389,7 +468,10 @@ impl CsvStream {
 
     /// Strips a UTF-8 byte-order mark and turns Latin-1 into UTF-8, chunk by chunk.
     fn prepare(&mut self, chunk: Bytes) -> Bytes {
-        let chunk = if std::mem::take(&mut self.at_start) && chunk.starts_with(b"\xEF\xBB\xBF") && self.latin1.is_none() {
+        let chunk = if std::mem::take(&mut self.at_start)
+            && chunk.starts_with(b"\xEF\xBB\xBF")
+            && self.latin1.is_none()
+        {
             chunk.slice(3..)
         } else {
             chunk
@@ -397,7 +479,11 @@ impl CsvStream {
         match &mut self.latin1 {
             None => chunk,
             Some(decoder) => {
-                let mut out = String::with_capacity(decoder.max_utf8_buffer_length(chunk.len()).unwrap_or(chunk.len() * 3));
+                let mut out = String::with_capacity(
+                    decoder
+                        .max_utf8_buffer_length(chunk.len())
+                        .unwrap_or(chunk.len() * 3),
+                );
                 let _ = decoder.decode_to_string(&chunk, &mut out, false);
                 Bytes::from(out)
             }
@@ -410,15 +496,19 @@ impl CsvStream {
 }
 
 static VALUE_ERROR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?s)parsing value '(.*)' as type '([^']*)' for column (\d+) at line (\d+)").expect("valid regex")
+    Regex::new(r"(?s)parsing value '(.*)' as type '([^']*)' for column (\d+) at line (\d+)")
+        .expect("valid regex")
 });
-static COLUMN_ERROR: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?s)Error parsing column (\d+) at line (\d+): (.*)").expect("valid regex"));
+static COLUMN_ERROR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?s)Error parsing column (\d+) at line (\d+): (.*)").expect("valid regex")
+});
 static FIELDS_ERROR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"incorrect number of fields for line (\d+), expected (\d+) got (\d+)").expect("valid regex")
+    Regex::new(r"incorrect number of fields for line (\d+), expected (\d+) got (\d+)")
+        .expect("valid regex")
 });
-static UTF8_ERROR: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"invalid UTF-8 data for line (\d+) and field (\d+)").expect("valid regex"));
+static UTF8_ERROR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"invalid UTF-8 data for line (\d+) and field (\d+)").expect("valid regex")
+});
 
 /// Turns arrow-csv's messages into errors that name the file, line and column.
 ///
@@ -456,7 +546,10 @@ fn locate_error(message: &str, path: &str, names: &[String], delimiter: char) ->
             line: Some(num(&c[1])),
             column: None,
             message: format!("expected {} fields, found {}", &c[2], &c[3]),
-            hint: Some(format!("check the delimiter ({}) and quoting", show_delimiter(delimiter))),
+            hint: Some(format!(
+                "check the delimiter ({}) and quoting",
+                show_delimiter(delimiter)
+            )),
         };
     }
     if let Some(c) = UTF8_ERROR.captures(message) {
@@ -465,7 +558,10 @@ fn locate_error(message: &str, path: &str, names: &[String], delimiter: char) ->
             line: Some(num(&c[1])),
             column: name(&(num(&c[2]).saturating_sub(1)).to_string()),
             message: "the text is not valid UTF-8".into(),
-            hint: Some("set the job's encoding to latin-1 if the file comes from Excel or an older system".into()),
+            hint: Some(
+                "set the job's encoding to latin-1 if the file comes from Excel or an older system"
+                    .into(),
+            ),
         };
     }
     Error::parse(path, message.to_string())
@@ -475,7 +571,7 @@ fn locate_error(message: &str, path: &str, names: &[String], delimiter: char) ->
 mod tests {
     use super::*;
     use crate::schema::WarehouseType::{self, Bool, Date, Float64, Int64, Numeric, Timestamp};
-    use arrow::array::{AsArray, Array};
+    use arrow::array::{Array, AsArray};
     use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
     use futures::TryStreamExt;
 
@@ -497,10 +593,24 @@ mod tests {
         s.columns.iter().map(|c| c.bigquery_type).collect()
     }
 
-    async fn read_all(text: &'static [u8], options: &CsvOptions, columns: &[Column]) -> Result<Vec<RecordBatch>> {
+    async fn read_all(
+        text: &'static [u8],
+        options: &CsvOptions,
+        columns: &[Column],
+    ) -> Result<Vec<RecordBatch>> {
         // Split into small chunks so records straddle chunk boundaries.
-        let chunks: Vec<Result<Bytes>> = text.chunks(7).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
-        read(futures::stream::iter(chunks).boxed(), options, columns, "t.csv").try_collect().await
+        let chunks: Vec<Result<Bytes>> = text
+            .chunks(7)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        read(
+            futures::stream::iter(chunks).boxed(),
+            options,
+            columns,
+            "t.csv",
+        )
+        .try_collect()
+        .await
     }
 
     #[test]
@@ -540,28 +650,57 @@ mod tests {
     #[test]
     fn latin1_needs_its_encoding_and_says_so() {
         let text = include_bytes!("../../../../testdata/csv/latin1.csv");
-        let err = detect(text, &entry("latin1.csv", text.len()), &CsvOptions::default()).unwrap_err().to_string();
-        assert!(err.contains("latin1.csv line 2: the file is not valid UTF-8"), "{err}");
+        let err = detect(
+            text,
+            &entry("latin1.csv", text.len()),
+            &CsvOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("latin1.csv line 2: the file is not valid UTF-8"),
+            "{err}"
+        );
         assert!(err.contains("--encoding latin-1"), "{err}");
-        let opts = CsvOptions { encoding: Encoding::Latin1, ..Default::default() };
+        let opts = CsvOptions {
+            encoding: Encoding::Latin1,
+            ..Default::default()
+        };
         let (_, schema) = detect(text, &entry("latin1.csv", text.len()), &opts).unwrap();
-        assert!(schema.columns[1].sample_values.iter().any(|v| v == "Zoë"), "{:?}", schema.columns[1]);
+        assert!(
+            schema.columns[1].sample_values.iter().any(|v| v == "Zoë"),
+            "{:?}",
+            schema.columns[1]
+        );
     }
 
     #[test]
     fn a_wrong_delimiter_never_passes_silently() {
         let text = b"id|name|amount\n1|a|1.5\n2|b|2.5\n";
-        let opts = CsvOptions { delimiter: Some(','), ..Default::default() };
-        let err = detect(text, &entry("p.csv", text.len()), &opts).unwrap_err().to_string();
-        assert!(err.contains("with delimiter ',' every row is one column"), "{err}");
+        let opts = CsvOptions {
+            delimiter: Some(','),
+            ..Default::default()
+        };
+        let err = detect(text, &entry("p.csv", text.len()), &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("with delimiter ',' every row is one column"),
+            "{err}"
+        );
         assert!(err.contains("use --delimiter '|'"), "{err}");
     }
 
     #[test]
     fn ragged_rows_name_their_line() {
         let text = b"a,b\n1,2\n3,4,5\n";
-        let err = detect(text, &entry("r.csv", text.len()), &CsvOptions::default()).unwrap_err().to_string();
-        assert!(err.contains("r.csv line 3: expected 2 fields, found 3"), "{err}");
+        let err = detect(text, &entry("r.csv", text.len()), &CsvOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("r.csv line 3: expected 2 fields, found 3"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -579,8 +718,11 @@ mod tests {
     #[test]
     fn inference_fixture_covers_what_users_trip_on() {
         let (_, schema) = sniff(include_bytes!("../../../../testdata/csv/types.csv"));
-        let got: Vec<(&str, WarehouseType, bool)> =
-            schema.columns.iter().map(|c| (c.name.as_str(), c.bigquery_type, c.nullable)).collect();
+        let got: Vec<(&str, WarehouseType, bool)> = schema
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.bigquery_type, c.nullable))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -604,8 +746,12 @@ mod tests {
             Column::new("at", Timestamp),
             Column::new("note", WarehouseType::String),
         ];
-        let text: &'static [u8] = b"id,at,note\n1,2024-01-01T10:00:00+02:00,\"a, b\"\n2,2024-01-01 08:00:00,\n3,,x";
-        let opts = CsvOptions { has_header: Some(true), ..Default::default() };
+        let text: &'static [u8] =
+            b"id,at,note\n1,2024-01-01T10:00:00+02:00,\"a, b\"\n2,2024-01-01 08:00:00,\n3,,x";
+        let opts = CsvOptions {
+            has_header: Some(true),
+            ..Default::default()
+        };
         let batches = read_all(text, &opts, &columns).await.unwrap();
         let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
         assert_eq!(batch.num_rows(), 3);
@@ -623,7 +769,10 @@ mod tests {
     async fn a_bad_value_names_the_file_line_and_column() {
         let columns = vec![Column::new("id", Int64), Column::new("qty", Int64)];
         let text: &'static [u8] = b"id,qty\n1,2\n2,3\n3,three\n";
-        let err = read_all(text, &CsvOptions::default(), &columns).await.unwrap_err().to_string();
+        let err = read_all(text, &CsvOptions::default(), &columns)
+            .await
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "t.csv line 4, column 'qty': 'three' is not a valid INT64 — fix the file, or change the column's type in the job's schema"
@@ -634,17 +783,32 @@ mod tests {
     async fn a_ragged_record_names_its_line_when_streaming() {
         let columns = vec![Column::new("a", Int64), Column::new("b", Int64)];
         let text: &'static [u8] = b"a,b\n1,2\n3,4\n5,6,7\n";
-        let err = read_all(text, &CsvOptions::default(), &columns).await.unwrap_err().to_string();
-        assert!(err.starts_with("t.csv line 4: expected 2 fields, found 3"), "{err}");
+        let err = read_all(text, &CsvOptions::default(), &columns)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("t.csv line 4: expected 2 fields, found 3"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
     async fn latin1_is_decoded_while_streaming() {
-        let columns = vec![Column::new("id", Int64), Column::new("name", WarehouseType::String)];
+        let columns = vec![
+            Column::new("id", Int64),
+            Column::new("name", WarehouseType::String),
+        ];
         let text: &'static [u8] = include_bytes!("../../../../testdata/csv/latin1.csv");
-        let opts = CsvOptions { encoding: Encoding::Latin1, ..Default::default() };
+        let opts = CsvOptions {
+            encoding: Encoding::Latin1,
+            ..Default::default()
+        };
         let batches = read_all(text, &opts, &columns).await.unwrap();
-        let names: Vec<&str> = batches.iter().flat_map(|b| b.column(1).as_string::<i32>().iter().flatten()).collect();
+        let names: Vec<&str> = batches
+            .iter()
+            .flat_map(|b| b.column(1).as_string::<i32>().iter().flatten())
+            .collect();
         assert!(names.contains(&"Zoë"), "{names:?}");
         assert!(names.contains(&"François"), "{names:?}");
     }

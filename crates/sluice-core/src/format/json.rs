@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int64Builder,
-    StringBuilder, TimestampMicrosecondBuilder,
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder,
+    Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::compute::kernels::cast_utils::{Parser, parse_decimal, string_to_datetime};
 use arrow::datatypes::{Date32Type, Decimal128Type};
@@ -22,7 +22,9 @@ use serde_json::value::RawValue;
 
 use super::{BATCH_ROWS, BatchStream, complete_lines, estimate_rows};
 use crate::schema::infer::ColumnInference;
-use crate::schema::{Column, DetectedSchema, NUMERIC_PRECISION, NUMERIC_SCALE, WarehouseType, arrow_schema};
+use crate::schema::{
+    Column, DetectedSchema, NUMERIC_PRECISION, NUMERIC_SCALE, WarehouseType, arrow_schema,
+};
 use crate::storage::FileEntry;
 use crate::{Error, Result};
 
@@ -48,7 +50,10 @@ struct RecordSplitter {
 
 impl RecordSplitter {
     fn new() -> Self {
-        Self { line: 1, ..Default::default() }
+        Self {
+            line: 1,
+            ..Default::default()
+        }
     }
 
     fn push(&mut self, chunk: &[u8]) {
@@ -146,7 +151,9 @@ fn parse_record<'a>(record: &'a [u8], path: &str, line: u64) -> Result<Fields<'a
         line: Some(line + e.line() as u64 - 1),
         column: None,
         message: format!("not a JSON object: {e}"),
-        hint: Some("each record must be an object, one per line (JSONL) or inside one array".into()),
+        hint: Some(
+            "each record must be an object, one per line (JSONL) or inside one array".into(),
+        ),
     })
 }
 
@@ -179,8 +186,10 @@ pub fn detect(head: &[u8], file: &FileEntry) -> Result<DetectedSchema> {
     while let Some((record, line)) = splitter.next_record() {
         let fields = parse_record(&record, path, line)?;
         // Keys in the order they appear in the record, not the map's order.
-        let mut keys: Vec<(&String, usize)> =
-            fields.keys().map(|k| (k, find_key(&record, k).unwrap_or(usize::MAX))).collect();
+        let mut keys: Vec<(&String, usize)> = fields
+            .keys()
+            .map(|k| (k, find_key(&record, k).unwrap_or(usize::MAX)))
+            .collect();
         keys.sort_by_key(|(_, pos)| *pos);
         for (key, _) in keys {
             if !names.contains(key) {
@@ -210,20 +219,37 @@ pub fn detect(head: &[u8], file: &FileEntry) -> Result<DetectedSchema> {
                 hint: Some("check for a missing closing brace or quote".into()),
             });
         }
-        return Err(Error::parse(path, "no JSON records found in the head of the file"));
+        return Err(Error::parse(
+            path,
+            "no JSON records found in the head of the file",
+        ));
     }
-    let detected = columns.into_iter().zip(names).map(|(c, n)| c.finish(n)).collect();
-    let total = if truncated { estimate_rows(rows, sample.len(), file.size) } else { rows };
+    let detected = columns
+        .into_iter()
+        .zip(names)
+        .map(|(c, n)| c.finish(n))
+        .collect();
+    let total = if truncated {
+        estimate_rows(rows, sample.len(), file.size)
+    } else {
+        rows
+    };
     Ok(DetectedSchema::new(detected, total, truncated, file.size))
 }
 
 fn find_key(record: &[u8], key: &str) -> Option<usize> {
     let needle = serde_json::to_string(key).ok()?;
-    record.windows(needle.len()).position(|w| w == needle.as_bytes())
+    record
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
 }
 
 /// Streams a JSON file as record batches of `columns`' types. Keys not in `columns` are ignored.
-pub fn read(bytes: BoxStream<'static, Result<Bytes>>, columns: &[Column], path: &str) -> BatchStream {
+pub fn read(
+    bytes: BoxStream<'static, Result<Bytes>>,
+    columns: &[Column],
+    path: &str,
+) -> BatchStream {
     let state = JsonStream {
         input: bytes,
         splitter: RecordSplitter::new(),
@@ -268,13 +294,17 @@ impl JsonStream {
                 Some((record, line)) => {
                     let fields = parse_record(&record, &self.path, line)?;
                     for (c, b) in self.columns.iter().zip(builders.iter_mut()) {
-                        b.append(fields.get(&c.name).copied()).map_err(|message| Error::Parse {
-                            path: self.path.clone(),
-                            line: Some(line),
-                            column: Some(c.name.clone()),
-                            message,
-                            hint: Some("fix the file, or change the column's type in the job's schema".into()),
-                        })?;
+                        b.append(fields.get(&c.name).copied())
+                            .map_err(|message| Error::Parse {
+                                path: self.path.clone(),
+                                line: Some(line),
+                                column: Some(c.name.clone()),
+                                message,
+                                hint: Some(
+                                    "fix the file, or change the column's type in the job's schema"
+                                        .into(),
+                                ),
+                            })?;
                     }
                     rows += 1;
                 }
@@ -294,7 +324,9 @@ impl JsonStream {
                     Some(chunk) => {
                         let chunk = chunk?;
                         let chunk = if std::mem::take(&mut self.at_start) {
-                            chunk.strip_prefix(b"\xEF\xBB\xBF").map_or(chunk.clone(), |_| chunk.slice(3..))
+                            chunk
+                                .strip_prefix(b"\xEF\xBB\xBF")
+                                .map_or(chunk.clone(), |_| chunk.slice(3..))
                         } else {
                             chunk
                         };
@@ -336,13 +368,23 @@ impl Builder {
             WarehouseType::Int64 => Self::Int(Int64Builder::new()),
             WarehouseType::Float64 => Self::Float(Float64Builder::new()),
             WarehouseType::Numeric => Self::Numeric(
-                Decimal128Builder::new().with_precision_and_scale(NUMERIC_PRECISION, NUMERIC_SCALE).expect("valid"),
+                Decimal128Builder::new()
+                    .with_precision_and_scale(NUMERIC_PRECISION, NUMERIC_SCALE)
+                    .expect("valid"),
             ),
             WarehouseType::Bool => Self::Bool(BooleanBuilder::new()),
             WarehouseType::Date => Self::Date(Date32Builder::new()),
-            WarehouseType::Timestamp => Self::Timestamp(TimestampMicrosecondBuilder::new().with_timezone(crate::schema::UTC)),
-            WarehouseType::String => Self::Text { builder: StringBuilder::new(), json: false },
-            WarehouseType::Json => Self::Text { builder: StringBuilder::new(), json: true },
+            WarehouseType::Timestamp => Self::Timestamp(
+                TimestampMicrosecondBuilder::new().with_timezone(crate::schema::UTC),
+            ),
+            WarehouseType::String => Self::Text {
+                builder: StringBuilder::new(),
+                json: false,
+            },
+            WarehouseType::Json => Self::Text {
+                builder: StringBuilder::new(),
+                json: true,
+            },
             WarehouseType::Bytes => Self::Bytes(BinaryBuilder::new()),
         }
     }
@@ -353,7 +395,11 @@ impl Builder {
             self.append_null();
             return Ok(());
         };
-        let unquoted = if text.starts_with('"') { serde_json::from_str::<String>(text).ok() } else { None };
+        let unquoted = if text.starts_with('"') {
+            serde_json::from_str::<String>(text).ok()
+        } else {
+            None
+        };
         let scalar = unquoted.as_deref().unwrap_or(text);
         if unquoted.as_deref() == Some("") && !matches!(self, Self::Text { .. } | Self::Bytes(_)) {
             self.append_null();
@@ -364,7 +410,8 @@ impl Builder {
             Self::Int(b) => b.append_value(scalar.parse::<i64>().map_err(|_| bad("INT64"))?),
             Self::Float(b) => b.append_value(scalar.parse::<f64>().map_err(|_| bad("FLOAT64"))?),
             Self::Numeric(b) => b.append_value(
-                parse_decimal::<Decimal128Type>(scalar, NUMERIC_PRECISION, NUMERIC_SCALE).map_err(|_| bad("NUMERIC"))?,
+                parse_decimal::<Decimal128Type>(scalar, NUMERIC_PRECISION, NUMERIC_SCALE)
+                    .map_err(|_| bad("NUMERIC"))?,
             ),
             Self::Bool(b) => b.append_value(match scalar {
                 "true" => true,
@@ -373,7 +420,9 @@ impl Builder {
             }),
             Self::Date(b) => b.append_value(Date32Type::parse(scalar).ok_or_else(|| bad("DATE"))?),
             Self::Timestamp(b) => b.append_value(
-                string_to_datetime(&Utc, scalar).map_err(|_| bad("TIMESTAMP"))?.timestamp_micros(),
+                string_to_datetime(&Utc, scalar)
+                    .map_err(|_| bad("TIMESTAMP"))?
+                    .timestamp_micros(),
             ),
             Self::Text { builder, json } => builder.append_value(if *json { text } else { scalar }),
             Self::Bytes(b) => b.append_value(scalar.as_bytes()),
@@ -462,8 +511,11 @@ mod tests {
     fn detects_types_nested_values_and_missing_keys() {
         let text = include_bytes!("../../../../testdata/json/events.jsonl");
         let schema = detect(text, &entry(text.len())).unwrap();
-        let got: Vec<(&str, WarehouseType, bool)> =
-            schema.columns.iter().map(|c| (c.name.as_str(), c.bigquery_type, c.nullable)).collect();
+        let got: Vec<(&str, WarehouseType, bool)> = schema
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.bigquery_type, c.nullable))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -484,30 +536,55 @@ mod tests {
     fn a_broken_record_names_its_line() {
         let text = b"{\"a\": 1}\n{\"a\": 2,}\n";
         let err = detect(text, &entry(text.len())).unwrap_err().to_string();
-        assert!(err.starts_with("e.jsonl line 2: not a JSON object"), "{err}");
+        assert!(
+            err.starts_with("e.jsonl line 2: not a JSON object"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
     async fn reads_with_casts_and_names_bad_values() {
-        let columns = vec![Column::new("id", Int64), Column::new("tags", Json), Column::new("big", Numeric)];
+        let columns = vec![
+            Column::new("id", Int64),
+            Column::new("tags", Json),
+            Column::new("big", Numeric),
+        ];
         let text: &'static [u8] = b"[{\"id\": 1, \"tags\": [\"a\"], \"big\": 123456789012345678901234567},\n {\"id\": 2}]";
-        let chunks: Vec<Result<Bytes>> = text.chunks(3).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+        let chunks: Vec<Result<Bytes>> = text
+            .chunks(3)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
         let batches: Vec<RecordBatch> =
-            read(futures::stream::iter(chunks).boxed(), &columns, "a.json").try_collect().await.unwrap();
+            read(futures::stream::iter(chunks).boxed(), &columns, "a.json")
+                .try_collect()
+                .await
+                .unwrap();
         let b = &batches[0];
         assert_eq!(b.num_rows(), 2);
         assert_eq!(b.column(0).as_primitive::<Int64Type>().value(1), 2);
         assert_eq!(b.column(1).as_string::<i32>().value(0), "[\"a\"]");
         assert!(b.column(1).is_null(1));
-        let big = b.column(2).as_primitive::<arrow::datatypes::Decimal128Type>();
-        assert_eq!(big.value(0), 123456789012345678901234567i128 * 1_000_000_000);
+        let big = b
+            .column(2)
+            .as_primitive::<arrow::datatypes::Decimal128Type>();
+        assert_eq!(
+            big.value(0),
+            123456789012345678901234567i128 * 1_000_000_000
+        );
 
         let bad: &'static [u8] = b"{\"id\": 1}\n{\"id\": \"x\"}\n";
-        let err = read(futures::stream::iter(vec![Ok(Bytes::from_static(bad))]).boxed(), &columns, "a.json")
-            .try_collect::<Vec<_>>()
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("a.json line 2, column 'id': \"x\" is not a valid INT64"), "{err}");
+        let err = read(
+            futures::stream::iter(vec![Ok(Bytes::from_static(bad))]).boxed(),
+            &columns,
+            "a.json",
+        )
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("a.json line 2, column 'id': \"x\" is not a valid INT64"),
+            "{err}"
+        );
     }
 }

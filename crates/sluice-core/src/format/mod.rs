@@ -83,7 +83,9 @@ impl FromStr for FileFormat {
             "csv" | "tsv" => Ok(Self::Csv),
             "parquet" => Ok(Self::Parquet),
             "json" | "jsonl" | "ndjson" => Ok(Self::Json),
-            other => Err(format!("unknown format '{other}'; expected csv, parquet or json")),
+            other => Err(format!(
+                "unknown format '{other}'; expected csv, parquet or json"
+            )),
         }
     }
 }
@@ -125,7 +127,11 @@ impl FormatOptions {
 /// Detects the schema of one file from its head (or its footer, for Parquet).
 ///
 /// The returned schema carries the options detection settled on in `format_options`.
-pub async fn detect(store: &Store, file: &FileEntry, options: &FormatOptions) -> Result<DetectedSchema> {
+pub async fn detect(
+    store: &Store,
+    file: &FileEntry,
+    options: &FormatOptions,
+) -> Result<DetectedSchema> {
     let mut detected = match options {
         FormatOptions::Csv(csv) => {
             let head = store.read_head(file, SAMPLE_BYTES).await?;
@@ -152,7 +158,12 @@ pub async fn detect(store: &Store, file: &FileEntry, options: &FormatOptions) ->
 
 /// Streams a whole file as record batches whose schema is [`crate::schema::arrow_schema`] of
 /// `columns`. Batches are produced as the bytes arrive; memory does not grow with the file.
-pub async fn read(store: &Store, file: &FileEntry, options: &FormatOptions, columns: &[Column]) -> Result<BatchStream> {
+pub async fn read(
+    store: &Store,
+    file: &FileEntry,
+    options: &FormatOptions,
+    columns: &[Column],
+) -> Result<BatchStream> {
     match options {
         FormatOptions::Csv(csv) => {
             let bytes = store.read_stream(file).await?;
@@ -196,11 +207,19 @@ mod tests {
 
     #[test]
     fn format_from_extension() {
-        assert_eq!(FileFormat::from_path("a/b/t_2024.CSV"), Some(FileFormat::Csv));
-        assert_eq!(FileFormat::from_path("x.parquet"), Some(FileFormat::Parquet));
+        assert_eq!(
+            FileFormat::from_path("a/b/t_2024.CSV"),
+            Some(FileFormat::Csv)
+        );
+        assert_eq!(
+            FileFormat::from_path("x.parquet"),
+            Some(FileFormat::Parquet)
+        );
         assert_eq!(FileFormat::from_path("e.jsonl"), Some(FileFormat::Json));
         assert_eq!(FileFormat::from_path("README"), None);
-        let err = FormatOptions::for_file(None, "data.bin").unwrap_err().to_string();
+        let err = FormatOptions::for_file(None, "data.bin")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("give --format"), "{err}");
     }
 
@@ -215,7 +234,14 @@ mod tests {
         let json = serde_json::to_value(FormatOptions::Parquet).unwrap();
         assert_eq!(json, serde_json::json!({"file_format": "parquet"}));
         let csv: FormatOptions =
-            serde_json::from_value(serde_json::json!({"file_format": "csv", "delimiter": "|"})).unwrap();
-        assert_eq!(csv, FormatOptions::Csv(CsvOptions { delimiter: Some('|'), ..Default::default() }));
+            serde_json::from_value(serde_json::json!({"file_format": "csv", "delimiter": "|"}))
+                .unwrap();
+        assert_eq!(
+            csv,
+            FormatOptions::Csv(CsvOptions {
+                delimiter: Some('|'),
+                ..Default::default()
+            })
+        );
     }
 }

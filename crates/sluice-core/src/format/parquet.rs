@@ -46,11 +46,23 @@ fn parquet_err(e: object_store::Error) -> ParquetError {
 
 impl AsyncFileReader for ObjectReader {
     fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
-        self.store.get_range(&self.path, range).map_err(parquet_err).boxed()
+        self.store
+            .get_range(&self.path, range)
+            .map_err(parquet_err)
+            .boxed()
     }
 
-    fn get_byte_ranges(&mut self, ranges: Vec<Range<u64>>) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
-        async move { self.store.get_ranges(&self.path, &ranges).await.map_err(parquet_err) }.boxed()
+    fn get_byte_ranges(
+        &mut self,
+        ranges: Vec<Range<u64>>,
+    ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
+        async move {
+            self.store
+                .get_ranges(&self.path, &ranges)
+                .await
+                .map_err(parquet_err)
+        }
+        .boxed()
     }
 
     fn get_metadata<'a>(
@@ -84,16 +96,19 @@ pub fn warehouse_type(dt: &DataType) -> WarehouseType {
         Timestamp(..) => WarehouseType::Timestamp,
         Utf8 | LargeUtf8 | Utf8View => WarehouseType::String,
         Binary | LargeBinary | BinaryView | FixedSizeBinary(_) => WarehouseType::Bytes,
-        Struct(_) | List(_) | LargeList(_) | ListView(_) | LargeListView(_) | FixedSizeList(..) | Map(..) => {
-            WarehouseType::Json
-        }
+        Struct(_) | List(_) | LargeList(_) | ListView(_) | LargeListView(_) | FixedSizeList(..)
+        | Map(..) => WarehouseType::Json,
         Dictionary(_, value) => warehouse_type(value),
         _ => WarehouseType::String,
     }
 }
 
 fn reader(store: &Store, file: &FileEntry) -> ObjectReader {
-    ObjectReader { store: store.object_store(), path: store.location(&file.path), size: file.size }
+    ObjectReader {
+        store: store.object_store(),
+        path: store.location(&file.path),
+        size: file.size,
+    }
 }
 
 fn open_error(path: &str, e: ParquetError) -> Error {
@@ -132,12 +147,19 @@ pub async fn detect(store: &Store, file: &FileEntry) -> Result<DetectedSchema> {
         .iter()
         .enumerate()
         .map(|(i, field)| {
-            let samples = first.as_mut().map(|b| sample_values(b.column(i))).unwrap_or_default();
+            let samples = first
+                .as_mut()
+                .map(|b| sample_values(b.column(i)))
+                .unwrap_or_default();
             DetectedColumn {
                 name: field.name().clone(),
                 source_type: field.data_type().to_string(),
                 bigquery_type: warehouse_type(field.data_type()),
-                bigquery_mode: if field.is_nullable() { Mode::Nullable } else { Mode::Required },
+                bigquery_mode: if field.is_nullable() {
+                    Mode::Nullable
+                } else {
+                    Mode::Required
+                },
                 nullable: field.is_nullable(),
                 all_null: false,
                 sample_values: samples,
@@ -200,7 +222,8 @@ pub async fn read(store: &Store, file: &FileEntry, columns: &[Column]) -> Result
                 .map(|(&i, c)| conform(batch.column(i), c, &path, rows_before))
                 .collect::<Result<Vec<_>>>()?;
             rows_before += batch.num_rows() as u64;
-            RecordBatch::try_new(Arc::clone(&target), arrays).map_err(|e| Error::parse(&path, e.to_string()))
+            RecordBatch::try_new(Arc::clone(&target), arrays)
+                .map_err(|e| Error::parse(&path, e.to_string()))
         })
         .boxed())
 }
@@ -211,16 +234,23 @@ fn conform(array: &ArrayRef, column: &Column, path: &str, rows_before: u64) -> R
     if array.data_type() == &target {
         return Ok(Arc::clone(array));
     }
-    if column.ty == WarehouseType::Json && warehouse_type(array.data_type()) == WarehouseType::Json {
+    if column.ty == WarehouseType::Json && warehouse_type(array.data_type()) == WarehouseType::Json
+    {
         return nested_to_json(array, column, path);
     }
-    let strict = CastOptions { safe: false, ..Default::default() };
+    let strict = CastOptions {
+        safe: false,
+        ..Default::default()
+    };
     cast_with_options(array, &target, &strict).map_err(|e| {
         // Find the first value that failed: the lenient cast turns it into a NULL.
         let lenient = cast_with_options(array, &target, &CastOptions::default()).ok();
-        let row = lenient.and_then(|l| (0..array.len()).find(|&i| array.is_valid(i) && l.is_null(i)));
+        let row =
+            lenient.and_then(|l| (0..array.len()).find(|&i| array.is_valid(i) && l.is_null(i)));
         let value = row.and_then(|r| {
-            ArrayFormatter::try_new(array.as_ref(), &DisplayOptions::default()).ok().map(|f| f.value(r).to_string())
+            ArrayFormatter::try_new(array.as_ref(), &DisplayOptions::default())
+                .ok()
+                .map(|f| f.value(r).to_string())
         });
         Error::Parse {
             path: path.into(),
@@ -243,8 +273,12 @@ fn nested_to_json(array: &ArrayRef, column: &Column, path: &str) -> Result<Array
     let mut buf = Vec::new();
     {
         let mut writer = arrow::json::LineDelimitedWriter::new(&mut buf);
-        writer.write(&batch).map_err(|e| Error::parse(path, e.to_string()))?;
-        writer.finish().map_err(|e| Error::parse(path, e.to_string()))?;
+        writer
+            .write(&batch)
+            .map_err(|e| Error::parse(path, e.to_string()))?;
+        writer
+            .finish()
+            .map_err(|e| Error::parse(path, e.to_string()))?;
     }
     let mut out = StringBuilder::new();
     let mut lines = buf.split(|&b| b == b'\n');
@@ -280,7 +314,9 @@ mod tests {
 
     fn write_parquet(dir: &std::path::Path, name: &str, batch: &RecordBatch) -> FileEntry {
         let path = dir.join(name);
-        let mut w = ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None).unwrap();
+        let mut w =
+            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None)
+                .unwrap();
         w.write(batch).unwrap();
         w.close().unwrap();
         FileEntry {
@@ -296,7 +332,10 @@ mod tests {
         let ids: ArrayRef = Arc::new(Int32Array::from(vec![Some(1), Some(2), None]));
         let names: ArrayRef = Arc::new(StringArray::from(vec!["a", "b", "c"]));
         let inner: ArrayRef = Arc::new(Int32Array::from(vec![7, 8, 9]));
-        let nested: ArrayRef = Arc::new(StructArray::from(vec![(Arc::new(Field::new("k", DataType::Int32, false)), inner)]));
+        let nested: ArrayRef = Arc::new(StructArray::from(vec![(
+            Arc::new(Field::new("k", DataType::Int32, false)),
+            inner,
+        )]));
         RecordBatch::try_from_iter([("id", ids), ("name", names), ("meta", nested)]).unwrap()
     }
 
@@ -304,19 +343,36 @@ mod tests {
     async fn detects_from_the_footer_with_exact_rows() {
         let dir = tempfile::tempdir().unwrap();
         let file = write_parquet(dir.path(), "p.parquet", &sample_batch());
-        let store = Store::open(url::Url::from_directory_path(dir.path()).unwrap().as_str(), &BTreeMap::new()).unwrap();
+        let store = Store::open(
+            url::Url::from_directory_path(dir.path()).unwrap().as_str(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
         let schema = detect(&store, &file).await.unwrap();
         assert_eq!(schema.total_rows, 3);
         assert!(!schema.total_rows_estimated);
-        let types: Vec<_> = schema.columns.iter().map(|c| (c.name.as_str(), c.bigquery_type)).collect();
+        let types: Vec<_> = schema
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.bigquery_type))
+            .collect();
         assert_eq!(
             types,
-            vec![("id", WarehouseType::Int64), ("name", WarehouseType::String), ("meta", WarehouseType::Json)]
+            vec![
+                ("id", WarehouseType::Int64),
+                ("name", WarehouseType::String),
+                ("meta", WarehouseType::Json)
+            ]
         );
         assert_eq!(schema.columns[0].sample_values, vec!["1", "2"]);
 
         let columns = schema.reviewed_columns();
-        let batches: Vec<RecordBatch> = read(&store, &file, &columns).await.unwrap().try_collect().await.unwrap();
+        let batches: Vec<RecordBatch> = read(&store, &file, &columns)
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
         let b = &batches[0];
         assert_eq!(b.column(0).as_primitive::<Int64Type>().value(1), 2);
         assert_eq!(b.column(2).as_string::<i32>().value(0), "{\"k\":7}");
@@ -326,9 +382,22 @@ mod tests {
     async fn a_value_that_does_not_fit_names_its_row() {
         let dir = tempfile::tempdir().unwrap();
         let file = write_parquet(dir.path(), "p.parquet", &sample_batch());
-        let store = Store::open(url::Url::from_directory_path(dir.path()).unwrap().as_str(), &BTreeMap::new()).unwrap();
+        let store = Store::open(
+            url::Url::from_directory_path(dir.path()).unwrap().as_str(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
         let columns = vec![Column::new("name", WarehouseType::Int64)];
-        let err = read(&store, &file, &columns).await.unwrap().try_collect::<Vec<_>>().await.unwrap_err().to_string();
-        assert!(err.starts_with("p.parquet line 1, column 'name': 'a' does not fit INT64"), "{err}");
+        let err = read(&store, &file, &columns)
+            .await
+            .unwrap()
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("p.parquet line 1, column 'name': 'a' does not fit INT64"),
+            "{err}"
+        );
     }
 }

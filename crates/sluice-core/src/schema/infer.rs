@@ -59,8 +59,13 @@ impl Default for ColumnInference {
 #[derive(Debug, PartialEq)]
 enum Number {
     Int,
-    BigInt { integer_digits: usize },
-    Decimal { integer_digits: usize, fraction_digits: usize },
+    BigInt {
+        integer_digits: usize,
+    },
+    Decimal {
+        integer_digits: usize,
+        fraction_digits: usize,
+    },
 }
 
 /// Classifies plain decimal notation; leading zeros (other than a lone `0` before the
@@ -82,11 +87,16 @@ fn number(s: &str) -> Option<Number> {
             if s.parse::<i64>().is_ok() {
                 Some(Number::Int)
             } else {
-                Some(Number::BigInt { integer_digits: int_part.len() })
+                Some(Number::BigInt {
+                    integer_digits: int_part.len(),
+                })
             }
         }
         Some(f) if !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(Number::Decimal { integer_digits: int_part.len(), fraction_digits: f.len() })
+            Some(Number::Decimal {
+                integer_digits: int_part.len(),
+                fraction_digits: f.len(),
+            })
         }
         Some(_) => None,
     }
@@ -94,7 +104,9 @@ fn number(s: &str) -> Option<Number> {
 
 /// Scientific notation (`1.5e3`) is a float but never an integer or NUMERIC.
 fn is_scientific(s: &str) -> bool {
-    let Some((mantissa, exp)) = s.split_once(['e', 'E']) else { return false };
+    let Some((mantissa, exp)) = s.split_once(['e', 'E']) else {
+        return false;
+    };
     let exp = exp.strip_prefix(['-', '+']).unwrap_or(exp);
     !exp.is_empty()
         && exp.bytes().all(|b| b.is_ascii_digit())
@@ -132,7 +144,10 @@ impl ColumnInference {
                     self.any_big_int = true;
                     self.numeric_ok &= integer_digits <= MAX_NUMERIC_INTEGER_DIGITS;
                 }
-                Some(Number::Decimal { integer_digits, fraction_digits }) => {
+                Some(Number::Decimal {
+                    integer_digits,
+                    fraction_digits,
+                }) => {
                     self.int_ok = false;
                     self.numeric_ok &= integer_digits <= MAX_NUMERIC_INTEGER_DIGITS
                         && fraction_digits <= NUMERIC_SCALE as usize;
@@ -190,7 +205,14 @@ impl ColumnInference {
         } else if self.date_ok {
             (WarehouseType::Date, "date")
         } else if self.timestamp_ok {
-            (WarehouseType::Timestamp, if self.any_date_only { "date/timestamp" } else { "timestamp" })
+            (
+                WarehouseType::Timestamp,
+                if self.any_date_only {
+                    "date/timestamp"
+                } else {
+                    "timestamp"
+                },
+            )
         } else {
             (WarehouseType::String, "string")
         }
@@ -247,11 +269,18 @@ mod tests {
     #[test]
     fn timestamps_with_and_without_offsets() {
         assert_eq!(
-            infer_values(["2024-11-19T08:15:00Z", "2024-11-19 09:00:00", "2024-11-19T10:00:00.123+02:00"]),
+            infer_values([
+                "2024-11-19T08:15:00Z",
+                "2024-11-19 09:00:00",
+                "2024-11-19T10:00:00.123+02:00"
+            ]),
             Timestamp
         );
         assert_eq!(infer_values(["2024-11-19", "2024-02-29"]), Date);
-        assert_eq!(infer_values(["2024-11-19", "2024-11-19T10:00:00"]), Timestamp);
+        assert_eq!(
+            infer_values(["2024-11-19", "2024-11-19T10:00:00"]),
+            Timestamp
+        );
         assert_eq!(infer_values(["2023-02-30"]), String);
     }
 
@@ -286,6 +315,9 @@ mod tests {
         for v in ["a", "a", "b", "c", "d", "e", "f"] {
             c.observe(Some(v));
         }
-        assert_eq!(c.finish("x".into()).sample_values, vec!["a", "b", "c", "d", "e"]);
+        assert_eq!(
+            c.finish("x".into()).sample_values,
+            vec!["a", "b", "c", "d", "e"]
+        );
     }
 }

@@ -148,7 +148,11 @@ pub struct Column {
 
 impl Column {
     pub fn new(name: impl Into<String>, ty: WarehouseType) -> Self {
-        Self { name: name.into(), ty, mode: Mode::Nullable }
+        Self {
+            name: name.into(),
+            ty,
+            mode: Mode::Nullable,
+        }
     }
 }
 
@@ -204,7 +208,11 @@ fn yes() -> bool {
 
 impl DetectedColumn {
     pub fn column(&self) -> Column {
-        Column { name: self.name.clone(), ty: self.bigquery_type, mode: self.bigquery_mode }
+        Column {
+            name: self.name.clone(),
+            ty: self.bigquery_type,
+            mode: self.bigquery_mode,
+        }
     }
 }
 
@@ -225,8 +233,14 @@ pub struct DetectedSchema {
 }
 
 impl DetectedSchema {
-    pub fn new(columns: Vec<DetectedColumn>, total_rows: u64, estimated: bool, file_size: u64) -> Self {
-        let schema_fingerprint = fingerprint(columns.iter().map(|c| (c.name.as_str(), c.bigquery_type)));
+    pub fn new(
+        columns: Vec<DetectedColumn>,
+        total_rows: u64,
+        estimated: bool,
+        file_size: u64,
+    ) -> Self {
+        let schema_fingerprint =
+            fingerprint(columns.iter().map(|c| (c.name.as_str(), c.bigquery_type)));
         Self {
             columns,
             total_rows,
@@ -256,7 +270,10 @@ pub struct SchemaDiff {
 
 impl SchemaDiff {
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.retyped.is_empty() && self.moved.is_empty()
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.retyped.is_empty()
+            && self.moved.is_empty()
     }
 }
 
@@ -272,7 +289,10 @@ impl fmt::Display for SchemaDiff {
             writeln!(f, "  ~ {name}: job has {job}, file has {file}")?;
         }
         for (name, job, file) in &self.moved {
-            writeln!(f, "  ↕ {name}: job has it at position {job}, file at {file}")?;
+            writeln!(
+                f,
+                "  ↕ {name}: job has it at position {job}, file at {file}"
+            )?;
         }
         Ok(())
     }
@@ -316,7 +336,11 @@ pub fn unique_names(raw: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for (i, name) in raw.into_iter().enumerate() {
         let base = name.trim().trim_start_matches('\u{feff}').to_string();
-        let base = if base.is_empty() { format!("column_{}", i + 1) } else { base };
+        let base = if base.is_empty() {
+            format!("column_{}", i + 1)
+        } else {
+            base
+        };
         let mut candidate = base.clone();
         let mut n = 2;
         while out.iter().any(|o| o.eq_ignore_ascii_case(&candidate)) {
@@ -347,10 +371,16 @@ mod tests {
     #[test]
     fn fingerprint_is_md5_of_name_type_pairs_in_order() {
         // md5("id:INT64|name:STRING")
-        let fp = fingerprint([("id", WarehouseType::Int64), ("name", WarehouseType::String)]);
+        let fp = fingerprint([
+            ("id", WarehouseType::Int64),
+            ("name", WarehouseType::String),
+        ]);
         assert_eq!(fp, hex(&Md5::digest(b"id:INT64|name:STRING")));
         assert_eq!(fp.len(), 32);
-        let swapped = fingerprint([("name", WarehouseType::String), ("id", WarehouseType::Int64)]);
+        let swapped = fingerprint([
+            ("name", WarehouseType::String),
+            ("id", WarehouseType::Int64),
+        ]);
         assert_ne!(fp, swapped);
     }
 
@@ -371,12 +401,19 @@ mod tests {
         assert_eq!(d.added, vec![Column::new("channel", WarehouseType::String)]);
         assert_eq!(
             d.retyped,
-            vec![("amount".to_string(), WarehouseType::Float64, WarehouseType::String)]
+            vec![(
+                "amount".to_string(),
+                WarehouseType::Float64,
+                WarehouseType::String
+            )]
         );
         let text = d.to_string();
         assert!(text.contains("+ channel STRING"), "{text}");
         assert!(text.contains("- note STRING"), "{text}");
-        assert!(text.contains("~ amount: job has FLOAT64, file has STRING"), "{text}");
+        assert!(
+            text.contains("~ amount: job has FLOAT64, file has STRING"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -398,11 +435,20 @@ mod tests {
 
     #[test]
     fn diff_reports_reordered_columns() {
-        let job = vec![Column::new("a", WarehouseType::String), Column::new("b", WarehouseType::String)];
-        let file = vec![detected("b", WarehouseType::String), detected("a", WarehouseType::String)];
+        let job = vec![
+            Column::new("a", WarehouseType::String),
+            Column::new("b", WarehouseType::String),
+        ];
+        let file = vec![
+            detected("b", WarehouseType::String),
+            detected("a", WarehouseType::String),
+        ];
         let d = diff(&job, &file);
         assert_eq!(d.moved.len(), 2);
-        assert!(d.to_string().contains("a: job has it at position 1, file at 2"));
+        assert!(
+            d.to_string()
+                .contains("a: job has it at position 1, file at 2")
+        );
     }
 
     #[test]
@@ -413,8 +459,14 @@ mod tests {
 
     #[test]
     fn types_parse_from_common_spellings() {
-        assert_eq!("integer".parse::<WarehouseType>().unwrap(), WarehouseType::Int64);
-        assert_eq!("Timestamp".parse::<WarehouseType>().unwrap(), WarehouseType::Timestamp);
+        assert_eq!(
+            "integer".parse::<WarehouseType>().unwrap(),
+            WarehouseType::Int64
+        );
+        assert_eq!(
+            "Timestamp".parse::<WarehouseType>().unwrap(),
+            WarehouseType::Timestamp
+        );
         let err = "money".parse::<WarehouseType>().unwrap_err();
         assert!(err.contains("unknown type 'MONEY'"), "{err}");
     }
@@ -422,6 +474,9 @@ mod tests {
     #[test]
     fn column_serializes_with_the_original_field_names() {
         let json = serde_json::to_value(Column::new("id", WarehouseType::Int64)).unwrap();
-        assert_eq!(json, serde_json::json!({"name": "id", "bigquery_type": "INT64", "bigquery_mode": "NULLABLE"}));
+        assert_eq!(
+            json,
+            serde_json::json!({"name": "id", "bigquery_type": "INT64", "bigquery_mode": "NULLABLE"})
+        );
     }
 }

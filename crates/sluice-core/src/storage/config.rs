@@ -33,7 +33,11 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Retries of one request: up to 4, backing off from 100 ms to 5 s, within 60 s in all.
 pub fn retry_config() -> RetryConfig {
     RetryConfig {
-        backoff: BackoffConfig { init_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(5), base: 2.0 },
+        backoff: BackoffConfig {
+            init_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            base: 2.0,
+        },
         max_retries: 4,
         retry_timeout: Duration::from_secs(60),
     }
@@ -140,7 +144,10 @@ pub struct FieldError {
 }
 
 fn field(field: &str, message: impl Into<String>) -> FieldError {
-    FieldError { field: field.into(), message: message.into() }
+    FieldError {
+        field: field.into(),
+        message: message.into(),
+    }
 }
 
 fn set(v: &Option<String>) -> bool {
@@ -148,16 +155,37 @@ fn set(v: &Option<String>) -> bool {
 }
 
 /// The option keys a URL-based connection accepts, per scheme.
-const S3_KEYS: &[&str] =
-    &["region", "access_key_id", "secret_access_key", "session_token", "endpoint", "path_style", "allow_http"];
-const GCS_KEYS: &[&str] = &["service_account_json", "service_account_path", "endpoint", "anonymous"];
-const AZURE_KEYS: &[&str] = &["account", "access_key", "sas_token", "connection_string", "endpoint"];
+const S3_KEYS: &[&str] = &[
+    "region",
+    "access_key_id",
+    "secret_access_key",
+    "session_token",
+    "endpoint",
+    "path_style",
+    "allow_http",
+];
+const GCS_KEYS: &[&str] = &[
+    "service_account_json",
+    "service_account_path",
+    "endpoint",
+    "anonymous",
+];
+const AZURE_KEYS: &[&str] = &[
+    "account",
+    "access_key",
+    "sas_token",
+    "connection_string",
+    "endpoint",
+];
 
 fn parse_bool(key: &str, v: &str) -> Result<bool> {
     match v.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" => Ok(false),
-        _ => Err(Error::InvalidOption { option: key.into(), reason: format!("'{v}' is not true or false") }),
+        _ => Err(Error::InvalidOption {
+            option: key.into(),
+            reason: format!("'{v}' is not true or false"),
+        }),
     }
 }
 
@@ -168,9 +196,14 @@ impl ConnectionConfig {
     /// # Errors
     /// An unknown scheme, a relative path, or an option the provider does not take.
     pub fn from_url(url: &str, options: &BTreeMap<String, String>) -> Result<Self> {
-        let invalid = |reason: String| Error::InvalidUrl { url: url.to_string(), reason };
+        let invalid = |reason: String| Error::InvalidUrl {
+            url: url.to_string(),
+            reason,
+        };
         let parsed = Url::parse(url).map_err(|e| {
-            invalid(format!("{e}; expected file:///absolute/path, s3://bucket, gs://bucket or az://container"))
+            invalid(format!(
+                "{e}; expected file:///absolute/path, s3://bucket, gs://bucket or az://container"
+            ))
         })?;
         let host = parsed.host_str().unwrap_or_default().to_string();
         let prefix = parsed.path().trim_matches('/').to_string();
@@ -180,7 +213,9 @@ impl ConnectionConfig {
             "gs" => GCS_KEYS,
             "az" | "azure" => AZURE_KEYS,
             other => {
-                return Err(invalid(format!("unsupported scheme '{other}'; use file://, s3://, gs:// or az://")));
+                return Err(invalid(format!(
+                    "unsupported scheme '{other}'; use file://, s3://, gs:// or az://"
+                )));
             }
         };
         if let Some(k) = options.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -189,15 +224,26 @@ impl ConnectionConfig {
                 reason: if allowed.is_empty() {
                     "local folders take no options".into()
                 } else {
-                    format!("{} connections take {}", parsed.scheme(), allowed.join(", "))
+                    format!(
+                        "{} connections take {}",
+                        parsed.scheme(),
+                        allowed.join(", ")
+                    )
                 },
             });
         }
         let get = |k: &str| options.get(k).cloned();
-        let flag = |k: &str| get(k).map(|v| parse_bool(k, &v)).transpose().map(Option::unwrap_or_default);
+        let flag = |k: &str| {
+            get(k)
+                .map(|v| parse_bool(k, &v))
+                .transpose()
+                .map(Option::unwrap_or_default)
+        };
         let config = match parsed.scheme() {
             "file" => {
-                let path = parsed.to_file_path().map_err(|()| invalid("expected file:///absolute/path".into()))?;
+                let path = parsed
+                    .to_file_path()
+                    .map_err(|()| invalid("expected file:///absolute/path".into()))?;
                 Self::Local(LocalConfig { path })
             }
             "s3" | "s3a" => Self::S3(S3Config {
@@ -244,7 +290,11 @@ impl ConnectionConfig {
     /// How users write this location: `s3://bucket/prefix`.
     pub fn url(&self) -> String {
         let with = |scheme: &str, root: &str, prefix: &str| {
-            if prefix.is_empty() { format!("{scheme}://{root}") } else { format!("{scheme}://{root}/{prefix}") }
+            if prefix.is_empty() {
+                format!("{scheme}://{root}")
+            } else {
+                format!("{scheme}://{root}/{prefix}")
+            }
         };
         match self {
             Self::Local(c) => format!("file://{}", c.path.display()),
@@ -259,7 +309,9 @@ impl ConnectionConfig {
         let mut errors = Vec::new();
         let bucket_name = |errors: &mut Vec<FieldError>, name: &str, key: &str| {
             let ok = (3..=63).contains(&name.len())
-                && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.' | '_'));
+                && name.chars().all(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.' | '_')
+                });
             if !ok {
                 errors.push(field(key, format!("'{name}' is not a valid {key} name: 3–63 lowercase letters, digits, '-', '.'")));
             }
@@ -269,7 +321,13 @@ impl ConnectionConfig {
                 if !c.path.is_absolute() {
                     errors.push(field("path", "use an absolute path"));
                 } else if !c.path.is_dir() {
-                    errors.push(field("path", format!("the folder {} does not exist; create it first", c.path.display())));
+                    errors.push(field(
+                        "path",
+                        format!(
+                            "the folder {} does not exist; create it first",
+                            c.path.display()
+                        ),
+                    ));
                 }
             }
             Self::S3(c) => {
@@ -281,7 +339,10 @@ impl ConnectionConfig {
                     ));
                 }
                 if set(&c.session_token) && !set(&c.access_key_id) {
-                    errors.push(field("session_token", "a session token goes with an access key id and secret"));
+                    errors.push(field(
+                        "session_token",
+                        "a session token goes with an access key id and secret",
+                    ));
                 }
                 if let Some(e) = &c.endpoint {
                     match Url::parse(e) {
@@ -296,9 +357,16 @@ impl ConnectionConfig {
             Self::Gcs(c) => {
                 bucket_name(&mut errors, &c.bucket, "bucket");
                 if set(&c.service_account_json) && set(&c.service_account_path) {
-                    errors.push(field("service_account_path", "give the key as JSON or as a file path, not both"));
+                    errors.push(field(
+                        "service_account_path",
+                        "give the key as JSON or as a file path, not both",
+                    ));
                 }
-                if let Some(j) = c.service_account_json.as_deref().filter(|j| !j.trim().is_empty()) {
+                if let Some(j) = c
+                    .service_account_json
+                    .as_deref()
+                    .filter(|j| !j.trim().is_empty())
+                {
                     match serde_json::from_str::<serde_json::Value>(j) {
                         Ok(v) if v.get("client_email").is_some() || v.get("gcs_base_url").is_some() => {}
                         _ => errors.push(field("service_account_json", "not a service-account key: expected JSON with client_email and private_key")),
@@ -312,17 +380,33 @@ impl ConnectionConfig {
             }
             Self::Azure(c) => {
                 bucket_name(&mut errors, &c.container, "container");
-                let kinds = [set(&c.access_key), set(&c.sas_token), set(&c.connection_string)].iter().filter(|b| **b).count();
+                let kinds = [
+                    set(&c.access_key),
+                    set(&c.sas_token),
+                    set(&c.connection_string),
+                ]
+                .iter()
+                .filter(|b| **b)
+                .count();
                 if kinds > 1 {
-                    errors.push(field("access_key", "give one of access key, SAS token or connection string"));
+                    errors.push(field(
+                        "access_key",
+                        "give one of access key, SAS token or connection string",
+                    ));
                 }
                 if c.account.is_empty() && !set(&c.connection_string) {
-                    errors.push(field("account", "name the storage account (or give a connection string)"));
+                    errors.push(field(
+                        "account",
+                        "name the storage account (or give a connection string)",
+                    ));
                 }
                 if let Some(cs) = c.connection_string.as_deref().filter(|s| !s.is_empty())
-                    && parse_connection_string(cs).get("AccountName").is_none()
+                    && !parse_connection_string(cs).contains_key("AccountName")
                 {
-                    errors.push(field("connection_string", "expected AccountName=…;AccountKey=…"));
+                    errors.push(field(
+                        "connection_string",
+                        "expected AccountName=…;AccountKey=…",
+                    ));
                 }
             }
         }
@@ -353,7 +437,10 @@ impl ConnectionConfig {
         out
     }
 
-    fn map_secrets<E>(&self, mut f: impl FnMut(&'static str, &str) -> Result<String, E>) -> Result<Self, E> {
+    fn map_secrets<E>(
+        &self,
+        mut f: impl FnMut(&'static str, &str) -> Result<String, E>,
+    ) -> Result<Self, E> {
         let mut c = self.clone();
         let mut apply = |name: &'static str, v: &mut Option<String>| -> Result<(), E> {
             if let Some(s) = v.as_deref() {
@@ -379,18 +466,24 @@ impl ConnectionConfig {
 
     /// A copy safe to show: credentials replaced by [`REDACTED`].
     pub fn redacted(&self) -> Self {
-        self.map_secrets::<std::convert::Infallible>(|_, _| Ok(REDACTED.into())).expect("infallible")
+        self.map_secrets::<std::convert::Infallible>(|_, _| Ok(REDACTED.into()))
+            .expect("infallible")
     }
 
     /// A copy with every credential sealed under `key`, bound to the connection's name.
     pub fn sealed(&self, key: &SecretKey, connection: &str) -> Self {
-        self.map_secrets::<std::convert::Infallible>(|f, v| Ok(key.seal(v, &format!("{connection}/{f}"))))
-            .expect("infallible")
+        self.map_secrets::<std::convert::Infallible>(|f, v| {
+            Ok(key.seal(v, &format!("{connection}/{f}")))
+        })
+        .expect("infallible")
     }
 
     /// A copy with every credential opened; the error names the field that did not open.
     pub fn opened(&self, key: &SecretKey, connection: &str) -> Result<Self, (String, SecretError)> {
-        self.map_secrets(|f, v| key.open(v, &format!("{connection}/{f}")).map_err(|e| (f.to_string(), e)))
+        self.map_secrets(|f, v| {
+            key.open(v, &format!("{connection}/{f}"))
+                .map_err(|e| (f.to_string(), e))
+        })
     }
 
     /// Fills credentials left as [`REDACTED`] (or absent) from `previous`: an edit form shows
@@ -402,7 +495,11 @@ impl ConnectionConfig {
             Ok(v.to_string())
         });
         self.map_secrets::<std::convert::Infallible>(|f, v| {
-            Ok(if v == REDACTED { old.get(f).cloned().unwrap_or_default() } else { v.to_string() })
+            Ok(if v == REDACTED {
+                old.get(f).cloned().unwrap_or_default()
+            } else {
+                v.to_string()
+            })
         })
         .expect("infallible")
     }
@@ -413,18 +510,26 @@ impl ConnectionConfig {
     /// [`Error::InvalidUrl`] naming the first invalid field, or what the provider's builder rejects.
     pub fn build(&self) -> Result<Store> {
         let url = self.url();
-        let invalid = |reason: String| Error::InvalidUrl { url: url.clone(), reason };
+        let invalid = |reason: String| Error::InvalidUrl {
+            url: url.clone(),
+            reason,
+        };
         if let Some(e) = self.validate().into_iter().next() {
             return Err(invalid(format!("{}: {}", e.field, e.message)));
         }
         let parsed = Url::parse(&url).map_err(|e| invalid(e.to_string()))?;
         let (store, prefix): (Arc<dyn ObjectStore>, &str) = match self {
             Self::Local(c) => {
-                let fs = object_store::local::LocalFileSystem::new_with_prefix(&c.path).map_err(|e| invalid(e.to_string()))?;
+                let fs = object_store::local::LocalFileSystem::new_with_prefix(&c.path)
+                    .map_err(|e| invalid(e.to_string()))?;
                 (Arc::new(fs), "")
             }
             Self::S3(c) => {
-                let mut b = if set(&c.access_key_id) { AmazonS3Builder::new() } else { AmazonS3Builder::from_env() };
+                let mut b = if set(&c.access_key_id) {
+                    AmazonS3Builder::new()
+                } else {
+                    AmazonS3Builder::from_env()
+                };
                 b = b
                     .with_bucket_name(&c.bucket)
                     .with_client_options(client_options(c.allow_http))
@@ -443,12 +548,22 @@ impl ConnectionConfig {
                 if let Some(e) = &c.endpoint {
                     b = b.with_endpoint(e);
                 }
-                (Arc::new(b.build().map_err(|e| invalid(e.to_string()))?), c.prefix.as_str())
+                (
+                    Arc::new(b.build().map_err(|e| invalid(e.to_string()))?),
+                    c.prefix.as_str(),
+                )
             }
             Self::Gcs(c) => {
                 let no_key = !set(&c.service_account_json) && !set(&c.service_account_path);
-                let mut b = if no_key && !c.anonymous { GoogleCloudStorageBuilder::from_env() } else { GoogleCloudStorageBuilder::new() };
-                b = b.with_bucket_name(&c.bucket).with_client_options(client_options(true)).with_retry(retry_config());
+                let mut b = if no_key && !c.anonymous {
+                    GoogleCloudStorageBuilder::from_env()
+                } else {
+                    GoogleCloudStorageBuilder::new()
+                };
+                b = b
+                    .with_bucket_name(&c.bucket)
+                    .with_client_options(client_options(true))
+                    .with_retry(retry_config());
                 if let Some(j) = c.service_account_json.as_deref().filter(|s| !s.is_empty()) {
                     b = b.with_service_account_key(j);
                 }
@@ -461,7 +576,10 @@ impl ConnectionConfig {
                 if c.anonymous {
                     b = b.with_skip_signature(true);
                 }
-                (Arc::new(b.build().map_err(|e| invalid(e.to_string()))?), c.prefix.as_str())
+                (
+                    Arc::new(b.build().map_err(|e| invalid(e.to_string()))?),
+                    c.prefix.as_str(),
+                )
             }
             Self::Azure(c) => {
                 let mut b = MicrosoftAzureBuilder::new()
@@ -488,9 +606,14 @@ impl ConnectionConfig {
                     b = b.with_config(AzureConfigKey::SasKey, sas.trim_start_matches('?'));
                 }
                 if let Some(e) = endpoint {
-                    b = b.with_endpoint(e.trim_end_matches('/').to_string()).with_allow_http(true);
+                    b = b
+                        .with_endpoint(e.trim_end_matches('/').to_string())
+                        .with_allow_http(true);
                 }
-                (Arc::new(b.build().map_err(|e| invalid(e.to_string()))?), c.prefix.as_str())
+                (
+                    Arc::new(b.build().map_err(|e| invalid(e.to_string()))?),
+                    c.prefix.as_str(),
+                )
             }
         };
         let root = Path::from_iter(prefix.split('/').filter(|s| !s.is_empty()));
@@ -512,25 +635,45 @@ mod tests {
     use crate::secret::KeySource;
 
     fn opts(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn urls_and_options_become_typed_configs() {
         let c = ConnectionConfig::from_url(
             "s3://drops/landing/daily",
-            &opts(&[("region", "eu-west-1"), ("endpoint", "http://127.0.0.1:9000"), ("allow_http", "true"), ("path_style", "yes")]),
+            &opts(&[
+                ("region", "eu-west-1"),
+                ("endpoint", "http://127.0.0.1:9000"),
+                ("allow_http", "true"),
+                ("path_style", "yes"),
+            ]),
         )
         .unwrap();
-        let ConnectionConfig::S3(s3) = &c else { panic!("{c:?}") };
-        assert_eq!((s3.bucket.as_str(), s3.prefix.as_str()), ("drops", "landing/daily"));
+        let ConnectionConfig::S3(s3) = &c else {
+            panic!("{c:?}")
+        };
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_str()),
+            ("drops", "landing/daily")
+        );
         assert!(s3.path_style && s3.allow_http);
         assert_eq!(c.url(), "s3://drops/landing/daily");
         assert!(c.validate().is_empty(), "{:?}", c.validate());
 
-        let err = ConnectionConfig::from_url("gs://b", &opts(&[("region", "x")])).unwrap_err().to_string();
-        assert!(err.contains("gs connections take service_account_json"), "{err}");
-        let err = ConnectionConfig::from_url("ftp://b", &BTreeMap::new()).unwrap_err().to_string();
+        let err = ConnectionConfig::from_url("gs://b", &opts(&[("region", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("gs connections take service_account_json"),
+            "{err}"
+        );
+        let err = ConnectionConfig::from_url("ftp://b", &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unsupported scheme 'ftp'"), "{err}");
     }
 
@@ -573,12 +716,18 @@ mod tests {
         let key = SecretKey::generate(KeySource::Env);
         let sealed = c.sealed(&key, "prod");
         let text = serde_json::to_string(&sealed).unwrap();
-        assert!(!text.contains("wJalrXUtnFEMI") && text.contains("AKIAEXAMPLE"), "{text}");
+        assert!(
+            !text.contains("wJalrXUtnFEMI") && text.contains("AKIAEXAMPLE"),
+            "{text}"
+        );
         assert_eq!(sealed.opened(&key, "prod").unwrap(), c);
         let (field, _) = sealed.opened(&key, "other").unwrap_err();
         assert_eq!(field, "secret_access_key");
         let shown = serde_json::to_string(&c.redacted()).unwrap();
-        assert!(shown.contains(REDACTED) && !shown.contains("wJalr"), "{shown}");
+        assert!(
+            shown.contains(REDACTED) && !shown.contains("wJalr"),
+            "{shown}"
+        );
         // An edit that sends the redacted value back keeps the stored secret.
         assert_eq!(c.redacted().keep_secrets_from(&c), c);
     }

@@ -19,16 +19,28 @@ impl FailureKind {
     /// What to check, for messages.
     pub fn advice(self) -> &'static str {
         match self {
-            Self::NotFound => "the bucket, container or folder was not found: check its name (and the region or account)",
-            Self::AccessDenied => "access denied: check the credentials and that they may list and read the bucket",
-            Self::Unreachable => "the endpoint is unreachable: check the endpoint URL, DNS and the network",
+            Self::NotFound => {
+                "the bucket, container or folder was not found: check its name (and the region or account)"
+            }
+            Self::AccessDenied => {
+                "access denied: check the credentials and that they may list and read the bucket"
+            }
+            Self::Unreachable => {
+                "the endpoint is unreachable: check the endpoint URL, DNS and the network"
+            }
             Self::TimedOut => "the request timed out: check the endpoint and the network",
             Self::Other => "the storage service returned an error",
         }
     }
 }
 
-const NOT_FOUND: &[&str] = &["NoSuchBucket", "ContainerNotFound", "bucket does not exist", "404 Not Found", "status 404"];
+const NOT_FOUND: &[&str] = &[
+    "NoSuchBucket",
+    "ContainerNotFound",
+    "bucket does not exist",
+    "404 Not Found",
+    "status 404",
+];
 const DENIED: &[&str] = &[
     "AccessDenied",
     "InvalidAccessKeyId",
@@ -44,15 +56,28 @@ const DENIED: &[&str] = &[
     "403 Forbidden",
     "invalid_grant",
 ];
-const UNREACHABLE: &[&str] = &["Connection refused", "connection refused", "dns error", "error trying to connect", "tcp connect error", "client error (Connect)"];
-const TIMED_OUT: &[&str] = &["timed out", "operation timed out", "deadline has elapsed", "Timeout"];
+const UNREACHABLE: &[&str] = &[
+    "Connection refused",
+    "connection refused",
+    "dns error",
+    "error trying to connect",
+    "tcp connect error",
+    "client error (Connect)",
+];
+const TIMED_OUT: &[&str] = &[
+    "timed out",
+    "operation timed out",
+    "deadline has elapsed",
+    "Timeout",
+];
 
 /// Classifies an object_store error by its variant and, for the generic variant, by the
 /// provider's own error code in the message chain.
 pub fn classify(e: &object_store::Error) -> FailureKind {
     match e {
         object_store::Error::NotFound { .. } => return FailureKind::NotFound,
-        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => {
             return FailureKind::AccessDenied;
         }
         _ => {}
@@ -83,17 +108,41 @@ mod tests {
     use super::*;
 
     fn generic(msg: &str) -> object_store::Error {
-        object_store::Error::Generic { store: "S3", source: msg.to_string().into() }
+        object_store::Error::Generic {
+            store: "S3",
+            source: msg.to_string().into(),
+        }
     }
 
     #[test]
     fn provider_codes_map_to_kinds() {
-        assert_eq!(classify(&generic("Client error with status 404 Not Found: <Code>NoSuchBucket</Code>")), FailureKind::NotFound);
-        assert_eq!(classify(&generic("Client error with status 403 Forbidden: <Code>InvalidAccessKeyId</Code>")), FailureKind::AccessDenied);
-        assert_eq!(classify(&generic("error sending request: client error (Connect): tcp connect error: Connection refused")), FailureKind::Unreachable);
-        assert_eq!(classify(&generic("request timed out")), FailureKind::TimedOut);
+        assert_eq!(
+            classify(&generic(
+                "Client error with status 404 Not Found: <Code>NoSuchBucket</Code>"
+            )),
+            FailureKind::NotFound
+        );
+        assert_eq!(
+            classify(&generic(
+                "Client error with status 403 Forbidden: <Code>InvalidAccessKeyId</Code>"
+            )),
+            FailureKind::AccessDenied
+        );
+        assert_eq!(
+            classify(&generic(
+                "error sending request: client error (Connect): tcp connect error: Connection refused"
+            )),
+            FailureKind::Unreachable
+        );
+        assert_eq!(
+            classify(&generic("request timed out")),
+            FailureKind::TimedOut
+        );
         assert_eq!(classify(&generic("something else")), FailureKind::Other);
-        let nf = object_store::Error::NotFound { path: "x".into(), source: "gone".into() };
+        let nf = object_store::Error::NotFound {
+            path: "x".into(),
+            source: "gone".into(),
+        };
         assert_eq!(classify(&nf), FailureKind::NotFound);
     }
 }

@@ -36,7 +36,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("url", &self.url.as_str()).finish()
+        f.debug_struct("Store")
+            .field("url", &self.url.as_str())
+            .finish()
     }
 }
 
@@ -105,14 +107,24 @@ impl Store {
     /// The store's location of a path relative to the root.
     pub fn location(&self, relative: &str) -> Path {
         let mut parts: Vec<String> = self.root.parts().map(|p| p.as_ref().to_string()).collect();
-        parts.extend(relative.split('/').filter(|s| !s.is_empty()).map(str::to_string));
+        parts.extend(
+            relative
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        );
         Path::from_iter(parts)
     }
 
     fn relative(&self, location: &Path) -> String {
         location
             .prefix_match(&self.root)
-            .map(|parts| parts.map(|p| p.as_ref().to_string()).collect::<Vec<_>>().join("/"))
+            .map(|parts| {
+                parts
+                    .map(|p| p.as_ref().to_string())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
             .unwrap_or_else(|| location.to_string())
     }
 
@@ -139,7 +151,10 @@ impl Store {
     fn not_found(&self, why: &str) -> Error {
         Error::storage(
             self.url.as_str(),
-            object_store::Error::NotFound { path: self.url.to_string(), source: why.to_string().into() },
+            object_store::Error::NotFound {
+                path: self.url.to_string(),
+                source: why.to_string().into(),
+            },
         )
     }
 
@@ -153,7 +168,11 @@ impl Store {
         let mut files = Vec::new();
         let mut other_names = Vec::new();
         let mut scanned = 0;
-        while let Some(meta) = stream.try_next().await.map_err(|e| Error::storage(self.url.as_str(), e))? {
+        while let Some(meta) = stream
+            .try_next()
+            .await
+            .map_err(|e| Error::storage(self.url.as_str(), e))?
+        {
             scanned += 1;
             let path = self.relative(&meta.location);
             if pattern.matches(&path) {
@@ -168,8 +187,16 @@ impl Store {
                 other_names.push(path);
             }
         }
-        files.sort_by(|a, b| b.last_modified.cmp(&a.last_modified).then_with(|| b.path.cmp(&a.path)));
-        Ok(Listing { files, scanned, other_names })
+        files.sort_by(|a, b| {
+            b.last_modified
+                .cmp(&a.last_modified)
+                .then_with(|| b.path.cmp(&a.path))
+        });
+        Ok(Listing {
+            files,
+            scanned,
+            other_names,
+        })
     }
 
     /// The first `len` bytes of a file (fewer if it is shorter): one ranged read.
@@ -212,7 +239,9 @@ impl Store {
             .await
             .map_err(|e| Error::storage(&file.path, e))?;
         Ok(Box::pin(
-            result.into_stream().map_err(move |e| Error::storage(path.clone(), e)),
+            result
+                .into_stream()
+                .map_err(move |e| Error::storage(path.clone(), e)),
         ))
     }
 }
@@ -231,14 +260,31 @@ mod tests {
     async fn lists_recursively_newest_first_matching_the_file_name() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("in/2024")).unwrap();
-        for (i, name) in ["in/a_1.csv", "in/2024/a_2.csv", "in/b.csv", "in/2024/a_3.json"].iter().enumerate() {
+        for (i, name) in [
+            "in/a_1.csv",
+            "in/2024/a_2.csv",
+            "in/b.csv",
+            "in/2024/a_3.json",
+        ]
+        .iter()
+        .enumerate()
+        {
             std::fs::write(dir.path().join(name), "x\n1\n").unwrap();
-            let f = std::fs::File::options().write(true).open(dir.path().join(name)).unwrap();
-            f.set_modified(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + i as u64 * 60))
+            let f = std::fs::File::options()
+                .write(true)
+                .open(dir.path().join(name))
                 .unwrap();
+            f.set_modified(
+                std::time::SystemTime::UNIX_EPOCH
+                    + Duration::from_secs(1_700_000_000 + i as u64 * 60),
+            )
+            .unwrap();
         }
         let store = local(dir.path());
-        let listing = store.list(&FilePattern::new("in", "a_*.csv").unwrap()).await.unwrap();
+        let listing = store
+            .list(&FilePattern::new("in", "a_*.csv").unwrap())
+            .await
+            .unwrap();
         let paths: Vec<_> = listing.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, vec!["in/2024/a_2.csv", "in/a_1.csv"]);
         assert_eq!(listing.scanned, 4);
@@ -249,8 +295,13 @@ mod tests {
     async fn a_missing_folder_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let url = Url::from_directory_path(dir.path().join("nope")).unwrap();
-        let err = Store::open(url.as_str(), &BTreeMap::new()).unwrap_err().to_string();
-        assert!(err.contains("nope") && err.contains("does not exist"), "{err}");
+        let err = Store::open(url.as_str(), &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("nope") && err.contains("does not exist"),
+            "{err}"
+        );
         let store = local(dir.path());
         std::fs::remove_dir(dir.path()).unwrap();
         let err = store.check().await.unwrap_err().to_string();
@@ -259,9 +310,13 @@ mod tests {
 
     #[test]
     fn rejects_relative_and_unknown_urls() {
-        let err = Store::open("ftp://host/x", &BTreeMap::new()).unwrap_err().to_string();
+        let err = Store::open("ftp://host/x", &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unsupported scheme 'ftp'"), "{err}");
-        let err = Store::open("data/drop", &BTreeMap::new()).unwrap_err().to_string();
+        let err = Store::open("data/drop", &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("expected file:///absolute/path"), "{err}");
     }
 

@@ -21,16 +21,25 @@ impl FilePattern {
     /// [`Error::InvalidPattern`] when the glob does not parse.
     pub fn new(prefix: &str, glob: &str) -> Result<Self> {
         let glob = glob.trim().trim_start_matches('/');
-        let invalid = |reason: String| Error::InvalidPattern { pattern: glob.to_string(), reason };
+        let invalid = |reason: String| Error::InvalidPattern {
+            pattern: glob.to_string(),
+            reason,
+        };
         if glob.is_empty() {
-            return Err(invalid("the pattern is empty; use '*' for every file".into()));
+            return Err(invalid(
+                "the pattern is empty; use '*' for every file".into(),
+            ));
         }
         let matcher = GlobBuilder::new(glob)
             .literal_separator(true)
             .build()
             .map_err(|e| invalid(e.kind().to_string()))?
             .compile_matcher();
-        Ok(Self { prefix: prefix.trim_matches('/').to_string(), glob: glob.to_string(), matcher })
+        Ok(Self {
+            prefix: prefix.trim_matches('/').to_string(),
+            glob: glob.to_string(),
+            matcher,
+        })
     }
 
     pub fn prefix(&self) -> &str {
@@ -60,7 +69,10 @@ impl FilePattern {
         let below = if self.prefix.is_empty() {
             path
         } else {
-            match path.strip_prefix(&self.prefix).and_then(|rest| rest.strip_prefix('/')) {
+            match path
+                .strip_prefix(&self.prefix)
+                .and_then(|rest| rest.strip_prefix('/'))
+            {
                 Some(rest) => rest,
                 None => return false,
             }
@@ -68,7 +80,8 @@ impl FilePattern {
         if self.glob.contains('/') {
             self.matcher.is_match(below)
         } else {
-            self.matcher.is_match(below.rsplit('/').next().unwrap_or(below))
+            self.matcher
+                .is_match(below.rsplit('/').next().unwrap_or(below))
         }
     }
 
@@ -79,7 +92,13 @@ impl FilePattern {
         let literal = literal.split('.').next().unwrap_or("");
         let mut stem: String = literal
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .collect();
         while stem.contains("__") {
             stem = stem.replace("__", "_");
@@ -116,7 +135,10 @@ mod tests {
     #[test]
     fn invalid_globs_are_clear_errors() {
         let err = FilePattern::new("", "data_[.csv").unwrap_err().to_string();
-        assert!(err.starts_with("invalid file pattern 'data_[.csv'"), "{err}");
+        assert!(
+            err.starts_with("invalid file pattern 'data_[.csv'"),
+            "{err}"
+        );
         assert!(FilePattern::new("", " ").is_err());
     }
 

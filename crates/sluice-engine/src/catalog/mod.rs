@@ -8,8 +8,10 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 
-use crate::model::{ConnectionRecord, FileOutcome, Job, NewJob, ProcessedFile, Run, RunFile, RunStatus};
 use crate::Result;
+use crate::model::{
+    ConnectionRecord, FileOutcome, Job, NewJob, ProcessedFile, Run, RunFile, RunStatus,
+};
 use sluice_core::storage::{ConnectionConfig, FileEntry};
 
 /// Storage of everything sluice remembers.
@@ -23,7 +25,11 @@ pub trait Catalog: Send + Sync {
     ///
     /// # Errors
     /// [`crate::Error::Conflict`] if the name is taken.
-    async fn add_connection(&self, name: &str, config: &ConnectionConfig) -> Result<ConnectionRecord>;
+    async fn add_connection(
+        &self,
+        name: &str,
+        config: &ConnectionConfig,
+    ) -> Result<ConnectionRecord>;
     /// Replaces the configs of connections, all in one transaction (edits, key rotation).
     async fn update_connections(&self, configs: &[(i64, ConnectionConfig)]) -> Result<()>;
     async fn list_connections(&self) -> Result<Vec<ConnectionRecord>>;
@@ -47,9 +53,22 @@ pub trait Catalog: Send + Sync {
     /// The job's ledger, newest first.
     async fn processed_files(&self, job_id: i64) -> Result<Vec<ProcessedFile>>;
     /// Claims a file version for loading. Returns false if it is already claimed or loaded.
-    async fn claim_file(&self, job_id: i64, run_id: i64, file: &FileEntry, load_id: &str) -> Result<bool>;
+    async fn claim_file(
+        &self,
+        job_id: i64,
+        run_id: i64,
+        file: &FileEntry,
+        load_id: &str,
+    ) -> Result<bool>;
     /// Marks a claimed file loaded.
-    async fn mark_loaded(&self, job_id: i64, file_path: &str, file_version: &str, rows: u64, run_id: i64) -> Result<()>;
+    async fn mark_loaded(
+        &self,
+        job_id: i64,
+        file_path: &str,
+        file_version: &str,
+        rows: u64,
+        run_id: i64,
+    ) -> Result<()>;
     /// Drops a claim whose load did not commit, so a later run takes the file again.
     async fn release_claim(&self, job_id: i64, file_path: &str, file_version: &str) -> Result<()>;
 
@@ -71,8 +90,14 @@ pub trait Catalog: Send + Sync {
 
 /// Counts a run's outcomes: (loaded, skipped, failed).
 pub(crate) fn tally(files: &[RunFile]) -> (u64, u64, u64) {
-    let loaded = files.iter().filter(|f| matches!(f.outcome, FileOutcome::Loaded | FileOutcome::Recovered)).count();
-    let skipped = files.iter().filter(|f| f.outcome == FileOutcome::SkippedTooLarge).count();
+    let loaded = files
+        .iter()
+        .filter(|f| matches!(f.outcome, FileOutcome::Loaded | FileOutcome::Recovered))
+        .count();
+    let skipped = files
+        .iter()
+        .filter(|f| f.outcome == FileOutcome::SkippedTooLarge)
+        .count();
     let failed = files.iter().filter(|f| f.outcome.is_failure()).count();
     (loaded as u64, skipped as u64, failed as u64)
 }

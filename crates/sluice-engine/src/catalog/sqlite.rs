@@ -7,11 +7,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sluice_core::storage::{ConnectionConfig, FileEntry};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+};
 
 use super::{Catalog, tally};
-use crate::model::{ConnectionRecord, FileOutcome, Job, NewJob, ProcessedFile, Run, RunFile, RunStatus};
+use crate::model::{
+    ConnectionRecord, FileOutcome, Job, NewJob, ProcessedFile, Run, RunFile, RunStatus,
+};
 use crate::{Error, Result};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -32,7 +36,8 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 
 fn json<T: serde::de::DeserializeOwned>(row: &SqliteRow, col: &str) -> Result<T> {
     let text: String = row.try_get(col).map_err(db)?;
-    serde_json::from_str(&text).map_err(|e| Error::Catalog(format!("column {col} holds invalid JSON: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| Error::Catalog(format!("column {col} holds invalid JSON: {e}")))
 }
 
 fn parsed<T: FromStr>(row: &SqliteRow, col: &str) -> Result<T>
@@ -40,7 +45,8 @@ where
     T::Err: std::fmt::Display,
 {
     let text: String = row.try_get(col).map_err(db)?;
-    text.parse().map_err(|e| Error::Catalog(format!("column {col} holds '{text}': {e}")))
+    text.parse()
+        .map_err(|e| Error::Catalog(format!("column {col} holds '{text}': {e}")))
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> String {
@@ -51,7 +57,8 @@ const JOB_COLUMNS: &str = "j.id, j.uid, j.name, c.name AS connection, j.file_pat
     j.file_format_options, j.load_latest_only, j.schema, j.schema_fingerprint, j.destination, j.table_name,
     j.load_type, j.schedule, j.max_file_size, j.created_at";
 
-const RUN_COLUMNS: &str = "r.id, j.name AS job, r.status, r.started_at, r.finished_at, r.files_seen,
+const RUN_COLUMNS: &str =
+    "r.id, j.name AS job, r.status, r.started_at, r.finished_at, r.files_seen,
     r.files_already_loaded, r.error";
 
 impl SqliteCatalog {
@@ -67,11 +74,15 @@ impl SqliteCatalog {
             .max_connections(4)
             .connect_with(options)
             .await
-            .map_err(|e| Error::Catalog(format!("cannot open the catalog {}: {e}", path.display())))?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| Error::Catalog(format!("cannot migrate the catalog {}: {e}", path.display())))?;
+            .map_err(|e| {
+                Error::Catalog(format!("cannot open the catalog {}: {e}", path.display()))
+            })?;
+        MIGRATOR.run(&pool).await.map_err(|e| {
+            Error::Catalog(format!(
+                "cannot migrate the catalog {}: {e}",
+                path.display()
+            ))
+        })?;
         Ok(Self { pool })
     }
 
@@ -122,8 +133,9 @@ impl SqliteCatalog {
                     file_path: r.try_get("file_path").map_err(db)?,
                     file_version: r.try_get("file_version").map_err(db)?,
                     file_size_bytes: r.try_get::<i64, _>("file_size_bytes").map_err(db)? as u64,
-                    outcome: FileOutcome::parse(&outcome)
-                        .ok_or_else(|| Error::Catalog(format!("unknown file outcome '{outcome}'")))?,
+                    outcome: FileOutcome::parse(&outcome).ok_or_else(|| {
+                        Error::Catalog(format!("unknown file outcome '{outcome}'"))
+                    })?,
                     message: r.try_get("message").map_err(db)?,
                     rows_loaded: r.try_get::<i64, _>("rows_loaded").map_err(db)? as u64,
                 })
@@ -135,7 +147,9 @@ impl SqliteCatalog {
         let id: i64 = row.try_get("id").map_err(db)?;
         let files = self.run_files(id).await?;
         let (files_loaded, files_skipped, failed) = tally(&files);
-        let loaded = files.iter().filter(|f| matches!(f.outcome, FileOutcome::Loaded | FileOutcome::Recovered));
+        let loaded = files
+            .iter()
+            .filter(|f| matches!(f.outcome, FileOutcome::Loaded | FileOutcome::Recovered));
         let status: String = row.try_get("status").map_err(db)?;
         Ok(Run {
             id,
@@ -145,7 +159,8 @@ impl SqliteCatalog {
             finished_at: row.try_get("finished_at").map_err(db)?,
             files_seen: row.try_get::<i64, _>("files_seen").map_err(db)? as u64,
             files_loaded,
-            files_skipped: files_skipped + row.try_get::<i64, _>("files_already_loaded").map_err(db)? as u64,
+            files_skipped: files_skipped
+                + row.try_get::<i64, _>("files_already_loaded").map_err(db)? as u64,
             files_failed: failed,
             rows_loaded: loaded.clone().map(|f| f.rows_loaded).sum(),
             bytes_loaded: loaded.map(|f| f.file_size_bytes).sum(),
@@ -157,7 +172,11 @@ impl SqliteCatalog {
 
 #[async_trait]
 impl Catalog for SqliteCatalog {
-    async fn add_connection(&self, name: &str, config: &ConnectionConfig) -> Result<ConnectionRecord> {
+    async fn add_connection(
+        &self,
+        name: &str,
+        config: &ConnectionConfig,
+    ) -> Result<ConnectionRecord> {
         let now = Utc::now();
         let row = sqlx::query(
             "INSERT INTO connections (name, provider, config, created_at, updated_at) VALUES (?, ?, ?, ?, ?) RETURNING *",
@@ -182,20 +201,25 @@ impl Catalog for SqliteCatalog {
     async fn update_connections(&self, configs: &[(i64, ConnectionConfig)]) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         for (id, config) in configs {
-            sqlx::query("UPDATE connections SET provider = ?, config = ?, updated_at = ? WHERE id = ?")
-                .bind(config.provider())
-                .bind(to_json(config))
-                .bind(Utc::now())
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            sqlx::query(
+                "UPDATE connections SET provider = ?, config = ?, updated_at = ? WHERE id = ?",
+            )
+            .bind(config.provider())
+            .bind(to_json(config))
+            .bind(Utc::now())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         }
         tx.commit().await.map_err(db)
     }
 
     async fn list_connections(&self) -> Result<Vec<ConnectionRecord>> {
-        let rows = sqlx::query("SELECT * FROM connections ORDER BY name").fetch_all(&self.pool).await.map_err(db)?;
+        let rows = sqlx::query("SELECT * FROM connections ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
         rows.iter().map(Self::connection_from).collect()
     }
 
@@ -205,24 +229,33 @@ impl Catalog for SqliteCatalog {
             .fetch_optional(&self.pool)
             .await
             .map_err(db)?
-            .ok_or_else(|| Error::NotFound(format!("no connection named '{name}'; see `sluice connections list`")))?;
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "no connection named '{name}'; see `sluice connections list`"
+                ))
+            })?;
         Self::connection_from(&row)
     }
 
     async fn delete_connection(&self, name: &str) -> Result<()> {
         let conn = self.connection(name).await?;
-        let users: Vec<String> = sqlx::query_scalar("SELECT name FROM jobs WHERE connection_id = ? ORDER BY name")
-            .bind(conn.id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
+        let users: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM jobs WHERE connection_id = ? ORDER BY name")
+                .bind(conn.id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
         if !users.is_empty() {
             return Err(Error::Conflict(format!(
                 "connection '{name}' is used by job(s) {}; delete them first",
                 users.join(", ")
             )));
         }
-        sqlx::query("DELETE FROM connections WHERE id = ?").bind(conn.id).execute(&self.pool).await.map_err(db)?;
+        sqlx::query("DELETE FROM connections WHERE id = ?")
+            .bind(conn.id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
         Ok(())
     }
 
@@ -262,25 +295,38 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn list_jobs(&self) -> Result<Vec<Job>> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs j JOIN connections c ON c.id = j.connection_id ORDER BY j.name");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await.map_err(db)?;
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j JOIN connections c ON c.id = j.connection_id ORDER BY j.name"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
         rows.iter().map(Self::job_from).collect()
     }
 
     async fn job(&self, name: &str) -> Result<Job> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs j JOIN connections c ON c.id = j.connection_id WHERE j.name = ?");
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs j JOIN connections c ON c.id = j.connection_id WHERE j.name = ?"
+        );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(name)
             .fetch_optional(&self.pool)
             .await
             .map_err(db)?
-            .ok_or_else(|| Error::NotFound(format!("no job named '{name}'; see `sluice jobs list`")))?;
+            .ok_or_else(|| {
+                Error::NotFound(format!("no job named '{name}'; see `sluice jobs list`"))
+            })?;
         Self::job_from(&row)
     }
 
     async fn delete_job(&self, name: &str) -> Result<()> {
         let job = self.job(name).await?;
-        sqlx::query("DELETE FROM jobs WHERE id = ?").bind(job.id).execute(&self.pool).await.map_err(db)?;
+        sqlx::query("DELETE FROM jobs WHERE id = ?")
+            .bind(job.id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
         Ok(())
     }
 
@@ -298,7 +344,9 @@ impl Catalog for SqliteCatalog {
                     file_path: r.try_get("file_path").map_err(db)?,
                     file_version: r.try_get("file_version").map_err(db)?,
                     file_size_bytes: r.try_get::<i64, _>("file_size_bytes").map_err(db)? as u64,
-                    file_last_modified: r.try_get::<DateTime<Utc>, _>("file_last_modified").map_err(db)?,
+                    file_last_modified: r
+                        .try_get::<DateTime<Utc>, _>("file_last_modified")
+                        .map_err(db)?,
                     etag: r.try_get("etag").map_err(db)?,
                     status: r.try_get("status").map_err(db)?,
                     load_id: r.try_get("load_id").map_err(db)?,
@@ -310,7 +358,13 @@ impl Catalog for SqliteCatalog {
             .collect()
     }
 
-    async fn claim_file(&self, job_id: i64, run_id: i64, file: &FileEntry, load_id: &str) -> Result<bool> {
+    async fn claim_file(
+        &self,
+        job_id: i64,
+        run_id: i64,
+        file: &FileEntry,
+        load_id: &str,
+    ) -> Result<bool> {
         let result = sqlx::query(
             "INSERT INTO processed_files (job_id, file_path, file_version, file_size_bytes, file_last_modified,
                 etag, status, load_id, processed_at, run_id)
@@ -332,7 +386,14 @@ impl Catalog for SqliteCatalog {
         Ok(result.rows_affected() == 1)
     }
 
-    async fn mark_loaded(&self, job_id: i64, file_path: &str, file_version: &str, rows: u64, run_id: i64) -> Result<()> {
+    async fn mark_loaded(
+        &self,
+        job_id: i64,
+        file_path: &str,
+        file_version: &str,
+        rows: u64,
+        run_id: i64,
+    ) -> Result<()> {
         sqlx::query(
             "UPDATE processed_files SET status = 'loaded', rows_loaded = ?, processed_at = ?, run_id = ?
              WHERE job_id = ? AND file_path = ? AND file_version = ?",
@@ -433,7 +494,9 @@ impl Catalog for SqliteCatalog {
     }
 
     async fn run(&self, run_id: i64) -> Result<Run> {
-        let sql = format!("SELECT {RUN_COLUMNS} FROM runs r JOIN jobs j ON j.id = r.job_id WHERE r.id = ?");
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM runs r JOIN jobs j ON j.id = r.job_id WHERE r.id = ?"
+        );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(run_id)
             .fetch_optional(&self.pool)

@@ -41,7 +41,13 @@ fn local() -> ConnectionConfig {
 }
 
 fn file(path: &str) -> FileEntry {
-    FileEntry { path: path.into(), size: 5, last_modified: Utc::now(), e_tag: Some("e1".into()), version: None }
+    FileEntry {
+        path: path.into(),
+        size: 5,
+        last_modified: Utc::now(),
+        e_tag: Some("e1".into()),
+        version: None,
+    }
 }
 
 #[tokio::test]
@@ -69,14 +75,29 @@ async fn a_file_version_is_claimed_once() {
     assert_eq!(run.status, RunStatus::Running);
     let f = file("a.csv");
     assert!(c.claim_file(job.id, run.id, &f, "L1").await.unwrap());
-    assert!(!c.claim_file(job.id, run.id, &f, "L1").await.unwrap(), "a second claim fails");
-    c.release_claim(job.id, "a.csv", &f.version_key()).await.unwrap();
-    assert!(c.claim_file(job.id, run.id, &f, "L1").await.unwrap(), "released claims can be retaken");
-    c.mark_loaded(job.id, "a.csv", &f.version_key(), 42, run.id).await.unwrap();
-    c.release_claim(job.id, "a.csv", &f.version_key()).await.unwrap();
+    assert!(
+        !c.claim_file(job.id, run.id, &f, "L1").await.unwrap(),
+        "a second claim fails"
+    );
+    c.release_claim(job.id, "a.csv", &f.version_key())
+        .await
+        .unwrap();
+    assert!(
+        c.claim_file(job.id, run.id, &f, "L1").await.unwrap(),
+        "released claims can be retaken"
+    );
+    c.mark_loaded(job.id, "a.csv", &f.version_key(), 42, run.id)
+        .await
+        .unwrap();
+    c.release_claim(job.id, "a.csv", &f.version_key())
+        .await
+        .unwrap();
     let ledger = c.processed_files(job.id).await.unwrap();
     assert_eq!(ledger.len(), 1, "a loaded file's row is not released");
-    assert_eq!((ledger[0].status.as_str(), ledger[0].rows_loaded), ("loaded", 42));
+    assert_eq!(
+        (ledger[0].status.as_str(), ledger[0].rows_loaded),
+        ("loaded", 42)
+    );
 }
 
 #[tokio::test]
@@ -100,9 +121,19 @@ async fn run_statistics_are_derived_from_file_outcomes() {
         };
         c.record_file(run.id, &f).await.unwrap();
     }
-    let done = c.finish_run(run.id, RunStatus::PartiallyFailed, 5, 2, None).await.unwrap();
+    let done = c
+        .finish_run(run.id, RunStatus::PartiallyFailed, 5, 2, None)
+        .await
+        .unwrap();
     assert_eq!(
-        (done.files_seen, done.files_loaded, done.files_skipped, done.files_failed, done.rows_loaded, done.bytes_loaded),
+        (
+            done.files_seen,
+            done.files_loaded,
+            done.files_skipped,
+            done.files_failed,
+            done.rows_loaded,
+            done.bytes_loaded
+        ),
         (5, 1, 3, 1, 10, 100)
     );
     assert!(done.finished_at.is_some());
@@ -115,7 +146,11 @@ async fn names_are_unique_and_missing_names_are_named() {
     let conn = c.add_connection("local", &local()).await.unwrap();
     assert!(c.add_connection("local", &local()).await.is_err());
     c.create_job(&new_job(conn.id)).await.unwrap();
-    let err = c.create_job(&new_job(conn.id)).await.unwrap_err().to_string();
+    let err = c
+        .create_job(&new_job(conn.id))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("a job named 'tx' already exists"), "{err}");
     let err = c.job("nope").await.unwrap_err().to_string();
     assert!(err.contains("no job named 'nope'"), "{err}");

@@ -24,7 +24,10 @@ impl Env {
         std::fs::create_dir_all(dir.path().join("drop")).unwrap();
         let engine = Engine::open(&dir.path().join("data")).await.unwrap();
         let url = format!("file://{}", dir.path().join("drop").display());
-        engine.add_connection_url("local", &url, &Default::default()).await.unwrap();
+        engine
+            .add_connection_url("local", &url, &Default::default())
+            .await
+            .unwrap();
         Self { dir, engine }
     }
 
@@ -52,16 +55,33 @@ impl Env {
     }
 
     pub async fn run(&self, job: &str) -> Run {
-        self.engine.run(job, RunOptions::default(), Arc::new(Quiet)).await.unwrap()
+        self.engine
+            .run(job, RunOptions::default(), Arc::new(Quiet))
+            .await
+            .unwrap()
     }
 
     pub async fn run_all(&self, job: &str) -> Run {
-        self.engine.run(job, RunOptions { all_files: Some(true) }, Arc::new(Quiet)).await.unwrap()
+        self.engine
+            .run(
+                job,
+                RunOptions {
+                    all_files: Some(true),
+                },
+                Arc::new(Quiet),
+            )
+            .await
+            .unwrap()
     }
 
     pub async fn rows(&self, job: &str) -> u64 {
         let job = self.engine.job(job).await.unwrap();
-        self.engine.sink(&job.destination).unwrap().count_rows(&job.table_name).await.unwrap()
+        self.engine
+            .sink(&job.destination)
+            .unwrap()
+            .count_rows(&job.table_name)
+            .await
+            .unwrap()
     }
 
     pub async fn loaded_files(&self, job: &str) -> Vec<String> {
@@ -81,14 +101,20 @@ impl Env {
 
 pub fn set_age(path: &Path, age_minutes: u64) {
     let f = std::fs::File::options().write(true).open(path).unwrap();
-    f.set_modified(SystemTime::now() - Duration::from_secs(60 * (age_minutes + 1))).unwrap();
+    f.set_modified(SystemTime::now() - Duration::from_secs(60 * (age_minutes + 1)))
+        .unwrap();
 }
 
 /// A small transactions file: `n` rows with ids from `first`.
 pub fn transactions(first: u64, n: u64) -> String {
     let mut s = String::from("id,amount,currency,created_at,note\n");
     for i in first..first + n {
-        s.push_str(&format!("{i},{}.{:02},EUR,2024-11-19T08:{:02}:00Z,\"note {i}, with comma\"\n", i * 3, i % 100, i % 60));
+        s.push_str(&format!(
+            "{i},{}.{:02},EUR,2024-11-19T08:{:02}:00Z,\"note {i}, with comma\"\n",
+            i * 3,
+            i % 100,
+            i % 60
+        ));
     }
     s
 }

@@ -8,7 +8,10 @@ async fn latest_only_loads_the_newest_file_and_all_loads_every_file() {
     env.write("t_1.csv", &transactions(1, 10), 30);
     env.write("t_2.csv", &transactions(11, 10), 20);
     env.write("t_3.csv", &transactions(21, 10), 10);
-    env.engine.create_job(env.request("latest", "t_*.csv")).await.unwrap();
+    env.engine
+        .create_job(env.request("latest", "t_*.csv"))
+        .await
+        .unwrap();
     let mut all = env.request("all", "t_*.csv");
     all.load_latest_only = false;
     all.table_name = Some("t_all".into());
@@ -16,11 +19,17 @@ async fn latest_only_loads_the_newest_file_and_all_loads_every_file() {
 
     let run = env.run("latest").await;
     assert_eq!(run.status, RunStatus::Succeeded);
-    assert_eq!((run.files_seen, run.files_loaded, run.rows_loaded), (3, 1, 10));
+    assert_eq!(
+        (run.files_seen, run.files_loaded, run.rows_loaded),
+        (3, 1, 10)
+    );
     assert_eq!(env.loaded_files("latest").await, vec!["t_3.csv"]);
 
     let run = env.run("all").await;
-    assert_eq!((run.files_seen, run.files_loaded, run.rows_loaded), (3, 3, 30));
+    assert_eq!(
+        (run.files_seen, run.files_loaded, run.rows_loaded),
+        (3, 3, 30)
+    );
     let order: Vec<&str> = run.files.iter().map(|f| f.file_path.as_str()).collect();
     assert_eq!(order, vec!["t_1.csv", "t_2.csv", "t_3.csv"], "oldest first");
     assert_eq!(env.rows("all").await, 30);
@@ -42,7 +51,10 @@ async fn a_second_run_loads_nothing_and_a_new_file_is_picked_up() {
 
     let second = env.run("tx").await;
     assert_eq!(second.status, RunStatus::Succeeded);
-    assert_eq!((second.files_seen, second.files_loaded, second.files_skipped), (1, 0, 1));
+    assert_eq!(
+        (second.files_seen, second.files_loaded, second.files_skipped),
+        (1, 0, 1)
+    );
     assert!(second.files.is_empty());
     assert_eq!(env.rows("tx").await, 10);
 
@@ -53,7 +65,11 @@ async fn a_second_run_loads_nothing_and_a_new_file_is_picked_up() {
     assert_eq!(env.rows("tx").await, 17);
 
     let runs = env.engine.runs("tx", 10).await.unwrap();
-    assert_eq!(runs.iter().map(|r| r.rows_loaded).collect::<Vec<_>>(), vec![7, 0, 10], "newest first");
+    assert_eq!(
+        runs.iter().map(|r| r.rows_loaded).collect::<Vec<_>>(),
+        vec![7, 0, 10],
+        "newest first"
+    );
 }
 
 #[tokio::test]
@@ -65,18 +81,35 @@ async fn a_changed_schema_is_refused_with_its_diff_and_nothing_loaded() {
     env.engine.create_job(req).await.unwrap();
     env.run("tx").await;
 
-    env.write("t_2.csv", "id,amount,currency,created_at,channel\n1,abc,EUR,2024-11-19T08:00:00Z,web\n", 1);
+    env.write(
+        "t_2.csv",
+        "id,amount,currency,created_at,channel\n1,abc,EUR,2024-11-19T08:00:00Z,web\n",
+        1,
+    );
     let run = env.run("tx").await;
     assert_eq!(run.status, RunStatus::Failed);
     let f = &run.files[0];
     assert_eq!(f.outcome, FileOutcome::FailedSchemaMismatch);
     let msg = f.message.as_deref().unwrap();
-    assert!(msg.contains("t_2.csv: the file's columns differ from the job's schema"), "{msg}");
+    assert!(
+        msg.contains("t_2.csv: the file's columns differ from the job's schema"),
+        "{msg}"
+    );
     assert!(msg.contains("+ channel STRING (new in the file)"), "{msg}");
-    assert!(msg.contains("- note STRING (missing from the file)"), "{msg}");
-    assert!(msg.contains("~ amount: job has FLOAT64, file has STRING"), "{msg}");
+    assert!(
+        msg.contains("- note STRING (missing from the file)"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("~ amount: job has FLOAT64, file has STRING"),
+        "{msg}"
+    );
     assert_eq!(env.rows("tx").await, 5, "nothing of the file was loaded");
-    assert_eq!(env.loaded_files("tx").await, vec!["t_1.csv"], "the ledger is unchanged");
+    assert_eq!(
+        env.loaded_files("tx").await,
+        vec!["t_1.csv"],
+        "the ledger is unchanged"
+    );
 }
 
 #[tokio::test]
@@ -90,10 +123,24 @@ async fn a_file_over_the_size_limit_is_skipped_and_recorded_and_the_others_go_on
     env.engine.create_job(req).await.unwrap();
     let run = env.run("tx").await;
     assert_eq!(run.status, RunStatus::Succeeded);
-    assert_eq!((run.files_loaded, run.files_skipped, run.files_failed), (1, 1, 0));
-    let skipped = run.files.iter().find(|f| f.outcome == FileOutcome::SkippedTooLarge).unwrap();
+    assert_eq!(
+        (run.files_loaded, run.files_skipped, run.files_failed),
+        (1, 1, 0)
+    );
+    let skipped = run
+        .files
+        .iter()
+        .find(|f| f.outcome == FileOutcome::SkippedTooLarge)
+        .unwrap();
     assert_eq!(skipped.file_path, "t_1.csv");
-    assert!(skipped.message.as_deref().unwrap().contains("over the job's limit of 2.0 KiB"), "{skipped:?}");
+    assert!(
+        skipped
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("over the job's limit of 2.0 KiB"),
+        "{skipped:?}"
+    );
     assert_eq!(env.rows("tx").await, 3);
     let stored = env.engine.run_details(run.id).await.unwrap();
     assert_eq!(stored.files, run.files, "per-file outcomes are kept");
@@ -119,7 +166,12 @@ async fn a_bad_line_is_reported_with_its_number_and_the_file_leaves_nothing_behi
     let f = &run.files[0];
     assert_eq!(f.outcome, FileOutcome::FailedParse);
     let msg = f.message.as_deref().unwrap();
-    assert!(msg.starts_with("t_2.csv line 110002, column 'amount': 'not-a-number' is not a valid FLOAT64"), "{msg}");
+    assert!(
+        msg.starts_with(
+            "t_2.csv line 110002, column 'amount': 'not-a-number' is not a valid FLOAT64"
+        ),
+        "{msg}"
+    );
     assert_eq!(env.rows("tx").await, 5);
     assert_eq!(env.loaded_files("tx").await, vec!["t_1.csv"]);
 
@@ -148,7 +200,10 @@ async fn replace_keeps_only_the_latest_file() {
 async fn a_modified_file_is_a_new_version() {
     let env = Env::new().await;
     let path = env.write("t.csv", &transactions(1, 4), 30);
-    env.engine.create_job(env.request("tx", "t.csv")).await.unwrap();
+    env.engine
+        .create_job(env.request("tx", "t.csv"))
+        .await
+        .unwrap();
     env.run("tx").await;
     std::fs::write(&path, transactions(1, 6)).unwrap();
     let run = env.run("tx").await;
@@ -164,19 +219,37 @@ async fn json_and_parquet_files_load_too() {
         "{\"id\": 1, \"at\": \"2024-11-19T08:00:00+02:00\", \"tags\": [\"a\"]}\n{\"id\": 2, \"at\": null, \"tags\": {\"k\": 1}}\n",
         1,
     );
-    env.engine.create_job(env.request("ev", "*.jsonl")).await.unwrap();
+    env.engine
+        .create_job(env.request("ev", "*.jsonl"))
+        .await
+        .unwrap();
     let run = env.run("ev").await;
     assert_eq!(run.rows_loaded, 2, "{run:?}");
 
     let batch = arrow::record_batch::RecordBatch::try_from_iter([
-        ("id", std::sync::Arc::new(arrow::array::Int64Array::from(vec![1, 2, 3])) as arrow::array::ArrayRef),
-        ("name", std::sync::Arc::new(arrow::array::StringArray::from(vec!["a", "b", "c"])) as _),
+        (
+            "id",
+            std::sync::Arc::new(arrow::array::Int64Array::from(vec![1, 2, 3]))
+                as arrow::array::ArrayRef,
+        ),
+        (
+            "name",
+            std::sync::Arc::new(arrow::array::StringArray::from(vec!["a", "b", "c"])) as _,
+        ),
     ])
     .unwrap();
     let path = env.drop_dir().join("p.parquet");
-    let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&path).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
-    env.engine.create_job(env.request("pq", "*.parquet")).await.unwrap();
+    env.engine
+        .create_job(env.request("pq", "*.parquet"))
+        .await
+        .unwrap();
     assert_eq!(env.run("pq").await.rows_loaded, 3);
 }

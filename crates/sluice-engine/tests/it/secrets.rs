@@ -30,16 +30,31 @@ async fn credentials_are_sealed_in_the_catalog_and_redacted_everywhere() {
     let dir = tempfile::tempdir().unwrap();
     let key = SecretKey::generate(KeySource::Env);
     let (engine, catalog) = engine_with(dir.path(), key).await;
-    let added = engine.add_connection_url("prod", "s3://drops/landing", &s3_options()).await.unwrap();
+    let added = engine
+        .add_connection_url("prod", "s3://drops/landing", &s3_options())
+        .await
+        .unwrap();
     let shown = serde_json::to_string(&added).unwrap();
-    assert!(shown.contains(REDACTED) && !shown.contains("wJalr"), "{shown}");
-    assert!(shown.contains("AKIAEXAMPLEKEY"), "the key id is not a secret: {shown}");
-    for listed in [engine.connections().await.unwrap()[0].clone(), engine.connection("prod").await.unwrap()] {
+    assert!(
+        shown.contains(REDACTED) && !shown.contains("wJalr"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("AKIAEXAMPLEKEY"),
+        "the key id is not a secret: {shown}"
+    );
+    for listed in [
+        engine.connections().await.unwrap()[0].clone(),
+        engine.connection("prod").await.unwrap(),
+    ] {
         assert!(!serde_json::to_string(&listed).unwrap().contains("wJalr"));
     }
     // At rest: sealed, not plain.
     let stored = serde_json::to_string(&catalog.connection("prod").await.unwrap()).unwrap();
-    assert!(!stored.contains("wJalr") && stored.contains("v1:"), "{stored}");
+    assert!(
+        !stored.contains("wJalr") && stored.contains("v1:"),
+        "{stored}"
+    );
     // The engine can still open it.
     engine.store("prod").await.unwrap();
 }
@@ -48,11 +63,17 @@ async fn credentials_are_sealed_in_the_catalog_and_redacted_everywhere() {
 async fn a_wrong_key_names_the_connection_and_never_yields_garbage() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, _) = engine_with(dir.path(), SecretKey::generate(KeySource::Env)).await;
-    engine.add_connection_url("prod", "s3://drops", &s3_options()).await.unwrap();
+    engine
+        .add_connection_url("prod", "s3://drops", &s3_options())
+        .await
+        .unwrap();
     drop(engine);
     let (other, _) = engine_with(dir.path(), SecretKey::generate(KeySource::Env)).await;
     let err = other.store("prod").await.unwrap_err().to_string();
-    assert!(err.contains("cannot open the secret_access_key of connection 'prod'"), "{err}");
+    assert!(
+        err.contains("cannot open the secret_access_key of connection 'prod'"),
+        "{err}"
+    );
     assert!(err.contains("$SLUICE_SECRET_KEY"), "{err}");
     // Listing still works: it needs no secret.
     assert_eq!(other.connections().await.unwrap().len(), 1);
@@ -64,8 +85,14 @@ async fn rotating_the_key_reseals_every_connection() {
     let old = SecretKey::generate(KeySource::File(dir.path().join("secret.key")));
     old.write_file(&dir.path().join("secret.key")).unwrap();
     let (engine, catalog) = engine_with(dir.path(), old.clone()).await;
-    engine.add_connection_url("a", "s3://drops", &s3_options()).await.unwrap();
-    engine.add_connection_url("b", "s3://other-drops", &s3_options()).await.unwrap();
+    engine
+        .add_connection_url("a", "s3://drops", &s3_options())
+        .await
+        .unwrap();
+    engine
+        .add_connection_url("b", "s3://other-drops", &s3_options())
+        .await
+        .unwrap();
     let before = catalog.connection("a").await.unwrap();
     let (new, n) = engine.rotate_secret_key().await.unwrap();
     assert_eq!(n, 2);
@@ -88,8 +115,13 @@ async fn invalid_settings_are_reported_per_field() {
     let (engine, _) = engine_with(dir.path(), SecretKey::generate(KeySource::Env)).await;
     let mut options = s3_options();
     options.remove("secret_access_key");
-    let err = engine.add_connection_url("prod", "s3://Bad_Bucket", &options).await.unwrap_err();
-    let sluice_engine::Error::InvalidFields(fields) = &err else { panic!("{err:?}") };
+    let err = engine
+        .add_connection_url("prod", "s3://Bad_Bucket", &options)
+        .await
+        .unwrap_err();
+    let sluice_engine::Error::InvalidFields(fields) = &err else {
+        panic!("{err:?}")
+    };
     let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
     assert_eq!(names, vec!["bucket", "secret_access_key"]);
 }
@@ -98,12 +130,19 @@ async fn invalid_settings_are_reported_per_field() {
 async fn an_edit_that_keeps_the_redacted_secret_keeps_the_secret() {
     let dir = tempfile::tempdir().unwrap();
     let (engine, _) = engine_with(dir.path(), SecretKey::generate(KeySource::Env)).await;
-    let added = engine.add_connection_url("prod", "s3://drops", &s3_options()).await.unwrap();
+    let added = engine
+        .add_connection_url("prod", "s3://drops", &s3_options())
+        .await
+        .unwrap();
     let mut edited = added.config.clone();
     if let sluice_core::storage::ConnectionConfig::S3(c) = &mut edited {
         c.region = Some("us-east-2".into());
     }
     let updated = engine.update_connection("prod", edited).await.unwrap();
-    assert!(serde_json::to_string(&updated).unwrap().contains("us-east-2"));
+    assert!(
+        serde_json::to_string(&updated)
+            .unwrap()
+            .contains("us-east-2")
+    );
     engine.store("prod").await.unwrap();
 }

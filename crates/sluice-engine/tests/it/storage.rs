@@ -24,7 +24,8 @@ use sluice_engine::{Engine, JobRequest, Quiet, RunOptions};
 use crate::transactions;
 
 /// Azurite's public development account key.
-const AZURITE_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Provider {
@@ -42,27 +43,45 @@ struct Peers {
 fn peers() -> &'static Peers {
     static PEERS: OnceLock<Peers> = OnceLock::new();
     PEERS.get_or_init(|| {
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/peers.sh");
-        let start = std::process::Command::new("bash").arg(&script).arg("start").output().expect("run peers.sh");
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/peers.sh");
+        let start = std::process::Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .output()
+            .expect("run peers.sh");
         assert!(
             start.status.success(),
             "scripts/peers.sh start failed:\n{}{}",
             String::from_utf8_lossy(&start.stdout),
             String::from_utf8_lossy(&start.stderr)
         );
-        let env = std::process::Command::new("bash").arg(&script).arg("env").output().expect("run peers.sh env");
+        let env = std::process::Command::new("bash")
+            .arg(&script)
+            .arg("env")
+            .output()
+            .expect("run peers.sh env");
         let vars = String::from_utf8_lossy(&env.stdout)
             .lines()
             .filter_map(|l| l.strip_prefix("export "))
             .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.trim_matches(|c| c == '"' || c == '\'').to_string()))
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    v.trim_matches(|c| c == '"' || c == '\'').to_string(),
+                )
+            })
             .collect();
         Peers { vars }
     })
 }
 
 fn var(name: &str, default: &str) -> String {
-    peers().vars.get(name).cloned().unwrap_or_else(|| default.to_string())
+    peers()
+        .vars
+        .get(name)
+        .cloned()
+        .unwrap_or_else(|| default.to_string())
 }
 
 pub struct Backend {
@@ -84,7 +103,12 @@ impl Backend {
         let (config, local) = match provider {
             Provider::Local => {
                 let dir = tempfile::tempdir().unwrap();
-                (ConnectionConfig::Local(LocalConfig { path: dir.path().to_path_buf() }), Some(dir))
+                (
+                    ConnectionConfig::Local(LocalConfig {
+                        path: dir.path().to_path_buf(),
+                    }),
+                    Some(dir),
+                )
             }
             Provider::S3 => (
                 ConnectionConfig::S3(S3Config {
@@ -93,7 +117,10 @@ impl Backend {
                     region: Some("us-east-1".into()),
                     access_key_id: Some("testing".into()),
                     secret_access_key: Some("testing".into()),
-                    endpoint: Some(format!("http://127.0.0.1:{}", var("SLUICE_S3_PORT", "5000"))),
+                    endpoint: Some(format!(
+                        "http://127.0.0.1:{}",
+                        var("SLUICE_S3_PORT", "5000")
+                    )),
                     path_style: true,
                     allow_http: true,
                     ..Default::default()
@@ -104,7 +131,10 @@ impl Backend {
                 ConnectionConfig::Gcs(GcsConfig {
                     bucket: bucket(),
                     prefix,
-                    endpoint: Some(format!("http://127.0.0.1:{}", var("SLUICE_GCS_PORT", "4443"))),
+                    endpoint: Some(format!(
+                        "http://127.0.0.1:{}",
+                        var("SLUICE_GCS_PORT", "4443")
+                    )),
                     anonymous: true,
                     ..Default::default()
                 }),
@@ -116,7 +146,10 @@ impl Backend {
                     container: bucket(),
                     prefix,
                     access_key: Some(AZURITE_KEY.into()),
-                    endpoint: Some(format!("http://127.0.0.1:{}/devstoreaccount1", var("SLUICE_AZURE_PORT", "10000"))),
+                    endpoint: Some(format!(
+                        "http://127.0.0.1:{}/devstoreaccount1",
+                        var("SLUICE_AZURE_PORT", "10000")
+                    )),
                     ..Default::default()
                 }),
                 None,
@@ -125,7 +158,13 @@ impl Backend {
         if provider != Provider::Local {
             peers();
         }
-        Self { provider, config, _local: local, http: reqwest::Client::new(), ticks: Default::default() }
+        Self {
+            provider,
+            config,
+            _local: local,
+            http: reqwest::Client::new(),
+            ticks: Default::default(),
+        }
     }
 
     /// Writes an object under the connection's root.
@@ -138,28 +177,38 @@ impl Backend {
                 std::fs::write(&p, &body).unwrap();
                 let tick = self.ticks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let f = std::fs::File::options().write(true).open(&p).unwrap();
-                f.set_modified(std::time::SystemTime::now() - Duration::from_secs(86_400) + Duration::from_secs(tick * 10)).unwrap();
+                f.set_modified(
+                    std::time::SystemTime::now() - Duration::from_secs(86_400)
+                        + Duration::from_secs(tick * 10),
+                )
+                .unwrap();
             }
             (ConnectionConfig::Gcs(c), _) => {
                 // fake-gcs-server takes writes through its JSON API only.
                 let name = format!("{}/{path}", c.prefix);
                 let url = url::Url::parse_with_params(
-                    &format!("{}/upload/storage/v1/b/{}/o", c.endpoint.as_deref().unwrap(), c.bucket),
+                    &format!(
+                        "{}/upload/storage/v1/b/{}/o",
+                        c.endpoint.as_deref().unwrap(),
+                        c.bucket
+                    ),
                     &[("uploadType", "media"), ("name", name.as_str())],
                 )
                 .unwrap();
-                let resp = self
-                    .http
-                    .post(url)
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(resp.status().is_success(), "GCS upload of {name}: {}", resp.status());
+                let resp = self.http.post(url).body(body).send().await.unwrap();
+                assert!(
+                    resp.status().is_success(),
+                    "GCS upload of {name}: {}",
+                    resp.status()
+                );
             }
             _ => {
                 let store = self.config.build().unwrap();
-                store.object_store().put(&store.location(path), body.into()).await.unwrap();
+                store
+                    .object_store()
+                    .put(&store.location(path), body.into())
+                    .await
+                    .unwrap();
             }
         }
     }
@@ -176,15 +225,24 @@ impl Backend {
     pub async fn engine(&self) -> (tempfile::TempDir, Engine) {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::open(dir.path()).await.unwrap();
-        engine.add_connection("src", self.config.clone()).await.unwrap();
+        engine
+            .add_connection("src", self.config.clone())
+            .await
+            .unwrap();
         (dir, engine)
     }
 }
 
 fn parquet_bytes() -> Vec<u8> {
     let batch = arrow::record_batch::RecordBatch::try_from_iter([
-        ("id", Arc::new(arrow::array::Int64Array::from(vec![1, 2, 3])) as arrow::array::ArrayRef),
-        ("name", Arc::new(arrow::array::StringArray::from(vec!["a", "b", "c"])) as _),
+        (
+            "id",
+            Arc::new(arrow::array::Int64Array::from(vec![1, 2, 3])) as arrow::array::ArrayRef,
+        ),
+        (
+            "name",
+            Arc::new(arrow::array::StringArray::from(vec!["a", "b", "c"])) as _,
+        ),
     ])
     .unwrap();
     let mut out = Vec::new();
@@ -201,32 +259,76 @@ async fn lists_with_glob_and_prefix_push_down_newest_first(b: &Backend) {
     b.put("exports/2024-02/other.json", "{}\n").await;
     b.put_later("exports/2024-02/part_1.csv", "x\n1\n2\n").await;
     let (_d, engine) = b.engine().await;
-    let l = engine.list_files("src", "", "exports/2024-*/part_*.csv", None, None).await.unwrap();
+    let l = engine
+        .list_files("src", "", "exports/2024-*/part_*.csv", None, None)
+        .await
+        .unwrap();
     let names: Vec<&str> = l.files.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names, vec!["exports/2024-02/part_1.csv", "exports/2024-01/part_0.csv"], "{:?}", b.provider);
+    assert_eq!(
+        names,
+        vec!["exports/2024-02/part_1.csv", "exports/2024-01/part_0.csv"],
+        "{:?}",
+        b.provider
+    );
     assert_eq!(l.files[0].size, 6);
     // Only exports/ was listed: the two bulk/ objects were never returned by the store.
     let store = engine.store("src").await.unwrap();
-    let listing = store.list(&sluice_core::storage::FilePattern::new("", "exports/2024-*/part_*.csv").unwrap()).await.unwrap();
+    let listing = store
+        .list(&sluice_core::storage::FilePattern::new("", "exports/2024-*/part_*.csv").unwrap())
+        .await
+        .unwrap();
     assert_eq!(listing.scanned, 3, "{:?}", b.provider);
-    let none = engine.list_files("src", "exports", "*.parquet", None, None).await.unwrap();
+    let none = engine
+        .list_files("src", "exports", "*.parquet", None, None)
+        .await
+        .unwrap();
     assert!(none.suggestion.unwrap().contains("try --pattern '*.csv'"));
 }
 
 async fn detects_csv_parquet_and_jsonl(b: &Backend) {
-    b.put("d/t.csv", "id,zip,at\n1,00501,2024-11-19T08:00:00Z\n2,10001,2024-11-19T09:00:00+01:00\n").await;
+    b.put(
+        "d/t.csv",
+        "id,zip,at\n1,00501,2024-11-19T08:00:00Z\n2,10001,2024-11-19T09:00:00+01:00\n",
+    )
+    .await;
     b.put("d/p.parquet", parquet_bytes()).await;
-    b.put("d/e.jsonl", "{\"id\": 1, \"tags\": [\"a\"]}\n{\"id\": 2, \"tags\": null}\n").await;
+    b.put(
+        "d/e.jsonl",
+        "{\"id\": 1, \"tags\": [\"a\"]}\n{\"id\": 2, \"tags\": null}\n",
+    )
+    .await;
     let (_d, engine) = b.engine().await;
-    let types = |s: &sluice_core::schema::DetectedSchema| s.columns.iter().map(|c| c.bigquery_type).collect::<Vec<_>>();
+    let types = |s: &sluice_core::schema::DetectedSchema| {
+        s.columns
+            .iter()
+            .map(|c| c.bigquery_type)
+            .collect::<Vec<_>>()
+    };
     let csv = engine.detect("src", "d/t.csv", None).await.unwrap();
-    assert_eq!(types(&csv), vec![WarehouseType::Int64, WarehouseType::String, WarehouseType::Timestamp]);
+    assert_eq!(
+        types(&csv),
+        vec![
+            WarehouseType::Int64,
+            WarehouseType::String,
+            WarehouseType::Timestamp
+        ]
+    );
     let pq = engine.detect("src", "d/p.parquet", None).await.unwrap();
-    assert_eq!((types(&pq), pq.total_rows, pq.total_rows_estimated), (vec![WarehouseType::Int64, WarehouseType::String], 3, false));
+    assert_eq!(
+        (types(&pq), pq.total_rows, pq.total_rows_estimated),
+        (vec![WarehouseType::Int64, WarehouseType::String], 3, false)
+    );
     let js = engine.detect("src", "d/e.jsonl", None).await.unwrap();
     assert_eq!(types(&js), vec![WarehouseType::Int64, WarehouseType::Json]);
-    let missing = engine.detect("src", "d/nope.csv", None).await.unwrap_err().to_string();
-    assert!(missing.contains("d/nope.csv") && missing.contains("not found"), "{missing}");
+    let missing = engine
+        .detect("src", "d/nope.csv", None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.contains("d/nope.csv") && missing.contains("not found"),
+        "{missing}"
+    );
 }
 
 async fn runs_latest_all_again_new_and_too_large(b: &Backend) {
@@ -244,42 +346,110 @@ async fn runs_latest_all_again_new_and_too_large(b: &Backend) {
     };
     engine.create_job(req.clone()).await.unwrap();
     let quiet = Arc::new(Quiet);
-    let run = engine.run("tx", RunOptions::default(), quiet.clone()).await.unwrap();
+    let run = engine
+        .run("tx", RunOptions::default(), quiet.clone())
+        .await
+        .unwrap();
     assert_eq!((run.files_loaded, run.rows_loaded), (1, 10));
-    assert_eq!(run.files[0].file_path, "in/t_2.csv", "{:?}: the newest file", b.provider);
-    let run = engine.run("tx", RunOptions { all_files: Some(true) }, quiet.clone()).await.unwrap();
+    assert_eq!(
+        run.files[0].file_path, "in/t_2.csv",
+        "{:?}: the newest file",
+        b.provider
+    );
+    let run = engine
+        .run(
+            "tx",
+            RunOptions {
+                all_files: Some(true),
+            },
+            quiet.clone(),
+        )
+        .await
+        .unwrap();
     assert_eq!((run.files_loaded, run.rows_loaded), (1, 10));
-    let run = engine.run("tx", RunOptions { all_files: Some(true) }, quiet.clone()).await.unwrap();
-    assert_eq!((run.files_seen, run.files_loaded), (2, 0), "a second run loads nothing");
+    let run = engine
+        .run(
+            "tx",
+            RunOptions {
+                all_files: Some(true),
+            },
+            quiet.clone(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (run.files_seen, run.files_loaded),
+        (2, 0),
+        "a second run loads nothing"
+    );
 
     b.put_later("in/t_3.csv", transactions(21, 5)).await;
     b.put("in/t_big.csv", transactions(100, 200)).await;
-    let run = engine.run("tx", RunOptions { all_files: Some(true) }, quiet.clone()).await.unwrap();
-    assert_eq!((run.files_loaded, run.files_skipped, run.rows_loaded), (1, 3, 5), "{run:?}");
-    assert!(run.files.iter().any(|f| f.file_path == "in/t_big.csv" && f.outcome == sluice_engine::model::FileOutcome::SkippedTooLarge));
+    let run = engine
+        .run(
+            "tx",
+            RunOptions {
+                all_files: Some(true),
+            },
+            quiet.clone(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (run.files_loaded, run.files_skipped, run.rows_loaded),
+        (1, 3, 5),
+        "{run:?}"
+    );
+    assert!(run.files.iter().any(|f| f.file_path == "in/t_big.csv"
+        && f.outcome == sluice_engine::model::FileOutcome::SkippedTooLarge));
     let job = engine.job("tx").await.unwrap();
-    assert_eq!(engine.sink(&job.destination).unwrap().count_rows(&job.table_name).await.unwrap(), 25);
+    assert_eq!(
+        engine
+            .sink(&job.destination)
+            .unwrap()
+            .count_rows(&job.table_name)
+            .await
+            .unwrap(),
+        25
+    );
     req.name = "other".into();
     req.table_name = Some("other".into());
     req.file_pattern = "nothing_*.csv".into();
-    assert!(engine.create_job(req).await.unwrap_err().to_string().contains("no files matching"));
+    assert!(
+        engine
+            .create_job(req)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("no files matching")
+    );
 }
 
 async fn lists_thousands_of_objects(b: &Backend) {
     const N: usize = 2600;
     futures::stream::iter(0..N)
-        .map(|i| async move { b.put(&format!("many/{:02}/f_{i:05}.csv", i % 13), "x\n1\n").await })
+        .map(|i| async move {
+            b.put(&format!("many/{:02}/f_{i:05}.csv", i % 13), "x\n1\n")
+                .await
+        })
         .buffer_unordered(32)
         .collect::<Vec<_>>()
         .await;
     let (_d, engine) = b.engine().await;
-    let l = engine.list_files("src", "many", "f_*.csv", Some(10), None).await.unwrap();
+    let l = engine
+        .list_files("src", "many", "f_*.csv", Some(10), None)
+        .await
+        .unwrap();
     assert_eq!((l.count, l.files.len()), (N, 10), "{:?}", b.provider);
 }
 
 async fn reports_a_missing_bucket_or_a_wrong_credential(b: &Backend) {
     let (_d, engine) = b.engine().await;
-    assert!(engine.test_connection("src").await.is_ok(), "{:?}: the right settings work", b.provider);
+    assert!(
+        engine.test_connection("src").await.is_ok(),
+        "{:?}: the right settings work",
+        b.provider
+    );
     let (broken, expected) = match &b.config {
         ConnectionConfig::Azure(c) => {
             let mut c = c.clone();
@@ -297,8 +467,15 @@ async fn reports_a_missing_bucket_or_a_wrong_credential(b: &Backend) {
             // the provider's own message reaches the user.
             let mut c = c.clone();
             c.bucket = "no-such-bucket".into();
-            engine.add_connection("broken", ConnectionConfig::Gcs(c)).await.unwrap();
-            let err = engine.test_connection("broken").await.unwrap_err().to_string();
+            engine
+                .add_connection("broken", ConnectionConfig::Gcs(c))
+                .await
+                .unwrap();
+            let err = engine
+                .test_connection("broken")
+                .await
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("no bucket named no-such-bucket"), "{err}");
             return;
         }
@@ -306,8 +483,15 @@ async fn reports_a_missing_bucket_or_a_wrong_credential(b: &Backend) {
     };
     engine.add_connection("broken", broken).await.unwrap();
     let err = engine.test_connection("broken").await.unwrap_err();
-    let sluice_engine::Error::Core(core) = &err else { panic!("{err:?}") };
-    assert_eq!(core.storage_failure(), Some(expected), "{:?}: {err}", b.provider);
+    let sluice_engine::Error::Core(core) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        core.storage_failure(),
+        Some(expected),
+        "{:?}: {err}",
+        b.provider
+    );
     let text = err.to_string();
     assert!(text.contains(expected.advice()), "{text}");
 
@@ -316,15 +500,23 @@ async fn reports_a_missing_bucket_or_a_wrong_credential(b: &Backend) {
     match &mut dead {
         ConnectionConfig::S3(c) => c.endpoint = Some("http://127.0.0.1:9".into()),
         ConnectionConfig::Gcs(c) => c.endpoint = Some("http://127.0.0.1:9".into()),
-        ConnectionConfig::Azure(c) => c.endpoint = Some("http://127.0.0.1:9/devstoreaccount1".into()),
+        ConnectionConfig::Azure(c) => {
+            c.endpoint = Some("http://127.0.0.1:9/devstoreaccount1".into())
+        }
         ConnectionConfig::Local(_) => unreachable!(),
     }
     engine.add_connection("dead", dead).await.unwrap();
     let started = std::time::Instant::now();
     let err = engine.test_connection("dead").await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(20));
-    let sluice_engine::Error::Core(core) = &err else { panic!("{err:?}") };
-    assert_eq!(core.storage_failure(), Some(FailureKind::Unreachable), "{err}");
+    let sluice_engine::Error::Core(core) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        core.storage_failure(),
+        Some(FailureKind::Unreachable),
+        "{err}"
+    );
 }
 
 fn base64_key() -> String {
@@ -339,7 +531,8 @@ macro_rules! conformance {
 
             #[tokio::test]
             async fn lists_with_glob_and_prefix_push_down_newest_first() {
-                super::lists_with_glob_and_prefix_push_down_newest_first(&Backend::new($provider)).await;
+                super::lists_with_glob_and_prefix_push_down_newest_first(&Backend::new($provider))
+                    .await;
             }
 
             #[tokio::test]
@@ -359,7 +552,8 @@ macro_rules! conformance {
 
             #[tokio::test]
             async fn reports_a_missing_bucket_or_a_wrong_credential() {
-                super::reports_a_missing_bucket_or_a_wrong_credential(&Backend::new($provider)).await;
+                super::reports_a_missing_bucket_or_a_wrong_credential(&Backend::new($provider))
+                    .await;
             }
         }
     };

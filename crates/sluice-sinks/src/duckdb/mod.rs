@@ -41,7 +41,9 @@ pub struct DuckDbSink {
 
 impl std::fmt::Debug for DuckDbSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DuckDbSink").field("path", &self.path).finish()
+        f.debug_struct("DuckDbSink")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -59,9 +61,13 @@ impl DuckDbSink {
     /// because another process holds it).
     pub fn open(path: &Path) -> Result<Self> {
         let destination = format!("duckdb:{}", path.display());
-        let fail = |message: String| Error::Destination { destination: destination.clone(), message };
+        let fail = |message: String| Error::Destination {
+            destination: destination.clone(),
+            message,
+        };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| fail(format!("cannot create {}: {e}", parent.display())))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| fail(format!("cannot create {}: {e}", parent.display())))?;
         }
         let conn = Connection::open(path).map_err(|e| {
             let hint = if e.to_string().contains("lock") {
@@ -71,8 +77,12 @@ impl DuckDbSink {
             };
             fail(format!("cannot open the database: {e}{hint}"))
         })?;
-        conn.execute_batch(MARKERS).map_err(|e| fail(e.to_string()))?;
-        Ok(Self { path: path.to_path_buf(), conn: Arc::new(Mutex::new(conn)) })
+        conn.execute_batch(MARKERS)
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -80,7 +90,10 @@ impl DuckDbSink {
     }
 
     fn error(&self, e: impl std::fmt::Display) -> Error {
-        Error::Destination { destination: self.describe(), message: e.to_string() }
+        Error::Destination {
+            destination: self.describe(),
+            message: e.to_string(),
+        }
     }
 
     /// Runs `f` on a connection of its own, on a blocking thread.
@@ -89,19 +102,31 @@ impl DuckDbSink {
         T: Send + 'static,
         F: FnOnce(&Connection) -> duckdb::Result<T> + Send + 'static,
     {
-        let conn = self.conn.lock().expect("connection lock").try_clone().map_err(|e| self.error(e))?;
-        tokio::task::spawn_blocking(move || f(&conn)).await.map_err(|e| self.error(e))?.map_err(|e| self.error(e))
+        let conn = self
+            .conn
+            .lock()
+            .expect("connection lock")
+            .try_clone()
+            .map_err(|e| self.error(e))?;
+        tokio::task::spawn_blocking(move || f(&conn))
+            .await
+            .map_err(|e| self.error(e))?
+            .map_err(|e| self.error(e))
     }
 
     /// Columns of a table as `(name, type)`, empty if there is no such table.
-    fn table_columns(conn: &Connection, table: &TableName) -> duckdb::Result<Vec<(String, String)>> {
+    fn table_columns(
+        conn: &Connection,
+        table: &TableName,
+    ) -> duckdb::Result<Vec<(String, String)>> {
         let mut stmt = conn.prepare(
             "SELECT column_name, data_type FROM information_schema.columns
              WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
         )?;
-        let rows = stmt.query_map(params![table.schema().unwrap_or("main"), table.name()], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })?;
+        let rows = stmt.query_map(
+            params![table.schema().unwrap_or("main"), table.name()],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+        )?;
         rows.collect()
     }
 }
@@ -110,15 +135,26 @@ fn create_table_sql(table: &TableName, columns: &[Column]) -> String {
     let cols: Vec<String> = columns
         .iter()
         .map(|c| {
-            let not_null = if c.mode == Mode::Required { " NOT NULL" } else { "" };
+            let not_null = if c.mode == Mode::Required {
+                " NOT NULL"
+            } else {
+                ""
+            };
             format!("{} {}{not_null}", quote_ident(&c.name), duckdb_type(c.ty))
         })
         .collect();
-    format!("CREATE TABLE IF NOT EXISTS {} ({})", table.quoted(), cols.join(", "))
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} ({})",
+        table.quoted(),
+        cols.join(", ")
+    )
 }
 
 fn describe_columns<'a>(cols: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    cols.into_iter().map(|(n, t)| format!("{n} {t}")).collect::<Vec<_>>().join(", ")
+    cols.into_iter()
+        .map(|(n, t)| format!("{n} {t}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn now() -> String {
@@ -142,14 +178,23 @@ impl Sink for DuckDbSink {
         if existing.is_empty() {
             let mut sql = String::new();
             if let Some(schema) = table.schema() {
-                sql.push_str(&format!("CREATE SCHEMA IF NOT EXISTS {};\n", quote_ident(schema)));
+                sql.push_str(&format!(
+                    "CREATE SCHEMA IF NOT EXISTS {};\n",
+                    quote_ident(schema)
+                ));
             }
             sql.push_str(&create_table_sql(table, &cols));
             return self.with_conn(move |c| c.execute_batch(&sql)).await;
         }
-        let expected: Vec<(&str, &str)> = columns.iter().map(|c| (c.name.as_str(), duckdb_type(c.ty))).collect();
+        let expected: Vec<(&str, &str)> = columns
+            .iter()
+            .map(|c| (c.name.as_str(), duckdb_type(c.ty)))
+            .collect();
         let same = existing.len() == expected.len()
-            && existing.iter().zip(&expected).all(|((n, t), (en, et))| n == en && t == et);
+            && existing
+                .iter()
+                .zip(&expected)
+                .all(|((n, t), (en, et))| n == en && t == et);
         if !same {
             return Err(Error::TableMismatch {
                 table: table.to_string(),
@@ -168,7 +213,12 @@ impl Sink for DuckDbSink {
         mode: LoadMode,
         mut batches: BatchStream,
     ) -> Result<LoadReceipt> {
-        let conn = self.conn.lock().expect("connection lock").try_clone().map_err(|e| self.error(e))?;
+        let conn = self
+            .conn
+            .lock()
+            .expect("connection lock")
+            .try_clone()
+            .map_err(|e| self.error(e))?;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(PIPELINE_DEPTH);
         let table = table.clone();
         let load_id = file.load_id.clone();
@@ -181,7 +231,8 @@ impl Sink for DuckDbSink {
                 }
                 let mut rows = 0u64;
                 {
-                    let mut appender = conn.appender_to_db(table.name(), table.schema().unwrap_or("main"))?;
+                    let mut appender =
+                        conn.appender_to_db(table.name(), table.schema().unwrap_or("main"))?;
                     while let Some(msg) = rx.blocking_recv() {
                         match msg {
                             Msg::Batch(batch) => {
@@ -196,7 +247,14 @@ impl Sink for DuckDbSink {
                 }
                 conn.execute(
                     "INSERT INTO _sluice_loads VALUES (?, ?, ?, ?, ?, ?)",
-                    params![file.load_id, table.to_string(), file.file_path, file.file_version, rows as i64, now()],
+                    params![
+                        file.load_id,
+                        table.to_string(),
+                        file.file_path,
+                        file.file_version,
+                        rows as i64,
+                        now()
+                    ],
                 )?;
                 Ok(Some(rows))
             })();
@@ -244,7 +302,10 @@ impl Sink for DuckDbSink {
             let mut stmt = c.prepare("SELECT rows FROM _sluice_loads WHERE load_id = ?")?;
             let mut rows = stmt.query(params![id])?;
             match rows.next()? {
-                Some(r) => Ok(Some(LoadReceipt { load_id: id.clone(), rows: r.get::<_, i64>(0)? as u64 })),
+                Some(r) => Ok(Some(LoadReceipt {
+                    load_id: id.clone(),
+                    rows: r.get::<_, i64>(0)? as u64,
+                })),
                 None => Ok(None),
             }
         })
@@ -258,11 +319,16 @@ impl Sink for DuckDbSink {
 
     async fn preview(&self, table: &TableName, limit: usize) -> Result<Vec<RecordBatch>> {
         let sql = format!("SELECT * FROM {} LIMIT {limit}", table.quoted());
-        self.with_conn(move |c| Ok(c.prepare(&sql)?.query_arrow([])?.collect())).await
+        self.with_conn(move |c| Ok(c.prepare(&sql)?.query_arrow([])?.collect()))
+            .await
     }
 
     async fn count_rows(&self, table: &TableName) -> Result<u64> {
         let sql = format!("SELECT count(*) FROM {}", table.quoted());
-        self.with_conn(move |c| c.query_row(&sql, [], |r| r.get::<_, i64>(0)).map(|n| n as u64)).await
+        self.with_conn(move |c| {
+            c.query_row(&sql, [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+        })
+        .await
     }
 }

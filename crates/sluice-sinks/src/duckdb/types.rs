@@ -17,7 +17,11 @@ pub const TYPE_MAP: [(WarehouseType, &str); 9] = [
 ];
 
 pub fn duckdb_type(ty: WarehouseType) -> &'static str {
-    TYPE_MAP.iter().find(|(t, _)| *t == ty).map(|(_, d)| *d).expect("every type is mapped")
+    TYPE_MAP
+        .iter()
+        .find(|(t, _)| *t == ty)
+        .map(|(_, d)| *d)
+        .expect("every type is mapped")
 }
 
 #[cfg(test)]

@@ -53,9 +53,14 @@ fn duckdb_reads_back_timestamps_as_utc_instants() {
     let path = dir.path().join("w.duckdb");
     let sink = DuckDbSink::open(&path).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(suite::load_one_timestamp(&sink, "2024-11-19T10:00:00+02:00"));
+    rt.block_on(suite::load_one_timestamp(
+        &sink,
+        "2024-11-19T10:00:00+02:00",
+    ));
     drop(sink);
     let conn = duckdb::Connection::open(&path).unwrap();
-    let epoch: i64 = conn.query_row("SELECT epoch_us("at") FROM ts", [], |r| r.get(0)).unwrap();
+    let epoch: i64 = conn
+        .query_row("SELECT epoch_us(\"at\") FROM ts", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(epoch, 1_732_003_200_000_000); // 2024-11-19T08:00:00Z
 }

@@ -3,17 +3,22 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int64Array, RecordBatch,
-    StringArray, TimestampMicrosecondArray,
+    Array, ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float64Array,
+    Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use futures::StreamExt;
 use sluice_core::format::BatchStream;
 use sluice_core::names::TableName;
-use sluice_core::schema::{Column, Mode, NUMERIC_PRECISION, NUMERIC_SCALE, UTC, WarehouseType, arrow_schema};
+use sluice_core::schema::{
+    Column, Mode, NUMERIC_PRECISION, NUMERIC_SCALE, UTC, WarehouseType, arrow_schema,
+};
 use sluice_sinks::{FileLoad, LoadMode, Sink};
 
 fn all_types() -> Vec<Column> {
-    WarehouseType::ALL.iter().map(|t| Column::new(format!("c_{}", t.as_str().to_lowercase()), *t)).collect()
+    WarehouseType::ALL
+        .iter()
+        .map(|t| Column::new(format!("c_{}", t.as_str().to_lowercase()), *t))
+        .collect()
 }
 
 fn batch_of_all_types() -> RecordBatch {
@@ -22,21 +27,31 @@ fn batch_of_all_types() -> RecordBatch {
         .iter()
         .map(|c| -> ArrayRef {
             match c.ty {
-                WarehouseType::String => Arc::new(StringArray::from(vec![Some("héllo, wörld ✓"), None])),
+                WarehouseType::String => {
+                    Arc::new(StringArray::from(vec![Some("héllo, wörld ✓"), None]))
+                }
                 WarehouseType::Int64 => Arc::new(Int64Array::from(vec![Some(i64::MAX), None])),
                 WarehouseType::Float64 => Arc::new(Float64Array::from(vec![Some(-1.5e300), None])),
                 WarehouseType::Numeric => Arc::new(
-                    Decimal128Array::from(vec![Some(12_345_678_901_234_567_890_123_456_789i128), None])
-                        .with_precision_and_scale(NUMERIC_PRECISION, NUMERIC_SCALE)
-                        .unwrap(),
+                    Decimal128Array::from(vec![
+                        Some(12_345_678_901_234_567_890_123_456_789i128),
+                        None,
+                    ])
+                    .with_precision_and_scale(NUMERIC_PRECISION, NUMERIC_SCALE)
+                    .unwrap(),
                 ),
                 WarehouseType::Bool => Arc::new(BooleanArray::from(vec![Some(true), None])),
                 WarehouseType::Date => Arc::new(Date32Array::from(vec![Some(20_046), None])),
-                WarehouseType::Timestamp => {
-                    Arc::new(TimestampMicrosecondArray::from(vec![Some(1_732_003_200_000_000), None]).with_timezone(UTC))
+                WarehouseType::Timestamp => Arc::new(
+                    TimestampMicrosecondArray::from(vec![Some(1_732_003_200_000_000), None])
+                        .with_timezone(UTC),
+                ),
+                WarehouseType::Json => {
+                    Arc::new(StringArray::from(vec![Some("{\"a\":[1,2]}"), None]))
                 }
-                WarehouseType::Json => Arc::new(StringArray::from(vec![Some("{\"a\":[1,2]}"), None])),
-                WarehouseType::Bytes => Arc::new(BinaryArray::from(vec![Some(&b"\x00\xff"[..]), None])),
+                WarehouseType::Bytes => {
+                    Arc::new(BinaryArray::from(vec![Some(&b"\x00\xff"[..]), None]))
+                }
             }
         })
         .collect();
@@ -48,12 +63,20 @@ fn stream(batches: Vec<Result<RecordBatch, sluice_core::Error>>) -> BatchStream 
 }
 
 fn load(id: &str) -> FileLoad {
-    FileLoad { load_id: id.into(), file_path: format!("{id}.csv"), file_version: "v1".into() }
+    FileLoad {
+        load_id: id.into(),
+        file_path: format!("{id}.csv"),
+        file_version: "v1".into(),
+    }
 }
 
 fn ints(n: i64) -> (Vec<Column>, RecordBatch) {
     let columns = vec![Column::new("id", WarehouseType::Int64)];
-    let batch = RecordBatch::try_new(arrow_schema(&columns), vec![Arc::new(Int64Array::from_iter_values(0..n))]).unwrap();
+    let batch = RecordBatch::try_new(
+        arrow_schema(&columns),
+        vec![Arc::new(Int64Array::from_iter_values(0..n))],
+    )
+    .unwrap();
     (columns, batch)
 }
 
@@ -63,10 +86,22 @@ pub async fn round_trips_every_type_with_nulls(sink: &dyn Sink) {
     sink.ensure_table(&table, &columns).await.unwrap();
     sink.ensure_table(&table, &columns).await.unwrap(); // idempotent
     let batch = batch_of_all_types();
-    let receipt = sink.load(&table, &columns, &load("f1"), LoadMode::Append, stream(vec![Ok(batch)])).await.unwrap();
+    let receipt = sink
+        .load(
+            &table,
+            &columns,
+            &load("f1"),
+            LoadMode::Append,
+            stream(vec![Ok(batch)]),
+        )
+        .await
+        .unwrap();
     assert_eq!(receipt.rows, 2);
     assert_eq!(sink.count_rows(&table).await.unwrap(), 2);
-    assert_eq!(sink.was_loaded("f1").await.unwrap().map(|r| r.rows), Some(2));
+    assert_eq!(
+        sink.was_loaded("f1").await.unwrap().map(|r| r.rows),
+        Some(2)
+    );
     assert_eq!(sink.was_loaded("f2").await.unwrap(), None);
 
     let back = sink.preview(&table, 10).await.unwrap();
@@ -75,7 +110,13 @@ pub async fn round_trips_every_type_with_nulls(sink: &dyn Sink) {
     for (i, c) in columns.iter().enumerate() {
         // Compare as the loaded Arrow type; sinks may name zones differently ("UTC", "+00:00").
         let got = arrow::compute::cast(back.column(i), &c.ty.arrow_type()).unwrap();
-        assert_eq!(got.as_ref(), batch_of_all_types().column(i).as_ref(), "column {} ({})", c.name, c.ty);
+        assert_eq!(
+            got.as_ref(),
+            batch_of_all_types().column(i).as_ref(),
+            "column {} ({})",
+            c.name,
+            c.ty
+        );
     }
 }
 
@@ -84,14 +125,38 @@ pub async fn appends_and_replaces(sink: &dyn Sink) {
     let (columns, batch) = ints(3);
     sink.ensure_table(&table, &columns).await.unwrap();
     for id in ["a", "b"] {
-        sink.load(&table, &columns, &load(id), LoadMode::Append, stream(vec![Ok(batch.clone())])).await.unwrap();
+        sink.load(
+            &table,
+            &columns,
+            &load(id),
+            LoadMode::Append,
+            stream(vec![Ok(batch.clone())]),
+        )
+        .await
+        .unwrap();
     }
     assert_eq!(sink.count_rows(&table).await.unwrap(), 6);
     let (_, two) = ints(2);
-    sink.load(&table, &columns, &load("c"), LoadMode::Replace, stream(vec![Ok(two)])).await.unwrap();
+    sink.load(
+        &table,
+        &columns,
+        &load("c"),
+        LoadMode::Replace,
+        stream(vec![Ok(two)]),
+    )
+    .await
+    .unwrap();
     assert_eq!(sink.count_rows(&table).await.unwrap(), 2);
     // The same load id cannot commit twice.
-    let again = sink.load(&table, &columns, &load("c"), LoadMode::Append, stream(vec![Ok(batch)])).await;
+    let again = sink
+        .load(
+            &table,
+            &columns,
+            &load("c"),
+            LoadMode::Append,
+            stream(vec![Ok(batch)]),
+        )
+        .await;
     assert!(again.is_err());
     assert_eq!(sink.count_rows(&table).await.unwrap(), 2);
 }
@@ -100,30 +165,65 @@ pub async fn a_failed_load_leaves_nothing_behind(sink: &dyn Sink) {
     let table = TableName::parse("t").unwrap();
     let (columns, batch) = ints(5000);
     sink.ensure_table(&table, &columns).await.unwrap();
-    sink.load(&table, &columns, &load("ok"), LoadMode::Append, stream(vec![Ok(batch.clone())])).await.unwrap();
+    sink.load(
+        &table,
+        &columns,
+        &load("ok"),
+        LoadMode::Append,
+        stream(vec![Ok(batch.clone())]),
+    )
+    .await
+    .unwrap();
     let failing = stream(vec![
         Ok(batch.clone()),
         Ok(batch.clone()),
         Err(sluice_core::Error::parse("bad.csv", "line 10001: broken")),
     ]);
-    let err = sink.load(&table, &columns, &load("bad"), LoadMode::Replace, failing).await.unwrap_err();
-    assert!(err.to_string().contains("bad.csv: line 10001: broken"), "{err}");
-    assert_eq!(sink.count_rows(&table).await.unwrap(), 5000, "neither the delete nor the rows stayed");
+    let err = sink
+        .load(&table, &columns, &load("bad"), LoadMode::Replace, failing)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("bad.csv: line 10001: broken"),
+        "{err}"
+    );
+    assert_eq!(
+        sink.count_rows(&table).await.unwrap(),
+        5000,
+        "neither the delete nor the rows stayed"
+    );
     assert_eq!(sink.was_loaded("bad").await.unwrap(), None);
 }
 
 pub async fn refuses_a_table_with_other_columns(sink: &dyn Sink) {
     let table = TableName::parse("t").unwrap();
-    sink.ensure_table(&table, &[Column::new("id", WarehouseType::Int64)]).await.unwrap();
-    let err = sink.ensure_table(&table, &[Column::new("id", WarehouseType::String)]).await.unwrap_err();
-    assert!(err.to_string().contains("table t already exists with other columns (id BIGINT)"), "{err}");
+    sink.ensure_table(&table, &[Column::new("id", WarehouseType::Int64)])
+        .await
+        .unwrap();
+    let err = sink
+        .ensure_table(&table, &[Column::new("id", WarehouseType::String)])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("table t already exists with other columns (id BIGINT)"),
+        "{err}"
+    );
 }
 
 pub async fn schema_qualified_tables(sink: &dyn Sink) {
     let table = TableName::parse("raw.events").unwrap();
     let (columns, batch) = ints(4);
     sink.ensure_table(&table, &columns).await.unwrap();
-    sink.load(&table, &columns, &load("q"), LoadMode::Append, stream(vec![Ok(batch)])).await.unwrap();
+    sink.load(
+        &table,
+        &columns,
+        &load("q"),
+        LoadMode::Append,
+        stream(vec![Ok(batch)]),
+    )
+    .await
+    .unwrap();
     assert_eq!(sink.count_rows(&table).await.unwrap(), 4);
     sink.drop_table(&table).await.unwrap();
     assert!(sink.count_rows(&table).await.is_err());
@@ -135,11 +235,26 @@ pub async fn required_columns_reject_nulls_atomically(sink: &dyn Sink) {
     col.mode = Mode::Required;
     let columns = vec![col];
     sink.ensure_table(&table, &columns).await.unwrap();
-    let good = RecordBatch::try_new(arrow_schema(&columns), vec![Arc::new(Int64Array::from(vec![1, 2]))]).unwrap();
-    let bad =
-        RecordBatch::try_new(arrow_schema(&columns), vec![Arc::new(Int64Array::from(vec![Some(3), None]))]).unwrap();
+    let good = RecordBatch::try_new(
+        arrow_schema(&columns),
+        vec![Arc::new(Int64Array::from(vec![1, 2]))],
+    )
+    .unwrap();
+    let bad = RecordBatch::try_new(
+        arrow_schema(&columns),
+        vec![Arc::new(Int64Array::from(vec![Some(3), None]))],
+    )
+    .unwrap();
     assert!(bad.column(0).is_null(1));
-    let err = sink.load(&table, &columns, &load("r"), LoadMode::Append, stream(vec![Ok(good), Ok(bad)])).await;
+    let err = sink
+        .load(
+            &table,
+            &columns,
+            &load("r"),
+            LoadMode::Append,
+            stream(vec![Ok(good), Ok(bad)]),
+        )
+        .await;
     assert!(err.is_err());
     assert_eq!(sink.count_rows(&table).await.unwrap(), 0);
 }
@@ -148,11 +263,23 @@ pub async fn load_one_timestamp(sink: &dyn Sink, text: &str) {
     let table = TableName::parse("ts").unwrap();
     let columns = vec![Column::new("at", WarehouseType::Timestamp)];
     sink.ensure_table(&table, &columns).await.unwrap();
-    let micros = chrono::DateTime::parse_from_rfc3339(text).unwrap().timestamp_micros();
+    let micros = chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .timestamp_micros();
     let batch = RecordBatch::try_new(
         arrow_schema(&columns),
-        vec![Arc::new(TimestampMicrosecondArray::from(vec![micros]).with_timezone(UTC))],
+        vec![Arc::new(
+            TimestampMicrosecondArray::from(vec![micros]).with_timezone(UTC),
+        )],
     )
     .unwrap();
-    sink.load(&table, &columns, &load("ts"), LoadMode::Append, stream(vec![Ok(batch)])).await.unwrap();
+    sink.load(
+        &table,
+        &columns,
+        &load("ts"),
+        LoadMode::Append,
+        stream(vec![Ok(batch)]),
+    )
+    .await
+    .unwrap();
 }
