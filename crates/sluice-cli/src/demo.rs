@@ -13,7 +13,7 @@ use clap::Args;
 use sluice_engine::model::Destination;
 use sluice_engine::{Engine, Error as EngineError, JobRequest, Quiet, RunOptions};
 
-use crate::output::Printer;
+use crate::output::{Printer, thousands};
 
 const DEMO_CONNECTION: &str = "demo";
 const DEMO_JOB: &str = "demo-transactions";
@@ -247,10 +247,11 @@ pub async fn run(engine: &Engine, args: &DemoArgs, out: &Printer) -> Result<()> 
             .join(sluice_engine::engine::WAREHOUSE_FILE),
     )?;
     out.line(&format!(
-        "\nTable {} now holds {rows} rows ({} files × {} rows) in {}.",
+        "\nTable {} now holds {} rows ({} files × {} rows) in {}.",
         job.table_name,
+        thousands(rows),
         days + 1,
-        args.rows,
+        thousands(args.rows),
         db.display()
     ));
     out.line("Query it with the duckdb CLI or Python:");

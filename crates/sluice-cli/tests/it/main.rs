@@ -28,7 +28,8 @@ impl Cli {
             .arg(self.data())
             .args(args)
             .env_remove("SLUICE_FAULT")
-            .env_remove("SLUICE_DATA_DIR");
+            .env_remove("SLUICE_DATA_DIR")
+            .env_remove("SLUICE_SECRET_KEY");
         c
     }
 
@@ -120,7 +121,7 @@ fn demo_loads_each_file_exactly_once() {
         "{out}"
     );
     assert!(
-        out.contains("Table transactions now holds 1600 rows"),
+        out.contains("Table transactions now holds 1,600 rows"),
         "{out}"
     );
     assert_eq!(cli.table_rows("transactions"), 1600);
@@ -353,4 +354,62 @@ fn generated_benchmark_files_are_reproducible() {
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     assert_eq!(std::fs::read_to_string(&a).unwrap().lines().count(), 2001);
     let _ = Path::new(&a);
+}
+
+#[test]
+fn credentials_never_show_and_rotate_with_a_command() {
+    let cli = Cli::new();
+    let secret = cli.dir.path().join("aws-secret");
+    std::fs::write(&secret, "wJalrXUtnFEMI-SECRET\n").unwrap();
+    let opt = format!("secret_access_key=@{}", secret.display());
+    cli.ok(&[
+        "connections",
+        "add",
+        "prod",
+        "s3://acme-drops/landing",
+        "-o",
+        "region=eu-west-1",
+        "-o",
+        "access_key_id=AKIAEXAMPLE",
+        "-o",
+        &opt,
+    ]);
+    for args in [
+        &["connections", "list"][..],
+        &["connections", "show", "prod", "--json"][..],
+    ] {
+        let out = cli.ok(args);
+        assert!(!out.contains("wJalr"), "{out}");
+        assert!(out.contains("••••") && out.contains("AKIAEXAMPLE"), "{out}");
+    }
+    let catalog = std::fs::read(cli.data().join("catalog.db")).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&catalog).contains("wJalr"),
+        "the catalog holds no plain secret"
+    );
+    let key_before = std::fs::read_to_string(cli.data().join("secret.key")).unwrap();
+    let out = cli.ok(&["connections", "rotate-key"]);
+    assert!(
+        out.contains("re-sealed the credentials of 1 connection(s)"),
+        "{out}"
+    );
+    assert_ne!(
+        std::fs::read_to_string(cli.data().join("secret.key")).unwrap(),
+        key_before
+    );
+    // A wrong key is an error naming the connection, not garbage.
+    let out = cli
+        .cmd(&["files", "prod"])
+        .env(
+            "SLUICE_SECRET_KEY",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot open the secret_access_key of connection 'prod'"),
+        "{}",
+        stderr(&out)
+    );
 }

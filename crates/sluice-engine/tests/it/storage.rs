@@ -494,6 +494,8 @@ async fn reports_a_missing_bucket_or_a_wrong_credential(b: &Backend) {
     );
     let text = err.to_string();
     assert!(text.contains(expected.advice()), "{text}");
+    // A 4xx answer is final: no retries.
+    assert!(!text.contains("retries"), "{text}");
 
     // An endpoint nobody listens on is unreachable, and says so within the timeout.
     let mut dead = b.config.clone();
