@@ -13,7 +13,7 @@ use futures::stream::{BoxStream, StreamExt};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use super::{BATCH_ROWS, BatchStream, complete_lines, estimate_rows};
+use super::{BATCH_ROWS, BatchSource, BatchStream, batch_stream, complete_lines, estimate_rows};
 use crate::schema::infer::ColumnInference;
 use crate::schema::{Column, DetectedSchema, arrow_schema, unique_names};
 use crate::storage::FileEntry;
@@ -411,22 +411,8 @@ pub fn read(
         path: path.to_string(),
         names: columns.iter().map(|c| c.name.clone()).collect(),
         delimiter: options.delimiter.unwrap_or(','),
-        failed: false,
     };
-    futures::stream::unfold(state, |mut s| async move {
-        if s.failed {
-            return None;
-        }
-        match s.next_batch().await {
-            Ok(Some(batch)) => Some((Ok(batch), s)),
-            Ok(None) => None,
-            Err(e) => {
-                s.failed = true;
-                Some((Err(e), s))
-            }
-        }
-    })
-    .boxed()
+    batch_stream(state)
 }
 
 struct CsvStream {
@@ -439,10 +425,9 @@ struct CsvStream {
     path: String,
     names: Vec<String>,
     delimiter: char,
-    failed: bool,
 }
 
-impl CsvStream {
+impl BatchSource for CsvStream {
     async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         loop {
             if self.decoder.capacity() == 0 {
@@ -465,7 +450,9 @@ impl CsvStream {
         }
         self.decoder.flush().map_err(|e| self.error(e))
     }
+}
 
+impl CsvStream {
     /// Strips a UTF-8 byte-order mark and turns Latin-1 into UTF-8, chunk by chunk.
     fn prepare(&mut self, chunk: Bytes) -> Bytes {
         let chunk = if std::mem::take(&mut self.at_start)

@@ -20,7 +20,7 @@ use chrono::Utc;
 use futures::stream::{BoxStream, StreamExt};
 use serde_json::value::RawValue;
 
-use super::{BATCH_ROWS, BatchStream, complete_lines, estimate_rows};
+use super::{BATCH_ROWS, BatchSource, BatchStream, batch_stream, complete_lines, estimate_rows};
 use crate::schema::infer::ColumnInference;
 use crate::schema::{
     Column, DetectedSchema, NUMERIC_PRECISION, NUMERIC_SCALE, WarehouseType, arrow_schema,
@@ -256,23 +256,9 @@ pub fn read(
         eof: false,
         columns: columns.to_vec(),
         path: path.to_string(),
-        failed: false,
         at_start: true,
     };
-    futures::stream::unfold(state, |mut s| async move {
-        if s.failed {
-            return None;
-        }
-        match s.next_batch().await {
-            Ok(Some(b)) => Some((Ok(b), s)),
-            Ok(None) => None,
-            Err(e) => {
-                s.failed = true;
-                Some((Err(e), s))
-            }
-        }
-    })
-    .boxed()
+    batch_stream(state)
 }
 
 struct JsonStream {
@@ -281,11 +267,10 @@ struct JsonStream {
     eof: bool,
     columns: Vec<Column>,
     path: String,
-    failed: bool,
     at_start: bool,
 }
 
-impl JsonStream {
+impl BatchSource for JsonStream {
     async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         let mut builders: Vec<Builder> = self.columns.iter().map(|c| Builder::new(c.ty)).collect();
         let mut rows = 0;

@@ -177,6 +177,30 @@ pub async fn read(
     }
 }
 
+/// A reader's state that yields one record batch at a time.
+pub(crate) trait BatchSource: Send + 'static {
+    /// The next batch, `None` at the end.
+    fn next_batch(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<Option<RecordBatch>>> + Send;
+}
+
+/// Turns a [`BatchSource`] into a stream that ends after the first error.
+pub(crate) fn batch_stream(source: impl BatchSource) -> BatchStream {
+    use futures::StreamExt;
+    futures::stream::unfold((source, false), |(mut source, failed)| async move {
+        if failed {
+            return None;
+        }
+        match source.next_batch().await {
+            Ok(Some(batch)) => Some((Ok(batch), (source, false))),
+            Ok(None) => None,
+            Err(e) => Some((Err(e), (source, true))),
+        }
+    })
+    .boxed()
+}
+
 /// Keeps the complete lines of a sample: the bytes after the last newline are dropped when
 /// the sample stops before the end of the file.
 pub(crate) fn complete_lines(sample: &[u8], truncated: bool) -> &[u8] {
