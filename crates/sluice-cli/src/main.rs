@@ -69,6 +69,15 @@ enum Command {
     Run(RunArgs),
     /// List a job's past runs with their statistics.
     Runs(RunsArgs),
+    /// Serve the REST API on a local address (the web wizard will follow).
+    Serve {
+        /// Address to listen on. Any address other than loopback needs SLUICE_API_TOKEN.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// Token every API request must carry as `Authorization: Bearer …`.
+        #[arg(long, env = "SLUICE_API_TOKEN", hide_env_values = true)]
+        api_token: Option<String>,
+    },
     /// Write a reproducible transactions CSV (used by the benchmark).
     #[command(hide = true)]
     GenerateTransactions(demo::GenerateArgs),
@@ -403,6 +412,14 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 out.runs(&runs);
             }
         }
+        Command::Serve { bind, api_token } => {
+            let server = sluice_web::Server::bind(bind, api_token).await?;
+            out.line(&format!(
+                "sluice API on http://{}/api (Ctrl-C to stop)",
+                server.local_addr()
+            ));
+            server.run(Arc::new(engine)).await?;
+        }
         Command::GenerateTransactions(_) => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)
@@ -496,6 +513,7 @@ async fn jobs(engine: &Engine, cmd: JobsCmd, out: &Printer) -> Result<()> {
                 destination: Destination::DuckDb {
                     path: a.duckdb.clone(),
                 },
+                expected_fingerprint: None,
             };
             let job = engine.create_job(request).await?;
             if a.json {

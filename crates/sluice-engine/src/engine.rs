@@ -79,6 +79,10 @@ pub struct JobRequest {
     pub schedule: Schedule,
     #[serde(default)]
     pub destination: Destination,
+    /// The schema fingerprint the user reviewed; creation is refused if the newest file's
+    /// schema no longer has it.
+    #[serde(default)]
+    pub expected_fingerprint: Option<String>,
 }
 
 fn yes() -> bool {
@@ -396,6 +400,17 @@ impl Engine {
         };
         let options = FormatOptions::for_file(req.format.clone(), &newest.path)?;
         let detected = format::detect(&store, &newest, &options).await?;
+        if let Some(expected) = req
+            .expected_fingerprint
+            .as_deref()
+            .filter(|f| !f.is_empty())
+            && expected != detected.schema_fingerprint
+        {
+            return Err(Error::Conflict(format!(
+                "the schema of the newest file ({}) changed since it was reviewed; detect it again",
+                newest.path
+            )));
+        }
         let schema = match req.schema {
             Some(reviewed) => check_reviewed(&reviewed, &detected)?,
             None => detected.reviewed_columns(),

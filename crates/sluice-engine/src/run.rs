@@ -54,9 +54,28 @@ impl Engine {
         options: RunOptions,
         progress: Arc<dyn Progress>,
     ) -> Result<Run> {
+        let (job, run) = self.start_run(job_name).await?;
+        self.execute_run(&job, run.id, options, progress).await
+    }
+
+    /// Records a new run of a job, `running`, without loading anything: interfaces that
+    /// answer at once (the API) start here and then call [`Engine::execute_run`].
+    pub async fn start_run(&self, job_name: &str) -> Result<(Job, Run)> {
         let job = self.catalog().job(job_name).await?;
         let run = self.catalog().start_run(job.id).await?;
-        match self.run_files(&job, run.id, options, progress).await {
+        Ok((job, run))
+    }
+
+    /// Carries out a run recorded by [`Engine::start_run`].
+    pub async fn execute_run(
+        &self,
+        job: &Job,
+        run_id: i64,
+        options: RunOptions,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Run> {
+        let run = self.catalog().run(run_id).await?;
+        match self.run_files(job, run.id, options, progress).await {
             Ok((seen, already_loaded, outcomes)) => {
                 let failed = outcomes.iter().filter(|o| o.is_failure()).count();
                 let loaded = outcomes.len() - failed;

@@ -1,0 +1,209 @@
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sluice_core::schema::Column;
+use sluice_engine::model::Destination;
+use sluice_engine::schedule::Schedule;
+use sluice_engine::{JobRequest, Quiet, RunOptions};
+use sluice_sinks::LoadMode;
+
+use super::connections::format_options;
+use crate::{ApiError, Shared};
+
+type Answer = Result<Json<Value>, ApiError>;
+
+/// A connection named by its id or its name.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum ConnectionRef {
+    Id(i64),
+    Name(String),
+}
+
+#[derive(Deserialize)]
+pub struct NewJob {
+    name: String,
+    connection_id: ConnectionRef,
+    #[serde(default)]
+    file_path_prefix: String,
+    file_pattern: String,
+    file_format: Option<String>,
+    #[serde(default)]
+    file_format_options: serde_json::Map<String, Value>,
+    #[serde(default = "yes")]
+    load_latest_only: bool,
+    /// The fingerprint the user reviewed: if the newest file no longer has it, the job is
+    /// not created.
+    schema_fingerprint: Option<String>,
+    #[serde(default)]
+    load_type: Option<String>,
+    table_name: Option<String>,
+    schema: Option<Vec<Column>>,
+    schedule: Option<String>,
+    max_file_size: Option<u64>,
+    #[serde(default)]
+    destination: Option<Destination>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn bad_field(field: &str, message: String) -> ApiError {
+    ApiError::field(StatusCode::BAD_REQUEST, "invalid", field, message)
+}
+
+pub async fn create(
+    State(s): State<Shared>,
+    Json(body): Json<NewJob>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let connection = match body.connection_id {
+        ConnectionRef::Name(n) => n,
+        ConnectionRef::Id(id) => s
+            .engine
+            .connections()
+            .await?
+            .into_iter()
+            .find(|c| c.id == id)
+            .map(|c| c.name)
+            .ok_or_else(|| {
+                ApiError::field(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    "connection_id",
+                    format!("no connection with id {id}"),
+                )
+            })?,
+    };
+    let load_type = match body.load_type.as_deref() {
+        None | Some("") => LoadMode::Append,
+        Some(t) => t.parse().map_err(|e| bad_field("load_type", e))?,
+    };
+    let schedule = match body.schedule.as_deref() {
+        None | Some("") => Schedule::Manual,
+        Some(t) => t.parse().map_err(|e| bad_field("schedule", e))?,
+    };
+    let request = JobRequest {
+        name: body.name.clone(),
+        connection,
+        file_path_prefix: body.file_path_prefix,
+        file_pattern: body.file_pattern,
+        format: format_options(body.file_format.as_deref(), &body.file_format_options)?,
+        load_latest_only: body.load_latest_only,
+        table_name: body.table_name,
+        load_type,
+        schema: body.schema,
+        max_file_size: body.max_file_size,
+        schedule,
+        destination: body.destination.unwrap_or_default(),
+        expected_fingerprint: body.schema_fingerprint,
+    };
+    let job = s.engine.create_job(request).await.map_err(|e| match e {
+        sluice_engine::Error::Conflict(m) if m.contains("a job named") => {
+            ApiError::field(StatusCode::CONFLICT, "conflict", "name", m)
+        }
+        sluice_engine::Error::Conflict(m) if m.contains("schema") => ApiError::field(
+            StatusCode::CONFLICT,
+            "schema_changed",
+            "schema_fingerprint",
+            m,
+        ),
+        sluice_engine::Error::NotFound(m) if m.starts_with("no files matching") => ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no_files",
+            "file_pattern",
+            m,
+        ),
+        sluice_engine::Error::Invalid(m) if m.starts_with("invalid table name") => {
+            bad_field("table_name", m)
+        }
+        sluice_engine::Error::Invalid(m) if m.starts_with("invalid job name") => {
+            bad_field("name", m)
+        }
+        other => other.into(),
+    })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"status": "success", "job": job})),
+    ))
+}
+
+pub async fn list(State(s): State<Shared>) -> Answer {
+    Ok(Json(
+        json!({"status": "success", "jobs": s.engine.jobs().await?}),
+    ))
+}
+
+pub async fn get_one(State(s): State<Shared>, Path(name): Path<String>) -> Answer {
+    Ok(Json(
+        json!({"status": "success", "job": s.engine.job(&name).await?}),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+pub struct DeleteQuery {
+    #[serde(default)]
+    drop_table: bool,
+}
+
+pub async fn delete(
+    State(s): State<Shared>,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<DeleteQuery>,
+) -> Answer {
+    s.engine.delete_job(&name, q.drop_table).await?;
+    Ok(Json(json!({"status": "success"})))
+}
+
+#[derive(Deserialize, Default)]
+pub struct RunBody {
+    all_files: Option<bool>,
+}
+
+/// Starts a run and answers at once with its id; poll `GET /api/runs/{id}`.
+pub async fn run(
+    State(s): State<Shared>,
+    Path(name): Path<String>,
+    body: Option<Json<RunBody>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let options = RunOptions {
+        all_files: body.and_then(|b| b.0.all_files),
+    };
+    let (job, run) = s.engine.start_run(&name).await?;
+    let engine = Arc::clone(&s.engine);
+    let run_id = run.id;
+    tokio::spawn(async move {
+        if let Err(e) = engine
+            .execute_run(&job, run_id, options, Arc::new(Quiet))
+            .await
+        {
+            tracing::warn!(job = %job.name, run = run_id, "run failed: {e}");
+        }
+    });
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"status": "success", "run_id": run_id, "run": run})),
+    ))
+}
+
+pub async fn runs(State(s): State<Shared>, Path(name): Path<String>) -> Answer {
+    Ok(Json(
+        json!({"status": "success", "runs": s.engine.runs(&name, 100).await?}),
+    ))
+}
+
+pub async fn run_details(State(s): State<Shared>, Path(id): Path<i64>) -> Answer {
+    Ok(Json(
+        json!({"status": "success", "run": s.engine.run_details(id).await?}),
+    ))
+}
+
+pub async fn processed_files(State(s): State<Shared>, Path(name): Path<String>) -> Answer {
+    Ok(Json(
+        json!({"status": "success", "processed_files": s.engine.processed_files(&name).await?}),
+    ))
+}

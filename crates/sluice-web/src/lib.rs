@@ -1,0 +1,143 @@
+//! sluice's HTTP interface: a JSON API under `/api`, over the same [`Engine`] the CLI uses.
+//! Handlers hold no logic of their own: they parse a request, call the engine, and shape
+//! the answer. Every error has one shape (see [`error::ApiError`]).
+//!
+//! Start at [`router`]; [`serve`] binds it, refusing a non-loopback address without a token.
+
+pub mod api;
+pub mod error;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use sluice_engine::Engine;
+
+pub use error::ApiError;
+
+/// What every handler shares.
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    /// When set, every API request must carry `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+}
+
+pub type Shared = Arc<AppState>;
+
+/// The whole HTTP interface.
+pub fn router(engine: Arc<Engine>, token: Option<String>) -> Router {
+    let state: Shared = Arc::new(AppState { engine, token });
+    let api = api::routes()
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API endpoint")
+        })
+        .layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .nest("/api", api)
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(state)
+}
+
+async fn require_token(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    if let Some(token) = &state.token {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(token.as_str()) {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this server requires an API token: send `Authorization: Bearer <SLUICE_API_TOKEN>`",
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Errors that stop the server from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "refusing to listen on {0} without SLUICE_API_TOKEN: anyone who can reach it could read and load your data. Set SLUICE_API_TOKEN, or bind to 127.0.0.1"
+    )]
+    TokenRequired(SocketAddr),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error("the server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A listening socket, checked and bound, ready to serve.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    token: Option<String>,
+}
+
+impl Server {
+    /// Binds `addr`; any address other than loopback needs a token.
+    pub async fn bind(addr: SocketAddr, token: Option<String>) -> Result<Self, ServeError> {
+        let token = token.filter(|t| !t.is_empty());
+        if !addr.ip().is_loopback() && token.is_none() {
+            return Err(ServeError::TokenRequired(addr));
+        }
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| ServeError::Bind(addr, e))?;
+        Ok(Self { listener, token })
+    }
+
+    /// The address actually bound (port 0 becomes a real port).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until Ctrl-C or SIGTERM.
+    pub async fn run(self, engine: Arc<Engine>) -> Result<(), ServeError> {
+        axum::serve(self.listener, router(engine, self.token))
+            .with_graceful_shutdown(shutdown())
+            .await
+            .map_err(ServeError::Serve)
+    }
+}
+
+/// Binds and serves until Ctrl-C or SIGTERM.
+pub async fn serve(
+    bind: SocketAddr,
+    engine: Arc<Engine>,
+    token: Option<String>,
+) -> Result<(), ServeError> {
+    Server::bind(bind, token).await?.run(engine).await
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
