@@ -133,6 +133,8 @@ pub enum FileOutcome {
     /// Found committed in the destination after an interrupted run, and recorded.
     Recovered,
     SkippedTooLarge,
+    /// Another runner claimed the file between this run's listing and its claim.
+    SkippedClaimed,
     FailedSchemaMismatch,
     FailedParse,
     FailedDestination,
@@ -145,6 +147,7 @@ impl FileOutcome {
             Self::Loaded => "loaded",
             Self::Recovered => "recovered",
             Self::SkippedTooLarge => "skipped_too_large",
+            Self::SkippedClaimed => "skipped_claimed",
             Self::FailedSchemaMismatch => "failed_schema_mismatch",
             Self::FailedParse => "failed_parse",
             Self::FailedDestination => "failed_destination",
@@ -157,6 +160,7 @@ impl FileOutcome {
             Self::Loaded,
             Self::Recovered,
             Self::SkippedTooLarge,
+            Self::SkippedClaimed,
             Self::FailedSchemaMismatch,
             Self::FailedParse,
             Self::FailedDestination,
@@ -182,6 +186,7 @@ impl FileOutcome {
             Self::Loaded => "loaded",
             Self::Recovered => "loaded (recovered)",
             Self::SkippedTooLarge => "skipped: too large",
+            Self::SkippedClaimed => "skipped: being loaded by another run",
             Self::FailedSchemaMismatch => "failed: schema mismatch",
             Self::FailedParse => "failed: parse error",
             Self::FailedDestination => "failed: destination error",

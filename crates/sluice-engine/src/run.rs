@@ -78,7 +78,10 @@ impl Engine {
         match self.run_files(job, run.id, options, progress).await {
             Ok((seen, already_loaded, outcomes)) => {
                 let failed = outcomes.iter().filter(|o| o.is_failure()).count();
-                let loaded = outcomes.len() - failed;
+                let loaded = outcomes
+                    .iter()
+                    .filter(|o| matches!(o, FileOutcome::Loaded | FileOutcome::Recovered))
+                    .count();
                 let status = match (failed, loaded) {
                     (0, _) => RunStatus::Succeeded,
                     (_, 0) => RunStatus::Failed,
@@ -107,7 +110,8 @@ impl Engine {
         progress: Arc<dyn Progress>,
     ) -> Result<(u64, u64, Vec<FileOutcome>)> {
         let sink = self.sink(&job.destination)?;
-        let mut outcomes = self.reconcile(job, run_id, sink.as_ref()).await?;
+        let recovered = self.reconcile(job, run_id, sink.as_ref()).await?;
+        let mut outcomes = vec![FileOutcome::Recovered; recovered.len()];
 
         let store = self.store(&job.connection).await?;
         let pattern = FilePattern::new(&job.file_path_prefix, &job.file_pattern)?;
@@ -152,12 +156,27 @@ impl Engine {
             progress.file_finished(&record);
             outcomes.push(record.outcome);
         }
-        Ok((listing.files.len() as u64, plan.already_loaded, outcomes))
+        // Files recovered above are counted as loaded by this run, not as loaded before it.
+        let recovered_listed = listing
+            .files
+            .iter()
+            .filter(|f| recovered.contains(&(f.path.clone(), f.version_key())))
+            .count() as u64;
+        Ok((
+            listing.files.len() as u64,
+            plan.already_loaded - recovered_listed,
+            outcomes,
+        ))
     }
 
-    /// Settles files a dead process left `loading`.
-    async fn reconcile(&self, job: &Job, run_id: i64, sink: &dyn Sink) -> Result<Vec<FileOutcome>> {
-        let mut outcomes = Vec::new();
+    /// Settles files a dead process left `loading`; returns those whose load had committed.
+    async fn reconcile(
+        &self,
+        job: &Job,
+        run_id: i64,
+        sink: &dyn Sink,
+    ) -> Result<HashSet<(String, String)>> {
+        let mut recovered = HashSet::new();
         for p in self.catalog().processed_files(job.id).await? {
             if p.status != "loading" {
                 continue;
@@ -168,6 +187,7 @@ impl Engine {
                     self.catalog()
                         .mark_loaded(job.id, &p.file_path, &p.file_version, receipt.rows, run_id)
                         .await?;
+                    recovered.insert((p.file_path.clone(), p.file_version.clone()));
                     let record = RunFile {
                         file_path: p.file_path,
                         file_version: p.file_version,
@@ -180,7 +200,6 @@ impl Engine {
                         rows_loaded: receipt.rows,
                     };
                     self.catalog().record_file(run_id, &record).await?;
-                    outcomes.push(record.outcome);
                 }
                 None => {
                     tracing::info!(file = %p.file_path, "an interrupted load had not committed; it will be loaded again");
@@ -190,7 +209,7 @@ impl Engine {
                 }
             }
         }
-        Ok(outcomes)
+        Ok(recovered)
     }
 
     async fn load_file(
@@ -222,8 +241,7 @@ impl Engine {
             .await?
         {
             // Another runner holds or finished it since the listing.
-            record.outcome = FileOutcome::Recovered;
-            record.message = Some("claimed by another run".into());
+            record.outcome = FileOutcome::SkippedClaimed;
             return Ok(record);
         }
         // The destination's marker is the truth: a load that committed but whose ledger row

@@ -190,6 +190,15 @@ fn a_process_killed_after_commit_is_recorded_and_not_loaded_twice() {
     let run: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(run["files"][0]["outcome"], "recovered", "{out}");
     assert_eq!(run["rows_loaded"], 1000);
+    assert_eq!(
+        (
+            run["files_seen"].as_u64(),
+            run["files_loaded"].as_u64(),
+            run["files_skipped"].as_u64()
+        ),
+        (Some(1), Some(1), Some(0)),
+        "{out}"
+    );
     assert_eq!(cli.table_rows("t"), 1000, "exactly once");
     assert_eq!(cli.ledger()[0]["status"], "loaded");
 }

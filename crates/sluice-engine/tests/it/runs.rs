@@ -253,3 +253,26 @@ async fn json_and_parquet_files_load_too() {
         .unwrap();
     assert_eq!(env.run("pq").await.rows_loaded, 3);
 }
+
+#[tokio::test]
+async fn a_run_that_loads_nothing_and_fails_a_file_is_failed_not_partial() {
+    let env = Env::new().await;
+    env.write("t_1.csv", &transactions(1, 5), 30);
+    let mut req = env.request("tx", "t_*.csv");
+    req.load_latest_only = false;
+    req.max_file_size = Some(1000);
+    env.engine.create_job(req).await.unwrap();
+    env.write(
+        "t_1.csv",
+        "id,amount,currency,created_at,other\n1,2.5,EUR,2024-11-19T08:00:00Z,x\n",
+        30,
+    );
+    env.write("t_2.csv", &transactions(1, 500), 20);
+    let run = env.run("tx").await;
+    assert_eq!(
+        (run.files_loaded, run.files_skipped, run.files_failed),
+        (0, 1, 1),
+        "{run:?}"
+    );
+    assert_eq!(run.status, RunStatus::Failed);
+}
