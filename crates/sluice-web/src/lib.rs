@@ -1,4 +1,5 @@
-//! sluice's HTTP interface: a JSON API under `/api`, over the same [`Engine`] the CLI uses.
+//! sluice's HTTP interface: a JSON API under `/api` and the web UI at `/` (embedded, plain
+//! JavaScript over the API), over the same [`Engine`] the CLI uses.
 //! Handlers hold no logic of their own: they parse a request, call the engine, and shape
 //! the answer. Every error has one shape (see [`error::ApiError`]).
 //!
@@ -40,7 +41,28 @@ pub fn router(engine: Arc<Engine>, token: Option<String>) -> Router {
     Router::new()
         .nest("/api", api)
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
+        )
+        .route(
+            "/ui/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+        )
+        .route(
+            "/ui/style.css",
+            get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }),
+        )
         .with_state(state)
+}
+
+// The UI is embedded in the binary: nothing is fetched at run time.
+const INDEX_HTML: &str = include_str!("../ui/index.html");
+const APP_JS: &str = include_str!("../ui/app.js");
+const STYLE_CSS: &str = include_str!("../ui/style.css");
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 async fn require_token(State(state): State<Shared>, request: Request, next: Next) -> Response {
