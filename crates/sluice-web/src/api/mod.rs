@@ -36,4 +36,53 @@ pub fn routes() -> Router<Shared> {
         .route("/jobs/{name}/runs", get(jobs::runs))
         .route("/jobs/{name}/processed-files", get(jobs::processed_files))
         .route("/runs/{id}", get(jobs::run_details))
+        .route("/openapi.json", get(openapi))
+}
+
+/// The API's OpenAPI 3.1 document, kept beside the code; a test checks that it names
+/// every route.
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_openapi_document_names_every_route() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).expect("valid JSON");
+        assert_eq!(doc["openapi"], "3.1.0");
+        let documented: Vec<&str> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let source = include_str!("mod.rs");
+        // Every route registered above, however rustfmt wraps the call.
+        let routes: Vec<&str> = source
+            .split(".route(")
+            .skip(1)
+            .filter_map(|rest| rest.trim_start().strip_prefix('"'))
+            .filter_map(|rest| rest.split('"').next())
+            .filter(|path| path.starts_with('/'))
+            .collect();
+        assert!(routes.len() >= 12, "{routes:?}");
+        for r in &routes {
+            assert!(
+                documented.contains(r),
+                "route {r} is missing from openapi.json"
+            );
+        }
+        for d in &documented {
+            assert!(
+                routes.contains(d),
+                "openapi.json documents {d}, which is not a route"
+            );
+        }
+    }
 }

@@ -377,3 +377,27 @@ async fn serving_beyond_loopback_needs_a_token() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_served() {
+    let api = Api::new(None).await;
+    let (status, body) = api.get("/api/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["openapi"], "3.1.0");
+    assert!(body["paths"]["/connections/{name}/detect-file-schema"]["post"].is_object());
+}
+
+#[tokio::test]
+async fn the_ui_is_served_from_the_binary() {
+    let api = Api::new(None).await;
+    let (status, body) = api.get("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.as_str()
+            .unwrap()
+            .contains("<script src=\"/ui/app.js\">")
+    );
+    let (status, body) = api.get("/ui/app.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.as_str().unwrap().contains("wizardPage"));
+}
