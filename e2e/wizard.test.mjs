@@ -63,7 +63,15 @@ test("the wizard creates a job that loads the files", async () => {
   assert.equal(await page.isDisabled("#next"), true, "Next waits for a connection");
   await page.fill("#conn-name", "landing");
   await page.selectOption("#conn-provider", "local");
-  await page.fill("#conn-location", drop);
+  // A bucket form asks for bucket settings; a bad bucket name is reported beside its field.
+  await page.selectOption("#conn-provider", "s3");
+  await page.fill("#conn-name", "bad-s3");
+  await page.fill("#conn-bucket", "Not_A_Bucket");
+  await page.click("#conn-save");
+  await page.waitForFunction(() => document.getElementById("err-bucket").textContent.includes("not a valid bucket name"));
+  await page.selectOption("#conn-provider", "local");
+  await page.fill("#conn-name", "landing");
+  await page.fill("#conn-path", drop);
   await page.click("#conn-save");
   await page.waitForFunction(() => document.getElementById("connection")?.value === "landing");
   await page.fill("#job-name", "daily-transactions");

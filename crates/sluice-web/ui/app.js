@@ -75,28 +75,57 @@ async function jobsPage() {
 }
 
 // ---- connections ----
+// Settings per provider: [key, label, kind, hint]. Secrets are write-only on the server.
+const PROVIDER_FIELDS = {
+  local: [["path", "Folder", "text", "an absolute path on the server"]],
+  s3: [["bucket", "Bucket", "text"], ["prefix", "Prefix", "text", "optional"], ["region", "Region", "text", "e.g. eu-west-1"],
+    ["access_key_id", "Access key id", "text", "empty: the default AWS credential chain"], ["secret_access_key", "Secret access key", "password"],
+    ["endpoint", "Endpoint", "text", "S3-compatible stores only"], ["path_style", "Path-style addressing", "checkbox"], ["allow_http", "Allow http://", "checkbox"]],
+  gcs: [["bucket", "Bucket", "text"], ["prefix", "Prefix", "text", "optional"],
+    ["service_account_json", "Service-account key (JSON)", "textarea", "empty: application default credentials"]],
+  azure: [["account", "Storage account", "text"], ["container", "Container", "text"], ["prefix", "Prefix", "text", "optional"],
+    ["access_key", "Account key", "password"], ["sas_token", "SAS token", "password", "instead of the account key"]],
+};
+
 function connectionForm(onSaved) {
   const name = h("input", { type: "text", id: "conn-name", placeholder: "landing" });
-  const provider = h("select", { id: "conn-provider" }, ["local", "s3", "gcs", "azure"].map((p) => h("option", { value: p }, p)));
-  const location = h("input", { type: "text", id: "conn-location", placeholder: "/data/landing or bucket name" });
+  const provider = h("select", { id: "conn-provider" }, [["local", "Local folder"], ["s3", "Amazon S3"], ["gcs", "Google Cloud Storage"], ["azure", "Azure Blob"]].map(([v, t]) => h("option", { value: v }, t)));
+  const settings = h("div", { id: "conn-settings" });
+  const inputs = {};
+  const render = () => {
+    for (const k of Object.keys(inputs)) delete inputs[k];
+    settings.replaceChildren(...PROVIDER_FIELDS[provider.value].map(([key, label, kind, hint]) => {
+      const id = "conn-" + key.replace(/_/g, "-");
+      if (kind === "checkbox") {
+        inputs[key] = h("input", { type: "checkbox", id });
+        return h("div", {}, h("label", { class: "radio" }, inputs[key], label), h("div", { class: "error", id: "err-" + key }));
+      }
+      inputs[key] = kind === "textarea" ? h("textarea", { id, rows: 4 }) : h("input", { type: kind, id, autocomplete: "off" });
+      return field(label, inputs[key], key, hint);
+    }));
+  };
+  provider.addEventListener("change", render);
+  render();
   const msg = h("div", { class: "error", id: "conn-msg", "aria-live": "polite" });
   const ok = h("div", { class: "success", "aria-live": "polite" });
   async function save() {
-    const p = provider.value;
-    const body = { name: name.value.trim(), provider: p };
-    if (p === "local") body.path = location.value.trim();
-    else if (p === "azure") body.container = location.value.trim();
-    else body.bucket = location.value.trim();
+    const body = { name: name.value.trim(), provider: provider.value };
+    for (const [key, input] of Object.entries(inputs)) {
+      if (input.type === "checkbox") body[key] = input.checked;
+      else if (input.value.trim()) body[key] = input.value.trim();
+    }
+    ok.textContent = "";
     try {
       await api("POST", "/connections", body);
+    } catch (e) { showError(e, msg); return; }
+    try {
       const t = await api("POST", `/connections/${encodeURIComponent(body.name)}/test`);
-      ok.textContent = "Connected: " + t.message;
-      onSaved(body.name);
-    } catch (e) { showError(e, msg); }
+      ok.textContent = "✓ Connected: " + t.message;
+    } catch (e) { msg.textContent = "Saved, but the test failed: " + e.message; }
+    onSaved(body.name);
   }
   return h("div", { class: "card" }, h("h2", { text: "Add a connection" }),
-    h("div", { class: "row" }, field("Name", name, "name"), field("Provider", provider, "provider")),
-    field("Folder or bucket", location, "path", "credentials for buckets can be added with the CLI"),
+    h("div", { class: "row" }, field("Name", name, "name"), field("Provider", provider, "provider")), settings,
     h("div", { class: "actions" }, h("span"), h("button", { class: "primary", id: "conn-save", onclick: save }, "Save and test")), msg, ok);
 }
 
