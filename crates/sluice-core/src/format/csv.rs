@@ -133,7 +133,7 @@ fn decode_sample(sample: &[u8], encoding: Encoding, path: &str) -> Result<String
                         column: None,
                         message: "the file is not valid UTF-8".into(),
                         hint: Some(
-                            "if it was written by Excel or an older system, try --encoding latin-1"
+                            "if it was written by Excel or an older system, set the encoding to latin-1 (--encoding latin-1)"
                                 .into(),
                         ),
                     })
@@ -311,7 +311,8 @@ pub fn detect(
                         show_delimiter(d)
                     ),
                     hint: Some(format!(
-                        "{} splits the rows into {n} columns; use --delimiter {}",
+                        "{} splits the rows into {n} columns; set the delimiter to {} (--delimiter {})",
+                        show_delimiter(better),
                         show_delimiter(better),
                         show_delimiter(better)
                     )),
@@ -675,7 +676,10 @@ mod tests {
             err.contains("with delimiter ',' every row is one column"),
             "{err}"
         );
-        assert!(err.contains("use --delimiter '|'"), "{err}");
+        assert!(
+            err.contains("set the delimiter to '|' (--delimiter '|')"),
+            "{err}"
+        );
     }
 
     #[test]

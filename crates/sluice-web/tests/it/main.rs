@@ -245,7 +245,7 @@ async fn test_list_files_and_detect() {
         body["details"]["hint"]
             .as_str()
             .unwrap()
-            .contains("use --delimiter '|'"),
+            .contains("set the delimiter to '|'"),
         "{body}"
     );
     let (status, body) = api
