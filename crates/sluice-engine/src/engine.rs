@@ -157,6 +157,10 @@ impl Engine {
         self.catalog.as_ref()
     }
 
+    pub(crate) fn catalog_handle(&self) -> Arc<dyn Catalog> {
+        Arc::clone(&self.catalog)
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }

@@ -11,6 +11,7 @@
 pub mod catalog;
 pub mod engine;
 pub mod error;
+pub mod lease;
 pub mod model;
 pub mod plan;
 pub mod run;

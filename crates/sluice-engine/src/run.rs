@@ -62,7 +62,10 @@ impl Engine {
     /// answer at once (the API) start here and then call [`Engine::execute_run`].
     pub async fn start_run(&self, job_name: &str) -> Result<(Job, Run)> {
         let job = self.catalog().job(job_name).await?;
-        let run = self.catalog().start_run(job.id).await?;
+        let run = self
+            .catalog()
+            .start_run(job.id, &crate::lease::this_runner())
+            .await?;
         Ok((job, run))
     }
 
@@ -75,6 +78,7 @@ impl Engine {
         progress: Arc<dyn Progress>,
     ) -> Result<Run> {
         let run = self.catalog().run(run_id).await?;
+        let _lease = self.keep_lease(run.id);
         match self.run_files(job, run.id, options, progress).await {
             Ok((seen, already_loaded, outcomes)) => {
                 let failed = outcomes.iter().filter(|o| o.is_failure()).count();
@@ -99,6 +103,22 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// Renews the run's lease every [`crate::lease::HEARTBEAT_EVERY`] until the guard drops.
+    fn keep_lease(&self, run_id: i64) -> LeaseGuard {
+        let catalog = self.catalog_handle();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(crate::lease::HEARTBEAT_EVERY);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = catalog.heartbeat(run_id).await {
+                    tracing::warn!(run = run_id, "cannot renew the run's lease: {e}");
+                }
+            }
+        });
+        LeaseGuard(task)
     }
 
     /// Returns (files seen, files already loaded, outcomes of the files taken up).
@@ -326,6 +346,15 @@ impl Engine {
 }
 
 use futures::StreamExt as _;
+
+/// Stops renewing a lease when the run ends.
+struct LeaseGuard(tokio::task::JoinHandle<()>);
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 fn core_failure(e: sluice_core::Error) -> (FileOutcome, String) {
     let outcome = match &e {

@@ -170,6 +170,14 @@ fn a_process_killed_mid_file_leaves_nothing_and_the_next_run_loads_it_once() {
     let again = cli.ok(&["run", "tx"]);
     assert!(again.contains("nothing new"), "{again}");
     assert_eq!(cli.table_rows("t"), 30_000);
+    // The killed run is recorded as interrupted, not left running.
+    let runs: serde_json::Value = serde_json::from_str(&cli.ok(&["runs", "tx", "--json"])).unwrap();
+    let killed = runs.as_array().unwrap().last().unwrap();
+    assert_eq!(killed["status"], "failed", "{killed}");
+    assert!(
+        killed["error"].as_str().unwrap().starts_with("interrupted"),
+        "{killed}"
+    );
 }
 
 #[test]

@@ -72,7 +72,14 @@ pub trait Catalog: Send + Sync {
     /// Drops a claim whose load did not commit, so a later run takes the file again.
     async fn release_claim(&self, job_id: i64, file_path: &str, file_version: &str) -> Result<()>;
 
-    async fn start_run(&self, job_id: i64) -> Result<Run>;
+    /// Records a new `running` run held by `runner`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Conflict`] while another run of the job holds a live lease
+    /// ([`crate::lease`]); a dead one is marked interrupted and taken over.
+    async fn start_run(&self, job_id: i64, runner: &str) -> Result<Run>;
+    /// Renews a running run's lease.
+    async fn heartbeat(&self, run_id: i64) -> Result<()>;
     async fn record_file(&self, run_id: i64, file: &RunFile) -> Result<()>;
     async fn finish_run(
         &self,

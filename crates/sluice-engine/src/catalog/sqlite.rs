@@ -423,16 +423,68 @@ impl Catalog for SqliteCatalog {
         Ok(())
     }
 
-    async fn start_run(&self, job_id: i64) -> Result<Run> {
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO runs (job_id, status, started_at) VALUES (?, 'running', ?) RETURNING id",
-        )
-        .bind(job_id)
-        .bind(Utc::now())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db)?;
-        self.run(id).await
+    async fn start_run(&self, job_id: i64, runner: &str) -> Result<Run> {
+        for _ in 0..2 {
+            let inserted: std::result::Result<i64, sqlx::Error> = sqlx::query_scalar(
+                "INSERT INTO runs (job_id, status, started_at, runner, heartbeat_at)
+                 VALUES (?, 'running', ?, ?, ?) RETURNING id",
+            )
+            .bind(job_id)
+            .bind(Utc::now())
+            .bind(runner)
+            .bind(Utc::now())
+            .fetch_one(&self.pool)
+            .await;
+            match inserted {
+                Ok(id) => return self.run(id).await,
+                Err(e) if is_unique_violation(&e) => {}
+                Err(e) => return Err(db(e)),
+            }
+            // Another run holds the job: refuse, unless its lease is dead.
+            let row = sqlx::query(
+                "SELECT r.id, r.runner, r.heartbeat_at, r.started_at, j.name FROM runs r JOIN jobs j ON j.id = r.job_id
+                 WHERE r.job_id = ? AND r.status = 'running'",
+            )
+            .bind(job_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+            let Some(row) = row else { continue };
+            let id: i64 = row.try_get("id").map_err(db)?;
+            let holder: Option<String> = row.try_get("runner").map_err(db)?;
+            let heartbeat: Option<DateTime<Utc>> = row.try_get("heartbeat_at").map_err(db)?;
+            if crate::lease::is_alive(holder.as_deref(), heartbeat, Utc::now()) {
+                let name: String = row.try_get("name").map_err(db)?;
+                let started: DateTime<Utc> = row.try_get("started_at").map_err(db)?;
+                return Err(Error::Conflict(format!(
+                    "job '{name}' is already running (run {id}, started {}); wait for it to finish",
+                    started.format("%Y-%m-%d %H:%M:%S UTC")
+                )));
+            }
+            sqlx::query(
+                "UPDATE runs SET status = 'failed', finished_at = ?,
+                    error = 'interrupted: the process running it stopped; its files are settled by the next run'
+                 WHERE id = ? AND status = 'running'",
+            )
+            .bind(Utc::now())
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        }
+        Err(Error::Conflict(
+            "another run of this job keeps starting; try again".into(),
+        ))
+    }
+
+    async fn heartbeat(&self, run_id: i64) -> Result<()> {
+        sqlx::query("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'")
+            .bind(Utc::now())
+            .bind(run_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
     }
 
     async fn record_file(&self, run_id: i64, file: &RunFile) -> Result<()> {

@@ -71,7 +71,7 @@ async fn a_file_version_is_claimed_once() {
     let (_d, c) = catalog().await;
     let conn = c.add_connection("local", &local()).await.unwrap();
     let job = c.create_job(&new_job(conn.id)).await.unwrap();
-    let run = c.start_run(job.id).await.unwrap();
+    let run = c.start_run(job.id, "elsewhere:1").await.unwrap();
     assert_eq!(run.status, RunStatus::Running);
     let f = file("a.csv");
     assert!(c.claim_file(job.id, run.id, &f, "L1").await.unwrap());
@@ -105,7 +105,7 @@ async fn run_statistics_are_derived_from_file_outcomes() {
     let (_d, c) = catalog().await;
     let conn = c.add_connection("local", &local()).await.unwrap();
     let job = c.create_job(&new_job(conn.id)).await.unwrap();
-    let run = c.start_run(job.id).await.unwrap();
+    let run = c.start_run(job.id, "elsewhere:1").await.unwrap();
     for (path, outcome, rows) in [
         ("a", FileOutcome::Loaded, 10),
         ("b", FileOutcome::SkippedTooLarge, 0),
@@ -154,4 +154,47 @@ async fn names_are_unique_and_missing_names_are_named() {
     assert!(err.contains("a job named 'tx' already exists"), "{err}");
     let err = c.job("nope").await.unwrap_err().to_string();
     assert!(err.contains("no job named 'nope'"), "{err}");
+}
+
+#[tokio::test]
+async fn a_job_runs_once_at_a_time_and_dead_runs_are_taken_over() {
+    let (_d, c) = catalog().await;
+    let conn = c.add_connection("local", &local()).await.unwrap();
+    let job = c.create_job(&new_job(conn.id)).await.unwrap();
+    let first = c.start_run(job.id, "other-host:42").await.unwrap();
+    let err = c
+        .start_run(job.id, "other-host:43")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("job 'tx' is already running (run 1"), "{err}");
+    c.finish_run(first.id, RunStatus::Succeeded, 0, 0, None)
+        .await
+        .unwrap();
+    let second = c
+        .start_run(job.id, &sluice_engine::lease::this_runner())
+        .await
+        .unwrap();
+
+    // A run whose process is gone (this host, no such PID) is interrupted and taken over.
+    c.finish_run(second.id, RunStatus::Succeeded, 0, 0, None)
+        .await
+        .unwrap();
+    let host = sluice_engine::lease::this_runner()
+        .rsplit_once(':')
+        .unwrap()
+        .0
+        .to_string();
+    let dead = c
+        .start_run(job.id, &format!("{host}:{}", u32::MAX - 1))
+        .await
+        .unwrap();
+    let next = c
+        .start_run(job.id, &sluice_engine::lease::this_runner())
+        .await
+        .unwrap();
+    let dead = c.run(dead.id).await.unwrap();
+    assert_eq!(dead.status, RunStatus::Failed);
+    assert!(dead.error.unwrap().starts_with("interrupted"));
+    assert_eq!(c.run(next.id).await.unwrap().status, RunStatus::Running);
 }
