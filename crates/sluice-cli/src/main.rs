@@ -69,7 +69,7 @@ enum Command {
     Run(RunArgs),
     /// List a job's past runs with their statistics.
     Runs(RunsArgs),
-    /// Serve the REST API on a local address (the web wizard will follow).
+    /// Serve the web UI and the REST API, and start scheduled jobs when they are due.
     Serve {
         /// Address to listen on. Any address other than loopback needs SLUICE_API_TOKEN.
         #[arg(long, default_value = "127.0.0.1:8080")]

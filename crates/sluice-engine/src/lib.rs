@@ -4,7 +4,7 @@
 //! - [`catalog`]: where connections, jobs, runs and the ledger live (SQLite by default).
 //! - [`plan`]: which files a run takes, as a pure function.
 //! - [`run`]: the runner, and how a file is loaded exactly once.
-//! - [`schedule`]: schedules and their next fire times.
+//! - [`schedule`]: schedules and their next fire times; [`scheduler`]: starting due runs.
 //!
 //! Start at [`Engine::open`], [`Engine::create_job`] and [`Engine::run`].
 
@@ -16,6 +16,7 @@ pub mod model;
 pub mod plan;
 pub mod run;
 pub mod schedule;
+pub mod scheduler;
 
 pub use engine::{Engine, FileListing, JobRequest, ListedFile};
 pub use error::{Error, Result};

@@ -64,7 +64,7 @@ impl Engine {
         let job = self.catalog().job(job_name).await?;
         let run = self
             .catalog()
-            .start_run(job.id, &crate::lease::this_runner())
+            .start_run(job.id, &crate::lease::this_runner(), None)
             .await?;
         Ok((job, run))
     }

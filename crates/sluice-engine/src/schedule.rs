@@ -143,12 +143,35 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// Whether a job is due at `now`, given when the scheduler last started it (or, if never,
+    /// when the job was created). However many fire times passed while nothing ran, the
+    /// answer is one "yes": the run it starts moves `last` to `now`.
+    pub fn is_due(&self, last: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        self.next_after(last).is_some_and(|next| next <= now)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_job_is_due_once_however_many_fires_were_missed() {
+        let daily = "daily@02:00".parse::<Schedule>().unwrap();
+        let created = at("2024-11-19T10:00:00Z");
+        assert!(!daily.is_due(created, at("2024-11-20T01:59:59Z")));
+        assert!(daily.is_due(created, at("2024-11-20T02:00:00Z")));
+        // Down for three days: due now, and once started (last = now) not again until the next fire.
+        let now = at("2024-11-23T09:00:00Z");
+        assert!(daily.is_due(created, now));
+        assert!(!daily.is_due(now, at("2024-11-24T01:00:00Z")));
+        assert!(daily.is_due(now, at("2024-11-24T02:00:00Z")));
+        assert!(!Schedule::Manual.is_due(created, now));
     }
 
     #[test]

@@ -123,14 +123,20 @@ impl Server {
             .expect("a bound listener has an address")
     }
 
-    /// Serves until Ctrl-C or SIGTERM.
+    /// Serves, with the scheduler starting due jobs, until Ctrl-C or SIGTERM.
     pub async fn run(self, engine: Arc<Engine>) -> Result<(), ServeError> {
-        axum::serve(self.listener, router(engine, self.token))
+        let scheduler = tokio::spawn(Arc::clone(&engine).run_scheduler(SCHEDULER_TICK));
+        let served = axum::serve(self.listener, router(engine, self.token))
             .with_graceful_shutdown(shutdown())
             .await
-            .map_err(ServeError::Serve)
+            .map_err(ServeError::Serve);
+        scheduler.abort();
+        served
     }
 }
+
+/// How often `sluice serve` looks for due jobs.
+pub const SCHEDULER_TICK: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Binds and serves until Ctrl-C or SIGTERM.
 pub async fn serve(

@@ -7,6 +7,7 @@
 pub mod sqlite;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::Result;
 use crate::model::{
@@ -77,7 +78,14 @@ pub trait Catalog: Send + Sync {
     /// # Errors
     /// [`crate::Error::Conflict`] while another run of the job holds a live lease
     /// ([`crate::lease`]); a dead one is marked interrupted and taken over.
-    async fn start_run(&self, job_id: i64, runner: &str) -> Result<Run>;
+    async fn start_run(
+        &self,
+        job_id: i64,
+        runner: &str,
+        scheduled_for: Option<DateTime<Utc>>,
+    ) -> Result<Run>;
+    /// When the scheduler last started the job, if ever.
+    async fn last_scheduled(&self, job_id: i64) -> Result<Option<DateTime<Utc>>>;
     /// Renews a running run's lease.
     async fn heartbeat(&self, run_id: i64) -> Result<()>;
     async fn record_file(&self, run_id: i64, file: &RunFile) -> Result<()>;

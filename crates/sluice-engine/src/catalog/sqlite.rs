@@ -423,16 +423,22 @@ impl Catalog for SqliteCatalog {
         Ok(())
     }
 
-    async fn start_run(&self, job_id: i64, runner: &str) -> Result<Run> {
+    async fn start_run(
+        &self,
+        job_id: i64,
+        runner: &str,
+        scheduled_for: Option<DateTime<Utc>>,
+    ) -> Result<Run> {
         for _ in 0..2 {
             let inserted: std::result::Result<i64, sqlx::Error> = sqlx::query_scalar(
-                "INSERT INTO runs (job_id, status, started_at, runner, heartbeat_at)
-                 VALUES (?, 'running', ?, ?, ?) RETURNING id",
+                "INSERT INTO runs (job_id, status, started_at, runner, heartbeat_at, scheduled_for)
+                 VALUES (?, 'running', ?, ?, ?, ?) RETURNING id",
             )
             .bind(job_id)
             .bind(Utc::now())
             .bind(runner)
             .bind(Utc::now())
+            .bind(scheduled_for)
             .fetch_one(&self.pool)
             .await;
             match inserted {
@@ -475,6 +481,16 @@ impl Catalog for SqliteCatalog {
         Err(Error::Conflict(
             "another run of this job keeps starting; try again".into(),
         ))
+    }
+
+    async fn last_scheduled(&self, job_id: i64) -> Result<Option<DateTime<Utc>>> {
+        let at: Option<DateTime<Utc>> =
+            sqlx::query_scalar("SELECT max(scheduled_for) FROM runs WHERE job_id = ?")
+                .bind(job_id)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(at)
     }
 
     async fn heartbeat(&self, run_id: i64) -> Result<()> {

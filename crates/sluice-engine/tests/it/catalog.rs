@@ -71,7 +71,7 @@ async fn a_file_version_is_claimed_once() {
     let (_d, c) = catalog().await;
     let conn = c.add_connection("local", &local()).await.unwrap();
     let job = c.create_job(&new_job(conn.id)).await.unwrap();
-    let run = c.start_run(job.id, "elsewhere:1").await.unwrap();
+    let run = c.start_run(job.id, "elsewhere:1", None).await.unwrap();
     assert_eq!(run.status, RunStatus::Running);
     let f = file("a.csv");
     assert!(c.claim_file(job.id, run.id, &f, "L1").await.unwrap());
@@ -105,7 +105,7 @@ async fn run_statistics_are_derived_from_file_outcomes() {
     let (_d, c) = catalog().await;
     let conn = c.add_connection("local", &local()).await.unwrap();
     let job = c.create_job(&new_job(conn.id)).await.unwrap();
-    let run = c.start_run(job.id, "elsewhere:1").await.unwrap();
+    let run = c.start_run(job.id, "elsewhere:1", None).await.unwrap();
     for (path, outcome, rows) in [
         ("a", FileOutcome::Loaded, 10),
         ("b", FileOutcome::SkippedTooLarge, 0),
@@ -161,9 +161,9 @@ async fn a_job_runs_once_at_a_time_and_dead_runs_are_taken_over() {
     let (_d, c) = catalog().await;
     let conn = c.add_connection("local", &local()).await.unwrap();
     let job = c.create_job(&new_job(conn.id)).await.unwrap();
-    let first = c.start_run(job.id, "other-host:42").await.unwrap();
+    let first = c.start_run(job.id, "other-host:42", None).await.unwrap();
     let err = c
-        .start_run(job.id, "other-host:43")
+        .start_run(job.id, "other-host:43", None)
         .await
         .unwrap_err()
         .to_string();
@@ -172,7 +172,7 @@ async fn a_job_runs_once_at_a_time_and_dead_runs_are_taken_over() {
         .await
         .unwrap();
     let second = c
-        .start_run(job.id, &sluice_engine::lease::this_runner())
+        .start_run(job.id, &sluice_engine::lease::this_runner(), None)
         .await
         .unwrap();
 
@@ -186,11 +186,11 @@ async fn a_job_runs_once_at_a_time_and_dead_runs_are_taken_over() {
         .0
         .to_string();
     let dead = c
-        .start_run(job.id, &format!("{host}:{}", u32::MAX - 1))
+        .start_run(job.id, &format!("{host}:{}", u32::MAX - 1), None)
         .await
         .unwrap();
     let next = c
-        .start_run(job.id, &sluice_engine::lease::this_runner())
+        .start_run(job.id, &sluice_engine::lease::this_runner(), None)
         .await
         .unwrap();
     let dead = c.run(dead.id).await.unwrap();

@@ -3,6 +3,7 @@
 mod catalog;
 mod jobs;
 mod runs;
+mod scheduler;
 mod secrets;
 mod storage;
 
