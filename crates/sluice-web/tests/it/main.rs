@@ -401,3 +401,44 @@ async fn the_ui_is_served_from_the_binary() {
     assert_eq!(status, StatusCode::OK);
     assert!(body.as_str().unwrap().contains("wizardPage"));
 }
+
+#[tokio::test]
+async fn metrics_count_runs_rows_and_successes() {
+    let api = Api::new(None).await;
+    api.add_local().await;
+    api.write("t_1.csv", "id,amount\n1,2.5\n2,3.5\n3,4.5\n");
+    let job = json!({"name": "tx", "connection_id": "local", "file_pattern": "t_*.csv", "load_latest_only": false});
+    assert_eq!(api.post("/api/jobs", job).await.0, StatusCode::CREATED);
+    let (_, body) = api.post("/api/jobs/tx/run", json!({})).await;
+    let run_id = body["run_id"].as_i64().unwrap();
+    for _ in 0..100 {
+        let (_, body) = api.get(&format!("/api/runs/{run_id}")).await;
+        if body["run"]["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, body) = api.get("/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    let text = body.as_str().unwrap();
+    assert!(
+        text.contains("sluice_runs_total{job=\"tx\",status=\"succeeded\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sluice_rows_loaded_total{job=\"tx\"} 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sluice_files_loaded_total{job=\"tx\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sluice_run_duration_seconds_count{job=\"tx\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sluice_last_success_timestamp_seconds{job=\"tx\"}"),
+        "{text}"
+    );
+}

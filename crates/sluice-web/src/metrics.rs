@@ -1,0 +1,88 @@
+//! `GET /metrics` in Prometheus text format, derived from the catalog at scrape time (no
+//! state of its own): runs by job and status, files, rows and bytes loaded, run durations,
+//! and the last successful run per job.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use sluice_engine::model::{FileOutcome, RunStatus};
+
+use crate::{ApiError, Shared};
+
+type Labels = Vec<(String, String)>;
+
+/// Runs per job looked at: the most recent ones.
+const RUNS_PER_JOB: u32 = 1000;
+
+pub async fn metrics(State(s): State<Shared>) -> Result<impl IntoResponse, ApiError> {
+    let runs_total = Family::<Labels, Counter>::default();
+    let files = Family::<Labels, Counter>::default();
+    let rows = Family::<Labels, Counter>::default();
+    let bytes = Family::<Labels, Counter>::default();
+    let last_success = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    let durations = Family::<Labels, Histogram>::new_with_constructor(|| {
+        Histogram::new(exponential_buckets(0.25, 2.0, 14))
+    });
+
+    for job in s.engine.jobs().await? {
+        let job_label = || vec![("job".to_string(), job.name.clone())];
+        for run in s.engine.runs(&job.name, RUNS_PER_JOB).await? {
+            let mut l = job_label();
+            l.push(("status".into(), run.status.as_str().into()));
+            runs_total.get_or_create(&l).inc();
+            files.get_or_create(&job_label()).inc_by(
+                run.files
+                    .iter()
+                    .filter(|f| matches!(f.outcome, FileOutcome::Loaded | FileOutcome::Recovered))
+                    .count() as u64,
+            );
+            rows.get_or_create(&job_label()).inc_by(run.rows_loaded);
+            bytes.get_or_create(&job_label()).inc_by(run.bytes_loaded);
+            if let Some(d) = run.duration_seconds() {
+                durations.get_or_create(&job_label()).observe(d);
+            }
+            if run.status == RunStatus::Succeeded
+                && let Some(done) = run.finished_at
+            {
+                let g = last_success.get_or_create(&job_label());
+                let t = done.timestamp_millis() as f64 / 1000.0;
+                if t > g.get() {
+                    g.set(t);
+                }
+            }
+        }
+    }
+
+    let mut registry = Registry::with_prefix("sluice");
+    registry.register("runs", "Runs by job and status", runs_total);
+    registry.register("files_loaded", "Files loaded", files);
+    registry.register("rows_loaded", "Rows loaded", rows);
+    registry.register("bytes_loaded", "Bytes of files loaded", bytes);
+    registry.register("run_duration_seconds", "How long runs took", durations);
+    registry.register(
+        "last_success_timestamp_seconds",
+        "When the job last ran successfully (Unix time)",
+        last_success,
+    );
+    let mut text = String::new();
+    encode(&mut text, &registry).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            e.to_string(),
+        )
+    })?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    ))
+}
