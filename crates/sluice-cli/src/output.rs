@@ -166,7 +166,9 @@ impl Printer {
             "strategy",
             "table",
             "schedule",
+            "next run",
         ]);
+        let now = chrono::Utc::now();
         for j in list {
             t.add_row(vec![
                 j.name.clone(),
@@ -175,6 +177,10 @@ impl Printer {
                 strategy(j).into(),
                 format!("{} ({})", j.table_name, j.load_type),
                 j.schedule.to_string(),
+                j.schedule
+                    .next_after(now)
+                    .map(|t| when(&t))
+                    .unwrap_or_else(|| "-".into()),
             ]);
         }
         self.line(&t.to_string());
@@ -194,7 +200,15 @@ impl Printer {
             j.table_name, j.load_type
         ));
         self.line(&format!("  max size:    {}", human_bytes(j.max_file_size)));
-        self.line(&format!("  schedule:    {}", j.schedule));
+        let next = j
+            .schedule
+            .next_after(chrono::Utc::now())
+            .map(|t| format!(" (next run {})", when(&t)));
+        self.line(&format!(
+            "  schedule:    {}{}",
+            j.schedule,
+            next.unwrap_or_default()
+        ));
         self.line(&format!("  fingerprint: {}", j.schema_fingerprint));
         let mut t = table(&["column", "type", "mode"]);
         for c in &j.schema {

@@ -67,10 +67,11 @@ async function jobsPage() {
       h("td", { text: (j.file_path_prefix ? j.file_path_prefix + "/" : "") + j.file_pattern }),
       h("td", { text: j.table_name }),
       h("td", { text: j.schedule }),
+      h("td", { text: j.next_run_at ? when(j.next_run_at) : "—" }),
       h("td", {}, last ? h("span", { class: "badge " + last.status }, last.status.replace("_", " ")) : "never run"));
   }));
   app.replaceChildren(h("h1", { text: "Jobs" }), h("div", { class: "card" }, jobs.length
-    ? h("table", {}, h("thead", {}, h("tr", {}, ["Job", "Connection", "Files", "Table", "Schedule", "Last run"].map((t) => h("th", { text: t })))), h("tbody", {}, rows))
+    ? h("table", {}, h("thead", {}, h("tr", {}, ["Job", "Connection", "Files", "Table", "Schedule", "Next run", "Last run"].map((t) => h("th", { text: t })))), h("tbody", {}, rows))
     : h("p", {}, "No jobs yet. ", h("a", { href: "#/new" }, "Create one with + ETL job."))));
 }
 
@@ -364,7 +365,7 @@ async function jobPage(name) {
   }
   app.replaceChildren(h("h1", { text: job.name }),
     h("div", { class: "card" }, h("dl", { class: "summary" }, ...[["Connection", job.connection], ["Files", (job.file_path_prefix ? job.file_path_prefix + "/" : "") + job.file_pattern],
-      ["Strategy", job.load_latest_only ? "latest file only" : "all unprocessed files"], ["Table", `${job.table_name} (${job.load_type})`], ["Schedule", job.schedule],
+      ["Strategy", job.load_latest_only ? "latest file only" : "all unprocessed files"], ["Table", `${job.table_name} (${job.load_type})`], ["Schedule", job.schedule + (job.next_run_at ? ` (next run ${when(job.next_run_at)})` : "")],
       ["Columns", job.schema.map((c) => `${c.name} ${c.bigquery_type}`).join(", ")]].flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })])),
       h("div", { class: "actions" }, h("button", { class: "primary", id: "run-now", onclick: runNow }, "Run now"), status)),
     h("div", { class: "card" }, h("h2", { text: "Run history" }), history), h("div", { class: "card" }, h("h2", { text: "Processed files" }), files));

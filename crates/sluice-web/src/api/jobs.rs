@@ -132,15 +132,21 @@ pub async fn create(
     ))
 }
 
+/// A job as the API shows it: with its next scheduled run (derived, never stored).
+fn with_next_run(job: &sluice_engine::model::Job) -> Value {
+    let mut v = serde_json::to_value(job).unwrap_or_default();
+    v["next_run_at"] = json!(job.schedule.next_after(chrono::Utc::now()));
+    v
+}
+
 pub async fn list(State(s): State<Shared>) -> Answer {
-    Ok(Json(
-        json!({"status": "success", "jobs": s.engine.jobs().await?}),
-    ))
+    let jobs: Vec<Value> = s.engine.jobs().await?.iter().map(with_next_run).collect();
+    Ok(Json(json!({"status": "success", "jobs": jobs})))
 }
 
 pub async fn get_one(State(s): State<Shared>, Path(name): Path<String>) -> Answer {
     Ok(Json(
-        json!({"status": "success", "job": s.engine.job(&name).await?}),
+        json!({"status": "success", "job": with_next_run(&s.engine.job(&name).await?)}),
     ))
 }
 

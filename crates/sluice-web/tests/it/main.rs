@@ -281,6 +281,9 @@ async fn jobs_run_and_report() {
     assert_eq!(body["job"]["table_name"], "t");
     assert_eq!(body["job"]["schema"][1]["bigquery_type"], "NUMERIC");
     assert_eq!(body["job"]["schedule"], "daily@02:00");
+    let (_, shown) = api.get("/api/jobs/tx").await;
+    let next = shown["job"]["next_run_at"].as_str().unwrap();
+    assert!(next.contains("T02:00:00"), "{next}");
 
     let (status, body) = api.post("/api/jobs", job.clone()).await;
     assert_eq!(status, StatusCode::CONFLICT);
