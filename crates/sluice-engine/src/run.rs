@@ -77,9 +77,8 @@ impl Engine {
         options: RunOptions,
         progress: Arc<dyn Progress>,
     ) -> Result<Run> {
-        let run = self.catalog().run(run_id).await?;
-        let _lease = self.keep_lease(run.id);
-        match self.run_files(job, run.id, options, progress).await {
+        let _lease = self.keep_lease(run_id);
+        match self.run_files(job, run_id, options, progress).await {
             Ok((seen, already_loaded, outcomes)) => {
                 let failed = outcomes.iter().filter(|o| o.is_failure()).count();
                 let loaded = outcomes
@@ -92,13 +91,13 @@ impl Engine {
                     _ => RunStatus::PartiallyFailed,
                 };
                 self.catalog()
-                    .finish_run(run.id, status, seen, already_loaded, None)
+                    .finish_run(run_id, status, seen, already_loaded, None)
                     .await
             }
             Err(e) => {
                 let message = e.to_string();
                 self.catalog()
-                    .finish_run(run.id, RunStatus::Failed, 0, 0, Some(&message))
+                    .finish_run(run_id, RunStatus::Failed, 0, 0, Some(&message))
                     .await?;
                 Err(e)
             }

@@ -96,18 +96,22 @@ impl DuckDbSink {
         }
     }
 
+    /// A connection of its own to the same database, for one operation.
+    fn clone_connection(&self) -> Result<Connection> {
+        self.conn
+            .lock()
+            .expect("connection lock")
+            .try_clone()
+            .map_err(|e| self.error(e))
+    }
+
     /// Runs `f` on a connection of its own, on a blocking thread.
     async fn with_conn<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> duckdb::Result<T> + Send + 'static,
     {
-        let conn = self
-            .conn
-            .lock()
-            .expect("connection lock")
-            .try_clone()
-            .map_err(|e| self.error(e))?;
+        let conn = self.clone_connection()?;
         tokio::task::spawn_blocking(move || f(&conn))
             .await
             .map_err(|e| self.error(e))?
@@ -213,12 +217,7 @@ impl Sink for DuckDbSink {
         mode: LoadMode,
         mut batches: BatchStream,
     ) -> Result<LoadReceipt> {
-        let conn = self
-            .conn
-            .lock()
-            .expect("connection lock")
-            .try_clone()
-            .map_err(|e| self.error(e))?;
+        let conn = self.clone_connection()?;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(PIPELINE_DEPTH);
         let table = table.clone();
         let load_id = file.load_id.clone();
