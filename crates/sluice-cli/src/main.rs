@@ -16,8 +16,10 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use sluice_core::format::{CsvOptions, Encoding, FileFormat, FormatOptions};
 use sluice_core::schema::Column;
+use sluice_engine::alerts::{AlertTarget, Alerts, WebhookFormat};
 use sluice_engine::model::Destination;
-use sluice_engine::schedule::Schedule;
+use sluice_engine::model::{JobSettings, JobUpdate};
+use sluice_engine::schedule::{Schedule, Timezone};
 use sluice_engine::{Engine, JobRequest, RunOptions};
 use sluice_sinks::LoadMode;
 
@@ -67,7 +69,7 @@ enum Command {
     Jobs(JobsCmd),
     /// Run a job once: load the files it has not loaded yet.
     Run(RunArgs),
-    /// List a job's past runs with their statistics.
+    /// List a job's past runs with their statistics; `runs show RUN` for one run's files and log.
     Runs(RunsArgs),
     /// Serve the web UI and the REST API, and start scheduled jobs when they are due.
     Serve {
@@ -216,6 +218,84 @@ enum JobsCmd {
         #[arg(long)]
         drop_table: bool,
     },
+    /// Change a job's schedule, timezone or alerts.
+    Update(UpdateJobArgs),
+    /// Stop the scheduler from starting a job (it can still be run by hand).
+    Pause { name: String },
+    /// Let the scheduler start a paused job again.
+    Resume { name: String },
+    /// List the alerts a job has raised.
+    Alerts {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// When a job runs and who hears about it.
+#[derive(Args, Debug)]
+struct ScheduleArgs {
+    /// manual, hourly, hourly@MM, daily@HH:MM, weekly@mon@HH:MM or a cron expression.
+    #[arg(long)]
+    schedule: Option<Schedule>,
+    /// IANA timezone the schedule's times are in, e.g. Europe/Berlin (default UTC).
+    #[arg(long)]
+    timezone: Option<Timezone>,
+    /// POST alerts as JSON to this URL (repeatable).
+    #[arg(long = "alert-webhook", value_name = "URL")]
+    alert_webhooks: Vec<String>,
+    /// POST alerts as {"text": …} to this Slack-compatible incoming webhook (repeatable).
+    #[arg(long = "alert-slack", value_name = "URL")]
+    alert_slack: Vec<String>,
+    /// Alert when no new file has been loaded for this many hours.
+    #[arg(long, value_name = "HOURS")]
+    freshness_hours: Option<u32>,
+    /// Remove every alert target and the freshness alert.
+    #[arg(long, conflicts_with_all = ["alert_webhooks", "alert_slack", "freshness_hours"])]
+    no_alerts: bool,
+}
+
+impl ScheduleArgs {
+    /// The change these flags ask for; alerts given replace the job's alerts.
+    fn update(&self) -> JobUpdate {
+        let targets: Vec<AlertTarget> = self
+            .alert_webhooks
+            .iter()
+            .map(|url| AlertTarget::Webhook {
+                url: url.clone(),
+                format: WebhookFormat::Json,
+            })
+            .chain(self.alert_slack.iter().map(|url| AlertTarget::Webhook {
+                url: url.clone(),
+                format: WebhookFormat::Slack,
+            }))
+            .collect();
+        let alerts = if self.no_alerts {
+            Some(Alerts::default())
+        } else if !targets.is_empty() || self.freshness_hours.is_some() {
+            Some(Alerts {
+                targets,
+                freshness_hours: self.freshness_hours,
+            })
+        } else {
+            None
+        };
+        JobUpdate {
+            schedule: self.schedule.clone(),
+            timezone: self.timezone,
+            paused: None,
+            alerts,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+struct UpdateJobArgs {
+    name: String,
+    #[command(flatten)]
+    settings: ScheduleArgs,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -246,9 +326,8 @@ struct CreateJobArgs {
     /// Files over this size are skipped and reported (e.g. 500MB, 1GiB).
     #[arg(long, value_parser = parse_size, default_value = "1GiB")]
     max_file_size: u64,
-    /// manual, hourly, hourly@MM, daily@HH:MM, weekly@mon@HH:MM or a cron expression (UTC).
-    #[arg(long, default_value = "manual")]
-    schedule: Schedule,
+    #[command(flatten)]
+    settings: ScheduleArgs,
     /// DuckDB file to load into (default: warehouse.duckdb in the data directory).
     #[arg(long)]
     duckdb: Option<PathBuf>,
@@ -262,18 +341,35 @@ struct RunArgs {
     /// Load every unprocessed file this time, whatever the job's strategy.
     #[arg(long)]
     all: bool,
+    /// If the job is running, wait for that run to end instead of refusing.
+    #[arg(long)]
+    wait: bool,
     /// Print the run as JSON.
     #[arg(long)]
     json: bool,
 }
 
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 struct RunsArgs {
-    job: String,
+    #[command(subcommand)]
+    show: Option<RunsCmd>,
+    /// The job whose runs to list.
+    job: Option<String>,
     #[arg(long, default_value_t = 20)]
     limit: u32,
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum RunsCmd {
+    /// Show one run: its statistics, each file's outcome and the run's log.
+    Show {
+        run: i64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -391,8 +487,28 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let progress = Arc::new(RunProgress::new(!a.json));
             let options = RunOptions {
                 all_files: a.all.then_some(true),
+                wait: a.wait,
             };
-            let run = engine.run(&a.job, options, progress.clone()).await;
+            let run = engine.run(&a.job, options, progress.clone());
+            tokio::pin!(run);
+            // Ctrl-C or SIGTERM: finish the file being loaded, then stop; a second one
+            // stops at once (the file's load is rolled back and redone by the next run).
+            let mut stopping = false;
+            let run = loop {
+                tokio::select! {
+                    r = &mut run => break r,
+                    () = sluice_engine::scheduler::stop_requested() => {
+                        if stopping {
+                            progress.finish();
+                            eprintln!("stopping at once: the file being loaded is rolled back and loaded by the next run");
+                            std::process::exit(130);
+                        }
+                        stopping = true;
+                        engine.shutdown();
+                        eprintln!("stopping after the file being loaded (Ctrl-C again to stop at once)");
+                    }
+                }
+            };
             progress.finish();
             let run = run?;
             if a.json {
@@ -404,14 +520,27 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::from(EXIT_FILES_FAILED));
             }
         }
-        Command::Runs(a) => {
-            let runs = engine.runs(&a.job, a.limit).await?;
-            if a.json {
-                out.json(&runs)?;
-            } else {
-                out.runs(&runs);
+        Command::Runs(a) => match (a.show, a.job) {
+            (Some(RunsCmd::Show { run, json }), _) => {
+                let run = engine.run_details(run).await?;
+                if json {
+                    out.json(&run)?;
+                } else {
+                    out.run_details(&run);
+                }
             }
-        }
+            (None, Some(job)) => {
+                let runs = engine.runs(&job, a.limit).await?;
+                if a.json {
+                    out.json(&runs)?;
+                } else {
+                    out.runs(&runs);
+                }
+            }
+            (None, None) => {
+                bail!("name a job (`sluice runs JOB`) or a run (`sluice runs show RUN`)")
+            }
+        },
         Command::Serve { bind, api_token } => {
             let server = sluice_web::Server::bind(bind, api_token).await?;
             out.line(&format!(
@@ -509,7 +638,11 @@ async fn jobs(engine: &Engine, cmd: JobsCmd, out: &Printer) -> Result<()> {
                 load_type: a.load_type,
                 schema,
                 max_file_size: Some(a.max_file_size),
-                schedule: a.schedule.clone(),
+                settings: {
+                    let mut settings = JobSettings::default();
+                    a.settings.update().apply(&mut settings);
+                    settings
+                },
                 destination: Destination::DuckDb {
                     path: a.duckdb.clone(),
                 },
@@ -538,6 +671,45 @@ async fn jobs(engine: &Engine, cmd: JobsCmd, out: &Printer) -> Result<()> {
                 out.json(&serde_json::json!({"job": job, "processed_files": ledger}))?;
             } else {
                 out.job(&job, Some(&ledger));
+            }
+        }
+        JobsCmd::Update(a) => {
+            let job = engine.update_job(&a.name, a.settings.update()).await?;
+            if a.json {
+                out.json(&job)?;
+            } else {
+                out.job(&job, None);
+            }
+        }
+        JobsCmd::Pause { name } => {
+            let update = JobUpdate {
+                paused: Some(true),
+                ..JobUpdate::default()
+            };
+            engine.update_job(&name, update).await?;
+            out.line(&format!(
+                "paused job '{name}': the scheduler will not start it (run it by hand with `sluice run {name}`)"
+            ));
+        }
+        JobsCmd::Resume { name } => {
+            let update = JobUpdate {
+                paused: Some(false),
+                ..JobUpdate::default()
+            };
+            let job = engine.update_job(&name, update).await?;
+            let next = job
+                .settings
+                .next_run_after(chrono::Utc::now())
+                .map(|t| format!("; next run {}", t.format("%Y-%m-%d %H:%M UTC")))
+                .unwrap_or_else(|| "; its schedule is manual".into());
+            out.line(&format!("resumed job '{name}'{next}"));
+        }
+        JobsCmd::Alerts { name, json } => {
+            let list = engine.incidents(&name).await?;
+            if json {
+                out.json(&list)?;
+            } else {
+                out.incidents(&list);
             }
         }
         JobsCmd::Delete { name, drop_table } => {

@@ -176,9 +176,9 @@ impl Printer {
                 pattern_of(j),
                 strategy(j).into(),
                 format!("{} ({})", j.table_name, j.load_type),
-                j.schedule.to_string(),
-                j.schedule
-                    .next_after(now)
+                schedule_of(j),
+                j.settings
+                    .next_run_after(now)
                     .map(|t| when(&t))
                     .unwrap_or_else(|| "-".into()),
             ]);
@@ -201,14 +201,26 @@ impl Printer {
         ));
         self.line(&format!("  max size:    {}", human_bytes(j.max_file_size)));
         let next = j
-            .schedule
-            .next_after(chrono::Utc::now())
+            .settings
+            .next_run_after(chrono::Utc::now())
             .map(|t| format!(" (next run {})", when(&t)));
         self.line(&format!(
             "  schedule:    {}{}",
-            j.schedule,
+            schedule_of(j),
             next.unwrap_or_default()
         ));
+        for t in &j.settings.alerts.targets {
+            let sluice_engine::alerts::AlertTarget::Webhook { url, format } = t;
+            self.line(&format!(
+                "  alerts:      webhook {} ({format:?})",
+                sluice_engine::alerts::redact_url(url)
+            ));
+        }
+        if let Some(h) = j.settings.alerts.freshness_hours {
+            self.line(&format!(
+                "  freshness:   alert after {h} hours without a new file"
+            ));
+        }
         self.line(&format!("  fingerprint: {}", j.schema_fingerprint));
         let mut t = table(&["column", "type", "mode"]);
         for c in &j.schema {
@@ -265,6 +277,54 @@ impl Printer {
         if let Some(e) = &r.error {
             self.line(&format!("  error: {e}"));
         }
+    }
+
+    /// One run in full: its statistics, files and log.
+    pub fn run_details(&self, r: &Run) {
+        self.run(r);
+        if let Some(q) = r.queued_at.filter(|q| *q < r.started_at) {
+            self.line(&format!(
+                "  queued {} for {:.1}s",
+                when(&q),
+                (r.started_at - q).num_milliseconds() as f64 / 1000.0
+            ));
+        }
+        if r.log.is_empty() {
+            return;
+        }
+        self.line("log:");
+        for l in &r.log {
+            self.line(&format!(
+                "  {} {:5} {}",
+                l.at.format("%H:%M:%S%.3f"),
+                l.level,
+                l.message
+            ));
+        }
+    }
+
+    pub fn incidents(&self, list: &[sluice_engine::alerts::Incident]) {
+        if list.is_empty() {
+            self.line("no alerts raised");
+            return;
+        }
+        let mut t = table(&["opened", "kind", "summary", "closed", "sent"]);
+        for i in list {
+            t.add_row(vec![
+                when(&i.opened_at),
+                i.kind.as_str().into(),
+                i.summary.clone(),
+                i.closed_at
+                    .map(|c| when(&c))
+                    .unwrap_or_else(|| "open".into()),
+                match (&i.notified_at, &i.notify_error) {
+                    (Some(_), _) => "yes".into(),
+                    (None, Some(e)) => format!("no: {e}"),
+                    (None, None) => "-".into(),
+                },
+            ]);
+        }
+        self.line(&t.to_string());
     }
 
     pub fn runs(&self, runs: &[Run]) {
@@ -325,6 +385,21 @@ fn settings(config: &sluice_core::storage::ConnectionConfig) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `daily@02:00 Europe/Berlin (paused)`.
+fn schedule_of(j: &Job) -> String {
+    let s = &j.settings;
+    let mut out = s.schedule.to_string();
+    if s.schedule != sluice_engine::schedule::Schedule::Manual
+        && s.timezone != sluice_engine::schedule::Timezone::default()
+    {
+        out.push_str(&format!(" {}", s.timezone));
+    }
+    if s.paused {
+        out.push_str(" (paused)");
+    }
+    out
 }
 
 fn pattern_of(j: &Job) -> String {

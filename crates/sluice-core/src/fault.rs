@@ -5,6 +5,9 @@
 //! reaches `<point>`. Points: `mid-load` (after appending a batch, before commit) and
 //! `after-commit` (after the destination committed, before the ledger is updated). Unset,
 //! this costs one environment lookup per load.
+//!
+//! `SLUICE_SLOW=<point>:<ms>` makes [`slow`] sleep at `<point>` (`batch`: after each batch
+//! read), so a test can stop a process while a file is loading.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,5 +25,18 @@ pub fn hit(point: &str) {
     if name == point && HITS.fetch_add(1, Ordering::SeqCst) + 1 == n {
         eprintln!("SLUICE_FAULT: aborting at {point}");
         std::process::abort();
+    }
+}
+
+/// Sleeps (blocking the thread) if `SLUICE_SLOW` names `point`; see the module docs.
+pub fn slow(point: &str) {
+    let Ok(spec) = std::env::var("SLUICE_SLOW") else {
+        return;
+    };
+    if let Some((name, ms)) = spec.split_once(':')
+        && name == point
+        && let Ok(ms) = ms.parse::<u64>()
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
     }
 }

@@ -15,13 +15,17 @@ use sluice_core::storage::{ConnectionConfig, FileEntry, FilePattern, Listing, St
 use sluice_sinks::duckdb::DuckDbSink;
 use sluice_sinks::{LoadMode, Sink};
 
+use crate::alerts::Notifier;
 use crate::catalog::Catalog;
 use crate::catalog::sqlite::SqliteCatalog;
 use crate::model::{
-    ConnectionRecord, DEFAULT_MAX_FILE_SIZE, Destination, Job, NewJob, ProcessedFile, Run,
+    ConnectionRecord, DEFAULT_MAX_FILE_SIZE, Destination, Job, JobSettings, JobUpdate, NewJob,
+    ProcessedFile, Run,
 };
-use crate::schedule::Schedule;
+use crate::run::RetryPolicy;
 use crate::{Error, Result};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// How long `test_connection` waits for an answer.
 pub const CONNECTION_TEST_TIMEOUT: Duration = Duration::from_secs(15);
@@ -75,8 +79,9 @@ pub struct JobRequest {
     pub schema: Option<Vec<Column>>,
     #[serde(default)]
     pub max_file_size: Option<u64>,
-    #[serde(default = "manual")]
-    pub schedule: Schedule,
+    /// Schedule, timezone, paused and alerts.
+    #[serde(flatten)]
+    pub settings: JobSettings,
     #[serde(default)]
     pub destination: Destination,
     /// The schema fingerprint the user reviewed; creation is refused if the newest file's
@@ -87,10 +92,6 @@ pub struct JobRequest {
 
 fn yes() -> bool {
     true
-}
-
-fn manual() -> Schedule {
-    Schedule::Manual
 }
 
 /// Names of connections and jobs: 1–64 letters, digits, `-` and `_`.
@@ -116,6 +117,16 @@ pub struct Engine {
     duckdb: Mutex<HashMap<PathBuf, Arc<DuckDbSink>>>,
     /// Seals and opens connection credentials.
     key: RwLock<SecretKey>,
+    /// Cancelled when the process is asked to stop: runs finish their current file and
+    /// take no more; queued runs stay queued.
+    shutdown: CancellationToken,
+    /// Runs going on in the background (the API, the scheduler), waited for at shutdown.
+    tasks: TaskTracker,
+    /// Runs this process is carrying out or waiting to, so the scheduler does not take
+    /// up a queued run twice.
+    here: Mutex<std::collections::HashSet<i64>>,
+    retry: RetryPolicy,
+    notifier: Notifier,
 }
 
 impl std::fmt::Debug for Engine {
@@ -146,7 +157,79 @@ impl Engine {
             data_dir: data_dir.to_path_buf(),
             duckdb: Mutex::new(HashMap::new()),
             key: RwLock::new(key),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            here: Mutex::new(std::collections::HashSet::new()),
+            retry: RetryPolicy::default(),
+            notifier: Notifier::default(),
         }
+    }
+
+    /// Sets how transient failures are retried (before the engine is shared).
+    pub fn set_retry_policy(&mut self, policy: RetryPolicy) {
+        self.retry = policy;
+    }
+
+    /// Sets how alerts are sent (before the engine is shared).
+    pub fn set_notifier(&mut self, notifier: Notifier) {
+        self.notifier = notifier;
+    }
+
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    pub(crate) fn notifier(&self) -> &Notifier {
+        &self.notifier
+    }
+
+    /// Cancelled once [`Engine::shutdown`] is called.
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+
+    /// Asks every run of this process to finish its current file and stop.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Waits for the background runs to stop (after [`Engine::shutdown`]), at most `limit`.
+    /// Returns false if some were still going.
+    pub async fn wait_for_runs(&self, limit: Duration) -> bool {
+        self.tasks.close();
+        tokio::time::timeout(limit, self.tasks.wait()).await.is_ok()
+    }
+
+    /// Carries out a recorded run in the background (queued runs wait their turn).
+    pub fn spawn_run(self: &Arc<Self>, job: Job, run_id: i64, options: crate::RunOptions) {
+        if !self.here.lock().expect("runs lock").insert(run_id) {
+            return;
+        }
+        let engine = Arc::clone(self);
+        self.tasks.spawn(async move {
+            if let Err(e) = engine
+                .execute_run(&job, run_id, options, Arc::new(crate::Quiet))
+                .await
+            {
+                tracing::warn!(job = %job.name, run = run_id, "run failed: {e}");
+            }
+            engine.here.lock().expect("runs lock").remove(&run_id);
+        });
+    }
+
+    /// Takes up queued runs nobody in this process is waiting on (left by a process that
+    /// stopped, or queued by another interface).
+    pub async fn resume_queued(self: &Arc<Self>) -> Result<usize> {
+        let mut resumed = 0;
+        for (job, run_id) in self.catalog.queued_runs().await? {
+            if self.here.lock().expect("runs lock").contains(&run_id) {
+                continue;
+            }
+            let job = self.catalog.job(&job).await?;
+            self.spawn_run(job, run_id, crate::RunOptions::default());
+            resumed += 1;
+        }
+        Ok(resumed)
     }
 
     fn key(&self) -> SecretKey {
@@ -385,6 +468,7 @@ impl Engine {
     /// one against it), creates the destination table, and stores the job.
     pub async fn create_job(&self, req: JobRequest) -> Result<Job> {
         validate_name("job", &req.name)?;
+        req.settings.alerts.validate().map_err(Error::Invalid)?;
         match self.catalog.job(&req.name).await {
             Ok(_) => {
                 return Err(Error::Conflict(format!(
@@ -449,10 +533,20 @@ impl Engine {
             destination: req.destination,
             table_name: table,
             load_type: req.load_type,
-            schedule: req.schedule,
+            settings: req.settings,
             max_file_size,
         };
         self.catalog.create_job(&new).await
+    }
+
+    /// Changes a job's schedule, timezone, pause or alerts.
+    pub async fn update_job(&self, name: &str, update: JobUpdate) -> Result<Job> {
+        let job = self.catalog.job(name).await?;
+        let mut settings: JobSettings = job.settings.clone();
+        update.apply(&mut settings);
+        settings.alerts.validate().map_err(Error::Invalid)?;
+        self.catalog.update_job_settings(job.id, &settings).await?;
+        self.catalog.job(name).await
     }
 
     pub async fn jobs(&self) -> Result<Vec<Job>> {

@@ -8,9 +8,11 @@
 //!
 //! Start at [`Engine::open`], [`Engine::create_job`] and [`Engine::run`].
 
+pub mod alerts;
 pub mod catalog;
 pub mod engine;
 pub mod error;
+mod incidents;
 pub mod lease;
 pub mod model;
 pub mod plan;

@@ -10,7 +10,8 @@ use sluice_core::schema::Column;
 use sluice_core::storage::ConnectionConfig;
 use sluice_sinks::LoadMode;
 
-use crate::schedule::Schedule;
+use crate::alerts::Alerts;
+use crate::schedule::{Schedule, Timezone};
 
 /// Default per-job file size limit: 1 GiB.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 1 << 30;
@@ -72,9 +73,61 @@ pub struct Job {
     pub destination: Destination,
     pub table_name: TableName,
     pub load_type: LoadMode,
-    pub schedule: Schedule,
     pub max_file_size: u64,
+    #[serde(flatten)]
+    pub settings: JobSettings,
     pub created_at: DateTime<Utc>,
+}
+
+/// What can change about a job after it is created: when it runs and who hears about it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct JobSettings {
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// The timezone the schedule's times are read in.
+    #[serde(default)]
+    pub timezone: Timezone,
+    /// A paused job is not started by the scheduler; it can still be run by hand.
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub alerts: Alerts,
+}
+
+impl JobSettings {
+    /// The next time the scheduler starts the job after `now`; `None` when manual or paused.
+    pub fn next_run_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if self.paused {
+            return None;
+        }
+        self.schedule.next_after(self.timezone, now)
+    }
+}
+
+/// A change to a job's settings; fields left `None` stay as they are.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct JobUpdate {
+    pub schedule: Option<Schedule>,
+    pub timezone: Option<Timezone>,
+    pub paused: Option<bool>,
+    pub alerts: Option<Alerts>,
+}
+
+impl JobUpdate {
+    pub fn apply(self, settings: &mut JobSettings) {
+        if let Some(s) = self.schedule {
+            settings.schedule = s;
+        }
+        if let Some(t) = self.timezone {
+            settings.timezone = t;
+        }
+        if let Some(p) = self.paused {
+            settings.paused = p;
+        }
+        if let Some(a) = self.alerts {
+            settings.alerts = a;
+        }
+    }
 }
 
 /// A new job for the catalog to store.
@@ -92,13 +145,15 @@ pub struct NewJob {
     pub destination: Destination,
     pub table_name: TableName,
     pub load_type: LoadMode,
-    pub schedule: Schedule,
     pub max_file_size: u64,
+    pub settings: JobSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
+    /// Waiting for another run of the job to finish.
+    Queued,
     Running,
     Succeeded,
     PartiallyFailed,
@@ -108,6 +163,7 @@ pub enum RunStatus {
 impl RunStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Queued => "queued",
             Self::Running => "running",
             Self::Succeeded => "succeeded",
             Self::PartiallyFailed => "partially_failed",
@@ -120,6 +176,7 @@ impl RunStatus {
             "succeeded" => Self::Succeeded,
             "partially_failed" => Self::PartiallyFailed,
             "failed" => Self::Failed,
+            "queued" => Self::Queued,
             _ => Self::Running,
         }
     }
@@ -223,8 +280,26 @@ pub struct Run {
     pub bytes_loaded: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// When the run was asked for; before `started_at` if it waited in the queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queued_at: Option<DateTime<Utc>>,
+    /// For runs the scheduler started: the time it started them for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_for: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<RunFile>,
+    /// What the run did, line by line (only when one run is read).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log: Vec<LogLine>,
+}
+
+/// One line of a run's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub at: DateTime<Utc>,
+    /// `info`, `warn` or `error`.
+    pub level: String,
+    pub message: String,
 }
 
 impl Run {

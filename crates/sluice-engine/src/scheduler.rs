@@ -1,10 +1,11 @@
 //! The scheduler inside `sluice serve`: starts the runs that are due.
 //!
-//! Whether a job is due is a pure function of its schedule, when the scheduler last
-//! started it and the time ([`crate::schedule::Schedule::is_due`]); [`Engine::start_due_runs`]
-//! takes the time as an argument so tests drive it with a controlled clock. A job already
-//! running (a manual "run now", or another process) is skipped and tried again on the next
-//! tick, so its fire is delayed, never doubled.
+//! Whether a job is due is a pure function of its schedule, timezone, when the scheduler
+//! last started it and the time ([`crate::schedule::Schedule::is_due`]);
+//! [`Engine::start_due_runs`] takes the time as an argument so tests drive it with a
+//! controlled clock. A due job that is already running (a manual "run now", or another
+//! process) gets one queued run, which starts when the running one ends: its fire is
+//! delayed, never doubled. Paused jobs are not started.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,64 +13,93 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::engine::Engine;
-use crate::{Error, Quiet, Result, RunOptions};
+use crate::{Result, RunOptions};
 
 impl Engine {
-    /// Starts every job due at `now` and returns `(job, run id)` of the runs started; the
-    /// runs go on in the background.
+    /// Starts (or queues) every job due at `now` and returns `(job, run id)` of the runs
+    /// recorded; they go on in the background.
     pub async fn start_due_runs(
         self: &Arc<Self>,
         now: DateTime<Utc>,
     ) -> Result<Vec<(String, i64)>> {
         let mut started = Vec::new();
         for job in self.jobs().await? {
+            if job.settings.paused {
+                continue;
+            }
             let last = self
                 .catalog()
                 .last_scheduled(job.id)
                 .await?
                 .unwrap_or(job.created_at);
-            if !job.schedule.is_due(last, now) {
+            if !job
+                .settings
+                .schedule
+                .is_due(job.settings.timezone, last, now)
+            {
                 continue;
             }
-            let run = match self
+            let run = self
                 .catalog()
-                .start_run(job.id, &crate::lease::this_runner(), Some(now))
-                .await
-            {
-                Ok(run) => run,
-                Err(Error::Conflict(m)) => {
-                    tracing::info!(job = %job.name, "due but busy: {m}");
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
+                .start_run(job.id, &crate::lease::this_runner(), Some(now), true)
+                .await?;
             started.push((job.name.clone(), run.id));
-            let engine = Arc::clone(self);
-            tokio::spawn(async move {
-                if let Err(e) = engine
-                    .execute_run(&job, run.id, RunOptions::default(), Arc::new(Quiet))
-                    .await
-                {
-                    tracing::warn!(job = %job.name, run = run.id, "scheduled run failed: {e}");
-                }
-            });
+            self.spawn_run(job, run.id, RunOptions::default());
         }
         Ok(started)
     }
 
-    /// Checks for due jobs every `every`, forever (until the task is dropped).
+    /// One tick of the scheduler at `now`: due runs, queued runs left waiting, freshness.
+    pub async fn tick(self: &Arc<Self>, now: DateTime<Utc>) {
+        match self.start_due_runs(now).await {
+            Ok(started) => {
+                for (job, run) in started {
+                    tracing::info!(job = %job, run, "started a scheduled run");
+                }
+            }
+            Err(e) => tracing::warn!("the scheduler could not check the jobs: {e}"),
+        }
+        if let Err(e) = self.resume_queued().await {
+            tracing::warn!("the scheduler could not take up queued runs: {e}");
+        }
+        if let Err(e) = self.check_freshness(now).await {
+            tracing::warn!("the scheduler could not check freshness: {e}");
+        }
+    }
+
+    /// Ticks every `every` until a shutdown is asked for.
     pub async fn run_scheduler(self: Arc<Self>, every: Duration) {
         let mut tick = tokio::time::interval(every);
         loop {
-            tick.tick().await;
-            match self.start_due_runs(Utc::now()).await {
-                Ok(started) => {
-                    for (job, run) in started {
-                        tracing::info!(job = %job, run, "started a scheduled run");
-                    }
-                }
-                Err(e) => tracing::warn!("the scheduler could not check the jobs: {e}"),
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = self.shutdown_token().cancelled() => return,
             }
+            self.tick(Utc::now()).await;
         }
+    }
+}
+
+/// Resolves when the process is asked to stop: Ctrl-C or SIGTERM.
+pub async fn stop_requested() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
     }
 }

@@ -40,6 +40,38 @@ pub enum Error {
     Source(#[from] sluice_core::Error),
 }
 
+impl Error {
+    /// Whether the same load could succeed if tried again: a lock held by another process,
+    /// a write conflict, a dropped connection. Errors in the data or the table are final.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Destination { message, .. } => {
+                let m = message.to_ascii_lowercase();
+                TRANSIENT.iter().any(|t| m.contains(t))
+            }
+            Self::TableMismatch { .. } => false,
+            Self::Source(e) => e.is_transient(),
+        }
+    }
+}
+
+/// What destinations say when trying again may help.
+const TRANSIENT: &[&str] = &[
+    "could not set lock",
+    "conflicting lock",
+    "database is locked",
+    "conflict on",
+    "connection reset",
+    "connection refused",
+    "connection closed",
+    "broken pipe",
+    "timed out",
+    "timeout",
+    "too many connections",
+    "temporarily unavailable",
+    "try again",
+];
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Whether a file's rows are added to the table or replace its contents.
@@ -141,4 +173,38 @@ pub trait Sink: Send + Sync {
         table: &TableName,
         limit: usize,
     ) -> Result<Vec<arrow::record_batch::RecordBatch>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn destination(message: &str) -> Error {
+        Error::Destination {
+            destination: "duckdb:/w.duckdb".into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn busy_destinations_are_transient_bad_data_is_not() {
+        assert!(
+            destination(
+                "IO Error: Could not set lock on file \"/w.duckdb\": Conflicting lock is held in /usr/bin/sluice (PID 7)"
+            )
+            .is_transient()
+        );
+        assert!(destination("TransactionContext Error: Conflict on tuple deletion").is_transient());
+        assert!(
+            !destination("Conversion Error: Could not convert string 'x' to INT64").is_transient()
+        );
+        assert!(
+            !Error::TableMismatch {
+                table: "t".into(),
+                found: "a".into(),
+                expected: "b".into()
+            }
+            .is_transient()
+        );
+    }
 }

@@ -125,20 +125,42 @@ impl Server {
             .expect("a bound listener has an address")
     }
 
-    /// Serves, with the scheduler starting due jobs, until Ctrl-C or SIGTERM.
+    /// Serves, with the scheduler starting due jobs, until Ctrl-C or SIGTERM. Then the
+    /// runs going on finish the file they are loading (for up to [`SHUTDOWN_GRACE`]) and
+    /// take no more; a second signal stops at once, and the file being loaded is rolled
+    /// back and settled by the next run.
     pub async fn run(self, engine: Arc<Engine>) -> Result<(), ServeError> {
         let scheduler = tokio::spawn(Arc::clone(&engine).run_scheduler(SCHEDULER_TICK));
-        let served = axum::serve(self.listener, router(engine, self.token))
-            .with_graceful_shutdown(shutdown())
+        let stopping = Arc::clone(&engine);
+        let served = axum::serve(self.listener, router(Arc::clone(&engine), self.token))
+            .with_graceful_shutdown(async move {
+                sluice_engine::scheduler::stop_requested().await;
+                tracing::info!(
+                    "stopping: runs finish the file they are loading and take no more (a second Ctrl-C stops at once)"
+                );
+                stopping.shutdown();
+            })
             .await
             .map_err(ServeError::Serve);
-        scheduler.abort();
+        let _ = scheduler.await;
+        tokio::select! {
+            done = engine.wait_for_runs(SHUTDOWN_GRACE) => {
+                if !done {
+                    tracing::warn!("runs still going after {SHUTDOWN_GRACE:?}; stopping them: their current files are rolled back and settled by the next run");
+                }
+            }
+            () = sluice_engine::scheduler::stop_requested() => {
+                tracing::warn!("stopping at once: files being loaded are rolled back and settled by the next run");
+            }
+        }
         served
     }
 }
 
 /// How often `sluice serve` looks for due jobs.
 pub const SCHEDULER_TICK: std::time::Duration = std::time::Duration::from_secs(15);
+/// How long `sluice serve` waits at shutdown for runs to finish their current file.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Binds and serves until Ctrl-C or SIGTERM.
 pub async fn serve(
@@ -147,27 +169,4 @@ pub async fn serve(
     token: Option<String>,
 ) -> Result<(), ServeError> {
     Server::bind(bind, token).await?.run(engine).await
-}
-
-async fn shutdown() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
 }

@@ -10,8 +10,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::Result;
+use crate::alerts::{AlertKind, Incident};
 use crate::model::{
-    ConnectionRecord, FileOutcome, Job, NewJob, ProcessedFile, Run, RunFile, RunStatus,
+    ConnectionRecord, FileOutcome, Job, JobSettings, LogLine, NewJob, ProcessedFile, Run, RunFile,
+    RunStatus,
 };
 use sluice_core::storage::{ConnectionConfig, FileEntry};
 
@@ -48,6 +50,8 @@ pub trait Catalog: Send + Sync {
     /// # Errors
     /// [`crate::Error::NotFound`] if there is no such job.
     async fn job(&self, name: &str) -> Result<Job>;
+    /// Replaces the job's settings (schedule, timezone, paused, alerts).
+    async fn update_job_settings(&self, job_id: i64, settings: &JobSettings) -> Result<()>;
     /// Deletes the job with its runs and ledger.
     async fn delete_job(&self, name: &str) -> Result<()>;
 
@@ -75,15 +79,21 @@ pub trait Catalog: Send + Sync {
 
     /// Records a new `running` run held by `runner`.
     ///
-    /// # Errors
-    /// [`crate::Error::Conflict`] while another run of the job holds a live lease
-    /// ([`crate::lease`]); a dead one is marked interrupted and taken over.
+    /// While another run of the job holds a live lease ([`crate::lease`]), the new run is
+    /// recorded `queued` if `queue` (or the run already waiting is returned: at most one
+    /// waits); otherwise [`crate::Error::Conflict`] says which run holds the job. A dead
+    /// lease is marked interrupted and taken over.
     async fn start_run(
         &self,
         job_id: i64,
         runner: &str,
         scheduled_for: Option<DateTime<Utc>>,
+        queue: bool,
     ) -> Result<Run>;
+    /// Moves a queued run to `running` if the job's lease is free.
+    async fn promote_queued(&self, run_id: i64, runner: &str) -> Result<Promotion>;
+    /// Every queued run: (job name, run id), oldest first.
+    async fn queued_runs(&self) -> Result<Vec<(String, i64)>>;
     /// When the scheduler last started the job, if ever.
     async fn last_scheduled(&self, job_id: i64) -> Result<Option<DateTime<Utc>>>;
     /// Renews a running run's lease.
@@ -99,8 +109,51 @@ pub trait Catalog: Send + Sync {
     ) -> Result<Run>;
     /// The job's runs, newest first.
     async fn runs(&self, job_id: i64, limit: u32) -> Result<Vec<Run>>;
-    /// One run with its files.
+    /// One run with its files and log.
     async fn run(&self, run_id: i64) -> Result<Run>;
+
+    /// Appends a line to a run's log.
+    async fn log(&self, run_id: i64, level: &str, message: &str) -> Result<()>;
+    async fn run_log(&self, run_id: i64) -> Result<Vec<LogLine>>;
+
+    /// Opens an incident; `None` if one of this kind and key is already open (so its alert
+    /// was already sent).
+    async fn open_incident(
+        &self,
+        job_id: i64,
+        kind: AlertKind,
+        key: &str,
+        summary: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<i64>>;
+    /// Closes the open incidents of a kind (with `key`, or any); returns them.
+    async fn close_incidents(
+        &self,
+        job_id: i64,
+        kind: AlertKind,
+        key: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Incident>>;
+    /// Records that an incident's alert went out, or why it did not.
+    async fn mark_notified(
+        &self,
+        incident_id: i64,
+        at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> Result<()>;
+    /// The job's incidents, newest first.
+    async fn incidents(&self, job_id: i64, limit: u32) -> Result<Vec<Incident>>;
+}
+
+/// What became of a queued run asked to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Promotion {
+    /// It is running now, under the caller's lease.
+    Started,
+    /// Another run still holds the job; the message says which.
+    Waiting(String),
+    /// It is no longer queued: another process started it.
+    Gone,
 }
 
 /// Counts a run's outcomes: (loaded, skipped, failed).

@@ -12,9 +12,12 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
 };
 
+use super::Promotion;
 use super::{Catalog, tally};
+use crate::alerts::{AlertKind, Incident};
 use crate::model::{
-    ConnectionRecord, FileOutcome, Job, NewJob, ProcessedFile, Run, RunFile, RunStatus,
+    ConnectionRecord, FileOutcome, Job, JobSettings, LogLine, NewJob, ProcessedFile, Run, RunFile,
+    RunStatus,
 };
 use crate::{Error, Result};
 
@@ -55,11 +58,11 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
 
 const JOB_COLUMNS: &str = "j.id, j.uid, j.name, c.name AS connection, j.file_path_prefix, j.file_pattern,
     j.file_format_options, j.load_latest_only, j.schema, j.schema_fingerprint, j.destination, j.table_name,
-    j.load_type, j.schedule, j.max_file_size, j.created_at";
+    j.load_type, j.schedule, j.timezone, j.paused, j.alerts, j.max_file_size, j.created_at";
 
 const RUN_COLUMNS: &str =
     "r.id, j.name AS job, r.status, r.started_at, r.finished_at, r.files_seen,
-    r.files_already_loaded, r.error";
+    r.files_already_loaded, r.error, r.queued_at, r.scheduled_for";
 
 impl SqliteCatalog {
     /// Opens (creating and migrating) the catalog file.
@@ -111,7 +114,12 @@ impl SqliteCatalog {
             destination: json(row, "destination")?,
             table_name: parsed(row, "table_name").map_err(|e| Error::Catalog(e.to_string()))?,
             load_type: parsed(row, "load_type")?,
-            schedule: parsed(row, "schedule")?,
+            settings: JobSettings {
+                schedule: parsed(row, "schedule")?,
+                timezone: parsed(row, "timezone")?,
+                paused: row.try_get("paused").map_err(db)?,
+                alerts: json(row, "alerts")?,
+            },
             max_file_size: row.try_get::<i64, _>("max_file_size").map_err(db)? as u64,
             created_at: row.try_get("created_at").map_err(db)?,
         })
@@ -143,6 +151,65 @@ impl SqliteCatalog {
             .collect()
     }
 
+    /// Describes the live run holding the job's lease, if any; a dead holder is marked
+    /// interrupted and `None` returned, so the caller can take the lease.
+    async fn live_holder(&self, job_id: i64) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT r.id, r.runner, r.heartbeat_at, r.started_at, j.name FROM runs r JOIN jobs j ON j.id = r.job_id
+             WHERE r.job_id = ? AND r.status = 'running'",
+        )
+        .bind(job_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        let Some(row) = row else { return Ok(None) };
+        let id: i64 = row.try_get("id").map_err(db)?;
+        let holder: Option<String> = row.try_get("runner").map_err(db)?;
+        let heartbeat: Option<DateTime<Utc>> = row.try_get("heartbeat_at").map_err(db)?;
+        if crate::lease::is_alive(holder.as_deref(), heartbeat, Utc::now()) {
+            let name: String = row.try_get("name").map_err(db)?;
+            let started: DateTime<Utc> = row.try_get("started_at").map_err(db)?;
+            return Ok(Some(format!(
+                "job '{name}' is already running (run {id}, started {})",
+                started.format("%Y-%m-%d %H:%M:%S UTC")
+            )));
+        }
+        sqlx::query(
+            "UPDATE runs SET status = 'failed', finished_at = ?,
+                error = 'interrupted: the process running it stopped; its files are settled by the next run'
+             WHERE id = ? AND status = 'running'",
+        )
+        .bind(Utc::now())
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(None)
+    }
+
+    async fn incident(&self, id: i64) -> Result<Incident> {
+        let r = sqlx::query(
+            "SELECT i.*, j.name AS job FROM alert_incidents i JOIN jobs j ON j.id = i.job_id WHERE i.id = ?",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        let kind: String = r.try_get("kind").map_err(db)?;
+        Ok(Incident {
+            id,
+            job: r.try_get("job").map_err(db)?,
+            kind: AlertKind::parse(&kind)
+                .ok_or_else(|| Error::Catalog(format!("unknown alert kind '{kind}'")))?,
+            key: r.try_get("key").map_err(db)?,
+            summary: r.try_get("summary").map_err(db)?,
+            opened_at: r.try_get("opened_at").map_err(db)?,
+            closed_at: r.try_get("closed_at").map_err(db)?,
+            notified_at: r.try_get("notified_at").map_err(db)?,
+            notify_error: r.try_get("notify_error").map_err(db)?,
+        })
+    }
+
     async fn run_from(&self, row: &SqliteRow) -> Result<Run> {
         let id: i64 = row.try_get("id").map_err(db)?;
         let files = self.run_files(id).await?;
@@ -165,7 +232,10 @@ impl SqliteCatalog {
             rows_loaded: loaded.clone().map(|f| f.rows_loaded).sum(),
             bytes_loaded: loaded.map(|f| f.file_size_bytes).sum(),
             error: row.try_get("error").map_err(db)?,
+            queued_at: row.try_get("queued_at").map_err(db)?,
+            scheduled_for: row.try_get("scheduled_for").map_err(db)?,
             files,
+            log: Vec::new(),
         })
     }
 }
@@ -263,8 +333,8 @@ impl Catalog for SqliteCatalog {
         sqlx::query(
             "INSERT INTO jobs (uid, name, connection_id, file_path_prefix, file_pattern, file_format,
                 file_format_options, load_latest_only, schema, schema_fingerprint, destination, table_name,
-                load_type, schedule, max_file_size, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                load_type, schedule, timezone, paused, alerts, max_file_size, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&job.uid)
         .bind(&job.name)
@@ -279,7 +349,10 @@ impl Catalog for SqliteCatalog {
         .bind(to_json(&job.destination))
         .bind(job.table_name.to_string())
         .bind(job.load_type.to_string())
-        .bind(job.schedule.to_string())
+        .bind(job.settings.schedule.to_string())
+        .bind(job.settings.timezone.to_string())
+        .bind(job.settings.paused)
+        .bind(to_json(&job.settings.alerts))
         .bind(job.max_file_size as i64)
         .bind(Utc::now())
         .execute(&self.pool)
@@ -428,16 +501,19 @@ impl Catalog for SqliteCatalog {
         job_id: i64,
         runner: &str,
         scheduled_for: Option<DateTime<Utc>>,
+        queue: bool,
     ) -> Result<Run> {
         for _ in 0..2 {
+            let now = Utc::now();
             let inserted: std::result::Result<i64, sqlx::Error> = sqlx::query_scalar(
-                "INSERT INTO runs (job_id, status, started_at, runner, heartbeat_at, scheduled_for)
-                 VALUES (?, 'running', ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO runs (job_id, status, started_at, queued_at, runner, heartbeat_at, scheduled_for)
+                 VALUES (?, 'running', ?, ?, ?, ?, ?) RETURNING id",
             )
             .bind(job_id)
-            .bind(Utc::now())
+            .bind(now)
+            .bind(now)
             .bind(runner)
-            .bind(Utc::now())
+            .bind(now)
             .bind(scheduled_for)
             .fetch_one(&self.pool)
             .await;
@@ -446,41 +522,215 @@ impl Catalog for SqliteCatalog {
                 Err(e) if is_unique_violation(&e) => {}
                 Err(e) => return Err(db(e)),
             }
-            // Another run holds the job: refuse, unless its lease is dead.
-            let row = sqlx::query(
-                "SELECT r.id, r.runner, r.heartbeat_at, r.started_at, j.name FROM runs r JOIN jobs j ON j.id = r.job_id
-                 WHERE r.job_id = ? AND r.status = 'running'",
+            let Some(busy) = self.live_holder(job_id).await? else {
+                continue;
+            };
+            if !queue {
+                return Err(Error::Conflict(format!("{busy}; wait for it to finish")));
+            }
+            let queued: std::result::Result<i64, sqlx::Error> = sqlx::query_scalar(
+                "INSERT INTO runs (job_id, status, started_at, queued_at, scheduled_for)
+                 VALUES (?, 'queued', ?, ?, ?) RETURNING id",
             )
             .bind(job_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-            let Some(row) = row else { continue };
-            let id: i64 = row.try_get("id").map_err(db)?;
-            let holder: Option<String> = row.try_get("runner").map_err(db)?;
-            let heartbeat: Option<DateTime<Utc>> = row.try_get("heartbeat_at").map_err(db)?;
-            if crate::lease::is_alive(holder.as_deref(), heartbeat, Utc::now()) {
-                let name: String = row.try_get("name").map_err(db)?;
-                let started: DateTime<Utc> = row.try_get("started_at").map_err(db)?;
-                return Err(Error::Conflict(format!(
-                    "job '{name}' is already running (run {id}, started {}); wait for it to finish",
-                    started.format("%Y-%m-%d %H:%M:%S UTC")
-                )));
-            }
-            sqlx::query(
-                "UPDATE runs SET status = 'failed', finished_at = ?,
-                    error = 'interrupted: the process running it stopped; its files are settled by the next run'
-                 WHERE id = ? AND status = 'running'",
-            )
-            .bind(Utc::now())
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
+            .bind(now)
+            .bind(now)
+            .bind(scheduled_for)
+            .fetch_one(&self.pool)
+            .await;
+            let id =
+                match queued {
+                    Ok(id) => id,
+                    // One run already waits; it will pick up whatever this one would have.
+                    Err(e) if is_unique_violation(&e) => sqlx::query_scalar(
+                        "SELECT id FROM runs WHERE job_id = ? AND status = 'queued'",
+                    )
+                    .bind(job_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .ok_or_else(|| Error::Conflict("the job's queue changed; try again".into()))?,
+                    Err(e) => return Err(db(e)),
+                };
+            return self.run(id).await;
         }
         Err(Error::Conflict(
             "another run of this job keeps starting; try again".into(),
         ))
+    }
+
+    async fn promote_queued(&self, run_id: i64, runner: &str) -> Result<Promotion> {
+        let job_id: i64 = sqlx::query_scalar("SELECT job_id FROM runs WHERE id = ?")
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .ok_or_else(|| Error::NotFound(format!("no run {run_id}")))?;
+        for _ in 0..2 {
+            let now = Utc::now();
+            let updated = sqlx::query(
+                "UPDATE runs SET status = 'running', started_at = ?, runner = ?, heartbeat_at = ?
+                 WHERE id = ? AND status = 'queued'",
+            )
+            .bind(now)
+            .bind(runner)
+            .bind(now)
+            .bind(run_id)
+            .execute(&self.pool)
+            .await;
+            match updated {
+                Ok(r) if r.rows_affected() == 1 => return Ok(Promotion::Started),
+                Ok(_) => return Ok(Promotion::Gone),
+                Err(e) if is_unique_violation(&e) => {}
+                Err(e) => return Err(db(e)),
+            }
+            if let Some(busy) = self.live_holder(job_id).await? {
+                return Ok(Promotion::Waiting(busy));
+            }
+        }
+        Ok(Promotion::Waiting("another run keeps starting".into()))
+    }
+
+    async fn queued_runs(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT j.name, r.id FROM runs r JOIN jobs j ON j.id = r.job_id WHERE r.status = 'queued' ORDER BY r.id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?)))
+            .collect()
+    }
+
+    async fn update_job_settings(&self, job_id: i64, settings: &JobSettings) -> Result<()> {
+        sqlx::query(
+            "UPDATE jobs SET schedule = ?, timezone = ?, paused = ?, alerts = ? WHERE id = ?",
+        )
+        .bind(settings.schedule.to_string())
+        .bind(settings.timezone.to_string())
+        .bind(settings.paused)
+        .bind(to_json(&settings.alerts))
+        .bind(job_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn log(&self, run_id: i64, level: &str, message: &str) -> Result<()> {
+        sqlx::query("INSERT INTO run_log (run_id, at, level, message) VALUES (?, ?, ?, ?)")
+            .bind(run_id)
+            .bind(Utc::now())
+            .bind(level)
+            .bind(message)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn run_log(&self, run_id: i64) -> Result<Vec<LogLine>> {
+        let rows =
+            sqlx::query("SELECT at, level, message FROM run_log WHERE run_id = ? ORDER BY id")
+                .bind(run_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(LogLine {
+                    at: r.try_get("at").map_err(db)?,
+                    level: r.try_get("level").map_err(db)?,
+                    message: r.try_get("message").map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn open_incident(
+        &self,
+        job_id: i64,
+        kind: AlertKind,
+        key: &str,
+        summary: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
+        let opened = sqlx::query_scalar(
+            "INSERT INTO alert_incidents (job_id, kind, key, summary, opened_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(job_id)
+        .bind(kind.as_str())
+        .bind(key)
+        .bind(summary)
+        .bind(at)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(opened)
+    }
+
+    async fn close_incidents(
+        &self,
+        job_id: i64,
+        kind: AlertKind,
+        key: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Incident>> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE alert_incidents SET closed_at = ?
+             WHERE job_id = ? AND kind = ? AND closed_at IS NULL AND (? IS NULL OR key = ?)
+             RETURNING id",
+        )
+        .bind(at)
+        .bind(job_id)
+        .bind(kind.as_str())
+        .bind(key)
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut closed = Vec::with_capacity(ids.len());
+        for id in ids {
+            closed.push(self.incident(id).await?);
+        }
+        Ok(closed)
+    }
+
+    async fn mark_notified(
+        &self,
+        incident_id: i64,
+        at: DateTime<Utc>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE alert_incidents SET notified_at = CASE WHEN ?2 IS NULL THEN ?1 ELSE notified_at END,
+                notify_error = ?2 WHERE id = ?3",
+        )
+            .bind(at)
+            .bind(error)
+            .bind(incident_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn incidents(&self, job_id: i64, limit: u32) -> Result<Vec<Incident>> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM alert_incidents WHERE job_id = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(job_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.incident(id).await?);
+        }
+        Ok(out)
     }
 
     async fn last_scheduled(&self, job_id: i64) -> Result<Option<DateTime<Utc>>> {
@@ -570,7 +820,9 @@ impl Catalog for SqliteCatalog {
             .fetch_optional(&self.pool)
             .await
             .map_err(db)?
-            .ok_or_else(|| Error::NotFound(format!("no run {run_id}")))?;
-        self.run_from(&row).await
+            .ok_or_else(|| Error::NotFound(format!("no run {run_id}; see `sluice runs JOB`")))?;
+        let mut run = self.run_from(&row).await?;
+        run.log = self.run_log(run_id).await?;
+        Ok(run)
     }
 }

@@ -6,8 +6,10 @@ use sluice_core::names::TableName;
 use sluice_core::schema::{Column, WarehouseType};
 use sluice_core::storage::FileEntry;
 use sluice_core::storage::config::{ConnectionConfig, LocalConfig};
+use sluice_engine::alerts::{AlertTarget, Alerts, WebhookFormat};
 use sluice_engine::catalog::Catalog;
 use sluice_engine::catalog::sqlite::SqliteCatalog;
+use sluice_engine::model::JobSettings;
 use sluice_engine::model::{FileOutcome, NewJob, RunFile, RunStatus};
 use sluice_engine::schedule::Schedule;
 
@@ -31,7 +33,18 @@ fn new_job(connection_id: i64) -> NewJob {
         destination: Default::default(),
         table_name: TableName::parse("t").unwrap(),
         load_type: Default::default(),
-        schedule: "daily@02:00".parse::<Schedule>().unwrap(),
+        settings: JobSettings {
+            schedule: "daily@02:00".parse::<Schedule>().unwrap(),
+            timezone: "Europe/Berlin".parse().unwrap(),
+            paused: true,
+            alerts: Alerts {
+                targets: vec![AlertTarget::Webhook {
+                    url: "http://127.0.0.1:9/hook".into(),
+                    format: WebhookFormat::Slack,
+                }],
+                freshness_hours: Some(26),
+            },
+        },
         max_file_size: 10,
     }
 }
@@ -58,7 +71,7 @@ async fn jobs_round_trip_every_setting() {
     let expected = new_job(conn.id);
     assert_eq!(job.connection, "local");
     assert_eq!(job.schema, expected.schema);
-    assert_eq!(job.schedule, expected.schedule);
+    assert_eq!(job.settings, expected.settings);
     assert_eq!(job.file_format_options, FormatOptions::Parquet);
     assert_eq!(job.max_file_size, 10);
     assert_eq!(c.list_jobs().await.unwrap(), vec![job.clone()]);
@@ -71,7 +84,10 @@ async fn a_file_version_is_claimed_once() {
     let (_d, c) = catalog().await;
     let conn = c.add_connection("local", &local()).await.unwrap();
     let job = c.create_job(&new_job(conn.id)).await.unwrap();
-    let run = c.start_run(job.id, "elsewhere:1", None).await.unwrap();
+    let run = c
+        .start_run(job.id, "elsewhere:1", None, false)
+        .await
+        .unwrap();
     assert_eq!(run.status, RunStatus::Running);
     let f = file("a.csv");
     assert!(c.claim_file(job.id, run.id, &f, "L1").await.unwrap());
@@ -105,7 +121,10 @@ async fn run_statistics_are_derived_from_file_outcomes() {
     let (_d, c) = catalog().await;
     let conn = c.add_connection("local", &local()).await.unwrap();
     let job = c.create_job(&new_job(conn.id)).await.unwrap();
-    let run = c.start_run(job.id, "elsewhere:1", None).await.unwrap();
+    let run = c
+        .start_run(job.id, "elsewhere:1", None, false)
+        .await
+        .unwrap();
     for (path, outcome, rows) in [
         ("a", FileOutcome::Loaded, 10),
         ("b", FileOutcome::SkippedTooLarge, 0),
@@ -161,9 +180,12 @@ async fn a_job_runs_once_at_a_time_and_dead_runs_are_taken_over() {
     let (_d, c) = catalog().await;
     let conn = c.add_connection("local", &local()).await.unwrap();
     let job = c.create_job(&new_job(conn.id)).await.unwrap();
-    let first = c.start_run(job.id, "other-host:42", None).await.unwrap();
+    let first = c
+        .start_run(job.id, "other-host:42", None, false)
+        .await
+        .unwrap();
     let err = c
-        .start_run(job.id, "other-host:43", None)
+        .start_run(job.id, "other-host:43", None, false)
         .await
         .unwrap_err()
         .to_string();
@@ -172,7 +194,7 @@ async fn a_job_runs_once_at_a_time_and_dead_runs_are_taken_over() {
         .await
         .unwrap();
     let second = c
-        .start_run(job.id, &sluice_engine::lease::this_runner(), None)
+        .start_run(job.id, &sluice_engine::lease::this_runner(), None, false)
         .await
         .unwrap();
 
@@ -186,11 +208,11 @@ async fn a_job_runs_once_at_a_time_and_dead_runs_are_taken_over() {
         .0
         .to_string();
     let dead = c
-        .start_run(job.id, &format!("{host}:{}", u32::MAX - 1), None)
+        .start_run(job.id, &format!("{host}:{}", u32::MAX - 1), None, false)
         .await
         .unwrap();
     let next = c
-        .start_run(job.id, &sluice_engine::lease::this_runner(), None)
+        .start_run(job.id, &sluice_engine::lease::this_runner(), None, false)
         .await
         .unwrap();
     let dead = c.run(dead.id).await.unwrap();

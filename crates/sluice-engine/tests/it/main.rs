@@ -67,6 +67,7 @@ impl Env {
             .run(
                 job,
                 RunOptions {
+                    wait: false,
                     all_files: Some(true),
                 },
                 Arc::new(Quiet),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Duration as Days;
-use sluice_engine::model::{Run, RunStatus};
+use sluice_engine::model::{JobSettings, JobUpdate, Run, RunStatus};
 use sluice_engine::schedule::Schedule;
 use sluice_engine::{Engine, JobRequest, Quiet, RunOptions};
 
@@ -32,7 +32,10 @@ async fn engine_with_jobs() -> (tempfile::TempDir, Arc<Engine>) {
                 connection: "local".into(),
                 file_pattern: "t_*.csv".into(),
                 table_name: Some(name.into()),
-                schedule: schedule.parse::<Schedule>().unwrap(),
+                settings: JobSettings {
+                    schedule: schedule.parse::<Schedule>().unwrap(),
+                    ..JobSettings::default()
+                },
                 load_latest_only: false,
                 ..JobRequest::default()
             })
@@ -45,7 +48,7 @@ async fn engine_with_jobs() -> (tempfile::TempDir, Arc<Engine>) {
 async fn wait_for(engine: &Engine, run_id: i64) -> Run {
     for _ in 0..400 {
         let run = engine.run_details(run_id).await.unwrap();
-        if run.status != RunStatus::Running {
+        if !matches!(run.status, RunStatus::Running | RunStatus::Queued) {
             return run;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -57,7 +60,7 @@ async fn wait_for(engine: &Engine, run_id: i64) -> Run {
 async fn due_jobs_start_once_per_fire_and_manual_jobs_never() {
     let (_dir, engine) = engine_with_jobs().await;
     let job = engine.job("daily").await.unwrap();
-    let fire = job.schedule.next_after(job.created_at).unwrap();
+    let fire = job.settings.next_run_after(job.created_at).unwrap();
     assert!(
         engine
             .start_due_runs(fire - Days::seconds(1))
@@ -99,30 +102,124 @@ async fn due_jobs_start_once_per_fire_and_manual_jobs_never() {
 }
 
 #[tokio::test]
-async fn a_job_busy_at_its_fire_time_starts_on_a_later_tick() {
+async fn a_job_busy_at_its_fire_time_is_queued_once_and_runs_when_free() {
     let (_dir, engine) = engine_with_jobs().await;
     let job = engine.job("daily").await.unwrap();
-    let due = job.schedule.next_after(job.created_at).unwrap() + Days::minutes(5);
+    let due = job.settings.next_run_after(job.created_at).unwrap() + Days::minutes(5);
     // A manual run holds the job.
-    let (job, manual) = engine.start_run("daily").await.unwrap();
+    let (job, manual) = engine.start_run("daily", false).await.unwrap();
+    assert_eq!(manual.status, RunStatus::Running);
+    // A second run by hand is refused with the run that holds the job...
+    let err = engine
+        .start_run("daily", false)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
-        engine.start_due_runs(due).await.unwrap().is_empty(),
-        "refused while busy"
+        err.contains(&format!("already running (run {}", manual.id)),
+        "{err}"
     );
-    let err = engine.start_run("daily").await.unwrap_err().to_string();
-    assert!(err.contains("already running"), "{err}");
+    // ...or queued behind it when asked to wait.
+    let started = engine.start_due_runs(due).await.unwrap();
+    assert_eq!(started.len(), 1);
+    let queued = engine.run_details(started[0].1).await.unwrap();
+    assert_eq!(queued.status, RunStatus::Queued);
+    // One run waits at most: another request joins it.
+    let (_, again) = engine.start_run("daily", true).await.unwrap();
+    assert_eq!(again.id, queued.id);
+    assert!(
+        engine
+            .start_due_runs(due + Days::seconds(15))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the fire was taken: no second queued run"
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        engine.run_details(queued.id).await.unwrap().status,
+        RunStatus::Queued,
+        "still waiting while the manual run holds the job"
+    );
     engine
         .execute_run(&job, manual.id, RunOptions::default(), Arc::new(Quiet))
         .await
         .unwrap();
-    let started = engine
-        .start_due_runs(due + Days::seconds(15))
+    let run = wait_for(&engine, queued.id).await;
+    assert_eq!(run.status, RunStatus::Succeeded);
+    assert!(run.started_at > run.queued_at.unwrap(), "{run:?}");
+    assert!(
+        run.log
+            .iter()
+            .any(|l| l.message.contains("queued: job 'daily' is already running")),
+        "{:?}",
+        run.log
+    );
+}
+
+#[tokio::test]
+async fn paused_jobs_are_not_started_and_timezones_move_the_fire() {
+    let (_dir, engine) = engine_with_jobs().await;
+    let job = engine.job("daily").await.unwrap();
+    let fire = job.settings.next_run_after(job.created_at).unwrap();
+    let paused = engine
+        .update_job(
+            "daily",
+            JobUpdate {
+                paused: Some(true),
+                ..JobUpdate::default()
+            },
+        )
         .await
         .unwrap();
-    assert_eq!(
-        started.len(),
-        1,
-        "the delayed fire runs once the job is free"
+    assert!(paused.settings.paused);
+    assert_eq!(paused.settings.next_run_after(job.created_at), None);
+    assert!(
+        engine
+            .start_due_runs(fire + Days::days(2))
+            .await
+            .unwrap()
+            .is_empty(),
+        "paused"
     );
-    wait_for(&engine, started[0].1).await;
+    // Resumed, in New York: 02:00 there is 07:00 UTC (06:00 in summer).
+    let resumed = engine
+        .update_job(
+            "daily",
+            JobUpdate {
+                paused: Some(false),
+                timezone: Some("America/New_York".parse().unwrap()),
+                ..JobUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    let ny_fire = resumed.settings.next_run_after(job.created_at).unwrap();
+    let tz = resumed.settings.timezone.0;
+    assert_eq!(
+        ny_fire.with_timezone(&tz).format("%H:%M").to_string(),
+        "02:00"
+    );
+    assert!(matches!(
+        ny_fire.format("%H:%M").to_string().as_str(),
+        "06:00" | "07:00"
+    ));
+    assert!(
+        engine
+            .start_due_runs(ny_fire - Days::seconds(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let started = engine.start_due_runs(ny_fire).await.unwrap();
+    assert_eq!(started.len(), 1);
+    let run = wait_for(&engine, started[0].1).await;
+    assert_eq!(run.scheduled_for, Some(ny_fire));
+    assert!(
+        run.log
+            .iter()
+            .any(|l| l.message.contains("started by the schedule")),
+        "{:?}",
+        run.log
+    );
 }

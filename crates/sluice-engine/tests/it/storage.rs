@@ -360,6 +360,7 @@ async fn runs_latest_all_again_new_and_too_large(b: &Backend) {
         .run(
             "tx",
             RunOptions {
+                wait: false,
                 all_files: Some(true),
             },
             quiet.clone(),
@@ -371,6 +372,7 @@ async fn runs_latest_all_again_new_and_too_large(b: &Backend) {
         .run(
             "tx",
             RunOptions {
+                wait: false,
                 all_files: Some(true),
             },
             quiet.clone(),
@@ -389,6 +391,7 @@ async fn runs_latest_all_again_new_and_too_large(b: &Backend) {
         .run(
             "tx",
             RunOptions {
+                wait: false,
                 all_files: Some(true),
             },
             quiet.clone(),

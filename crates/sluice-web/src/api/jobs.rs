@@ -1,14 +1,13 @@
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sluice_core::schema::Column;
-use sluice_engine::model::Destination;
-use sluice_engine::schedule::Schedule;
-use sluice_engine::{JobRequest, Quiet, RunOptions};
+use sluice_engine::alerts::Alerts;
+use sluice_engine::model::{Destination, JobSettings, JobUpdate};
+use sluice_engine::schedule::{Schedule, Timezone};
+use sluice_engine::{JobRequest, RunOptions};
 use sluice_sinks::LoadMode;
 
 use super::connections::format_options;
@@ -44,6 +43,11 @@ pub struct NewJob {
     table_name: Option<String>,
     schema: Option<Vec<Column>>,
     schedule: Option<String>,
+    timezone: Option<String>,
+    #[serde(default)]
+    paused: bool,
+    #[serde(default)]
+    alerts: Option<Value>,
     max_file_size: Option<u64>,
     #[serde(default)]
     destination: Option<Destination>,
@@ -83,10 +87,14 @@ pub async fn create(
         None | Some("") => LoadMode::Append,
         Some(t) => t.parse().map_err(|e| bad_field("load_type", e))?,
     };
-    let schedule = match body.schedule.as_deref() {
-        None | Some("") => Schedule::Manual,
-        Some(t) => t.parse().map_err(|e| bad_field("schedule", e))?,
-    };
+    let update = settings_update(
+        body.schedule.as_deref(),
+        body.timezone.as_deref(),
+        Some(body.paused),
+        body.alerts,
+    )?;
+    let mut settings = JobSettings::default();
+    update.apply(&mut settings);
     let request = JobRequest {
         name: body.name.clone(),
         connection,
@@ -98,7 +106,7 @@ pub async fn create(
         load_type,
         schema: body.schema,
         max_file_size: body.max_file_size,
-        schedule,
+        settings,
         destination: body.destination.unwrap_or_default(),
         expected_fingerprint: body.schema_fingerprint,
     };
@@ -132,10 +140,76 @@ pub async fn create(
     ))
 }
 
+/// Parses the settings a create or an update sends, naming the field at fault.
+fn settings_update(
+    schedule: Option<&str>,
+    timezone: Option<&str>,
+    paused: Option<bool>,
+    alerts: Option<Value>,
+) -> Result<JobUpdate, ApiError> {
+    let schedule = schedule
+        .map(|t| t.parse::<Schedule>().map_err(|e| bad_field("schedule", e)))
+        .transpose()?;
+    let timezone = timezone
+        .map(|t| t.parse::<Timezone>().map_err(|e| bad_field("timezone", e)))
+        .transpose()?;
+    let alerts = alerts
+        .filter(|a| !a.is_null())
+        .map(|a| {
+            let alerts: Alerts = serde_json::from_value(a)
+                .map_err(|e| bad_field("alerts", format!("invalid alerts: {e}")))?;
+            alerts.validate().map_err(|m| {
+                let field = m.split(':').next().unwrap_or("alerts").to_string();
+                bad_field(&field, m)
+            })?;
+            Ok::<_, ApiError>(alerts)
+        })
+        .transpose()?;
+    Ok(JobUpdate {
+        schedule,
+        timezone,
+        paused,
+        alerts,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct JobPatch {
+    schedule: Option<String>,
+    timezone: Option<String>,
+    paused: Option<bool>,
+    alerts: Option<Value>,
+}
+
+/// Changes a job's schedule, timezone, pause or alerts; other fields are fixed at creation.
+pub async fn update(
+    State(s): State<Shared>,
+    Path(name): Path<String>,
+    Json(body): Json<JobPatch>,
+) -> Answer {
+    let update = settings_update(
+        body.schedule.as_deref(),
+        body.timezone.as_deref(),
+        body.paused,
+        body.alerts,
+    )?;
+    let job = s.engine.update_job(&name, update).await?;
+    Ok(Json(
+        json!({"status": "success", "job": with_next_run(&job)}),
+    ))
+}
+
+/// A job's alerts, newest first.
+pub async fn incidents(State(s): State<Shared>, Path(name): Path<String>) -> Answer {
+    Ok(Json(
+        json!({"status": "success", "incidents": s.engine.incidents(&name).await?}),
+    ))
+}
+
 /// A job as the API shows it: with its next scheduled run (derived, never stored).
 fn with_next_run(job: &sluice_engine::model::Job) -> Value {
     let mut v = serde_json::to_value(job).unwrap_or_default();
-    v["next_run_at"] = json!(job.schedule.next_after(chrono::Utc::now()));
+    v["next_run_at"] = json!(job.settings.next_run_after(chrono::Utc::now()));
     v
 }
 
@@ -170,7 +244,8 @@ pub struct RunBody {
     all_files: Option<bool>,
 }
 
-/// Starts a run and answers at once with its id; poll `GET /api/runs/{id}`.
+/// Starts a run and answers at once with its id; poll `GET /api/runs/{id}`. While the job
+/// is running, the run is queued behind it (status `queued`); one run waits at most.
 pub async fn run(
     State(s): State<Shared>,
     Path(name): Path<String>,
@@ -178,18 +253,11 @@ pub async fn run(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let options = RunOptions {
         all_files: body.and_then(|b| b.0.all_files),
+        wait: true,
     };
-    let (job, run) = s.engine.start_run(&name).await?;
-    let engine = Arc::clone(&s.engine);
+    let (job, run) = s.engine.start_run(&name, true).await?;
     let run_id = run.id;
-    tokio::spawn(async move {
-        if let Err(e) = engine
-            .execute_run(&job, run_id, options, Arc::new(Quiet))
-            .await
-        {
-            tracing::warn!(job = %job.name, run = run_id, "run failed: {e}");
-        }
-    });
+    s.engine.spawn_run(job, run_id, options);
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"status": "success", "run_id": run_id, "run": run})),

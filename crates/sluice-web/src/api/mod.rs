@@ -31,7 +31,11 @@ pub fn routes() -> Router<Shared> {
             post(connections::detect),
         )
         .route("/jobs", get(jobs::list).post(jobs::create))
-        .route("/jobs/{name}", get(jobs::get_one).delete(jobs::delete))
+        .route(
+            "/jobs/{name}",
+            get(jobs::get_one).patch(jobs::update).delete(jobs::delete),
+        )
+        .route("/jobs/{name}/incidents", get(jobs::incidents))
         .route("/jobs/{name}/run", post(jobs::run))
         .route("/jobs/{name}/runs", get(jobs::runs))
         .route("/jobs/{name}/processed-files", get(jobs::processed_files))

@@ -1,0 +1,344 @@
+//! When the engine raises and resolves alerts ([`crate::alerts`] says what they are).
+//!
+//! Every check opens or closes an incident in the catalog; only opening one (and closing one
+//! whose alert went out) sends anything, so a condition that lasts is reported once.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use sluice_core::storage::FileEntry;
+
+use crate::Result;
+use crate::alerts::{Alert, AlertKind, AlertState, SIZE_HISTORY, size_anomaly};
+use crate::engine::Engine;
+use crate::model::{FileOutcome, Job, ProcessedFile, Run, RunFile, RunStatus};
+use crate::run::{Level, human_bytes};
+
+impl Engine {
+    /// Raises a size anomaly for each file to load that is far outside the sizes the job
+    /// has loaded lately.
+    pub(crate) async fn check_sizes(
+        &self,
+        job: &Job,
+        run_id: i64,
+        ledger: &[ProcessedFile],
+        take: &[FileEntry],
+    ) {
+        let mut recent: Vec<&ProcessedFile> =
+            ledger.iter().filter(|p| p.status == "loaded").collect();
+        recent.sort_by_key(|p| std::cmp::Reverse(p.processed_at));
+        let history: Vec<u64> = recent
+            .iter()
+            .take(SIZE_HISTORY)
+            .map(|p| p.file_size_bytes)
+            .collect();
+        for file in take {
+            let Some(median) = size_anomaly(file.size, &history) else {
+                continue;
+            };
+            let summary = format!(
+                "{}: {} is {}, far from the {} this job's recent files have (median of {})",
+                job.name,
+                file.path,
+                human_bytes(file.size),
+                human_bytes(median),
+                history.len()
+            );
+            self.log(run_id, Level::Warn, summary.clone()).await;
+            let details = json!({
+                "file_path": file.path,
+                "file_size_bytes": file.size,
+                "median_size_bytes": median,
+                "files_compared": history.len(),
+            });
+            let key = format!("{}@{}", file.path, file.version_key());
+            self.raise(
+                job,
+                AlertKind::SizeAnomaly,
+                &key,
+                summary,
+                Some(run_id),
+                details,
+            )
+            .await;
+        }
+    }
+
+    /// A file was loaded: the job is fresh again, and a size anomaly about it is settled.
+    pub(crate) async fn file_arrived(&self, job: &Job, file: &RunFile) {
+        let key = format!("{}@{}", file.file_path, file.file_version);
+        // A size anomaly is about one file; it ends quietly once the file is in.
+        if let Err(e) = self
+            .catalog()
+            .close_incidents(job.id, AlertKind::SizeAnomaly, Some(&key), Utc::now())
+            .await
+        {
+            tracing::warn!(job = %job.name, "cannot settle an alert: {e}");
+        }
+        self.resolve(
+            job,
+            AlertKind::Freshness,
+            format!("{}: a new file arrived ({})", job.name, file.file_path),
+            None,
+        )
+        .await;
+    }
+
+    /// After a run: a failure opens `run_failed`, a refused schema `schema_change`; a
+    /// success closes them.
+    pub(crate) async fn after_run(&self, job: &Job, run: &Run) {
+        let refused: Vec<&RunFile> = run
+            .files
+            .iter()
+            .filter(|f| f.outcome == FileOutcome::FailedSchemaMismatch)
+            .collect();
+        let other_failures: Vec<&RunFile> = run
+            .files
+            .iter()
+            .filter(|f| f.outcome.is_failure() && f.outcome != FileOutcome::FailedSchemaMismatch)
+            .collect();
+        if refused.is_empty() {
+            self.resolve(
+                job,
+                AlertKind::SchemaChange,
+                format!("{}: run {} refused no file", job.name, run.id),
+                Some(run.id),
+            )
+            .await;
+        } else {
+            let summary = format!(
+                "{}: {} file(s) refused because their schema changed, first {}",
+                job.name,
+                refused.len(),
+                refused[0].file_path
+            );
+            let details = json!({
+                "files": refused.iter().map(|f| json!({
+                    "file_path": f.file_path, "message": f.message
+                })).collect::<Vec<_>>(),
+            });
+            self.raise(
+                job,
+                AlertKind::SchemaChange,
+                "",
+                summary,
+                Some(run.id),
+                details,
+            )
+            .await;
+        }
+        let failed = matches!(run.status, RunStatus::Failed | RunStatus::PartiallyFailed)
+            && (!other_failures.is_empty() || run.error.is_some());
+        if failed {
+            let first = other_failures
+                .first()
+                .and_then(|f| f.message.clone())
+                .or_else(|| run.error.clone())
+                .unwrap_or_default();
+            let summary = format!(
+                "{}: run {} {} ({} file(s) failed): {}",
+                job.name,
+                run.id,
+                run.status.as_str().replace('_', " "),
+                other_failures.len(),
+                first.lines().next().unwrap_or("")
+            );
+            let details = json!({
+                "status": run.status,
+                "error": run.error,
+                "files": other_failures.iter().map(|f| json!({
+                    "file_path": f.file_path, "outcome": f.outcome, "message": f.message
+                })).collect::<Vec<_>>(),
+            });
+            self.raise(
+                job,
+                AlertKind::RunFailed,
+                "",
+                summary,
+                Some(run.id),
+                details,
+            )
+            .await;
+        } else if run.status == RunStatus::Succeeded {
+            self.resolve(
+                job,
+                AlertKind::RunFailed,
+                format!("{}: run {} succeeded", job.name, run.id),
+                Some(run.id),
+            )
+            .await;
+        }
+    }
+
+    /// Raises a freshness alert for each job whose newest file is older than its
+    /// `freshness_hours` at `now` (the scheduler calls this on every tick).
+    pub async fn check_freshness(&self, now: DateTime<Utc>) -> Result<()> {
+        for job in self.jobs().await? {
+            let Some(hours) = job.settings.alerts.freshness_hours else {
+                continue;
+            };
+            if job.settings.paused {
+                continue;
+            }
+            let ledger = self.catalog().processed_files(job.id).await?;
+            let newest = ledger
+                .iter()
+                .filter(|p| p.status == "loaded")
+                .map(|p| p.processed_at)
+                .max();
+            let since = newest.unwrap_or(job.created_at);
+            if now - since < Duration::hours(i64::from(hours)) {
+                continue;
+            }
+            let summary = match newest {
+                Some(t) => format!(
+                    "{}: no new file for {} hours (the last was loaded {})",
+                    job.name,
+                    (now - t).num_hours(),
+                    t.format("%Y-%m-%d %H:%M UTC")
+                ),
+                None => format!(
+                    "{}: no file loaded in the {} hours since the job was created",
+                    job.name,
+                    (now - job.created_at).num_hours()
+                ),
+            };
+            let details = json!({
+                "freshness_hours": hours,
+                "last_loaded_at": newest,
+            });
+            self.raise_at(
+                job.clone(),
+                AlertKind::Freshness,
+                "",
+                summary,
+                None,
+                details,
+                now,
+            )
+            .await;
+        }
+        Ok(())
+    }
+
+    async fn raise(
+        &self,
+        job: &Job,
+        kind: AlertKind,
+        key: &str,
+        summary: String,
+        run_id: Option<i64>,
+        details: serde_json::Value,
+    ) {
+        self.raise_at(job.clone(), kind, key, summary, run_id, details, Utc::now())
+            .await;
+    }
+
+    /// Opens an incident and, if it is new, sends its alert.
+    #[allow(clippy::too_many_arguments)]
+    async fn raise_at(
+        &self,
+        job: Job,
+        kind: AlertKind,
+        key: &str,
+        summary: String,
+        run_id: Option<i64>,
+        details: serde_json::Value,
+        at: DateTime<Utc>,
+    ) {
+        let opened = self
+            .catalog()
+            .open_incident(job.id, kind, key, &summary, at)
+            .await;
+        let id = match opened {
+            Ok(Some(id)) => id,
+            Ok(None) => return, // already open: already told
+            Err(e) => {
+                tracing::warn!(job = %job.name, "cannot record an alert: {e}");
+                return;
+            }
+        };
+        let alert = Alert::new(
+            kind,
+            AlertState::Firing,
+            &job.name,
+            summary,
+            run_id,
+            details,
+            at,
+        );
+        self.deliver(&job, id, run_id, &alert).await;
+    }
+
+    /// Closes the job's open incidents of a kind, telling the targets about those whose
+    /// alert went out.
+    async fn resolve(&self, job: &Job, kind: AlertKind, summary: String, run_id: Option<i64>) {
+        let closed = match self
+            .catalog()
+            .close_incidents(job.id, kind, None, Utc::now())
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(job = %job.name, "cannot settle an alert: {e}");
+                return;
+            }
+        };
+        if closed.iter().any(|i| i.notified_at.is_some()) && !job.settings.alerts.targets.is_empty()
+        {
+            let alert = Alert::new(
+                kind,
+                AlertState::Resolved,
+                &job.name,
+                summary,
+                run_id,
+                json!({ "opened_at": closed[0].opened_at }),
+                Utc::now(),
+            );
+            if let Err(e) = self
+                .notifier()
+                .send(&job.settings.alerts.targets, &alert)
+                .await
+            {
+                tracing::warn!(job = %job.name, "cannot send a resolved alert: {e}");
+            }
+        }
+    }
+
+    async fn deliver(&self, job: &Job, incident: i64, run_id: Option<i64>, alert: &Alert) {
+        if job.settings.alerts.targets.is_empty() {
+            return;
+        }
+        let sent = self
+            .notifier()
+            .send(&job.settings.alerts.targets, alert)
+            .await;
+        let error = sent.as_ref().err().map(String::as_str);
+        if let Some(run_id) = run_id {
+            let line = match error {
+                None => format!("alert sent: {}", alert.kind.as_str()),
+                Some(e) => format!("alert {} not sent: {e}", alert.kind.as_str()),
+            };
+            let level = if error.is_some() {
+                Level::Warn
+            } else {
+                Level::Info
+            };
+            self.log(run_id, level, line).await;
+        } else if let Some(e) = error {
+            tracing::warn!(job = %job.name, "alert {} not sent: {e}", alert.kind.as_str());
+        }
+        if let Err(e) = self
+            .catalog()
+            .mark_notified(incident, Utc::now(), error)
+            .await
+        {
+            tracing::warn!(job = %job.name, "cannot record an alert: {e}");
+        }
+    }
+
+    /// The job's incidents, newest first.
+    pub async fn incidents(&self, job: &str) -> Result<Vec<crate::alerts::Incident>> {
+        let job = self.catalog().job(job).await?;
+        self.catalog().incidents(job.id, 50).await
+    }
+}
