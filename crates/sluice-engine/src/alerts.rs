@@ -269,9 +269,10 @@ impl Notifier {
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(u) => format!(
-            "{}://{}/{}",
+            "{}://{}{}/{}",
             u.scheme(),
             u.host_str().unwrap_or(""),
+            u.port().map(|p| format!(":{p}")).unwrap_or_default(),
             sluice_core::storage::config::REDACTED
         ),
         Err(_) => sluice_core::storage::config::REDACTED.to_string(),

@@ -430,3 +430,140 @@ fn credentials_never_show_and_rotate_with_a_command() {
         stderr(&out)
     );
 }
+
+/// Sends SIGTERM to a child process.
+fn terminate(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn sigterm_lets_the_file_being_loaded_finish_and_leaves_the_rest_for_the_next_run() {
+    let cli = Cli::new();
+    // Three files of 40,000 rows, read slowly (5 batches of 8,192 rows, 300 ms each).
+    for (i, name) in ["t_1.csv", "t_2.csv", "t_3.csv"].iter().enumerate() {
+        cli.write(name, &rows(i as u64 * 40_000, 40_000));
+    }
+    cli.setup_job(&[]);
+    let mut child = cli
+        .cmd(&["run", "tx"])
+        .env("SLUICE_SLOW", "batch:300")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first file is claimed (being loaded), then ask the process to stop.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let ledger = cli.ledger();
+        if ledger
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["status"] == "loading")
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no file started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    terminate(&child);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "a graceful stop is not a failure: {}\n{}",
+        stderr(&out),
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("stopping after the file being loaded"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("stopped by a shutdown: 2 file(s) left for the next run"),
+        "{}",
+        stdout(&out)
+    );
+    // The file in flight finished: whole, committed and recorded; nothing else started.
+    assert_eq!(cli.table_rows("t"), 40_000);
+    let ledger = cli.ledger();
+    let ledger = ledger.as_array().unwrap();
+    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    assert_eq!(ledger[0]["status"], "loaded");
+
+    // `runs show` has the run's files and its log.
+    let shown = cli.ok(&["runs", "show", "1"]);
+    assert!(shown.contains("log:"), "{shown}");
+    assert!(shown.contains("started by hand"), "{shown}");
+    assert!(
+        shown.contains("listed 3 file(s) matching 't_*.csv'"),
+        "{shown}"
+    );
+    assert!(shown.contains("loaded, 40000 rows"), "{shown}");
+    assert!(shown.contains("stopped by a shutdown"), "{shown}");
+    let json: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["runs", "show", "1", "--json"])).unwrap();
+    assert_eq!(json["status"], "succeeded");
+    assert!(json["log"].as_array().unwrap().len() >= 3, "{json}");
+
+    // The next run takes the two files left, once.
+    let next = cli.ok(&["run", "tx"]);
+    assert!(
+        next.contains("3 seen, 2 loaded, 1 skipped, 0 failed"),
+        "{next}"
+    );
+    assert_eq!(cli.table_rows("t"), 120_000);
+    let err = cli.run(&["runs", "show", "99"]);
+    assert_eq!(err.status.code(), Some(1));
+    assert!(stderr(&err).contains("no run 99"), "{}", stderr(&err));
+}
+
+#[test]
+fn jobs_can_be_rescheduled_paused_and_resumed() {
+    let cli = Cli::new();
+    cli.write("t_1.csv", &rows(0, 10));
+    cli.setup_job(&["--schedule", "daily@02:00", "--timezone", "Europe/Berlin"]);
+    let listed = cli.ok(&["jobs", "list"]);
+    assert!(listed.contains("daily@02:00 Europe/Berlin"), "{listed}");
+    let paused = cli.ok(&["jobs", "pause", "tx"]);
+    assert!(paused.contains("paused job 'tx'"), "{paused}");
+    let job: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["jobs", "show", "tx", "--json"])).unwrap();
+    assert_eq!(job["job"]["paused"], true);
+    assert!(cli.ok(&["jobs", "list"]).contains("(paused)"));
+    let resumed = cli.ok(&["jobs", "resume", "tx"]);
+    assert!(resumed.contains("resumed job 'tx'; next run"), "{resumed}");
+    let updated = cli.ok(&[
+        "jobs",
+        "update",
+        "tx",
+        "--schedule",
+        "hourly@30",
+        "--alert-slack",
+        "https://hooks.example.com/services/T0/B0/secret",
+        "--freshness-hours",
+        "26",
+    ]);
+    assert!(updated.contains("hourly@30 Europe/Berlin"), "{updated}");
+    assert!(
+        updated.contains("webhook https://hooks.example.com/•••• (Slack)"),
+        "{updated}"
+    );
+    assert!(!updated.contains("secret"), "{updated}");
+    assert!(updated.contains("alert after 26 hours"), "{updated}");
+    let bad = cli.run(&["jobs", "update", "tx", "--timezone", "Mars/Olympus"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("unknown timezone 'Mars/Olympus'"),
+        "{}",
+        stderr(&bad)
+    );
+    assert!(
+        cli.ok(&["jobs", "alerts", "tx"])
+            .contains("no alerts raised")
+    );
+}

@@ -1,7 +1,9 @@
 //! Engine integration tests: real folders, a real SQLite catalog and a real DuckDB file.
 
+mod alerts;
 mod catalog;
 mod jobs;
+mod retries;
 mod runs;
 mod scheduler;
 mod secrets;

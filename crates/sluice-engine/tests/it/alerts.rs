@@ -1,0 +1,294 @@
+//! Alerts, sent to a webhook receiver this test starts on loopback: once per incident.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use chrono::Duration as Span;
+use serde_json::Value;
+use sluice_engine::alerts::{AlertTarget, Alerts, Notifier, SEND_ATTEMPTS, WebhookFormat};
+use sluice_engine::model::{JobSettings, RunStatus};
+
+use crate::{Env, transactions};
+
+/// A webhook receiver: records every body; `/down` answers 500.
+#[derive(Clone, Default)]
+struct Receiver {
+    json: Arc<Mutex<Vec<Value>>>,
+    slack: Arc<Mutex<Vec<Value>>>,
+    down: Arc<Mutex<u32>>,
+}
+
+impl Receiver {
+    async fn start() -> (Self, String) {
+        let r = Self::default();
+        let app = axum::Router::new()
+            .route(
+                "/json",
+                post(
+                    |State(r): State<Receiver>, Json(v): Json<Value>| async move {
+                        r.json.lock().unwrap().push(v);
+                        StatusCode::NO_CONTENT
+                    },
+                ),
+            )
+            .route(
+                "/slack",
+                post(
+                    |State(r): State<Receiver>, Json(v): Json<Value>| async move {
+                        r.slack.lock().unwrap().push(v);
+                        "ok"
+                    },
+                ),
+            )
+            .route(
+                "/down",
+                post(|State(r): State<Receiver>| async move {
+                    *r.down.lock().unwrap() += 1;
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }),
+            )
+            .with_state(r.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (r, base)
+    }
+
+    /// (kind, state) of each JSON alert so far.
+    fn seen(&self) -> Vec<(String, String)> {
+        self.json
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                (
+                    v["kind"].as_str().unwrap().to_string(),
+                    v["state"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// A file whose third line has a field too many.
+const BAD_ROW: &str = "id,amount,currency,created_at,note\n1,2.5,EUR,2024-11-19T08:00:00Z,n\n2,3.5,EUR,2024-11-19T08:00:00Z,n,surplus\n";
+
+fn targets(base: &str) -> Alerts {
+    Alerts {
+        targets: vec![
+            AlertTarget::Webhook {
+                url: format!("{base}/json"),
+                format: WebhookFormat::Json,
+            },
+            AlertTarget::Webhook {
+                url: format!("{base}/slack"),
+                format: WebhookFormat::Slack,
+            },
+        ],
+        freshness_hours: Some(24),
+    }
+}
+
+async fn env_with_job(alerts: Alerts) -> Env {
+    let mut env = Env::new().await;
+    env.engine
+        .set_notifier(Notifier::new(Duration::from_millis(10)));
+    env.write("t_1.csv", &transactions(0, 10), 50);
+    let mut req = env.request("tx", "t_*.csv");
+    req.load_latest_only = false;
+    req.settings = JobSettings {
+        alerts,
+        ..JobSettings::default()
+    };
+    env.engine.create_job(req).await.unwrap();
+    env
+}
+
+#[tokio::test]
+async fn a_failing_job_alerts_once_until_it_recovers() {
+    let (rx, base) = Receiver::start().await;
+    let env = env_with_job(targets(&base)).await;
+    assert_eq!(env.run_all("tx").await.status, RunStatus::Succeeded);
+    assert!(rx.seen().is_empty(), "a success raises nothing");
+
+    // A file that cannot be parsed: the run partly fails; one alert.
+    env.write("t_2.csv", BAD_ROW, 40);
+    let run = env.run_all("tx").await;
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(rx.seen(), vec![("run_failed".into(), "firing".into())]);
+    let alert = rx.json.lock().unwrap()[0].clone();
+    assert_eq!(alert["job"], "tx");
+    assert_eq!(alert["run_id"], run.id);
+    assert!(
+        alert["summary"]
+            .as_str()
+            .unwrap()
+            .contains("t_2.csv line 3"),
+        "{alert}"
+    );
+    assert_eq!(alert["details"]["files"][0]["outcome"], "failed_parse");
+    let slack = rx.slack.lock().unwrap().clone();
+    assert_eq!(slack.len(), 1);
+    assert_eq!(
+        slack[0].as_object().unwrap().keys().collect::<Vec<_>>(),
+        vec!["text"]
+    );
+    assert!(
+        slack[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("[sluice] ⚠ tx: run")
+    );
+
+    // The same failure on the next runs: the incident is open, nothing more is sent.
+    env.run_all("tx").await;
+    env.run_all("tx").await;
+    assert_eq!(rx.seen().len(), 1);
+    let log = env.engine.run_details(run.id).await.unwrap().log;
+    assert!(
+        log.iter().any(|l| l.message == "alert sent: run_failed"),
+        "{log:?}"
+    );
+
+    // Fixed: the next run succeeds and the incident resolves, once.
+    std::fs::remove_file(env.drop_dir().join("t_2.csv")).unwrap();
+    assert_eq!(env.run_all("tx").await.status, RunStatus::Succeeded);
+    env.run_all("tx").await;
+    assert_eq!(
+        rx.seen(),
+        vec![
+            ("run_failed".into(), "firing".into()),
+            ("run_failed".into(), "resolved".into())
+        ]
+    );
+    // A new failure is a new incident.
+    env.write("t_3.csv", BAD_ROW, 30);
+    env.run_all("tx").await;
+    assert_eq!(rx.seen().len(), 3);
+    let incidents = env.engine.incidents("tx").await.unwrap();
+    assert_eq!(incidents.len(), 2);
+    assert!(incidents[0].closed_at.is_none() && incidents[1].closed_at.is_some());
+}
+
+#[tokio::test]
+async fn a_refused_schema_change_alerts_once_without_a_run_failure_alert() {
+    let (rx, base) = Receiver::start().await;
+    let env = env_with_job(targets(&base)).await;
+    env.run_all("tx").await;
+    env.write(
+        "t_2.csv",
+        "id,amount,currency,created_at,note,extra\n1,2.5,EUR,2024-11-19T08:00:00Z,n,x\n",
+        40,
+    );
+    let run = env.run_all("tx").await;
+    assert_eq!(run.files[0].outcome.as_str(), "failed_schema_mismatch");
+    env.run_all("tx").await;
+    assert_eq!(rx.seen(), vec![("schema_change".into(), "firing".into())]);
+    let alert = rx.json.lock().unwrap()[0].clone();
+    assert!(
+        alert["details"]["files"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("extra"),
+        "{alert}"
+    );
+}
+
+#[tokio::test]
+async fn a_file_far_outside_the_usual_sizes_alerts_once_and_still_loads() {
+    let (rx, base) = Receiver::start().await;
+    let env = env_with_job(targets(&base)).await;
+    for i in 2..=5 {
+        env.write(&format!("t_{i}.csv"), &transactions(i * 10, 10), 50 - i);
+    }
+    env.run_all("tx").await;
+    assert!(rx.seen().is_empty(), "five similar files: no anomaly");
+    // Twenty times the usual size.
+    env.write("t_6.csv", &transactions(100, 200), 10);
+    let run = env.run_all("tx").await;
+    assert_eq!(run.status, RunStatus::Succeeded);
+    assert_eq!(run.rows_loaded, 200);
+    assert_eq!(rx.seen(), vec![("size_anomaly".into(), "firing".into())]);
+    let alert = rx.json.lock().unwrap()[0].clone();
+    assert_eq!(alert["details"]["file_path"], "t_6.csv");
+    assert_eq!(alert["details"]["files_compared"], 5);
+    env.run_all("tx").await;
+    assert_eq!(rx.seen().len(), 1, "loaded: not raised again");
+}
+
+#[tokio::test]
+async fn freshness_alerts_once_per_stale_spell_on_a_controlled_clock() {
+    let (rx, base) = Receiver::start().await;
+    let env = env_with_job(targets(&base)).await;
+    env.run_all("tx").await;
+    let loaded_at = env.engine.processed_files("tx").await.unwrap()[0].processed_at;
+
+    env.engine
+        .check_freshness(loaded_at + Span::hours(23))
+        .await
+        .unwrap();
+    assert!(rx.seen().is_empty(), "fresh for 24 hours");
+    env.engine
+        .check_freshness(loaded_at + Span::hours(25))
+        .await
+        .unwrap();
+    env.engine
+        .check_freshness(loaded_at + Span::hours(26))
+        .await
+        .unwrap();
+    env.engine
+        .check_freshness(loaded_at + Span::hours(50))
+        .await
+        .unwrap();
+    assert_eq!(rx.seen(), vec![("freshness".into(), "firing".into())]);
+    let alert = rx.json.lock().unwrap()[0].clone();
+    assert!(
+        alert["summary"]
+            .as_str()
+            .unwrap()
+            .contains("no new file for 25 hours"),
+        "{alert}"
+    );
+
+    // A new file resolves it.
+    env.write("t_2.csv", &transactions(10, 10), 5);
+    env.run_all("tx").await;
+    assert_eq!(
+        rx.seen().last().unwrap(),
+        &("freshness".to_string(), "resolved".to_string())
+    );
+}
+
+#[tokio::test]
+async fn a_receiver_that_is_down_is_retried_and_the_failure_recorded() {
+    let (rx, base) = Receiver::start().await;
+    let env = env_with_job(Alerts {
+        targets: vec![AlertTarget::Webhook {
+            url: format!("{base}/down"),
+            format: WebhookFormat::Json,
+        }],
+        freshness_hours: None,
+    })
+    .await;
+    env.write("t_2.csv", BAD_ROW, 40);
+    let run = env.run_all("tx").await;
+    assert_eq!(*rx.down.lock().unwrap(), SEND_ATTEMPTS);
+    let incident = &env.engine.incidents("tx").await.unwrap()[0];
+    assert!(incident.notified_at.is_none());
+    let error = incident.notify_error.as_deref().unwrap();
+    assert!(error.contains("500"), "{error}");
+    assert!(
+        !error.contains("/down"),
+        "the webhook's path is not shown: {error}"
+    );
+    let log = env.engine.run_details(run.id).await.unwrap().log;
+    assert!(
+        log.iter()
+            .any(|l| l.level == "warn" && l.message.starts_with("alert run_failed not sent")),
+        "{log:?}"
+    );
+}
