@@ -127,7 +127,13 @@ pub struct Engine {
     here: Mutex<std::collections::HashSet<i64>>,
     retry: RetryPolicy,
     notifier: Notifier,
+    /// Files waiting per job, with when it was counted: listing a bucket on every metrics
+    /// scrape would be slow and costly.
+    waiting: Mutex<HashMap<i64, (u64, std::time::Instant)>>,
 }
+
+/// How long a count of waiting files is reused.
+pub const WAITING_TTL: Duration = Duration::from_secs(30);
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -162,7 +168,47 @@ impl Engine {
             here: Mutex::new(std::collections::HashSet::new()),
             retry: RetryPolicy::default(),
             notifier: Notifier::default(),
+            waiting: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Drops the job's count of waiting files (a run changed it).
+    pub(crate) fn forget_waiting(&self, job_id: i64) {
+        self.waiting.lock().expect("waiting lock").remove(&job_id);
+    }
+
+    /// How many files the job's next run would load: matching, not loaded, under the size
+    /// limit, and (for a latest-only job) the newest. Counted by listing, at most once per
+    /// [`WAITING_TTL`].
+    pub async fn files_waiting(&self, job: &Job) -> Result<u64> {
+        if let Some((n, at)) = self.waiting.lock().expect("waiting lock").get(&job.id)
+            && at.elapsed() < WAITING_TTL
+        {
+            return Ok(*n);
+        }
+        let store = self.store(&job.connection).await?;
+        let pattern = FilePattern::new(&job.file_path_prefix, &job.file_pattern)?;
+        let listing = store.list(&pattern).await?;
+        let loaded: std::collections::HashSet<(String, String)> = self
+            .catalog
+            .processed_files(job.id)
+            .await?
+            .into_iter()
+            .filter(|p| p.status == "loaded")
+            .map(|p| (p.file_path, p.file_version))
+            .collect();
+        let plan = crate::plan::plan(
+            &listing.files,
+            &loaded,
+            job.load_latest_only,
+            job.max_file_size,
+        );
+        let n = plan.take.len() as u64;
+        self.waiting
+            .lock()
+            .expect("waiting lock")
+            .insert(job.id, (n, std::time::Instant::now()));
+        Ok(n)
     }
 
     /// Sets how transient failures are retried (before the engine is shared).

@@ -195,6 +195,7 @@ impl Engine {
         )
         .await;
         self.after_run(job, &run).await;
+        self.forget_waiting(job.id);
         self.catalog().run(run_id).await
     }
 

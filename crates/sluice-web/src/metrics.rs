@@ -1,6 +1,7 @@
 //! `GET /metrics` in Prometheus text format, derived from the catalog at scrape time (no
 //! state of its own): runs by job and status, files, rows and bytes loaded, run durations,
-//! and the last successful run per job.
+//! the last successful run per job, and the files waiting per job (counted by listing, at
+//! most every 30 s per job; a job whose listing fails or takes over 5 s is left out).
 
 use axum::extract::State;
 use axum::http::header;
@@ -19,6 +20,8 @@ type Labels = Vec<(String, String)>;
 
 /// Runs per job looked at: the most recent ones.
 const RUNS_PER_JOB: u32 = 1000;
+/// How long a scrape waits for one job's listing.
+const WAITING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub async fn metrics(State(s): State<Shared>) -> Result<impl IntoResponse, ApiError> {
     let runs_total = Family::<Labels, Counter>::default();
@@ -30,8 +33,20 @@ pub async fn metrics(State(s): State<Shared>) -> Result<impl IntoResponse, ApiEr
         Histogram::new(exponential_buckets(0.25, 2.0, 14))
     });
 
+    let waiting = Family::<Labels, Gauge>::default();
     for job in s.engine.jobs().await? {
         let job_label = || vec![("job".to_string(), job.name.clone())];
+        match tokio::time::timeout(WAITING_TIMEOUT, s.engine.files_waiting(&job)).await {
+            Ok(Ok(n)) => {
+                waiting
+                    .get_or_create(&job_label())
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+            Ok(Err(e)) => tracing::warn!(job = %job.name, "cannot count waiting files: {e}"),
+            Err(_) => {
+                tracing::warn!(job = %job.name, "counting waiting files took over {WAITING_TIMEOUT:?}")
+            }
+        }
         for run in s.engine.runs(&job.name, RUNS_PER_JOB).await? {
             let mut l = job_label();
             l.push(("status".into(), run.status.as_str().into()));
@@ -69,6 +84,11 @@ pub async fn metrics(State(s): State<Shared>) -> Result<impl IntoResponse, ApiEr
         "last_success_timestamp_seconds",
         "When the job last ran successfully (Unix time)",
         last_success,
+    );
+    registry.register(
+        "files_waiting",
+        "Files the job's next run would load",
+        waiting,
     );
     let mut text = String::new();
     encode(&mut text, &registry).map_err(|e| {

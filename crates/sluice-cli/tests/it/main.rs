@@ -567,3 +567,67 @@ fn jobs_can_be_rescheduled_paused_and_resumed() {
             .contains("no alerts raised")
     );
 }
+
+#[test]
+fn serve_on_sigterm_lets_a_run_finish_its_file_then_stops() {
+    use std::io::{BufRead, Read, Write};
+    let cli = Cli::new();
+    cli.write("t_1.csv", &rows(0, 40_000));
+    cli.write("t_2.csv", &rows(40_000, 40_000));
+    cli.setup_job(&[]);
+    let mut child = cli
+        .cmd(&["serve", "--bind", "127.0.0.1:0"])
+        .env("SLUICE_SLOW", "batch:300")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .strip_prefix("sluice API on http://")
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_string();
+    // Run now, through the API.
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        conn,
+        "POST /api/jobs/tx/run HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !cli
+        .ledger()
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["status"] == "loading")
+    {
+        assert!(std::time::Instant::now() < deadline, "no file started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    terminate(&child);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The file in flight was finished and recorded; the other waits for the next run.
+    assert_eq!(cli.table_rows("t"), 40_000);
+    let run: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["runs", "show", "1", "--json"])).unwrap();
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["files_loaded"], 1);
+    assert!(
+        run["error"]
+            .as_str()
+            .unwrap()
+            .contains("1 file(s) left for the next run"),
+        "{run}"
+    );
+    assert!(cli.ok(&["run", "tx"]).contains("2 seen, 1 loaded"));
+    assert_eq!(cli.table_rows("t"), 80_000);
+}

@@ -412,6 +412,15 @@ async fn metrics_count_runs_rows_and_successes() {
     api.write("t_1.csv", "id,amount\n1,2.5\n2,3.5\n3,4.5\n");
     let job = json!({"name": "tx", "connection_id": "local", "file_pattern": "t_*.csv", "load_latest_only": false});
     assert_eq!(api.post("/api/jobs", job).await.0, StatusCode::CREATED);
+    api.write("t_2.csv", "id,amount\n4,2.5\n");
+    let (_, body) = api.get("/metrics").await;
+    assert!(
+        body.as_str()
+            .unwrap()
+            .contains("sluice_files_waiting{job=\"tx\"} 2"),
+        "{body}"
+    );
+    std::fs::remove_file(api.dir.path().join("drop/t_2.csv")).unwrap();
     let (_, body) = api.post("/api/jobs/tx/run", json!({})).await;
     let run_id = body["run_id"].as_i64().unwrap();
     for _ in 0..100 {
@@ -444,4 +453,70 @@ async fn metrics_count_runs_rows_and_successes() {
         text.contains("sluice_last_success_timestamp_seconds{job=\"tx\"}"),
         "{text}"
     );
+    assert!(
+        text.contains("sluice_files_waiting{job=\"tx\"} 0"),
+        "a run refreshes the count: {text}"
+    );
+}
+
+#[tokio::test]
+async fn jobs_are_rescheduled_paused_and_given_alerts_with_field_errors() {
+    let api = Api::new(None).await;
+    api.add_local().await;
+    api.write("t_1.csv", "id,amount\n1,2.5\n");
+    let job = json!({"name": "tx", "connection_id": "local", "file_pattern": "t_*.csv",
+                     "schedule": "daily@02:00", "timezone": "America/New_York"});
+    let (status, body) = api.post("/api/jobs", job).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["job"]["timezone"], "America/New_York");
+    assert_eq!(body["job"]["paused"], false);
+
+    let patch = |b: Value| api.call("PATCH", "/api/jobs/tx", Some(b), None);
+    let (status, body) =
+        patch(json!({"timezone": "Europe/Berlin", "schedule": "weekly@mon@06:30"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["job"]["schedule"], "weekly@mon@06:30");
+    assert_eq!(body["job"]["timezone"], "Europe/Berlin");
+    let next = body["job"]["next_run_at"].as_str().unwrap();
+    let next = chrono::DateTime::parse_from_rfc3339(next).unwrap();
+    let local = next.with_timezone(&"Europe/Berlin".parse::<chrono_tz::Tz>().unwrap());
+    assert_eq!(local.format("%a %H:%M").to_string(), "Mon 06:30");
+
+    let (status, body) = patch(json!({"paused": true})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["job"]["paused"], true);
+    assert!(body["job"]["next_run_at"].is_null(), "{body}");
+    assert_eq!(
+        body["job"]["schedule"], "weekly@mon@06:30",
+        "other settings stay"
+    );
+
+    let (status, body) = patch(json!({"timezone": "Nowhere/City"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["details"]["fields"][0]["field"], "timezone");
+    let (status, body) =
+        patch(json!({"alerts": {"targets": [{"kind": "webhook", "url": "ftp://x/y"}]}})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["details"]["fields"][0]["field"],
+        "alerts.targets[0].url"
+    );
+    let (status, body) = patch(json!({"alerts": {"targets": [{"kind": "webhook", "url": "https://hooks.example.com/x", "format": "slack"}], "freshness_hours": 26}})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["job"]["alerts"]["targets"][0]["format"], "slack");
+    assert_eq!(body["job"]["alerts"]["freshness_hours"], 26);
+
+    let (status, body) = api.get("/api/jobs/tx/incidents").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["incidents"], json!([]));
+    let (status, body) = api
+        .call(
+            "PATCH",
+            "/api/jobs/nope",
+            Some(json!({"paused": true})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_error(&body, "not_found");
 }
