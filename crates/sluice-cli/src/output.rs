@@ -210,11 +210,7 @@ impl Printer {
             next.unwrap_or_default()
         ));
         for t in &j.settings.alerts.targets {
-            let sluice_engine::alerts::AlertTarget::Webhook { url, format } = t;
-            self.line(&format!(
-                "  alerts:      webhook {} ({format:?})",
-                sluice_engine::alerts::redact_url(url)
-            ));
+            self.line(&format!("  alerts:      {t}"));
         }
         if let Some(h) = j.settings.alerts.freshness_hours {
             self.line(&format!(

@@ -1,6 +1,6 @@
 //! Alerts: who hears when a job needs attention, and when.
 //!
-//! A job names its targets (webhooks) in [`Alerts`]. Four conditions raise an alert:
+//! A job names its targets (webhooks, email) in [`Alerts`]. Four conditions raise an alert:
 //!
 //! | kind | opens when | closes when |
 //! |---|---|---|
@@ -15,6 +15,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, Message};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -46,7 +49,32 @@ pub enum AlertTarget {
         #[serde(default)]
         format: WebhookFormat,
     },
+    /// An email, through the SMTP server `sluice serve` is given ([`SMTP_URL_ENV`]).
+    Email { to: String },
 }
+
+impl std::fmt::Display for AlertTarget {
+    /// `webhook https://hooks.example.com/•••• (slack)`, `email ops@example.com`: the
+    /// webhook's path, which often carries a token, is not shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Webhook { url, format } => {
+                let format = match format {
+                    WebhookFormat::Json => "json",
+                    WebhookFormat::Slack => "slack",
+                };
+                write!(f, "webhook {} ({format})", redact_url(url))
+            }
+            Self::Email { to } => write!(f, "email {to}"),
+        }
+    }
+}
+
+/// The SMTP server alerts are mailed through, as a URL: `smtps://user:password@host:465`,
+/// `smtp://user:password@host:587?tls=required` (STARTTLS) or `smtp://host:25` (plain).
+pub const SMTP_URL_ENV: &str = "SLUICE_SMTP_URL";
+/// The From address of alert mail, e.g. `sluice <sluice@example.com>`.
+pub const SMTP_FROM_ENV: &str = "SLUICE_SMTP_FROM";
 
 /// The body a webhook receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -64,6 +92,11 @@ impl Alerts {
     pub fn validate(&self) -> Result<(), String> {
         for (i, t) in self.targets.iter().enumerate() {
             match t {
+                AlertTarget::Email { to } => {
+                    to.parse::<lettre::message::Mailbox>().map_err(|e| {
+                        format!("alerts.targets[{i}].to: '{to}' is not an email address ({e})")
+                    })?;
+                }
                 AlertTarget::Webhook { url, .. } => {
                     let parsed = url::Url::parse(url).map_err(|e| {
                         format!("alerts.targets[{i}].url: '{url}' is not a URL ({e})")
@@ -193,23 +226,49 @@ pub struct Incident {
     pub notify_error: Option<String>,
 }
 
-/// Sends alerts to targets: each POST gets [`SEND_ATTEMPTS`] tries with backoff.
-#[derive(Debug, Clone)]
+/// Sends alerts to targets: each webhook POST and each email gets [`SEND_ATTEMPTS`] tries
+/// with backoff.
+#[derive(Clone)]
 pub struct Notifier {
     http: reqwest::Client,
     backoff: Duration,
+    /// The SMTP server, if one is configured; or why the configuration is unusable.
+    mail: Result<Option<Mailer>, String>,
+}
+
+#[derive(Clone)]
+struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifier")
+            .field("backoff", &self.backoff)
+            .field("mail", &self.mail.as_ref().map(Option::is_some))
+            .finish()
+    }
 }
 
 pub const SEND_ATTEMPTS: u32 = 3;
 
 impl Default for Notifier {
+    /// Webhooks, and email if [`SMTP_URL_ENV`] is set.
     fn default() -> Self {
-        Self::new(Duration::from_secs(1))
+        let n = Self::new(Duration::from_secs(1));
+        match std::env::var(SMTP_URL_ENV) {
+            Ok(url) if !url.is_empty() => {
+                let from = std::env::var(SMTP_FROM_ENV).unwrap_or_default();
+                n.with_smtp(&url, &from)
+            }
+            _ => n,
+        }
     }
 }
 
 impl Notifier {
-    /// `backoff` is the first wait between attempts; it doubles.
+    /// Webhooks only; `backoff` is the first wait between attempts, and it doubles.
     pub fn new(backoff: Duration) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
@@ -217,16 +276,39 @@ impl Notifier {
             .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("an HTTP client with default TLS builds");
-        Self { http, backoff }
+        Self {
+            http,
+            backoff,
+            mail: Ok(None),
+        }
+    }
+
+    /// Mails through the SMTP server at `url` (see [`SMTP_URL_ENV`]) from `from`. A bad URL
+    /// or address is reported when an email is due, naming the setting.
+    pub fn with_smtp(mut self, url: &str, from: &str) -> Self {
+        self.mail = Mailer::new(url, from).map(Some);
+        if let Err(e) = &self.mail {
+            tracing::warn!("alert email is off: {e}");
+        }
+        self
     }
 
     /// Sends the alert to every target; returns the failures, one line per target.
     pub async fn send(&self, targets: &[AlertTarget], alert: &Alert) -> Result<(), String> {
         let mut failures = Vec::new();
         for target in targets {
-            let AlertTarget::Webhook { url, format } = target;
-            if let Err(e) = self.post(url, &alert.body(*format)).await {
-                failures.push(format!("webhook {}: {e}", redact_url(url)));
+            let sent = match target {
+                AlertTarget::Webhook { url, format } => self
+                    .post(url, &alert.body(*format))
+                    .await
+                    .map_err(|e| format!("webhook {}: {e}", redact_url(url))),
+                AlertTarget::Email { to } => self
+                    .mail(to, alert)
+                    .await
+                    .map_err(|e| format!("email to {to}: {e}")),
+            };
+            if let Err(e) = sent {
+                failures.push(e);
             }
         }
         if failures.is_empty() {
@@ -234,6 +316,55 @@ impl Notifier {
         } else {
             Err(failures.join("; "))
         }
+    }
+
+    async fn mail(&self, to: &str, alert: &Alert) -> Result<(), String> {
+        let mailer = match &self.mail {
+            Ok(Some(m)) => m,
+            Ok(None) => {
+                return Err(format!(
+                    "no SMTP server is configured: set {SMTP_URL_ENV} (and {SMTP_FROM_ENV}) for `sluice serve`"
+                ));
+            }
+            Err(e) => return Err(e.clone()),
+        };
+        let to: Mailbox = to
+            .parse()
+            .map_err(|e| format!("'{to}' is not an email address ({e})"))?;
+        let subject: String = alert.text.chars().take(150).collect();
+        let mut body = format!("{}\n\n", alert.summary);
+        if let Some(run) = alert.run_id {
+            body.push_str(&format!("run: {run} (sluice runs show {run})\n"));
+        }
+        body.push_str(&format!(
+            "job: {}\nkind: {}\nstate: {:?}\nat: {}\n\n{}\n",
+            alert.job,
+            alert.kind.as_str(),
+            alert.state,
+            alert.at.to_rfc3339(),
+            serde_json::to_string_pretty(&alert.details).unwrap_or_default()
+        ));
+        let message = Message::builder()
+            .from(mailer.from.clone())
+            .to(to)
+            .subject(subject)
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)
+            .map_err(|e| format!("cannot build the message: {e}"))?;
+        let mut wait = self.backoff;
+        let mut last = String::new();
+        for attempt in 1..=SEND_ATTEMPTS {
+            match mailer.transport.send(message.clone()).await {
+                Ok(_) => return Ok(()),
+                Err(e) if e.is_permanent() => return Err(e.to_string()),
+                Err(e) => last = e.to_string(),
+            }
+            if attempt < SEND_ATTEMPTS {
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+        }
+        Err(format!("{last} (after {SEND_ATTEMPTS} attempts)"))
     }
 
     async fn post(&self, url: &str, body: &Value) -> Result<(), String> {
@@ -262,6 +393,19 @@ impl Notifier {
             }
         }
         Err(format!("{last} (after {SEND_ATTEMPTS} attempts)"))
+    }
+}
+
+impl Mailer {
+    fn new(url: &str, from: &str) -> Result<Self, String> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| format!("{SMTP_URL_ENV} is not a usable SMTP URL ({e})"))?
+            .timeout(Some(Duration::from_secs(20)))
+            .build();
+        let from = from.parse::<Mailbox>().map_err(|e| {
+            format!("{SMTP_FROM_ENV} '{from}' is not an email address ({e}); set it, e.g. 'sluice <sluice@example.com>'")
+        })?;
+        Ok(Self { transport, from })
     }
 }
 

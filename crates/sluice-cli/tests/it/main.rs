@@ -550,7 +550,7 @@ fn jobs_can_be_rescheduled_paused_and_resumed() {
     ]);
     assert!(updated.contains("hourly@30 Europe/Berlin"), "{updated}");
     assert!(
-        updated.contains("webhook https://hooks.example.com/•••• (Slack)"),
+        updated.contains("webhook https://hooks.example.com/•••• (slack)"),
         "{updated}"
     );
     assert!(!updated.contains("secret"), "{updated}");

@@ -292,3 +292,72 @@ async fn a_receiver_that_is_down_is_retried_and_the_failure_recorded() {
         "{log:?}"
     );
 }
+
+/// Mail delivered to the test SMTP server (aiosmtpd, started by `scripts/peers.sh`) for `to`.
+fn mail_for(to: &str) -> Vec<String> {
+    let maildir = std::path::PathBuf::from(crate::storage::var("SLUICE_TEST_MAILDIR", ""));
+    let Ok(entries) = std::fs::read_dir(maildir.join("new")) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+        .filter(|m| m.contains(&format!("X-RcptTo: {to}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn alerts_are_mailed_through_a_real_smtp_server() {
+    let port = crate::storage::var("SLUICE_TEST_SMTP_PORT", "2525");
+    let to = format!("ops-{}@example.com", uuid::Uuid::new_v4().simple());
+    let mut env = Env::new().await;
+    env.engine
+        .set_notifier(Notifier::new(Duration::from_millis(10)).with_smtp(
+            &format!("smtp://127.0.0.1:{port}"),
+            "sluice <sluice@example.com>",
+        ));
+    env.write("t_1.csv", &transactions(0, 10), 50);
+    env.write("t_2.csv", BAD_ROW, 40);
+    let mut req = env.request("tx", "t_1.csv");
+    req.load_latest_only = false;
+    req.file_pattern = "t_*.csv".into();
+    req.settings = JobSettings {
+        alerts: Alerts {
+            targets: vec![AlertTarget::Email { to: to.clone() }],
+            freshness_hours: None,
+        },
+        ..JobSettings::default()
+    };
+    // The newest file decides the schema: make it the good one.
+    crate::set_age(&env.drop_dir().join("t_1.csv"), 1);
+    env.engine.create_job(req).await.unwrap();
+    let run = env.run_all("tx").await;
+    assert_eq!(run.status, RunStatus::PartiallyFailed);
+    env.run_all("tx").await;
+    let mail = mail_for(&to);
+    assert_eq!(mail.len(), 1, "once per incident: {mail:?}");
+    let m = &mail[0];
+    assert!(m.contains("From: sluice <sluice@example.com>"), "{m}");
+    assert!(m.contains("Subject: [sluice]"), "{m}");
+    assert!(m.contains("t_2.csv line 3"), "{m}");
+    assert!(m.contains(&format!("sluice runs show {}", run.id)), "{m}");
+
+    // Without a configured server the failure is recorded, naming the setting.
+    let mut env = Env::new().await;
+    env.engine
+        .set_notifier(Notifier::new(Duration::from_millis(10)));
+    env.write("t_1.csv", &transactions(0, 10), 50);
+    let mut req = env.request("tx", "t_*.csv");
+    req.settings.alerts.targets = vec![AlertTarget::Email { to: to.clone() }];
+    env.engine.create_job(req).await.unwrap();
+    env.write("t_2.csv", BAD_ROW, 40);
+    assert_eq!(env.run("tx").await.status, RunStatus::Failed);
+    let incident = &env.engine.incidents("tx").await.unwrap()[0];
+    assert!(
+        incident
+            .notify_error
+            .as_deref()
+            .unwrap()
+            .contains("set SLUICE_SMTP_URL"),
+        "{incident:?}"
+    );
+}

@@ -76,7 +76,7 @@ fn peers() -> &'static Peers {
     })
 }
 
-fn var(name: &str, default: &str) -> String {
+pub fn var(name: &str, default: &str) -> String {
     peers()
         .vars
         .get(name)
