@@ -1,9 +1,12 @@
-// Drives the web wizard end to end in headless Chromium against a real `sluice serve`:
-// add a connection inline, preview files, detect, edit a type, create, run now, and check
-// that the rows landed and the history shows them. Screenshots go to e2e/artifacts/.
+// Drives the web UI end to end in headless Chromium against a real `sluice serve`: the
+// wizard (add a connection inline, preview files, detect, edit a type, pick a timezone,
+// create), then the job page (run now, history, schedule and timezone, pause and resume,
+// alerts to a webhook, the run chart, a run's files and log). Screenshots go to
+// e2e/artifacts/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -15,7 +18,8 @@ const bin = process.env.SLUICE_BIN || join(process.env.HOME, ".cache/sluice-targ
 const artifacts = join(here, "artifacts");
 const work = mkdtempSync(join(tmpdir(), "sluice-e2e-"));
 const drop = join(work, "drop");
-let server, browser, page, base;
+let server, browser, page, base, hook;
+const hooks = []; // what the alert webhook received
 
 function csv(first, n) {
   let s = "id,amount,currency,created_at,note\n";
@@ -30,6 +34,13 @@ before(async () => {
   writeFileSync(join(drop, "transactions_2024-11-18.csv"), csv(1, 120));
   writeFileSync(join(drop, "transactions_2024-11-19.csv"), csv(121, 80));
   writeFileSync(join(drop, "big_notes.txt"), "not a csv");
+  // The alert webhook: records each POST.
+  hook = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => { hooks.push({ path: req.url, body: JSON.parse(body) }); res.end("ok"); });
+  });
+  await new Promise((resolve) => hook.listen(0, "127.0.0.1", resolve));
   server = spawn(bin, ["--data-dir", join(work, "data"), "serve", "--bind", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "inherit"] });
   base = await new Promise((resolve, reject) => {
     let out = "";
@@ -44,16 +55,20 @@ before(async () => {
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
   });
-  page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  // The browser is in New York, so the wizard offers that timezone.
+  page = await browser.newPage({ viewport: { width: 1200, height: 900 }, timezoneId: "America/New_York", locale: "en-US" });
 });
 
 after(async () => {
   await browser?.close();
   server?.kill("SIGTERM");
+  hook?.close();
   rmSync(work, { recursive: true, force: true });
 });
 
 const shot = (name) => page.screenshot({ path: join(artifacts, name + ".png"), fullPage: true });
+const getJSON = async (path) => (await fetch(base + path)).json();
+const textOf = (id) => page.evaluate((id) => document.getElementById(id)?.textContent || "", id);
 
 test("the wizard creates a job that loads the files", async () => {
   await page.goto(base + "/#/new");
@@ -109,8 +124,16 @@ test("the wizard creates a job that loads the files", async () => {
   await page.selectOption("#schedule", "weekly");
   await page.selectOption("#schedule-day", day);
   await page.fill("#schedule-time", "03:30");
+  // The timezone defaults to UTC; the browser's own is one click away.
+  assert.equal(await page.inputValue("#timezone"), "UTC");
+  assert.match(await page.innerText("#summary"), /Timezone\s+UTC/);
+  assert.match(await page.innerText("#tz-browser"), /America\/New_York/);
+  await page.click("#tz-browser");
+  assert.equal(await page.inputValue("#timezone"), "America/New_York");
+  assert.match(await page.innerText("label[for=schedule-time]"), /in America\/New_York/);
   const summary = await page.innerText("#summary");
   assert.match(summary, new RegExp(`weekly@${day}@03:30`));
+  assert.match(summary, /Timezone\s+America\/New_York/);
   assert.match(summary, /amount NUMERIC/);
   assert.match(summary, /all unprocessed files/);
   await shot("4-schedule-and-review");
@@ -132,10 +155,176 @@ test("the wizard creates a job that loads the files", async () => {
   assert.equal(runs.runs[0].rows_loaded, 200);
   const job = await (await fetch(`${base}/api/jobs/daily-transactions`)).json();
   assert.equal(job.job.schema[1].bigquery_type, "NUMERIC");
+  assert.equal(job.job.timezone, "America/New_York");
+  assert.equal(job.job.schedule, `weekly@${day}@03:30`);
 
   // A duplicate name is reported beside the field on the review step.
   await page.goto(base + "/#/jobs");
   await page.waitForSelector("table");
   assert.match(await page.innerText("main"), /daily-transactions/);
   await shot("6-jobs-list");
+});
+
+test("the job page edits the schedule, pauses, alerts and explains each run", async () => {
+  await page.goto(base + "/#/jobs/daily-transactions");
+  await page.waitForSelector("#schedule-save");
+  assert.equal(await page.inputValue("#schedule"), "weekly");
+  assert.equal(await page.inputValue("#timezone"), "America/New_York");
+  assert.match(await page.innerText("#next-run"), /America\/New_York/);
+
+  // Daily at HH:15 in Berlin, about half a day away: the scheduler must not start it now.
+  const hh = String((new Date().getUTCHours() + 12) % 24).padStart(2, "0");
+  await page.selectOption("#schedule", "daily");
+  await page.fill("#schedule-time", `${hh}:15`);
+  await page.fill("#timezone", "Europe/Berlin");
+  await page.click("#schedule-save");
+  await page.waitForFunction(() => document.getElementById("schedule-msg").textContent.includes("Saved"));
+  let { job } = await getJSON("/api/jobs/daily-transactions");
+  assert.equal(job.schedule, `daily@${hh}:15`);
+  assert.equal(job.timezone, "Europe/Berlin");
+  assert.ok(job.next_run_at, "a daily job has a next run");
+  const inBerlin = (t) => new Intl.DateTimeFormat("en-GB", { timeZone: "Europe/Berlin", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(new Date(t));
+  assert.equal(inBerlin(job.next_run_at), `${hh}:15`);
+  assert.match(await page.innerText("#next-run"), new RegExp(`${hh}:15 Europe/Berlin`));
+  assert.match(await page.innerText("#schedule-text"), new RegExp(`Daily at ${hh}:15 Europe/Berlin`));
+  await shot("7-job-schedule-saved");
+
+  // An unknown timezone is refused beside the timezone field; the job keeps its own.
+  await page.fill("#timezone", "Mars/Olympus_Mons");
+  await page.click("#schedule-save");
+  await page.waitForFunction(() => document.getElementById("err-timezone").textContent.includes("unknown timezone"));
+  assert.equal(await page.evaluate(() => document.getElementById("err-timezone").parentElement.contains(document.getElementById("timezone"))), true,
+    "the error sits in the timezone field's own block");
+  assert.equal(await textOf("err-schedule"), "");
+  assert.equal((await getJSON("/api/jobs/daily-transactions")).job.timezone, "Europe/Berlin");
+  await page.locator("#timezone").scrollIntoViewIfNeeded();
+  await shot("8-job-timezone-error");
+  await page.fill("#timezone", "Europe/Berlin");
+
+  // Pause: no next run, and the page and the list say so. Then resume.
+  assert.equal(await page.innerText("#pause-btn"), "Pause schedule");
+  await page.click("#pause-btn");
+  await page.waitForFunction(() => document.getElementById("job-state").textContent === "paused");
+  ({ job } = await getJSON("/api/jobs/daily-transactions"));
+  assert.equal(job.paused, true);
+  assert.equal(job.next_run_at, null);
+  assert.match(await page.innerText("#next-run"), /paused/);
+  assert.match(await page.innerText("#schedule-text"), /paused/);
+  assert.equal(await page.innerText("#pause-btn"), "Resume schedule");
+  await page.goto(base + "/#/jobs");
+  await page.waitForSelector('tr[data-job="daily-transactions"]');
+  const row = page.locator('tr[data-job="daily-transactions"]');
+  assert.match(await row.locator("td.schedule").innerText(), new RegExp(`Daily at ${hh}:15 Europe/Berlin\\s*paused`));
+  assert.match(await row.locator("td.next-run").innerText(), /paused/);
+  assert.equal(await row.locator("td.schedule .badge.paused").count(), 1);
+  await shot("9-jobs-list-paused");
+  await page.goto(base + "/#/jobs/daily-transactions");
+  await page.click("#pause-btn");
+  await page.waitForFunction(() => document.getElementById("job-state").textContent === "active");
+  ({ job } = await getJSON("/api/jobs/daily-transactions"));
+  assert.equal(job.paused, false);
+  assert.equal(inBerlin(job.next_run_at), `${hh}:15`);
+  assert.match(await page.innerText("#next-run"), new RegExp(`${hh}:15 Europe/Berlin`));
+
+  // Alerts: a bad URL is refused beside its field; a Slack-style webhook is saved.
+  await page.fill("#alert-url", "ftp://example.com/hook");
+  await page.click("#alerts-save");
+  await page.waitForFunction(() => document.getElementById("err-alerts.targets[0].url").textContent.includes("http://"));
+  const hookUrl = `http://127.0.0.1:${hook.address().port}/hook`;
+  await page.fill("#alert-url", hookUrl);
+  await page.selectOption("#alert-format", "slack");
+  await page.fill("#freshness-hours", "48");
+  await page.click("#alerts-save");
+  await page.waitForFunction(() => document.getElementById("alerts-msg").textContent.includes("Saved"));
+  assert.equal(await textOf("err-alerts.targets[0].url"), "");
+  ({ job } = await getJSON("/api/jobs/daily-transactions"));
+  assert.deepEqual(job.alerts, { targets: [{ kind: "webhook", url: hookUrl, format: "slack" }], freshness_hours: 48 });
+  assert.match(await page.innerText("#incidents"), /No alerts so far/);
+
+  // A second run: one new file loads, one with a changed schema is refused and raises an alert.
+  writeFileSync(join(drop, "transactions_2024-11-20.csv"), csv(201, 50));
+  writeFileSync(join(drop, "transactions_2024-11-21.csv"), "id,amount,currency\n1,2.50,EUR\n");
+  await page.click("#run-now");
+  await page.waitForSelector("#run-status .badge.partially_failed", { timeout: 30000 });
+  assert.match(await page.innerText("#run-status"), /1 file\(s\), 50 rows loaded.*1 failed/);
+  assert.match(await page.innerText("#run-status"), /columns differ/);
+  await page.waitForFunction(() => document.querySelectorAll("#runs tbody tr").length === 2);
+  for (let i = 0; i < 100 && !hooks.length; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(hooks.length, 1, "the webhook heard the schema change once");
+  assert.match(hooks[0].body.text, /schema/);
+
+  // The chart: one bar and one duration point per run, oldest left, with a title.
+  await page.reload();
+  await page.waitForSelector("#run-chart");
+  const runs = (await getJSON("/api/jobs/daily-transactions/runs")).runs;
+  assert.equal(runs.length, 2);
+  assert.equal(await page.locator("#run-chart rect.bar").count(), 2);
+  assert.equal(await page.locator("#run-chart circle.pt").count(), 2);
+  assert.deepEqual(await page.locator("#run-chart rect.bar").evaluateAll((bars) => bars.map((b) => Number(b.dataset.run))), [runs[1].id, runs[0].id]);
+  const heights = await page.locator("#run-chart rect.bar").evaluateAll((bars) => bars.map((b) => Number(b.getAttribute("height"))));
+  assert.ok(heights[0] > heights[1], "200 rows stand taller than 50");
+  assert.equal(await page.getAttribute("#run-chart", "role"), "img");
+  assert.match(await page.locator("#run-chart > title").textContent(), /Rows loaded and duration of the last 2/);
+  assert.match(await page.locator("#run-chart > desc").textContent(), /Most rows: 200/);
+  // The alert is listed, with its webhook delivery.
+  assert.match(await page.innerText("#incidents-table"), /open\s+schema change/);
+  assert.match(await page.innerText("#incidents-table"), /sent/);
+  await shot("10-job-page-two-runs");
+
+  // A run's details: each file's outcome in words, and the log with times and levels.
+  await page.click(`#runs tbody tr[data-run="${runs[0].id}"] td:first-child`);
+  await page.waitForSelector("#run-log");
+  assert.equal(await page.evaluate(() => location.hash), `#/jobs/daily-transactions/runs/${runs[0].id}`);
+  const files = await page.innerText("#run-files");
+  assert.match(files, /transactions_2024-11-20\.csv[\s\S]*loaded\s+50/);
+  assert.match(files, /transactions_2024-11-21\.csv[\s\S]*failed: schema mismatch/);
+  const log = page.locator("#run-log tbody tr");
+  const first = await log.first().innerText();
+  assert.match(first, /\d\d:\d\d:\d\d\.\d{3}\s+info\s+run \d+ of job 'daily-transactions' started by hand/);
+  assert.equal(await page.locator("#run-log tr.level-error").count(), 1);
+  assert.match(await page.locator("#run-log tr.level-error").innerText(), /error\s+transactions_2024-11-21\.csv: failed: schema mismatch/);
+  await shot("11-run-details");
+  // The first run, from its Details link: both files loaded.
+  await page.click("a.crumbs, .crumbs a");
+  await page.waitForSelector("#runs");
+  await page.click(`#runs tr[data-run="${runs[1].id}"] a.details`);
+  await page.waitForSelector("#run-log");
+  assert.equal(await page.locator("#run-files td.outcome", { hasText: /^loaded$/ }).count(), 2);
+});
+
+test("a run asked for while another runs waits in the queue, and says so", async () => {
+  // The refused file goes away and a larger one arrives: the next run loads it and resolves
+  // the schema alert.
+  rmSync(join(drop, "transactions_2024-11-21.csv"));
+  writeFileSync(join(drop, "transactions_2024-11-22.csv"), csv(251, 30000));
+  await page.goto(base + "/#/jobs/daily-transactions");
+  await page.waitForSelector("#run-now");
+  // A run starts (holding the job from its answer on), then Run now is pressed at once.
+  await page.evaluate(async () => {
+    await fetch("/api/jobs/daily-transactions/run", { method: "POST" });
+    document.getElementById("run-now").click();
+  });
+  await page.waitForSelector("#run-status .badge.queued");
+  assert.match(await page.innerText("#run-status"), /run \d+ waits for the job's current run to finish/);
+  await shot("12-run-queued");
+  await page.waitForSelector("#run-status .badge.succeeded", { timeout: 30000 });
+  const runs = (await getJSON("/api/jobs/daily-transactions/runs")).runs;
+  assert.equal(runs.length, 4);
+  assert.equal(runs[1].rows_loaded, 30000);
+  assert.equal(runs[0].files_loaded, 0);
+  assert.match(await page.innerText("#run-status"), new RegExp(`run ${runs[0].id}: 0 file\\(s\\), 0 rows loaded`));
+  assert.equal(await page.locator("#run-chart rect.bar").count(), 4);
+  // The queued run's details tell how long it waited; its log starts with why.
+  await page.click("#run-status a.details");
+  await page.waitForSelector("#run-log");
+  assert.match(await page.innerText("#run-info"), /Queued\s+.*waited/);
+  assert.match(await page.locator("#run-log tbody tr").first().innerText(), /queued: job 'daily-transactions' is already running/);
+  await shot("13-queued-run-details");
+  // The schema alert is resolved, and the webhook heard that too.
+  for (let i = 0; i < 100 && hooks.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(hooks.length, 2);
+  assert.match(hooks[1].body.text, /resolved/);
+  await page.click(".crumbs a");
+  await page.waitForSelector("#incidents-table");
+  assert.match(await page.innerText("#incidents-table"), /resolved\s+schema change/);
 });
