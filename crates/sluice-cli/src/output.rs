@@ -270,6 +270,12 @@ impl Printer {
         for f in &r.files {
             self.line(&file_line(f));
         }
+        if r.files_already_loaded > 0 && r.files_loaded + r.files_failed > 0 {
+            self.line(&format!(
+                "  {} file(s) skipped: already loaded",
+                r.files_already_loaded
+            ));
+        }
         if let Some(e) = &r.error {
             self.line(&format!("  error: {e}"));
         }

@@ -274,7 +274,12 @@ pub struct Run {
     pub finished_at: Option<DateTime<Utc>>,
     pub files_seen: u64,
     pub files_loaded: u64,
+    /// Files skipped: already loaded before this run, or too large (per file in `files`).
     pub files_skipped: u64,
+    /// Of the skipped files, those loaded by an earlier run. They are counted, not listed
+    /// in `files`: a job over a long-lived folder would repeat them in every run.
+    #[serde(default)]
+    pub files_already_loaded: u64,
     pub files_failed: u64,
     pub rows_loaded: u64,
     pub bytes_loaded: u64,

@@ -218,6 +218,7 @@ impl SqliteCatalog {
             .iter()
             .filter(|f| matches!(f.outcome, FileOutcome::Loaded | FileOutcome::Recovered));
         let status: String = row.try_get("status").map_err(db)?;
+        let already = row.try_get::<i64, _>("files_already_loaded").map_err(db)? as u64;
         Ok(Run {
             id,
             job: row.try_get("job").map_err(db)?,
@@ -226,8 +227,8 @@ impl SqliteCatalog {
             finished_at: row.try_get("finished_at").map_err(db)?,
             files_seen: row.try_get::<i64, _>("files_seen").map_err(db)? as u64,
             files_loaded,
-            files_skipped: files_skipped
-                + row.try_get::<i64, _>("files_already_loaded").map_err(db)? as u64,
+            files_skipped: files_skipped + already,
+            files_already_loaded: already,
             files_failed: failed,
             rows_loaded: loaded.clone().map(|f| f.rows_loaded).sum(),
             bytes_loaded: loaded.map(|f| f.file_size_bytes).sum(),

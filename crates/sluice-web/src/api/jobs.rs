@@ -136,7 +136,7 @@ pub async fn create(
     })?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"status": "success", "job": job})),
+        Json(json!({"status": "success", "job": with_next_run(&job)})),
     ))
 }
 

@@ -470,6 +470,7 @@ async fn jobs_are_rescheduled_paused_and_given_alerts_with_field_errors() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["job"]["timezone"], "America/New_York");
     assert_eq!(body["job"]["paused"], false);
+    assert!(body["job"]["next_run_at"].is_string(), "{body}");
 
     let patch = |b: Value| api.call("PATCH", "/api/jobs/tx", Some(b), None);
     let (status, body) =
