@@ -448,7 +448,7 @@ fn sigterm_lets_the_file_being_loaded_finish_and_leaves_the_rest_for_the_next_ru
         cli.write(name, &rows(i as u64 * 40_000, 40_000));
     }
     cli.setup_job(&[]);
-    let mut child = cli
+    let child = cli
         .cmd(&["run", "tx"])
         .env("SLUICE_SLOW", "batch:300")
         .stdout(std::process::Stdio::piped())
