@@ -351,26 +351,17 @@ impl Notifier {
             .header(ContentType::TEXT_PLAIN)
             .body(body)
             .map_err(|e| format!("cannot build the message: {e}"))?;
-        let mut wait = self.backoff;
-        let mut last = String::new();
-        for attempt in 1..=SEND_ATTEMPTS {
+        self.attempts(|| async {
             match mailer.transport.send(message.clone()).await {
-                Ok(_) => return Ok(()),
-                Err(e) if e.is_permanent() => return Err(e.to_string()),
-                Err(e) => last = e.to_string(),
+                Ok(_) => Ok(()),
+                Err(e) => Err((e.to_string(), e.is_permanent())),
             }
-            if attempt < SEND_ATTEMPTS {
-                tokio::time::sleep(wait).await;
-                wait *= 2;
-            }
-        }
-        Err(format!("{last} (after {SEND_ATTEMPTS} attempts)"))
+        })
+        .await
     }
 
     async fn post(&self, url: &str, body: &Value) -> Result<(), String> {
-        let mut wait = self.backoff;
-        let mut last = String::new();
-        for attempt in 1..=SEND_ATTEMPTS {
+        self.attempts(|| async {
             let sent = self
                 .http
                 .post(url)
@@ -379,13 +370,32 @@ impl Notifier {
                 .send()
                 .await;
             match sent {
-                Ok(r) if r.status().is_success() => return Ok(()),
+                Ok(r) if r.status().is_success() => Ok(()),
                 // A 4xx other than 429 will not change on a retry.
-                Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
-                    return Err(format!("answered {}", r.status()));
-                }
-                Ok(r) => last = format!("answered {}", r.status()),
-                Err(e) => last = e.to_string(),
+                Ok(r) => Err((
+                    format!("answered {}", r.status()),
+                    r.status().is_client_error() && r.status().as_u16() != 429,
+                )),
+                Err(e) => Err((e.to_string(), false)),
+            }
+        })
+        .await
+    }
+
+    /// Tries `send` up to [`SEND_ATTEMPTS`] times with doubling waits, until it succeeds or
+    /// fails with an error it marks permanent.
+    async fn attempts<F, Fut>(&self, send: F) -> Result<(), String>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<(), (String, bool)>>,
+    {
+        let mut wait = self.backoff;
+        let mut last = String::new();
+        for attempt in 1..=SEND_ATTEMPTS {
+            match send().await {
+                Ok(()) => return Ok(()),
+                Err((e, true)) => return Err(e),
+                Err((e, false)) => last = e,
             }
             if attempt < SEND_ATTEMPTS {
                 tokio::time::sleep(wait).await;
