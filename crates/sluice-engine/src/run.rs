@@ -278,10 +278,14 @@ impl Engine {
             run_id,
             Level::Info,
             format!(
-                "listed {} file(s) matching '{}' under '{}': {} already loaded, {} to load, {} over the size limit",
+                "listed {} file(s) matching '{}' {}: {} already loaded, {} to load, {} over the size limit",
                 listing.files.len(),
                 pattern.glob(),
-                pattern.prefix(),
+                if pattern.prefix().is_empty() {
+                    "in the connection".to_string()
+                } else {
+                    format!("under '{}'", pattern.prefix())
+                },
                 plan.already_loaded,
                 plan.take.len(),
                 plan.too_large.len()
@@ -351,24 +355,23 @@ impl Engine {
                     record.rows_loaded
                 ),
             ),
-            o if o.is_failure() => (
-                Level::Error,
-                format!(
-                    "{}: {}: {}",
-                    record.file_path,
-                    o.label(),
-                    record.message.as_deref().unwrap_or("")
-                ),
-            ),
-            o => (
-                Level::Warn,
-                format!(
-                    "{}: {}: {}",
-                    record.file_path,
-                    o.label(),
-                    record.message.as_deref().unwrap_or("")
-                ),
-            ),
+            o => {
+                // Messages mostly start with the file's path already.
+                let message = record.message.as_deref().unwrap_or("");
+                let message = message
+                    .strip_prefix(record.file_path.as_str())
+                    .and_then(|m| m.strip_prefix(": "))
+                    .unwrap_or(message);
+                let level = if o.is_failure() {
+                    Level::Error
+                } else {
+                    Level::Warn
+                };
+                (
+                    level,
+                    format!("{}: {}: {message}", record.file_path, o.label()),
+                )
+            }
         };
         self.log(run_id, level, what).await;
         if matches!(record.outcome, FileOutcome::Loaded | FileOutcome::Recovered) {
