@@ -337,8 +337,13 @@ struct CreateJobArgs {
     #[command(flatten)]
     settings: ScheduleArgs,
     /// DuckDB file to load into (default: warehouse.duckdb in the data directory).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "destination")]
     duckdb: Option<PathBuf>,
+    /// Load into PostgreSQL instead of DuckDB:
+    /// postgres://user:password@host:5432/database?sslmode=require. The URL is stored
+    /// sealed with the secret key and shown with its password as ••••.
+    #[arg(long, value_name = "URL")]
+    destination: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -628,6 +633,20 @@ async fn connections(engine: &Engine, cmd: ConnectionsCmd, out: &Printer) -> Res
     Ok(())
 }
 
+/// The destination `jobs create` was given: a PostgreSQL URL, or a DuckDB file (the default).
+fn destination(url: Option<&str>, duckdb: Option<PathBuf>) -> Result<Destination> {
+    match url {
+        None => Ok(Destination::DuckDb { path: duckdb }),
+        Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+            Ok(Destination::Postgres { url: u.to_string() })
+        }
+        Some(u) => bail!(
+            "unknown destination '{}': use postgres://user:password@host:5432/database?sslmode=require, or --duckdb PATH",
+            sluice_sinks::postgres::redact_url(u)
+        ),
+    }
+}
+
 async fn jobs(engine: &Engine, cmd: JobsCmd, out: &Printer) -> Result<()> {
     match cmd {
         JobsCmd::Create(a) => {
@@ -651,9 +670,7 @@ async fn jobs(engine: &Engine, cmd: JobsCmd, out: &Printer) -> Result<()> {
                     a.settings.update().apply(&mut settings);
                     settings
                 },
-                destination: Destination::DuckDb {
-                    path: a.duckdb.clone(),
-                },
+                destination: destination(a.destination.as_deref(), a.duckdb.clone())?,
                 expected_fingerprint: None,
             };
             let job = engine.create_job(request).await?;

@@ -199,6 +199,7 @@ impl Printer {
             "  table:       {} ({})",
             j.table_name, j.load_type
         ));
+        self.line(&format!("  destination: {}", j.destination.describe()));
         self.line(&format!("  max size:    {}", human_bytes(j.max_file_size)));
         let next = j
             .settings

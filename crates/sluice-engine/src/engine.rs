@@ -11,8 +11,10 @@ use sluice_core::format::{self, FormatOptions};
 use sluice_core::names::TableName;
 use sluice_core::schema::{Column, DetectedSchema};
 use sluice_core::secret::{KeySource, SecretKey};
+use sluice_core::storage::config::REDACTED;
 use sluice_core::storage::{ConnectionConfig, FileEntry, FilePattern, Listing, Store};
 use sluice_sinks::duckdb::DuckDbSink;
+use sluice_sinks::postgres::PostgresSink;
 use sluice_sinks::{LoadMode, Sink};
 
 use crate::alerts::Notifier;
@@ -115,6 +117,8 @@ pub struct Engine {
     catalog: Arc<dyn Catalog>,
     data_dir: PathBuf,
     duckdb: Mutex<HashMap<PathBuf, Arc<DuckDbSink>>>,
+    /// PostgreSQL sinks by URL: one connection pool per database per process.
+    postgres: Mutex<HashMap<String, Arc<PostgresSink>>>,
     /// Seals and opens connection credentials.
     key: RwLock<SecretKey>,
     /// Cancelled when the process is asked to stop: runs finish their current file and
@@ -162,6 +166,7 @@ impl Engine {
             catalog,
             data_dir: data_dir.to_path_buf(),
             duckdb: Mutex::new(HashMap::new()),
+            postgres: Mutex::new(HashMap::new()),
             key: RwLock::new(key),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
@@ -407,7 +412,25 @@ impl Engine {
             .iter()
             .map(|(r, c)| (r.id, c.sealed(&new, &r.name)))
             .collect();
-        self.catalog.update_connections(&resealed).await?;
+        let destinations = self
+            .catalog
+            .list_jobs()
+            .await?
+            .into_iter()
+            .filter(|j| j.destination != j.destination.redacted())
+            .map(|j| {
+                let opened = j.destination.opened(&old, &j.name).map_err(|e| {
+                    Error::Invalid(format!(
+                        "cannot open the destination URL of job '{}' with the secret key from {}: {e}",
+                        j.name, old.source
+                    ))
+                })?;
+                Ok((j.id, opened.sealed(&new, &j.name)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.catalog
+            .update_secrets(&resealed, &destinations)
+            .await?;
         if let Some((staged, path)) = staged {
             std::fs::rename(&staged, &path).map_err(|e| {
                 Error::Invalid(format!(
@@ -488,9 +511,25 @@ impl Engine {
 
     // ---- destinations ----
 
-    /// The sink of a destination; DuckDB files are opened once per process.
+    /// The sink of a destination as the user gave it (a PostgreSQL URL in clear); DuckDB
+    /// files are opened and PostgreSQL pools made once per process. For a stored job's
+    /// destination use [`Engine::job_sink`].
     pub fn sink(&self, destination: &Destination) -> Result<Arc<dyn Sink>> {
         match destination {
+            Destination::Postgres { url } => {
+                if SecretKey::is_sealed(url) || url.contains(REDACTED) {
+                    return Err(Error::Invalid(
+                        "the PostgreSQL URL is sealed or redacted (••••); give the URL with its password".into(),
+                    ));
+                }
+                let mut open = self.postgres.lock().expect("sink cache lock");
+                if let Some(sink) = open.get(url) {
+                    return Ok(sink.clone());
+                }
+                let sink = Arc::new(PostgresSink::new(url)?);
+                open.insert(url.clone(), sink.clone());
+                Ok(sink)
+            }
             Destination::DuckDb { path } => {
                 let path = match path {
                     Some(p) if p.is_absolute() => p.clone(),
@@ -506,6 +545,25 @@ impl Engine {
                 Ok(sink)
             }
         }
+    }
+
+    /// The sink a stored job loads into.
+    pub async fn job_sink(&self, job: &str) -> Result<Arc<dyn Sink>> {
+        let job = self.catalog.job(job).await?;
+        self.stored_sink(&job)
+    }
+
+    /// The sink of a job as the catalog returns it: its destination's secrets opened.
+    pub(crate) fn stored_sink(&self, job: &Job) -> Result<Arc<dyn Sink>> {
+        let key = self.key();
+        let destination = job.destination.opened(&key, &job.name).map_err(|e| {
+            Error::Invalid(format!(
+                "cannot open the destination URL of job '{}' with the secret key from {}: {e}. \
+                 Use the key the job was created with (SLUICE_SECRET_KEY or the key file), or create the job again",
+                job.name, key.source
+            ))
+        })?;
+        self.sink(&destination)
     }
 
     // ---- jobs ----
@@ -576,13 +634,13 @@ impl Engine {
             load_latest_only: req.load_latest_only,
             schema,
             schema_fingerprint: detected.schema_fingerprint.clone(),
-            destination: req.destination,
+            destination: req.destination.sealed(&self.key(), &req.name),
             table_name: table,
             load_type: req.load_type,
             settings: req.settings,
             max_file_size,
         };
-        self.catalog.create_job(&new).await
+        Ok(self.shown(self.catalog.create_job(&new).await?))
     }
 
     /// Changes a job's schedule, timezone, pause or alerts.
@@ -592,22 +650,37 @@ impl Engine {
         update.apply(&mut settings);
         settings.alerts.validate().map_err(Error::Invalid)?;
         self.catalog.update_job_settings(job.id, &settings).await?;
-        self.catalog.job(name).await
+        self.job(name).await
     }
 
+    /// Jobs with their destination's password redacted.
     pub async fn jobs(&self) -> Result<Vec<Job>> {
-        self.catalog.list_jobs().await
+        Ok(self
+            .catalog
+            .list_jobs()
+            .await?
+            .into_iter()
+            .map(|j| self.shown(j))
+            .collect())
     }
 
+    /// A job with its destination's password redacted.
     pub async fn job(&self, name: &str) -> Result<Job> {
-        self.catalog.job(name).await
+        Ok(self.shown(self.catalog.job(name).await?))
+    }
+
+    /// A stored job made safe to show: its destination opened, then redacted.
+    fn shown(&self, mut job: Job) -> Job {
+        let opened = job.destination.opened(&self.key(), &job.name);
+        job.destination = opened.unwrap_or(job.destination).redacted();
+        job
     }
 
     /// Deletes a job with its runs and ledger; the table stays unless `drop_table`.
     pub async fn delete_job(&self, name: &str, drop_table: bool) -> Result<()> {
         let job = self.catalog.job(name).await?;
         if drop_table {
-            self.sink(&job.destination)?
+            self.stored_sink(&job)?
                 .drop_table(&job.table_name)
                 .await?;
         }

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use sluice_core::format::FormatOptions;
 use sluice_core::names::TableName;
 use sluice_core::schema::Column;
+use sluice_core::secret::{SecretError, SecretKey};
+use sluice_core::storage::config::REDACTED;
 use sluice_core::storage::ConnectionConfig;
 use sluice_sinks::LoadMode;
 
@@ -47,11 +49,70 @@ pub enum Destination {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         path: Option<PathBuf>,
     },
+    /// A PostgreSQL database: `postgres://user:password@host:5432/db?sslmode=require`.
+    /// The catalog keeps the URL sealed (it may hold a password); the engine hands it out
+    /// with the password redacted.
+    Postgres { url: String },
 }
 
 impl Default for Destination {
     fn default() -> Self {
         Self::DuckDb { path: None }
+    }
+}
+
+impl Destination {
+    /// What its secrets are sealed with: bound to the job, so a sealed URL cannot be moved
+    /// to another job.
+    fn context(job: &str) -> String {
+        format!("job:{job}:destination")
+    }
+
+    /// A copy to store: a PostgreSQL URL sealed under `key` (left as is if already sealed).
+    pub fn sealed(&self, key: &SecretKey, job: &str) -> Self {
+        match self {
+            Self::Postgres { url } if !SecretKey::is_sealed(url) => Self::Postgres {
+                url: key.seal(url, &Self::context(job)),
+            },
+            other => other.clone(),
+        }
+    }
+
+    /// A copy to connect with: a sealed URL opened.
+    ///
+    /// # Errors
+    /// When the URL was sealed under another key or for another job.
+    pub fn opened(&self, key: &SecretKey, job: &str) -> Result<Self, SecretError> {
+        match self {
+            Self::Postgres { url } if SecretKey::is_sealed(url) => Ok(Self::Postgres {
+                url: key.open(url, &Self::context(job))?,
+            }),
+            other => Ok(other.clone()),
+        }
+    }
+
+    /// A copy safe to show: the password (if any) replaced by `••••`. A URL still sealed is
+    /// shown as `••••` whole.
+    pub fn redacted(&self) -> Self {
+        match self {
+            Self::Postgres { url } if SecretKey::is_sealed(url) => Self::Postgres {
+                url: REDACTED.into(),
+            },
+            Self::Postgres { url } => Self::Postgres {
+                url: sluice_sinks::postgres::redact_url(url),
+            },
+            other => other.clone(),
+        }
+    }
+
+    /// One line for listings: `duckdb (default warehouse)`, `duckdb /data/w.duckdb`,
+    /// `postgres://loader:••••@db:5432/wh?sslmode=require`. Call on a redacted copy.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::DuckDb { path: None } => "duckdb (warehouse.duckdb in the data directory)".into(),
+            Self::DuckDb { path: Some(p) } => format!("duckdb {}", p.display()),
+            Self::Postgres { url } => url.clone(),
+        }
     }
 }
 

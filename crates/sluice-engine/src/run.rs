@@ -259,7 +259,7 @@ impl Engine {
         options: RunOptions,
         progress: Arc<dyn Progress>,
     ) -> Result<Done> {
-        let sink = self.sink(&job.destination)?;
+        let sink = self.stored_sink(job)?;
         let recovered = self.reconcile(job, run_id, sink.as_ref()).await?;
         let mut outcomes = vec![FileOutcome::Recovered; recovered.len()];
 

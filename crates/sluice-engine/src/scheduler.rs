@@ -23,7 +23,8 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Vec<(String, i64)>> {
         let mut started = Vec::new();
-        for job in self.jobs().await? {
+        // As stored: the run opens the destination's sealed URL.
+        for job in self.catalog().list_jobs().await? {
             if job.settings.paused {
                 continue;
             }

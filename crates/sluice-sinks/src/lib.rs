@@ -5,9 +5,11 @@
 //! table commit together or not at all. That marker is what lets the runner ask, after a
 //! crash, whether a file it was loading made it ([`Sink::was_loaded`]).
 //!
-//! One module per sink; DuckDB ([`duckdb::DuckDbSink`]) is the embedded default.
+//! One module per sink; DuckDB ([`duckdb::DuckDbSink`]) is the embedded default,
+//! PostgreSQL ([`postgres::PostgresSink`]) a server reached by URL.
 
 pub mod duckdb;
+pub mod postgres;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -22,6 +24,14 @@ pub enum Error {
     #[error("{destination}: {message}")]
     Destination {
         destination: String,
+        message: String,
+    },
+
+    /// The database answered with an error; `code` is its SQLSTATE (PostgreSQL).
+    #[error("{destination}: {message} (SQLSTATE {code})")]
+    Sql {
+        destination: String,
+        code: String,
         message: String,
     },
 
@@ -49,6 +59,7 @@ impl Error {
                 let m = message.to_ascii_lowercase();
                 TRANSIENT.iter().any(|t| m.contains(t))
             }
+            Self::Sql { code, .. } => postgres::transient_sqlstate(code),
             Self::TableMismatch { .. } => false,
             Self::Source(e) => e.is_transient(),
         }

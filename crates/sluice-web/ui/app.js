@@ -286,7 +286,24 @@ const STEPS = ["Name & connection", "Files", "Table", "Schedule & review"];
 
 function newWizard() {
   return { step: 0, name: "", connection: "", prefix: "", pattern: "*.csv", format: "csv", delimiter: ",", encoding: "utf-8", header: true,
-    latestOnly: true, detected: null, columns: [], table: "", loadType: "append", ...parseSchedule("manual"), timezone: "UTC" };
+    latestOnly: true, detected: null, columns: [], table: "", loadType: "append", destKind: "duckdb", pgUrl: "",
+    ...parseSchedule("manual"), timezone: "UTC" };
+}
+
+// A PostgreSQL URL with its password shown as ••••, as the server shows it.
+function redactUrl(url) {
+  return url.replace(/^([a-z]+:\/\/[^:/?#@]*:)[^/?#]*@/i, "$1••••@").replace(/([?&]password=)[^&]*/i, "$1••••");
+}
+
+function destinationText(d) {
+  if (!d || d.kind === "duckdb") return d && d.path ? `DuckDB ${d.path}` : "DuckDB (default warehouse)";
+  return `PostgreSQL ${redactUrl(d.url)}`;
+}
+
+const pgUrlOk = (u) => /^postgres(ql)?:\/\/[^/]/.test(u);
+
+function wizardDestination() {
+  return wiz.destKind === "postgres" ? { kind: "postgres", url: wiz.pgUrl } : { kind: "duckdb" };
 }
 let wiz = newWizard();
 
@@ -397,16 +414,25 @@ async function wizardPage() {
   if (wiz.step === 2) {
     const table = h("input", { type: "text", id: "table-name", value: wiz.table });
     const loadType = h("select", { id: "load-type" }, [["append", "Append rows"], ["replace", "Replace the table with each file"]].map(([v, t]) => h("option", { value: v, selected: v === wiz.loadType }, t)));
-    const nextBtn = next(!!wiz.table);
-    table.addEventListener("input", () => { wiz.table = table.value.trim(); nextBtn.disabled = !wiz.table; });
+    const destKind = h("select", { id: "destination-kind" }, [["duckdb", "DuckDB (default warehouse)"], ["postgres", "PostgreSQL"]].map(([v, t]) => h("option", { value: v, selected: v === wiz.destKind }, t)));
+    const pgUrl = h("input", { type: "password", id: "destination-url", value: wiz.pgUrl, autocomplete: "off", placeholder: "postgres://user:password@host:5432/database?sslmode=require" });
+    const pgField = field("PostgreSQL URL", pgUrl, "destination", "the user needs CREATE on the database (new schemas) or the schema; stored sealed, shown with the password as ••••");
+    const ready = () => !!wiz.table && (wiz.destKind !== "postgres" || pgUrlOk(wiz.pgUrl));
+    const nextBtn = next(ready());
+    const showDest = () => { pgField.hidden = wiz.destKind !== "postgres"; nextBtn.disabled = !ready(); };
+    table.addEventListener("input", () => { wiz.table = table.value.trim(); nextBtn.disabled = !ready(); });
     loadType.addEventListener("change", () => (wiz.loadType = loadType.value));
+    destKind.addEventListener("change", () => { wiz.destKind = destKind.value; showDest(); });
+    pgUrl.addEventListener("input", () => { wiz.pgUrl = pgUrl.value.trim(); nextBtn.disabled = !ready(); });
+    showDest();
     const rows = wiz.columns.map((c, i) => {
       const sel = h("select", { id: `type-${i}`, "aria-label": `Type of ${c.name}` }, TYPES.map((t) => h("option", { value: t, selected: t === c.bigquery_type }, t)));
       sel.addEventListener("change", () => (c.bigquery_type = sel.value));
       const samples = wiz.detected.columns[i].sample_values.join(" · ");
       return h("tr", {}, h("td", { text: c.name }), h("td", {}, sel), h("td", { class: "samples", text: samples }));
     });
-    body.append(h("div", { class: "card" }, field("Table name", table, "table_name", "in the default DuckDB warehouse"), field("Load type", loadType, "load_type"),
+    body.append(h("div", { class: "card" }, field("Destination", destKind, "destination_kind"), pgField,
+      field("Table name", table, "table_name", "optionally schema.table"), field("Load type", loadType, "load_type"),
       h("h2", { text: "Columns" }), h("table", { id: "edit-schema" }, h("thead", {}, h("tr", {}, ["Column", "Type", "Sample values"].map((t) => h("th", { text: t })))), h("tbody", {}, rows))),
       h("div", { class: "actions" }, back(), nextBtn));
     return;
@@ -417,8 +443,8 @@ async function wizardPage() {
   const renderSummary = () => summary.replaceChildren(...[
     ["Job", wiz.name], ["Connection", wiz.connection], ["Files", (wiz.prefix ? wiz.prefix + "/" : "") + wiz.pattern],
     ["Format", wiz.format + (wiz.format === "csv" ? ` (delimiter ${JSON.stringify(wiz.delimiter)}, ${wiz.encoding}, ${wiz.header ? "header" : "no header"})` : "")],
-    ["Strategy", wiz.latestOnly ? "latest file only" : "all unprocessed files"], ["Table", `${wiz.table} (${wiz.loadType})`],
-    ["Columns", wiz.columns.map((c) => `${c.name} ${c.bigquery_type}`).join(", ")],
+    ["Strategy", wiz.latestOnly ? "latest file only" : "all unprocessed files"], ["Destination", destinationText(wizardDestination())],
+    ["Table", `${wiz.table} (${wiz.loadType})`], ["Columns", wiz.columns.map((c) => `${c.name} ${c.bigquery_type}`).join(", ")],
     ["Schedule", `${scheduleText(wiz)} — ${describeSchedule(scheduleText(wiz))}`], ["Timezone", wiz.timezone || "UTC"],
   ].flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })]));
   const fields = scheduleFields(wiz, renderSummary);
@@ -430,14 +456,14 @@ async function wizardPage() {
         name: wiz.name, connection_id: wiz.connection, file_path_prefix: wiz.prefix, file_pattern: wiz.pattern,
         file_format: wiz.format, file_format_options: formatOptions(), load_latest_only: wiz.latestOnly,
         schema_fingerprint: wiz.detected.schema_fingerprint, load_type: wiz.loadType, table_name: wiz.table,
-        schema: wiz.columns, schedule: scheduleText(wiz), timezone: wiz.timezone || "UTC",
+        schema: wiz.columns, schedule: scheduleText(wiz), timezone: wiz.timezone || "UTC", destination: wizardDestination(),
       });
       wiz = newWizard();
       location.hash = `#/jobs/${encodeURIComponent(job.name)}`;
     } catch (e) { showError(e, msg); }
   }
   body.append(h("div", { class: "card" }, fields, h("div", { class: "error", id: "err-schedule_detail" })),
-    h("div", { class: "card" }, h("h2", { text: "Review" }), summary, h("div", { class: "error", id: "err-name" }), h("div", { class: "error", id: "err-table_name" }), h("div", { class: "error", id: "err-schema_fingerprint" }), msg),
+    h("div", { class: "card" }, h("h2", { text: "Review" }), summary, h("div", { class: "error", id: "err-name" }), h("div", { class: "error", id: "err-table_name" }), h("div", { class: "error", id: "err-destination" }), h("div", { class: "error", id: "err-schema_fingerprint" }), msg),
     h("div", { class: "actions" }, back(), h("button", { class: "primary", id: "create", onclick: create }, "Create job")));
 }
 
@@ -531,8 +557,8 @@ async function jobPage(name, v) {
     state.replaceChildren(job.paused ? badge("paused") : badge("active", job.schedule === "manual" ? "manual" : "active"));
     pauseBtn.textContent = job.paused ? "Resume schedule" : "Pause schedule";
     info.replaceChildren(...[["Connection", job.connection], ["Files", (job.file_path_prefix ? job.file_path_prefix + "/" : "") + job.file_pattern],
-      ["Strategy", job.load_latest_only ? "latest file only" : "all unprocessed files"], ["Table", `${job.table_name} (${job.load_type})`],
-      ["Schedule", scheduleCell(job), "schedule-text"], ["Next run", nextRunText(job), "next-run"],
+      ["Strategy", job.load_latest_only ? "latest file only" : "all unprocessed files"], ["Destination", destinationText(job.destination)],
+      ["Table", `${job.table_name} (${job.load_type})`], ["Schedule", scheduleCell(job), "schedule-text"], ["Next run", nextRunText(job), "next-run"],
       ["Columns", job.schema.map((c) => `${c.name} ${c.bigquery_type}`).join(", ")]]
       .flatMap(([k, val, id]) => [h("dt", { text: k }), h("dd", { id }, val)]));
   }

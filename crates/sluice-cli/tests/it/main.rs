@@ -180,6 +180,139 @@ fn a_process_killed_mid_file_leaves_nothing_and_the_next_run_loads_it_once() {
     );
 }
 
+/// A fresh database on the test server (`SLUICE_TEST_POSTGRES_URL`), its URL with a
+/// password the trusting server ignores, and a way to count rows in it.
+struct Postgres {
+    rt: tokio::runtime::Runtime,
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl Postgres {
+    fn new() -> Self {
+        use sqlx::Connection;
+        let admin = std::env::var("SLUICE_TEST_POSTGRES_URL").expect(
+            "SLUICE_TEST_POSTGRES_URL is not set: run `bash scripts/peers.sh start` and `eval \"$(bash scripts/peers.sh env)\"`",
+        );
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!("sluice_it_cli_{}_{nanos}", std::process::id());
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        });
+        let rest = admin.strip_prefix("postgres://").unwrap();
+        let (auth, host) = rest.split_once('@').unwrap();
+        let user = auth.split(':').next().unwrap();
+        let host = host.split('/').next().unwrap();
+        let url = format!("postgres://{user}:hunter2@{host}/{name}?sslmode=prefer");
+        Self { rt, admin, name, url }
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        use sqlx::Connection;
+        self.rt.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+        })
+    }
+
+    fn drop_database(self) {
+        use sqlx::Connection;
+        self.rt.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(&self.admin).await.unwrap();
+            sqlx::raw_sql(&format!("DROP DATABASE \"{}\" WITH (FORCE)", self.name))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        });
+    }
+}
+
+#[test]
+fn a_process_killed_mid_file_leaves_nothing_in_postgres_and_the_next_run_loads_it_once() {
+    let pg = Postgres::new();
+    let cli = Cli::new();
+    cli.write("t_1.csv", &rows(1, 30_000));
+    cli.setup_job(&["--destination", &pg.url, "--table", "raw.t"]);
+    let shown = cli.ok(&["jobs", "show", "tx"]);
+    assert!(
+        shown.contains("destination: postgres://postgres:••••@") && !shown.contains("hunter2"),
+        "{shown}"
+    );
+    let killed = cli
+        .cmd(&["run", "tx"])
+        .env("SLUICE_FAULT", "mid-load:2")
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    assert!(
+        stderr(&killed).contains("SLUICE_FAULT: aborting at mid-load"),
+        "{}",
+        stderr(&killed)
+    );
+    assert_eq!(pg.count("SELECT count(*) FROM raw.t"), 0, "no row of the interrupted file is visible");
+    assert_eq!(pg.count("SELECT count(*) FROM _sluice_loads"), 0);
+    assert_eq!(cli.ledger()[0]["status"], "loading", "the claim is left behind");
+
+    let out = cli.ok(&["run", "tx"]);
+    assert!(out.contains("t_1.csv  loaded, 30,000 rows"), "{out}");
+    assert_eq!(pg.count("SELECT count(*) FROM raw.t"), 30_000);
+    let again = cli.ok(&["run", "tx"]);
+    assert!(again.contains("nothing new"), "{again}");
+    assert_eq!(pg.count("SELECT count(DISTINCT id) FROM raw.t"), 30_000);
+    pg.drop_database();
+}
+
+#[test]
+fn a_process_killed_after_a_postgres_commit_is_recovered_not_loaded_twice() {
+    let pg = Postgres::new();
+    let cli = Cli::new();
+    cli.write("t_1.csv", &rows(1, 1000));
+    cli.setup_job(&["--destination", &pg.url]);
+    let killed = cli
+        .cmd(&["run", "tx"])
+        .env("SLUICE_FAULT", "after-commit")
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    assert_eq!(pg.count("SELECT count(*) FROM t"), 1000);
+    assert_eq!(cli.ledger()[0]["status"], "loading");
+
+    let out = cli.ok(&["run", "tx", "--json"]);
+    let run: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(run["files"][0]["outcome"], "recovered", "{out}");
+    assert_eq!(pg.count("SELECT count(*) FROM t"), 1000, "exactly once");
+    assert_eq!(pg.count("SELECT count(*) FROM _sluice_loads"), 1);
+    assert_eq!(cli.ledger()[0]["status"], "loaded");
+    pg.drop_database();
+}
+
+#[test]
+fn jobs_create_refuses_an_unknown_destination_without_echoing_its_password() {
+    let cli = Cli::new();
+    cli.write("t_1.csv", &rows(1, 3));
+    let url = format!("file://{}", cli.drop_dir().display());
+    cli.ok(&["connections", "add", "local", &url]);
+    let out = cli.run(&[
+        "jobs", "create", "tx", "--connection", "local", "--pattern", "t_*.csv",
+        "--destination", "mysql://u:topsecret@h/db",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("unknown destination 'mysql://u:••••@h/db'") && !err.contains("topsecret"), "{err}");
+}
+
 #[test]
 fn a_process_killed_after_commit_is_recorded_and_not_loaded_twice() {
     let cli = Cli::new();

@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use crate::Result;
 use crate::alerts::{AlertKind, Incident};
 use crate::model::{
-    ConnectionRecord, FileOutcome, Job, JobSettings, LogLine, NewJob, ProcessedFile, Run, RunFile,
+    ConnectionRecord, Destination, FileOutcome, Job, JobSettings, LogLine, NewJob, ProcessedFile,
+    Run, RunFile,
     RunStatus,
 };
 use sluice_core::storage::{ConnectionConfig, FileEntry};
@@ -34,7 +35,16 @@ pub trait Catalog: Send + Sync {
         config: &ConnectionConfig,
     ) -> Result<ConnectionRecord>;
     /// Replaces the configs of connections, all in one transaction (edits, key rotation).
-    async fn update_connections(&self, configs: &[(i64, ConnectionConfig)]) -> Result<()>;
+    async fn update_connections(&self, configs: &[(i64, ConnectionConfig)]) -> Result<()> {
+        self.update_secrets(configs, &[]).await
+    }
+    /// Replaces the configs of connections and the destinations of jobs, all in one
+    /// transaction (key rotation re-seals both).
+    async fn update_secrets(
+        &self,
+        configs: &[(i64, ConnectionConfig)],
+        destinations: &[(i64, Destination)],
+    ) -> Result<()>;
     async fn list_connections(&self) -> Result<Vec<ConnectionRecord>>;
     /// # Errors
     /// [`crate::Error::NotFound`] if there is no such connection.

@@ -16,7 +16,8 @@ use super::Promotion;
 use super::{Catalog, tally};
 use crate::alerts::{AlertKind, Incident};
 use crate::model::{
-    ConnectionRecord, FileOutcome, Job, JobSettings, LogLine, NewJob, ProcessedFile, Run, RunFile,
+    ConnectionRecord, Destination, FileOutcome, Job, JobSettings, LogLine, NewJob, ProcessedFile,
+    Run, RunFile,
     RunStatus,
 };
 use crate::{Error, Result};
@@ -269,8 +270,20 @@ impl Catalog for SqliteCatalog {
         Self::connection_from(&row)
     }
 
-    async fn update_connections(&self, configs: &[(i64, ConnectionConfig)]) -> Result<()> {
+    async fn update_secrets(
+        &self,
+        configs: &[(i64, ConnectionConfig)],
+        destinations: &[(i64, Destination)],
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(db)?;
+        for (id, destination) in destinations {
+            sqlx::query("UPDATE jobs SET destination = ? WHERE id = ?")
+                .bind(to_json(destination))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
         for (id, config) in configs {
             sqlx::query(
                 "UPDATE connections SET provider = ?, config = ?, updated_at = ? WHERE id = ?",

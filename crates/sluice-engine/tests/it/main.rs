@@ -1,8 +1,10 @@
-//! Engine integration tests: real folders, a real SQLite catalog and a real DuckDB file.
+//! Engine integration tests: real folders, a real SQLite catalog, a real DuckDB file and
+//! the PostgreSQL server at `SLUICE_TEST_POSTGRES_URL` (`bash scripts/peers.sh start`).
 
 mod alerts;
 mod catalog;
 mod jobs;
+mod postgres;
 mod retries;
 mod runs;
 mod scheduler;
@@ -79,11 +81,12 @@ impl Env {
     }
 
     pub async fn rows(&self, job: &str) -> u64 {
-        let job = self.engine.job(job).await.unwrap();
+        let table = self.engine.job(job).await.unwrap().table_name;
         self.engine
-            .sink(&job.destination)
+            .job_sink(job)
+            .await
             .unwrap()
-            .count_rows(&job.table_name)
+            .count_rows(&table)
             .await
             .unwrap()
     }

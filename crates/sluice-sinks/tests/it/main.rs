@@ -1,5 +1,8 @@
-//! The sink conformance suite, run against every sink: today DuckDB, embedded.
+//! The sink conformance suite, run against every sink: DuckDB, embedded, and PostgreSQL
+//! at `SLUICE_TEST_POSTGRES_URL` (`bash scripts/peers.sh start`), each test in a database
+//! of its own.
 
+mod postgres;
 mod suite;
 
 use sluice_sinks::duckdb::DuckDbSink;
@@ -44,6 +47,24 @@ async fn duckdb_schema_qualified_tables() {
 async fn duckdb_required_columns_reject_nulls_atomically() {
     let (_d, sink) = duckdb();
     suite::required_columns_reject_nulls_atomically(&sink).await;
+}
+
+#[tokio::test]
+async fn duckdb_text_with_delimiters_and_any_script_round_trips() {
+    let (_d, sink) = duckdb();
+    suite::text_with_delimiters_and_any_script_round_trips(&sink).await;
+}
+
+#[tokio::test]
+async fn duckdb_numerics_keep_full_precision_and_int64_its_range() {
+    let (_d, sink) = duckdb();
+    suite::numerics_keep_full_precision_and_int64_its_range(&sink).await;
+}
+
+#[tokio::test]
+async fn duckdb_was_loaded_answers_after_a_load_and_after_an_interrupted_one() {
+    let (_d, sink) = duckdb();
+    suite::was_loaded_answers_after_a_load_and_after_an_interrupted_one(&sink).await;
 }
 
 #[test]

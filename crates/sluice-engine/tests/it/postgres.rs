@@ -1,0 +1,174 @@
+//! Jobs that load into PostgreSQL: each test in a database of its own.
+
+use sluice_core::secret::SecretKey;
+use sluice_engine::model::Destination;
+use sqlx::{Connection, PgConnection};
+
+use crate::{Env, transactions};
+
+/// A fresh database on the test server; the URL carries a password (the server trusts
+/// local connections, so any password is accepted) to show it is sealed and redacted.
+pub struct TestDb {
+    admin: String,
+    pub name: String,
+    pub url: String,
+}
+
+pub const PASSWORD: &str = "s3cret-pw";
+
+impl TestDb {
+    pub async fn new() -> Self {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let admin = std::env::var("SLUICE_TEST_POSTGRES_URL").expect(
+            "SLUICE_TEST_POSTGRES_URL is not set: run `bash scripts/peers.sh start` and `eval \"$(bash scripts/peers.sh env)\"`",
+        );
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!(
+            "sluice_it_engine_{}_{}_{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut conn = PgConnection::connect(&admin).await.unwrap();
+        sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let rest = admin.strip_prefix("postgres://").unwrap();
+        let (auth, host) = rest.split_once('@').unwrap();
+        let user = auth.split(':').next().unwrap();
+        let host = host.split('/').next().unwrap();
+        let url = format!("postgres://{user}:{PASSWORD}@{host}/{name}?sslmode=disable");
+        Self { admin, name, url }
+    }
+
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        let mut conn = PgConnection::connect(&self.url).await.unwrap();
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    }
+
+    pub async fn drop(self) {
+        let mut conn = PgConnection::connect(&self.admin).await.unwrap();
+        sqlx::raw_sql(&format!("DROP DATABASE \"{}\" WITH (FORCE)", self.name))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_job_into_postgres_loads_each_file_once_and_keeps_its_url_sealed() {
+    let db = TestDb::new().await;
+    let env = Env::new().await;
+    env.write("transactions_2024-11-18.csv", &transactions(1, 300), 20);
+    env.write("transactions_2024-11-19.csv", &transactions(301, 200), 10);
+    let mut req = env.request("tx", "transactions_*.csv");
+    req.load_latest_only = false;
+    req.table_name = Some("raw.transactions".into());
+    req.destination = Destination::Postgres {
+        url: db.url.clone(),
+    };
+    let job = env.engine.create_job(req).await.unwrap();
+
+    // Shown redacted, stored sealed, never in clear in the catalog file.
+    let shown = match &job.destination {
+        Destination::Postgres { url } => url.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(shown.contains("••••") && !shown.contains(PASSWORD), "{shown}");
+    assert!(shown.ends_with(&format!("/{}?sslmode=disable", db.name)), "{shown}");
+    assert_eq!(env.engine.job("tx").await.unwrap().destination, job.destination);
+    assert_eq!(env.engine.jobs().await.unwrap()[0].destination, job.destination);
+    match env.engine.catalog().job("tx").await.unwrap().destination {
+        Destination::Postgres { url } => assert!(SecretKey::is_sealed(&url), "{url}"),
+        other => panic!("{other:?}"),
+    }
+    for entry in std::fs::read_dir(env.dir.path().join("data")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
+        assert!(
+            !bytes.windows(PASSWORD.len()).any(|w| w == PASSWORD.as_bytes()),
+            "the password is in the data directory in clear"
+        );
+    }
+
+    let first = env.run_all("tx").await;
+    assert_eq!((first.files_loaded, first.rows_loaded), (2, 500), "{first:?}");
+    assert_eq!(db.scalar("SELECT count(*) FROM raw.transactions").await, 500);
+    assert_eq!(
+        db.scalar("SELECT sum(id)::bigint FROM raw.transactions").await,
+        (1..=500).sum::<i64>()
+    );
+    assert_eq!(db.scalar("SELECT count(*) FROM _sluice_loads").await, 2);
+
+    let second = env.run_all("tx").await;
+    assert_eq!((second.files_loaded, second.rows_loaded), (0, 0), "{second:?}");
+    assert_eq!(db.scalar("SELECT count(*) FROM raw.transactions").await, 500);
+    assert_eq!(env.rows("tx").await, 500);
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn a_file_that_fails_mid_load_leaves_nothing_in_postgres_and_loads_once_when_fixed() {
+    let db = TestDb::new().await;
+    let env = Env::new().await;
+    env.write("transactions_2024-11-18.csv", &transactions(1, 100), 20);
+    let mut req = env.request("tx", "transactions_*.csv");
+    req.load_latest_only = false;
+    req.destination = Destination::Postgres {
+        url: db.url.clone(),
+    };
+    env.engine.create_job(req).await.unwrap();
+    assert_eq!(env.run_all("tx").await.rows_loaded, 100);
+
+    // 30,000 good rows (several batches already sent through COPY), then a broken line.
+    let mut broken = transactions(101, 30_000);
+    broken.push_str("999999,1.00,EUR\n");
+    env.write("transactions_2024-11-19.csv", &broken, 10);
+    let failed = env.run_all("tx").await;
+    assert_eq!((failed.files_failed, failed.rows_loaded), (1, 0), "{failed:?}");
+    assert_eq!(db.scalar("SELECT count(*) FROM transactions").await, 100);
+    assert_eq!(db.scalar("SELECT count(*) FROM _sluice_loads").await, 1);
+
+    env.write("transactions_2024-11-19.csv", &transactions(101, 30_000), 5);
+    let fixed = env.run_all("tx").await;
+    assert_eq!((fixed.files_loaded, fixed.rows_loaded), (1, 30_000), "{fixed:?}");
+    let again = env.run_all("tx").await;
+    assert_eq!(again.files_loaded, 0, "{again:?}");
+    assert_eq!(db.scalar("SELECT count(*) FROM transactions").await, 30_100);
+    assert_eq!(
+        db.scalar("SELECT count(DISTINCT id) FROM transactions").await,
+        30_100,
+        "no row twice"
+    );
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn a_postgres_destination_survives_key_rotation_and_bad_urls_are_refused() {
+    let db = TestDb::new().await;
+    let env = Env::new().await;
+    env.write("transactions_2024-11-18.csv", &transactions(1, 10), 20);
+    let mut req = env.request("tx", "transactions_*.csv");
+    req.destination = Destination::Postgres {
+        url: db.url.clone(),
+    };
+    env.engine.create_job(req).await.unwrap();
+    env.engine.rotate_secret_key().await.unwrap();
+    assert_eq!(env.run("tx").await.rows_loaded, 10);
+    assert_eq!(db.scalar("SELECT count(*) FROM transactions").await, 10);
+
+    let mut bad = env.request("bad", "transactions_*.csv");
+    bad.destination = Destination::Postgres {
+        url: "postgres://x:y@127.0.0.1:1/none?sslmode=bogus".into(),
+    };
+    let err = env.engine.create_job(bad).await.unwrap_err().to_string();
+    assert!(err.contains("sslmode") && !err.contains(":y@"), "{err}");
+    assert!(env.engine.job("bad").await.is_err(), "no job is stored");
+    db.drop().await;
+}

@@ -1,0 +1,208 @@
+//! The suite on PostgreSQL, plus what only a query through PostgreSQL can show.
+
+use sluice_core::names::TableName;
+use sluice_core::schema::{Column, WarehouseType};
+use sluice_sinks::Sink;
+use sluice_sinks::postgres::PostgresSink;
+use sqlx::{Connection, PgConnection};
+
+use crate::suite;
+
+/// A database of its own for one test, dropped by [`TestDb::drop`] when the test passes
+/// (a failed test leaves it for inspection; names start with `sluice_it_`).
+struct TestDb {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+fn admin_url() -> String {
+    std::env::var("SLUICE_TEST_POSTGRES_URL").expect(
+        "SLUICE_TEST_POSTGRES_URL is not set: run `bash scripts/peers.sh start` and `eval \"$(bash scripts/peers.sh env)\"`",
+    )
+}
+
+impl TestDb {
+    async fn new() -> Self {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let admin = admin_url();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!(
+            "sluice_it_{}_{}_{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut conn = PgConnection::connect(&admin).await.unwrap();
+        sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let (base, query) = match admin.split_once('?') {
+            Some((b, q)) => (b, format!("?{q}")),
+            None => (admin.as_str(), String::new()),
+        };
+        let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+        let url = format!("{base}/{name}{query}");
+        Self { admin, name, url }
+    }
+
+    fn sink(&self) -> PostgresSink {
+        PostgresSink::new(&self.url).unwrap()
+    }
+
+    async fn query_text(&self, sql: &str) -> String {
+        let mut conn = PgConnection::connect(&self.url).await.unwrap();
+        sqlx::query_scalar::<_, String>(sql)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    }
+
+    async fn drop(self, sink: PostgresSink) {
+        drop(sink);
+        let mut conn = PgConnection::connect(&self.admin).await.unwrap();
+        sqlx::raw_sql(&format!("DROP DATABASE \"{}\" WITH (FORCE)", self.name))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+macro_rules! on_postgres {
+    ($($name:ident => $case:ident;)*) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let db = TestDb::new().await;
+            let sink = db.sink();
+            suite::$case(&sink).await;
+            db.drop(sink).await;
+        }
+    )*};
+}
+
+on_postgres! {
+    postgres_round_trips_every_type_with_nulls => round_trips_every_type_with_nulls;
+    postgres_appends_and_replaces => appends_and_replaces;
+    postgres_a_failed_load_leaves_nothing_behind => a_failed_load_leaves_nothing_behind;
+    postgres_refuses_a_table_with_other_columns => refuses_a_table_with_other_columns;
+    postgres_schema_qualified_tables => schema_qualified_tables;
+    postgres_required_columns_reject_nulls_atomically => required_columns_reject_nulls_atomically;
+    postgres_text_with_delimiters_and_any_script_round_trips => text_with_delimiters_and_any_script_round_trips;
+    postgres_numerics_keep_full_precision_and_int64_its_range => numerics_keep_full_precision_and_int64_its_range;
+    postgres_was_loaded_answers_after_a_load_and_after_an_interrupted_one => was_loaded_answers_after_a_load_and_after_an_interrupted_one;
+}
+
+#[tokio::test]
+async fn postgres_reads_back_timestamps_as_utc_instants() {
+    let db = TestDb::new().await;
+    let sink = db.sink();
+    suite::load_one_timestamp(&sink, "2024-11-19T10:00:00+02:00").await;
+    // Asked through PostgreSQL in another zone: the instant, not the wall-clock text, is stored.
+    let utc = db
+        .query_text(
+            "SELECT to_char(\"at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || ' ' || extract(epoch FROM \"at\")::bigint FROM ts",
+        )
+        .await;
+    assert_eq!(utc, "2024-11-19T08:00:00 1732003200");
+    db.drop(sink).await;
+}
+
+#[tokio::test]
+async fn postgres_tables_have_the_mapped_types_and_numeric_keeps_its_digits() {
+    let db = TestDb::new().await;
+    let sink = db.sink();
+    let table = TableName::parse("analytics.typed").unwrap();
+    let mut columns: Vec<Column> = WarehouseType::ALL
+        .iter()
+        .map(|t| Column::new(format!("c_{}", t.as_str().to_lowercase()), *t))
+        .collect();
+    columns[0].mode = sluice_core::schema::Mode::Required;
+    sink.ensure_table(&table, &columns).await.unwrap();
+    let types = db
+        .query_text(
+            "SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod) || CASE WHEN attnotnull THEN ' not null' ELSE '' END, ', ' ORDER BY attnum)
+             FROM pg_attribute WHERE attrelid = 'analytics.typed'::regclass AND attnum > 0",
+        )
+        .await;
+    let expected: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let pg = sluice_sinks::postgres::postgres_type(c.ty);
+            format!("{} {pg}{}", c.name, if i == 0 { " not null" } else { "" })
+        })
+        .collect();
+    assert_eq!(types, expected.join(", "));
+    assert!(types.contains("numeric(38,9)") && types.contains("jsonb") && types.contains("timestamp with time zone"));
+
+    // NUMERIC through PostgreSQL's own text: all 38 digits.
+    let t = TableName::parse("n").unwrap();
+    let cols = vec![Column::new("v", WarehouseType::Numeric)];
+    sink.ensure_table(&t, &cols).await.unwrap();
+    let value = arrow::array::Decimal128Array::from(vec![12_345_678_901_234_567_890_123_456_789_012_345_678i128])
+        .with_precision_and_scale(38, 9)
+        .unwrap();
+    let batch = arrow::array::RecordBatch::try_new(
+        sluice_core::schema::arrow_schema(&cols),
+        vec![std::sync::Arc::new(value)],
+    )
+    .unwrap();
+    sink.load(&t, &cols, &suite::load("n"), sluice_sinks::LoadMode::Append, suite::stream(vec![Ok(batch)]))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.query_text("SELECT v::text FROM n").await,
+        "12345678901234567890123456789.012345678"
+    );
+    db.drop(sink).await;
+}
+
+#[tokio::test]
+async fn postgres_errors_name_the_column_and_unreachable_servers_are_transient() {
+    let db = TestDb::new().await;
+    let sink = db.sink();
+    let table = TableName::parse("j").unwrap();
+    let cols = vec![Column::new("doc", WarehouseType::Json)];
+    sink.ensure_table(&table, &cols).await.unwrap();
+    let batch = arrow::array::RecordBatch::try_new(
+        sluice_core::schema::arrow_schema(&cols),
+        vec![std::sync::Arc::new(arrow::array::StringArray::from(vec!["{\"ok\":1}", "{not json"]))],
+    )
+    .unwrap();
+    let err = sink
+        .load(&table, &cols, &suite::load("j"), sluice_sinks::LoadMode::Append, suite::stream(vec![Ok(batch)]))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("doc") && text.contains("22P02") && text.contains("j"), "{text}");
+    assert!(!err.is_transient(), "{text}");
+    assert_eq!(sink.count_rows(&table).await.unwrap(), 0);
+    assert_eq!(sink.was_loaded("j").await.unwrap(), None);
+    db.drop(sink).await;
+
+    // Nothing listens on port 1.
+    let down = PostgresSink::new("postgres://loader:hunter2@127.0.0.1:1/wh?sslmode=disable&connect_timeout=2").unwrap();
+    assert!(!down.describe().contains("hunter2"));
+    let err = down.check().await.unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+}
+
+#[tokio::test]
+async fn postgres_sslmode_require_is_read_from_the_url() {
+    // The test server has no TLS: `require` must refuse to go on in clear text, `disable`
+    // must connect; both prove the URL's sslmode is honoured.
+    let db = TestDb::new().await;
+    let sep = if db.url.contains('?') { '&' } else { '?' };
+    let require = PostgresSink::new(&format!("{}{sep}sslmode=require", db.url)).unwrap();
+    let err = require.check().await.unwrap_err();
+    assert!(err.to_string().to_lowercase().contains("tls") || err.to_string().to_lowercase().contains("ssl"), "{err}");
+    let disable = PostgresSink::new(&format!("{}{sep}sslmode=disable", db.url)).unwrap();
+    disable.check().await.unwrap();
+    drop(require);
+    db.drop(disable).await;
+}
