@@ -526,7 +526,8 @@ impl Engine {
                 if let Some(sink) = open.get(url) {
                     return Ok(sink.clone());
                 }
-                let sink = Arc::new(PostgresSink::new(url)?);
+                let sink =
+                    Arc::new(PostgresSink::new(url).map_err(|e| Error::Invalid(e.to_string()))?);
                 open.insert(url.clone(), sink.clone());
                 Ok(sink)
             }
@@ -680,9 +681,7 @@ impl Engine {
     pub async fn delete_job(&self, name: &str, drop_table: bool) -> Result<()> {
         let job = self.catalog.job(name).await?;
         if drop_table {
-            self.stored_sink(&job)?
-                .drop_table(&job.table_name)
-                .await?;
+            self.stored_sink(&job)?.drop_table(&job.table_name).await?;
         }
         self.catalog.delete_job(name).await
     }

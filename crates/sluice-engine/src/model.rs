@@ -8,8 +8,8 @@ use sluice_core::format::FormatOptions;
 use sluice_core::names::TableName;
 use sluice_core::schema::Column;
 use sluice_core::secret::{SecretError, SecretKey};
-use sluice_core::storage::config::REDACTED;
 use sluice_core::storage::ConnectionConfig;
+use sluice_core::storage::config::REDACTED;
 use sluice_sinks::LoadMode;
 
 use crate::alerts::Alerts;

@@ -203,7 +203,7 @@ impl Postgres {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
             let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-            sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
                 .execute(&mut conn)
                 .await
                 .unwrap();
@@ -213,14 +213,19 @@ impl Postgres {
         let user = auth.split(':').next().unwrap();
         let host = host.split('/').next().unwrap();
         let url = format!("postgres://{user}:hunter2@{host}/{name}?sslmode=prefer");
-        Self { rt, admin, name, url }
+        Self {
+            rt,
+            admin,
+            name,
+            url,
+        }
     }
 
     fn count(&self, sql: &str) -> i64 {
         use sqlx::Connection;
         self.rt.block_on(async {
             let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
-            sqlx::query_scalar::<_, i64>(sql)
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
                 .fetch_one(&mut conn)
                 .await
                 .unwrap()
@@ -231,10 +236,13 @@ impl Postgres {
         use sqlx::Connection;
         self.rt.block_on(async {
             let mut conn = sqlx::PgConnection::connect(&self.admin).await.unwrap();
-            sqlx::raw_sql(&format!("DROP DATABASE \"{}\" WITH (FORCE)", self.name))
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE \"{}\" WITH (FORCE)",
+                self.name
+            )))
+            .execute(&mut conn)
+            .await
+            .unwrap();
         });
     }
 }
@@ -261,9 +269,17 @@ fn a_process_killed_mid_file_leaves_nothing_in_postgres_and_the_next_run_loads_i
         "{}",
         stderr(&killed)
     );
-    assert_eq!(pg.count("SELECT count(*) FROM raw.t"), 0, "no row of the interrupted file is visible");
+    assert_eq!(
+        pg.count("SELECT count(*) FROM raw.t"),
+        0,
+        "no row of the interrupted file is visible"
+    );
     assert_eq!(pg.count("SELECT count(*) FROM _sluice_loads"), 0);
-    assert_eq!(cli.ledger()[0]["status"], "loading", "the claim is left behind");
+    assert_eq!(
+        cli.ledger()[0]["status"],
+        "loading",
+        "the claim is left behind"
+    );
 
     let out = cli.ok(&["run", "tx"]);
     assert!(out.contains("t_1.csv  loaded, 30,000 rows"), "{out}");
@@ -305,12 +321,22 @@ fn jobs_create_refuses_an_unknown_destination_without_echoing_its_password() {
     let url = format!("file://{}", cli.drop_dir().display());
     cli.ok(&["connections", "add", "local", &url]);
     let out = cli.run(&[
-        "jobs", "create", "tx", "--connection", "local", "--pattern", "t_*.csv",
-        "--destination", "mysql://u:topsecret@h/db",
+        "jobs",
+        "create",
+        "tx",
+        "--connection",
+        "local",
+        "--pattern",
+        "t_*.csv",
+        "--destination",
+        "mysql://u:topsecret@h/db",
     ]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("unknown destination 'mysql://u:••••@h/db'") && !err.contains("topsecret"), "{err}");
+    assert!(
+        err.contains("unknown destination 'mysql://u:••••@h/db'") && !err.contains("topsecret"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -13,8 +13,7 @@ use crate::Result;
 use crate::alerts::{AlertKind, Incident};
 use crate::model::{
     ConnectionRecord, Destination, FileOutcome, Job, JobSettings, LogLine, NewJob, ProcessedFile,
-    Run, RunFile,
-    RunStatus,
+    Run, RunFile, RunStatus,
 };
 use sluice_core::storage::{ConnectionConfig, FileEntry};
 

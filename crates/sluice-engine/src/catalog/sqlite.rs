@@ -17,8 +17,7 @@ use super::{Catalog, tally};
 use crate::alerts::{AlertKind, Incident};
 use crate::model::{
     ConnectionRecord, Destination, FileOutcome, Job, JobSettings, LogLine, NewJob, ProcessedFile,
-    Run, RunFile,
-    RunStatus,
+    Run, RunFile, RunStatus,
 };
 use crate::{Error, Result};
 

@@ -33,7 +33,7 @@ impl TestDb {
             N.fetch_add(1, Ordering::SeqCst)
         );
         let mut conn = PgConnection::connect(&admin).await.unwrap();
-        sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
             .execute(&mut conn)
             .await
             .unwrap();
@@ -47,7 +47,7 @@ impl TestDb {
 
     pub async fn scalar(&self, sql: &str) -> i64 {
         let mut conn = PgConnection::connect(&self.url).await.unwrap();
-        sqlx::query_scalar::<_, i64>(sql)
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
             .fetch_one(&mut conn)
             .await
             .unwrap()
@@ -55,10 +55,13 @@ impl TestDb {
 
     pub async fn drop(self) {
         let mut conn = PgConnection::connect(&self.admin).await.unwrap();
-        sqlx::raw_sql(&format!("DROP DATABASE \"{}\" WITH (FORCE)", self.name))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE \"{}\" WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     }
 }
 
@@ -81,10 +84,22 @@ async fn a_job_into_postgres_loads_each_file_once_and_keeps_its_url_sealed() {
         Destination::Postgres { url } => url.clone(),
         other => panic!("{other:?}"),
     };
-    assert!(shown.contains("••••") && !shown.contains(PASSWORD), "{shown}");
-    assert!(shown.ends_with(&format!("/{}?sslmode=disable", db.name)), "{shown}");
-    assert_eq!(env.engine.job("tx").await.unwrap().destination, job.destination);
-    assert_eq!(env.engine.jobs().await.unwrap()[0].destination, job.destination);
+    assert!(
+        shown.contains("••••") && !shown.contains(PASSWORD),
+        "{shown}"
+    );
+    assert!(
+        shown.ends_with(&format!("/{}?sslmode=disable", db.name)),
+        "{shown}"
+    );
+    assert_eq!(
+        env.engine.job("tx").await.unwrap().destination,
+        job.destination
+    );
+    assert_eq!(
+        env.engine.jobs().await.unwrap()[0].destination,
+        job.destination
+    );
     match env.engine.catalog().job("tx").await.unwrap().destination {
         Destination::Postgres { url } => assert!(SecretKey::is_sealed(&url), "{url}"),
         other => panic!("{other:?}"),
@@ -92,23 +107,40 @@ async fn a_job_into_postgres_loads_each_file_once_and_keeps_its_url_sealed() {
     for entry in std::fs::read_dir(env.dir.path().join("data")).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
         assert!(
-            !bytes.windows(PASSWORD.len()).any(|w| w == PASSWORD.as_bytes()),
+            !bytes
+                .windows(PASSWORD.len())
+                .any(|w| w == PASSWORD.as_bytes()),
             "the password is in the data directory in clear"
         );
     }
 
     let first = env.run_all("tx").await;
-    assert_eq!((first.files_loaded, first.rows_loaded), (2, 500), "{first:?}");
-    assert_eq!(db.scalar("SELECT count(*) FROM raw.transactions").await, 500);
     assert_eq!(
-        db.scalar("SELECT sum(id)::bigint FROM raw.transactions").await,
+        (first.files_loaded, first.rows_loaded),
+        (2, 500),
+        "{first:?}"
+    );
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM raw.transactions").await,
+        500
+    );
+    assert_eq!(
+        db.scalar("SELECT sum(id)::bigint FROM raw.transactions")
+            .await,
         (1..=500).sum::<i64>()
     );
     assert_eq!(db.scalar("SELECT count(*) FROM _sluice_loads").await, 2);
 
     let second = env.run_all("tx").await;
-    assert_eq!((second.files_loaded, second.rows_loaded), (0, 0), "{second:?}");
-    assert_eq!(db.scalar("SELECT count(*) FROM raw.transactions").await, 500);
+    assert_eq!(
+        (second.files_loaded, second.rows_loaded),
+        (0, 0),
+        "{second:?}"
+    );
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM raw.transactions").await,
+        500
+    );
     assert_eq!(env.rows("tx").await, 500);
     db.drop().await;
 }
@@ -131,18 +163,27 @@ async fn a_file_that_fails_mid_load_leaves_nothing_in_postgres_and_loads_once_wh
     broken.push_str("999999,1.00,EUR\n");
     env.write("transactions_2024-11-19.csv", &broken, 10);
     let failed = env.run_all("tx").await;
-    assert_eq!((failed.files_failed, failed.rows_loaded), (1, 0), "{failed:?}");
+    assert_eq!(
+        (failed.files_failed, failed.rows_loaded),
+        (1, 0),
+        "{failed:?}"
+    );
     assert_eq!(db.scalar("SELECT count(*) FROM transactions").await, 100);
     assert_eq!(db.scalar("SELECT count(*) FROM _sluice_loads").await, 1);
 
     env.write("transactions_2024-11-19.csv", &transactions(101, 30_000), 5);
     let fixed = env.run_all("tx").await;
-    assert_eq!((fixed.files_loaded, fixed.rows_loaded), (1, 30_000), "{fixed:?}");
+    assert_eq!(
+        (fixed.files_loaded, fixed.rows_loaded),
+        (1, 30_000),
+        "{fixed:?}"
+    );
     let again = env.run_all("tx").await;
     assert_eq!(again.files_loaded, 0, "{again:?}");
     assert_eq!(db.scalar("SELECT count(*) FROM transactions").await, 30_100);
     assert_eq!(
-        db.scalar("SELECT count(DISTINCT id) FROM transactions").await,
+        db.scalar("SELECT count(DISTINCT id) FROM transactions")
+            .await,
         30_100,
         "no row twice"
     );

@@ -49,6 +49,8 @@ impl std::fmt::Debug for DuckDbSink {
 
 enum Msg {
     Batch(RecordBatch),
+    /// Every batch was sent: commit.
+    End,
     /// The reader failed: roll back.
     Abort,
 }
@@ -232,14 +234,17 @@ impl Sink for DuckDbSink {
                 {
                     let mut appender =
                         conn.appender_to_db(table.name(), table.schema().unwrap_or("main"))?;
-                    while let Some(msg) = rx.blocking_recv() {
-                        match msg {
-                            Msg::Batch(batch) => {
+                    // A channel closed without `End` means the load was dropped part way
+                    // (its task cancelled): roll back rather than commit a partial file.
+                    loop {
+                        match rx.blocking_recv() {
+                            Some(Msg::Batch(batch)) => {
                                 rows += batch.num_rows() as u64;
                                 appender.append_record_batch(batch)?;
                                 sluice_core::fault::hit("mid-load");
                             }
-                            Msg::Abort => return Ok(None),
+                            Some(Msg::End) => break,
+                            Some(Msg::Abort) | None => return Ok(None),
                         }
                     }
                     appender.flush()?;
@@ -270,6 +275,7 @@ impl Sink for DuckDbSink {
         });
 
         let mut source_error = None;
+        let mut ended = false;
         while let Some(item) = batches.next().await {
             match item {
                 Ok(batch) => {
@@ -280,9 +286,13 @@ impl Sink for DuckDbSink {
                 Err(e) => {
                     let _ = tx.send(Msg::Abort).await;
                     source_error = Some(e);
+                    ended = true;
                     break;
                 }
             }
+        }
+        if !ended {
+            let _ = tx.send(Msg::End).await;
         }
         drop(tx);
         let written = writer.await.map_err(|e| self.error(e))?;

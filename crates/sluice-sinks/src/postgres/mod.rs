@@ -29,7 +29,7 @@ use sluice_core::format::BatchStream;
 use sluice_core::names::{TableName, quote_ident};
 use sluice_core::schema::{Column, Mode, UTC, WarehouseType, arrow_schema};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Connection as _, Row as _};
+use sqlx::{AssertSqlSafe, Row as _};
 use tokio::sync::OnceCell;
 
 pub use self::types::{TYPE_MAP, postgres_type, warehouse_type};
@@ -145,7 +145,9 @@ impl PostgresSink {
                 sqlx::raw_sql(MARKERS)
                     .execute(&self.pool)
                     .await
-                    .map_err(|e| self.sql_error(e, "cannot create the marker table _sluice_loads"))?;
+                    .map_err(|e| {
+                        self.sql_error(e, "cannot create the marker table _sluice_loads")
+                    })?;
                 Ok(())
             })
             .await
@@ -264,7 +266,12 @@ fn encode_batch(batch: &RecordBatch, columns: &[Column], out: &mut String) -> Re
     Ok(())
 }
 
-fn encode_value(ty: WarehouseType, a: &ArrayRef, row: usize, out: &mut String) -> Result<(), String> {
+fn encode_value(
+    ty: WarehouseType,
+    a: &ArrayRef,
+    row: usize,
+    out: &mut String,
+) -> Result<(), String> {
     match ty {
         WarehouseType::Int64 => {
             let _ = write!(out, "{}", a.as_primitive::<Int64Type>().value(row));
@@ -459,7 +466,8 @@ impl Sink for PostgresSink {
                 let _ = writeln!(sql, "CREATE SCHEMA IF NOT EXISTS {};", quote_ident(schema));
             }
             sql.push_str(&create_table_sql(table, columns));
-            sqlx::raw_sql(&sql)
+            // Identifiers are quoted by `quote_ident`; types come from the type map.
+            sqlx::raw_sql(AssertSqlSafe(sql))
                 .execute(&self.pool)
                 .await
                 .map_err(|e| {
@@ -501,17 +509,13 @@ impl Sink for PostgresSink {
     ) -> Result<LoadReceipt> {
         self.ensure_markers().await?;
         let at = |what: &str| format!("loading {} into {table}: {what}", file.file_path);
-        let mut conn = self
+        let mut tx = self
             .pool
-            .acquire()
-            .await
-            .map_err(|e| self.sql_error(e, "cannot connect"))?;
-        let mut tx = conn
             .begin()
             .await
             .map_err(|e| self.sql_error(e, &at("BEGIN")))?;
         if mode == LoadMode::Replace {
-            sqlx::raw_sql(&format!("DELETE FROM {}", table.quoted()))
+            sqlx::raw_sql(AssertSqlSafe(format!("DELETE FROM {}", table.quoted())))
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| self.sql_error(e, &at("DELETE")))?;
@@ -593,18 +597,24 @@ impl Sink for PostgresSink {
     }
 
     async fn drop_table(&self, table: &TableName) -> Result<()> {
-        sqlx::raw_sql(&format!("DROP TABLE IF EXISTS {}", table.quoted()))
-            .execute(&self.pool)
-            .await
-            .map_err(|e| self.sql_error(e, &format!("cannot drop {table}")))?;
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "DROP TABLE IF EXISTS {}",
+            table.quoted()
+        )))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.sql_error(e, &format!("cannot drop {table}")))?;
         Ok(())
     }
 
     async fn count_rows(&self, table: &TableName) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {}", table.quoted()))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| self.sql_error(e, &format!("cannot count the rows of {table}")))?;
+        let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT count(*) FROM {}",
+            table.quoted()
+        )))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.sql_error(e, &format!("cannot count the rows of {table}")))?;
         Ok(n as u64)
     }
 
@@ -613,10 +623,8 @@ impl Sink for PostgresSink {
         if existing.is_empty() {
             return Err(self.error(format!("table {table} does not exist")));
         }
-        let read: Vec<(String, Option<WarehouseType>)> = existing
-            .iter()
-            .map(|(n, t)| preview_column(n, t))
-            .collect();
+        let read: Vec<(String, Option<WarehouseType>)> =
+            existing.iter().map(|(n, t)| preview_column(n, t)).collect();
         let sql = format!(
             "SELECT {} FROM {} LIMIT {limit}",
             read.iter()
@@ -625,7 +633,7 @@ impl Sink for PostgresSink {
                 .join(", "),
             table.quoted()
         );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(AssertSqlSafe(sql))
             .fetch_all(&self.pool)
             .await
             .map_err(|e| self.sql_error(e, &format!("cannot read {table}")))?;
@@ -640,7 +648,8 @@ impl Sink for PostgresSink {
             .map(|(i, (_, ty))| preview_array(&rows, i, *ty))
             .collect::<sqlx::Result<Vec<_>>>()
             .map_err(|e| self.sql_error(e, &format!("cannot read {table}")))?;
-        let batch = RecordBatch::try_new(arrow_schema(&columns), arrays).map_err(|e| self.error(e))?;
+        let batch =
+            RecordBatch::try_new(arrow_schema(&columns), arrays).map_err(|e| self.error(e))?;
         Ok(vec![batch])
     }
 }

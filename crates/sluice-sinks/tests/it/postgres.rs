@@ -37,7 +37,7 @@ impl TestDb {
             N.fetch_add(1, Ordering::SeqCst)
         );
         let mut conn = PgConnection::connect(&admin).await.unwrap();
-        sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\""))
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
             .execute(&mut conn)
             .await
             .unwrap();
@@ -56,7 +56,7 @@ impl TestDb {
 
     async fn query_text(&self, sql: &str) -> String {
         let mut conn = PgConnection::connect(&self.url).await.unwrap();
-        sqlx::query_scalar::<_, String>(sql)
+        sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
             .fetch_one(&mut conn)
             .await
             .unwrap()
@@ -65,10 +65,13 @@ impl TestDb {
     async fn drop(self, sink: PostgresSink) {
         drop(sink);
         let mut conn = PgConnection::connect(&self.admin).await.unwrap();
-        sqlx::raw_sql(&format!("DROP DATABASE \"{}\" WITH (FORCE)", self.name))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE \"{}\" WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     }
 }
 
@@ -137,23 +140,35 @@ async fn postgres_tables_have_the_mapped_types_and_numeric_keeps_its_digits() {
         })
         .collect();
     assert_eq!(types, expected.join(", "));
-    assert!(types.contains("numeric(38,9)") && types.contains("jsonb") && types.contains("timestamp with time zone"));
+    assert!(
+        types.contains("numeric(38,9)")
+            && types.contains("jsonb")
+            && types.contains("timestamp with time zone")
+    );
 
     // NUMERIC through PostgreSQL's own text: all 38 digits.
     let t = TableName::parse("n").unwrap();
     let cols = vec![Column::new("v", WarehouseType::Numeric)];
     sink.ensure_table(&t, &cols).await.unwrap();
-    let value = arrow::array::Decimal128Array::from(vec![12_345_678_901_234_567_890_123_456_789_012_345_678i128])
-        .with_precision_and_scale(38, 9)
-        .unwrap();
+    let value = arrow::array::Decimal128Array::from(vec![
+        12_345_678_901_234_567_890_123_456_789_012_345_678i128,
+    ])
+    .with_precision_and_scale(38, 9)
+    .unwrap();
     let batch = arrow::array::RecordBatch::try_new(
         sluice_core::schema::arrow_schema(&cols),
         vec![std::sync::Arc::new(value)],
     )
     .unwrap();
-    sink.load(&t, &cols, &suite::load("n"), sluice_sinks::LoadMode::Append, suite::stream(vec![Ok(batch)]))
-        .await
-        .unwrap();
+    sink.load(
+        &t,
+        &cols,
+        &suite::load("n"),
+        sluice_sinks::LoadMode::Append,
+        suite::stream(vec![Ok(batch)]),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         db.query_text("SELECT v::text FROM n").await,
         "12345678901234567890123456789.012345678"
@@ -170,22 +185,37 @@ async fn postgres_errors_name_the_column_and_unreachable_servers_are_transient()
     sink.ensure_table(&table, &cols).await.unwrap();
     let batch = arrow::array::RecordBatch::try_new(
         sluice_core::schema::arrow_schema(&cols),
-        vec![std::sync::Arc::new(arrow::array::StringArray::from(vec!["{\"ok\":1}", "{not json"]))],
+        vec![std::sync::Arc::new(arrow::array::StringArray::from(vec![
+            "{\"ok\":1}",
+            "{not json",
+        ]))],
     )
     .unwrap();
     let err = sink
-        .load(&table, &cols, &suite::load("j"), sluice_sinks::LoadMode::Append, suite::stream(vec![Ok(batch)]))
+        .load(
+            &table,
+            &cols,
+            &suite::load("j"),
+            sluice_sinks::LoadMode::Append,
+            suite::stream(vec![Ok(batch)]),
+        )
         .await
         .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("doc") && text.contains("22P02") && text.contains("j"), "{text}");
+    assert!(
+        text.contains("doc") && text.contains("22P02") && text.contains("j"),
+        "{text}"
+    );
     assert!(!err.is_transient(), "{text}");
     assert_eq!(sink.count_rows(&table).await.unwrap(), 0);
     assert_eq!(sink.was_loaded("j").await.unwrap(), None);
     db.drop(sink).await;
 
     // Nothing listens on port 1.
-    let down = PostgresSink::new("postgres://loader:hunter2@127.0.0.1:1/wh?sslmode=disable&connect_timeout=2").unwrap();
+    let down = PostgresSink::new(
+        "postgres://loader:hunter2@127.0.0.1:1/wh?sslmode=disable&connect_timeout=2",
+    )
+    .unwrap();
     assert!(!down.describe().contains("hunter2"));
     let err = down.check().await.unwrap_err();
     assert!(err.is_transient(), "{err}");
@@ -200,7 +230,11 @@ async fn postgres_sslmode_require_is_read_from_the_url() {
     let sep = if db.url.contains('?') { '&' } else { '?' };
     let require = PostgresSink::new(&format!("{}{sep}sslmode=require", db.url)).unwrap();
     let err = require.check().await.unwrap_err();
-    assert!(err.to_string().to_lowercase().contains("tls") || err.to_string().to_lowercase().contains("ssl"), "{err}");
+    assert!(
+        err.to_string().to_lowercase().contains("tls")
+            || err.to_string().to_lowercase().contains("ssl"),
+        "{err}"
+    );
     let disable = PostgresSink::new(&format!("{}{sep}sslmode=disable", db.url)).unwrap();
     disable.check().await.unwrap();
     drop(require);

@@ -120,7 +120,12 @@ pub async fn round_trips_every_type_with_nulls(sink: &dyn Sink) {
         if c.ty == WarehouseType::Json {
             // JSON compares as values: a sink may store it in a normal form (`{"a": [1, 2]}`).
             let want = batch_of_all_types();
-            assert_eq!(json_values(&got), json_values(want.column(i)), "column {}", c.name);
+            assert_eq!(
+                json_values(&got),
+                json_values(want.column(i)),
+                "column {}",
+                c.name
+            );
             continue;
         }
         assert_eq!(
@@ -340,11 +345,24 @@ pub async fn text_with_delimiters_and_any_script_round_trips(sink: &dyn Sink) {
 
 pub async fn numerics_keep_full_precision_and_int64_its_range(sink: &dyn Sink) {
     let max = 10i128.pow(38) - 1;
-    let numerics = Decimal128Array::from(vec![Some(max), Some(-max), Some(1), Some(-1), Some(0), None])
-        .with_precision_and_scale(NUMERIC_PRECISION, NUMERIC_SCALE)
-        .unwrap();
+    let numerics = Decimal128Array::from(vec![
+        Some(max),
+        Some(-max),
+        Some(1),
+        Some(-1),
+        Some(0),
+        None,
+    ])
+    .with_precision_and_scale(NUMERIC_PRECISION, NUMERIC_SCALE)
+    .unwrap();
     load_column(sink, "numerics", WarehouseType::Numeric, Arc::new(numerics)).await;
-    let ints = Int64Array::from(vec![Some(i64::MAX), Some(i64::MIN), Some(-1), Some(0), None]);
+    let ints = Int64Array::from(vec![
+        Some(i64::MAX),
+        Some(i64::MIN),
+        Some(-1),
+        Some(0),
+        None,
+    ]);
     load_column(sink, "bigints", WarehouseType::Int64, Arc::new(ints)).await;
     let floats = Float64Array::from(vec![
         Some(f64::MAX),
@@ -381,7 +399,13 @@ pub async fn was_loaded_answers_after_a_load_and_after_an_interrupted_one(sink: 
         .boxed();
     let interrupted = tokio::time::timeout(
         std::time::Duration::from_millis(500),
-        sink.load(&table, &columns, &load("second"), LoadMode::Replace, endless),
+        sink.load(
+            &table,
+            &columns,
+            &load("second"),
+            LoadMode::Replace,
+            endless,
+        ),
     )
     .await;
     assert!(interrupted.is_err(), "the load cannot finish");

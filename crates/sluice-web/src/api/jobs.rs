@@ -132,6 +132,9 @@ pub async fn create(
         sluice_engine::Error::Invalid(m) if m.starts_with("invalid job name") => {
             bad_field("name", m)
         }
+        sluice_engine::Error::Invalid(m) if m.contains("PostgreSQL URL") => {
+            bad_field("destination", m)
+        }
         other => other.into(),
     })?;
     Ok((

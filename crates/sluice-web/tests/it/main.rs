@@ -347,6 +347,90 @@ async fn jobs_run_and_report() {
     assert_error(&body, "not_found");
 }
 
+/// A fresh database on the test server (`SLUICE_TEST_POSTGRES_URL`, see scripts/peers.sh)
+/// and its URL with a password, which the trusting test server ignores.
+async fn postgres_database() -> (String, String, String) {
+    use sqlx::Connection;
+    let admin = std::env::var("SLUICE_TEST_POSTGRES_URL").expect(
+        "SLUICE_TEST_POSTGRES_URL is not set: run `bash scripts/peers.sh start` and `eval \"$(bash scripts/peers.sh env)\"`",
+    );
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let name = format!("sluice_it_web_{}_{nanos}", std::process::id());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let rest = admin.strip_prefix("postgres://").unwrap();
+    let (auth, host) = rest.split_once('@').unwrap();
+    let user = auth.split(':').next().unwrap();
+    let host = host.split('/').next().unwrap();
+    let url = format!("postgres://{user}:pa55word@{host}/{name}?sslmode=disable");
+    (admin, name, url)
+}
+
+#[tokio::test]
+async fn a_job_into_postgres_is_shown_with_its_password_redacted() {
+    let (admin, name, url) = postgres_database().await;
+    let api = Api::new(None).await;
+    api.add_local().await;
+    api.write("t_1.csv", "id,amount\n1,2.5\n2,3.5\n");
+    let job = json!({
+        "name": "tx", "connection_id": "local", "file_pattern": "t_*.csv",
+        "destination": {"kind": "postgres", "url": url}
+    });
+    let (status, body) = api.post("/api/jobs", job).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let redacted = url.replace(":pa55word@", ":••••@");
+    assert_eq!(
+        body["job"]["destination"],
+        json!({"kind": "postgres", "url": redacted})
+    );
+    let (_, shown) = api.get("/api/jobs/tx").await;
+    assert_eq!(shown["job"]["destination"]["url"], json!(redacted));
+    let (_, list) = api.get("/api/jobs").await;
+    assert!(!list.to_string().contains("pa55word"), "{list}");
+
+    let (status, body) = api.post("/api/jobs/tx/run", json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let run_id = body["run_id"].as_i64().unwrap();
+    let mut run = Value::Null;
+    for _ in 0..200 {
+        let (_, body) = api.get(&format!("/api/runs/{run_id}")).await;
+        run = body["run"].clone();
+        if run["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["rows_loaded"], 2);
+
+    let bad = json!({
+        "name": "bad", "connection_id": "local", "file_pattern": "t_*.csv",
+        "destination": {"kind": "postgres", "url": "postgres://u:zz@h/db?sslmode=sometimes"}
+    });
+    let (status, body) = api.post("/api/jobs", bad).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["details"]["fields"][0]["field"], "destination",
+        "{body}"
+    );
+    assert!(!body.to_string().contains(":zz@"), "{body}");
+
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE \"{name}\" WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn a_token_guards_every_endpoint() {
     let api = Api::new(Some("s3cret")).await;
