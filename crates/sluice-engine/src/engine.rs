@@ -625,6 +625,7 @@ impl Engine {
         }
         let sink = self.sink(&req.destination)?;
         sink.ensure_table(&table, &schema).await?;
+        let destination = req.destination.sealed(&self.key(), &req.name);
         let new = NewJob {
             uid: uuid::Uuid::new_v4().to_string(),
             name: req.name,
@@ -635,7 +636,7 @@ impl Engine {
             load_latest_only: req.load_latest_only,
             schema,
             schema_fingerprint: detected.schema_fingerprint.clone(),
-            destination: req.destination.sealed(&self.key(), &req.name),
+            destination,
             table_name: table,
             load_type: req.load_type,
             settings: req.settings,

@@ -180,6 +180,16 @@ fn a_process_killed_mid_file_leaves_nothing_and_the_next_run_loads_it_once() {
     );
 }
 
+async fn pg_connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
 /// A fresh database on the test server (`SLUICE_TEST_POSTGRES_URL`), its URL with a
 /// password the trusting server ignores, and a way to count rows in it.
 struct Postgres {
@@ -191,7 +201,6 @@ struct Postgres {
 
 impl Postgres {
     fn new() -> Self {
-        use sqlx::Connection;
         let admin = std::env::var("SLUICE_TEST_POSTGRES_URL").expect(
             "SLUICE_TEST_POSTGRES_URL is not set: run `bash scripts/peers.sh start` and `eval \"$(bash scripts/peers.sh env)\"`",
         );
@@ -202,9 +211,9 @@ impl Postgres {
         let name = format!("sluice_it_cli_{}_{nanos}", std::process::id());
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
-            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-                .execute(&mut conn)
+            pg_connect(&admin)
+                .await
+                .batch_execute(&format!("CREATE DATABASE \"{name}\""))
                 .await
                 .unwrap();
         });
@@ -222,27 +231,23 @@ impl Postgres {
     }
 
     fn count(&self, sql: &str) -> i64 {
-        use sqlx::Connection;
         self.rt.block_on(async {
-            let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
-            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
-                .fetch_one(&mut conn)
+            pg_connect(&self.url)
+                .await
+                .query_one(sql, &[])
                 .await
                 .unwrap()
+                .get::<_, i64>(0)
         })
     }
 
     fn drop_database(self) {
-        use sqlx::Connection;
         self.rt.block_on(async {
-            let mut conn = sqlx::PgConnection::connect(&self.admin).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE \"{}\" WITH (FORCE)",
-                self.name
-            )))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+            pg_connect(&self.admin)
+                .await
+                .batch_execute(&format!("DROP DATABASE \"{}\" WITH (FORCE)", self.name))
+                .await
+                .unwrap();
         });
     }
 }

@@ -2,9 +2,18 @@
 
 use sluice_core::secret::SecretKey;
 use sluice_engine::model::Destination;
-use sqlx::{Connection, PgConnection};
 
 use crate::{Env, transactions};
+
+async fn pg_connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
 
 /// A fresh database on the test server; the URL carries a password (the server trusts
 /// local connections, so any password is accepted) to show it is sealed and redacted.
@@ -32,9 +41,9 @@ impl TestDb {
             std::process::id(),
             N.fetch_add(1, Ordering::SeqCst)
         );
-        let mut conn = PgConnection::connect(&admin).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&mut conn)
+        pg_connect(&admin)
+            .await
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
             .await
             .unwrap();
         let rest = admin.strip_prefix("postgres://").unwrap();
@@ -46,22 +55,20 @@ impl TestDb {
     }
 
     pub async fn scalar(&self, sql: &str) -> i64 {
-        let mut conn = PgConnection::connect(&self.url).await.unwrap();
-        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
-            .fetch_one(&mut conn)
+        pg_connect(&self.url)
+            .await
+            .query_one(sql, &[])
             .await
             .unwrap()
+            .get::<_, i64>(0)
     }
 
     pub async fn drop(self) {
-        let mut conn = PgConnection::connect(&self.admin).await.unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE \"{}\" WITH (FORCE)",
-            self.name
-        )))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+        pg_connect(&self.admin)
+            .await
+            .batch_execute(&format!("DROP DATABASE \"{}\" WITH (FORCE)", self.name))
+            .await
+            .unwrap();
     }
 }
 

@@ -24,21 +24,18 @@ use arrow::datatypes::{
 };
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use sluice_core::format::BatchStream;
 use sluice_core::names::{TableName, quote_ident};
 use sluice_core::schema::{Column, Mode, UTC, WarehouseType, arrow_schema};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, Row as _};
 use tokio::sync::OnceCell;
+use tokio_postgres::{Client, Config, NoTls, Row};
 
 pub use self::types::{TYPE_MAP, postgres_type, warehouse_type};
 use crate::{Error, FileLoad, LoadMode, LoadReceipt, Result, Sink};
 
-/// Connections a sink keeps open at most: a run loads one file at a time per job.
-const MAX_CONNECTIONS: u32 = 4;
-
-/// How long to wait for a connection before the load fails (and is retried).
+/// How long to wait for the server to accept a connection, unless the URL says
+/// (`connect_timeout=SECONDS`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 const MARKERS: &str = "CREATE TABLE IF NOT EXISTS _sluice_loads (
@@ -67,7 +64,7 @@ pub fn transient_sqlstate(code: &str) -> bool {
 pub struct PostgresSink {
     /// The URL with its password redacted, for messages.
     shown: String,
-    pool: PgPool,
+    config: Config,
     markers: OnceCell<()>,
 }
 
@@ -80,31 +77,31 @@ impl std::fmt::Debug for PostgresSink {
 }
 
 impl PostgresSink {
-    /// A sink for the database at `url`; connections are made when first needed, so this
+    /// A sink for the database at `url`; connections are made for each operation, so this
     /// does not fail when the server is down ([`Sink::check`] says whether it answers).
     ///
-    /// The URL takes libpq's parameters as sqlx reads them: `sslmode` (`disable`, `prefer`,
-    /// `require`, `verify-ca`, `verify-full`), `sslrootcert`, `sslcert`, `sslkey`,
-    /// `application_name`, `options` …
+    /// The URL takes libpq's parameters as tokio-postgres reads them: `sslmode`
+    /// (`disable`, `prefer`, `require`), `connect_timeout`, `application_name`, `options` …
     ///
     /// # Errors
     /// [`Error::Destination`] when the URL cannot be read.
     pub fn new(url: &str) -> Result<Self> {
         let shown = redact_url(url);
-        let options = PgConnectOptions::from_str(url).map_err(|e| Error::Destination {
+        let mut config = Config::from_str(url).map_err(|e| Error::Destination {
             destination: shown.clone(),
             message: format!(
-                "invalid PostgreSQL URL: {e}; write it as postgres://user:password@host:5432/database?sslmode=require"
+                "invalid PostgreSQL URL: {e}; write it as postgres://user:password@host:5432/database?sslmode=prefer"
             ),
         })?;
-        let options = options.application_name("sluice");
-        let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(CONNECT_TIMEOUT)
-            .connect_lazy_with(options);
+        if config.get_application_name().is_none() {
+            config.application_name("sluice");
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
         Ok(Self {
             shown,
-            pool,
+            config,
             markers: OnceCell::new(),
         })
     }
@@ -116,39 +113,63 @@ impl PostgresSink {
         }
     }
 
-    /// Classifies sqlx's error: the server's by SQLSTATE (with its detail and where it
-    /// happened), the rest (network, TLS, pool) by message.
-    fn sql_error(&self, e: sqlx::Error, doing: &str) -> Error {
-        if let sqlx::Error::Database(db) = &e {
-            let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
+    /// Classifies the driver's error: the server's by SQLSTATE (with its detail and where
+    /// it happened), the rest (network, protocol) by message.
+    fn sql_error(&self, e: tokio_postgres::Error, doing: &str) -> Error {
+        if let Some(db) = e.as_db_error() {
             let mut message = format!("{doing}: {}", db.message());
-            if let Some(pg) = pg {
-                if let Some(detail) = pg.detail() {
-                    let _ = write!(message, " ({detail})");
-                }
-                if let Some(at) = pg.r#where() {
-                    let _ = write!(message, " [{at}]");
-                }
+            if let Some(detail) = db.detail() {
+                let _ = write!(message, " ({detail})");
+            }
+            if let Some(at) = db.where_() {
+                let _ = write!(message, " [{at}]");
             }
             return Error::Sql {
                 destination: self.describe(),
-                code: db.code().map(|c| c.to_string()).unwrap_or_default(),
+                code: db.code().code().to_string(),
                 message,
             };
         }
-        self.error(format!("{doing}: {e}"))
+        let mut message = format!("{doing}: {e}");
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            let _ = write!(message, ": {s}");
+            source = s.source();
+        }
+        self.error(message)
     }
 
-    async fn ensure_markers(&self) -> Result<()> {
+    /// A connection of its own for one operation; its I/O runs on a task of its own.
+    ///
+    /// TLS is not linked in yet: `sslmode=prefer` (the default) talks in clear text to a
+    /// server without TLS, and `sslmode=require` is refused with a message saying so.
+    async fn client(&self) -> Result<Client> {
+        let (client, connection) = self.config.connect(NoTls).await.map_err(|e| {
+            let mut err = self.sql_error(e, "cannot connect");
+            if let Error::Destination { message, .. } = &mut err
+                && self.config.get_ssl_mode() == tokio_postgres::config::SslMode::Require
+            {
+                message.push_str(
+                    " — this build of sluice does not speak TLS to PostgreSQL yet; reach the server through a TLS tunnel and use sslmode=disable, or sslmode=prefer on a trusted network",
+                );
+            }
+            err
+        })?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("PostgreSQL connection ended: {e}");
+            }
+        });
+        Ok(client)
+    }
+
+    async fn ensure_markers(&self, client: &Client) -> Result<()> {
         self.markers
             .get_or_try_init(|| async {
-                sqlx::raw_sql(MARKERS)
-                    .execute(&self.pool)
+                client
+                    .batch_execute(MARKERS)
                     .await
-                    .map_err(|e| {
-                        self.sql_error(e, "cannot create the marker table _sluice_loads")
-                    })?;
-                Ok(())
+                    .map_err(|e| self.sql_error(e, "cannot create the marker table _sluice_loads"))
             })
             .await
             .map(|_| ())
@@ -156,20 +177,24 @@ impl PostgresSink {
 
     /// Columns of a table as `(name, type)`, empty if there is no such table. The name
     /// resolves as PostgreSQL resolves it in a query (`search_path` for unqualified ones).
-    async fn table_columns(&self, table: &TableName) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query(
-            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod)
-             FROM pg_attribute a
-             WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
-             ORDER BY a.attnum",
-        )
-        .bind(table.quoted())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.sql_error(e, &format!("cannot read the columns of {table}")))?;
+    async fn table_columns(
+        &self,
+        client: &Client,
+        table: &TableName,
+    ) -> Result<Vec<(String, String)>> {
+        let rows = client
+            .query(
+                "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod)
+                 FROM pg_attribute a
+                 WHERE a.attrelid = to_regclass($1::text) AND a.attnum > 0 AND NOT a.attisdropped
+                 ORDER BY a.attnum",
+                &[&table.quoted()],
+            )
+            .await
+            .map_err(|e| self.sql_error(e, &format!("cannot read the columns of {table}")))?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect::<Result<_, sqlx::Error>>()
+            .collect::<Result<_, tokio_postgres::Error>>()
             .map_err(|e| self.sql_error(e, &format!("cannot read the columns of {table}")))
     }
 }
@@ -374,12 +399,16 @@ fn preview_column(name: &str, postgres: &str) -> (String, Option<WarehouseType>)
     }
 }
 
-fn preview_array(rows: &[PgRow], i: usize, ty: Option<WarehouseType>) -> sqlx::Result<ArrayRef> {
-    fn get<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(
-        r: &'r PgRow,
+fn preview_array(
+    rows: &[Row],
+    i: usize,
+    ty: Option<WarehouseType>,
+) -> Result<ArrayRef, tokio_postgres::Error> {
+    fn get<'r, T: tokio_postgres::types::FromSql<'r>>(
+        r: &'r Row,
         i: usize,
-    ) -> sqlx::Result<Option<T>> {
-        r.try_get::<Option<T>, _>(i)
+    ) -> Result<Option<T>, tokio_postgres::Error> {
+        r.try_get::<_, Option<T>>(i)
     }
     Ok(match ty {
         Some(WarehouseType::Int64) => {
@@ -431,7 +460,7 @@ fn preview_array(rows: &[PgRow], i: usize, ty: Option<WarehouseType>) -> sqlx::R
             }
             let text: ArrayRef = Arc::new(b.finish());
             arrow::compute::cast(&text, &WarehouseType::Numeric.arrow_type())
-                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?
+                .expect("PostgreSQL prints numeric(38,9) as a decimal Arrow reads")
         }
         Some(WarehouseType::String | WarehouseType::Json) | None => {
             let mut b = StringBuilder::new();
@@ -450,35 +479,31 @@ impl Sink for PostgresSink {
     }
 
     async fn check(&self) -> Result<()> {
-        sqlx::raw_sql("SELECT 1")
-            .execute(&self.pool)
+        let client = self.client().await?;
+        client
+            .batch_execute("SELECT 1")
             .await
-            .map_err(|e| self.sql_error(e, "cannot reach the database"))?;
-        Ok(())
+            .map_err(|e| self.sql_error(e, "cannot query the database"))
     }
 
     async fn ensure_table(&self, table: &TableName, columns: &[Column]) -> Result<()> {
-        self.ensure_markers().await?;
-        let existing = self.table_columns(table).await?;
+        let client = self.client().await?;
+        self.ensure_markers(&client).await?;
+        let existing = self.table_columns(&client, table).await?;
         if existing.is_empty() {
             let mut sql = String::new();
             if let Some(schema) = table.schema() {
                 let _ = writeln!(sql, "CREATE SCHEMA IF NOT EXISTS {};", quote_ident(schema));
             }
             sql.push_str(&create_table_sql(table, columns));
-            // Identifiers are quoted by `quote_ident`; types come from the type map.
-            sqlx::raw_sql(AssertSqlSafe(sql))
-                .execute(&self.pool)
-                .await
-                .map_err(|e| {
-                    self.sql_error(
-                        e,
-                        &format!(
-                            "cannot create table {table} (the user needs CREATE on the database for a new schema, and on the schema for a table)"
-                        ),
-                    )
-                })?;
-            return Ok(());
+            return client.batch_execute(&sql).await.map_err(|e| {
+                self.sql_error(
+                    e,
+                    &format!(
+                        "cannot create table {table} (the user needs CREATE on the database for a new schema, and on the schema for a table)"
+                    ),
+                )
+            });
         }
         let expected: Vec<(&str, &str)> = columns
             .iter()
@@ -507,26 +532,25 @@ impl Sink for PostgresSink {
         mode: LoadMode,
         mut batches: BatchStream,
     ) -> Result<LoadReceipt> {
-        self.ensure_markers().await?;
+        let mut client = self.client().await?;
+        self.ensure_markers(&client).await?;
         let at = |what: &str| format!("loading {} into {table}: {what}", file.file_path);
-        let mut tx = self
-            .pool
-            .begin()
+        let tx = client
+            .transaction()
             .await
             .map_err(|e| self.sql_error(e, &at("BEGIN")))?;
         if mode == LoadMode::Replace {
-            sqlx::raw_sql(AssertSqlSafe(format!("DELETE FROM {}", table.quoted())))
-                .execute(&mut *tx)
+            tx.batch_execute(&format!("DELETE FROM {}", table.quoted()))
                 .await
                 .map_err(|e| self.sql_error(e, &at("DELETE")))?;
         }
         let names: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
         let copy_sql = format!("COPY {} ({}) FROM STDIN", table.quoted(), names.join(", "));
-        let mut copy = tx
-            .copy_in_raw(&copy_sql)
-            .await
-            .map_err(|e| self.sql_error(e, &at("COPY")))?;
-        let mut buf = String::new();
+        let mut copy = Box::pin(
+            tx.copy_in::<_, bytes::Bytes>(copy_sql.as_str())
+                .await
+                .map_err(|e| self.sql_error(e, &at("COPY")))?,
+        );
         let mut failure: Option<Error> = None;
         while let Some(item) = batches.next().await {
             let batch = match item {
@@ -536,38 +560,39 @@ impl Sink for PostgresSink {
                     break;
                 }
             };
-            buf.clear();
+            let mut buf = String::new();
             if let Err(e) = encode_batch(&batch, columns, &mut buf) {
                 failure = Some(self.error(at(&e)));
                 break;
             }
-            if let Err(e) = copy.send(buf.as_bytes()).await {
+            if let Err(e) = copy.send(bytes::Bytes::from(buf)).await {
                 failure = Some(self.sql_error(e, &at("COPY")));
                 break;
             }
             sluice_core::fault::hit("mid-load");
         }
         if let Some(failure) = failure {
-            // The server ends the COPY with an error and the transaction rolls back; its
-            // answer is not the error to report.
-            let _ = copy.abort("the load was aborted").await;
+            // Dropping the unfinished COPY aborts it; the transaction rolls back with it.
+            drop(copy);
             let _ = tx.rollback().await;
             return Err(failure);
         }
         let rows = copy
+            .as_mut()
             .finish()
             .await
             .map_err(|e| self.sql_error(e, &at("COPY")))?;
-        sqlx::query(
+        tx.execute(
             "INSERT INTO _sluice_loads (load_id, table_name, file_path, file_version, rows)
              VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &file.load_id,
+                &table.to_string(),
+                &file.file_path,
+                &file.file_version,
+                &(rows as i64),
+            ],
         )
-        .bind(&file.load_id)
-        .bind(table.to_string())
-        .bind(&file.file_path)
-        .bind(&file.file_version)
-        .bind(rows as i64)
-        .execute(&mut *tx)
         .await
         .map_err(|e| self.sql_error(e, &at("recording the load in _sluice_loads")))?;
         tx.commit()
@@ -580,16 +605,19 @@ impl Sink for PostgresSink {
     }
 
     async fn was_loaded(&self, load_id: &str) -> Result<Option<LoadReceipt>> {
-        self.ensure_markers().await?;
-        let row = sqlx::query("SELECT rows FROM _sluice_loads WHERE load_id = $1")
-            .bind(load_id)
-            .fetch_optional(&self.pool)
+        let client = self.client().await?;
+        self.ensure_markers(&client).await?;
+        let row = client
+            .query_opt(
+                "SELECT rows FROM _sluice_loads WHERE load_id = $1",
+                &[&load_id],
+            )
             .await
             .map_err(|e| self.sql_error(e, "cannot read _sluice_loads"))?;
         row.map(|r| {
             Ok(LoadReceipt {
                 load_id: load_id.to_string(),
-                rows: r.try_get::<i64, _>(0)? as u64,
+                rows: r.try_get::<_, i64>(0)? as u64,
             })
         })
         .transpose()
@@ -597,29 +625,31 @@ impl Sink for PostgresSink {
     }
 
     async fn drop_table(&self, table: &TableName) -> Result<()> {
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "DROP TABLE IF EXISTS {}",
-            table.quoted()
-        )))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.sql_error(e, &format!("cannot drop {table}")))?;
-        Ok(())
+        let client = self.client().await?;
+        client
+            .batch_execute(&format!("DROP TABLE IF EXISTS {}", table.quoted()))
+            .await
+            .map_err(|e| self.sql_error(e, &format!("cannot drop {table}")))
     }
 
     async fn count_rows(&self, table: &TableName) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT count(*) FROM {}",
-            table.quoted()
-        )))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| self.sql_error(e, &format!("cannot count the rows of {table}")))?;
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                format!("SELECT count(*) FROM {}", table.quoted()).as_str(),
+                &[],
+            )
+            .await
+            .map_err(|e| self.sql_error(e, &format!("cannot count the rows of {table}")))?;
+        let n: i64 = row
+            .try_get(0)
+            .map_err(|e| self.sql_error(e, &format!("cannot count the rows of {table}")))?;
         Ok(n as u64)
     }
 
     async fn preview(&self, table: &TableName, limit: usize) -> Result<Vec<RecordBatch>> {
-        let existing = self.table_columns(table).await?;
+        let client = self.client().await?;
+        let existing = self.table_columns(&client, table).await?;
         if existing.is_empty() {
             return Err(self.error(format!("table {table} does not exist")));
         }
@@ -633,8 +663,8 @@ impl Sink for PostgresSink {
                 .join(", "),
             table.quoted()
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
+        let rows = client
+            .query(sql.as_str(), &[])
             .await
             .map_err(|e| self.sql_error(e, &format!("cannot read {table}")))?;
         let columns: Vec<Column> = existing
@@ -646,7 +676,7 @@ impl Sink for PostgresSink {
             .iter()
             .enumerate()
             .map(|(i, (_, ty))| preview_array(&rows, i, *ty))
-            .collect::<sqlx::Result<Vec<_>>>()
+            .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.sql_error(e, &format!("cannot read {table}")))?;
         let batch =
             RecordBatch::try_new(arrow_schema(&columns), arrays).map_err(|e| self.error(e))?;

@@ -347,10 +347,19 @@ async fn jobs_run_and_report() {
     assert_error(&body, "not_found");
 }
 
+async fn pg_connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
 /// A fresh database on the test server (`SLUICE_TEST_POSTGRES_URL`, see scripts/peers.sh)
 /// and its URL with a password, which the trusting test server ignores.
 async fn postgres_database() -> (String, String, String) {
-    use sqlx::Connection;
     let admin = std::env::var("SLUICE_TEST_POSTGRES_URL").expect(
         "SLUICE_TEST_POSTGRES_URL is not set: run `bash scripts/peers.sh start` and `eval \"$(bash scripts/peers.sh env)\"`",
     );
@@ -359,9 +368,9 @@ async fn postgres_database() -> (String, String, String) {
         .unwrap()
         .subsec_nanos();
     let name = format!("sluice_it_web_{}_{nanos}", std::process::id());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .execute(&mut conn)
+    pg_connect(&admin)
+        .await
+        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
         .await
         .unwrap();
     let rest = admin.strip_prefix("postgres://").unwrap();
@@ -421,14 +430,11 @@ async fn a_job_into_postgres_is_shown_with_its_password_redacted() {
     );
     assert!(!body.to_string().contains(":zz@"), "{body}");
 
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE \"{name}\" WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await
-    .unwrap();
+    pg_connect(&admin)
+        .await
+        .batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
