@@ -340,7 +340,7 @@ struct CreateJobArgs {
     #[arg(long, conflicts_with = "destination")]
     duckdb: Option<PathBuf>,
     /// Load into PostgreSQL instead of DuckDB:
-    /// postgres://user:password@host:5432/database?sslmode=require. The URL is stored
+    /// postgres://user:password@host:5432/database?sslmode=prefer (TLS is not built in yet). The URL is stored
     /// sealed with the secret key and shown with its password as ••••.
     #[arg(long, value_name = "URL")]
     destination: Option<String>,
@@ -641,7 +641,7 @@ fn destination(url: Option<&str>, duckdb: Option<PathBuf>) -> Result<Destination
             Ok(Destination::Postgres { url: u.to_string() })
         }
         Some(u) => bail!(
-            "unknown destination '{}': use postgres://user:password@host:5432/database?sslmode=require, or --duckdb PATH",
+            "unknown destination '{}': use postgres://user:password@host:5432/database?sslmode=prefer, or --duckdb PATH",
             sluice_sinks::postgres::redact_url(u)
         ),
     }

@@ -49,7 +49,7 @@ pub enum Destination {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         path: Option<PathBuf>,
     },
-    /// A PostgreSQL database: `postgres://user:password@host:5432/db?sslmode=require`.
+    /// A PostgreSQL database: `postgres://user:password@host:5432/db?sslmode=prefer`.
     /// The catalog keeps the URL sealed (it may hold a password); the engine hands it out
     /// with the password redacted.
     Postgres { url: String },
@@ -106,7 +106,7 @@ impl Destination {
     }
 
     /// One line for listings: `duckdb (default warehouse)`, `duckdb /data/w.duckdb`,
-    /// `postgres://loader:••••@db:5432/wh?sslmode=require`. Call on a redacted copy.
+    /// `postgres://loader:••••@db:5432/wh?sslmode=prefer`. Call on a redacted copy.
     pub fn describe(&self) -> String {
         match self {
             Self::DuckDb { path: None } => "duckdb (warehouse.duckdb in the data directory)".into(),

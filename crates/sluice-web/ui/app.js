@@ -415,7 +415,7 @@ async function wizardPage() {
     const table = h("input", { type: "text", id: "table-name", value: wiz.table });
     const loadType = h("select", { id: "load-type" }, [["append", "Append rows"], ["replace", "Replace the table with each file"]].map(([v, t]) => h("option", { value: v, selected: v === wiz.loadType }, t)));
     const destKind = h("select", { id: "destination-kind" }, [["duckdb", "DuckDB (default warehouse)"], ["postgres", "PostgreSQL"]].map(([v, t]) => h("option", { value: v, selected: v === wiz.destKind }, t)));
-    const pgUrl = h("input", { type: "password", id: "destination-url", value: wiz.pgUrl, autocomplete: "off", placeholder: "postgres://user:password@host:5432/database?sslmode=require" });
+    const pgUrl = h("input", { type: "password", id: "destination-url", value: wiz.pgUrl, autocomplete: "off", placeholder: "postgres://user:password@host:5432/database?sslmode=prefer" });
     const pgField = field("PostgreSQL URL", pgUrl, "destination", "the user needs CREATE on the database (new schemas) or the schema; stored sealed, shown with the password as ••••");
     const ready = () => !!wiz.table && (wiz.destKind !== "postgres" || pgUrlOk(wiz.pgUrl));
     const nextBtn = next(ready());

@@ -1,4 +1,4 @@
-//! PostgreSQL: a server reached by a connection URL (`postgres://user:pass@host/db?sslmode=require`).
+//! PostgreSQL: a server reached by a connection URL (`postgres://user:pass@host/db?sslmode=prefer`).
 //!
 //! Each load is one transaction on one connection: an optional `DELETE` (replace), the
 //! file's batches streamed through `COPY … FROM STDIN` in text format, one batch at a time,
