@@ -234,9 +234,15 @@ test("the job page edits the schedule, pauses, alerts and explains each run", as
   await page.fill("#alert-url", hookUrl);
   await page.selectOption("#alert-format", "slack");
   await page.fill("#freshness-hours", "48");
+  // An email address that is not one is refused beside the email field.
+  await page.fill("#alert-email", "ops at example");
+  await page.click("#alerts-save");
+  await page.waitForFunction(() => document.getElementById("err-alerts.email").textContent.includes("not an email address"));
+  await page.fill("#alert-email", "");
   await page.click("#alerts-save");
   await page.waitForFunction(() => document.getElementById("alerts-msg").textContent.includes("Saved"));
   assert.equal(await textOf("err-alerts.targets[0].url"), "");
+  assert.equal(await textOf("err-alerts.email"), "");
   ({ job } = await getJSON("/api/jobs/daily-transactions"));
   assert.deepEqual(job.alerts, { targets: [{ kind: "webhook", url: hookUrl, format: "slack" }], freshness_hours: 48 });
   assert.match(await page.innerText("#incidents"), /No alerts so far/);

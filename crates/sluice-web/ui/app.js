@@ -586,19 +586,25 @@ async function jobPage(name, v) {
   add(schedCard, h("h2", { text: "Schedule" }), scheduleFields(sched, () => (schedOk.textContent = "")), h("div", { class: "error", id: "err-schedule_detail" }),
     h("div", { class: "form-actions" }, h("button", { class: "primary", id: "schedule-save", onclick: saveSchedule }, "Save schedule"), schedOk));
 
-  // Alerts: the first webhook target (others set through the API are kept) and freshness.
+  // Alerts: the first webhook and the first email target (others set through the API are
+  // kept) and freshness.
   const targets = (job.alerts && job.alerts.targets) || [];
-  const first = targets[0] || { kind: "webhook", url: "", format: "json" };
-  const url = h("input", { type: "url", id: "alert-url", value: first.url || "", placeholder: "https://hooks.example.com/…", autocomplete: "off", spellcheck: "false" });
-  const format = h("select", { id: "alert-format" }, [["json", "JSON (the whole alert)"], ["slack", "Slack-style text ({\"text\": …})"]].map(([val, t]) => h("option", { value: val, selected: val === (first.format || "json") }, t)));
+  const hook = targets.find((t) => t.kind === "webhook") || { kind: "webhook", url: "", format: "json" };
+  const mail = targets.find((t) => t.kind === "email") || { kind: "email", to: "" };
+  const others = targets.filter((t) => t !== hook && t !== mail);
+  const url = h("input", { type: "url", id: "alert-url", value: hook.url || "", placeholder: "https://hooks.example.com/…", autocomplete: "off", spellcheck: "false" });
+  const format = h("select", { id: "alert-format" }, [["json", "JSON (the whole alert)"], ["slack", "Slack-style text ({\"text\": …})"]].map(([val, t]) => h("option", { value: val, selected: val === (hook.format || "json") }, t)));
+  const email = h("input", { type: "email", id: "alert-email", value: mail.to || "", placeholder: "ops@example.com", autocomplete: "off" });
   const hours = h("input", { type: "number", id: "freshness-hours", min: 1, step: 1, value: job.alerts && job.alerts.freshness_hours != null ? job.alerts.freshness_hours : "", placeholder: "off" });
   const alertsOk = h("div", { class: "success", id: "alerts-msg", "aria-live": "polite" });
   const alertsCard = h("div", { class: "card", id: "alerts-card" });
   const incidents = h("div", { id: "incidents" });
   async function saveAlerts() {
     alertsOk.textContent = "";
-    const rest = ((job.alerts && job.alerts.targets) || []).slice(1);
-    const alerts = { targets: url.value.trim() ? [{ kind: "webhook", url: url.value.trim(), format: format.value }, ...rest] : rest };
+    const chosen = [];
+    if (url.value.trim()) chosen.push({ kind: "webhook", url: url.value.trim(), format: format.value });
+    if (email.value.trim()) chosen.push({ kind: "email", to: email.value.trim() });
+    const alerts = { targets: [...chosen, ...others] };
     if (hours.validity.badInput || (hours.value.trim() !== "" && !Number.isInteger(Number(hours.value)))) {
       showError({ details: { fields: [{ field: "alerts.freshness_hours", message: "Enter a whole number of hours, or leave it empty." }] } }, null, alertsCard);
       return;
@@ -607,19 +613,30 @@ async function jobPage(name, v) {
     try {
       ({ job } = await api("PATCH", path, { alerts }));
       showError({}, null, alertsCard);
-      alertsOk.textContent = job.alerts.targets && job.alerts.targets.length ? "✓ Saved. Alerts go to the webhook." : "✓ Saved. No webhook: alerts are only listed here.";
-    } catch (e) { showError(e, alertsCard.querySelector("#err-alerts"), alertsCard); }
+      const n = (job.alerts.targets || []).length;
+      alertsOk.textContent = n ? `✓ Saved. Alerts go to ${n} target(s).` : "✓ Saved. No target: alerts are only listed here.";
+    } catch (e) {
+      // The email field's error names its place in the list (alerts.targets[N].to).
+      for (const f of (e.details && e.details.fields) || []) {
+        if (/^alerts\.targets\[\d+\]\.to$/.test(f.field)) {
+          f.message = f.message.replace(f.field + ": ", "");
+          f.field = "alerts.email";
+        }
+      }
+      showError(e, alertsCard.querySelector("#err-alerts"), alertsCard);
+    }
   }
   add(alertsCard, h("h2", { text: "Alerts" }),
-    h("p", { class: "hint" }, "A failed run, a changed schema, an unusually large or small file, or no new file for too long opens an alert; the webhook hears when it opens and when it is resolved."),
+    h("p", { class: "hint" }, "A failed run, a changed schema, an unusually large or small file, or no new file for too long opens an alert; the targets hear when it opens and when it is resolved. Email goes through the SMTP server sluice serve is given (SLUICE_SMTP_URL)."),
     h("div", { class: "row" }, field("Webhook URL", url, "alerts.targets[0].url", "empty: none"), field("Format", format, "alerts.targets[0].format")),
-    moreTargets(targets),
+    field("Email", email, "alerts.email", "empty: none"),
+    moreTargets(others),
     field("Alert when no new file for", hours, "alerts.freshness_hours", "hours; empty: never"),
     h("div", { class: "error", id: "err-alerts", "aria-live": "polite" }),
     h("div", { class: "form-actions" }, h("button", { class: "primary", id: "alerts-save", onclick: saveAlerts }, "Save alerts"), alertsOk),
     h("h3", { text: "Alert history" }), incidents);
   function moreTargets(t) {
-    return t.length > 1 ? h("p", { class: "hint" }, `${t.length - 1} more target(s) set through the API are kept.`) : null;
+    return t.length ? h("p", { class: "hint" }, `${t.length} more target(s) set through the API are kept.`) : null;
   }
 
   // Run now, history, chart and processed files.
@@ -639,7 +656,7 @@ async function jobPage(name, v) {
     incidents.replaceChildren(inc.incidents.length ? h("table", { id: "incidents-table" }, h("thead", {}, h("tr", {}, ["State", "Kind", "Summary", "Opened", "Resolved", "Notification"].map((t) => h("th", { text: t })))),
       h("tbody", {}, inc.incidents.map((i) => h("tr", {}, h("td", {}, i.closed_at ? badge("resolved") : badge("open")), h("td", { class: "nowrap", text: ALERT_KINDS[i.kind] || i.kind.replace(/_/g, " ") }),
         h("td", { text: i.summary }), h("td", { text: when(i.opened_at) }), h("td", { text: i.closed_at ? when(i.closed_at) : "" }),
-        h("td", {}, i.notify_error ? h("span", { class: "error" }, "not sent: " + i.notify_error) : i.notified_at ? "sent " + when(i.notified_at) : h("span", { class: "hint" }, ((job.alerts || {}).targets || []).length ? "pending" : "no webhook")))))) : h("p", { class: "hint" }, "No alerts so far."));
+        h("td", {}, i.notify_error ? h("span", { class: "error" }, "not sent: " + i.notify_error) : i.notified_at ? "sent " + when(i.notified_at) : h("span", { class: "hint" }, ((job.alerts || {}).targets || []).length ? "pending" : "no target")))))) : h("p", { class: "hint" }, "No alerts so far."));
     // Someone else's run (the scheduler's, another tab's) is in progress: look again soon.
     if (!following && runs.some((r) => ACTIVE.includes(r.status))) timer = setTimeout(() => live() && refresh().catch(() => {}), 1500);
   }

@@ -539,7 +539,9 @@ impl Catalog for SqliteCatalog {
                 continue;
             };
             if !queue {
-                return Err(Error::Conflict(format!("{busy}; wait for it to finish")));
+                return Err(Error::Conflict(format!(
+                    "{busy}; wait for it to finish, or queue behind it with `sluice run --wait`"
+                )));
             }
             let queued: std::result::Result<i64, sqlx::Error> = sqlx::query_scalar(
                 "INSERT INTO runs (job_id, status, started_at, queued_at, scheduled_for)
