@@ -186,6 +186,44 @@ pub trait Sink: Send + Sync {
     ) -> Result<Vec<arrow::record_batch::RecordBatch>>;
 }
 
+/// `CREATE TABLE IF NOT EXISTS` for the columns, with the destination's type names
+/// (`type_name`); REQUIRED columns are `NOT NULL`. Identifiers are double-quoted, which
+/// DuckDB and PostgreSQL both take.
+pub(crate) fn create_table_sql(
+    table: &TableName,
+    columns: &[Column],
+    type_name: fn(sluice_core::schema::WarehouseType) -> &'static str,
+) -> String {
+    let cols: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            let not_null = if c.mode == sluice_core::schema::Mode::Required {
+                " NOT NULL"
+            } else {
+                ""
+            };
+            format!(
+                "{} {}{not_null}",
+                sluice_core::names::quote_ident(&c.name),
+                type_name(c.ty)
+            )
+        })
+        .collect();
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} ({})",
+        table.quoted(),
+        cols.join(", ")
+    )
+}
+
+/// `a BIGINT, b VARCHAR`: a table's columns in messages.
+pub(crate) fn describe_columns<'a>(cols: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    cols.into_iter()
+        .map(|(n, t)| format!("{n} {t}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

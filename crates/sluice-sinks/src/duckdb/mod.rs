@@ -16,7 +16,7 @@ use duckdb::{Connection, params};
 use futures::StreamExt;
 use sluice_core::format::BatchStream;
 use sluice_core::names::{TableName, quote_ident};
-use sluice_core::schema::{Column, Mode};
+use sluice_core::schema::Column;
 
 pub use self::types::{TYPE_MAP, duckdb_type};
 use crate::{Error, FileLoad, LoadMode, LoadReceipt, Result, Sink};
@@ -137,32 +137,6 @@ impl DuckDbSink {
     }
 }
 
-fn create_table_sql(table: &TableName, columns: &[Column]) -> String {
-    let cols: Vec<String> = columns
-        .iter()
-        .map(|c| {
-            let not_null = if c.mode == Mode::Required {
-                " NOT NULL"
-            } else {
-                ""
-            };
-            format!("{} {}{not_null}", quote_ident(&c.name), duckdb_type(c.ty))
-        })
-        .collect();
-    format!(
-        "CREATE TABLE IF NOT EXISTS {} ({})",
-        table.quoted(),
-        cols.join(", ")
-    )
-}
-
-fn describe_columns<'a>(cols: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    cols.into_iter()
-        .map(|(n, t)| format!("{n} {t}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn now() -> String {
     chrono::Utc::now().to_rfc3339()
 }
@@ -189,7 +163,7 @@ impl Sink for DuckDbSink {
                     quote_ident(schema)
                 ));
             }
-            sql.push_str(&create_table_sql(table, &cols));
+            sql.push_str(&crate::create_table_sql(table, &cols, duckdb_type));
             return self.with_conn(move |c| c.execute_batch(&sql)).await;
         }
         let expected: Vec<(&str, &str)> = columns
@@ -204,8 +178,10 @@ impl Sink for DuckDbSink {
         if !same {
             return Err(Error::TableMismatch {
                 table: table.to_string(),
-                found: describe_columns(existing.iter().map(|(n, t)| (n.as_str(), t.as_str()))),
-                expected: describe_columns(expected),
+                found: crate::describe_columns(
+                    existing.iter().map(|(n, t)| (n.as_str(), t.as_str())),
+                ),
+                expected: crate::describe_columns(expected),
             });
         }
         Ok(())

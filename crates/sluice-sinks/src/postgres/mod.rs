@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use futures::{SinkExt, StreamExt};
 use sluice_core::format::BatchStream;
 use sluice_core::names::{TableName, quote_ident};
-use sluice_core::schema::{Column, Mode, UTC, WarehouseType, arrow_schema};
+use sluice_core::schema::{Column, UTC, WarehouseType, arrow_schema};
 use tokio::sync::OnceCell;
 use tokio_postgres::{Client, Config, NoTls, Row};
 
@@ -224,32 +224,6 @@ pub fn redact_url(url: &str) -> String {
         out = format!("{head}{}", query.join("&"));
     }
     out
-}
-
-fn create_table_sql(table: &TableName, columns: &[Column]) -> String {
-    let cols: Vec<String> = columns
-        .iter()
-        .map(|c| {
-            let not_null = if c.mode == Mode::Required {
-                " NOT NULL"
-            } else {
-                ""
-            };
-            format!("{} {}{not_null}", quote_ident(&c.name), postgres_type(c.ty))
-        })
-        .collect();
-    format!(
-        "CREATE TABLE IF NOT EXISTS {} ({})",
-        table.quoted(),
-        cols.join(", ")
-    )
-}
-
-fn describe_columns<'a>(cols: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    cols.into_iter()
-        .map(|(n, t)| format!("{n} {t}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Appends a batch to `out` in `COPY` text format: tab-separated, `\N` for NULL, one line
@@ -495,7 +469,7 @@ impl Sink for PostgresSink {
             if let Some(schema) = table.schema() {
                 let _ = writeln!(sql, "CREATE SCHEMA IF NOT EXISTS {};", quote_ident(schema));
             }
-            sql.push_str(&create_table_sql(table, columns));
+            sql.push_str(&crate::create_table_sql(table, columns, postgres_type));
             return client.batch_execute(&sql).await.map_err(|e| {
                 self.sql_error(
                     e,
@@ -517,8 +491,10 @@ impl Sink for PostgresSink {
         if !same {
             return Err(Error::TableMismatch {
                 table: table.to_string(),
-                found: describe_columns(existing.iter().map(|(n, t)| (n.as_str(), t.as_str()))),
-                expected: describe_columns(expected),
+                found: crate::describe_columns(
+                    existing.iter().map(|(n, t)| (n.as_str(), t.as_str())),
+                ),
+                expected: crate::describe_columns(expected),
             });
         }
         Ok(())
