@@ -216,12 +216,36 @@ pub(crate) fn create_table_sql(
     )
 }
 
-/// `a BIGINT, b VARCHAR`: a table's columns in messages.
-pub(crate) fn describe_columns<'a>(cols: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    cols.into_iter()
-        .map(|(n, t)| format!("{n} {t}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// Checks that an existing table's columns (`existing`: name and the destination's type
+/// name, in order) are the job's, refusing it with both lists otherwise.
+pub(crate) fn check_columns(
+    table: &TableName,
+    existing: &[(String, String)],
+    columns: &[Column],
+    type_name: fn(sluice_core::schema::WarehouseType) -> &'static str,
+) -> Result<()> {
+    let expected: Vec<(&str, &str)> = columns
+        .iter()
+        .map(|c| (c.name.as_str(), type_name(c.ty)))
+        .collect();
+    let same = existing.len() == expected.len()
+        && existing
+            .iter()
+            .zip(&expected)
+            .all(|((n, t), (en, et))| n == en && t == et);
+    if same {
+        return Ok(());
+    }
+    let describe = |cols: &mut dyn Iterator<Item = (&str, &str)>| {
+        cols.map(|(n, t)| format!("{n} {t}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Err(Error::TableMismatch {
+        table: table.to_string(),
+        found: describe(&mut existing.iter().map(|(n, t)| (n.as_str(), t.as_str()))),
+        expected: describe(&mut expected.into_iter()),
+    })
 }
 
 #[cfg(test)]

@@ -479,25 +479,7 @@ impl Sink for PostgresSink {
                 )
             });
         }
-        let expected: Vec<(&str, &str)> = columns
-            .iter()
-            .map(|c| (c.name.as_str(), postgres_type(c.ty)))
-            .collect();
-        let same = existing.len() == expected.len()
-            && existing
-                .iter()
-                .zip(&expected)
-                .all(|((n, t), (en, et))| n == en && t == et);
-        if !same {
-            return Err(Error::TableMismatch {
-                table: table.to_string(),
-                found: crate::describe_columns(
-                    existing.iter().map(|(n, t)| (n.as_str(), t.as_str())),
-                ),
-                expected: crate::describe_columns(expected),
-            });
-        }
-        Ok(())
+        crate::check_columns(table, &existing, columns, postgres_type)
     }
 
     async fn load(
