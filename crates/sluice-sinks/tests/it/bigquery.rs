@@ -107,7 +107,10 @@ fn ints(
 }
 
 #[tokio::test]
-#[ignore = "BYTES reads back different from what was loaded (base64 in NDJSON); not yet known whether the sink or local-bigquery is at fault"]
+// local-bigquery differs here: its NDJSON load stores a BYTES value's base64 text as the
+// bytes themselves (b"\x00\xff" is written as "AP8=" and read back as the 4 bytes "AP8="),
+// where BigQuery decodes base64. Every other type round-trips on it.
+#[ignore = "local-bigquery does not decode base64 BYTES in NDJSON loads"]
 async fn bigquery_round_trips_every_type_with_nulls() {
     suite::round_trips_every_type_with_nulls(&bigquery()).await;
 }
