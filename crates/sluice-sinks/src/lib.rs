@@ -6,8 +6,10 @@
 //! crash, whether a file it was loading made it ([`Sink::was_loaded`]).
 //!
 //! One module per sink; DuckDB ([`duckdb::DuckDbSink`]) is the embedded default,
-//! PostgreSQL ([`postgres::PostgresSink`]) a server reached by URL.
+//! PostgreSQL ([`postgres::PostgresSink`]) a server reached by URL, BigQuery
+//! ([`bigquery::BigQuerySink`]) loads through load jobs.
 
+pub mod bigquery;
 pub mod duckdb;
 pub mod postgres;
 
@@ -81,6 +83,15 @@ const TRANSIENT: &[&str] = &[
     "too many connections",
     "temporarily unavailable",
     "try again",
+    // BigQuery: HTTP 429 and 5xx, and the reasons it gives for them.
+    "http 429",
+    "http 500",
+    "http 502",
+    "http 503",
+    "http 504",
+    "ratelimitexceeded",
+    "backenderror",
+    "internalerror",
 ];
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,7 +1,9 @@
-//! The sink conformance suite, run against every sink: DuckDB, embedded, and PostgreSQL
-//! at `SLUICE_TEST_POSTGRES_URL` (`bash scripts/peers.sh start`), each test in a database
-//! of its own.
+//! The sink conformance suite, run against every sink: DuckDB, embedded; PostgreSQL at
+//! `SLUICE_TEST_POSTGRES_URL`, each test in a database of its own (`postgres`); BigQuery
+//! at local-bigquery, `SLUICE_TEST_BIGQUERY_URL` (`bigquery`). `bash scripts/peers.sh
+//! start` starts both servers.
 
+mod bigquery;
 mod postgres;
 mod suite;
 
@@ -34,7 +36,7 @@ async fn duckdb_a_failed_load_leaves_nothing_behind() {
 #[tokio::test]
 async fn duckdb_refuses_a_table_with_other_columns() {
     let (_d, sink) = duckdb();
-    suite::refuses_a_table_with_other_columns(&sink).await;
+    suite::refuses_a_table_with_other_columns(&sink, "BIGINT").await;
 }
 
 #[tokio::test]
@@ -65,6 +67,12 @@ async fn duckdb_numerics_keep_full_precision_and_int64_its_range() {
 async fn duckdb_was_loaded_answers_after_a_load_and_after_an_interrupted_one() {
     let (_d, sink) = duckdb();
     suite::was_loaded_answers_after_a_load_and_after_an_interrupted_one(&sink).await;
+}
+
+#[tokio::test]
+async fn duckdb_previews_timestamps_as_utc_instants() {
+    let (_d, sink) = duckdb();
+    suite::reads_back_timestamps_as_utc_instants(&sink).await;
 }
 
 #[test]

@@ -98,12 +98,19 @@ on_postgres! {
     postgres_round_trips_every_type_with_nulls => round_trips_every_type_with_nulls;
     postgres_appends_and_replaces => appends_and_replaces;
     postgres_a_failed_load_leaves_nothing_behind => a_failed_load_leaves_nothing_behind;
-    postgres_refuses_a_table_with_other_columns => refuses_a_table_with_other_columns;
     postgres_schema_qualified_tables => schema_qualified_tables;
     postgres_required_columns_reject_nulls_atomically => required_columns_reject_nulls_atomically;
     postgres_text_with_delimiters_and_any_script_round_trips => text_with_delimiters_and_any_script_round_trips;
     postgres_numerics_keep_full_precision_and_int64_its_range => numerics_keep_full_precision_and_int64_its_range;
     postgres_was_loaded_answers_after_a_load_and_after_an_interrupted_one => was_loaded_answers_after_a_load_and_after_an_interrupted_one;
+}
+
+#[tokio::test]
+async fn postgres_refuses_a_table_with_other_columns() {
+    let db = TestDb::new().await;
+    let sink = db.sink();
+    suite::refuses_a_table_with_other_columns(&sink, "bigint").await;
+    db.drop(sink).await;
 }
 
 #[tokio::test]

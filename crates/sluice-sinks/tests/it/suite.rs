@@ -213,7 +213,8 @@ pub async fn a_failed_load_leaves_nothing_behind(sink: &dyn Sink) {
     assert_eq!(sink.was_loaded("bad").await.unwrap(), None);
 }
 
-pub async fn refuses_a_table_with_other_columns(sink: &dyn Sink) {
+/// `int64` is how the destination names the type of an INT64 column (`BIGINT`, `INT64`).
+pub async fn refuses_a_table_with_other_columns(sink: &dyn Sink, int64: &str) {
     let table = TableName::parse("t").unwrap();
     sink.ensure_table(&table, &[Column::new("id", WarehouseType::Int64)])
         .await
@@ -222,11 +223,13 @@ pub async fn refuses_a_table_with_other_columns(sink: &dyn Sink) {
         .ensure_table(&table, &[Column::new("id", WarehouseType::String)])
         .await
         .unwrap_err();
-    // Sinks spell the type their own way (`BIGINT`, `bigint`).
     assert!(
         err.to_string()
             .to_lowercase()
-            .contains("table t already exists with other columns (id bigint)"),
+            .contains(&format!(
+                "table t already exists with other columns (id {})",
+                int64.to_lowercase()
+            )),
         "{err}"
     );
     assert!(!err.is_transient());
@@ -429,4 +432,20 @@ pub async fn was_loaded_answers_after_a_load_and_after_an_interrupted_one(sink: 
         sink.was_loaded("second").await.unwrap().map(|r| r.rows),
         Some(1000)
     );
+}
+
+/// A timestamp written with an offset is read back as the same instant, in UTC.
+pub async fn reads_back_timestamps_as_utc_instants(sink: &dyn Sink) {
+    load_one_timestamp(sink, "2024-11-19T10:00:00+02:00").await;
+    let back = sink
+        .preview(&TableName::parse("ts").unwrap(), 10)
+        .await
+        .unwrap();
+    let got =
+        arrow::compute::cast(back[0].column(0), &WarehouseType::Timestamp.arrow_type()).unwrap();
+    let got = got
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .unwrap();
+    assert_eq!(got.value(0), 1_732_003_200_000_000); // 2024-11-19T08:00:00Z
 }

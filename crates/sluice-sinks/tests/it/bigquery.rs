@@ -1,0 +1,335 @@
+//! The sink suite on BigQuery, against local-bigquery (a BigQuery REST emulator) that
+//! `scripts/peers.sh` installs and starts (the tests start it themselves if needed).
+//!
+//! Each test gets a dataset of its own. Where local-bigquery differs from BigQuery:
+//! - it has no authentication: the sink runs with `Auth::None` (the token exchange is tested
+//!   against a stand-in token endpoint in `bigquery::auth`);
+//! - it runs every job in location `US` whatever the request says, and a load job is DONE
+//!   when the upload's last chunk is answered (BigQuery answers RUNNING and the sink polls);
+//!   the sink's polling is therefore only exercised when the emulator is slow.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use arrow::array::{Int64Array, RecordBatch, StringArray};
+use futures::StreamExt;
+use sluice_core::names::TableName;
+use sluice_core::schema::{Column, WarehouseType, arrow_schema};
+use sluice_sinks::bigquery::{Auth, BigQueryConfig, BigQuerySink, job_id};
+use sluice_sinks::{FileLoad, LoadMode, Sink};
+
+use crate::suite;
+
+struct Peer {
+    url: String,
+    project: String,
+}
+
+/// Starts the peers once per test binary (idempotent: a running local-bigquery is reused).
+fn peer() -> &'static Peer {
+    static PEER: OnceLock<Peer> = OnceLock::new();
+    PEER.get_or_init(|| {
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/peers.sh");
+        let start = std::process::Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .output()
+            .expect("run peers.sh");
+        assert!(
+            start.status.success(),
+            "scripts/peers.sh start failed:\n{}{}",
+            String::from_utf8_lossy(&start.stdout),
+            String::from_utf8_lossy(&start.stderr)
+        );
+        let env = std::process::Command::new("bash")
+            .arg(&script)
+            .arg("env")
+            .output()
+            .expect("run peers.sh env");
+        let env = String::from_utf8_lossy(&env.stdout).to_string();
+        let var = |name: &str| {
+            env.lines()
+                .filter_map(|l| l.strip_prefix("export "))
+                .filter_map(|l| l.split_once('='))
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.trim_matches(|c| c == '"' || c == '\'').to_string())
+                .unwrap_or_else(|| panic!("peers.sh env has no {name}"))
+        };
+        Peer {
+            url: var("SLUICE_TEST_BIGQUERY_URL"),
+            project: var("SLUICE_TEST_BIGQUERY_PROJECT"),
+        }
+    })
+}
+
+fn config() -> BigQueryConfig {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let dataset = format!(
+        "it_{}_{}_{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    );
+    let p = peer();
+    let mut c = BigQueryConfig::new(&p.project, &dataset, Auth::None);
+    c.endpoint = p.url.clone();
+    // Jobs outlive datasets and test runs; the suite's load ids ("a", "f1") repeat.
+    c.job_id_prefix = format!("sluice_{dataset}_");
+    c
+}
+
+fn bigquery() -> BigQuerySink {
+    BigQuerySink::new(config()).unwrap()
+}
+
+fn file(id: &str) -> FileLoad {
+    FileLoad {
+        load_id: id.into(),
+        file_path: format!("{id}.csv"),
+        file_version: "v1".into(),
+    }
+}
+
+fn ints(
+    columns: &[Column],
+    values: impl IntoIterator<Item = i64>,
+) -> sluice_core::format::BatchStream {
+    let batch = RecordBatch::try_new(
+        arrow_schema(columns),
+        vec![Arc::new(Int64Array::from_iter_values(values))],
+    )
+    .unwrap();
+    futures::stream::iter(vec![Ok(batch)]).boxed()
+}
+
+#[tokio::test]
+// local-bigquery differs here: its NDJSON load stores a BYTES value's base64 text as the
+// bytes themselves (b"\x00\xff" is written as "AP8=" and read back as the 4 bytes "AP8="),
+// where BigQuery decodes base64. Every other type round-trips on it.
+#[ignore = "local-bigquery does not decode base64 BYTES in NDJSON loads"]
+async fn bigquery_round_trips_every_type_with_nulls() {
+    suite::round_trips_every_type_with_nulls(&bigquery()).await;
+}
+
+#[tokio::test]
+async fn bigquery_appends_and_replaces() {
+    suite::appends_and_replaces(&bigquery()).await;
+}
+
+#[tokio::test]
+async fn bigquery_a_failed_load_leaves_nothing_behind() {
+    let sink = bigquery();
+    suite::a_failed_load_leaves_nothing_behind(&sink).await;
+    // Not even a failed job: the stream broke before the upload's last chunk.
+    let rows = sink
+        .query(&format!(
+            "SELECT COUNT(*) FROM `region-us`.INFORMATION_SCHEMA.JOBS WHERE job_id = '{}'",
+            job_id(&sink.config().job_id_prefix, "bad", 1)
+        ))
+        .await;
+    if let Ok(rows) = rows {
+        assert_eq!(rows[0][0].as_str(), Some("0"));
+    }
+}
+
+#[tokio::test]
+async fn bigquery_refuses_a_table_with_other_columns() {
+    suite::refuses_a_table_with_other_columns(&bigquery(), "INT64").await;
+}
+
+#[tokio::test]
+async fn bigquery_schema_qualified_tables() {
+    // `raw.events` lives in dataset `raw`, created on demand, whatever the sink's dataset.
+    suite::schema_qualified_tables(&bigquery()).await;
+}
+
+#[tokio::test]
+async fn bigquery_required_columns_reject_nulls_atomically() {
+    suite::required_columns_reject_nulls_atomically(&bigquery()).await;
+}
+
+#[tokio::test]
+async fn bigquery_reads_back_timestamps_as_utc_instants() {
+    let sink = bigquery();
+    suite::reads_back_timestamps_as_utc_instants(&sink).await;
+    // And BigQuery itself holds the instant: UNIX_MICROS and the UTC text agree.
+    let rows = sink
+        .query(&format!(
+            "SELECT UNIX_MICROS(at), FORMAT_TIMESTAMP('%Y-%m-%dT%H:%M:%S', at, 'UTC') FROM `{}.{}.ts`",
+            sink.config().project,
+            sink.config().dataset
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows[0][0].as_str(), Some("1732003200000000"));
+    assert_eq!(rows[0][1].as_str(), Some("2024-11-19T08:00:00"));
+}
+
+#[tokio::test]
+async fn bigquery_was_loaded_is_answered_by_another_sink_after_a_crash() {
+    let config = config();
+    let first = BigQuerySink::new(config.clone()).unwrap();
+    let table = TableName::parse("t").unwrap();
+    let columns = vec![Column::new("id", WarehouseType::Int64)];
+    first.ensure_table(&table, &columns).await.unwrap();
+    let receipt = first
+        .load(
+            &table,
+            &columns,
+            &file("crash-1"),
+            LoadMode::Append,
+            ints(&columns, 0..7),
+        )
+        .await
+        .unwrap();
+    assert_eq!(receipt.rows, 7);
+    drop(first); // the process "dies" after the job committed, before its ledger knew
+
+    // A new process with the same configuration.
+    let second = BigQuerySink::new(config).unwrap();
+    assert_eq!(
+        second.was_loaded("crash-1").await.unwrap().map(|r| r.rows),
+        Some(7)
+    );
+    assert_eq!(second.was_loaded("crash-2").await.unwrap(), None);
+    let again = second
+        .load(
+            &table,
+            &columns,
+            &file("crash-1"),
+            LoadMode::Append,
+            ints(&columns, 0..7),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        again.to_string().contains("crash-1.csv: already loaded"),
+        "{again}"
+    );
+}
+
+#[tokio::test]
+async fn bigquery_a_failed_job_names_the_file_and_the_retry_takes_the_next_job_id() {
+    let sink = bigquery();
+    let table = TableName::parse("t").unwrap();
+    // The table says INT64; the file's column is text that is no number: the load job fails.
+    // (local-bigquery turns 5 into a BOOL true, where BigQuery refuses it; text into INT64
+    // fails on both.)
+    let columns = vec![Column::new("id", WarehouseType::Int64)];
+    sink.ensure_table(&table, &columns).await.unwrap();
+    let text = vec![Column::new("id", WarehouseType::String)];
+    let batch = RecordBatch::try_new(
+        arrow_schema(&text),
+        vec![Arc::new(StringArray::from(vec!["zwölf"]))],
+    )
+    .unwrap();
+    let err = sink
+        .load(
+            &table,
+            &text,
+            &file("retry"),
+            LoadMode::Append,
+            futures::stream::iter(vec![Ok(batch)]).boxed(),
+        )
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!(
+            "retry.csv: load job {} into t failed:",
+            job_id(&sink.config().job_id_prefix, "retry", 1)
+        )),
+        "{message}"
+    );
+    assert!(!err.is_transient(), "{message}");
+    assert_eq!(sink.was_loaded("retry").await.unwrap(), None);
+
+    let receipt = sink
+        .load(
+            &table,
+            &columns,
+            &file("retry"),
+            LoadMode::Append,
+            ints(&columns, [5, 6]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(receipt.rows, 2);
+    assert_eq!(
+        sink.was_loaded("retry").await.unwrap().map(|r| r.rows),
+        Some(2)
+    );
+    assert_eq!(sink.count_rows(&table).await.unwrap(), 2);
+}
+
+#[tokio::test]
+async fn bigquery_uploads_a_large_file_in_chunks() {
+    let mut c = config();
+    c.chunk_size = 256 * 1024; // the protocol's smallest chunk: many chunks, few rows
+    let sink = BigQuerySink::new(c).unwrap();
+    let table = TableName::parse("big").unwrap();
+    let columns = vec![
+        Column::new("id", WarehouseType::Int64),
+        Column::new("note", WarehouseType::String),
+    ];
+    sink.ensure_table(&table, &columns).await.unwrap();
+    let batches: Vec<Result<RecordBatch, sluice_core::Error>> = (0..10)
+        .map(|b| {
+            let ids: Vec<i64> = (b * 10_000..(b + 1) * 10_000).collect();
+            let notes: Vec<String> = ids.iter().map(|i| format!("zeile {i} — ünïcode")).collect();
+            Ok(RecordBatch::try_new(
+                arrow_schema(&columns),
+                vec![
+                    Arc::new(Int64Array::from(ids)),
+                    Arc::new(StringArray::from(notes)),
+                ],
+            )
+            .unwrap())
+        })
+        .collect();
+    // About 4 MB of JSON: 16 chunks of 256 KiB.
+    let receipt = sink
+        .load(
+            &table,
+            &columns,
+            &file("big"),
+            LoadMode::Append,
+            futures::stream::iter(batches).boxed(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(receipt.rows, 100_000);
+    let rows = sink
+        .query(&format!(
+            "SELECT COUNT(*), SUM(id), COUNT(DISTINCT note) FROM `{}.{}.big`",
+            sink.config().project,
+            sink.config().dataset
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows[0][0].as_str(), Some("100000"));
+    assert_eq!(rows[0][1].as_str(), Some("4999950000"));
+    assert_eq!(rows[0][2].as_str(), Some("100000"));
+}
+
+#[tokio::test]
+async fn bigquery_check_names_an_unreachable_endpoint() {
+    assert!(bigquery().check().await.is_ok());
+    let mut c = config();
+    c.endpoint = "http://127.0.0.1:9".into();
+    let err = BigQuerySink::new(c).unwrap().check().await.unwrap_err();
+    let message = err.to_string();
+    assert!(message.starts_with("bigquery:test-proj.it_"), "{message}");
+    assert!(
+        message.contains("listing datasets of project test-proj"),
+        "{message}"
+    );
+    assert!(
+        err.is_transient(),
+        "a refused connection may pass: {message}"
+    );
+}
