@@ -45,6 +45,16 @@ struct Cli {
     )]
     data_dir: PathBuf,
 
+    /// A PostgreSQL catalog (postgres://user:pass@host/db) shared by several sluice
+    /// processes; by default the catalog is SQLite, in the data directory.
+    #[arg(
+        long,
+        global = true,
+        env = "SLUICE_CATALOG_URL",
+        hide_env_values = true
+    )]
+    catalog: Option<String>,
+
     /// Log more (-v info, -vv debug); logs go to stderr.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -459,7 +469,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         demo::generate(args)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let engine = Engine::open(&cli.data_dir).await?;
+    let engine = Engine::open_with_catalog(&cli.data_dir, cli.catalog.as_deref()).await?;
     let out = Printer::stdout();
     match cli.command {
         Command::Demo(args) => demo::run(&engine, &args, &out).await?,

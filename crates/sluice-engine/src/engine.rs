@@ -144,6 +144,30 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
+    /// Opens the data directory and the catalog: `catalog_url` names a PostgreSQL catalog
+    /// (`postgres://…`), shared by several sluice processes; without it, the SQLite
+    /// catalog in the data directory is used (created if needed).
+    pub async fn open_with_catalog(data_dir: &Path, catalog_url: Option<&str>) -> Result<Self> {
+        let Some(url) = catalog_url.filter(|u| !u.is_empty()) else {
+            return Self::open(data_dir).await;
+        };
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(Error::Invalid(format!(
+                "the catalog URL must start with postgres:// (got '{}'); leave it out to use the SQLite catalog in the data directory",
+                crate::catalog::postgres::redact_password(url)
+            )));
+        }
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            Error::Invalid(format!(
+                "cannot create the data directory {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+        let key = SecretKey::load_or_create(data_dir).map_err(|e| Error::Invalid(e.to_string()))?;
+        let catalog = crate::catalog::postgres::PostgresCatalog::connect(url).await?;
+        Ok(Self::with_catalog(Arc::new(catalog), data_dir, key))
+    }
+
     /// Opens the data directory, creating it and the SQLite catalog if needed.
     pub async fn open(data_dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| {

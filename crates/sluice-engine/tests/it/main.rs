@@ -7,6 +7,7 @@ mod retries;
 mod runs;
 mod scheduler;
 mod secrets;
+mod shared_catalog;
 mod storage;
 
 use std::path::{Path, PathBuf};
