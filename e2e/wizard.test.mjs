@@ -334,3 +334,50 @@ test("a run asked for while another runs waits in the queue, and says so", async
   await page.waitForSelector("#incidents-table");
   assert.match(await page.innerText("#incidents-table"), /resolved\s+schema change/);
 });
+
+test("the wizard loads into BigQuery chosen on the table step", async () => {
+  // local-bigquery, started by scripts/peers.sh (scripts/test exports where it listens).
+  const endpoint = process.env.SLUICE_TEST_BIGQUERY_URL;
+  const project = process.env.SLUICE_TEST_BIGQUERY_PROJECT;
+  assert.ok(endpoint && project, "SLUICE_TEST_BIGQUERY_URL and SLUICE_TEST_BIGQUERY_PROJECT: eval \"$(bash scripts/peers.sh env)\"");
+  const dataset = `e2e_${process.pid}_${Date.now()}`;
+  mkdirSync(join(drop, "bq"), { recursive: true });
+  writeFileSync(join(drop, "bq", "orders_1.csv"), csv(1, 40));
+  await page.goto(base + "/#/new");
+  await page.fill("#job-name", "bq-orders");
+  await page.selectOption("#connection", "landing");
+  await page.click("#next");
+  await page.fill("#prefix", "bq");
+  await page.fill("#pattern", "orders_*.csv");
+  await page.click("#detect-btn");
+  await page.waitForSelector("#detect-ok");
+  await page.click("#next");
+
+  await page.selectOption("#destination-kind", "bigquery");
+  assert.equal(await page.isVisible("#bigquery-panel"), true);
+  assert.equal(await page.isDisabled("#next"), true, "Next waits for project and dataset");
+  await page.fill("#bq-project", project);
+  await page.fill("#bq-dataset", "not-a-dataset");
+  assert.equal(await page.isDisabled("#next"), true, "a dataset name holds letters, digits and _");
+  await page.fill("#bq-dataset", dataset);
+  await page.fill("#bq-endpoint", endpoint);
+  await shot("14-bigquery-destination");
+  await page.click("#next");
+  assert.match(await page.innerText("#summary"), new RegExp(`BigQuery ${project}\\.${dataset} \\(US, no credentials\\)`));
+  await page.click("#create");
+
+  await page.waitForSelector("#run-now");
+  await page.click("#run-now");
+  await page.waitForSelector("#run-status .badge.succeeded", { timeout: 60000 });
+  assert.match(await page.innerText("#run-status"), /1 file\(s\), 40 rows loaded/);
+  const job = (await getJSON("/api/jobs/bq-orders")).job;
+  assert.equal(job.destination.kind, "bigquery");
+  assert.equal(job.destination.dataset, dataset);
+  // The rows are in BigQuery: asked of the emulator directly.
+  const answer = await (await fetch(`${endpoint}/bigquery/v2/projects/${project}/queries`, {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ query: `SELECT COUNT(*) FROM \`${project}.${dataset}.orders\``, useLegacySql: false }),
+  })).json();
+  assert.equal(answer.rows[0].f[0].v, "40");
+  await shot("15-bigquery-job-after-run");
+});

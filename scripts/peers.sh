@@ -16,7 +16,8 @@
 #         Azure Azurite 3.35.0 blob (npm; 3.36+ needs Node >= 21)  port ${SLUICE_AZURE_PORT:-10000}
 #         PostgreSQL 15 (Debian's package; the catalog and destination tests)
 #                                                               port ${SLUICE_PG_PORT:-54329}
-#               (trust auth; as root the cluster is in /var/lib/postgresql/sluice-peers-PORT
+#               (trust auth, TLS on with a test CA (SLUICE_TEST_POSTGRES_CA) and a
+#               certificate for localhost; as root the cluster is in /var/lib/postgresql/sluice-peers-PORT
 #               and runs as the postgres user, else in ${SLUICE_PEERS_DIR}/pg)
 #         SMTP  aiosmtpd 1.4.6 (PyPI), storing mail in a maildir  port ${SLUICE_SMTP_PORT:-2525}
 #               (${SLUICE_PEERS_DIR}/maildir; for the email alert test)
@@ -233,12 +234,41 @@ pg_pid() {
     return 0
 }
 
+# A test CA and a server certificate for "localhost" only (not 127.0.0.1, so that a test
+# can reach a certificate that names another host), made once per cluster directory.
+pg_tls() {
+    local d="$PG_DIR/tls"
+    [ -f "$d/server.key" ] && return 0
+    mkdir -p "$d"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=sluice test CA" \
+        -keyout "$d/ca.key" -out "$d/ca.crt" >/dev/null 2>&1 || die "postgres: cannot make the test CA"
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$d/server.key" \
+        -out "$d/server.csr" >/dev/null 2>&1 || die "postgres: cannot make the server key"
+    printf 'subjectAltName=DNS:localhost\n' >"$d/san.ext"
+    openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+        -days 3650 -extfile "$d/san.ext" -out "$d/server.crt" >/dev/null 2>&1 \
+        || die "postgres: cannot sign the server certificate"
+    chmod 600 "$d/server.key"
+    if [ "$(id -u)" = 0 ]; then chown -R postgres "$d"; chmod 644 "$d/ca.crt"; fi
+}
+
+# pg_hba.conf: the role sluice_tls_only (created at start) may connect over TLS only; the
+# TLS tests use it to know a connection was encrypted.
+pg_hba() {
+    grep -q sluice_tls_only "$PG_DIR/pg_hba.conf" && return 0
+    sed -i '1i hostnossl all sluice_tls_only all reject' "$PG_DIR/pg_hba.conf"
+}
+
 start_postgres() {
     local pid
     pid="$(pg_pid)"
     if [ -n "$pid" ] && ready postgres; then
-        printf '%-5s already running  pid %-7s %s\n' postgres "$pid" "$(url_of postgres)"
-        return 0
+        if [ -f "$PG_DIR/tls/server.key" ] && grep -q sluice_tls_only "$PG_DIR/pg_hba.conf"; then
+            printf '%-5s already running  pid %-7s %s\n' postgres "$pid" "$(url_of postgres)"
+            return 0
+        fi
+        # A cluster started before it had TLS: restart it with TLS.
+        stop_postgres >/dev/null
     fi
     if [ -z "$pid" ] && port_open "$PG_PORT"; then
         die "postgres: port $PG_PORT on $HOST is in use by a process this script did not start (set SLUICE_PG_PORT to use another port)"
@@ -249,10 +279,15 @@ start_postgres() {
         as_postgres "$PG_BIN/initdb" -D "$PG_DIR" -U postgres -A trust --no-sync -E UTF8 \
             --locale=C.UTF-8 >"$(logfile postgres)" 2>&1 || fail_with_log postgres "initdb failed"
     fi
+    pg_tls
+    pg_hba
     as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR" -l "$PG_DIR/server.log" -w -t "$READY_TIMEOUT" \
-        -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=$HOST -c fsync=off -c max_connections=200" start \
+        -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=$HOST -c fsync=off -c max_connections=200 -c ssl=on -c ssl_cert_file=$PG_DIR/tls/server.crt -c ssl_key_file=$PG_DIR/tls/server.key" start \
         </dev/null >>"$(logfile postgres)" 2>&1 9>&- \
         || { tail -n 20 "$PG_DIR/server.log" >&2; fail_with_log postgres "pg_ctl start failed"; }
+    "$PG_BIN/psql" -q -h "$HOST" -p "$PG_PORT" -U postgres -d postgres -c \
+        "DO \$\$ BEGIN CREATE ROLE sluice_tls_only LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END \$\$" \
+        >>"$(logfile postgres)" 2>&1 || fail_with_log postgres "cannot create the role sluice_tls_only"
     printf '%-5s started          pid %-7s %s\n' postgres "$(pg_pid)" "$(url_of postgres)"
 }
 
@@ -428,7 +463,8 @@ start_peer() {
             -c aiosmtpd.handlers.Mailbox "$MAILDIR")" ;;
     bigquery)
         mkdir -p "$BIGQUERY_DATA"
-        pid="$(HOME="$BIGQUERY_HOME" launch bigquery "$BIGQUERY_VENV/bin/local-bigquery" serve \
+        # STORAGE_EMULATOR_HOST: load jobs read gs:// URIs from fake-gcs-server (push-down).
+        pid="$(HOME="$BIGQUERY_HOME" STORAGE_EMULATOR_HOST="http://$HOST:$GCS_PORT" launch bigquery "$BIGQUERY_VENV/bin/local-bigquery" serve \
             --host "$HOST" --port "$BIGQUERY_PORT" --grpc-port "$BIGQUERY_GRPC_PORT" \
             --project "$BIGQUERY_PROJECT" --data-dir "$BIGQUERY_DATA")" ;;
     esac
@@ -573,6 +609,7 @@ export SLUICE_TEST_BUCKET=$TEST_BUCKET
 export SLUICE_TEST_SMTP_PORT=$SMTP_PORT
 export SLUICE_TEST_MAILDIR=$MAILDIR
 export SLUICE_TEST_POSTGRES_URL=postgres://postgres@$HOST:$PG_PORT/postgres
+export SLUICE_TEST_POSTGRES_CA=$PG_DIR/tls/ca.crt
 export SLUICE_TEST_BIGQUERY_URL=http://$HOST:$BIGQUERY_PORT
 export SLUICE_TEST_BIGQUERY_PROJECT=$BIGQUERY_PROJECT
 EOF

@@ -22,6 +22,7 @@ use sluice_engine::model::{JobSettings, JobUpdate};
 use sluice_engine::schedule::{Schedule, Timezone};
 use sluice_engine::{Engine, JobRequest, RunOptions};
 use sluice_sinks::LoadMode;
+use sluice_sinks::bigquery::BigQueryConfig;
 
 use crate::output::{Printer, RunProgress};
 
@@ -44,6 +45,16 @@ struct Cli {
         default_value = ".sluice"
     )]
     data_dir: PathBuf,
+
+    /// A PostgreSQL catalog (postgres://user:pass@host/db) shared by several sluice
+    /// processes; by default the catalog is SQLite, in the data directory.
+    #[arg(
+        long,
+        global = true,
+        env = "SLUICE_CATALOG_URL",
+        hide_env_values = true
+    )]
+    catalog: Option<String>,
 
     /// Log more (-v info, -vv debug); logs go to stderr.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -339,9 +350,12 @@ struct CreateJobArgs {
     /// DuckDB file to load into (default: warehouse.duckdb in the data directory).
     #[arg(long, conflicts_with = "destination")]
     duckdb: Option<PathBuf>,
-    /// Load into PostgreSQL instead of DuckDB:
-    /// postgres://user:password@host:5432/database?sslmode=prefer (TLS is not built in yet). The URL is stored
-    /// sealed with the secret key and shown with its password as ••••.
+    /// Load into PostgreSQL or BigQuery instead of DuckDB.
+    /// PostgreSQL: postgres://user:password@host:5432/database?sslmode=verify-full&sslrootcert=ca.pem
+    /// (sslmode disable, prefer (default), require, verify-ca, verify-full).
+    /// BigQuery: bigquery://PROJECT/DATASET?location=US&credentials=/path/key.json (or
+    /// credentials=adc, the default), push_down=true to let BigQuery read gs:// CSV files itself.
+    /// Passwords and keys are stored sealed with the secret key and shown as ••••.
     #[arg(long, value_name = "URL")]
     destination: Option<String>,
     #[arg(long)]
@@ -464,7 +478,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         demo::generate(args)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let engine = Engine::open(&cli.data_dir).await?;
+    let engine = Engine::open_with_catalog(&cli.data_dir, cli.catalog.as_deref()).await?;
     let out = Printer::stdout();
     match cli.command {
         Command::Demo(args) => demo::run(&engine, &args, &out).await?,
@@ -633,15 +647,19 @@ async fn connections(engine: &Engine, cmd: ConnectionsCmd, out: &Printer) -> Res
     Ok(())
 }
 
-/// The destination `jobs create` was given: a PostgreSQL URL, or a DuckDB file (the default).
+/// The destination `jobs create` was given: a PostgreSQL or BigQuery URL, or a DuckDB file
+/// (the default).
 fn destination(url: Option<&str>, duckdb: Option<PathBuf>) -> Result<Destination> {
     match url {
         None => Ok(Destination::DuckDb { path: duckdb }),
         Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
             Ok(Destination::Postgres { url: u.to_string() })
         }
+        Some(u) if u.starts_with("bigquery://") => BigQueryConfig::from_url(u)
+            .map(Destination::BigQuery)
+            .map_err(|e| anyhow::anyhow!("--destination: {e}")),
         Some(u) => bail!(
-            "unknown destination '{}': use postgres://user:password@host:5432/database?sslmode=prefer, or --duckdb PATH",
+            "unknown destination '{}': use postgres://user:password@host:5432/database?sslmode=verify-full, bigquery://PROJECT/DATASET?credentials=/path/key.json, or --duckdb PATH",
             sluice_sinks::postgres::redact_url(u)
         ),
     }

@@ -13,6 +13,7 @@ use sluice_core::schema::{Column, DetectedSchema};
 use sluice_core::secret::{KeySource, SecretKey};
 use sluice_core::storage::config::REDACTED;
 use sluice_core::storage::{ConnectionConfig, FileEntry, FilePattern, Listing, Store};
+use sluice_sinks::bigquery::{Auth, BigQuerySink};
 use sluice_sinks::duckdb::DuckDbSink;
 use sluice_sinks::postgres::PostgresSink;
 use sluice_sinks::{LoadMode, Sink};
@@ -119,6 +120,8 @@ pub struct Engine {
     duckdb: Mutex<HashMap<PathBuf, Arc<DuckDbSink>>>,
     /// PostgreSQL sinks by URL: one connection pool per database per process.
     postgres: Mutex<HashMap<String, Arc<PostgresSink>>>,
+    /// BigQuery sinks by their config (as JSON): each keeps its access token.
+    bigquery: Mutex<HashMap<String, Arc<BigQuerySink>>>,
     /// Seals and opens connection credentials.
     key: RwLock<SecretKey>,
     /// Cancelled when the process is asked to stop: runs finish their current file and
@@ -148,6 +151,30 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
+    /// Opens the data directory and the catalog: `catalog_url` names a PostgreSQL catalog
+    /// (`postgres://…`), shared by several sluice processes; without it, the SQLite
+    /// catalog in the data directory is used (created if needed).
+    pub async fn open_with_catalog(data_dir: &Path, catalog_url: Option<&str>) -> Result<Self> {
+        let Some(url) = catalog_url.filter(|u| !u.is_empty()) else {
+            return Self::open(data_dir).await;
+        };
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(Error::Invalid(format!(
+                "the catalog URL must start with postgres:// (got '{}'); leave it out to use the SQLite catalog in the data directory",
+                crate::catalog::postgres::redact_password(url)
+            )));
+        }
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            Error::Invalid(format!(
+                "cannot create the data directory {}: {e}",
+                data_dir.display()
+            ))
+        })?;
+        let key = SecretKey::load_or_create(data_dir).map_err(|e| Error::Invalid(e.to_string()))?;
+        let catalog = crate::catalog::postgres::PostgresCatalog::connect(url).await?;
+        Ok(Self::with_catalog(Arc::new(catalog), data_dir, key))
+    }
+
     /// Opens the data directory, creating it and the SQLite catalog if needed.
     pub async fn open(data_dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
@@ -167,6 +194,7 @@ impl Engine {
             data_dir: data_dir.to_path_buf(),
             duckdb: Mutex::new(HashMap::new()),
             postgres: Mutex::new(HashMap::new()),
+            bigquery: Mutex::new(HashMap::new()),
             key: RwLock::new(key),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
@@ -529,6 +557,25 @@ impl Engine {
                 let sink =
                     Arc::new(PostgresSink::new(url).map_err(|e| Error::Invalid(e.to_string()))?);
                 open.insert(url.clone(), sink.clone());
+                Ok(sink)
+            }
+            Destination::BigQuery(config) => {
+                if let Auth::ServiceAccountKey { key_json } = &config.auth
+                    && (SecretKey::is_sealed(key_json) || key_json == REDACTED)
+                {
+                    return Err(Error::Invalid(
+                        "the BigQuery service-account key is sealed or redacted (••••); give the key".into(),
+                    ));
+                }
+                let id = serde_json::to_string(config).expect("BigQuery configs serialize");
+                let mut open = self.bigquery.lock().expect("sink cache lock");
+                if let Some(sink) = open.get(&id) {
+                    return Ok(sink.clone());
+                }
+                let sink = Arc::new(
+                    BigQuerySink::new(config.clone()).map_err(|e| Error::Invalid(e.to_string()))?,
+                );
+                open.insert(id, sink.clone());
                 Ok(sink)
             }
             Destination::DuckDb { path } => {

@@ -40,6 +40,8 @@ impl ConnectionRecord {
     }
 }
 
+use sluice_sinks::bigquery::{Auth, BigQueryConfig};
+
 /// Where a job's rows go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -53,6 +55,10 @@ pub enum Destination {
     /// The catalog keeps the URL sealed (it may hold a password); the engine hands it out
     /// with the password redacted.
     Postgres { url: String },
+    /// A BigQuery dataset; an inline service-account key is sealed at rest like a
+    /// PostgreSQL URL.
+    #[serde(rename = "bigquery")]
+    BigQuery(BigQueryConfig),
 }
 
 impl Default for Destination {
@@ -74,6 +80,15 @@ impl Destination {
             Self::Postgres { url } if !SecretKey::is_sealed(url) => Self::Postgres {
                 url: key.seal(url, &Self::context(job)),
             },
+            Self::BigQuery(config) => {
+                let mut config = config.clone();
+                if let Auth::ServiceAccountKey { key_json } = &mut config.auth
+                    && !SecretKey::is_sealed(key_json)
+                {
+                    *key_json = key.seal(key_json, &Self::context(job));
+                }
+                Self::BigQuery(config)
+            }
             other => other.clone(),
         }
     }
@@ -87,6 +102,15 @@ impl Destination {
             Self::Postgres { url } if SecretKey::is_sealed(url) => Ok(Self::Postgres {
                 url: key.open(url, &Self::context(job))?,
             }),
+            Self::BigQuery(config) => {
+                let mut config = config.clone();
+                if let Auth::ServiceAccountKey { key_json } = &mut config.auth
+                    && SecretKey::is_sealed(key_json)
+                {
+                    *key_json = key.open(key_json, &Self::context(job))?;
+                }
+                Ok(Self::BigQuery(config))
+            }
             other => Ok(other.clone()),
         }
     }
@@ -101,6 +125,7 @@ impl Destination {
             Self::Postgres { url } => Self::Postgres {
                 url: sluice_sinks::postgres::redact_url(url),
             },
+            Self::BigQuery(config) => Self::BigQuery(config.redacted()),
             other => other.clone(),
         }
     }
@@ -112,6 +137,7 @@ impl Destination {
             Self::DuckDb { path: None } => "duckdb (warehouse.duckdb in the data directory)".into(),
             Self::DuckDb { path: Some(p) } => format!("duckdb {}", p.display()),
             Self::Postgres { url } => url.clone(),
+            Self::BigQuery(config) => config.describe(),
         }
     }
 }

@@ -21,7 +21,7 @@ use futures::TryStreamExt;
 use sluice_core::format;
 use sluice_core::schema::diff;
 use sluice_core::storage::{FileEntry, FilePattern};
-use sluice_sinks::{FileLoad, Sink};
+use sluice_sinks::{DirectSource, FileLoad, Sink};
 
 use crate::Result;
 use crate::catalog::Promotion;
@@ -566,6 +566,24 @@ impl Engine {
                 });
             }
         }
+        // Push-down: a destination that reads the file itself (BigQuery from gs://).
+        if let Some(uri) = store.uri_of(&file.path) {
+            let source = DirectSource {
+                uri,
+                format: detected
+                    .format_options
+                    .clone()
+                    .unwrap_or_else(|| job.file_format_options.clone()),
+            };
+            if sink.loads_directly(&source) {
+                let receipt = sink
+                    .load_direct(&job.table_name, &job.schema, load, job.load_type, &source)
+                    .await
+                    .map_err(|e| destination_failure(file, e))?;
+                progress.rows(receipt.rows);
+                return Ok(receipt.rows);
+            }
+        }
         let batches = format::read(store, file, &job.file_format_options, &job.schema)
             .await
             .map_err(core_failure)?;
@@ -580,14 +598,7 @@ impl Engine {
         let receipt = sink
             .load(&job.table_name, &job.schema, load, job.load_type, batches)
             .await
-            .map_err(|e| match e {
-                sluice_sinks::Error::Source(e) => core_failure(e),
-                other => Failure {
-                    outcome: FileOutcome::FailedDestination,
-                    transient: other.is_transient(),
-                    message: format!("{}: {other}", file.path),
-                },
-            })?;
+            .map_err(|e| destination_failure(file, e))?;
         Ok(receipt.rows)
     }
 }
@@ -600,6 +611,18 @@ struct LeaseGuard(tokio::task::JoinHandle<()>);
 impl Drop for LeaseGuard {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// A sink's error as the file's outcome: the reader's errors as the reader's.
+fn destination_failure(file: &FileEntry, e: sluice_sinks::Error) -> Failure {
+    match e {
+        sluice_sinks::Error::Source(e) => core_failure(e),
+        other => Failure {
+            outcome: FileOutcome::FailedDestination,
+            transient: other.is_transient(),
+            message: format!("{}: {other}", file.path),
+        },
     }
 }
 

@@ -143,6 +143,16 @@ pub struct LoadReceipt {
     pub rows: u64,
 }
 
+/// A file a destination can read itself (BigQuery from `gs://`), so that its rows do not
+/// pass through sluice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirectSource {
+    /// The file as the destination reads it: `gs://bucket/path/file.csv`.
+    pub uri: String,
+    /// The format and options detection settled on for this file.
+    pub format: sluice_core::format::FormatOptions,
+}
+
 /// A destination.
 ///
 /// # Contract
@@ -179,6 +189,29 @@ pub trait Sink: Send + Sync {
         mode: LoadMode,
         batches: BatchStream,
     ) -> Result<LoadReceipt>;
+
+    /// Whether the destination reads `source` itself ([`Sink::load_direct`]); no by default.
+    fn loads_directly(&self, _source: &DirectSource) -> bool {
+        false
+    }
+
+    /// Loads a file the destination reads itself, with the same contract as [`Sink::load`].
+    ///
+    /// # Errors
+    /// The destination's; by default, that it cannot.
+    async fn load_direct(
+        &self,
+        _table: &TableName,
+        _columns: &[Column],
+        file: &FileLoad,
+        _mode: LoadMode,
+        source: &DirectSource,
+    ) -> Result<LoadReceipt> {
+        Err(Error::Destination {
+            destination: self.describe(),
+            message: format!("{}: cannot load {} directly", file.file_path, source.uri),
+        })
+    }
 
     /// The receipt of a committed load, if there is one.
     async fn was_loaded(&self, load_id: &str) -> Result<Option<LoadReceipt>>;

@@ -287,6 +287,7 @@ const STEPS = ["Name & connection", "Files", "Table", "Schedule & review"];
 function newWizard() {
   return { step: 0, name: "", connection: "", prefix: "", pattern: "*.csv", format: "csv", delimiter: ",", encoding: "utf-8", header: true,
     latestOnly: true, detected: null, columns: [], table: "", loadType: "append", destKind: "duckdb", pgUrl: "",
+    bq: { project: "", dataset: "", location: "US", key: "", endpoint: "", pushDown: false },
     ...parseSchedule("manual"), timezone: "UTC" };
 }
 
@@ -297,13 +298,27 @@ function redactUrl(url) {
 
 function destinationText(d) {
   if (!d || d.kind === "duckdb") return d && d.path ? `DuckDB ${d.path}` : "DuckDB (default warehouse)";
+  if (d.kind === "bigquery") {
+    const auth = { service_account_key: "service-account key", application_default: "application default credentials", none: "no credentials" }[d.auth.type] || d.auth.type;
+    return `BigQuery ${d.project}.${d.dataset} (${d.location}, ${auth}${d.push_down ? ", push-down" : ""})`;
+  }
   return `PostgreSQL ${redactUrl(d.url)}`;
 }
 
 const pgUrlOk = (u) => /^postgres(ql)?:\/\/[^/]/.test(u);
+const bqName = /^[A-Za-z0-9_-]+$/;
+const bqOk = (b) => bqName.test(b.project) && /^\w+$/.test(b.dataset) && !!b.location;
 
 function wizardDestination() {
-  return wiz.destKind === "postgres" ? { kind: "postgres", url: wiz.pgUrl } : { kind: "duckdb" };
+  if (wiz.destKind === "postgres") return { kind: "postgres", url: wiz.pgUrl };
+  if (wiz.destKind === "bigquery") {
+    const b = wiz.bq;
+    const d = { kind: "bigquery", project: b.project, dataset: b.dataset, location: b.location, push_down: b.pushDown,
+      auth: b.key.trim() ? { type: "service_account_key", key_json: b.key } : b.endpoint ? { type: "none" } : { type: "application_default" } };
+    if (b.endpoint) d.endpoint = b.endpoint;
+    return d;
+  }
+  return { kind: "duckdb" };
 }
 let wiz = newWizard();
 
@@ -414,12 +429,28 @@ async function wizardPage() {
   if (wiz.step === 2) {
     const table = h("input", { type: "text", id: "table-name", value: wiz.table });
     const loadType = h("select", { id: "load-type" }, [["append", "Append rows"], ["replace", "Replace the table with each file"]].map(([v, t]) => h("option", { value: v, selected: v === wiz.loadType }, t)));
-    const destKind = h("select", { id: "destination-kind" }, [["duckdb", "DuckDB (default warehouse)"], ["postgres", "PostgreSQL"]].map(([v, t]) => h("option", { value: v, selected: v === wiz.destKind }, t)));
+    const destKind = h("select", { id: "destination-kind" }, [["duckdb", "DuckDB (default warehouse)"], ["postgres", "PostgreSQL"], ["bigquery", "BigQuery"]].map(([v, t]) => h("option", { value: v, selected: v === wiz.destKind }, t)));
     const pgUrl = h("input", { type: "password", id: "destination-url", value: wiz.pgUrl, autocomplete: "off", placeholder: "postgres://user:password@host:5432/database?sslmode=prefer" });
     const pgField = field("PostgreSQL URL", pgUrl, "destination", "the user needs CREATE on the database (new schemas) or the schema; stored sealed, shown with the password as ••••");
-    const ready = () => !!wiz.table && (wiz.destKind !== "postgres" || pgUrlOk(wiz.pgUrl));
+    const bqInput = (key, { tag, ...attrs }) => {
+      const el = h(tag || "input", { id: `bq-${key}`, autocomplete: "off", ...attrs });
+      el.value = wiz.bq[key];
+      el.addEventListener("input", () => { wiz.bq[key] = el.value.trim(); nextBtn.disabled = !ready(); });
+      return el;
+    };
+    const pushDown = h("input", { type: "checkbox", id: "bq-push-down", checked: wiz.bq.pushDown });
+    pushDown.addEventListener("change", () => (wiz.bq.pushDown = pushDown.checked));
+    const bqPanel = h("div", { id: "bigquery-panel" },
+      h("div", { class: "row" }, field("Project", bqInput("project", { type: "text", placeholder: "my-project" }), "destination.project"),
+        field("Dataset", bqInput("dataset", { type: "text", placeholder: "raw" }), "destination.dataset", "tables named schema.table go to dataset schema"),
+        field("Location", bqInput("location", { type: "text" }), "destination.location", "US, EU, europe-west1 …")),
+      field("Service-account key (JSON)", bqInput("key", { tag: "textarea", rows: 3, placeholder: "{\"type\": \"service_account\", …} — empty: application default credentials" }), "destination.auth",
+        "needs roles/bigquery.dataEditor on the dataset and roles/bigquery.jobUser on the project; stored sealed, shown as ••••"),
+      field("API endpoint", bqInput("endpoint", { type: "text", placeholder: "https://bigquery.googleapis.com" }), "destination.endpoint", "only for a private endpoint or an emulator (then no credentials are sent)"),
+      h("label", { class: "check" }, pushDown, " Push-down: BigQuery reads UTF-8 CSV files in Google Cloud Storage itself"));
+    const ready = () => !!wiz.table && (wiz.destKind !== "postgres" || pgUrlOk(wiz.pgUrl)) && (wiz.destKind !== "bigquery" || bqOk(wiz.bq));
     const nextBtn = next(ready());
-    const showDest = () => { pgField.hidden = wiz.destKind !== "postgres"; nextBtn.disabled = !ready(); };
+    const showDest = () => { pgField.hidden = wiz.destKind !== "postgres"; bqPanel.hidden = wiz.destKind !== "bigquery"; nextBtn.disabled = !ready(); };
     table.addEventListener("input", () => { wiz.table = table.value.trim(); nextBtn.disabled = !ready(); });
     loadType.addEventListener("change", () => (wiz.loadType = loadType.value));
     destKind.addEventListener("change", () => { wiz.destKind = destKind.value; showDest(); });
@@ -431,7 +462,7 @@ async function wizardPage() {
       const samples = wiz.detected.columns[i].sample_values.join(" · ");
       return h("tr", {}, h("td", { text: c.name }), h("td", {}, sel), h("td", { class: "samples", text: samples }));
     });
-    body.append(h("div", { class: "card" }, field("Destination", destKind, "destination_kind"), pgField,
+    body.append(h("div", { class: "card" }, field("Destination", destKind, "destination_kind"), pgField, bqPanel,
       field("Table name", table, "table_name", "optionally schema.table"), field("Load type", loadType, "load_type"),
       h("h2", { text: "Columns" }), h("table", { id: "edit-schema" }, h("thead", {}, h("tr", {}, ["Column", "Type", "Sample values"].map((t) => h("th", { text: t })))), h("tbody", {}, rows))),
       h("div", { class: "actions" }, back(), nextBtn));

@@ -319,6 +319,107 @@ fn a_process_killed_after_a_postgres_commit_is_recovered_not_loaded_twice() {
     pg.drop_database();
 }
 
+/// A dataset of its own on local-bigquery (`SLUICE_TEST_BIGQUERY_URL`, started by
+/// `scripts/peers.sh`), as a `--destination` URL and as the config that reads it back.
+fn bigquery() -> (String, sluice_sinks::bigquery::BigQueryConfig) {
+    let endpoint = std::env::var("SLUICE_TEST_BIGQUERY_URL").expect(
+        "SLUICE_TEST_BIGQUERY_URL is not set: run `bash scripts/peers.sh start` and `eval \"$(bash scripts/peers.sh env)\"`",
+    );
+    let project = std::env::var("SLUICE_TEST_BIGQUERY_PROJECT").unwrap();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let dataset = format!("cli_{}_{nanos}", std::process::id());
+    let url = format!("bigquery://{project}/{dataset}?credentials=none&endpoint={endpoint}");
+    let config = sluice_sinks::bigquery::BigQueryConfig::from_url(&url).unwrap();
+    (url, config)
+}
+
+fn bigquery_rows(config: &sluice_sinks::bigquery::BigQueryConfig, table: &str) -> u64 {
+    use sluice_sinks::Sink as _;
+    let sink = sluice_sinks::bigquery::BigQuerySink::new(config.clone()).unwrap();
+    let table = sluice_core::names::TableName::parse(table).unwrap();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(sink.count_rows(&table))
+        .unwrap()
+}
+
+#[test]
+fn a_process_killed_mid_upload_or_after_a_bigquery_load_job_loads_each_file_once() {
+    let (url, config) = bigquery();
+    let cli = Cli::new();
+    cli.write("t_1.csv", &rows(1, 30_000));
+    cli.setup_job(&["--destination", &url]);
+    let shown = cli.ok(&["jobs", "show", "tx"]);
+    assert!(
+        shown.contains(&format!(
+            "destination: bigquery://{}/{} (US, no credentials, endpoint {})",
+            config.project, config.dataset, config.endpoint
+        )),
+        "{shown}"
+    );
+
+    // Killed while the file's chunks go up: BigQuery starts no job, nothing is loaded.
+    let killed = cli
+        .cmd(&["run", "tx"])
+        .env("SLUICE_FAULT", "mid-load:2")
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    assert_eq!(bigquery_rows(&config, "t"), 0);
+    assert_eq!(cli.ledger()[0]["status"], "loading");
+
+    // Killed after the load job committed, before the ledger knew: recovered from the job.
+    let killed = cli
+        .cmd(&["run", "tx"])
+        .env("SLUICE_FAULT", "after-commit")
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    assert_eq!(bigquery_rows(&config, "t"), 30_000);
+    let out = cli.ok(&["run", "tx", "--json"]);
+    let run: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(run["files"][0]["outcome"], "recovered", "{out}");
+    assert_eq!(bigquery_rows(&config, "t"), 30_000, "exactly once");
+    assert_eq!(cli.ledger()[0]["status"], "loaded");
+    let again = cli.ok(&["run", "tx"]);
+    assert!(again.contains("nothing new"), "{again}");
+}
+
+#[test]
+fn jobs_create_explains_a_bad_bigquery_destination() {
+    let cli = Cli::new();
+    cli.write("t_1.csv", &rows(1, 3));
+    let url = format!("file://{}", cli.drop_dir().display());
+    cli.ok(&["connections", "add", "local", &url]);
+    let create = |destination: &str| {
+        let out = cli.run(&[
+            "jobs",
+            "create",
+            "tx",
+            "--connection",
+            "local",
+            "--pattern",
+            "t_*.csv",
+            "--destination",
+            destination,
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{destination}");
+        stderr(&out)
+    };
+    let err = create("bigquery://my-project");
+    assert!(err.contains("names no project and dataset"), "{err}");
+    let err = create("bigquery://p/raw?credentials=/nonexistent/key.json");
+    assert!(
+        err.contains("cannot read the service-account key /nonexistent/key.json"),
+        "{err}"
+    );
+    let err = create("bigquery://p/raw?region=EU");
+    assert!(err.contains("unknown parameter 'region'"), "{err}");
+}
+
 #[test]
 fn jobs_create_refuses_an_unknown_destination_without_echoing_its_password() {
     let cli = Cli::new();

@@ -116,6 +116,15 @@ impl Store {
         Path::from_iter(parts)
     }
 
+    /// The URI another service reads a file by, for stores that have one: `gs://bucket/path`
+    /// for Google Cloud Storage; `None` for the others.
+    pub fn uri_of(&self, relative: &str) -> Option<String> {
+        match (self.url.scheme(), self.url.host_str()) {
+            ("gs", Some(bucket)) => Some(format!("gs://{bucket}/{}", self.location(relative))),
+            _ => None,
+        }
+    }
+
     fn relative(&self, location: &Path) -> String {
         location
             .prefix_match(&self.root)

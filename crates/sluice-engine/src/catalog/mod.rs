@@ -4,6 +4,8 @@
 //! directory, migrated on open). The ledger's unique key (job, file path, file version) is
 //! what makes a claim exclusive: of two runners, only one can insert the claim.
 
+pub mod postgres;
+mod sql;
 pub mod sqlite;
 
 use async_trait::async_trait;

@@ -1,4 +1,5 @@
-//! The catalog's contract, on SQLite.
+//! The catalog's contract, on SQLite and on PostgreSQL (a fresh database per test on the
+//! server `scripts/peers.sh` starts).
 
 use chrono::Utc;
 use sluice_core::format::FormatOptions;
@@ -6,18 +7,76 @@ use sluice_core::names::TableName;
 use sluice_core::schema::{Column, WarehouseType};
 use sluice_core::storage::FileEntry;
 use sluice_core::storage::config::{ConnectionConfig, LocalConfig};
+use sluice_engine::alerts::AlertKind;
 use sluice_engine::alerts::{AlertTarget, Alerts, WebhookFormat};
 use sluice_engine::catalog::Catalog;
+use sluice_engine::catalog::Promotion;
+use sluice_engine::catalog::postgres::PostgresCatalog;
 use sluice_engine::catalog::sqlite::SqliteCatalog;
 use sluice_engine::model::JobSettings;
 use sluice_engine::model::{FileOutcome, NewJob, RunFile, RunStatus};
 use sluice_engine::schedule::Schedule;
 
-async fn catalog() -> (tempfile::TempDir, SqliteCatalog) {
+async fn sqlite() -> (tempfile::TempDir, SqliteCatalog) {
     let dir = tempfile::tempdir().unwrap();
     let c = SqliteCatalog::open(&dir.path().join("c.db")).await.unwrap();
     (dir, c)
 }
+
+pub fn postgres_admin() -> String {
+    crate::storage::var(
+        "SLUICE_TEST_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:54329/postgres",
+    )
+}
+
+/// A new, empty database on the test server: its name and URL.
+pub async fn postgres_database() -> (String, String) {
+    let admin = postgres_admin();
+    let name = format!("sluice_{}", uuid::Uuid::new_v4().simple());
+    let pool = sqlx_postgres::PgPool::connect(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    (name, url)
+}
+
+/// A new, empty database on the test server, and a catalog in it.
+pub async fn postgres() -> ((), PostgresCatalog) {
+    let (_, url) = postgres_database().await;
+    ((), PostgresCatalog::connect(&url).await.unwrap())
+}
+
+/// Runs a contract test on both backends.
+macro_rules! on_both {
+    ($($test:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[tokio::test]
+            async fn $test() {
+                let (_d, c) = super::sqlite().await;
+                super::$test(&c).await;
+            })*
+        }
+        mod on_postgres {
+            $(#[tokio::test]
+            async fn $test() {
+                let (_d, c) = super::postgres().await;
+                super::$test(&c).await;
+            })*
+        }
+    };
+}
+
+on_both!(
+    jobs_round_trip_every_setting,
+    a_file_version_is_claimed_once,
+    run_statistics_are_derived_from_file_outcomes,
+    names_are_unique_and_missing_names_are_named,
+    a_job_runs_once_at_a_time_and_dead_runs_are_taken_over,
+    runs_queue_log_and_incidents_open_once,
+);
 
 fn new_job(connection_id: i64) -> NewJob {
     NewJob {
@@ -63,9 +122,7 @@ fn file(path: &str) -> FileEntry {
     }
 }
 
-#[tokio::test]
-async fn jobs_round_trip_every_setting() {
-    let (_d, c) = catalog().await;
+async fn jobs_round_trip_every_setting(c: &dyn Catalog) {
     let conn = c.add_connection("local", &local()).await.unwrap();
     let job = c.create_job(&new_job(conn.id)).await.unwrap();
     let expected = new_job(conn.id);
@@ -79,9 +136,7 @@ async fn jobs_round_trip_every_setting() {
     assert_eq!(c.job("tx").await.unwrap(), job);
 }
 
-#[tokio::test]
-async fn a_file_version_is_claimed_once() {
-    let (_d, c) = catalog().await;
+async fn a_file_version_is_claimed_once(c: &dyn Catalog) {
     let conn = c.add_connection("local", &local()).await.unwrap();
     let job = c.create_job(&new_job(conn.id)).await.unwrap();
     let run = c
@@ -116,9 +171,7 @@ async fn a_file_version_is_claimed_once() {
     );
 }
 
-#[tokio::test]
-async fn run_statistics_are_derived_from_file_outcomes() {
-    let (_d, c) = catalog().await;
+async fn run_statistics_are_derived_from_file_outcomes(c: &dyn Catalog) {
     let conn = c.add_connection("local", &local()).await.unwrap();
     let job = c.create_job(&new_job(conn.id)).await.unwrap();
     let run = c
@@ -159,9 +212,7 @@ async fn run_statistics_are_derived_from_file_outcomes() {
     assert_eq!(c.runs(job.id, 5).await.unwrap(), vec![done]);
 }
 
-#[tokio::test]
-async fn names_are_unique_and_missing_names_are_named() {
-    let (_d, c) = catalog().await;
+async fn names_are_unique_and_missing_names_are_named(c: &dyn Catalog) {
     let conn = c.add_connection("local", &local()).await.unwrap();
     assert!(c.add_connection("local", &local()).await.is_err());
     c.create_job(&new_job(conn.id)).await.unwrap();
@@ -175,9 +226,7 @@ async fn names_are_unique_and_missing_names_are_named() {
     assert!(err.contains("no job named 'nope'"), "{err}");
 }
 
-#[tokio::test]
-async fn a_job_runs_once_at_a_time_and_dead_runs_are_taken_over() {
-    let (_d, c) = catalog().await;
+async fn a_job_runs_once_at_a_time_and_dead_runs_are_taken_over(c: &dyn Catalog) {
     let conn = c.add_connection("local", &local()).await.unwrap();
     let job = c.create_job(&new_job(conn.id)).await.unwrap();
     let first = c
@@ -219,4 +268,111 @@ async fn a_job_runs_once_at_a_time_and_dead_runs_are_taken_over() {
     assert_eq!(dead.status, RunStatus::Failed);
     assert!(dead.error.unwrap().starts_with("interrupted"));
     assert_eq!(c.run(next.id).await.unwrap().status, RunStatus::Running);
+}
+
+async fn runs_queue_log_and_incidents_open_once(c: &dyn Catalog) {
+    let conn = c.add_connection("local", &local()).await.unwrap();
+    let job = c.create_job(&new_job(conn.id)).await.unwrap();
+    let runner = sluice_engine::lease::this_runner();
+    let first = c.start_run(job.id, &runner, None, true).await.unwrap();
+    assert_eq!(first.status, RunStatus::Running);
+    let queued = c.start_run(job.id, &runner, None, true).await.unwrap();
+    assert_eq!(queued.status, RunStatus::Queued);
+    let again = c
+        .start_run(job.id, &runner, Some(Utc::now()), true)
+        .await
+        .unwrap();
+    assert_eq!(again.id, queued.id, "one run waits at most");
+    assert_eq!(
+        c.queued_runs().await.unwrap(),
+        vec![("tx".to_string(), queued.id)]
+    );
+    assert!(matches!(
+        c.promote_queued(queued.id, &runner).await.unwrap(),
+        Promotion::Waiting(m) if m.contains("already running")
+    ));
+    c.finish_run(first.id, RunStatus::Succeeded, 0, 0, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.promote_queued(queued.id, &runner).await.unwrap(),
+        Promotion::Started
+    );
+    assert_eq!(
+        c.promote_queued(queued.id, &runner).await.unwrap(),
+        Promotion::Gone
+    );
+    c.heartbeat(queued.id).await.unwrap();
+
+    c.log(queued.id, "info", "one").await.unwrap();
+    c.log(queued.id, "warn", "two").await.unwrap();
+    let run = c.run(queued.id).await.unwrap();
+    assert_eq!(
+        run.log
+            .iter()
+            .map(|l| (l.level.as_str(), l.message.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("info", "one"), ("warn", "two")]
+    );
+    assert_eq!(c.last_scheduled(job.id).await.unwrap(), None);
+
+    let now = Utc::now();
+    let id = c
+        .open_incident(job.id, AlertKind::RunFailed, "", "failed", now)
+        .await
+        .unwrap()
+        .expect("a new incident");
+    assert_eq!(
+        c.open_incident(job.id, AlertKind::RunFailed, "", "failed again", now)
+            .await
+            .unwrap(),
+        None,
+        "open already"
+    );
+    c.mark_notified(id, now, Some("answered 500"))
+        .await
+        .unwrap();
+    let i = &c.incidents(job.id, 10).await.unwrap()[0];
+    assert_eq!(
+        (i.notified_at, i.notify_error.as_deref()),
+        (None, Some("answered 500"))
+    );
+    c.mark_notified(id, now, None).await.unwrap();
+    assert!(
+        c.incidents(job.id, 10).await.unwrap()[0]
+            .notified_at
+            .is_some()
+    );
+    c.open_incident(job.id, AlertKind::SizeAnomaly, "a.csv@1", "big", now)
+        .await
+        .unwrap();
+    c.open_incident(job.id, AlertKind::SizeAnomaly, "b.csv@1", "big", now)
+        .await
+        .unwrap();
+    let closed = c
+        .close_incidents(job.id, AlertKind::SizeAnomaly, Some("a.csv@1"), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        closed.iter().map(|i| i.key.as_str()).collect::<Vec<_>>(),
+        vec!["a.csv@1"]
+    );
+    let closed = c
+        .close_incidents(job.id, AlertKind::RunFailed, None, now)
+        .await
+        .unwrap();
+    assert_eq!(closed.len(), 1);
+    assert!(
+        c.open_incident(job.id, AlertKind::RunFailed, "", "failed anew", now)
+            .await
+            .unwrap()
+            .is_some(),
+        "a closed incident lets a new one open"
+    );
+
+    let mut settings = job.settings.clone();
+    settings.paused = false;
+    settings.timezone = "Asia/Tokyo".parse().unwrap();
+    c.update_job_settings(job.id, &settings).await.unwrap();
+    assert_eq!(c.job("tx").await.unwrap().settings, settings);
 }

@@ -1,7 +1,9 @@
-//! Engine integration tests: real folders, a real SQLite catalog, a real DuckDB file and
-//! the PostgreSQL server at `SLUICE_TEST_POSTGRES_URL` (`bash scripts/peers.sh start`).
+//! Engine integration tests: real folders, a real SQLite catalog, a real DuckDB file, the
+//! PostgreSQL server at `SLUICE_TEST_POSTGRES_URL` and local-bigquery at
+//! `SLUICE_TEST_BIGQUERY_URL` (`bash scripts/peers.sh start`).
 
 mod alerts;
+mod bigquery;
 mod catalog;
 mod jobs;
 mod postgres;
@@ -9,6 +11,7 @@ mod retries;
 mod runs;
 mod scheduler;
 mod secrets;
+mod shared_catalog;
 mod storage;
 
 use std::path::{Path, PathBuf};

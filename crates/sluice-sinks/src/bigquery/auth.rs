@@ -231,8 +231,19 @@ fn now_secs() -> u64 {
 /// # Errors
 /// When `text` is not a service-account key.
 pub fn parse_key(text: &str, what: &str) -> Result<ServiceAccountKey, String> {
-    serde_json::from_str(text).map_err(|e| {
+    let key: ServiceAccountKey = serde_json::from_str(text).map_err(|e| {
         format!("{what} is not a service-account JSON key (client_email, private_key): {e}")
+    })?;
+    signing_key(&key)?;
+    Ok(key)
+}
+
+fn signing_key(key: &ServiceAccountKey) -> Result<jsonwebtoken::EncodingKey, String> {
+    jsonwebtoken::EncodingKey::from_rsa_pem(key.private_key.as_bytes()).map_err(|e| {
+        format!(
+            "the private_key of {} is not an RSA key in PEM form: {e}",
+            key.client_email
+        )
     })
 }
 
@@ -250,14 +261,7 @@ pub fn sign_jwt(key: &ServiceAccountKey, audience: &str, now: u64) -> Result<Str
         iat: now,
         exp: now + 3600,
     };
-    let signing =
-        jsonwebtoken::EncodingKey::from_rsa_pem(key.private_key.as_bytes()).map_err(|e| {
-            format!(
-                "the private_key of {} is not an RSA key in PEM form: {e}",
-                key.client_email
-            )
-        })?;
-    jsonwebtoken::encode(&header, &claims, &signing)
+    jsonwebtoken::encode(&header, &claims, &signing_key(key)?)
         .map_err(|e| format!("signing the token request failed: {e}"))
 }
 
@@ -449,8 +453,7 @@ mod tests {
 
     #[test]
     fn a_key_that_is_not_rsa_pem_is_named() {
-        let key = parse_key(&key_json("http://x/token", "not a key"), "key.json").unwrap();
-        let err = sign_jwt(&key, "http://x/token", 0).unwrap_err();
+        let err = parse_key(&key_json("http://x/token", "not a key"), "key.json").unwrap_err();
         assert!(
             err.contains(
                 "the private_key of loader@test-proj.iam.gserviceaccount.com is not an RSA key"

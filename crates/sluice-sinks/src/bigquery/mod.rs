@@ -35,7 +35,9 @@ pub use self::auth::{Auth, ServiceAccountKey, TokenProvider, sign_jwt};
 use self::client::{ApiError, Client};
 pub use self::rows::write_ndjson;
 pub use self::types::{TYPE_MAP, bigquery_type};
-use crate::{Error, FileLoad, LoadMode, LoadReceipt, Result, Sink};
+use crate::{DirectSource, Error, FileLoad, LoadMode, LoadReceipt, Result, Sink};
+use sluice_core::format::FormatOptions;
+use sluice_core::format::csv::Encoding;
 
 /// BigQuery's API, unless the config says otherwise.
 pub const DEFAULT_ENDPOINT: &str = "https://bigquery.googleapis.com";
@@ -66,6 +68,11 @@ pub struct BigQueryConfig {
     /// of sluice that load into one project need different prefixes.
     #[serde(default = "default_prefix")]
     pub job_id_prefix: String,
+    /// Push-down: a UTF-8 CSV file in Google Cloud Storage is loaded by BigQuery straight
+    /// from its `gs://` URI (the service account needs read access to the bucket); sluice
+    /// reads only the sample that checks its schema. Other files stream through sluice.
+    #[serde(default)]
+    pub push_down: bool,
 }
 
 fn default_location() -> String {
@@ -91,7 +98,104 @@ impl BigQueryConfig {
             auth,
             chunk_size: CHUNK_SIZE,
             job_id_prefix: default_prefix(),
+            push_down: false,
         }
+    }
+
+    /// Reads `bigquery://PROJECT/DATASET?location=EU&credentials=…&push_down=true`.
+    ///
+    /// `credentials`: `adc` (application default credentials, the default), `none` (no
+    /// token: emulators), or the path of a service-account JSON key, read now (the key, not
+    /// the path, is kept). Other parameters: `location` (default `US`), `endpoint` (the
+    /// API's base URL), `job_id_prefix`, `push_down` (`true`/`false`).
+    ///
+    /// # Errors
+    /// A message naming what is wrong and how to write it.
+    pub fn from_url(url: &str) -> std::result::Result<Self, String> {
+        const FORM: &str = "write it as bigquery://PROJECT/DATASET?location=US&credentials=adc|none|/path/key.json";
+        let parsed =
+            url::Url::parse(url).map_err(|e| format!("invalid BigQuery URL: {e}; {FORM}"))?;
+        if parsed.scheme() != "bigquery" {
+            return Err(format!("a BigQuery URL starts with bigquery://; {FORM}"));
+        }
+        let project = parsed.host_str().unwrap_or_default().to_string();
+        let dataset = parsed.path().trim_matches('/').to_string();
+        if project.is_empty() || dataset.is_empty() || dataset.contains('/') {
+            return Err(format!("the URL names no project and dataset; {FORM}"));
+        }
+        if !dataset
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(format!(
+                "dataset '{dataset}': a dataset name holds only letters, digits and _"
+            ));
+        }
+        let mut config = Self::new(project, dataset, Auth::ApplicationDefault);
+        for (k, v) in parsed.query_pairs() {
+            match k.as_ref() {
+                "location" => config.location = v.into_owned(),
+                "endpoint" => config.endpoint = v.trim_end_matches('/').to_string(),
+                "job_id_prefix" => config.job_id_prefix = v.into_owned(),
+                "push_down" => {
+                    config.push_down = match v.as_ref() {
+                        "true" | "1" | "yes" => true,
+                        "false" | "0" | "no" => false,
+                        other => return Err(format!("push_down={other}: write true or false")),
+                    }
+                }
+                "credentials" => {
+                    config.auth = match v.as_ref() {
+                        "adc" | "application_default" => Auth::ApplicationDefault,
+                        "none" => Auth::None,
+                        path => {
+                            let key_json = std::fs::read_to_string(path).map_err(|e| {
+                                format!("cannot read the service-account key {path}: {e}")
+                            })?;
+                            auth::parse_key(&key_json, path)?;
+                            Auth::ServiceAccountKey { key_json }
+                        }
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "unknown parameter '{other}'; the parameters are location, credentials, endpoint, job_id_prefix, push_down"
+                    ));
+                }
+            }
+        }
+        Ok(config)
+    }
+
+    /// A copy safe to show: an inline key replaced by `••••`.
+    pub fn redacted(&self) -> Self {
+        let mut copy = self.clone();
+        if let Auth::ServiceAccountKey { key_json } = &mut copy.auth {
+            *key_json = sluice_core::storage::config::REDACTED.into();
+        }
+        copy
+    }
+
+    /// One line for listings: `bigquery://proj/raw (US, service-account key, push-down)`.
+    pub fn describe(&self) -> String {
+        let auth = match &self.auth {
+            Auth::ServiceAccountKey { .. } => "service-account key".to_string(),
+            Auth::ServiceAccountFile { path } => format!("key file {}", path.display()),
+            Auth::ApplicationDefault => "application default credentials".into(),
+            Auth::None => "no credentials".into(),
+        };
+        let mut text = format!(
+            "bigquery://{}/{} ({}, {auth}",
+            self.project, self.dataset, self.location
+        );
+        if self.endpoint != DEFAULT_ENDPOINT {
+            text.push_str(&format!(", endpoint {}", self.endpoint));
+        }
+        if self.push_down {
+            text.push_str(", push-down");
+        }
+        text.push(')');
+        text
     }
 }
 
@@ -288,6 +392,60 @@ impl BigQuerySink {
         )))
     }
 
+    /// A load job's body: `source` holds the format's fields of `configuration.load`.
+    fn load_job(&self, job_id: &str, table: &TableName, mode: LoadMode, source: Value) -> Value {
+        let mut load = json!({
+            "destinationTable": {
+                "projectId": self.config.project,
+                "datasetId": self.dataset_of(table),
+                "tableId": table.name(),
+            },
+            "createDisposition": "CREATE_NEVER",
+            "writeDisposition": match mode {
+                LoadMode::Append => "WRITE_APPEND",
+                LoadMode::Replace => "WRITE_TRUNCATE",
+            },
+            "maxBadRecords": 0,
+        });
+        if let (Some(load), Value::Object(source)) = (load.as_object_mut(), source) {
+            load.extend(source);
+        }
+        json!({
+            "jobReference": {
+                "projectId": self.config.project,
+                "jobId": job_id,
+                "location": self.config.location,
+            },
+            "configuration": {"labels": {"sluice": "load"}, "load": load},
+        })
+    }
+
+    /// The receipt of a finished load job, or its errors with the file's name. `rows` is
+    /// what was sent, for when the job does not say.
+    fn receipt(
+        &self,
+        table: &TableName,
+        file: &FileLoad,
+        job_id: &str,
+        state: JobState,
+        rows: u64,
+    ) -> Result<LoadReceipt> {
+        match state {
+            JobState::Done { rows: out } => Ok(LoadReceipt {
+                load_id: file.load_id.clone(),
+                rows: if out == 0 { rows } else { out },
+            }),
+            JobState::Failed { message } => Err(self.error(format!(
+                "{}: load job {job_id} into {table} failed: {message}",
+                file.file_path
+            ))),
+            JobState::Running | JobState::Missing => Err(self.error(format!(
+                "{}: load job {job_id} into {table} did not finish",
+                file.file_path
+            ))),
+        }
+    }
+
     /// Rows of a query, each value as BigQuery's JSON gives it (strings or null).
     ///
     /// # Errors
@@ -383,6 +541,27 @@ impl BigQuerySink {
                 .collect(),
         ))
     }
+}
+
+/// The CSV fields of a load job from `source`, when BigQuery reads it as sluice does:
+/// a `gs://` URI of a UTF-8 CSV file. (BigQuery's ISO-8859-1 is not the Windows-1252
+/// sluice decodes Latin-1 files as.)
+fn csv_source(source: &DirectSource) -> Option<Value> {
+    let FormatOptions::Csv(csv) = &source.format else {
+        return None;
+    };
+    if !source.uri.starts_with("gs://") || csv.encoding != Encoding::Utf8 {
+        return None;
+    }
+    Some(json!({
+        "sourceUris": [source.uri],
+        "sourceFormat": "CSV",
+        "encoding": "UTF-8",
+        "fieldDelimiter": csv.delimiter.unwrap_or(',').to_string(),
+        "quote": csv.quote.unwrap_or('"').to_string(),
+        "skipLeadingRows": u32::from(csv.has_header.unwrap_or(true)),
+        "allowQuotedNewlines": true,
+    }))
 }
 
 fn urlencode(s: &str) -> String {
@@ -546,32 +725,12 @@ impl Sink for BigQuerySink {
         mut batches: BatchStream,
     ) -> Result<LoadReceipt> {
         let job_id = self.next_attempt(table, file).await?;
-        let dataset = self.dataset_of(table);
-        let config = json!({
-            "jobReference": {
-                "projectId": self.config.project,
-                "jobId": job_id,
-                "location": self.config.location,
-            },
-            "configuration": {
-                "labels": {"sluice": "load"},
-                "load": {
-                    "destinationTable": {
-                        "projectId": self.config.project,
-                        "datasetId": dataset,
-                        "tableId": table.name(),
-                    },
-                    "sourceFormat": "NEWLINE_DELIMITED_JSON",
-                    "createDisposition": "CREATE_NEVER",
-                    "writeDisposition": match mode {
-                        LoadMode::Append => "WRITE_APPEND",
-                        LoadMode::Replace => "WRITE_TRUNCATE",
-                    },
-                    "maxBadRecords": 0,
-                    "ignoreUnknownValues": false,
-                },
-            },
-        });
+        let config = self.load_job(
+            &job_id,
+            table,
+            mode,
+            json!({"sourceFormat": "NEWLINE_DELIMITED_JSON", "ignoreUnknownValues": false}),
+        );
         let in_file = |what: &str, e: ApiError| {
             self.error(format!(
                 "{}: {what} of load job {job_id} into {table}: {e}",
@@ -634,17 +793,44 @@ impl Sink for BigQuerySink {
             Some(JobState::Failed { message }) => JobState::Failed { message },
             _ => self.wait_for(&job_id).await?,
         };
-        match state {
-            JobState::Done { rows: out } => Ok(LoadReceipt {
-                load_id: file.load_id.clone(),
-                rows: if out == 0 { rows } else { out },
-            }),
-            JobState::Failed { message } => Err(self.error(format!(
-                "{}: load job {job_id} into {table} failed: {message}",
+        self.receipt(table, file, &job_id, state, rows)
+    }
+
+    fn loads_directly(&self, source: &DirectSource) -> bool {
+        self.config.push_down && csv_source(source).is_some()
+    }
+
+    async fn load_direct(
+        &self,
+        table: &TableName,
+        _columns: &[Column],
+        file: &FileLoad,
+        mode: LoadMode,
+        source: &DirectSource,
+    ) -> Result<LoadReceipt> {
+        let Some(csv) = csv_source(source) else {
+            return Err(self.error(format!(
+                "{}: BigQuery loads only UTF-8 CSV from gs:// URIs here; this file streams through sluice",
                 file.file_path
-            ))),
-            JobState::Running | JobState::Missing => unreachable!("wait_for returns DONE states"),
-        }
+            )));
+        };
+        let job_id = self.next_attempt(table, file).await?;
+        let body = self.load_job(&job_id, table, mode, csv);
+        let job = self
+            .client
+            .post_json(&format!("{}/jobs", self.project_path()), &body)
+            .await
+            .map_err(|e| {
+                self.error(format!(
+                    "{}: starting load job {job_id} from {} into {table}: {e}",
+                    file.file_path, source.uri
+                ))
+            })?;
+        let state = match state_of(&job) {
+            JobState::Running | JobState::Missing => self.wait_for(&job_id).await?,
+            done => done,
+        };
+        self.receipt(table, file, &job_id, state, 0)
     }
 
     async fn was_loaded(&self, load_id: &str) -> Result<Option<LoadReceipt>> {
@@ -910,5 +1096,93 @@ mod tests {
             parse_timestamp("2024-11-19 08:00:00 UTC"),
             Some(1_732_003_200_000_000)
         );
+    }
+
+    #[test]
+    fn a_destination_url_reads_into_a_config() {
+        let c = BigQueryConfig::from_url(
+            "bigquery://my-proj/raw?location=EU&credentials=none&endpoint=http://127.0.0.1:9050/&push_down=true&job_id_prefix=etl_",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.project.as_str(), c.dataset.as_str(), c.location.as_str()),
+            ("my-proj", "raw", "EU")
+        );
+        assert_eq!(
+            (c.auth.clone(), c.endpoint.as_str()),
+            (Auth::None, "http://127.0.0.1:9050")
+        );
+        assert!(c.push_down);
+        assert_eq!(c.job_id_prefix, "etl_");
+        assert_eq!(
+            c.describe(),
+            "bigquery://my-proj/raw (EU, no credentials, endpoint http://127.0.0.1:9050, push-down)"
+        );
+        let d = BigQueryConfig::from_url("bigquery://p/d").unwrap();
+        assert_eq!(
+            (d.auth, d.location.as_str(), d.push_down),
+            (Auth::ApplicationDefault, "US", false)
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.json");
+        let text = serde_json::json!({
+            "client_email": "a@p.iam.gserviceaccount.com",
+            "private_key": include_str!("../../testdata/bigquery/test_key.pem"),
+        })
+        .to_string();
+        std::fs::write(&key, &text).unwrap();
+        let k = BigQueryConfig::from_url(&format!("bigquery://p/d?credentials={}", key.display()))
+            .unwrap();
+        assert_eq!(k.auth, Auth::ServiceAccountKey { key_json: text });
+        assert_eq!(
+            k.redacted().auth,
+            Auth::ServiceAccountKey {
+                key_json: "••••".into()
+            }
+        );
+
+        for (url, says) in [
+            ("bigquery://p", "names no project and dataset"),
+            ("bigquery://p/a/b", "names no project and dataset"),
+            ("bigquery://p/my-data", "holds only letters, digits and _"),
+            ("bq://p/d", "starts with bigquery://"),
+            ("bigquery://p/d?push_down=maybe", "push_down=maybe"),
+            ("bigquery://p/d?zone=x", "unknown parameter 'zone'"),
+        ] {
+            let err = BigQueryConfig::from_url(url).unwrap_err();
+            assert!(err.contains(says), "{url}: {err}");
+        }
+    }
+
+    #[test]
+    fn push_down_takes_utf8_csv_from_gcs_only() {
+        use sluice_core::format::csv::CsvOptions;
+        let csv = |encoding| {
+            FormatOptions::Csv(CsvOptions {
+                delimiter: Some(';'),
+                quote: Some('\''),
+                has_header: Some(false),
+                encoding,
+            })
+        };
+        let source = |uri: &str, format| DirectSource {
+            uri: uri.into(),
+            format,
+        };
+        let fields = csv_source(&source("gs://b/x.csv", csv(Encoding::Utf8))).unwrap();
+        assert_eq!(fields["sourceUris"], json!(["gs://b/x.csv"]));
+        assert_eq!(
+            (
+                &fields["fieldDelimiter"],
+                &fields["quote"],
+                &fields["skipLeadingRows"]
+            ),
+            (&json!(";"), &json!("'"), &json!(0))
+        );
+        assert!(csv_source(&source("gs://b/x.csv", csv(Encoding::Latin1))).is_none());
+        assert!(csv_source(&source("s3://b/x.csv", csv(Encoding::Utf8))).is_none());
+        assert!(csv_source(&source("gs://b/x.parquet", FormatOptions::Parquet)).is_none());
+        assert!(csv_source(&source("gs://b/x.jsonl", FormatOptions::Json)).is_none());
     }
 }

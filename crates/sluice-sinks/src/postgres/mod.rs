@@ -8,6 +8,7 @@
 //! The marker table lives in the connection's default schema (the first of its
 //! `search_path`, normally `public`), like the tables named without a schema.
 
+mod tls;
 mod types;
 
 use std::fmt::Write as _;
@@ -29,7 +30,8 @@ use sluice_core::format::BatchStream;
 use sluice_core::names::{TableName, quote_ident};
 use sluice_core::schema::{Column, UTC, WarehouseType, arrow_schema};
 use tokio::sync::OnceCell;
-use tokio_postgres::{Client, Config, NoTls, Row};
+use tokio_postgres::{Client, Config, Row};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub use self::types::{TYPE_MAP, postgres_type, warehouse_type};
 use crate::{Error, FileLoad, LoadMode, LoadReceipt, Result, Sink};
@@ -65,6 +67,7 @@ pub struct PostgresSink {
     /// The URL with its password redacted, for messages.
     shown: String,
     config: Config,
+    tls: MakeRustlsConnect,
     markers: OnceCell<()>,
 }
 
@@ -80,19 +83,26 @@ impl PostgresSink {
     /// A sink for the database at `url`; connections are made for each operation, so this
     /// does not fail when the server is down ([`Sink::check`] says whether it answers).
     ///
-    /// The URL takes libpq's parameters as tokio-postgres reads them: `sslmode`
-    /// (`disable`, `prefer`, `require`), `connect_timeout`, `application_name`, `options` …
+    /// The URL takes libpq's parameters as tokio-postgres reads them (`connect_timeout`,
+    /// `application_name`, `options` …), and libpq's TLS parameters: `sslmode` (`disable`,
+    /// `prefer`, `require`, `verify-ca`, `verify-full`) and `sslrootcert` (see `tls`).
     ///
     /// # Errors
     /// [`Error::Destination`] when the URL cannot be read.
     pub fn new(url: &str) -> Result<Self> {
         let shown = redact_url(url);
-        let mut config = Config::from_str(url).map_err(|e| Error::Destination {
+        let invalid = |message: String| Error::Destination {
             destination: shown.clone(),
-            message: format!(
+            message,
+        };
+        let (url, tls) =
+            tls::split(url).map_err(|e| invalid(format!("invalid PostgreSQL URL: {e}")))?;
+        let mut config = Config::from_str(&url).map_err(|e| {
+            invalid(format!(
                 "invalid PostgreSQL URL: {e}; write it as postgres://user:password@host:5432/database?sslmode=prefer"
-            ),
+            ))
         })?;
+        let tls = tls::connector(&tls).map_err(invalid)?;
         if config.get_application_name().is_none() {
             config.application_name("sluice");
         }
@@ -102,6 +112,7 @@ impl PostgresSink {
         Ok(Self {
             shown,
             config,
+            tls,
             markers: OnceCell::new(),
         })
     }
@@ -140,18 +151,19 @@ impl PostgresSink {
     }
 
     /// A connection of its own for one operation; its I/O runs on a task of its own.
-    ///
-    /// TLS is not linked in yet: `sslmode=prefer` (the default) talks in clear text to a
-    /// server without TLS, and `sslmode=require` is refused with a message saying so.
     async fn client(&self) -> Result<Client> {
-        let (client, connection) = self.config.connect(NoTls).await.map_err(|e| {
+        let (client, connection) = self.config.connect(self.tls.clone()).await.map_err(|e| {
             let mut err = self.sql_error(e, "cannot connect");
-            if let Error::Destination { message, .. } = &mut err
-                && self.config.get_ssl_mode() == tokio_postgres::config::SslMode::Require
-            {
-                message.push_str(
-                    " — this build of sluice does not speak TLS to PostgreSQL yet; reach the server through a TLS tunnel and use sslmode=disable, or sslmode=prefer on a trusted network",
-                );
+            if let Error::Destination { message, .. } = &mut err {
+                if message.contains("invalid peer certificate") {
+                    message.push_str(
+                        " — the server's certificate is not trusted: give the CA that signed it with sslrootcert=FILE (PEM), or use sslmode=verify-ca when the certificate names another host",
+                    );
+                } else if message.contains("server does not support TLS") {
+                    message.push_str(
+                        " — the server does not offer TLS: enable ssl in postgresql.conf, or use sslmode=prefer or disable on a trusted network",
+                    );
+                }
             }
             err
         })?;

@@ -234,21 +234,94 @@ async fn postgres_errors_name_the_column_and_unreachable_servers_are_transient()
     assert!(!err.to_string().contains("hunter2"), "{err}");
 }
 
+/// TLS against the test server, whose certificate (signed by the test CA at
+/// `SLUICE_TEST_POSTGRES_CA`) names `localhost` only. Its pg_hba.conf lets the role
+/// `sluice_tls_only` (made by `scripts/peers.sh`) in over TLS only, so a connection that
+/// works for that role is encrypted.
 #[tokio::test]
-async fn postgres_sslmode_is_read_from_the_url() {
-    // `require` must refuse to go on in clear text (this build has no TLS), `disable` must
-    // connect: the URL's sslmode is honoured.
+async fn postgres_tls_modes_encrypt_and_check_the_server_certificate() {
     let db = TestDb::new().await;
-    let sep = if db.url.contains('?') { '&' } else { '?' };
-    let require = PostgresSink::new(&format!("{}{sep}sslmode=require", db.url)).unwrap();
-    let err = require.check().await.unwrap_err();
-    assert!(
-        err.to_string().to_lowercase().contains("tls")
-            || err.to_string().to_lowercase().contains("ssl"),
-        "{err}"
-    );
-    let disable = PostgresSink::new(&format!("{}{sep}sslmode=disable", db.url)).unwrap();
-    disable.check().await.unwrap();
-    drop(require);
-    db.drop(disable).await;
+    let ca = std::env::var("SLUICE_TEST_POSTGRES_CA")
+        .expect("SLUICE_TEST_POSTGRES_CA is not set: eval \"$(bash scripts/peers.sh env)\"");
+    let admin = pg_connect(&db.admin).await;
+    admin
+        .batch_execute(&format!(
+            "GRANT ALL ON DATABASE \"{0}\" TO sluice_tls_only; ALTER DATABASE \"{0}\" OWNER TO sluice_tls_only",
+            db.name
+        ))
+        .await
+        .unwrap();
+    let port = url::Url::parse(&db.admin).unwrap().port().unwrap();
+    let url = |host: &str, params: &str| {
+        format!(
+            "postgres://sluice_tls_only@{host}:{port}/{}?{params}",
+            db.name
+        )
+    };
+    let table = TableName::parse("tls.t").unwrap();
+    let (columns, batch) = suite::ints(3);
+
+    // verify-full against the host the certificate names, with the CA: loads.
+    let sink = PostgresSink::new(&url(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ))
+    .unwrap();
+    sink.check().await.unwrap();
+    sink.ensure_table(&table, &columns).await.unwrap();
+    sink.load(
+        &table,
+        &columns,
+        &suite::load("tls-1"),
+        sluice_sinks::LoadMode::Append,
+        suite::stream(vec![Ok(batch)]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sink.count_rows(&table).await.unwrap(), 3);
+
+    // The certificate does not name 127.0.0.1: verify-full refuses, verify-ca and require
+    // (encrypted, unchecked, as libpq) connect.
+    let err = PostgresSink::new(&url(
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ))
+    .unwrap()
+    .check()
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("invalid peer certificate"), "{err}");
+    assert!(err.contains("sslmode=verify-ca"), "{err}");
+    for params in [
+        format!("sslmode=verify-ca&sslrootcert={ca}"),
+        "sslmode=require".into(),
+    ] {
+        let sink = PostgresSink::new(&url("127.0.0.1", &params)).unwrap();
+        assert_eq!(sink.count_rows(&table).await.unwrap(), 3, "{params}");
+    }
+
+    // Without the test CA (the system's CAs), the certificate is not trusted.
+    let err = PostgresSink::new(&url("localhost", "sslmode=verify-full"))
+        .unwrap()
+        .check()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("invalid peer certificate"), "{err}");
+    assert!(err.contains("sslrootcert=FILE"), "{err}");
+
+    // Clear text is refused by the server for this role: the connections above were TLS.
+    let err = PostgresSink::new(&url("127.0.0.1", "sslmode=disable"))
+        .unwrap()
+        .check()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no encryption"), "{err}");
+    drop(sink);
+    admin
+        .batch_execute(&format!("DROP DATABASE \"{}\" WITH (FORCE)", db.name))
+        .await
+        .unwrap();
 }

@@ -224,12 +224,10 @@ pub async fn refuses_a_table_with_other_columns(sink: &dyn Sink, int64: &str) {
         .await
         .unwrap_err();
     assert!(
-        err.to_string()
-            .to_lowercase()
-            .contains(&format!(
-                "table t already exists with other columns (id {})",
-                int64.to_lowercase()
-            )),
+        err.to_string().to_lowercase().contains(&format!(
+            "table t already exists with other columns (id {})",
+            int64.to_lowercase()
+        )),
         "{err}"
     );
     assert!(!err.is_transient());

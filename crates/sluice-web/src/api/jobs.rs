@@ -132,7 +132,11 @@ pub async fn create(
         sluice_engine::Error::Invalid(m) if m.starts_with("invalid job name") => {
             bad_field("name", m)
         }
-        sluice_engine::Error::Invalid(m) if m.contains("PostgreSQL URL") => {
+        sluice_engine::Error::Invalid(m)
+            if m.contains("PostgreSQL URL")
+                || m.contains("BigQuery")
+                || m.contains("bigquery:") =>
+        {
             bad_field("destination", m)
         }
         other => other.into(),

@@ -438,6 +438,66 @@ async fn a_job_into_postgres_is_shown_with_its_password_redacted() {
 }
 
 #[tokio::test]
+async fn a_job_into_bigquery_is_shown_with_its_key_redacted() {
+    let endpoint = std::env::var("SLUICE_TEST_BIGQUERY_URL")
+        .expect("SLUICE_TEST_BIGQUERY_URL is not set: eval \"$(bash scripts/peers.sh env)\"");
+    let project = std::env::var("SLUICE_TEST_BIGQUERY_PROJECT").unwrap();
+    let dataset = format!(
+        "api_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    let api = Api::new(None).await;
+    api.add_local().await;
+    api.write("t_1.csv", "id,amount\n1,2.5\n2,3.5\n");
+    let job = json!({
+        "name": "tx", "connection_id": "local", "file_pattern": "t_*.csv",
+        "destination": {"kind": "bigquery", "project": project, "dataset": dataset,
+            "endpoint": endpoint, "auth": {"type": "none"}}
+    });
+    let (status, body) = api.post("/api/jobs", job).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let shown = &body["job"]["destination"];
+    assert_eq!(shown["kind"], "bigquery", "{body}");
+    assert_eq!(shown["location"], "US", "{body}");
+    assert_eq!(shown["push_down"], false, "{body}");
+
+    let (status, body) = api.post("/api/jobs/tx/run", json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let run_id = body["run_id"].as_i64().unwrap();
+    let mut run = Value::Null;
+    for _ in 0..400 {
+        let (_, body) = api.get(&format!("/api/runs/{run_id}")).await;
+        run = body["run"].clone();
+        if run["status"] != "running" && run["status"] != "queued" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["rows_loaded"], 2);
+
+    // A key is sealed and never shown; a key that is not a service-account key is a field error.
+    let key = json!({"type": "service_account", "client_email": "a@b.iam.gserviceaccount.com",
+        "private_key": "-----BEGIN PRIVATE KEY-----\nnot-a-key\n-----END PRIVATE KEY-----\n"});
+    let bad = json!({
+        "name": "bad", "connection_id": "local", "file_pattern": "t_*.csv",
+        "destination": {"kind": "bigquery", "project": "p", "dataset": "d",
+            "auth": {"type": "service_account_key", "key_json": key.to_string()}}
+    });
+    let (status, body) = api.post("/api/jobs", bad).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["details"]["fields"][0]["field"], "destination",
+        "{body}"
+    );
+    assert!(!body.to_string().contains("not-a-key"), "{body}");
+}
+
+#[tokio::test]
 async fn a_token_guards_every_endpoint() {
     let api = Api::new(Some("s3cret")).await;
     let (status, body) = api.get("/api/connections").await;
