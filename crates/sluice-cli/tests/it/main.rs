@@ -421,6 +421,82 @@ fn jobs_create_explains_a_bad_bigquery_destination() {
 }
 
 #[test]
+fn two_processes_with_their_own_data_dirs_share_a_postgres_catalog() {
+    let pg = Postgres::new();
+    let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let (a, b) = (Cli::new(), Cli::new());
+    let warehouse = a.dir.path().join("shared.duckdb");
+    // A names the catalog with --catalog, B with SLUICE_CATALOG_URL.
+    let on_a = |args: &[&str]| {
+        let mut all = vec!["--catalog", pg.url.as_str()];
+        all.extend_from_slice(args);
+        let out = a.cmd(&all).env("SLUICE_SECRET_KEY", key).output().unwrap();
+        assert!(out.status.success(), "A {args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    let on_b = |args: &[&str]| {
+        let out = b
+            .cmd(args)
+            .env("SLUICE_CATALOG_URL", &pg.url)
+            .env("SLUICE_SECRET_KEY", key)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "B {args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    a.write("t_1.csv", &rows(1, 100));
+    on_a(&[
+        "connections",
+        "add",
+        "local",
+        &format!("file://{}", a.drop_dir().display()),
+    ]);
+    on_a(&[
+        "jobs",
+        "create",
+        "tx",
+        "--connection",
+        "local",
+        "--pattern",
+        "t_*.csv",
+        "--all-files",
+        "--duckdb",
+        warehouse.to_str().unwrap(),
+    ]);
+    // B sees A's job and runs it; A then finds nothing new: one ledger.
+    assert!(on_b(&["jobs", "list"]).contains("tx"));
+    let out = on_b(&["run", "tx"]);
+    assert!(out.contains("t_1.csv  loaded, 100 rows"), "{out}");
+    let again = on_a(&["run", "tx"]);
+    assert!(again.contains("nothing new"), "{again}");
+    // Run 1 was B's: A shows it from the shared catalog.
+    let first: serde_json::Value =
+        serde_json::from_str(&on_a(&["runs", "show", "1", "--json"])).unwrap();
+    assert_eq!(first["rows_loaded"], 100, "{first}");
+    assert_eq!(pg.count("SELECT count(*) FROM runs"), 2);
+    assert_eq!(pg.count("SELECT count(*) FROM processed_files"), 1);
+    assert!(
+        !b.data().join("catalog.db").exists(),
+        "no SQLite catalog beside it"
+    );
+    let conn = duckdb::Connection::open(&warehouse).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 100);
+
+    let bad = a.run(&["--catalog", "mysql://u:pw@h/db", "jobs", "list"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("must start with postgres://"),
+        "{}",
+        stderr(&bad)
+    );
+    assert!(!stderr(&bad).contains(":pw@"), "{}", stderr(&bad));
+    pg.drop_database();
+}
+
+#[test]
 fn jobs_create_refuses_an_unknown_destination_without_echoing_its_password() {
     let cli = Cli::new();
     cli.write("t_1.csv", &rows(1, 3));

@@ -107,12 +107,13 @@ fn ints(
 }
 
 #[tokio::test]
-// local-bigquery differs here: its NDJSON load stores a BYTES value's base64 text as the
-// bytes themselves (b"\x00\xff" is written as "AP8=" and read back as the 4 bytes "AP8="),
-// where BigQuery decodes base64. Every other type round-trips on it.
-#[ignore = "local-bigquery does not decode base64 BYTES in NDJSON loads"]
 async fn bigquery_round_trips_every_type_with_nulls() {
-    suite::round_trips_every_type_with_nulls(&bigquery()).await;
+    // local-bigquery differs here: its NDJSON load stores a BYTES value's base64 text as the
+    // bytes themselves (b"\x00\xff" is written as "AP8=" and read back as the 4 bytes
+    // "AP8="), where BigQuery decodes base64 as documented. BYTES values are loaded but not
+    // compared here; `bigquery::rows` tests that they are written as base64. Every other
+    // type round-trips on it.
+    suite::round_trips_every_type_with_nulls_but(&bigquery(), &[WarehouseType::Bytes]).await;
 }
 
 #[tokio::test]

@@ -88,6 +88,12 @@ pub fn ints(n: i64) -> (Vec<Column>, RecordBatch) {
 }
 
 pub async fn round_trips_every_type_with_nulls(sink: &dyn Sink) {
+    round_trips_every_type_with_nulls_but(sink, &[]).await;
+}
+
+/// Every type is loaded; the values of types in `unread` are not compared on reading back
+/// (for a stand-in server that stores one type differently from the real one).
+pub async fn round_trips_every_type_with_nulls_but(sink: &dyn Sink, unread: &[WarehouseType]) {
     let table = TableName::parse("all_types").unwrap();
     let columns = all_types();
     sink.ensure_table(&table, &columns).await.unwrap();
@@ -116,6 +122,9 @@ pub async fn round_trips_every_type_with_nulls(sink: &dyn Sink) {
     assert_eq!(back.num_rows(), 2);
     for (i, c) in columns.iter().enumerate() {
         // Compare as the loaded Arrow type; sinks may name zones differently ("UTC", "+00:00").
+        if unread.contains(&c.ty) {
+            continue;
+        }
         let got = arrow::compute::cast(back.column(i), &c.ty.arrow_type()).unwrap();
         if c.ty == WarehouseType::Json {
             // JSON compares as values: a sink may store it in a normal form (`{"a": [1, 2]}`).
