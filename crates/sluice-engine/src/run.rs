@@ -520,12 +520,13 @@ impl Engine {
             .load_claimed(job, store, sink, file, &load, progress)
             .await
         {
-            Ok(rows) => {
+            Ok((rows, note)) => {
                 sluice_core::fault::hit("after-commit");
                 self.catalog()
                     .mark_loaded(job.id, &file.path, &version, rows, run_id)
                     .await?;
                 record.rows_loaded = rows;
+                record.message = note;
                 Ok((record, false))
             }
             Err(f) => {
@@ -540,6 +541,7 @@ impl Engine {
     }
 
     /// Checks the schema and loads; an error comes back as the file's outcome and message.
+    /// Returns the rows loaded, and a note when the destination read the file itself.
     async fn load_claimed(
         &self,
         job: &Job,
@@ -548,7 +550,7 @@ impl Engine {
         file: &FileEntry,
         load: &FileLoad,
         progress: Arc<dyn Progress>,
-    ) -> Result<u64, Failure> {
+    ) -> Result<(u64, Option<String>), Failure> {
         let detected = format::detect(store, file, &job.file_format_options)
             .await
             .map_err(core_failure)?;
@@ -581,7 +583,8 @@ impl Engine {
                     .await
                     .map_err(|e| destination_failure(file, e))?;
                 progress.rows(receipt.rows);
-                return Ok(receipt.rows);
+                let note = format!("read by the destination from {} (push-down)", source.uri);
+                return Ok((receipt.rows, Some(note)));
             }
         }
         let batches = format::read(store, file, &job.file_format_options, &job.schema)
@@ -599,7 +602,7 @@ impl Engine {
             .load(&job.table_name, &job.schema, load, job.load_type, batches)
             .await
             .map_err(|e| destination_failure(file, e))?;
-        Ok(receipt.rows)
+        Ok((receipt.rows, None))
     }
 }
 

@@ -106,13 +106,17 @@ async fn a_job_into_bigquery_loads_each_file_once_and_keeps_its_key_sealed() {
         "{}",
         job.destination.describe()
     );
-    match env.engine.catalog().job("tx").await.unwrap().destination {
-        Destination::BigQuery(BigQueryConfig {
-            auth: Auth::ServiceAccountKey { key_json },
-            ..
-        }) => assert!(SecretKey::is_sealed(&key_json), "{key_json}"),
-        other => panic!("{other:?}"),
-    }
+    let stored_key = || async {
+        match env.engine.catalog().job("tx").await.unwrap().destination {
+            Destination::BigQuery(BigQueryConfig {
+                auth: Auth::ServiceAccountKey { key_json },
+                ..
+            }) => key_json,
+            other => panic!("{other:?}"),
+        }
+    };
+    let sealed = stored_key().await;
+    assert!(SecretKey::is_sealed(&sealed), "{sealed}");
     let secret_line = TEST_KEY.lines().nth(2).unwrap();
     for entry in std::fs::read_dir(env.dir.path().join("data")).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
@@ -137,13 +141,25 @@ async fn a_job_into_bigquery_loads_each_file_once_and_keeps_its_key_sealed() {
         "{second:?}"
     );
 
+    // A new secret key re-seals the job's key, which still opens for the next run.
+    env.engine.rotate_secret_key().await.unwrap();
+    let resealed = stored_key().await;
+    assert!(SecretKey::is_sealed(&resealed) && resealed != sealed);
+    env.write("transactions_2024-11-20.csv", &transactions(501, 50), 5);
+    let third = env.run_all("tx").await;
+    assert_eq!(
+        (third.files_loaded, third.rows_loaded),
+        (1, 50),
+        "{third:?}"
+    );
+
     let check = BigQuerySink::new(BigQueryConfig {
         auth: Auth::None,
         ..config.clone()
     })
     .unwrap();
     let table = TableName::parse("transactions").unwrap();
-    assert_eq!(check.count_rows(&table).await.unwrap(), 500);
+    assert_eq!(check.count_rows(&table).await.unwrap(), 550);
     let sum = check
         .query(&format!(
             "SELECT SUM(id) FROM `{}.{}.transactions`",
@@ -151,7 +167,7 @@ async fn a_job_into_bigquery_loads_each_file_once_and_keeps_its_key_sealed() {
         ))
         .await
         .unwrap();
-    assert_eq!(sum[0][0], Value::String((1..=500).sum::<i64>().to_string()));
+    assert_eq!(sum[0][0], Value::String((1..=550).sum::<i64>().to_string()));
     // The job's key was opened from the catalog and signed in: one token, reused.
     assert_eq!(token_calls.load(Ordering::SeqCst), 1);
 }
@@ -196,6 +212,15 @@ async fn with_push_down_bigquery_reads_a_gcs_csv_file_itself() {
         .await
         .unwrap();
     assert_eq!((run.files_loaded, run.rows_loaded), (2, 3), "{run:?}");
+    let details = engine.run_details(run.id).await.unwrap();
+    for f in &details.files {
+        let note = f.message.as_deref().unwrap_or_default();
+        assert!(
+            note.starts_with("read by the destination from gs://sluice-test/")
+                && note.ends_with("(push-down)"),
+            "{note}"
+        );
+    }
 
     // Each file was loaded by a job reading its gs:// URI, not by an upload from sluice.
     let prefix = match &gcs.config {
