@@ -442,7 +442,7 @@ async function wizardPage() {
     pushDown.addEventListener("change", () => (wiz.bq.pushDown = pushDown.checked));
     const bqPanel = h("div", { id: "bigquery-panel" },
       h("div", { class: "row" }, field("Project", bqInput("project", { type: "text", placeholder: "my-project" }), "destination.project"),
-        field("Dataset", bqInput("dataset", { type: "text", placeholder: "raw" }), "destination.dataset", "tables named schema.table go to dataset schema"),
+        field("Dataset", bqInput("dataset", { type: "text", placeholder: "raw" }), "destination.dataset", "or schema.table"),
         field("Location", bqInput("location", { type: "text" }), "destination.location", "US, EU, europe-west1 …")),
       field("Service-account key (JSON)", bqInput("key", { tag: "textarea", rows: 3, placeholder: "{\"type\": \"service_account\", …} — empty: application default credentials" }), "destination.auth",
         "needs roles/bigquery.dataEditor on the dataset and roles/bigquery.jobUser on the project; stored sealed, shown as ••••"),
