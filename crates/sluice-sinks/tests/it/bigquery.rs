@@ -143,6 +143,21 @@ async fn bigquery_refuses_a_table_with_other_columns() {
 }
 
 #[tokio::test]
+async fn bigquery_text_with_delimiters_and_any_script_round_trips() {
+    suite::text_with_delimiters_and_any_script_round_trips(&bigquery()).await;
+}
+
+#[tokio::test]
+async fn bigquery_numerics_keep_full_precision_and_int64_its_range() {
+    suite::numerics_keep_full_precision_and_int64_its_range(&bigquery()).await;
+}
+
+#[tokio::test]
+async fn bigquery_was_loaded_answers_after_a_load_and_after_an_interrupted_one() {
+    suite::was_loaded_answers_after_a_load_and_after_an_interrupted_one(&bigquery()).await;
+}
+
+#[tokio::test]
 async fn bigquery_schema_qualified_tables() {
     // `raw.events` lives in dataset `raw`, created on demand, whatever the sink's dataset.
     suite::schema_qualified_tables(&bigquery()).await;
