@@ -30,8 +30,30 @@ pub fn postgres_admin() -> String {
     )
 }
 
-/// A new, empty database on the test server: its name and URL.
-pub async fn postgres_database() -> (String, String) {
+/// A database on the test server, dropped when this is (connections and all).
+pub struct PgDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (postgres_admin(), self.name.clone());
+        // On a runtime of its own: the test's may be shutting down.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                if let Ok(pool) = sqlx_postgres::PgPool::connect(&admin).await {
+                    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&pool).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A new, empty database on the test server.
+pub async fn postgres_database() -> PgDatabase {
     let admin = postgres_admin();
     let name = format!("sluice_{}", uuid::Uuid::new_v4().simple());
     let pool = sqlx_postgres::PgPool::connect(&admin).await.unwrap();
@@ -40,13 +62,14 @@ pub async fn postgres_database() -> (String, String) {
         .await
         .unwrap();
     let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-    (name, url)
+    PgDatabase { name, url }
 }
 
 /// A new, empty database on the test server, and a catalog in it.
-pub async fn postgres() -> ((), PostgresCatalog) {
-    let (_, url) = postgres_database().await;
-    ((), PostgresCatalog::connect(&url).await.unwrap())
+pub async fn postgres() -> (PgDatabase, PostgresCatalog) {
+    let db = postgres_database().await;
+    let catalog = PostgresCatalog::connect(&db.url).await.unwrap();
+    (db, catalog)
 }
 
 /// Runs a contract test on both backends.

@@ -14,7 +14,8 @@ use crate::transactions;
 /// lets in over TLS only.
 #[tokio::test]
 async fn two_engines_on_one_postgres_catalog_share_jobs_runs_and_the_lease() {
-    let (name, url) = crate::catalog::postgres_database().await;
+    let db = crate::catalog::postgres_database().await;
+    let (name, url) = (db.name.clone(), db.url.clone());
     let a_catalog = PostgresCatalog::connect(&url).await.unwrap();
     let grants = sqlx_postgres::PgPool::connect(&url).await.unwrap();
     sqlx::raw_sql(

@@ -38,7 +38,14 @@ impl fmt::Display for ApiError {
 impl ApiError {
     fn transport(e: reqwest::Error) -> Self {
         // reqwest's message hides the cause ("connection refused", "timed out"): add it.
-        let mut message = format!("request failed: {e}");
+        let what = if e.is_connect() {
+            "cannot reach the API (check the endpoint and the network)"
+        } else if e.is_timeout() {
+            "the API did not answer in time"
+        } else {
+            "request failed"
+        };
+        let mut message = format!("{what}: {e}");
         let mut source = std::error::Error::source(&e);
         while let Some(s) = source {
             message.push_str(&format!(": {s}"));

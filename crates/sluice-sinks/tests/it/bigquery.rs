@@ -345,6 +345,10 @@ async fn bigquery_check_names_an_unreachable_endpoint() {
         "{message}"
     );
     assert!(
+        message.contains("cannot reach the API (check the endpoint and the network)"),
+        "{message}"
+    );
+    assert!(
         err.is_transient(),
         "a refused connection may pass: {message}"
     );
