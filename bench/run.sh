@@ -4,6 +4,8 @@
 #
 #   bench/run.sh            # 12,000,000 rows
 #   ROWS=1000000 bench/run.sh
+#   DESTINATION=postgres://user@host/db bench/run.sh   # another destination (--destination);
+#                                                      # each run loads a table of its own
 #
 # The file is generated once (fixed seed) under bench/out/ and reused.
 set -euo pipefail
@@ -24,8 +26,12 @@ if [ ! -f "$FILE" ] || [ "$(cat "$OUT/rows" 2>/dev/null)" != "$ROWS" ]; then
 fi
 rm -rf "$DATA"
 "$SLUICE_BIN" --data-dir "$DATA" connections add bench "file://$DROP" >/dev/null
+DEST_ARGS=(--table transactions)
+if [ -n "${DESTINATION:-}" ]; then
+  DEST_ARGS=(--table "bench_$(date +%s)" --destination "$DESTINATION")
+fi
 "$SLUICE_BIN" --data-dir "$DATA" jobs create bench --connection bench --pattern 'transactions_*.csv' \
-  --max-file-size 8GiB --table transactions >/dev/null
+  --max-file-size 8GiB "${DEST_ARGS[@]}" >/dev/null
 
 python3 - "$SLUICE_BIN" "$DATA" "$FILE" <<'PY'
 import json, os, resource, subprocess, sys, time
