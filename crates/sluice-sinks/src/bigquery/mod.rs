@@ -632,6 +632,22 @@ fn describe_columns(cols: &[(String, String, String)]) -> String {
         .join(", ")
 }
 
+/// An existing table's columns (name, type, mode) must be the job's, in order.
+fn same_columns(
+    table: &TableName,
+    existing: &[(String, String, String)],
+    expected: &[(String, String, String)],
+) -> Result<()> {
+    if existing == expected {
+        return Ok(());
+    }
+    Err(Error::TableMismatch {
+        table: table.to_string(),
+        found: describe_columns(existing),
+        expected: describe_columns(expected),
+    })
+}
+
 fn expected_columns(columns: &[Column]) -> Vec<(String, String, String)> {
     columns
         .iter()
@@ -671,14 +687,7 @@ impl Sink for BigQuerySink {
     async fn ensure_table(&self, table: &TableName, columns: &[Column]) -> Result<()> {
         let expected = expected_columns(columns);
         if let Some(existing) = self.table_columns(table).await? {
-            if existing != expected {
-                return Err(Error::TableMismatch {
-                    table: table.to_string(),
-                    found: describe_columns(&existing),
-                    expected: describe_columns(&expected),
-                });
-            }
-            return Ok(());
+            return same_columns(table, &existing, &expected);
         }
         let dataset = self.dataset_of(table).to_string();
         self.ensure_dataset(&dataset).await?;
@@ -699,12 +708,7 @@ impl Sink for BigQuerySink {
             Ok(_) => Ok(()),
             // Created by another worker meanwhile: check it is ours.
             Err(e) if e.status == Some(409) => match self.table_columns(table).await? {
-                Some(existing) if existing == expected => Ok(()),
-                Some(existing) => Err(Error::TableMismatch {
-                    table: table.to_string(),
-                    found: describe_columns(&existing),
-                    expected: describe_columns(&expected),
-                }),
+                Some(existing) => same_columns(table, &existing, &expected),
                 None => Err(self.api_error(&format!("creating table {table}"), e)),
             },
             Err(e) => Err(self.api_error(
