@@ -49,6 +49,21 @@ impl Cli {
         stdout(&out)
     }
 
+    /// `sluice run tx` with `SLUICE_FAULT=fault`, which makes it abort at that point.
+    fn killed_run(&self, fault: &str) -> Output {
+        let out = self
+            .cmd(&["run", "tx"])
+            .env("SLUICE_FAULT", fault)
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "the run was not aborted: {}",
+            stdout(&out)
+        );
+        out
+    }
+
     fn write(&self, name: &str, content: &str) {
         std::fs::write(self.drop_dir().join(name), content).unwrap();
     }
@@ -141,12 +156,7 @@ fn a_process_killed_mid_file_leaves_nothing_and_the_next_run_loads_it_once() {
     cli.write("t_1.csv", &rows(1, 30_000));
     cli.setup_job(&[]);
     // Abort after the second batch of 8192 rows has gone into the open transaction.
-    let killed = cli
-        .cmd(&["run", "tx"])
-        .env("SLUICE_FAULT", "mid-load:2")
-        .output()
-        .unwrap();
-    assert!(!killed.status.success());
+    let killed = cli.killed_run("mid-load:2");
     assert!(
         stderr(&killed).contains("SLUICE_FAULT: aborting at mid-load"),
         "{}",
@@ -263,12 +273,7 @@ fn a_process_killed_mid_file_leaves_nothing_in_postgres_and_the_next_run_loads_i
         shown.contains("destination: postgres://postgres:••••@") && !shown.contains("hunter2"),
         "{shown}"
     );
-    let killed = cli
-        .cmd(&["run", "tx"])
-        .env("SLUICE_FAULT", "mid-load:2")
-        .output()
-        .unwrap();
-    assert!(!killed.status.success());
+    let killed = cli.killed_run("mid-load:2");
     assert!(
         stderr(&killed).contains("SLUICE_FAULT: aborting at mid-load"),
         "{}",
@@ -301,12 +306,7 @@ fn a_process_killed_after_a_postgres_commit_is_recovered_not_loaded_twice() {
     let cli = Cli::new();
     cli.write("t_1.csv", &rows(1, 1000));
     cli.setup_job(&["--destination", &pg.url]);
-    let killed = cli
-        .cmd(&["run", "tx"])
-        .env("SLUICE_FAULT", "after-commit")
-        .output()
-        .unwrap();
-    assert!(!killed.status.success());
+    cli.killed_run("after-commit");
     assert_eq!(pg.count("SELECT count(*) FROM t"), 1000);
     assert_eq!(cli.ledger()[0]["status"], "loading");
 
@@ -362,22 +362,12 @@ fn a_process_killed_mid_upload_or_after_a_bigquery_load_job_loads_each_file_once
     );
 
     // Killed while the file's chunks go up: BigQuery starts no job, nothing is loaded.
-    let killed = cli
-        .cmd(&["run", "tx"])
-        .env("SLUICE_FAULT", "mid-load:2")
-        .output()
-        .unwrap();
-    assert!(!killed.status.success());
+    cli.killed_run("mid-load:2");
     assert_eq!(bigquery_rows(&config, "t"), 0);
     assert_eq!(cli.ledger()[0]["status"], "loading");
 
     // Killed after the load job committed, before the ledger knew: recovered from the job.
-    let killed = cli
-        .cmd(&["run", "tx"])
-        .env("SLUICE_FAULT", "after-commit")
-        .output()
-        .unwrap();
-    assert!(!killed.status.success());
+    cli.killed_run("after-commit");
     assert_eq!(bigquery_rows(&config, "t"), 30_000);
     let out = cli.ok(&["run", "tx", "--json"]);
     let run: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -526,12 +516,7 @@ fn a_process_killed_after_commit_is_recorded_and_not_loaded_twice() {
     let cli = Cli::new();
     cli.write("t_1.csv", &rows(1, 1000));
     cli.setup_job(&[]);
-    let killed = cli
-        .cmd(&["run", "tx"])
-        .env("SLUICE_FAULT", "after-commit")
-        .output()
-        .unwrap();
-    assert!(!killed.status.success());
+    cli.killed_run("after-commit");
     assert_eq!(cli.table_rows("t"), 1000);
     assert_eq!(cli.ledger()[0]["status"], "loading");
 

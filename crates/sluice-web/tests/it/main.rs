@@ -65,6 +65,24 @@ impl Api {
         self.call("POST", uri, Some(body), None).await
     }
 
+    /// Asks for a run of `job` ("Run now") and polls it until it is neither queued nor
+    /// running, for at most `limit`; returns the run as last seen.
+    async fn run_now_and_wait(&self, job: &str, limit: Duration) -> Value {
+        let (status, body) = self.post(&format!("/api/jobs/{job}/run"), json!({})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let run_id = body["run_id"].as_i64().unwrap();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let (_, body) = self.get(&format!("/api/runs/{run_id}")).await;
+            let run = body["run"].clone();
+            let pending = matches!(run["status"].as_str(), Some("running" | "queued"));
+            if !pending || tokio::time::Instant::now() >= deadline {
+                return run;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn add_local(&self) {
         let (status, body) = self
             .post(
@@ -310,18 +328,7 @@ async fn jobs_run_and_report() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["details"]["fields"][0]["field"], "schedule");
 
-    let (status, body) = api.post("/api/jobs/tx/run", json!({})).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let run_id = body["run_id"].as_i64().unwrap();
-    let mut run = Value::Null;
-    for _ in 0..100 {
-        let (_, body) = api.get(&format!("/api/runs/{run_id}")).await;
-        run = body["run"].clone();
-        if run["status"] != "running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let run = api.run_now_and_wait("tx", Duration::from_secs(5)).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["rows_loaded"], 2);
     assert_eq!(run["files"][0]["outcome"], "loaded");
@@ -403,18 +410,7 @@ async fn a_job_into_postgres_is_shown_with_its_password_redacted() {
     let (_, list) = api.get("/api/jobs").await;
     assert!(!list.to_string().contains("pa55word"), "{list}");
 
-    let (status, body) = api.post("/api/jobs/tx/run", json!({})).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let run_id = body["run_id"].as_i64().unwrap();
-    let mut run = Value::Null;
-    for _ in 0..200 {
-        let (_, body) = api.get(&format!("/api/runs/{run_id}")).await;
-        run = body["run"].clone();
-        if run["status"] != "running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let run = api.run_now_and_wait("tx", Duration::from_secs(10)).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["rows_loaded"], 2);
 
@@ -465,18 +461,7 @@ async fn a_job_into_bigquery_is_shown_with_its_key_redacted() {
     assert_eq!(shown["location"], "US", "{body}");
     assert_eq!(shown["push_down"], false, "{body}");
 
-    let (status, body) = api.post("/api/jobs/tx/run", json!({})).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let run_id = body["run_id"].as_i64().unwrap();
-    let mut run = Value::Null;
-    for _ in 0..400 {
-        let (_, body) = api.get(&format!("/api/runs/{run_id}")).await;
-        run = body["run"].clone();
-        if run["status"] != "running" && run["status"] != "queued" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let run = api.run_now_and_wait("tx", Duration::from_secs(20)).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["rows_loaded"], 2);
 
@@ -571,15 +556,7 @@ async fn metrics_count_runs_rows_and_successes() {
         "{body}"
     );
     std::fs::remove_file(api.dir.path().join("drop/t_2.csv")).unwrap();
-    let (_, body) = api.post("/api/jobs/tx/run", json!({})).await;
-    let run_id = body["run_id"].as_i64().unwrap();
-    for _ in 0..100 {
-        let (_, body) = api.get(&format!("/api/runs/{run_id}")).await;
-        if body["run"]["status"] != "running" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    api.run_now_and_wait("tx", Duration::from_secs(5)).await;
     let (status, body) = api.get("/metrics").await;
     assert_eq!(status, StatusCode::OK);
     let text = body.as_str().unwrap();
