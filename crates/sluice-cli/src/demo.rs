@@ -10,7 +10,6 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 use chrono::{Days, NaiveDate};
 use clap::Args;
-use sluice_engine::model::Destination;
 use sluice_engine::{Engine, Error as EngineError, JobRequest, Quiet, RunOptions};
 
 use crate::output::{Printer, thousands};
@@ -158,11 +157,11 @@ fn write_day(dir: &Path, day: NaiveDate, index: u64, rows: u64) -> Result<PathBu
 
 async fn reset(engine: &Engine, dir: &Path) -> Result<()> {
     match engine.delete_job(DEMO_JOB, true).await {
-        Ok(()) | Err(EngineError::NotFound(_)) => {}
+        Ok(()) | Err(EngineError::NotFound { .. }) => {}
         Err(e) => return Err(e.into()),
     }
     match engine.delete_connection(DEMO_CONNECTION).await {
-        Ok(()) | Err(EngineError::NotFound(_)) => {}
+        Ok(()) | Err(EngineError::NotFound { .. }) => {}
         Err(e) => return Err(e.into()),
     }
     if dir.exists() {
@@ -199,7 +198,6 @@ pub async fn run(engine: &Engine, args: &DemoArgs, out: &Printer) -> Result<()> 
             file_pattern: "transactions_*.csv".into(),
             load_latest_only: false,
             table_name: Some(DEMO_TABLE.into()),
-            destination: Destination::default(),
             ..JobRequest::default()
         })
         .await?;
@@ -239,8 +237,7 @@ pub async fn run(engine: &Engine, args: &DemoArgs, out: &Printer) -> Result<()> 
     out.line("7. Third run: only the new file");
     out.run(&r);
 
-    let sink = engine.sink(&job.destination)?;
-    let rows = sink.count_rows(&job.table_name).await?;
+    let rows = engine.table_rows(DEMO_JOB).await?;
     let db = std::path::absolute(
         engine
             .data_dir()

@@ -12,7 +12,9 @@ use sluice_core::schema::DetectedSchema;
 use sluice_core::storage::FileEntry;
 use sluice_engine::FileListing;
 use sluice_engine::model::{ConnectionRecord, Job, ProcessedFile, Run, RunFile};
-use sluice_engine::run::human_bytes;
+use sluice_engine::text::human_bytes;
+
+use crate::hints;
 
 pub struct Printer {
     out: Mutex<Box<dyn Write + Send>>,
@@ -60,7 +62,8 @@ impl Printer {
 
     pub fn listing(&self, l: &FileListing) {
         if let Some(s) = &l.suggestion {
-            self.line(s);
+            let flag = l.hint.as_ref().map(hints::as_flag).unwrap_or_default();
+            self.line(&format!("{s}{flag}"));
             return;
         }
         let mut t = table(&["file", "size", "last modified", ""]);
@@ -229,7 +232,7 @@ impl Printer {
         }
         self.line(&t.to_string());
         if let Some(ledger) = ledger {
-            let loaded: Vec<_> = ledger.iter().filter(|p| p.status == "loaded").collect();
+            let loaded: Vec<_> = ledger.iter().filter(|p| p.is_loaded()).collect();
             self.line(&format!("{} file(s) loaded", loaded.len()));
             for p in loaded.iter().take(10) {
                 self.line(&format!(
@@ -438,6 +441,12 @@ pub fn file_line(f: &RunFile) -> String {
             || f.outcome == sluice_engine::model::FileOutcome::SkippedTooLarge)
     {
         s.push_str(&format!("\n      {}", m.replace('\n', "\n      ")));
+        if let Some(h) = &f.hint {
+            if !m.contains(&h.text) {
+                s.push_str(&format!("; {}", h.text));
+            }
+            s.push_str(&hints::as_flag(h));
+        }
     }
     s
 }

@@ -1,8 +1,12 @@
+use serde::{Deserialize, Serialize};
+
 use crate::schema::SchemaDiff;
 
 /// Everything that can go wrong in storage, formats and schemas.
 ///
-/// Messages name the file, line and column where there is one, and say what to do.
+/// Messages name the file, line and column where there is one, and say what to do. What to
+/// do is data where a setting fixes it ([`Hint`]): the CLI words it as a flag, the UI as the
+/// field to change.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("invalid connection URL '{url}': {reason}")]
@@ -18,6 +22,8 @@ pub enum Error {
     #[error("invalid file pattern '{pattern}': {reason}")]
     InvalidPattern { pattern: String, reason: String },
 
+    /// A setting that cannot be used; `option` names it as requests do (`delimiter`,
+    /// `file_format`).
     #[error("invalid option {option}: {reason}")]
     InvalidOption { option: String, reason: String },
 
@@ -28,7 +34,7 @@ pub enum Error {
         line: Option<u64>,
         column: Option<String>,
         message: String,
-        hint: Option<String>,
+        hint: Option<Box<Hint>>,
     },
 
     #[error(
@@ -37,12 +43,51 @@ pub enum Error {
     SchemaMismatch { path: String, diff: SchemaDiff },
 }
 
+/// What a user can do about an error. `text` says it in words any interface can show;
+/// `field` names the setting that fixes it as requests name it (`encoding`, `delimiter`,
+/// `file_pattern`, `max_file_size`) and `value` the value to give it, where one does. The
+/// CLI adds the flag (`--encoding latin-1`), the UI puts the hint beside the field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hint {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+impl Hint {
+    /// Advice that no one setting carries out.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            field: None,
+            value: None,
+        }
+    }
+
+    /// Advice to change `field` (to `value`, if given).
+    pub fn set(text: impl Into<String>, field: &str, value: Option<&str>) -> Self {
+        Self {
+            text: text.into(),
+            field: Some(field.to_string()),
+            value: value.map(str::to_string),
+        }
+    }
+}
+
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 fn parse_message(
     path: &str,
     line: Option<u64>,
     column: Option<&str>,
     message: &str,
-    hint: Option<&str>,
+    hint: Option<&Hint>,
 ) -> String {
     let mut s = path.to_string();
     if let Some(line) = line {
@@ -55,7 +100,7 @@ fn parse_message(
     s.push_str(message);
     if let Some(hint) = hint {
         s.push_str(" — ");
-        s.push_str(hint);
+        s.push_str(&hint.text);
     }
     s
 }
@@ -83,6 +128,23 @@ impl Error {
         Self::Storage {
             path: path.into(),
             source,
+        }
+    }
+
+    /// The advice that comes with the error, if any.
+    pub fn hint(&self) -> Option<&Hint> {
+        match self {
+            Self::Parse { hint, .. } => hint.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The request field at fault, where one is.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::InvalidOption { option, .. } => Some(option),
+            Self::InvalidPattern { .. } => Some("file_pattern"),
+            _ => None,
         }
     }
 

@@ -3,15 +3,20 @@
 //!
 //! - [`storage`]: open a connection URL as an `object_store::ObjectStore`, list the files
 //!   that match a prefix and a glob, newest first.
-//! - [`format`]: CSV, Parquet and JSON. Each has a sniffer that turns the head of a file into a
+//! - [`format`]: one registry of formats (CSV, Parquet, JSON), each a module implementing
+//!   [`format::Format`]: a sniffer that turns the head of a file into a
 //!   [`schema::DetectedSchema`], and a reader that turns a whole file into a stream of Arrow
-//!   record batches in the job's column types.
+//!   record batches in the job's column types. Whole-file compression wraps any of them.
 //! - [`schema`]: warehouse types, inference, fingerprints and diffs.
+//! - [`secret`]: sealing credentials at rest, and [`secret::Secrets`], the one way settings
+//!   seal, open and redact them; [`fields`]: settings described for forms.
+//! - [`error`]: errors that name the file, line and column, with [`error::Hint`]s as data.
 //!
 //! Start with [`format::detect`] and [`format::read`]. Nothing here links a database.
 
 pub mod error;
 pub mod fault;
+pub mod fields;
 pub mod format;
 pub mod names;
 pub mod schema;

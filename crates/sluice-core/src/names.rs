@@ -15,6 +15,10 @@ pub struct TableName {
     name: String,
 }
 
+/// What [`TableName::parse`] accepts, as a regular expression (for forms).
+pub const TABLE_NAME_PATTERN: &str =
+    "^[A-Za-z_][A-Za-z0-9_]{0,62}(\\.[A-Za-z_][A-Za-z0-9_]{0,62})?$";
+
 fn valid_identifier(part: &str) -> bool {
     let mut chars = part.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
@@ -126,6 +130,25 @@ mod tests {
         ] {
             let err = TableName::parse(bad).unwrap_err();
             assert!(err.starts_with("invalid table name"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_pattern_forms_use_agrees_with_parse() {
+        let re = regex::Regex::new(TABLE_NAME_PATTERN).unwrap();
+        for name in [
+            "t",
+            "_x",
+            "raw.events_2024",
+            "1abc",
+            "a-b",
+            "a.b.c",
+            "",
+            &"x".repeat(63),
+            &"x".repeat(64),
+            "Ab.c",
+        ] {
+            assert_eq!(re.is_match(name), TableName::parse(name).is_ok(), "{name}");
         }
     }
 

@@ -170,6 +170,169 @@ impl SecretKey {
     }
 }
 
+/// What a redacted secret shows.
+pub const REDACTED: &str = "••••";
+
+/// Settings that hold credentials (a connection, a destination): each credential field is
+/// visited by [`Secrets::map_secrets`], and sealing, opening, redacting and keeping a secret
+/// through an edit are written once, here, over it.
+pub trait Secrets: Sized {
+    /// A copy with `f` applied to every credential that is set, with the field's name.
+    ///
+    /// # Errors
+    /// The first error of `f`.
+    fn map_secrets<E>(
+        &self,
+        f: impl FnMut(&'static str, &str) -> Result<String, E>,
+    ) -> Result<Self, E>;
+
+    /// How a credential is shown: [`REDACTED`] unless a field shows part of itself (a URL
+    /// shows everything but its password).
+    fn redact_field(_field: &str, _value: &str) -> String {
+        REDACTED.into()
+    }
+
+    /// The value to keep when an edit sends back `shown` for a credential whose stored value
+    /// is `previous`: an edit form shows the redacted value and sends it back unchanged when
+    /// the user keeps the secret.
+    fn keep_field(field: &str, shown: &str, previous: &str) -> String {
+        if shown == REDACTED || shown == Self::redact_field(field, previous) {
+            previous.to_string()
+        } else {
+            shown.to_string()
+        }
+    }
+
+    /// The names of the credential fields that are set.
+    fn secret_fields(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let _ = self.map_secrets::<std::convert::Infallible>(|f, v| {
+            out.push(f);
+            Ok(v.to_string())
+        });
+        out
+    }
+
+    /// A copy safe to show. A value still sealed is shown as [`REDACTED`] whole.
+    fn redacted(&self) -> Self {
+        infallible(self.map_secrets(|f, v| {
+            Ok(if SecretKey::is_sealed(v) {
+                REDACTED.into()
+            } else {
+                Self::redact_field(f, v)
+            })
+        }))
+    }
+
+    /// A copy with every credential sealed under `key`, bound to `context(field)`. Values
+    /// already sealed stay as they are.
+    fn sealed(&self, key: &SecretKey, context: impl Fn(&str) -> String) -> Self {
+        infallible(self.map_secrets(|f, v| {
+            Ok(if SecretKey::is_sealed(v) {
+                v.to_string()
+            } else {
+                key.seal(v, &context(f))
+            })
+        }))
+    }
+
+    /// A copy with every sealed credential opened; the error names the field that did not
+    /// open. Values that are not sealed (written before sealing existed) stay as they are.
+    ///
+    /// # Errors
+    /// The field and why it did not open (another key, another record).
+    fn opened(
+        &self,
+        key: &SecretKey,
+        context: impl Fn(&str) -> String,
+    ) -> Result<Self, (String, SecretError)> {
+        self.map_secrets(|f, v| {
+            if SecretKey::is_sealed(v) {
+                key.open(v, &context(f)).map_err(|e| (f.to_string(), e))
+            } else {
+                Ok(v.to_string())
+            }
+        })
+    }
+
+    /// Fills credentials sent back redacted from `previous` (see [`Secrets::keep_field`]).
+    fn keep_secrets_from(&self, previous: &Self) -> Self {
+        let mut old = std::collections::BTreeMap::new();
+        let _ = previous.map_secrets::<std::convert::Infallible>(|f, v| {
+            old.insert(f, v.to_string());
+            Ok(v.to_string())
+        });
+        infallible(self.map_secrets(|f, v| {
+            Ok(match old.get(f) {
+                Some(previous) => Self::keep_field(f, v, previous),
+                None if v == REDACTED => String::new(),
+                None => v.to_string(),
+            })
+        }))
+    }
+
+    /// Whether any credential is still redacted or sealed: such a copy cannot connect.
+    fn holds_redacted(&self) -> Option<&'static str> {
+        let mut found = None;
+        let _ = self.map_secrets::<std::convert::Infallible>(|f, v| {
+            if found.is_none() && (SecretKey::is_sealed(v) || v.contains(REDACTED)) {
+                found = Some(f);
+            }
+            Ok(v.to_string())
+        });
+        found
+    }
+}
+
+fn infallible<T>(r: Result<T, std::convert::Infallible>) -> T {
+    match r {
+        Ok(t) => t,
+        Err(never) => match never {},
+    }
+}
+
+/// A URL with its password (in the user info, or a `password=` parameter) replaced by
+/// [`REDACTED`]: `postgres://loader:••••@db:5432/wh?sslmode=require`.
+pub fn redact_password(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some(start) = out.find("://").map(|i| i + 3) {
+        let end = out[start..]
+            .find(['/', '?', '#'])
+            .map_or(out.len(), |i| start + i);
+        if let Some(at) = out[start..end].rfind('@').map(|i| start + i)
+            && let Some(colon) = out[start..at].find(':').map(|i| start + i)
+        {
+            out.replace_range(colon + 1..at, REDACTED);
+        }
+    }
+    if let Some(q) = out.find('?') {
+        let (head, query) = out.split_at(q + 1);
+        let query: Vec<String> = query
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}={REDACTED}"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out = format!("{head}{}", query.join("&"));
+    }
+    out
+}
+
+/// A URL with everything after its host replaced by [`REDACTED`]: webhooks carry their
+/// token in the path (`https://hooks.slack.com/••••`).
+pub fn redact_path(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}{}/{REDACTED}",
+            u.scheme(),
+            u.host_str().unwrap_or(""),
+            u.port().map(|p| format!(":{p}")).unwrap_or_default(),
+        ),
+        Err(_) => REDACTED.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,5 +412,93 @@ mod tests {
                 .to_text(),
             k.to_text()
         );
+    }
+
+    #[test]
+    fn passwords_are_redacted_wherever_the_url_holds_them() {
+        assert_eq!(
+            redact_password("postgres://loader:s3cr%40t@db.example.com:5432/wh?sslmode=require"),
+            "postgres://loader:••••@db.example.com:5432/wh?sslmode=require"
+        );
+        assert_eq!(
+            redact_password("postgres://db/wh?user=loader&password=x&sslmode=verify-full"),
+            "postgres://db/wh?user=loader&password=••••&sslmode=verify-full"
+        );
+        assert_eq!(
+            redact_password("postgres://loader@db/wh"),
+            "postgres://loader@db/wh"
+        );
+        assert_eq!(
+            redact_path("https://hooks.slack.com/services/T0/B0/secret"),
+            "https://hooks.slack.com/••••"
+        );
+        assert_eq!(redact_path("not a url"), "••••");
+    }
+
+    /// A record with one plain credential and one shown in part, as connections and
+    /// destinations have.
+    #[derive(Debug, Clone, PartialEq)]
+    struct Creds {
+        token: Option<String>,
+        url: String,
+    }
+
+    impl Secrets for Creds {
+        fn map_secrets<E>(
+            &self,
+            mut f: impl FnMut(&'static str, &str) -> Result<String, E>,
+        ) -> Result<Self, E> {
+            Ok(Self {
+                token: self.token.as_deref().map(|t| f("token", t)).transpose()?,
+                url: f("url", &self.url)?,
+            })
+        }
+        fn redact_field(field: &str, value: &str) -> String {
+            if field == "url" {
+                redact_password(value)
+            } else {
+                REDACTED.into()
+            }
+        }
+    }
+
+    #[test]
+    fn secrets_seal_open_redact_and_survive_an_edit() {
+        let c = Creds {
+            token: Some("t0k3n".into()),
+            url: "postgres://u:pw@h/db".into(),
+        };
+        let key = SecretKey::generate(KeySource::Env);
+        let ctx = |f: &str| format!("rec/{f}");
+        let sealed = c.sealed(&key, ctx);
+        assert!(SecretKey::is_sealed(sealed.token.as_deref().unwrap()));
+        assert!(SecretKey::is_sealed(&sealed.url));
+        assert_eq!(sealed.sealed(&key, ctx), sealed, "sealing twice is a no-op");
+        assert_eq!(sealed.opened(&key, ctx).unwrap(), c);
+        let (field, _) = sealed.opened(&key, |f| format!("other/{f}")).unwrap_err();
+        assert_eq!(field, "token");
+        assert_eq!(
+            sealed.redacted().url,
+            REDACTED,
+            "a sealed value shows nothing"
+        );
+        let shown = c.redacted();
+        assert_eq!(shown.url, "postgres://u:••••@h/db");
+        assert_eq!(shown.token.as_deref(), Some(REDACTED));
+        assert_eq!(shown.holds_redacted(), Some("token"));
+        assert_eq!(c.holds_redacted(), None);
+        assert_eq!(shown.keep_secrets_from(&c), c);
+        let edited = Creds {
+            token: Some(REDACTED.into()),
+            url: "postgres://u:new@h/db".into(),
+        };
+        assert_eq!(
+            edited.keep_secrets_from(&c),
+            Creds {
+                token: Some("t0k3n".into()),
+                url: "postgres://u:new@h/db".into()
+            }
+        );
+        assert_eq!(c.secret_fields(), vec!["token", "url"]);
     }
 }

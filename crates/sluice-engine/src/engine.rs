@@ -1,146 +1,47 @@
-//! [`Engine`]: the one set of operations the CLI, the API and the wizard call.
+//! [`Engine`]: the one set of operations the CLI, the API and the wizard call. A thin façade:
+//! each operation belongs to a part with explicit dependencies — [`crate::connections`],
+//! [`crate::jobs`], [`crate::run`], [`crate::scheduler`], [`crate::alerts`] — over the
+//! catalog, the key and the pool of sinks.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use sluice_core::format::{self, FormatOptions};
-use sluice_core::names::TableName;
-use sluice_core::schema::{Column, DetectedSchema};
-use sluice_core::secret::{KeySource, SecretKey};
-use sluice_core::storage::config::REDACTED;
-use sluice_core::storage::{ConnectionConfig, FileEntry, FilePattern, Listing, Store};
-use sluice_sinks::bigquery::{Auth, BigQuerySink};
-use sluice_sinks::duckdb::DuckDbSink;
-use sluice_sinks::postgres::PostgresSink;
-use sluice_sinks::{LoadMode, Sink};
+use sluice_core::format::FormatOptions;
+use sluice_core::schema::DetectedSchema;
+use sluice_core::secret::{SecretKey, Secrets};
+use sluice_core::storage::{ConnectionConfig, Store};
+use sluice_sinks::{BuiltSink, Inspect, SinkConfig};
+use tokio_util::sync::CancellationToken;
 
-use crate::alerts::Notifier;
+use crate::alerts::{Alerting, Incident, Notifier};
 use crate::catalog::Catalog;
 use crate::catalog::sqlite::SqliteCatalog;
-use crate::model::{
-    ConnectionRecord, DEFAULT_MAX_FILE_SIZE, Destination, Job, JobSettings, JobUpdate, NewJob,
-    ProcessedFile, Run,
-};
-use crate::run::RetryPolicy;
+use crate::connections::{Connections, FileListing};
+use crate::error::Kind;
+use crate::jobs::{JobRequest, Jobs};
+use crate::keyring::Keyring;
+use crate::model::{ConnectionRecord, Job, JobUpdate, ProcessedFile, Run};
+use crate::run::{Progress, RetryPolicy, RunOptions, Runner};
+use crate::scheduler::Scheduler;
+use crate::sinks::SinkPool;
 use crate::{Error, Result};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-
-/// How long `test_connection` waits for an answer.
-pub const CONNECTION_TEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The catalog file's name in the data directory.
 pub const CATALOG_FILE: &str = "catalog.db";
-/// The default DuckDB destination's file name in the data directory.
-pub const WAREHOUSE_FILE: &str = "warehouse.duckdb";
-
-/// One matching file, as listings show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ListedFile {
-    pub name: String,
-    pub size: u64,
-    pub last_modified: DateTime<Utc>,
-    pub over_limit: bool,
-}
-
-/// The files a prefix and pattern select.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FileListing {
-    pub files: Vec<ListedFile>,
-    /// Matching files in all (before `limit`).
-    pub count: usize,
-    pub prefix: String,
-    pub pattern: String,
-    pub max_file_size: u64,
-    /// When nothing matches: what was found instead and a broader pattern to try.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggestion: Option<String>,
-}
-
-/// What a user asks for when creating a job. `None`s are detected or defaulted.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct JobRequest {
-    pub name: String,
-    pub connection: String,
-    #[serde(default)]
-    pub file_path_prefix: String,
-    pub file_pattern: String,
-    #[serde(default)]
-    pub format: Option<FormatOptions>,
-    #[serde(default = "yes")]
-    pub load_latest_only: bool,
-    #[serde(default)]
-    pub table_name: Option<String>,
-    #[serde(default)]
-    pub load_type: LoadMode,
-    /// A reviewed schema; its column names must be the file's, in order.
-    #[serde(default)]
-    pub schema: Option<Vec<Column>>,
-    #[serde(default)]
-    pub max_file_size: Option<u64>,
-    /// Schedule, timezone, paused and alerts.
-    #[serde(flatten)]
-    pub settings: JobSettings,
-    #[serde(default)]
-    pub destination: Destination,
-    /// The schema fingerprint the user reviewed; creation is refused if the newest file's
-    /// schema no longer has it.
-    #[serde(default)]
-    pub expected_fingerprint: Option<String>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// Names of connections and jobs: 1–64 letters, digits, `-` and `_`.
-pub fn validate_name(kind: &str, name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Invalid(format!(
-            "invalid {kind} name '{name}': use 1–64 letters, digits, '-' and '_'"
-        )))
-    }
-}
+pub use sluice_sinks::duckdb::WAREHOUSE_FILE;
 
 /// sluice's operations over one catalog and data directory.
 pub struct Engine {
     catalog: Arc<dyn Catalog>,
     data_dir: PathBuf,
-    duckdb: Mutex<HashMap<PathBuf, Arc<DuckDbSink>>>,
-    /// PostgreSQL sinks by URL: one connection pool per database per process.
-    postgres: Mutex<HashMap<String, Arc<PostgresSink>>>,
-    /// BigQuery sinks by their config (as JSON): each keeps its access token.
-    bigquery: Mutex<HashMap<String, Arc<BigQuerySink>>>,
-    /// Seals and opens connection credentials.
-    key: RwLock<SecretKey>,
-    /// Cancelled when the process is asked to stop: runs finish their current file and
-    /// take no more; queued runs stay queued.
-    shutdown: CancellationToken,
-    /// Runs going on in the background (the API, the scheduler), waited for at shutdown.
-    tasks: TaskTracker,
-    /// Runs this process is carrying out or waiting to, so the scheduler does not take
-    /// up a queued run twice.
-    here: Mutex<std::collections::HashSet<i64>>,
-    retry: RetryPolicy,
-    notifier: Notifier,
-    /// Files waiting per job, with when it was counted: listing a bucket on every metrics
-    /// scrape would be slow and costly.
-    waiting: Mutex<HashMap<i64, (u64, std::time::Instant)>>,
+    keys: Arc<Keyring>,
+    connections: Connections,
+    jobs: Jobs,
+    runner: Runner,
 }
-
-/// How long a count of waiting files is reused.
-pub const WAITING_TTL: Duration = Duration::from_secs(30);
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -148,6 +49,13 @@ impl std::fmt::Debug for Engine {
             .field("data_dir", &self.data_dir)
             .finish()
     }
+}
+
+fn data_dir_error(data_dir: &Path, e: std::io::Error) -> Error {
+    Error::invalid_input(format!(
+        "cannot create the data directory {}: {e}",
+        data_dir.display()
+    ))
 }
 
 impl Engine {
@@ -159,172 +67,74 @@ impl Engine {
             return Self::open(data_dir).await;
         };
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(Error::Invalid(format!(
-                "the catalog URL must start with postgres:// (got '{}'); leave it out to use the SQLite catalog in the data directory",
-                crate::catalog::postgres::redact_password(url)
-            )));
+            return Err(Error::invalid(
+                "catalog",
+                format!(
+                    "the catalog URL must start with postgres:// (got '{}'); leave it out to use the SQLite catalog in the data directory",
+                    sluice_core::secret::redact_password(url)
+                ),
+            ));
         }
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            Error::Invalid(format!(
-                "cannot create the data directory {}: {e}",
-                data_dir.display()
-            ))
-        })?;
-        let key = SecretKey::load_or_create(data_dir).map_err(|e| Error::Invalid(e.to_string()))?;
+        std::fs::create_dir_all(data_dir).map_err(|e| data_dir_error(data_dir, e))?;
+        let key =
+            SecretKey::load_or_create(data_dir).map_err(|e| Error::invalid_input(e.to_string()))?;
         let catalog = crate::catalog::postgres::PostgresCatalog::connect(url).await?;
         Ok(Self::with_catalog(Arc::new(catalog), data_dir, key))
     }
 
     /// Opens the data directory, creating it and the SQLite catalog if needed.
     pub async fn open(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            Error::Invalid(format!(
-                "cannot create the data directory {}: {e}",
-                data_dir.display()
-            ))
-        })?;
-        let key = SecretKey::load_or_create(data_dir).map_err(|e| Error::Invalid(e.to_string()))?;
+        std::fs::create_dir_all(data_dir).map_err(|e| data_dir_error(data_dir, e))?;
+        let key =
+            SecretKey::load_or_create(data_dir).map_err(|e| Error::invalid_input(e.to_string()))?;
         let catalog = SqliteCatalog::open(&data_dir.join(CATALOG_FILE)).await?;
         Ok(Self::with_catalog(Arc::new(catalog), data_dir, key))
     }
 
     pub fn with_catalog(catalog: Arc<dyn Catalog>, data_dir: &Path, key: SecretKey) -> Self {
+        let keys = Arc::new(Keyring::new(key));
+        let sinks = Arc::new(SinkPool::new(data_dir.to_path_buf()));
+        let connections = Connections::new(catalog.clone(), Arc::clone(&keys));
+        let jobs = Jobs::new(
+            catalog.clone(),
+            Arc::clone(&keys),
+            connections.clone(),
+            sinks,
+        );
+        let alerts = Alerting::new(catalog.clone(), Notifier::default());
+        let runner = Runner::new(catalog.clone(), connections.clone(), jobs.clone(), alerts);
         Self {
             catalog,
             data_dir: data_dir.to_path_buf(),
-            duckdb: Mutex::new(HashMap::new()),
-            postgres: Mutex::new(HashMap::new()),
-            bigquery: Mutex::new(HashMap::new()),
-            key: RwLock::new(key),
-            shutdown: CancellationToken::new(),
-            tasks: TaskTracker::new(),
-            here: Mutex::new(std::collections::HashSet::new()),
-            retry: RetryPolicy::default(),
-            notifier: Notifier::default(),
-            waiting: Mutex::new(HashMap::new()),
+            keys,
+            connections,
+            jobs,
+            runner,
         }
-    }
-
-    /// Drops the job's count of waiting files (a run changed it).
-    pub(crate) fn forget_waiting(&self, job_id: i64) {
-        self.waiting.lock().expect("waiting lock").remove(&job_id);
-    }
-
-    /// How many files the job's next run would load: matching, not loaded, under the size
-    /// limit, and (for a latest-only job) the newest. Counted by listing, at most once per
-    /// [`WAITING_TTL`].
-    pub async fn files_waiting(&self, job: &Job) -> Result<u64> {
-        if let Some((n, at)) = self.waiting.lock().expect("waiting lock").get(&job.id)
-            && at.elapsed() < WAITING_TTL
-        {
-            return Ok(*n);
-        }
-        let store = self.store(&job.connection).await?;
-        let pattern = FilePattern::new(&job.file_path_prefix, &job.file_pattern)?;
-        let listing = store.list(&pattern).await?;
-        let loaded: std::collections::HashSet<(String, String)> = self
-            .catalog
-            .processed_files(job.id)
-            .await?
-            .into_iter()
-            .filter(|p| p.status == "loaded")
-            .map(|p| (p.file_path, p.file_version))
-            .collect();
-        let plan = crate::plan::plan(
-            &listing.files,
-            &loaded,
-            job.load_latest_only,
-            job.max_file_size,
-        );
-        let n = plan.take.len() as u64;
-        self.waiting
-            .lock()
-            .expect("waiting lock")
-            .insert(job.id, (n, std::time::Instant::now()));
-        Ok(n)
-    }
-
-    /// Sets how transient failures are retried (before the engine is shared).
-    pub fn set_retry_policy(&mut self, policy: RetryPolicy) {
-        self.retry = policy;
-    }
-
-    /// Sets how alerts are sent (before the engine is shared).
-    pub fn set_notifier(&mut self, notifier: Notifier) {
-        self.notifier = notifier;
-    }
-
-    pub fn retry_policy(&self) -> RetryPolicy {
-        self.retry
-    }
-
-    pub(crate) fn notifier(&self) -> &Notifier {
-        &self.notifier
-    }
-
-    /// Cancelled once [`Engine::shutdown`] is called.
-    pub fn shutdown_token(&self) -> &CancellationToken {
-        &self.shutdown
-    }
-
-    /// Asks every run of this process to finish its current file and stop.
-    pub fn shutdown(&self) {
-        self.shutdown.cancel();
-    }
-
-    /// Waits for the background runs to stop (after [`Engine::shutdown`]), at most `limit`.
-    /// Returns false if some were still going.
-    pub async fn wait_for_runs(&self, limit: Duration) -> bool {
-        self.tasks.close();
-        tokio::time::timeout(limit, self.tasks.wait()).await.is_ok()
-    }
-
-    /// Carries out a recorded run in the background (queued runs wait their turn).
-    pub fn spawn_run(self: &Arc<Self>, job: Job, run_id: i64, options: crate::RunOptions) {
-        if !self.here.lock().expect("runs lock").insert(run_id) {
-            return;
-        }
-        let engine = Arc::clone(self);
-        self.tasks.spawn(async move {
-            if let Err(e) = engine
-                .execute_run(&job, run_id, options, Arc::new(crate::Quiet))
-                .await
-            {
-                tracing::warn!(job = %job.name, run = run_id, "run failed: {e}");
-            }
-            engine.here.lock().expect("runs lock").remove(&run_id);
-        });
-    }
-
-    /// Takes up queued runs nobody in this process is waiting on (left by a process that
-    /// stopped, or queued by another interface).
-    pub async fn resume_queued(self: &Arc<Self>) -> Result<usize> {
-        let mut resumed = 0;
-        for (job, run_id) in self.catalog.queued_runs().await? {
-            if self.here.lock().expect("runs lock").contains(&run_id) {
-                continue;
-            }
-            let job = self.catalog.job(&job).await?;
-            self.spawn_run(job, run_id, crate::RunOptions::default());
-            resumed += 1;
-        }
-        Ok(resumed)
-    }
-
-    fn key(&self) -> SecretKey {
-        self.key.read().expect("key lock").clone()
     }
 
     pub fn catalog(&self) -> &dyn Catalog {
         self.catalog.as_ref()
     }
 
-    pub(crate) fn catalog_handle(&self) -> Arc<dyn Catalog> {
-        Arc::clone(&self.catalog)
-    }
-
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    // ---- settings of the process, before the engine is shared ----
+
+    /// Sets how transient failures are retried.
+    pub fn set_retry_policy(&mut self, policy: RetryPolicy) {
+        self.runner.retry = policy;
+    }
+
+    /// Sets how alerts are sent.
+    pub fn set_notifier(&mut self, notifier: Notifier) {
+        self.runner.alerts = Alerting::new(self.catalog.clone(), notifier);
+    }
+
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.runner.retry
     }
 
     // ---- connections ----
@@ -333,16 +143,13 @@ impl Engine {
     /// are stored.
     ///
     /// # Errors
-    /// [`Error::InvalidFields`] naming each invalid field; [`Error::Conflict`] for a taken name.
+    /// [`Error::InvalidFields`] naming each invalid field; [`Error::Exists`] for a taken name.
     pub async fn add_connection(
         &self,
         name: &str,
         config: ConnectionConfig,
     ) -> Result<ConnectionRecord> {
-        validate_name("connection", name)?;
-        check_config(&config)?;
-        let sealed = config.sealed(&self.key(), name);
-        Ok(redact(self.catalog.add_connection(name, &sealed).await?))
+        self.connections.add(name, config).await
     }
 
     /// Adds a connection from a URL and provider options (`region=…`, `access_key_id=…`).
@@ -352,8 +159,7 @@ impl Engine {
         url: &str,
         options: &BTreeMap<String, String>,
     ) -> Result<ConnectionRecord> {
-        self.add_connection(name, ConnectionConfig::from_url(url, options)?)
-            .await
+        self.connections.add_url(name, url, options).await
     }
 
     /// Replaces a connection's settings. Credentials sent back as `••••` keep their stored value.
@@ -362,128 +168,46 @@ impl Engine {
         name: &str,
         config: ConnectionConfig,
     ) -> Result<ConnectionRecord> {
-        let record = self.catalog.connection(name).await?;
-        let previous = self.open_config(&record)?;
-        let config = config.keep_secrets_from(&previous);
-        check_config(&config)?;
-        self.catalog
-            .update_connections(&[(record.id, config.sealed(&self.key(), name))])
-            .await?;
-        self.connection(name).await
+        self.connections.update(name, config).await
     }
 
     /// Connections with credentials redacted.
     pub async fn connections(&self) -> Result<Vec<ConnectionRecord>> {
-        Ok(self
-            .catalog
-            .list_connections()
-            .await?
-            .into_iter()
-            .map(redact)
-            .collect())
+        self.connections.list().await
     }
 
     pub async fn connection(&self, name: &str) -> Result<ConnectionRecord> {
-        Ok(redact(self.catalog.connection(name).await?))
+        self.connections.get(name).await
+    }
+
+    /// The connection with this catalog id, for interfaces that name connections by id.
+    pub async fn connection_by_id(&self, id: i64) -> Result<ConnectionRecord> {
+        self.connections
+            .list()
+            .await?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| Error::not_found(Kind::Connection, id.to_string()))
     }
 
     pub async fn delete_connection(&self, name: &str) -> Result<()> {
-        self.catalog.delete_connection(name).await
-    }
-
-    /// A stored connection's settings with credentials opened.
-    fn open_config(&self, record: &ConnectionRecord) -> Result<ConnectionConfig> {
-        let key = self.key();
-        record.config.opened(&key, &record.name).map_err(|(field, e)| {
-            Error::Invalid(format!(
-                "cannot open the {field} of connection '{}' with the secret key from {}: {e}. \
-                 Use the key the connection was saved with (SLUICE_SECRET_KEY or the key file), or add the connection again",
-                record.name, key.source
-            ))
-        })
+        self.connections.delete(name).await
     }
 
     /// Opens a stored connection.
     pub async fn store(&self, connection: &str) -> Result<Store> {
-        let record = self.catalog.connection(connection).await?;
-        let config = self.open_config(&record)?;
-        config
-            .build()
-            .map_err(|e| Error::Invalid(format!("connection '{connection}': {e}")))
+        self.connections.store(connection).await
     }
 
-    /// Seals every connection's credentials under a new key, in one transaction, and makes
-    /// it the key. A key file is replaced (through `secret.key.new`, so a crash leaves the
-    /// new key on disk); a key from `SLUICE_SECRET_KEY` is returned for the user to set.
-    ///
+    /// Seals every credential under a new key, in one transaction, and makes it the key.
     /// Returns the new key and how many connections were re-sealed.
     pub async fn rotate_secret_key(&self) -> Result<(SecretKey, usize)> {
-        let records = self.catalog.list_connections().await?;
-        let opened = records
-            .iter()
-            .map(|r| Ok((r, self.open_config(r)?)))
-            .collect::<Result<Vec<_>>>()?;
-        let old = self.key();
-        let new = SecretKey::generate(old.source.clone());
-        let staged = match &old.source {
-            KeySource::File(path) => {
-                let staged = path.with_extension("key.new");
-                let _ = std::fs::remove_file(&staged);
-                new.write_file(&staged).map_err(|e| {
-                    Error::Invalid(format!("cannot write {}: {e}", staged.display()))
-                })?;
-                Some((staged, path.clone()))
-            }
-            KeySource::Env => None,
-        };
-        let resealed: Vec<(i64, ConnectionConfig)> = opened
-            .iter()
-            .map(|(r, c)| (r.id, c.sealed(&new, &r.name)))
-            .collect();
-        let destinations = self
-            .catalog
-            .list_jobs()
-            .await?
-            .into_iter()
-            .filter(|j| j.destination != j.destination.redacted())
-            .map(|j| {
-                let opened = j.destination.opened(&old, &j.name).map_err(|e| {
-                    Error::Invalid(format!(
-                        "cannot open the destination URL of job '{}' with the secret key from {}: {e}",
-                        j.name, old.source
-                    ))
-                })?;
-                Ok((j.id, opened.sealed(&new, &j.name)))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        self.catalog
-            .update_secrets(&resealed, &destinations)
-            .await?;
-        if let Some((staged, path)) = staged {
-            std::fs::rename(&staged, &path).map_err(|e| {
-                Error::Invalid(format!(
-                    "the connections use the key in {}, but it could not replace {}: {e}",
-                    staged.display(),
-                    path.display()
-                ))
-            })?;
-        }
-        *self.key.write().expect("key lock") = new.clone();
-        Ok((new, resealed.len()))
+        crate::secrets::rotate(&self.catalog, &self.keys).await
     }
 
-    /// Lists one page at the connection's root, within [`CONNECTION_TEST_TIMEOUT`].
-    ///
-    /// Returns how many entries the first page held.
+    /// Lists one page at the connection's root; returns how many entries it held.
     pub async fn test_connection(&self, name: &str) -> Result<usize> {
-        let store = self.store(name).await?;
-        match tokio::time::timeout(CONNECTION_TEST_TIMEOUT, store.check()).await {
-            Ok(result) => Ok(result?),
-            Err(_) => Err(Error::Timeout(format!(
-                "connection '{name}' did not answer within {}s; check the endpoint and the network",
-                CONNECTION_TEST_TIMEOUT.as_secs()
-            ))),
-        }
+        self.connections.test(name).await
     }
 
     // ---- files and schemas ----
@@ -497,31 +221,9 @@ impl Engine {
         limit: Option<usize>,
         max_file_size: Option<u64>,
     ) -> Result<FileListing> {
-        let store = self.store(connection).await?;
-        let pattern = FilePattern::new(prefix, pattern)?;
-        let listing = store.list(&pattern).await?;
-        let max = max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE);
-        let suggestion = suggest(&listing, &pattern);
-        let count = listing.files.len();
-        let files = listing
-            .files
-            .into_iter()
-            .take(limit.unwrap_or(usize::MAX))
-            .map(|f| ListedFile {
-                over_limit: f.size > max,
-                name: f.path,
-                size: f.size,
-                last_modified: f.last_modified,
-            })
-            .collect();
-        Ok(FileListing {
-            files,
-            count,
-            prefix: pattern.prefix().to_string(),
-            pattern: pattern.glob().to_string(),
-            max_file_size: max,
-            suggestion,
-        })
+        self.connections
+            .list_files(connection, prefix, pattern, limit, max_file_size)
+            .await
     }
 
     /// Detects the schema of one file (`path` relative to the connection's root).
@@ -531,87 +233,7 @@ impl Engine {
         path: &str,
         options: Option<FormatOptions>,
     ) -> Result<DetectedSchema> {
-        let store = self.store(connection).await?;
-        let file = store.head(path).await?;
-        let options = FormatOptions::for_file(options, &file.path)?;
-        Ok(format::detect(&store, &file, &options).await?)
-    }
-
-    // ---- destinations ----
-
-    /// The sink of a destination as the user gave it (a PostgreSQL URL in clear); DuckDB
-    /// files are opened and PostgreSQL pools made once per process. For a stored job's
-    /// destination use [`Engine::job_sink`].
-    pub fn sink(&self, destination: &Destination) -> Result<Arc<dyn Sink>> {
-        match destination {
-            Destination::Postgres { url } => {
-                if SecretKey::is_sealed(url) || url.contains(REDACTED) {
-                    return Err(Error::Invalid(
-                        "the PostgreSQL URL is sealed or redacted (••••); give the URL with its password".into(),
-                    ));
-                }
-                let mut open = self.postgres.lock().expect("sink cache lock");
-                if let Some(sink) = open.get(url) {
-                    return Ok(sink.clone());
-                }
-                let sink =
-                    Arc::new(PostgresSink::new(url).map_err(|e| Error::Invalid(e.to_string()))?);
-                open.insert(url.clone(), sink.clone());
-                Ok(sink)
-            }
-            Destination::BigQuery(config) => {
-                if let Auth::ServiceAccountKey { key_json } = &config.auth
-                    && (SecretKey::is_sealed(key_json) || key_json == REDACTED)
-                {
-                    return Err(Error::Invalid(
-                        "the BigQuery service-account key is sealed or redacted (••••); give the key".into(),
-                    ));
-                }
-                let id = serde_json::to_string(config).expect("BigQuery configs serialize");
-                let mut open = self.bigquery.lock().expect("sink cache lock");
-                if let Some(sink) = open.get(&id) {
-                    return Ok(sink.clone());
-                }
-                let sink = Arc::new(
-                    BigQuerySink::new(config.clone()).map_err(|e| Error::Invalid(e.to_string()))?,
-                );
-                open.insert(id, sink.clone());
-                Ok(sink)
-            }
-            Destination::DuckDb { path } => {
-                let path = match path {
-                    Some(p) if p.is_absolute() => p.clone(),
-                    Some(p) => self.data_dir.join(p),
-                    None => self.data_dir.join(WAREHOUSE_FILE),
-                };
-                let mut open = self.duckdb.lock().expect("sink cache lock");
-                if let Some(sink) = open.get(&path) {
-                    return Ok(sink.clone());
-                }
-                let sink = Arc::new(DuckDbSink::open(&path)?);
-                open.insert(path, sink.clone());
-                Ok(sink)
-            }
-        }
-    }
-
-    /// The sink a stored job loads into.
-    pub async fn job_sink(&self, job: &str) -> Result<Arc<dyn Sink>> {
-        let job = self.catalog.job(job).await?;
-        self.stored_sink(&job)
-    }
-
-    /// The sink of a job as the catalog returns it: its destination's secrets opened.
-    pub(crate) fn stored_sink(&self, job: &Job) -> Result<Arc<dyn Sink>> {
-        let key = self.key();
-        let destination = job.destination.opened(&key, &job.name).map_err(|e| {
-            Error::Invalid(format!(
-                "cannot open the destination URL of job '{}' with the secret key from {}: {e}. \
-                 Use the key the job was created with (SLUICE_SECRET_KEY or the key file), or create the job again",
-                job.name, key.source
-            ))
-        })?;
-        self.sink(&destination)
+        self.connections.detect(connection, path, options).await
     }
 
     // ---- jobs ----
@@ -619,119 +241,116 @@ impl Engine {
     /// Creates a job: detects the schema of the newest matching file (or checks a reviewed
     /// one against it), creates the destination table, and stores the job.
     pub async fn create_job(&self, req: JobRequest) -> Result<Job> {
-        validate_name("job", &req.name)?;
-        req.settings.alerts.validate().map_err(Error::Invalid)?;
-        match self.catalog.job(&req.name).await {
-            Ok(_) => {
-                return Err(Error::Conflict(format!(
-                    "a job named '{}' already exists; choose another name or delete it with `sluice jobs delete {}`",
-                    req.name, req.name
-                )));
-            }
-            Err(Error::NotFound(_)) => {}
-            Err(e) => return Err(e),
-        }
-        let connection = self.catalog.connection(&req.connection).await?;
-        let store = self.store(&req.connection).await?;
-        let pattern = FilePattern::new(&req.file_path_prefix, &req.file_pattern)?;
-        let listing = store.list(&pattern).await?;
-        let Some(newest) = listing.files.first().cloned() else {
-            return Err(Error::NotFound(no_match_message(&listing, &pattern)));
-        };
-        let options = FormatOptions::for_file(req.format.clone(), &newest.path)?;
-        let detected = format::detect(&store, &newest, &options).await?;
-        if let Some(expected) = req
-            .expected_fingerprint
-            .as_deref()
-            .filter(|f| !f.is_empty())
-            && expected != detected.schema_fingerprint
-        {
-            return Err(Error::Conflict(format!(
-                "the schema of the newest file ({}) changed since it was reviewed; detect it again",
-                newest.path
-            )));
-        }
-        let schema = match req.schema {
-            Some(reviewed) => check_reviewed(&reviewed, &detected)?,
-            None => detected.reviewed_columns(),
-        };
-        let table = match &req.table_name {
-            Some(t) => TableName::parse(t),
-            None => {
-                let stem = pattern.table_stem();
-                TableName::parse(if stem.is_empty() { &req.name } else { &stem })
-                    .or_else(|_| TableName::parse(&format!("t_{}", req.name.replace('-', "_"))))
-            }
-        }
-        .map_err(Error::Invalid)?;
-        let max_file_size = req.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE);
-        if max_file_size == 0 {
-            return Err(Error::Invalid(
-                "the maximum file size must be more than 0 bytes".into(),
-            ));
-        }
-        let sink = self.sink(&req.destination)?;
-        sink.ensure_table(&table, &schema).await?;
-        let destination = req.destination.sealed(&self.key(), &req.name);
-        let new = NewJob {
-            uid: uuid::Uuid::new_v4().to_string(),
-            name: req.name,
-            connection_id: connection.id,
-            file_path_prefix: pattern.prefix().to_string(),
-            file_pattern: pattern.glob().to_string(),
-            file_format_options: detected.format_options.clone().unwrap_or(options),
-            load_latest_only: req.load_latest_only,
-            schema,
-            schema_fingerprint: detected.schema_fingerprint.clone(),
-            destination,
-            table_name: table,
-            load_type: req.load_type,
-            settings: req.settings,
-            max_file_size,
-        };
-        Ok(self.shown(self.catalog.create_job(&new).await?))
+        self.jobs.create(req).await
     }
 
     /// Changes a job's schedule, timezone, pause or alerts.
     pub async fn update_job(&self, name: &str, update: JobUpdate) -> Result<Job> {
-        let job = self.catalog.job(name).await?;
-        let mut settings: JobSettings = job.settings.clone();
-        update.apply(&mut settings);
-        settings.alerts.validate().map_err(Error::Invalid)?;
-        self.catalog.update_job_settings(job.id, &settings).await?;
-        self.job(name).await
+        self.jobs.update(name, update).await
     }
 
-    /// Jobs with their destination's password redacted.
+    /// Jobs with their destination's credentials redacted.
     pub async fn jobs(&self) -> Result<Vec<Job>> {
-        Ok(self
-            .catalog
-            .list_jobs()
-            .await?
-            .into_iter()
-            .map(|j| self.shown(j))
-            .collect())
+        self.jobs.list().await
     }
 
-    /// A job with its destination's password redacted.
+    /// A job with its destination's credentials redacted.
     pub async fn job(&self, name: &str) -> Result<Job> {
-        Ok(self.shown(self.catalog.job(name).await?))
-    }
-
-    /// A stored job made safe to show: its destination opened, then redacted.
-    fn shown(&self, mut job: Job) -> Job {
-        let opened = job.destination.opened(&self.key(), &job.name);
-        job.destination = opened.unwrap_or(job.destination).redacted();
-        job
+        self.jobs.get(name).await
     }
 
     /// Deletes a job with its runs and ledger; the table stays unless `drop_table`.
     pub async fn delete_job(&self, name: &str, drop_table: bool) -> Result<()> {
-        let job = self.catalog.job(name).await?;
-        if drop_table {
-            self.stored_sink(&job)?.drop_table(&job.table_name).await?;
+        self.jobs.delete(name, drop_table).await
+    }
+
+    /// The sink of a destination as the user gave it (credentials in clear).
+    pub fn sink(&self, destination: &SinkConfig) -> Result<Arc<dyn BuiltSink>> {
+        self.jobs.sinks().get(destination)
+    }
+
+    /// Builds a destination from settings given in clear and checks that it answers
+    /// (within [`crate::connections::CONNECTION_TEST_TIMEOUT`]).
+    pub async fn test_destination(&self, destination: &SinkConfig) -> Result<()> {
+        let sink = self.sink(destination)?;
+        let limit = crate::connections::CONNECTION_TEST_TIMEOUT;
+        match tokio::time::timeout(limit, sink.check()).await {
+            Ok(answer) => Ok(answer?),
+            Err(_) => Err(Error::Timeout(format!(
+                "{} did not answer within {}s; check the address and the network",
+                destination.redacted().describe(),
+                limit.as_secs()
+            ))),
         }
-        self.catalog.delete_job(name).await
+    }
+
+    /// The table a stored job loads into, to read back (row counts, previews).
+    pub async fn job_table(&self, job: &str) -> Result<Arc<dyn Inspect>> {
+        let job = self.catalog.job(job).await?;
+        Ok(self.jobs.sink(&job)?)
+    }
+
+    /// How many rows a job's table holds.
+    pub async fn table_rows(&self, job: &str) -> Result<u64> {
+        let table = self.catalog.job(job).await?.table_name;
+        Ok(self.job_table(job).await?.count_rows(&table).await?)
+    }
+
+    pub async fn processed_files(&self, job: &str) -> Result<Vec<ProcessedFile>> {
+        let job = self.catalog.job(job).await?;
+        self.catalog.processed_files(job.id).await
+    }
+
+    /// The job's incidents, newest first.
+    pub async fn incidents(&self, job: &str) -> Result<Vec<Incident>> {
+        let job = self.catalog.job(job).await?;
+        self.catalog.incidents(job.id, 50).await
+    }
+
+    // ---- runs ----
+
+    /// Runs a job once. A run that finds nothing new succeeds with nothing to do.
+    ///
+    /// # Errors
+    /// Only for failures around the files (unknown job, catalog, listing); a file that fails
+    /// is recorded in the run, which ends `failed` or `partially_failed`.
+    pub async fn run(
+        &self,
+        job_name: &str,
+        options: RunOptions,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Run> {
+        let (job, run) = self.runner.start(job_name, options.wait).await?;
+        self.runner.execute(&job, run.id, options, progress).await
+    }
+
+    /// Records a new run of a job, `running` (or `queued` behind a running one, if `queue`),
+    /// without loading anything: interfaces that answer at once (the API) start here and
+    /// then call [`Engine::execute_run`] or [`Engine::spawn_run`].
+    pub async fn start_run(&self, job_name: &str, queue: bool) -> Result<(Job, Run)> {
+        self.runner.start(job_name, queue).await
+    }
+
+    /// Carries out a run recorded by [`Engine::start_run`]; a queued run first waits for
+    /// the job to be free.
+    pub async fn execute_run(
+        &self,
+        job: &Job,
+        run_id: i64,
+        options: RunOptions,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Run> {
+        self.runner.execute(job, run_id, options, progress).await
+    }
+
+    /// Carries out a recorded run in the background (queued runs wait their turn).
+    pub fn spawn_run(&self, job: Job, run_id: i64, options: RunOptions) {
+        self.runner.spawn(job, run_id, options);
+    }
+
+    /// Takes up queued runs nobody in this process is waiting on.
+    pub async fn resume_queued(&self) -> Result<usize> {
+        self.runner.resume_queued().await
     }
 
     pub async fn runs(&self, job: &str, limit: u32) -> Result<Vec<Run>> {
@@ -743,87 +362,52 @@ impl Engine {
         self.catalog.run(run_id).await
     }
 
-    pub async fn processed_files(&self, job: &str) -> Result<Vec<ProcessedFile>> {
-        let job = self.catalog.job(job).await?;
-        self.catalog.processed_files(job.id).await
+    /// How many files the job's next run would load (counted at most every 30 s).
+    pub async fn files_waiting(&self, job: &Job) -> Result<u64> {
+        self.runner.files_waiting(job).await
     }
-}
 
-fn redact(mut r: ConnectionRecord) -> ConnectionRecord {
-    r.config = r.config.redacted();
-    r
-}
-
-fn check_config(config: &ConnectionConfig) -> Result<()> {
-    let errors = config.validate();
-    if !errors.is_empty() {
-        return Err(Error::InvalidFields(errors));
+    /// Cancelled once [`Engine::shutdown`] is called.
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        self.runner.shutdown_token()
     }
-    config.build()?;
-    Ok(())
-}
 
-/// A reviewed schema keeps the file's column names in order; only types and modes change.
-fn check_reviewed(reviewed: &[Column], detected: &DetectedSchema) -> Result<Vec<Column>> {
-    let file: Vec<&str> = detected.columns.iter().map(|c| c.name.as_str()).collect();
-    let given: Vec<&str> = reviewed.iter().map(|c| c.name.as_str()).collect();
-    if file != given {
-        return Err(Error::Invalid(format!(
-            "the reviewed schema's columns ({}) are not the file's ({}); keep every column, in the file's order, and change only types",
-            given.join(", "),
-            file.join(", ")
-        )));
+    /// Asks every run of this process to finish its current file and stop.
+    pub fn shutdown(&self) {
+        self.runner.shutdown();
     }
-    Ok(reviewed.to_vec())
-}
 
-fn suggest(listing: &Listing, pattern: &FilePattern) -> Option<String> {
-    listing
-        .files
-        .is_empty()
-        .then(|| no_match_message(listing, pattern))
-}
-
-/// Says that nothing matched, what was there instead, and a broader pattern to try.
-pub fn no_match_message(listing: &Listing, pattern: &FilePattern) -> String {
-    let place = if pattern.list_prefix().is_empty() {
-        "the connection's root".to_string()
-    } else {
-        format!("'{}/'", pattern.list_prefix())
-    };
-    if listing.scanned == 0 {
-        return format!(
-            "no files matching '{}' under {place}: the folder is empty or does not exist; check the prefix",
-            pattern.glob()
-        );
+    /// Waits for the background runs to stop (after [`Engine::shutdown`]), at most `limit`.
+    /// Returns false if some were still going.
+    pub async fn wait_for_runs(&self, limit: Duration) -> bool {
+        self.runner.wait_for_runs(limit).await
     }
-    let ext = listing
-        .other_names
-        .first()
-        .and_then(|n| n.rsplit('/').next())
-        .and_then(|n| n.rsplit_once('.').map(|(_, e)| e.to_string()));
-    let broader = match ext {
-        Some(e) => format!("*.{e}"),
-        None => "*".to_string(),
-    };
-    format!(
-        "no files matching '{}' under {place} ({} other file(s) there, e.g. {}); try --pattern '{broader}'",
-        pattern.glob(),
-        listing.scanned,
-        listing
-            .other_names
-            .iter()
-            .take(3)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
-}
 
-/// The load id of a file version for a job: stable across retries, unique per job.
-pub fn load_id(job: &Job, file: &FileEntry) -> String {
-    use md5::{Digest, Md5};
-    let digest =
-        Md5::digest(format!("{}\n{}\n{}", job.uid, file.path, file.version_key()).as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    // ---- the scheduler ----
+
+    fn scheduler(&self) -> Scheduler {
+        Scheduler::new(self.catalog.clone(), self.runner.clone())
+    }
+
+    /// Starts (or queues) every job due at `now`; returns `(job, run id)` of the runs
+    /// recorded, which go on in the background.
+    pub async fn start_due_runs(&self, now: DateTime<Utc>) -> Result<Vec<(String, i64)>> {
+        self.scheduler().start_due_runs(now).await
+    }
+
+    /// One tick of the scheduler at `now`: due runs, queued runs left waiting, freshness.
+    pub async fn tick(&self, now: DateTime<Utc>) {
+        self.scheduler().tick(now).await;
+    }
+
+    /// Raises a freshness alert for each job whose newest file is older than its
+    /// `freshness_hours` at `now`.
+    pub async fn check_freshness(&self, now: DateTime<Utc>) -> Result<()> {
+        self.runner.alerts.check_freshness(now).await
+    }
+
+    /// Ticks every `every` until a shutdown is asked for.
+    pub async fn run_scheduler(self: Arc<Self>, every: Duration) {
+        self.scheduler().run(every).await;
+    }
 }

@@ -1,16 +1,16 @@
 //! The records the catalog keeps and the engine hands to its interfaces.
 
-use std::path::PathBuf;
+use std::fmt;
+use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sluice_core::error::Hint;
 use sluice_core::format::FormatOptions;
 use sluice_core::names::TableName;
 use sluice_core::schema::Column;
-use sluice_core::secret::{SecretError, SecretKey};
 use sluice_core::storage::ConnectionConfig;
-use sluice_core::storage::config::REDACTED;
-use sluice_sinks::LoadMode;
+use sluice_sinks::{LoadMode, SinkConfig};
 
 use crate::alerts::Alerts;
 use crate::schedule::{Schedule, Timezone};
@@ -40,108 +40,6 @@ impl ConnectionRecord {
     }
 }
 
-use sluice_sinks::bigquery::{Auth, BigQueryConfig};
-
-/// Where a job's rows go.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Destination {
-    /// A DuckDB file; `None` is `warehouse.duckdb` in the data directory.
-    DuckDb {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        path: Option<PathBuf>,
-    },
-    /// A PostgreSQL database: `postgres://user:password@host:5432/db?sslmode=prefer`.
-    /// The catalog keeps the URL sealed (it may hold a password); the engine hands it out
-    /// with the password redacted.
-    Postgres { url: String },
-    /// A BigQuery dataset; an inline service-account key is sealed at rest like a
-    /// PostgreSQL URL.
-    #[serde(rename = "bigquery")]
-    BigQuery(BigQueryConfig),
-}
-
-impl Default for Destination {
-    fn default() -> Self {
-        Self::DuckDb { path: None }
-    }
-}
-
-impl Destination {
-    /// What its secrets are sealed with: bound to the job, so a sealed URL cannot be moved
-    /// to another job.
-    fn context(job: &str) -> String {
-        format!("job:{job}:destination")
-    }
-
-    /// A copy to store: a PostgreSQL URL sealed under `key` (left as is if already sealed).
-    pub fn sealed(&self, key: &SecretKey, job: &str) -> Self {
-        match self {
-            Self::Postgres { url } if !SecretKey::is_sealed(url) => Self::Postgres {
-                url: key.seal(url, &Self::context(job)),
-            },
-            Self::BigQuery(config) => {
-                let mut config = config.clone();
-                if let Auth::ServiceAccountKey { key_json } = &mut config.auth
-                    && !SecretKey::is_sealed(key_json)
-                {
-                    *key_json = key.seal(key_json, &Self::context(job));
-                }
-                Self::BigQuery(config)
-            }
-            other => other.clone(),
-        }
-    }
-
-    /// A copy to connect with: a sealed URL opened.
-    ///
-    /// # Errors
-    /// When the URL was sealed under another key or for another job.
-    pub fn opened(&self, key: &SecretKey, job: &str) -> Result<Self, SecretError> {
-        match self {
-            Self::Postgres { url } if SecretKey::is_sealed(url) => Ok(Self::Postgres {
-                url: key.open(url, &Self::context(job))?,
-            }),
-            Self::BigQuery(config) => {
-                let mut config = config.clone();
-                if let Auth::ServiceAccountKey { key_json } = &mut config.auth
-                    && SecretKey::is_sealed(key_json)
-                {
-                    *key_json = key.open(key_json, &Self::context(job))?;
-                }
-                Ok(Self::BigQuery(config))
-            }
-            other => Ok(other.clone()),
-        }
-    }
-
-    /// A copy safe to show: the password (if any) replaced by `••••`. A URL still sealed is
-    /// shown as `••••` whole.
-    pub fn redacted(&self) -> Self {
-        match self {
-            Self::Postgres { url } if SecretKey::is_sealed(url) => Self::Postgres {
-                url: REDACTED.into(),
-            },
-            Self::Postgres { url } => Self::Postgres {
-                url: sluice_sinks::postgres::redact_url(url),
-            },
-            Self::BigQuery(config) => Self::BigQuery(config.redacted()),
-            other => other.clone(),
-        }
-    }
-
-    /// One line for listings: `duckdb (default warehouse)`, `duckdb /data/w.duckdb`,
-    /// `postgres://loader:••••@db:5432/wh?sslmode=prefer`. Call on a redacted copy.
-    pub fn describe(&self) -> String {
-        match self {
-            Self::DuckDb { path: None } => "duckdb (warehouse.duckdb in the data directory)".into(),
-            Self::DuckDb { path: Some(p) } => format!("duckdb {}", p.display()),
-            Self::Postgres { url } => url.clone(),
-            Self::BigQuery(config) => config.describe(),
-        }
-    }
-}
-
 /// A job as created: everything needed to run it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
@@ -157,7 +55,7 @@ pub struct Job {
     pub load_latest_only: bool,
     pub schema: Vec<Column>,
     pub schema_fingerprint: String,
-    pub destination: Destination,
+    pub destination: SinkConfig,
     pub table_name: TableName,
     pub load_type: LoadMode,
     pub max_file_size: u64,
@@ -229,7 +127,7 @@ pub struct NewJob {
     pub load_latest_only: bool,
     pub schema: Vec<Column>,
     pub schema_fingerprint: String,
-    pub destination: Destination,
+    pub destination: SinkConfig,
     pub table_name: TableName,
     pub load_type: LoadMode,
     pub max_file_size: u64,
@@ -258,14 +156,28 @@ impl RunStatus {
         }
     }
 
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "succeeded" => Self::Succeeded,
-            "partially_failed" => Self::PartiallyFailed,
-            "failed" => Self::Failed,
-            "queued" => Self::Queued,
-            _ => Self::Running,
-        }
+    pub const ALL: [RunStatus; 5] = [
+        Self::Queued,
+        Self::Running,
+        Self::Succeeded,
+        Self::PartiallyFailed,
+        Self::Failed,
+    ];
+}
+
+impl FromStr for RunStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown run status '{s}'"))
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -299,19 +211,24 @@ impl FileOutcome {
         }
     }
 
+    pub const ALL: [FileOutcome; 8] = [
+        Self::Loaded,
+        Self::Recovered,
+        Self::SkippedTooLarge,
+        Self::SkippedClaimed,
+        Self::FailedSchemaMismatch,
+        Self::FailedParse,
+        Self::FailedDestination,
+        Self::FailedStorage,
+    ];
+
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Loaded,
-            Self::Recovered,
-            Self::SkippedTooLarge,
-            Self::SkippedClaimed,
-            Self::FailedSchemaMismatch,
-            Self::FailedParse,
-            Self::FailedDestination,
-            Self::FailedStorage,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == s)
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// The file's rows are in the destination (loaded now, or found committed).
+    pub fn is_loaded(self) -> bool {
+        matches!(self, Self::Loaded | Self::Recovered)
     }
 
     pub fn is_failure(self) -> bool {
@@ -347,6 +264,9 @@ pub struct RunFile {
     pub outcome: FileOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// What to do about a failure, where a setting does it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<Hint>,
     pub rows_loaded: u64,
 }
 
@@ -409,10 +329,73 @@ pub struct ProcessedFile {
     pub file_size_bytes: u64,
     pub file_last_modified: DateTime<Utc>,
     pub etag: Option<String>,
-    /// `loading` while claimed, `loaded` once committed.
-    pub status: String,
+    pub status: LedgerStatus,
     pub load_id: String,
     pub processed_at: DateTime<Utc>,
     pub rows_loaded: u64,
     pub run_id: Option<i64>,
+}
+
+impl ProcessedFile {
+    pub fn is_loaded(&self) -> bool {
+        self.status == LedgerStatus::Loaded
+    }
+}
+
+/// Where a file version is in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LedgerStatus {
+    /// Claimed by a run; its load has not been seen to commit.
+    Loading,
+    /// Committed in the destination.
+    Loaded,
+}
+
+impl LedgerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Loading => "loading",
+            Self::Loaded => "loaded",
+        }
+    }
+}
+
+impl FromStr for LedgerStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "loading" => Ok(Self::Loading),
+            "loaded" => Ok(Self::Loaded),
+            other => Err(format!("unknown ledger status '{other}'")),
+        }
+    }
+}
+
+/// The versions a ledger holds as loaded: `(path, version)`.
+pub fn loaded_versions(ledger: &[ProcessedFile]) -> std::collections::HashSet<(String, String)> {
+    ledger
+        .iter()
+        .filter(|p| p.is_loaded())
+        .map(|p| (p.file_path.clone(), p.file_version.clone()))
+        .collect()
+}
+
+/// A run in numbers, without its files and log (metrics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunTotals {
+    pub job: String,
+    pub status: RunStatus,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub files_loaded: u64,
+    pub rows_loaded: u64,
+    pub bytes_loaded: u64,
+}
+
+impl RunTotals {
+    pub fn duration_seconds(&self) -> Option<f64> {
+        self.finished_at
+            .map(|f| (f - self.started_at).num_milliseconds() as f64 / 1000.0)
+    }
 }

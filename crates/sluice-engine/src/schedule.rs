@@ -31,6 +31,78 @@ pub enum Schedule {
     Cron(String),
 }
 
+/// One way to write a schedule, described for forms: the UI parses, writes and describes
+/// schedules with these, so it never holds a grammar of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ScheduleForm {
+    pub kind: &'static str,
+    pub label: &'static str,
+    /// How the form is written, with `{field}` for each field (`minute` two digits,
+    /// `time` HH:MM, `day` one of [`DAYS`]).
+    pub template: &'static str,
+    /// A regular expression (JavaScript and Rust alike) that matches the form, with a named
+    /// group for each field.
+    pub pattern: &'static str,
+    /// How the form reads, with the same `{field}`s (`day` by its name).
+    pub describe: &'static str,
+    pub fields: &'static [&'static str],
+}
+
+/// Every form, in the order they are offered; the last (cron) matches anything else.
+pub const FORMS: &[ScheduleForm] = &[
+    ScheduleForm {
+        kind: "manual",
+        label: "Manual",
+        template: "manual",
+        pattern: "^(manual)?$",
+        describe: "Manual",
+        fields: &[],
+    },
+    ScheduleForm {
+        kind: "hourly",
+        label: "Hourly",
+        template: "hourly@{minute}",
+        pattern: "^hourly(@(?<minute>\\d{1,2}))?$",
+        describe: "Hourly at :{minute}",
+        fields: &["minute"],
+    },
+    ScheduleForm {
+        kind: "daily",
+        label: "Daily",
+        template: "daily@{time}",
+        pattern: "^daily@(?<time>\\d\\d:\\d\\d)$",
+        describe: "Daily at {time}",
+        fields: &["time"],
+    },
+    ScheduleForm {
+        kind: "weekly",
+        label: "Weekly",
+        template: "weekly@{day}@{time}",
+        pattern: "^weekly@(?<day>[a-z]{3})@(?<time>\\d\\d:\\d\\d)$",
+        describe: "Weekly on {day} at {time}",
+        fields: &["day", "time"],
+    },
+    ScheduleForm {
+        kind: "cron",
+        label: "Cron expression",
+        template: "{cron}",
+        pattern: "^(?<cron>.+)$",
+        describe: "Cron: {cron}",
+        fields: &["cron"],
+    },
+];
+
+/// The days a weekly schedule takes, as written and as read.
+pub const DAYS: &[(&str, &str)] = &[
+    ("mon", "Monday"),
+    ("tue", "Tuesday"),
+    ("wed", "Wednesday"),
+    ("thu", "Thursday"),
+    ("fri", "Friday"),
+    ("sat", "Saturday"),
+    ("sun", "Sunday"),
+];
+
 const HELP: &str = "expected manual, hourly, hourly@MM, daily@HH:MM, weekly@DAY@HH:MM (DAY = mon … sun) or a cron expression such as \"0 2 * * *\"";
 
 fn time(s: &str) -> Result<NaiveTime, String> {
@@ -191,6 +263,44 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_forms_forms_show_are_the_forms_the_parser_reads() {
+        let fill = |template: &str| {
+            template
+                .replace("{minute}", "07")
+                .replace("{time}", "02:30")
+                .replace("{day}", "fri")
+                .replace("{cron}", "0 2 * * 1-5")
+        };
+        for form in FORMS {
+            let text = fill(form.template);
+            let parsed: Schedule = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+            let written = parsed.to_string();
+            let re = regex::Regex::new(form.pattern).unwrap();
+            assert!(
+                re.is_match(&written),
+                "{} does not match {written}",
+                form.pattern
+            );
+            let first = FORMS
+                .iter()
+                .find(|f| regex::Regex::new(f.pattern).unwrap().is_match(&written))
+                .unwrap();
+            assert_eq!(first.kind, form.kind, "{written}");
+            for field in form.fields {
+                assert!(form.describe.contains(&format!("{{{field}}}")), "{field}");
+            }
+        }
+        for (day, _) in DAYS {
+            assert!(format!("weekly@{day}@02:00").parse::<Schedule>().is_ok());
+        }
+        assert!(
+            regex::Regex::new(FORMS[1].pattern)
+                .unwrap()
+                .is_match("hourly")
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! Whether a job is due is a pure function of its schedule, timezone, when the scheduler
 //! last started it and the time ([`crate::schedule::Schedule::is_due`]);
-//! [`Engine::start_due_runs`] takes the time as an argument so tests drive it with a
+//! [`crate::Engine::start_due_runs`] takes the time as an argument so tests drive it with a
 //! controlled clock. A due job that is already running (a manual "run now", or another
 //! process) gets one queued run, which starts when the running one ends: its fire is
 //! delayed, never doubled. Paused jobs are not started.
@@ -12,24 +12,33 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::Engine;
+use crate::catalog::Catalog;
+use crate::run::Runner;
 use crate::{Result, RunOptions};
 
-impl Engine {
+/// Starts due runs, takes up queued ones, checks freshness.
+#[derive(Clone)]
+pub(crate) struct Scheduler {
+    catalog: Arc<dyn Catalog>,
+    runner: Runner,
+}
+
+impl Scheduler {
+    pub(crate) fn new(catalog: Arc<dyn Catalog>, runner: Runner) -> Self {
+        Self { catalog, runner }
+    }
+
     /// Starts (or queues) every job due at `now` and returns `(job, run id)` of the runs
     /// recorded; they go on in the background.
-    pub async fn start_due_runs(
-        self: &Arc<Self>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<(String, i64)>> {
+    pub(crate) async fn start_due_runs(&self, now: DateTime<Utc>) -> Result<Vec<(String, i64)>> {
         let mut started = Vec::new();
-        // As stored: the run opens the destination's sealed URL.
-        for job in self.catalog().list_jobs().await? {
+        // As stored: the run opens the destination's sealed credentials.
+        for job in self.catalog.list_jobs().await? {
             if job.settings.paused {
                 continue;
             }
             let last = self
-                .catalog()
+                .catalog
                 .last_scheduled(job.id)
                 .await?
                 .unwrap_or(job.created_at);
@@ -41,17 +50,17 @@ impl Engine {
                 continue;
             }
             let run = self
-                .catalog()
+                .catalog
                 .start_run(job.id, &crate::lease::this_runner(), Some(now), true)
                 .await?;
             started.push((job.name.clone(), run.id));
-            self.spawn_run(job, run.id, RunOptions::default());
+            self.runner.spawn(job, run.id, RunOptions::default());
         }
         Ok(started)
     }
 
     /// One tick of the scheduler at `now`: due runs, queued runs left waiting, freshness.
-    pub async fn tick(self: &Arc<Self>, now: DateTime<Utc>) {
+    pub(crate) async fn tick(&self, now: DateTime<Utc>) {
         match self.start_due_runs(now).await {
             Ok(started) => {
                 for (job, run) in started {
@@ -60,21 +69,21 @@ impl Engine {
             }
             Err(e) => tracing::warn!("the scheduler could not check the jobs: {e}"),
         }
-        if let Err(e) = self.resume_queued().await {
+        if let Err(e) = self.runner.resume_queued().await {
             tracing::warn!("the scheduler could not take up queued runs: {e}");
         }
-        if let Err(e) = self.check_freshness(now).await {
+        if let Err(e) = self.runner.alerts.check_freshness(now).await {
             tracing::warn!("the scheduler could not check freshness: {e}");
         }
     }
 
     /// Ticks every `every` until a shutdown is asked for.
-    pub async fn run_scheduler(self: Arc<Self>, every: Duration) {
+    pub(crate) async fn run(self, every: Duration) {
         let mut tick = tokio::time::interval(every);
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                () = self.shutdown_token().cancelled() => return,
+                () = self.runner.shutdown_token().cancelled() => return,
             }
             self.tick(Utc::now()).await;
         }

@@ -5,13 +5,22 @@
 //! table commit together or not at all. That marker is what lets the runner ask, after a
 //! crash, whether a file it was loading made it ([`Sink::was_loaded`]).
 //!
-//! One module per sink; DuckDB ([`duckdb::DuckDbSink`]) is the embedded default,
-//! PostgreSQL ([`postgres::PostgresSink`]) a server reached by URL, BigQuery
-//! ([`bigquery::BigQuerySink`]) loads through load jobs.
+//! One folder per sink, one file per concern inside it; DuckDB ([`duckdb::DuckDbSink`]) is
+//! the embedded default, PostgreSQL ([`postgres::PostgresSink`]) a server reached by URL,
+//! BigQuery ([`bigquery::BigQuerySink`]) loads through load jobs. A destination's settings
+//! are a [`SinkConfig`], which parses its URL, seals its credentials and builds its sink
+//! ([`config`]); adding a destination is a folder plus one line in its registry.
+//!
+//! [`Inspect`] reads a table back (row counts, previews) for summaries and tests; it is
+//! not part of loading.
 
 pub mod bigquery;
+pub mod config;
 pub mod duckdb;
 pub mod postgres;
+mod sql;
+
+pub use config::{BuildContext, Config, SINKS, SinkConfig, SinkInfo};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -36,6 +45,11 @@ pub enum Error {
         code: String,
         message: String,
     },
+
+    /// Settings that cannot be used; `field` names the setting as requests do
+    /// (`destination`, `destination.url`).
+    #[error("{message}")]
+    Invalid { field: String, message: String },
 
     /// A table exists but its columns are not the job's.
     #[error(
@@ -62,7 +76,7 @@ impl Error {
                 TRANSIENT.iter().any(|t| m.contains(t))
             }
             Self::Sql { code, .. } => postgres::transient_sqlstate(code),
-            Self::TableMismatch { .. } => false,
+            Self::TableMismatch { .. } | Self::Invalid { .. } => false,
             Self::Source(e) => e.is_transient(),
         }
     }
@@ -103,6 +117,18 @@ pub enum LoadMode {
     #[default]
     Append,
     Replace,
+}
+
+impl LoadMode {
+    pub const ALL: [LoadMode; 2] = [Self::Append, Self::Replace];
+
+    /// What it does, for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Append => "Append rows",
+            Self::Replace => "Replace the table with each file",
+        }
+    }
 }
 
 impl std::str::FromStr for LoadMode {
@@ -218,11 +244,15 @@ pub trait Sink: Send + Sync {
 
     /// Drops the table if it exists.
     async fn drop_table(&self, table: &TableName) -> Result<()>;
+}
 
-    /// How many rows the table holds (for summaries and tests).
+/// Reading a table back, in the destination's own types: for summaries and tests.
+#[async_trait]
+pub trait Inspect: Send + Sync {
+    /// How many rows the table holds.
     async fn count_rows(&self, table: &TableName) -> Result<u64>;
 
-    /// The first `limit` rows of the table, in the destination's own Arrow types (previews, tests).
+    /// The first `limit` rows of the table, in the destination's own Arrow types.
     async fn preview(
         &self,
         table: &TableName,
@@ -230,67 +260,10 @@ pub trait Sink: Send + Sync {
     ) -> Result<Vec<arrow::record_batch::RecordBatch>>;
 }
 
-/// `CREATE TABLE IF NOT EXISTS` for the columns, with the destination's type names
-/// (`type_name`); REQUIRED columns are `NOT NULL`. Identifiers are double-quoted, which
-/// DuckDB and PostgreSQL both take.
-pub(crate) fn create_table_sql(
-    table: &TableName,
-    columns: &[Column],
-    type_name: fn(sluice_core::schema::WarehouseType) -> &'static str,
-) -> String {
-    let cols: Vec<String> = columns
-        .iter()
-        .map(|c| {
-            let not_null = if c.mode == sluice_core::schema::Mode::Required {
-                " NOT NULL"
-            } else {
-                ""
-            };
-            format!(
-                "{} {}{not_null}",
-                sluice_core::names::quote_ident(&c.name),
-                type_name(c.ty)
-            )
-        })
-        .collect();
-    format!(
-        "CREATE TABLE IF NOT EXISTS {} ({})",
-        table.quoted(),
-        cols.join(", ")
-    )
-}
+/// A sink as [`SinkConfig::build`] makes it: it loads, and it can be read back.
+pub trait BuiltSink: Sink + Inspect {}
 
-/// Checks that an existing table's columns (`existing`: name and the destination's type
-/// name, in order) are the job's, refusing it with both lists otherwise.
-pub(crate) fn check_columns(
-    table: &TableName,
-    existing: &[(String, String)],
-    columns: &[Column],
-    type_name: fn(sluice_core::schema::WarehouseType) -> &'static str,
-) -> Result<()> {
-    let expected: Vec<(&str, &str)> = columns
-        .iter()
-        .map(|c| (c.name.as_str(), type_name(c.ty)))
-        .collect();
-    let same = existing.len() == expected.len()
-        && existing
-            .iter()
-            .zip(&expected)
-            .all(|((n, t), (en, et))| n == en && t == et);
-    if same {
-        return Ok(());
-    }
-    let describe = |cols: &mut dyn Iterator<Item = (&str, &str)>| {
-        cols.map(|(n, t)| format!("{n} {t}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    Err(Error::TableMismatch {
-        table: table.to_string(),
-        found: describe(&mut existing.iter().map(|(n, t)| (n.as_str(), t.as_str()))),
-        expected: describe(&mut expected.into_iter()),
-    })
-}
+impl<T: Sink + Inspect> BuiltSink for T {}
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,10 @@
 //! One error shape for the whole API: `{status: "error", code, message, details}`.
+//!
+//! Engine errors are mapped by their type: a status code, a code word, and the request field
+//! at fault (`details.fields`, which forms show beside the field), the advice
+//! (`details.hint`) and, where a setting carries it out, that setting and its value
+//! (`details.fix`: `{field, value}`). No message text is inspected. 5xx bodies hide internals, which go to
+//! the log.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -40,8 +46,23 @@ impl ApiError {
         }
     }
 
+    /// Moves the error onto another field (a handler knows which field named a thing).
+    pub fn on_field(mut self, field: &str) -> Self {
+        self.details["fields"] = json!([{"field": field, "message": self.message.clone()}]);
+        self
+    }
+
     pub fn with_details(mut self, details: Value) -> Self {
         self.details = details;
+        self
+    }
+
+    /// Adds a detail without dropping the others.
+    fn detail(mut self, key: &str, value: Value) -> Self {
+        if !self.details.is_object() {
+            self.details = json!({});
+        }
+        self.details[key] = value;
         self
     }
 }
@@ -53,88 +74,96 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The status and code of an engine error, by its type.
+fn classify(e: &Error) -> (StatusCode, &'static str) {
+    use sluice_sinks::Error as Sink;
+    match e {
+        Error::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+        Error::Exists { .. } => (StatusCode::CONFLICT, "conflict"),
+        Error::InUse { .. } => (StatusCode::CONFLICT, "in_use"),
+        Error::Busy { .. } => (StatusCode::CONFLICT, "busy"),
+        Error::SchemaChanged { .. } => (StatusCode::CONFLICT, "schema_changed"),
+        Error::NoFiles { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "no_files"),
+        Error::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid"),
+        Error::InvalidFields(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        Error::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+        Error::Catalog(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        Error::Core(core) | Error::Sink(Sink::Source(core)) => classify_core(core),
+        Error::Sink(Sink::TableMismatch { .. }) => (StatusCode::CONFLICT, "table_mismatch"),
+        Error::Sink(Sink::Invalid { .. }) => (StatusCode::BAD_REQUEST, "invalid"),
+        Error::Sink(_) => (StatusCode::BAD_GATEWAY, "destination_error"),
+    }
+}
+
+fn classify_core(e: &sluice_core::Error) -> (StatusCode, &'static str) {
+    use sluice_core::Error as E;
+    use sluice_core::storage::FailureKind;
+    match e {
+        E::Storage { .. } if e.storage_failure() == Some(FailureKind::NotFound) => {
+            (StatusCode::NOT_FOUND, "storage_error")
+        }
+        E::Storage { .. } => (StatusCode::BAD_GATEWAY, "storage_error"),
+        E::Parse { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "parse_error"),
+        E::InvalidPattern { .. } => (StatusCode::BAD_REQUEST, "invalid_pattern"),
+        E::InvalidOption { .. } => (StatusCode::BAD_REQUEST, "invalid_option"),
+        E::InvalidUrl { .. } => (StatusCode::BAD_REQUEST, "invalid_connection"),
+        E::SchemaMismatch { .. } => (StatusCode::CONFLICT, "schema_mismatch"),
+    }
+}
+
+/// What a core error adds to `details`: the storage failure's kind, a parse error's place,
+/// a schema mismatch's diff.
+fn core_details(e: &sluice_core::Error) -> Vec<(&'static str, Value)> {
+    use sluice_core::Error as E;
+    match e {
+        E::Storage { .. } => vec![("kind", json!(e.storage_failure()))],
+        E::Parse {
+            path, line, column, ..
+        } => vec![
+            ("file_path", json!(path)),
+            ("line", json!(line)),
+            ("column", json!(column)),
+        ],
+        E::SchemaMismatch { diff, .. } => vec![("diff", json!(diff))],
+        _ => Vec::new(),
+    }
+}
+
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        match e {
-            Error::NotFound(m) => Self::new(StatusCode::NOT_FOUND, "not_found", m),
-            Error::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
-            Error::Invalid(m) => Self::new(StatusCode::BAD_REQUEST, "invalid", m),
-            Error::Timeout(m) => Self::new(StatusCode::GATEWAY_TIMEOUT, "timeout", m),
-            Error::InvalidFields(fields) => {
-                let message = Error::InvalidFields(fields.clone()).to_string();
-                Self::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation_failed",
-                    message,
-                )
-                .with_details(json!({ "fields": fields }))
+        let (status, code) = classify(&e);
+        if status.is_server_error() && !matches!(e, Error::Timeout(_)) {
+            // Internals stay in the log.
+            tracing::error!("internal error: {e}");
+            return Self::new(status, code, "internal error; see the server log");
+        }
+        let message = e.to_string();
+        let mut out = match (&e, e.field()) {
+            (Error::InvalidFields(fields), _) => {
+                Self::new(status, code, message).with_details(json!({ "fields": fields }))
             }
-            Error::Core(core) => core.into(),
-            Error::Sink(sluice_sinks::Error::Source(core)) => core.into(),
-            Error::Sink(e @ sluice_sinks::Error::TableMismatch { .. }) => Self::field(
-                StatusCode::CONFLICT,
-                "table_mismatch",
-                "table_name",
-                e.to_string(),
-            ),
-            Error::Sink(e) => {
-                Self::new(StatusCode::BAD_GATEWAY, "destination_error", e.to_string())
-            }
-            Error::Catalog(m) => {
-                // Internals stay in the log.
-                tracing::error!("catalog error: {m}");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error; see the server log",
-                )
+            (_, Some(field)) => Self::field(status, code, field, message),
+            (_, None) => Self::new(status, code, message),
+        };
+        if let Some(hint) = e.hint() {
+            out = out.detail("hint", json!(hint.text));
+            if let Some(field) = &hint.field {
+                out = out.detail("fix", json!({"field": field, "value": hint.value}));
             }
         }
+        let core = match &e {
+            Error::Core(core) | Error::Sink(sluice_sinks::Error::Source(core)) => Some(core),
+            _ => None,
+        };
+        for (key, value) in core.map(core_details).unwrap_or_default() {
+            out = out.detail(key, value);
+        }
+        out
     }
 }
 
 impl From<sluice_core::Error> for ApiError {
     fn from(e: sluice_core::Error) -> Self {
-        use sluice_core::Error as E;
-        let message = e.to_string();
-        match &e {
-            E::Storage { .. } => {
-                let kind = e.storage_failure();
-                let status = match kind {
-                    Some(sluice_core::storage::FailureKind::NotFound) => StatusCode::NOT_FOUND,
-                    _ => StatusCode::BAD_GATEWAY,
-                };
-                Self::new(status, "storage_error", message).with_details(json!({ "kind": kind }))
-            }
-            E::Parse {
-                path,
-                line,
-                column,
-                hint,
-                ..
-            } => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "parse_error",
-                message.clone(),
-            )
-            .with_details(json!({"file_path": path, "line": line, "column": column, "hint": hint})),
-            E::InvalidPattern { .. } => Self::field(
-                StatusCode::BAD_REQUEST,
-                "invalid_pattern",
-                "file_pattern",
-                message,
-            ),
-            E::InvalidOption { option, .. } => {
-                let option = option.clone();
-                Self::field(StatusCode::BAD_REQUEST, "invalid_option", &option, message)
-            }
-            E::InvalidUrl { .. } => {
-                Self::new(StatusCode::BAD_REQUEST, "invalid_connection", message)
-            }
-            E::SchemaMismatch { diff, .. } => {
-                Self::new(StatusCode::CONFLICT, "schema_mismatch", message.clone())
-                    .with_details(json!({ "diff": diff }))
-            }
-        }
+        Error::Core(e).into()
     }
 }

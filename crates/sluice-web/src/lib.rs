@@ -1,5 +1,5 @@
-//! sluice's HTTP interface: a JSON API under `/api` and the web UI at `/` (embedded, plain
-//! JavaScript over the API), over the same [`Engine`] the CLI uses.
+//! sluice's HTTP interface: a JSON API under `/api` and the web UI at `/` (embedded ES
+//! modules over the API, no build step), over the same [`Engine`] the CLI uses.
 //! Handlers hold no logic of their own: they parse a request, call the engine, and shape
 //! the answer. Every error has one shape (see [`error::ApiError`]).
 //!
@@ -47,24 +47,43 @@ pub fn router(engine: Arc<Engine>, token: Option<String>) -> Router {
             "/",
             get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
         )
-        .route(
-            "/ui/app.js",
-            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
-        )
-        .route(
-            "/ui/style.css",
-            get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }),
-        )
+        .route("/ui/{file}", get(ui_file))
         .with_state(state)
 }
 
 // The UI is embedded in the binary: nothing is fetched at run time.
 const INDEX_HTML: &str = include_str!("../ui/index.html");
-const APP_JS: &str = include_str!("../ui/app.js");
-const STYLE_CSS: &str = include_str!("../ui/style.css");
+
+/// The UI's files by name: `(name, content type, body)`.
+const UI_FILES: &[(&str, &str, &str)] = &[
+    ("style.css", CSS, include_str!("../ui/style.css")),
+    ("main.js", JS, include_str!("../ui/js/main.js")),
+    ("api.js", JS, include_str!("../ui/js/api.js")),
+    ("dom.js", JS, include_str!("../ui/js/dom.js")),
+    ("forms.js", JS, include_str!("../ui/js/forms.js")),
+    ("schedule.js", JS, include_str!("../ui/js/schedule.js")),
+    (
+        "connections.js",
+        JS,
+        include_str!("../ui/js/connections.js"),
+    ),
+    ("wizard.js", JS, include_str!("../ui/js/wizard.js")),
+    ("jobs.js", JS, include_str!("../ui/js/jobs.js")),
+    ("job.js", JS, include_str!("../ui/js/job.js")),
+    ("run.js", JS, include_str!("../ui/js/run.js")),
+];
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+async fn ui_file(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    match UI_FILES.iter().find(|(name, _, _)| *name == file) {
+        Some((_, content_type, body)) => asset(content_type, body),
+        None => (StatusCode::NOT_FOUND, "no such file").into_response(),
+    }
 }
 
 async fn require_token(State(state): State<Shared>, request: Request, next: Next) -> Response {

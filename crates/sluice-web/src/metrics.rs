@@ -12,7 +12,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use sluice_engine::model::{FileOutcome, RunStatus};
+use sluice_engine::model::RunStatus;
 
 use crate::{ApiError, Shared};
 
@@ -35,11 +35,11 @@ pub async fn metrics(State(s): State<Shared>) -> Result<impl IntoResponse, ApiEr
 
     let waiting = Family::<Labels, Gauge>::default();
     for job in s.engine.jobs().await? {
-        let job_label = || vec![("job".to_string(), job.name.clone())];
+        let labels = vec![("job".to_string(), job.name.clone())];
         match tokio::time::timeout(WAITING_TIMEOUT, s.engine.files_waiting(&job)).await {
             Ok(Ok(n)) => {
                 waiting
-                    .get_or_create(&job_label())
+                    .get_or_create(&labels)
                     .set(i64::try_from(n).unwrap_or(i64::MAX));
             }
             Ok(Err(e)) => tracing::warn!(job = %job.name, "cannot count waiting files: {e}"),
@@ -47,29 +47,26 @@ pub async fn metrics(State(s): State<Shared>) -> Result<impl IntoResponse, ApiEr
                 tracing::warn!(job = %job.name, "counting waiting files took over {WAITING_TIMEOUT:?}")
             }
         }
-        for run in s.engine.runs(&job.name, RUNS_PER_JOB).await? {
-            let mut l = job_label();
-            l.push(("status".into(), run.status.as_str().into()));
-            runs_total.get_or_create(&l).inc();
-            files.get_or_create(&job_label()).inc_by(
-                run.files
-                    .iter()
-                    .filter(|f| matches!(f.outcome, FileOutcome::Loaded | FileOutcome::Recovered))
-                    .count() as u64,
-            );
-            rows.get_or_create(&job_label()).inc_by(run.rows_loaded);
-            bytes.get_or_create(&job_label()).inc_by(run.bytes_loaded);
-            if let Some(d) = run.duration_seconds() {
-                durations.get_or_create(&job_label()).observe(d);
-            }
-            if run.status == RunStatus::Succeeded
-                && let Some(done) = run.finished_at
-            {
-                let g = last_success.get_or_create(&job_label());
-                let t = done.timestamp_millis() as f64 / 1000.0;
-                if t > g.get() {
-                    g.set(t);
-                }
+    }
+    // Every job's recent runs in numbers, in one query.
+    for run in s.engine.catalog().run_totals(RUNS_PER_JOB).await? {
+        let job_label = || vec![("job".to_string(), run.job.clone())];
+        let mut l = job_label();
+        l.push(("status".into(), run.status.as_str().into()));
+        runs_total.get_or_create(&l).inc();
+        files.get_or_create(&job_label()).inc_by(run.files_loaded);
+        rows.get_or_create(&job_label()).inc_by(run.rows_loaded);
+        bytes.get_or_create(&job_label()).inc_by(run.bytes_loaded);
+        if let Some(d) = run.duration_seconds() {
+            durations.get_or_create(&job_label()).observe(d);
+        }
+        if run.status == RunStatus::Succeeded
+            && let Some(done) = run.finished_at
+        {
+            let g = last_success.get_or_create(&job_label());
+            let t = done.timestamp_millis() as f64 / 1000.0;
+            if t > g.get() {
+                g.set(t);
             }
         }
     }

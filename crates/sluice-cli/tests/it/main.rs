@@ -190,75 +190,24 @@ fn a_process_killed_mid_file_leaves_nothing_and_the_next_run_loads_it_once() {
     );
 }
 
-async fn pg_connect(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
-}
-
-/// A fresh database on the test server (`SLUICE_TEST_POSTGRES_URL`), its URL with a
-/// password the trusting server ignores, and a way to count rows in it.
+/// A fresh database on the test server, its URL with a password the trusting server
+/// ignores, and a way to count rows in it (for tests that run the binary, not async).
 struct Postgres {
     rt: tokio::runtime::Runtime,
-    admin: String,
-    name: String,
+    db: sluice_testkit::postgres::TestDb,
     url: String,
 }
 
 impl Postgres {
     fn new() -> Self {
-        let admin = std::env::var("SLUICE_TEST_POSTGRES_URL").expect(
-            "SLUICE_TEST_POSTGRES_URL is not set: run `bash scripts/peers.sh start` and `eval \"$(bash scripts/peers.sh env)\"`",
-        );
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!("sluice_it_cli_{}_{nanos}", std::process::id());
         let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async {
-            pg_connect(&admin)
-                .await
-                .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-                .await
-                .unwrap();
-        });
-        let rest = admin.strip_prefix("postgres://").unwrap();
-        let (auth, host) = rest.split_once('@').unwrap();
-        let user = auth.split(':').next().unwrap();
-        let host = host.split('/').next().unwrap();
-        let url = format!("postgres://{user}:hunter2@{host}/{name}?sslmode=prefer");
-        Self {
-            rt,
-            admin,
-            name,
-            url,
-        }
+        let db = rt.block_on(sluice_testkit::postgres::TestDb::new("cli"));
+        let url = db.url_with_password("prefer");
+        Self { rt, db, url }
     }
 
     fn count(&self, sql: &str) -> i64 {
-        self.rt.block_on(async {
-            pg_connect(&self.url)
-                .await
-                .query_one(sql, &[])
-                .await
-                .unwrap()
-                .get::<_, i64>(0)
-        })
-    }
-
-    fn drop_database(self) {
-        self.rt.block_on(async {
-            pg_connect(&self.admin)
-                .await
-                .batch_execute(&format!("DROP DATABASE \"{}\" WITH (FORCE)", self.name))
-                .await
-                .unwrap();
-        });
+        self.rt.block_on(self.db.scalar(sql))
     }
 }
 
@@ -270,7 +219,8 @@ fn a_process_killed_mid_file_leaves_nothing_in_postgres_and_the_next_run_loads_i
     cli.setup_job(&["--destination", &pg.url, "--table", "raw.t"]);
     let shown = cli.ok(&["jobs", "show", "tx"]);
     assert!(
-        shown.contains("destination: postgres://postgres:••••@") && !shown.contains("hunter2"),
+        shown.contains("destination: postgres://postgres:••••@")
+            && !shown.contains(sluice_testkit::postgres::PASSWORD),
         "{shown}"
     );
     let killed = cli.killed_run("mid-load:2");
@@ -297,7 +247,6 @@ fn a_process_killed_mid_file_leaves_nothing_in_postgres_and_the_next_run_loads_i
     let again = cli.ok(&["run", "tx"]);
     assert!(again.contains("nothing new"), "{again}");
     assert_eq!(pg.count("SELECT count(DISTINCT id) FROM raw.t"), 30_000);
-    pg.drop_database();
 }
 
 #[test]
@@ -316,28 +265,20 @@ fn a_process_killed_after_a_postgres_commit_is_recovered_not_loaded_twice() {
     assert_eq!(pg.count("SELECT count(*) FROM t"), 1000, "exactly once");
     assert_eq!(pg.count("SELECT count(*) FROM _sluice_loads"), 1);
     assert_eq!(cli.ledger()[0]["status"], "loaded");
-    pg.drop_database();
 }
 
 /// A dataset of its own on local-bigquery (`SLUICE_TEST_BIGQUERY_URL`, started by
 /// `scripts/peers.sh`), as a `--destination` URL and as the config that reads it back.
 fn bigquery() -> (String, sluice_sinks::bigquery::BigQueryConfig) {
-    let endpoint = std::env::var("SLUICE_TEST_BIGQUERY_URL").expect(
-        "SLUICE_TEST_BIGQUERY_URL is not set: run `bash scripts/peers.sh start` and `eval \"$(bash scripts/peers.sh env)\"`",
-    );
-    let project = std::env::var("SLUICE_TEST_BIGQUERY_PROJECT").unwrap();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let dataset = format!("cli_{}_{nanos}", std::process::id());
+    let (endpoint, project) = sluice_testkit::peers::bigquery();
+    let dataset = sluice_testkit::peers::unique("cli");
     let url = format!("bigquery://{project}/{dataset}?credentials=none&endpoint={endpoint}");
     let config = sluice_sinks::bigquery::BigQueryConfig::from_url(&url).unwrap();
     (url, config)
 }
 
 fn bigquery_rows(config: &sluice_sinks::bigquery::BigQueryConfig, table: &str) -> u64 {
-    use sluice_sinks::Sink as _;
+    use sluice_sinks::Inspect as _;
     let sink = sluice_sinks::bigquery::BigQuerySink::new(config.clone()).unwrap();
     let table = sluice_core::names::TableName::parse(table).unwrap();
     tokio::runtime::Runtime::new()
@@ -483,7 +424,6 @@ fn two_processes_with_their_own_data_dirs_share_a_postgres_catalog() {
         stderr(&bad)
     );
     assert!(!stderr(&bad).contains(":pw@"), "{}", stderr(&bad));
-    pg.drop_database();
 }
 
 #[test]

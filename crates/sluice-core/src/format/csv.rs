@@ -13,11 +13,77 @@ use futures::stream::{BoxStream, StreamExt};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use super::{BATCH_ROWS, BatchSource, BatchStream, batch_stream, complete_lines, estimate_rows};
+use super::{
+    BATCH_ROWS, BatchSource, BatchStream, Format, FormatInfo, SAMPLE_BYTES, Sample, Source,
+    batch_stream,
+};
+use crate::error::Hint;
+use crate::fields::{Field, FieldKind};
 use crate::schema::infer::ColumnInference;
 use crate::schema::{Column, DetectedSchema, arrow_schema, unique_names};
-use crate::storage::FileEntry;
 use crate::{Error, Result};
+
+/// Delimited text: CSV, TSV and the like.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Csv;
+
+impl Format for Csv {
+    type Options = CsvOptions;
+
+    const INFO: FormatInfo = FormatInfo {
+        name: "csv",
+        label: "CSV",
+        aliases: &["tsv"],
+        extensions: &["csv", "tsv", "psv", "txt"],
+        options: &[
+            Field::text("delimiter", "Delimiter").kind(FieldKind::Choice {
+                choices: &[
+                    ("", "Detect"),
+                    (",", "Comma"),
+                    ("|", "Pipe"),
+                    ("\t", "Tab"),
+                    (";", "Semicolon"),
+                ],
+            }),
+            Field::text("quote", "Quote").kind(FieldKind::Choice {
+                choices: &[
+                    ("", "Detect"),
+                    ("\"", "Double quote"),
+                    ("'", "Single quote"),
+                ],
+            }),
+            Field::text("has_header", "First row is a header").kind(FieldKind::Tristate),
+            Field::text("encoding", "Encoding").kind(FieldKind::Choice {
+                choices: &[("utf-8", "UTF-8"), ("latin-1", "Latin-1 / Windows-1252")],
+            }),
+        ],
+    };
+
+    async fn detect(
+        source: &Source<'_>,
+        options: &CsvOptions,
+    ) -> Result<(CsvOptions, DetectedSchema)> {
+        let sample = source.head(SAMPLE_BYTES).await?;
+        detect(&sample, source.path(), options)
+    }
+
+    async fn read(
+        source: &Source<'_>,
+        options: &CsvOptions,
+        columns: &[Column],
+    ) -> Result<BatchStream> {
+        Ok(read(
+            source.stream().await?,
+            options,
+            columns,
+            source.path(),
+        ))
+    }
+
+    fn validate(options: &CsvOptions) -> Result<()> {
+        options.validate()
+    }
+}
 
 /// Delimiters sniffing tries, in order of preference on a tie.
 pub const DELIMITERS: [char; 4] = [',', '|', '\t', ';'];
@@ -67,7 +133,7 @@ impl fmt::Display for Encoding {
 
 /// CSV options; `None` means "sniff it".
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CsvOptions {
     pub delimiter: Option<char>,
     pub quote: Option<char>,
@@ -132,10 +198,11 @@ fn decode_sample(sample: &[u8], encoding: Encoding, path: &str) -> Result<String
                         line: Some(line),
                         column: None,
                         message: "the file is not valid UTF-8".into(),
-                        hint: Some(
-                            "if it was written by Excel or an older system, set the encoding to latin-1 (--encoding latin-1)"
-                                .into(),
-                        ),
+                        hint: Some(Hint::set(
+                            "if it was written by Excel or an older system, set the encoding to latin-1",
+                            "encoding",
+                            Some("latin-1"),
+                        ).into()),
                     })
                 }
             }
@@ -279,15 +346,13 @@ fn sniff_header(rows: &[csv::StringRecord]) -> bool {
 /// one column while another splits them, and rows whose field count differs from the
 /// header's.
 pub fn detect(
-    head: &[u8],
-    file: &FileEntry,
+    sample: &Sample,
+    path: &str,
     given: &CsvOptions,
 ) -> Result<(CsvOptions, DetectedSchema)> {
     given.validate()?;
-    let path = file.path.as_str();
-    let truncated = (head.len() as u64) < file.size;
-    let sample = complete_lines(head, truncated);
-    let text = decode_sample(sample, given.encoding, path)?;
+    let truncated = !sample.complete;
+    let text = decode_sample(sample.complete_lines(), given.encoding, path)?;
     if text.trim().is_empty() {
         return Err(Error::parse(
             path,
@@ -310,12 +375,18 @@ pub fn detect(
                         "with delimiter {} every row is one column",
                         show_delimiter(d)
                     ),
-                    hint: Some(format!(
-                        "{} splits the rows into {n} columns; set the delimiter to {} (--delimiter {})",
-                        show_delimiter(better),
-                        show_delimiter(better),
-                        show_delimiter(better)
-                    )),
+                    hint: Some(
+                        Hint::set(
+                            format!(
+                                "{} splits the rows into {n} columns; set the delimiter to {}",
+                                show_delimiter(better),
+                                show_delimiter(better),
+                            ),
+                            "delimiter",
+                            Some(&better.to_string()),
+                        )
+                        .into(),
+                    ),
                 });
             }
             d
@@ -355,10 +426,17 @@ pub fn detect(
                 line: Some(line),
                 column: None,
                 message: format!("expected {width} fields, found {}", row.len()),
-                hint: Some(format!(
-                    "check the delimiter (detected {}) and quoting",
-                    show_delimiter(delimiter)
-                )),
+                hint: Some(
+                    Hint::set(
+                        format!(
+                            "check the delimiter (detected {}) and quoting",
+                            show_delimiter(delimiter)
+                        ),
+                        "delimiter",
+                        None,
+                    )
+                    .into(),
+                ),
             });
         }
         for (c, value) in columns.iter_mut().zip(row.iter()) {
@@ -370,12 +448,7 @@ pub fn detect(
         .zip(names)
         .map(|(c, name)| c.finish(name))
         .collect();
-    let rows_in_sample = data.len() as u64;
-    let total_rows = if truncated {
-        estimate_rows(rows_in_sample, sample.len(), file.size)
-    } else {
-        rows_in_sample
-    };
+    let total_rows = sample.estimate_rows(data.len() as u64);
     let resolved = CsvOptions {
         delimiter: Some(delimiter),
         quote: Some(quote),
@@ -384,7 +457,7 @@ pub fn detect(
     };
     Ok((
         resolved,
-        DetectedSchema::new(detected, total_rows, truncated, file.size),
+        DetectedSchema::new(detected, total_rows, truncated, sample.file_size()),
     ))
 }
 
@@ -498,6 +571,15 @@ static UTF8_ERROR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"invalid UTF-8 data for line (\d+) and field (\d+)").expect("valid regex")
 });
 
+/// The advice for a value that does not fit its column's type.
+pub(crate) fn fix_or_retype() -> Hint {
+    Hint::set(
+        "fix the file, or change the column's type in the job's schema",
+        "schema",
+        None,
+    )
+}
+
 /// Turns arrow-csv's messages into errors that name the file, line and column.
 ///
 /// arrow-csv counts records from 0 with the header as record 0, so its `line N` is
@@ -516,7 +598,7 @@ fn locate_error(message: &str, path: &str, names: &[String], delimiter: char) ->
             line: Some(num(&c[4]) + 1),
             column: name(&c[3]),
             message: format!("'{}' is not a valid {expected}", &c[1]),
-            hint: Some("fix the file, or change the column's type in the job's schema".into()),
+            hint: Some(fix_or_retype().into()),
         };
     }
     if let Some(c) = COLUMN_ERROR.captures(message) {
@@ -525,7 +607,7 @@ fn locate_error(message: &str, path: &str, names: &[String], delimiter: char) ->
             line: Some(num(&c[2]) + 1),
             column: name(&c[1]),
             message: c[3].trim().to_string(),
-            hint: Some("fix the file, or change the column's type in the job's schema".into()),
+            hint: Some(fix_or_retype().into()),
         };
     }
     if let Some(c) = FIELDS_ERROR.captures(message) {
@@ -534,10 +616,17 @@ fn locate_error(message: &str, path: &str, names: &[String], delimiter: char) ->
             line: Some(num(&c[1])),
             column: None,
             message: format!("expected {} fields, found {}", &c[2], &c[3]),
-            hint: Some(format!(
-                "check the delimiter ({}) and quoting",
-                show_delimiter(delimiter)
-            )),
+            hint: Some(
+                Hint::set(
+                    format!(
+                        "check the delimiter ({}) and quoting",
+                        show_delimiter(delimiter)
+                    ),
+                    "delimiter",
+                    None,
+                )
+                .into(),
+            ),
         };
     }
     if let Some(c) = UTF8_ERROR.captures(message) {
@@ -546,10 +635,11 @@ fn locate_error(message: &str, path: &str, names: &[String], delimiter: char) ->
             line: Some(num(&c[1])),
             column: name(&(num(&c[2]).saturating_sub(1)).to_string()),
             message: "the text is not valid UTF-8".into(),
-            hint: Some(
-                "set the job's encoding to latin-1 if the file comes from Excel or an older system"
-                    .into(),
-            ),
+            hint: Some(Hint::set(
+                "set the job's encoding to latin-1 if the file comes from Excel or an older system",
+                "encoding",
+                Some("latin-1"),
+            ).into()),
         };
     }
     Error::parse(path, message.to_string())
@@ -563,18 +653,13 @@ mod tests {
     use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
     use futures::TryStreamExt;
 
-    fn entry(path: &str, size: usize) -> FileEntry {
-        FileEntry {
-            path: path.into(),
-            size: size as u64,
-            last_modified: chrono::DateTime::from_timestamp(0, 0).unwrap(),
-            e_tag: None,
-            version: None,
-        }
+    /// The head of a file of `size` bytes.
+    fn entry(text: &[u8], size: usize) -> Sample {
+        Sample::new(Bytes::copy_from_slice(text), size as u64)
     }
 
     fn sniff(text: &[u8]) -> (CsvOptions, DetectedSchema) {
-        detect(text, &entry("t.csv", text.len()), &CsvOptions::default()).unwrap()
+        detect(&entry(text, text.len()), "t.csv", &CsvOptions::default()).unwrap()
     }
 
     fn types(s: &DetectedSchema) -> Vec<WarehouseType> {
@@ -639,22 +724,26 @@ mod tests {
     fn latin1_needs_its_encoding_and_says_so() {
         let text = include_bytes!("../../../../testdata/csv/latin1.csv");
         let err = detect(
-            text,
-            &entry("latin1.csv", text.len()),
+            &entry(text, text.len()),
+            "latin1.csv",
             &CsvOptions::default(),
         )
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+        assert_eq!(
+            err.hint().map(|h| (h.field.as_deref(), h.value.as_deref())),
+            Some((Some("encoding"), Some("latin-1")))
+        );
+        let err = err.to_string();
         assert!(
             err.contains("latin1.csv line 2: the file is not valid UTF-8"),
             "{err}"
         );
-        assert!(err.contains("--encoding latin-1"), "{err}");
+        assert!(err.contains("set the encoding to latin-1"), "{err}");
         let opts = CsvOptions {
             encoding: Encoding::Latin1,
             ..Default::default()
         };
-        let (_, schema) = detect(text, &entry("latin1.csv", text.len()), &opts).unwrap();
+        let (_, schema) = detect(&entry(text, text.len()), "latin1.csv", &opts).unwrap();
         assert!(
             schema.columns[1].sample_values.iter().any(|v| v == "Zoë"),
             "{:?}",
@@ -669,23 +758,23 @@ mod tests {
             delimiter: Some(','),
             ..Default::default()
         };
-        let err = detect(text, &entry("p.csv", text.len()), &opts)
-            .unwrap_err()
-            .to_string();
+        let err = detect(&entry(text, text.len()), "p.csv", &opts).unwrap_err();
+        assert_eq!(
+            err.hint().map(|h| (h.field.as_deref(), h.value.as_deref())),
+            Some((Some("delimiter"), Some("|")))
+        );
+        let err = err.to_string();
         assert!(
             err.contains("with delimiter ',' every row is one column"),
             "{err}"
         );
-        assert!(
-            err.contains("set the delimiter to '|' (--delimiter '|')"),
-            "{err}"
-        );
+        assert!(err.contains("set the delimiter to '|'"), "{err}");
     }
 
     #[test]
     fn ragged_rows_name_their_line() {
         let text = b"a,b\n1,2\n3,4,5\n";
-        let err = detect(text, &entry("r.csv", text.len()), &CsvOptions::default())
+        let err = detect(&entry(text, text.len()), "r.csv", &CsvOptions::default())
             .unwrap_err()
             .to_string();
         assert!(
@@ -697,7 +786,7 @@ mod tests {
     #[test]
     fn a_truncated_sample_estimates_rows_and_drops_the_partial_line() {
         let text = b"id,v\n1,10\n2,20\n3,3";
-        let (_, schema) = detect(text, &entry("big.csv", 1900), &CsvOptions::default()).unwrap();
+        let (_, schema) = detect(&entry(text, 1900), "big.csv", &CsvOptions::default()).unwrap();
         assert!(schema.total_rows_estimated);
         assert_eq!(types(&schema), vec![Int64, Int64]);
         assert!(schema.total_rows > 100, "{}", schema.total_rows);

@@ -20,13 +20,56 @@ use chrono::Utc;
 use futures::stream::{BoxStream, StreamExt};
 use serde_json::value::RawValue;
 
-use super::{BATCH_ROWS, BatchSource, BatchStream, batch_stream, complete_lines, estimate_rows};
+use serde::{Deserialize, Serialize};
+
+use super::csv::fix_or_retype;
+use super::{
+    BATCH_ROWS, BatchSource, BatchStream, Format, FormatInfo, SAMPLE_BYTES, Sample, Source,
+    batch_stream,
+};
+use crate::error::Hint;
 use crate::schema::infer::ColumnInference;
 use crate::schema::{
     Column, DetectedSchema, NUMERIC_PRECISION, NUMERIC_SCALE, WarehouseType, arrow_schema,
 };
-use crate::storage::FileEntry;
 use crate::{Error, Result};
+
+/// Newline-delimited JSON objects, or one JSON array of objects.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json;
+
+/// JSON has no options: records are split and typed by detection.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonOptions {}
+
+impl Format for Json {
+    type Options = JsonOptions;
+
+    const INFO: FormatInfo = FormatInfo {
+        name: "json",
+        label: "JSON / JSONL",
+        aliases: &["jsonl", "ndjson"],
+        extensions: &["json", "jsonl", "ndjson"],
+        options: &[],
+    };
+
+    async fn detect(
+        source: &Source<'_>,
+        options: &JsonOptions,
+    ) -> Result<(JsonOptions, DetectedSchema)> {
+        let sample = source.head(SAMPLE_BYTES).await?;
+        Ok((options.clone(), detect(&sample, source.path())?))
+    }
+
+    async fn read(
+        source: &Source<'_>,
+        _options: &JsonOptions,
+        columns: &[Column],
+    ) -> Result<BatchStream> {
+        Ok(read(source.stream().await?, columns, source.path()))
+    }
+}
 
 /// Splits a byte stream into top-level JSON records: the values of a top-level array, or
 /// whitespace-separated values (JSONL).
@@ -152,7 +195,8 @@ fn parse_record<'a>(record: &'a [u8], path: &str, line: u64) -> Result<Fields<'a
         column: None,
         message: format!("not a JSON object: {e}"),
         hint: Some(
-            "each record must be an object, one per line (JSONL) or inside one array".into(),
+            Hint::text("each record must be an object, one per line (JSONL) or inside one array")
+                .into(),
         ),
     })
 }
@@ -173,10 +217,9 @@ fn observe(c: &mut ColumnInference, raw: &RawValue) {
 
 /// Detects the columns of a JSON file from its head: the union of the keys of its records in
 /// the order first seen.
-pub fn detect(head: &[u8], file: &FileEntry) -> Result<DetectedSchema> {
-    let path = file.path.as_str();
-    let truncated = (head.len() as u64) < file.size;
-    let sample = complete_lines(head, truncated);
+pub fn detect(head: &Sample, path: &str) -> Result<DetectedSchema> {
+    let truncated = !head.complete;
+    let sample = head.complete_lines();
     let sample = sample.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(sample);
     let mut splitter = RecordSplitter::new();
     splitter.push(sample);
@@ -216,7 +259,7 @@ pub fn detect(head: &[u8], file: &FileEntry) -> Result<DetectedSchema> {
                 line: Some(line),
                 column: None,
                 message: "the record starting here never ends".into(),
-                hint: Some("check for a missing closing brace or quote".into()),
+                hint: Some(Hint::text("check for a missing closing brace or quote").into()),
             });
         }
         return Err(Error::parse(
@@ -229,12 +272,13 @@ pub fn detect(head: &[u8], file: &FileEntry) -> Result<DetectedSchema> {
         .zip(names)
         .map(|(c, n)| c.finish(n))
         .collect();
-    let total = if truncated {
-        estimate_rows(rows, sample.len(), file.size)
-    } else {
-        rows
-    };
-    Ok(DetectedSchema::new(detected, total, truncated, file.size))
+    let total = head.estimate_rows(rows);
+    Ok(DetectedSchema::new(
+        detected,
+        total,
+        truncated,
+        head.file_size(),
+    ))
 }
 
 fn find_key(record: &[u8], key: &str) -> Option<usize> {
@@ -285,10 +329,7 @@ impl BatchSource for JsonStream {
                                 line: Some(line),
                                 column: Some(c.name.clone()),
                                 message,
-                                hint: Some(
-                                    "fix the file, or change the column's type in the job's schema"
-                                        .into(),
-                                ),
+                                hint: Some(fix_or_retype().into()),
                             })?;
                     }
                     rows += 1;
@@ -300,7 +341,10 @@ impl BatchSource for JsonStream {
                             line: Some(line),
                             column: None,
                             message: "the file ends inside this record".into(),
-                            hint: Some("the file may be truncated or still being written".into()),
+                            hint: Some(
+                                Hint::text("the file may be truncated or still being written")
+                                    .into(),
+                            ),
                         });
                     }
                     break;
@@ -450,14 +494,8 @@ mod tests {
     use arrow::datatypes::Int64Type;
     use futures::TryStreamExt;
 
-    fn entry(size: usize) -> FileEntry {
-        FileEntry {
-            path: "e.jsonl".into(),
-            size: size as u64,
-            last_modified: chrono::DateTime::from_timestamp(0, 0).unwrap(),
-            e_tag: None,
-            version: None,
-        }
+    fn sample(text: &[u8]) -> Sample {
+        Sample::new(Bytes::copy_from_slice(text), text.len() as u64)
     }
 
     fn split_all(input: &[u8], chunk: usize) -> Vec<(String, u64)> {
@@ -495,7 +533,7 @@ mod tests {
     #[test]
     fn detects_types_nested_values_and_missing_keys() {
         let text = include_bytes!("../../../../testdata/json/events.jsonl");
-        let schema = detect(text, &entry(text.len())).unwrap();
+        let schema = detect(&sample(text), "e.jsonl").unwrap();
         let got: Vec<(&str, WarehouseType, bool)> = schema
             .columns
             .iter()
@@ -520,7 +558,7 @@ mod tests {
     #[test]
     fn a_broken_record_names_its_line() {
         let text = b"{\"a\": 1}\n{\"a\": 2,}\n";
-        let err = detect(text, &entry(text.len())).unwrap_err().to_string();
+        let err = detect(&sample(text), "e.jsonl").unwrap_err().to_string();
         assert!(
             err.starts_with("e.jsonl line 2: not a JSON object"),
             "{err}"

@@ -1,26 +1,37 @@
-//! File formats: options, detection from a sample, and streaming readers.
+//! File formats: one registry, one module per format, detection from a sample and
+//! streaming readers.
 //!
-//! [`detect`] reads at most [`SAMPLE_BYTES`] from the head of a file (or only the footer of
-//! a Parquet file) and returns a [`DetectedSchema`] together with the options it settled
-//! on. [`read`] streams a whole file as Arrow record batches in a job's column types;
-//! a value that does not fit names the file, line and column.
+//! Each format implements [`Format`] in a module of its own and has one line in the
+//! [`registry!`] below; nothing else names it. The registry makes [`FormatOptions`] (the
+//! options of every format, tagged by `file_format` as the API and the catalog store them),
+//! [`FORMATS`] (what the CLI's `--format`, the API's `file_format` and the UI's choices offer)
+//! and the dispatch of [`detect`] and [`read`].
+//!
+//! A file is read through a [`Source`]: its head for detection (at most [`SAMPLE_BYTES`],
+//! or only the footer of a Parquet file), its bytes as a stream, or ranged reads, all through
+//! the file's [`Compression`]. [`read`] streams a whole file as Arrow record batches in a
+//! job's column types; a value that does not fit names the file, line and column.
 
+pub mod compression;
 pub mod csv;
 pub mod json;
 pub mod parquet;
+mod source;
 
-use std::fmt;
-use std::str::FromStr;
+use std::future::Future;
 
 use arrow::record_batch::RecordBatch;
 use futures::stream::BoxStream;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use self::compression::Compression;
+pub use self::csv::{CsvOptions, Encoding};
+pub use self::source::{Sample, Source};
+use crate::fields::Field;
 use crate::schema::{Column, DetectedSchema};
 use crate::storage::{FileEntry, Store};
 use crate::{Error, Result};
-
-pub use self::csv::{CsvOptions, Encoding};
 
 /// How much of a file's head detection reads.
 pub const SAMPLE_BYTES: u64 = 5 * 1024 * 1024;
@@ -31,84 +42,149 @@ pub const BATCH_ROWS: usize = 8192;
 /// Record batches on their way from a reader to a sink.
 pub type BatchStream = BoxStream<'static, Result<RecordBatch>>;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FileFormat {
-    Csv,
-    Parquet,
-    Json,
+/// A format as users choose it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FormatInfo {
+    /// The `file_format` value: `csv`.
+    pub name: &'static str,
+    pub label: &'static str,
+    /// Other names accepted for it (`tsv`, `jsonl`).
+    pub aliases: &'static [&'static str],
+    /// File name endings that suggest it, without the dot, lowercase.
+    pub extensions: &'static [&'static str],
+    /// Its options, as forms show them; each name is a key of its options.
+    pub options: &'static [Field],
 }
 
-impl FileFormat {
-    /// The format a file's extension suggests.
-    pub fn from_path(path: &str) -> Option<Self> {
-        let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
-        let ext = name.rsplit_once('.').map(|(_, e)| e)?;
-        match ext {
-            "csv" | "tsv" | "psv" | "txt" => Some(Self::Csv),
-            "parquet" | "pq" => Some(Self::Parquet),
-            "json" | "jsonl" | "ndjson" => Some(Self::Json),
-            _ => None,
-        }
-    }
+/// A file format: detection from a sample and a streaming reader.
+///
+/// # Contract
+/// - `detect` reads at most [`SAMPLE_BYTES`] of the head (or what the format's own metadata
+///   needs), and returns the options it settled on with every "detect it" option resolved.
+/// - `read` yields batches whose schema is [`crate::schema::arrow_schema`] of `columns`,
+///   matched to the file's columns by name where the file names them; memory does not grow
+///   with the file; the first error ends the stream and names the file (and line, record or
+///   column where there is one).
+pub trait Format {
+    type Options: Clone + Default + PartialEq + Serialize + DeserializeOwned + Send + Sync;
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Csv => "csv",
-            Self::Parquet => "parquet",
-            Self::Json => "json",
-        }
-    }
+    const INFO: FormatInfo;
 
-    /// The options of this format with everything left to detection.
-    pub fn default_options(self) -> FormatOptions {
-        match self {
-            Self::Csv => FormatOptions::Csv(CsvOptions::default()),
-            Self::Parquet => FormatOptions::Parquet,
-            Self::Json => FormatOptions::Json,
-        }
-    }
-}
+    /// # Errors
+    /// A sample that cannot be read as this format.
+    fn detect(
+        source: &Source<'_>,
+        options: &Self::Options,
+    ) -> impl Future<Output = Result<(Self::Options, DetectedSchema)>> + Send;
 
-impl fmt::Display for FileFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+    /// # Errors
+    /// A file that cannot be opened as this format; later errors come as stream items.
+    fn read(
+        source: &Source<'_>,
+        options: &Self::Options,
+        columns: &[Column],
+    ) -> impl Future<Output = Result<BatchStream>> + Send;
 
-impl FromStr for FileFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "csv" | "tsv" => Ok(Self::Csv),
-            "parquet" => Ok(Self::Parquet),
-            "json" | "jsonl" | "ndjson" => Ok(Self::Json),
-            other => Err(format!(
-                "unknown format '{other}'; expected csv, parquet or json"
-            )),
-        }
+    /// Checks options before they are used.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] naming the option.
+    fn validate(_options: &Self::Options) -> Result<()> {
+        Ok(())
     }
 }
 
-/// A format and its options. `None` options of CSV are sniffed by [`detect`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "file_format", rename_all = "lowercase")]
-pub enum FormatOptions {
-    Csv(CsvOptions),
-    Parquet,
-    /// Newline-delimited JSON objects, or one JSON array of objects.
-    Json,
+/// The formats: `Variant => module::Type`, in the order they are offered. The variant's
+/// lowercase name is its `file_format` tag and must be its `FormatInfo::name`.
+macro_rules! registry {
+    ($($variant:ident => $format:ty),* $(,)?) => {
+        /// A format and its options, tagged by `file_format`. Options left `None` are
+        /// detected.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(tag = "file_format", rename_all = "lowercase")]
+        pub enum FormatOptions {
+            $($variant(<$format as Format>::Options),)*
+        }
+
+        /// Every format sluice reads.
+        pub const FORMATS: &[FormatInfo] = &[$(<$format as Format>::INFO),*];
+
+        impl FormatOptions {
+            /// The format these options are for.
+            pub fn info(&self) -> &'static FormatInfo {
+                match self {
+                    $(Self::$variant(_) => &<$format as Format>::INFO,)*
+                }
+            }
+
+            /// A format's options with everything left to detection.
+            pub fn default_for(format: &FormatInfo) -> Option<Self> {
+                $(if format.name == <$format as Format>::INFO.name {
+                    return Some(Self::$variant(Default::default()));
+                })*
+                None
+            }
+
+            /// # Errors
+            /// [`Error::InvalidOption`] naming the option.
+            pub fn validate(&self) -> Result<()> {
+                match self {
+                    $(Self::$variant(o) => <$format as Format>::validate(o),)*
+                }
+            }
+
+            async fn detect_in(&self, source: &Source<'_>) -> Result<(Self, DetectedSchema)> {
+                match self {
+                    $(Self::$variant(o) => {
+                        let (o, schema) = <$format as Format>::detect(source, o).await?;
+                        Ok((Self::$variant(o), schema))
+                    })*
+                }
+            }
+
+            async fn read_in(&self, source: &Source<'_>, columns: &[Column]) -> Result<BatchStream> {
+                match self {
+                    $(Self::$variant(o) => <$format as Format>::read(source, o, columns).await,)*
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    Csv => csv::Csv,
+    Parquet => parquet::Parquet,
+    Json => json::Json,
+}
+
+/// The format named `name` (or one of its aliases), in any case.
+pub fn by_name(name: &str) -> Option<&'static FormatInfo> {
+    let name = name.trim().to_ascii_lowercase();
+    FORMATS
+        .iter()
+        .find(|f| f.name == name || f.aliases.contains(&name.as_str()))
+}
+
+/// The format a file's name suggests, looking through its compression
+/// (`a.csv.gz` is CSV).
+pub fn by_extension(path: &str) -> Option<&'static FormatInfo> {
+    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    let (_, inner) = Compression::of(&name);
+    let ext = inner.rsplit_once('.').map(|(_, e)| e)?;
+    FORMATS.iter().find(|f| f.extensions.contains(&ext))
+}
+
+/// `csv, parquet or json`.
+pub fn names() -> String {
+    let names: Vec<&str> = FORMATS.iter().map(|f| f.name).collect();
+    match names.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
 }
 
 impl FormatOptions {
-    pub fn format(&self) -> FileFormat {
-        match self {
-            Self::Csv(_) => FileFormat::Csv,
-            Self::Parquet => FileFormat::Parquet,
-            Self::Json => FileFormat::Json,
-        }
-    }
-
     /// The options a user gave, or those the file's extension suggests.
     ///
     /// # Errors
@@ -117,72 +193,99 @@ impl FormatOptions {
         if let Some(given) = given {
             return Ok(given);
         }
-        FileFormat::from_path(path).map(FileFormat::default_options).ok_or_else(|| Error::InvalidOption {
-            option: "format".into(),
-            reason: format!("cannot tell the format of '{path}' from its extension; give --format csv, parquet or json"),
-        })
+        by_extension(path)
+            .and_then(Self::default_for)
+            .ok_or_else(|| Error::InvalidOption {
+                option: "file_format".into(),
+                reason: format!(
+                    "cannot tell the format of '{path}' from its extension; name it ({})",
+                    names()
+                ),
+            })
+    }
+
+    /// Options as a request gives them: a format's name and an object of its options.
+    /// `None` when no format is named.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] naming `file_format` for an unknown format, or the option
+    /// that does not fit.
+    pub fn from_request(
+        format: Option<&str>,
+        options: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Option<Self>> {
+        let Some(name) = format.filter(|f| !f.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let info = by_name(name).ok_or_else(|| Error::InvalidOption {
+            option: "file_format".into(),
+            reason: format!("unknown format '{name}'; expected {}", names()),
+        })?;
+        let mut tagged = options.clone();
+        tagged.insert("file_format".into(), serde_json::Value::from(info.name));
+        let parsed: Self =
+            serde_json::from_value(serde_json::Value::Object(tagged)).map_err(|e| {
+                let text = e.to_string();
+                // serde names an unknown key as "unknown field `x`".
+                let option = text
+                    .split('`')
+                    .nth(1)
+                    .filter(|_| text.starts_with("unknown field"))
+                    .unwrap_or("file_format_options")
+                    .to_string();
+                Error::InvalidOption {
+                    option,
+                    reason: format!("invalid {} options: {text}", info.label),
+                }
+            })?;
+        parsed.validate()?;
+        Ok(Some(parsed))
+    }
+
+    /// The format's name: `csv`.
+    pub fn name(&self) -> &'static str {
+        self.info().name
     }
 }
 
 /// Detects the schema of one file from its head (or its footer, for Parquet).
 ///
 /// The returned schema carries the options detection settled on in `format_options`.
+///
+/// # Errors
+/// The store's, or what the format finds wrong with the sample.
 pub async fn detect(
     store: &Store,
     file: &FileEntry,
     options: &FormatOptions,
 ) -> Result<DetectedSchema> {
-    let mut detected = match options {
-        FormatOptions::Csv(csv) => {
-            let head = store.read_head(file, SAMPLE_BYTES).await?;
-            let (resolved, schema) = csv::detect(&head, file, csv)?;
-            let mut schema = schema;
-            schema.format_options = Some(FormatOptions::Csv(resolved));
-            schema
-        }
-        FormatOptions::Json => {
-            let head = store.read_head(file, SAMPLE_BYTES).await?;
-            let mut schema = json::detect(&head, file)?;
-            schema.format_options = Some(FormatOptions::Json);
-            schema
-        }
-        FormatOptions::Parquet => {
-            let mut schema = parquet::detect(store, file).await?;
-            schema.format_options = Some(FormatOptions::Parquet);
-            schema
-        }
-    };
+    options.validate()?;
+    let source = Source::new(store, file);
+    let (resolved, mut detected) = options.detect_in(&source).await?;
+    detected.format_options = Some(resolved);
     detected.file_path = Some(file.path.clone());
     Ok(detected)
 }
 
 /// Streams a whole file as record batches whose schema is [`crate::schema::arrow_schema`] of
 /// `columns`. Batches are produced as the bytes arrive; memory does not grow with the file.
+///
+/// # Errors
+/// The store's, or a file the format cannot open; later errors come as stream items.
 pub async fn read(
     store: &Store,
     file: &FileEntry,
     options: &FormatOptions,
     columns: &[Column],
 ) -> Result<BatchStream> {
-    match options {
-        FormatOptions::Csv(csv) => {
-            let bytes = store.read_stream(file).await?;
-            Ok(csv::read(bytes, csv, columns, &file.path))
-        }
-        FormatOptions::Json => {
-            let bytes = store.read_stream(file).await?;
-            Ok(json::read(bytes, columns, &file.path))
-        }
-        FormatOptions::Parquet => parquet::read(store, file, columns).await,
-    }
+    let source = Source::new(store, file);
+    options.read_in(&source, columns).await
 }
 
 /// A reader's state that yields one record batch at a time.
 pub(crate) trait BatchSource: Send + 'static {
     /// The next batch, `None` at the end.
-    fn next_batch(
-        &mut self,
-    ) -> impl std::future::Future<Output = Result<Option<RecordBatch>>> + Send;
+    fn next_batch(&mut self) -> impl Future<Output = Result<Option<RecordBatch>>> + Send;
 }
 
 /// Turns a [`BatchSource`] into a stream that ends after the first error.
@@ -207,22 +310,10 @@ pub(crate) fn complete_lines(sample: &[u8], truncated: bool) -> &[u8] {
     if !truncated {
         return sample;
     }
-    match memchr_last_newline(sample) {
+    match sample.iter().rposition(|&c| c == b'\n') {
         Some(i) => &sample[..=i],
         None => sample,
     }
-}
-
-fn memchr_last_newline(b: &[u8]) -> Option<usize> {
-    b.iter().rposition(|&c| c == b'\n')
-}
-
-/// Rows in a file extrapolated from the rows in its sample.
-pub(crate) fn estimate_rows(rows_in_sample: u64, sample_len: usize, file_size: u64) -> u64 {
-    if sample_len == 0 {
-        return 0;
-    }
-    ((rows_in_sample as f64) * (file_size as f64) / (sample_len as f64)).round() as u64
 }
 
 #[cfg(test)]
@@ -231,20 +322,31 @@ mod tests {
 
     #[test]
     fn format_from_extension() {
-        assert_eq!(
-            FileFormat::from_path("a/b/t_2024.CSV"),
-            Some(FileFormat::Csv)
+        assert_eq!(by_extension("a/b/t_2024.CSV").map(|f| f.name), Some("csv"));
+        assert_eq!(by_extension("x.parquet").map(|f| f.name), Some("parquet"));
+        assert_eq!(by_extension("e.jsonl").map(|f| f.name), Some("json"));
+        assert_eq!(by_extension("README"), None);
+        let err = FormatOptions::for_file(None, "data.bin").unwrap_err();
+        assert_eq!(err.field(), Some("file_format"));
+        assert!(
+            err.to_string().contains("name it (csv, parquet or json)"),
+            "{err}"
         );
-        assert_eq!(
-            FileFormat::from_path("x.parquet"),
-            Some(FileFormat::Parquet)
-        );
-        assert_eq!(FileFormat::from_path("e.jsonl"), Some(FileFormat::Json));
-        assert_eq!(FileFormat::from_path("README"), None);
-        let err = FormatOptions::for_file(None, "data.bin")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("give --format"), "{err}");
+    }
+
+    #[test]
+    fn every_registered_format_is_tagged_by_its_name() {
+        for info in FORMATS {
+            let options = FormatOptions::default_for(info).unwrap();
+            assert_eq!(options.info(), info);
+            let json = serde_json::to_value(&options).unwrap();
+            assert_eq!(json["file_format"], info.name, "{json}");
+            for alias in info.aliases {
+                assert_eq!(by_name(alias), Some(info));
+            }
+        }
+        assert_eq!(by_name("CSV").map(|f| f.name), Some("csv"));
+        assert_eq!(by_name("xls"), None);
     }
 
     #[test]
@@ -255,7 +357,7 @@ mod tests {
 
     #[test]
     fn options_serialize_tagged_by_format() {
-        let json = serde_json::to_value(FormatOptions::Parquet).unwrap();
+        let json = serde_json::to_value(FormatOptions::Parquet(Default::default())).unwrap();
         assert_eq!(json, serde_json::json!({"file_format": "parquet"}));
         let csv: FormatOptions =
             serde_json::from_value(serde_json::json!({"file_format": "csv", "delimiter": "|"}))
@@ -267,5 +369,38 @@ mod tests {
                 ..Default::default()
             })
         );
+    }
+
+    #[test]
+    fn requests_name_the_format_and_the_option_at_fault() {
+        let opts = |v: serde_json::Value| v.as_object().unwrap().clone();
+        assert_eq!(
+            FormatOptions::from_request(Some("TSV"), &opts(serde_json::json!({"delimiter": "\t"})))
+                .unwrap(),
+            Some(FormatOptions::Csv(CsvOptions {
+                delimiter: Some('\t'),
+                ..Default::default()
+            }))
+        );
+        assert_eq!(
+            FormatOptions::from_request(None, &Default::default()).unwrap(),
+            None
+        );
+        let err = FormatOptions::from_request(Some("xls"), &Default::default()).unwrap_err();
+        assert_eq!(err.field(), Some("file_format"));
+        assert!(
+            err.to_string().contains("expected csv, parquet or json"),
+            "{err}"
+        );
+        let err = FormatOptions::from_request(
+            Some("parquet"),
+            &opts(serde_json::json!({"delimiter": ","})),
+        )
+        .unwrap_err();
+        assert_eq!(err.field(), Some("delimiter"), "{err}");
+        let err =
+            FormatOptions::from_request(Some("csv"), &opts(serde_json::json!({"delimiter": "ab"})))
+                .unwrap_err();
+        assert_eq!(err.field(), Some("file_format_options"), "{err}");
     }
 }

@@ -20,11 +20,49 @@ use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
-use super::{BATCH_ROWS, BatchStream};
+use serde::{Deserialize, Serialize};
+
+use super::{BATCH_ROWS, BatchStream, Format, FormatInfo, Source};
+use crate::error::Hint;
 use crate::schema::infer::SAMPLE_VALUES;
 use crate::schema::{Column, DetectedColumn, DetectedSchema, Mode, WarehouseType, arrow_schema};
-use crate::storage::{FileEntry, Store};
 use crate::{Error, Result};
+
+/// Apache Parquet: schema and row count from the footer, row groups streamed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Parquet;
+
+/// Parquet has no options: its schema is in its footer.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParquetOptions {}
+
+impl Format for Parquet {
+    type Options = ParquetOptions;
+
+    const INFO: FormatInfo = FormatInfo {
+        name: "parquet",
+        label: "Parquet",
+        aliases: &[],
+        extensions: &["parquet", "pq"],
+        options: &[],
+    };
+
+    async fn detect(
+        source: &Source<'_>,
+        options: &ParquetOptions,
+    ) -> Result<(ParquetOptions, DetectedSchema)> {
+        Ok((options.clone(), detect(source).await?))
+    }
+
+    async fn read(
+        source: &Source<'_>,
+        _options: &ParquetOptions,
+        columns: &[Column],
+    ) -> Result<BatchStream> {
+        read(source, columns).await
+    }
+}
 
 /// Reads a Parquet file's byte ranges from an object store.
 ///
@@ -103,12 +141,9 @@ pub fn warehouse_type(dt: &DataType) -> WarehouseType {
     }
 }
 
-fn reader(store: &Store, file: &FileEntry) -> ObjectReader {
-    ObjectReader {
-        store: store.object_store(),
-        path: store.location(&file.path),
-        size: file.size,
-    }
+fn reader(source: &Source<'_>) -> Result<ObjectReader> {
+    let (store, path, size) = source.ranged("Parquet")?;
+    Ok(ObjectReader { store, path, size })
 }
 
 fn open_error(path: &str, e: ParquetError) -> Error {
@@ -117,14 +152,15 @@ fn open_error(path: &str, e: ParquetError) -> Error {
         line: None,
         column: None,
         message: format!("cannot read the Parquet footer: {e}"),
-        hint: Some("check that the file is Parquet and completely written".into()),
+        hint: Some(Hint::text("check that the file is Parquet and completely written").into()),
     }
 }
 
 /// Detects the schema from the footer; the row count is exact. Sample values come from the
 /// first row group only.
-pub async fn detect(store: &Store, file: &FileEntry) -> Result<DetectedSchema> {
-    let builder = ParquetRecordBatchStreamBuilder::new(reader(store, file))
+pub async fn detect(source: &Source<'_>) -> Result<DetectedSchema> {
+    let file = source.file();
+    let builder = ParquetRecordBatchStreamBuilder::new(reader(source)?)
         .await
         .map_err(|e| open_error(&file.path, e))?;
     let total_rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
@@ -189,8 +225,9 @@ fn sample_values(array: &ArrayRef) -> Vec<String> {
 }
 
 /// Streams the file's row groups as batches of `columns`, matched to the file's columns by name.
-pub async fn read(store: &Store, file: &FileEntry, columns: &[Column]) -> Result<BatchStream> {
-    let builder = ParquetRecordBatchStreamBuilder::new(reader(store, file))
+pub async fn read(source: &Source<'_>, columns: &[Column]) -> Result<BatchStream> {
+    let file = source.file();
+    let builder = ParquetRecordBatchStreamBuilder::new(reader(source)?)
         .await
         .map_err(|e| open_error(&file.path, e))?;
     let file_schema = builder.schema().clone();
@@ -260,7 +297,14 @@ fn conform(array: &ArrayRef, column: &Column, path: &str, rows_before: u64) -> R
                 Some(v) => format!("'{v}' does not fit {} (row number)", column.ty),
                 None => format!("cannot cast {} to {}: {e}", array.data_type(), column.ty),
             },
-            hint: Some("change the column's type in the job's schema".into()),
+            hint: Some(
+                Hint::set(
+                    "change the column's type in the job's schema",
+                    "schema",
+                    None,
+                )
+                .into(),
+            ),
         }
     })
 }
@@ -306,6 +350,7 @@ fn nested_to_json(array: &ArrayRef, column: &Column, path: &str) -> Result<Array
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::{FileEntry, Store};
     use arrow::array::{AsArray, Int32Array, StringArray, StructArray};
     use arrow::datatypes::Int64Type;
     use futures::TryStreamExt;
@@ -348,7 +393,7 @@ mod tests {
             &BTreeMap::new(),
         )
         .unwrap();
-        let schema = detect(&store, &file).await.unwrap();
+        let schema = detect(&Source::new(&store, &file)).await.unwrap();
         assert_eq!(schema.total_rows, 3);
         assert!(!schema.total_rows_estimated);
         let types: Vec<_> = schema
@@ -367,7 +412,7 @@ mod tests {
         assert_eq!(schema.columns[0].sample_values, vec!["1", "2"]);
 
         let columns = schema.reviewed_columns();
-        let batches: Vec<RecordBatch> = read(&store, &file, &columns)
+        let batches: Vec<RecordBatch> = read(&Source::new(&store, &file), &columns)
             .await
             .unwrap()
             .try_collect()
@@ -388,7 +433,7 @@ mod tests {
         )
         .unwrap();
         let columns = vec![Column::new("name", WarehouseType::Int64)];
-        let err = read(&store, &file, &columns)
+        let err = read(&Source::new(&store, &file), &columns)
             .await
             .unwrap()
             .try_collect::<Vec<_>>()

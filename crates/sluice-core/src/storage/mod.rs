@@ -5,9 +5,13 @@
 //! [`object_store::ObjectStore`] and the root path under it. [`Store::list`] applies a
 //! job's folder prefix and file-name glob and returns [`FileEntry`]s newest first.
 
+mod azure;
 pub mod config;
 pub mod failure;
+mod gcs;
+mod local;
 mod pattern;
+mod s3;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,7 +24,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-pub use config::ConnectionConfig;
+pub use config::{ConnectionConfig, PROVIDERS, ProviderInfo};
 pub use failure::{FailureKind, classify};
 pub use pattern::FilePattern;
 

@@ -1,8 +1,12 @@
-//! The catalog: connections, jobs, runs and the ledger of processed files.
+//! The catalog: connections, jobs, runs, the ledger of processed files and alert incidents.
 //!
-//! [`Catalog`] is implemented by [`sqlite::SqliteCatalog`] (the default: one file in the data
-//! directory, migrated on open). The ledger's unique key (job, file path, file version) is
-//! what makes a claim exclusive: of two runners, only one can insert the claim.
+//! One trait per concern — [`ConnectionCatalog`], [`JobCatalog`], [`Ledger`],
+//! [`RunCatalog`], [`IncidentCatalog`] — and [`Catalog`], all of them, which
+//! [`sqlite::SqliteCatalog`] (the default: one file in the data directory, migrated on open)
+//! and [`postgres::PostgresCatalog`] (shared by many processes) implement from one set of
+//! queries (`sql/`). Parts of the engine take the concern they need. The ledger's unique key
+//! (job, file path, file version) is what makes a claim exclusive: of two runners, only one
+//! can insert the claim.
 
 pub mod postgres;
 mod sql;
@@ -14,48 +18,43 @@ use chrono::{DateTime, Utc};
 use crate::Result;
 use crate::alerts::{AlertKind, Incident};
 use crate::model::{
-    ConnectionRecord, Destination, FileOutcome, Job, JobSettings, LogLine, NewJob, ProcessedFile,
-    Run, RunFile, RunStatus,
+    ConnectionRecord, Job, JobSettings, LogLine, NewJob, ProcessedFile, Run, RunFile, RunStatus,
+    RunTotals,
 };
 use sluice_core::storage::{ConnectionConfig, FileEntry};
+use sluice_sinks::SinkConfig;
 
-/// Storage of everything sluice remembers.
+/// Connections, with their credentials sealed.
 ///
 /// # Errors
-/// [`crate::Error::Catalog`] for database failures; [`crate::Error::NotFound`] and
-/// [`crate::Error::Conflict`] where a method says so.
+/// [`crate::Error::Catalog`] for database failures, and as each method says.
 #[async_trait]
-pub trait Catalog: Send + Sync {
+pub trait ConnectionCatalog: Send + Sync {
     /// Stores a connection whose credentials are already sealed.
     ///
     /// # Errors
-    /// [`crate::Error::Conflict`] if the name is taken.
+    /// [`crate::Error::Exists`] if the name is taken.
     async fn add_connection(
         &self,
         name: &str,
         config: &ConnectionConfig,
     ) -> Result<ConnectionRecord>;
-    /// Replaces the configs of connections, all in one transaction (edits, key rotation).
-    async fn update_connections(&self, configs: &[(i64, ConnectionConfig)]) -> Result<()> {
-        self.update_secrets(configs, &[]).await
-    }
-    /// Replaces the configs of connections and the destinations of jobs, all in one
-    /// transaction (key rotation re-seals both).
-    async fn update_secrets(
-        &self,
-        configs: &[(i64, ConnectionConfig)],
-        destinations: &[(i64, Destination)],
-    ) -> Result<()>;
+    /// Replaces a connection's config (credentials already sealed).
+    async fn update_connection(&self, id: i64, config: &ConnectionConfig) -> Result<()>;
     async fn list_connections(&self) -> Result<Vec<ConnectionRecord>>;
     /// # Errors
     /// [`crate::Error::NotFound`] if there is no such connection.
     async fn connection(&self, name: &str) -> Result<ConnectionRecord>;
     /// # Errors
-    /// [`crate::Error::Conflict`] if jobs use it.
+    /// [`crate::Error::InUse`] if jobs use it.
     async fn delete_connection(&self, name: &str) -> Result<()>;
+}
 
+/// Jobs: what to load from where, and how.
+#[async_trait]
+pub trait JobCatalog: Send + Sync {
     /// # Errors
-    /// [`crate::Error::Conflict`] if the name is taken.
+    /// [`crate::Error::Exists`] if the name is taken.
     async fn create_job(&self, job: &NewJob) -> Result<Job>;
     async fn list_jobs(&self) -> Result<Vec<Job>>;
     /// # Errors
@@ -65,7 +64,18 @@ pub trait Catalog: Send + Sync {
     async fn update_job_settings(&self, job_id: i64, settings: &JobSettings) -> Result<()>;
     /// Deletes the job with its runs and ledger.
     async fn delete_job(&self, name: &str) -> Result<()>;
+    /// Replaces the configs of connections and the destinations of jobs, all in one
+    /// transaction (key rotation re-seals both).
+    async fn update_secrets(
+        &self,
+        configs: &[(i64, ConnectionConfig)],
+        destinations: &[(i64, SinkConfig)],
+    ) -> Result<()>;
+}
 
+/// Which file versions a job claimed and loaded.
+#[async_trait]
+pub trait Ledger: Send + Sync {
     /// The job's ledger, newest first.
     async fn processed_files(&self, job_id: i64) -> Result<Vec<ProcessedFile>>;
     /// Claims a file version for loading. Returns false if it is already claimed or loaded.
@@ -87,13 +97,17 @@ pub trait Catalog: Send + Sync {
     ) -> Result<()>;
     /// Drops a claim whose load did not commit, so a later run takes the file again.
     async fn release_claim(&self, job_id: i64, file_path: &str, file_version: &str) -> Result<()>;
+}
 
+/// Runs, their lease and queue, their files and log.
+#[async_trait]
+pub trait RunCatalog: Send + Sync {
     /// Records a new `running` run held by `runner`.
     ///
     /// While another run of the job holds a live lease ([`crate::lease`]), the new run is
     /// recorded `queued` if `queue` (or the run already waiting is returned: at most one
-    /// waits); otherwise [`crate::Error::Conflict`] says which run holds the job. A dead
-    /// lease is marked interrupted and taken over.
+    /// waits); otherwise [`crate::Error::Busy`] says which run holds the job. A dead lease
+    /// is marked interrupted and taken over.
     async fn start_run(
         &self,
         job_id: i64,
@@ -118,15 +132,23 @@ pub trait Catalog: Send + Sync {
         files_already_loaded: u64,
         error: Option<&str>,
     ) -> Result<Run>;
-    /// The job's runs, newest first.
+    /// The job's runs with their files, newest first.
     async fn runs(&self, job_id: i64, limit: u32) -> Result<Vec<Run>>;
     /// One run with its files and log.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] if there is no such run.
     async fn run(&self, run_id: i64) -> Result<Run>;
-
+    /// The most recent `per_job` runs of every job in numbers, in one query (metrics).
+    async fn run_totals(&self, per_job: u32) -> Result<Vec<RunTotals>>;
     /// Appends a line to a run's log.
     async fn log(&self, run_id: i64, level: &str, message: &str) -> Result<()>;
     async fn run_log(&self, run_id: i64) -> Result<Vec<LogLine>>;
+}
 
+/// Alert incidents: a condition open from when it starts until it ends.
+#[async_trait]
+pub trait IncidentCatalog: Send + Sync {
     /// Opens an incident; `None` if one of this kind and key is already open (so its alert
     /// was already sent).
     async fn open_incident(
@@ -156,6 +178,12 @@ pub trait Catalog: Send + Sync {
     async fn incidents(&self, job_id: i64, limit: u32) -> Result<Vec<Incident>>;
 }
 
+/// Everything sluice remembers.
+pub trait Catalog: ConnectionCatalog + JobCatalog + Ledger + RunCatalog + IncidentCatalog {}
+
+impl<T> Catalog for T where T: ConnectionCatalog + JobCatalog + Ledger + RunCatalog + IncidentCatalog
+{}
+
 /// What became of a queued run asked to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Promotion {
@@ -169,13 +197,10 @@ pub enum Promotion {
 
 /// Counts a run's outcomes: (loaded, skipped, failed).
 pub(crate) fn tally(files: &[RunFile]) -> (u64, u64, u64) {
-    let loaded = files
-        .iter()
-        .filter(|f| matches!(f.outcome, FileOutcome::Loaded | FileOutcome::Recovered))
-        .count();
+    let loaded = files.iter().filter(|f| f.outcome.is_loaded()).count();
     let skipped = files
         .iter()
-        .filter(|f| f.outcome == FileOutcome::SkippedTooLarge)
+        .filter(|f| f.outcome == crate::model::FileOutcome::SkippedTooLarge)
         .count();
     let failed = files.iter().filter(|f| f.outcome.is_failure()).count();
     (loaded as u64, skipped as u64, failed as u64)

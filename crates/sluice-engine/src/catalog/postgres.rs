@@ -12,12 +12,17 @@ use chrono::{DateTime, Utc};
 use sluice_core::storage::{ConnectionConfig, FileEntry};
 use sqlx::Row;
 
-use super::sql::{JOB_COLUMNS, RUN_COLUMNS, db, is_unique_violation, sql_catalog, to_json};
-use super::{Catalog, Promotion, tally};
+use std::collections::HashMap;
+
+use sluice_sinks::SinkConfig;
+
+use super::sql::{JOB_COLUMNS, RUN_COLUMNS, catalog, db, is_unique_violation, to_json};
+use super::{ConnectionCatalog, IncidentCatalog, JobCatalog, Ledger, Promotion, RunCatalog, tally};
 use crate::alerts::{AlertKind, Incident};
+use crate::error::Kind;
 use crate::model::{
-    ConnectionRecord, Destination, FileOutcome, Job, JobSettings, LogLine, NewJob, ProcessedFile,
-    Run, RunFile, RunStatus,
+    ConnectionRecord, FileOutcome, Job, JobSettings, LogLine, NewJob, ProcessedFile, Run, RunFile,
+    RunStatus, RunTotals,
 };
 use crate::{Error, Result};
 
@@ -32,7 +37,7 @@ pub struct PostgresCatalog {
 impl PostgresCatalog {
     /// Connects (within 10 s) and migrates. The URL's password is never part of an error.
     pub async fn connect(url: &str) -> Result<Self> {
-        let shown = redact_password(url);
+        let shown = sluice_core::secret::redact_password(url);
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
@@ -47,16 +52,4 @@ impl PostgresCatalog {
     }
 }
 
-/// `postgres://user:••••@host/db`.
-pub fn redact_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some(sluice_core::storage::config::REDACTED));
-            u.to_string()
-        }
-        Ok(u) => u.to_string(),
-        Err(_) => "(an invalid URL)".into(),
-    }
-}
-
-sql_catalog!(PostgresCatalog, PgRow, true);
+catalog!(PostgresCatalog, PgRow, true);

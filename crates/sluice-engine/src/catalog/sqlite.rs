@@ -13,12 +13,17 @@ use chrono::{DateTime, Utc};
 use sluice_core::storage::{ConnectionConfig, FileEntry};
 use sqlx::Row;
 
-use super::sql::{JOB_COLUMNS, RUN_COLUMNS, db, is_unique_violation, sql_catalog, to_json};
-use super::{Catalog, Promotion, tally};
+use std::collections::HashMap;
+
+use sluice_sinks::SinkConfig;
+
+use super::sql::{JOB_COLUMNS, RUN_COLUMNS, catalog, db, is_unique_violation, to_json};
+use super::{ConnectionCatalog, IncidentCatalog, JobCatalog, Ledger, Promotion, RunCatalog, tally};
 use crate::alerts::{AlertKind, Incident};
+use crate::error::Kind;
 use crate::model::{
-    ConnectionRecord, Destination, FileOutcome, Job, JobSettings, LogLine, NewJob, ProcessedFile,
-    Run, RunFile, RunStatus,
+    ConnectionRecord, FileOutcome, Job, JobSettings, LogLine, NewJob, ProcessedFile, Run, RunFile,
+    RunStatus, RunTotals,
 };
 use crate::{Error, Result};
 
@@ -56,4 +61,4 @@ impl SqliteCatalog {
     }
 }
 
-sql_catalog!(SqliteCatalog, SqliteRow, false);
+catalog!(SqliteCatalog, SqliteRow, false);

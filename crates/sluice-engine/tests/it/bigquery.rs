@@ -12,9 +12,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use serde_json::{Value, json};
 use sluice_core::names::TableName;
 use sluice_core::secret::SecretKey;
-use sluice_engine::model::Destination;
-use sluice_sinks::Sink;
 use sluice_sinks::bigquery::{Auth, BigQueryConfig, BigQuerySink, job_id};
+use sluice_sinks::{Inspect, SinkConfig};
 
 use crate::storage::{Backend, Provider, var};
 use crate::{Env, transactions};
@@ -82,12 +81,12 @@ async fn a_job_into_bigquery_loads_each_file_once_and_keeps_its_key_sealed() {
     env.write("transactions_2024-11-19.csv", &transactions(301, 200), 10);
     let mut req = env.request("tx", "transactions_*.csv");
     req.load_latest_only = false;
-    req.destination = Destination::BigQuery(config.clone());
+    req.destination = SinkConfig::BigQuery(config.clone());
     let job = env.engine.create_job(req).await.unwrap();
 
     // Shown redacted, stored sealed, never in clear in the data directory.
     match &job.destination {
-        Destination::BigQuery(c) => {
+        SinkConfig::BigQuery(c) => {
             assert_eq!(
                 c.auth,
                 Auth::ServiceAccountKey {
@@ -108,7 +107,7 @@ async fn a_job_into_bigquery_loads_each_file_once_and_keeps_its_key_sealed() {
     );
     let stored_key = || async {
         match env.engine.catalog().job("tx").await.unwrap().destination {
-            Destination::BigQuery(BigQueryConfig {
+            SinkConfig::BigQuery(BigQueryConfig {
                 auth: Auth::ServiceAccountKey { key_json },
                 ..
             }) => key_json,
@@ -195,7 +194,7 @@ async fn with_push_down_bigquery_reads_a_gcs_csv_file_itself() {
             file_path_prefix: "drop".into(),
             file_pattern: "orders_*.csv".into(),
             load_latest_only: false,
-            destination: Destination::BigQuery(config.clone()),
+            destination: SinkConfig::BigQuery(config.clone()),
             ..Default::default()
         })
         .await

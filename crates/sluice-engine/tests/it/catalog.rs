@@ -108,7 +108,7 @@ fn new_job(connection_id: i64) -> NewJob {
         connection_id,
         file_path_prefix: "in".into(),
         file_pattern: "*.csv".into(),
-        file_format_options: FormatOptions::Parquet,
+        file_format_options: FormatOptions::Parquet(Default::default()),
         load_latest_only: false,
         schema: vec![Column::new("id", WarehouseType::Int64)],
         schema_fingerprint: "f".into(),
@@ -152,7 +152,10 @@ async fn jobs_round_trip_every_setting(c: &dyn Catalog) {
     assert_eq!(job.connection, "local");
     assert_eq!(job.schema, expected.schema);
     assert_eq!(job.settings, expected.settings);
-    assert_eq!(job.file_format_options, FormatOptions::Parquet);
+    assert_eq!(
+        job.file_format_options,
+        FormatOptions::Parquet(Default::default())
+    );
     assert_eq!(job.max_file_size, 10);
     assert_eq!(c.list_jobs().await.unwrap(), vec![job.clone()]);
     // Reopening migrates nothing and keeps everything.
@@ -212,6 +215,7 @@ async fn run_statistics_are_derived_from_file_outcomes(c: &dyn Catalog) {
             file_size_bytes: 100,
             outcome,
             message: None,
+            hint: None,
             rows_loaded: rows,
         };
         c.record_file(run.id, &f).await.unwrap();

@@ -45,7 +45,7 @@ async fn a_duplicate_job_name_is_refused() {
         .create_job(env.request("tx", "*.csv"))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    assert!(matches!(err, Error::Exists { .. }), "{err:?}");
     assert!(
         err.to_string().contains("a job named 'tx' already exists"),
         "{err}"
@@ -161,7 +161,7 @@ async fn deleting_a_job_keeps_its_table_unless_asked() {
     assert_eq!(sink.count_rows(&job.table_name).await.unwrap(), 3);
     assert!(matches!(
         env.engine.job("tx").await,
-        Err(Error::NotFound(_))
+        Err(Error::NotFound { .. })
     ));
 
     env.engine

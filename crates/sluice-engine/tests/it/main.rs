@@ -14,9 +14,8 @@ mod secrets;
 mod shared_catalog;
 mod storage;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use sluice_engine::model::Run;
 use sluice_engine::{Engine, JobRequest, Quiet, RunOptions};
@@ -84,14 +83,7 @@ impl Env {
     }
 
     pub async fn rows(&self, job: &str) -> u64 {
-        let table = self.engine.job(job).await.unwrap().table_name;
-        self.engine
-            .job_sink(job)
-            .await
-            .unwrap()
-            .count_rows(&table)
-            .await
-            .unwrap()
+        self.engine.table_rows(job).await.unwrap()
     }
 
     pub async fn loaded_files(&self, job: &str) -> Vec<String> {
@@ -101,7 +93,7 @@ impl Env {
             .await
             .unwrap()
             .into_iter()
-            .filter(|p| p.status == "loaded")
+            .filter(|p| p.is_loaded())
             .map(|p| p.file_path)
             .collect();
         files.sort();
@@ -109,22 +101,4 @@ impl Env {
     }
 }
 
-pub fn set_age(path: &Path, age_minutes: u64) {
-    let f = std::fs::File::options().write(true).open(path).unwrap();
-    f.set_modified(SystemTime::now() - Duration::from_secs(60 * (age_minutes + 1)))
-        .unwrap();
-}
-
-/// A small transactions file: `n` rows with ids from `first`.
-pub fn transactions(first: u64, n: u64) -> String {
-    let mut s = String::from("id,amount,currency,created_at,note\n");
-    for i in first..first + n {
-        s.push_str(&format!(
-            "{i},{}.{:02},EUR,2024-11-19T08:{:02}:00Z,\"note {i}, with comma\"\n",
-            i * 3,
-            i % 100,
-            i % 60
-        ));
-    }
-    s
-}
+pub use sluice_testkit::fixtures::{set_age, transactions};

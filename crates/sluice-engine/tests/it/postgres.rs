@@ -1,94 +1,35 @@
 //! Jobs that load into PostgreSQL: each test in a database of its own.
 
 use sluice_core::secret::SecretKey;
-use sluice_engine::model::Destination;
+use sluice_sinks::SinkConfig;
+use sluice_sinks::postgres::PostgresConfig;
+use sluice_testkit::postgres::{PASSWORD, TestDb};
 
 use crate::{Env, transactions};
 
-async fn pg_connect(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
-}
-
-/// A fresh database on the test server; the URL carries a password (the server trusts
+/// A fresh database on the test server, and its URL with a password (the server trusts
 /// local connections, so any password is accepted) to show it is sealed and redacted.
-pub struct TestDb {
-    admin: String,
-    pub name: String,
-    pub url: String,
-}
-
-pub const PASSWORD: &str = "s3cret-pw";
-
-impl TestDb {
-    pub async fn new() -> Self {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let admin = std::env::var("SLUICE_TEST_POSTGRES_URL").expect(
-            "SLUICE_TEST_POSTGRES_URL is not set: run `bash scripts/peers.sh start` and `eval \"$(bash scripts/peers.sh env)\"`",
-        );
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!(
-            "sluice_it_engine_{}_{}_{nanos}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        pg_connect(&admin)
-            .await
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .unwrap();
-        let rest = admin.strip_prefix("postgres://").unwrap();
-        let (auth, host) = rest.split_once('@').unwrap();
-        let user = auth.split(':').next().unwrap();
-        let host = host.split('/').next().unwrap();
-        let url = format!("postgres://{user}:{PASSWORD}@{host}/{name}?sslmode=disable");
-        Self { admin, name, url }
-    }
-
-    pub async fn scalar(&self, sql: &str) -> i64 {
-        pg_connect(&self.url)
-            .await
-            .query_one(sql, &[])
-            .await
-            .unwrap()
-            .get::<_, i64>(0)
-    }
-
-    pub async fn drop(self) {
-        pg_connect(&self.admin)
-            .await
-            .batch_execute(&format!("DROP DATABASE \"{}\" WITH (FORCE)", self.name))
-            .await
-            .unwrap();
-    }
+async fn test_db() -> (TestDb, String) {
+    let db = TestDb::new("engine").await;
+    let url = db.url_with_password("disable");
+    (db, url)
 }
 
 #[tokio::test]
 async fn a_job_into_postgres_loads_each_file_once_and_keeps_its_url_sealed() {
-    let db = TestDb::new().await;
+    let (db, url) = test_db().await;
     let env = Env::new().await;
     env.write("transactions_2024-11-18.csv", &transactions(1, 300), 20);
     env.write("transactions_2024-11-19.csv", &transactions(301, 200), 10);
     let mut req = env.request("tx", "transactions_*.csv");
     req.load_latest_only = false;
     req.table_name = Some("raw.transactions".into());
-    req.destination = Destination::Postgres {
-        url: db.url.clone(),
-    };
+    req.destination = SinkConfig::Postgres(PostgresConfig { url: url.clone() });
     let job = env.engine.create_job(req).await.unwrap();
 
     // Shown redacted, stored sealed, never in clear in the catalog file.
     let shown = match &job.destination {
-        Destination::Postgres { url } => url.clone(),
+        SinkConfig::Postgres(PostgresConfig { url }) => url.clone(),
         other => panic!("{other:?}"),
     };
     assert!(
@@ -108,7 +49,9 @@ async fn a_job_into_postgres_loads_each_file_once_and_keeps_its_url_sealed() {
         job.destination
     );
     match env.engine.catalog().job("tx").await.unwrap().destination {
-        Destination::Postgres { url } => assert!(SecretKey::is_sealed(&url), "{url}"),
+        SinkConfig::Postgres(PostgresConfig { url }) => {
+            assert!(SecretKey::is_sealed(&url), "{url}")
+        }
         other => panic!("{other:?}"),
     }
     for entry in std::fs::read_dir(env.dir.path().join("data")).unwrap() {
@@ -149,19 +92,16 @@ async fn a_job_into_postgres_loads_each_file_once_and_keeps_its_url_sealed() {
         500
     );
     assert_eq!(env.rows("tx").await, 500);
-    db.drop().await;
 }
 
 #[tokio::test]
 async fn a_file_that_fails_mid_load_leaves_nothing_in_postgres_and_loads_once_when_fixed() {
-    let db = TestDb::new().await;
+    let (db, url) = test_db().await;
     let env = Env::new().await;
     env.write("transactions_2024-11-18.csv", &transactions(1, 100), 20);
     let mut req = env.request("tx", "transactions_*.csv");
     req.load_latest_only = false;
-    req.destination = Destination::Postgres {
-        url: db.url.clone(),
-    };
+    req.destination = SinkConfig::Postgres(PostgresConfig { url: url.clone() });
     env.engine.create_job(req).await.unwrap();
     assert_eq!(env.run_all("tx").await.rows_loaded, 100);
 
@@ -194,29 +134,25 @@ async fn a_file_that_fails_mid_load_leaves_nothing_in_postgres_and_loads_once_wh
         30_100,
         "no row twice"
     );
-    db.drop().await;
 }
 
 #[tokio::test]
 async fn a_postgres_destination_survives_key_rotation_and_bad_urls_are_refused() {
-    let db = TestDb::new().await;
+    let (db, url) = test_db().await;
     let env = Env::new().await;
     env.write("transactions_2024-11-18.csv", &transactions(1, 10), 20);
     let mut req = env.request("tx", "transactions_*.csv");
-    req.destination = Destination::Postgres {
-        url: db.url.clone(),
-    };
+    req.destination = SinkConfig::Postgres(PostgresConfig { url: url.clone() });
     env.engine.create_job(req).await.unwrap();
     env.engine.rotate_secret_key().await.unwrap();
     assert_eq!(env.run("tx").await.rows_loaded, 10);
     assert_eq!(db.scalar("SELECT count(*) FROM transactions").await, 10);
 
     let mut bad = env.request("bad", "transactions_*.csv");
-    bad.destination = Destination::Postgres {
+    bad.destination = SinkConfig::Postgres(PostgresConfig {
         url: "postgres://x:y@127.0.0.1:1/none?sslmode=bogus".into(),
-    };
+    });
     let err = env.engine.create_job(bad).await.unwrap_err().to_string();
     assert!(err.contains("sslmode") && !err.contains(":y@"), "{err}");
     assert!(env.engine.job("bad").await.is_err(), "no job is stored");
-    db.drop().await;
 }

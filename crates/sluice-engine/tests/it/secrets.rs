@@ -6,7 +6,7 @@ use std::sync::Arc;
 use sluice_core::secret::{KeySource, SecretKey};
 use sluice_core::storage::config::REDACTED;
 use sluice_engine::Engine;
-use sluice_engine::catalog::Catalog;
+use sluice_engine::catalog::ConnectionCatalog;
 use sluice_engine::catalog::sqlite::SqliteCatalog;
 
 fn s3_options() -> BTreeMap<String, String> {

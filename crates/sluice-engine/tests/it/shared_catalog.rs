@@ -60,9 +60,9 @@ async fn two_engines_on_one_postgres_catalog_share_jobs_runs_and_the_lease() {
         connection: "local".into(),
         file_pattern: "t_*.csv".into(),
         load_latest_only: false,
-        destination: sluice_engine::model::Destination::DuckDb {
+        destination: sluice_sinks::SinkConfig::DuckDb(sluice_sinks::duckdb::DuckDbConfig {
             path: Some(dir.path().join("w.duckdb")),
-        },
+        }),
         ..JobRequest::default()
     })
     .await

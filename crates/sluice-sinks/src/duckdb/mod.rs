@@ -5,6 +5,7 @@
 //! row; the reader keeps parsing on the async side meanwhile, so parsing and appending
 //! overlap.
 
+mod config;
 mod types;
 
 use std::path::{Path, PathBuf};
@@ -18,8 +19,9 @@ use sluice_core::format::BatchStream;
 use sluice_core::names::{TableName, quote_ident};
 use sluice_core::schema::Column;
 
+pub use self::config::{DuckDbConfig, WAREHOUSE_FILE};
 pub use self::types::{TYPE_MAP, duckdb_type};
-use crate::{Error, FileLoad, LoadMode, LoadReceipt, Result, Sink};
+use crate::{Error, FileLoad, Inspect, LoadMode, LoadReceipt, Result, Sink};
 
 /// Batches in flight between the reader and the appender.
 const PIPELINE_DEPTH: usize = 4;
@@ -163,10 +165,10 @@ impl Sink for DuckDbSink {
                     quote_ident(schema)
                 ));
             }
-            sql.push_str(&crate::create_table_sql(table, &cols, duckdb_type));
+            sql.push_str(&crate::sql::create_table_sql(table, &cols, duckdb_type));
             return self.with_conn(move |c| c.execute_batch(&sql)).await;
         }
-        crate::check_columns(table, &existing, columns, duckdb_type)
+        crate::sql::check_columns(table, &existing, columns, duckdb_type)
     }
 
     async fn load(
@@ -283,7 +285,10 @@ impl Sink for DuckDbSink {
         let sql = format!("DROP TABLE IF EXISTS {}", table.quoted());
         self.with_conn(move |c| c.execute_batch(&sql)).await
     }
+}
 
+#[async_trait]
+impl Inspect for DuckDbSink {
     async fn preview(&self, table: &TableName, limit: usize) -> Result<Vec<RecordBatch>> {
         let sql = format!("SELECT * FROM {} LIMIT {limit}", table.quoted());
         self.with_conn(move |c| Ok(c.prepare(&sql)?.query_arrow([])?.collect()))

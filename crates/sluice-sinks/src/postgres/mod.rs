@@ -8,31 +8,27 @@
 //! The marker table lives in the connection's default schema (the first of its
 //! `search_path`, normally `public`), like the tables named without a schema.
 
+mod config;
+mod copy;
+mod preview;
 mod tls;
 mod types;
 
 use std::fmt::Write as _;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, BinaryBuilder, BooleanBuilder, Date32Builder, Float64Builder,
-    Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
-};
-use arrow::datatypes::{
-    Date32Type, Decimal128Type, Float64Type, Int64Type, TimestampMicrosecondType,
-};
-use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use futures::{SinkExt, StreamExt};
 use sluice_core::format::BatchStream;
 use sluice_core::names::{TableName, quote_ident};
-use sluice_core::schema::{Column, UTC, WarehouseType, arrow_schema};
+use sluice_core::schema::Column;
 use tokio::sync::OnceCell;
-use tokio_postgres::{Client, Config, Row};
+use tokio_postgres::{Client, Config};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+pub use self::config::PostgresConfig;
+use self::copy::encode_batch;
 pub use self::types::{TYPE_MAP, postgres_type, warehouse_type};
 use crate::{Error, FileLoad, LoadMode, LoadReceipt, Result, Sink};
 
@@ -90,7 +86,7 @@ impl PostgresSink {
     /// # Errors
     /// [`Error::Destination`] when the URL cannot be read.
     pub fn new(url: &str) -> Result<Self> {
-        let shown = redact_url(url);
+        let shown = sluice_core::secret::redact_password(url);
         let invalid = |message: String| Error::Destination {
             destination: shown.clone(),
             message,
@@ -211,253 +207,6 @@ impl PostgresSink {
     }
 }
 
-/// The URL with its password (in the user info or a `password=` parameter) replaced by `••••`.
-pub fn redact_url(url: &str) -> String {
-    let mut out = url.to_string();
-    if let Some(start) = out.find("://").map(|i| i + 3) {
-        let end = out[start..]
-            .find(['/', '?', '#'])
-            .map_or(out.len(), |i| start + i);
-        if let Some(at) = out[start..end].rfind('@').map(|i| start + i)
-            && let Some(colon) = out[start..at].find(':').map(|i| start + i)
-        {
-            out.replace_range(colon + 1..at, "••••");
-        }
-    }
-    if let Some(q) = out.find('?') {
-        let (head, query) = out.split_at(q + 1);
-        let query: Vec<String> = query
-            .split('&')
-            .map(|kv| match kv.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=••••"),
-                _ => kv.to_string(),
-            })
-            .collect();
-        out = format!("{head}{}", query.join("&"));
-    }
-    out
-}
-
-/// Appends a batch to `out` in `COPY` text format: tab-separated, `\N` for NULL, one line
-/// a row. Columns are first cast to their warehouse type's Arrow type (a no-op for batches
-/// that come through the schema gate).
-///
-/// # Errors
-/// A message naming the column when a value cannot be written.
-fn encode_batch(batch: &RecordBatch, columns: &[Column], out: &mut String) -> Result<(), String> {
-    if batch.num_columns() != columns.len() {
-        return Err(format!(
-            "the batch has {} columns, the table {}",
-            batch.num_columns(),
-            columns.len()
-        ));
-    }
-    let arrays: Vec<ArrayRef> = columns
-        .iter()
-        .zip(batch.columns())
-        .map(|(c, a)| {
-            arrow::compute::cast(a, &c.ty.arrow_type())
-                .map_err(|e| format!("column {}: cannot read as {}: {e}", c.name, c.ty))
-        })
-        .collect::<Result<_, _>>()?;
-    for row in 0..batch.num_rows() {
-        for (i, (c, a)) in columns.iter().zip(&arrays).enumerate() {
-            if i > 0 {
-                out.push('\t');
-            }
-            if a.is_null(row) {
-                out.push_str("\\N");
-                continue;
-            }
-            encode_value(c.ty, a, row, out)
-                .map_err(|e| format!("column {} row {}: {e}", c.name, row + 1))?;
-        }
-        out.push('\n');
-    }
-    Ok(())
-}
-
-fn encode_value(
-    ty: WarehouseType,
-    a: &ArrayRef,
-    row: usize,
-    out: &mut String,
-) -> Result<(), String> {
-    match ty {
-        WarehouseType::Int64 => {
-            let _ = write!(out, "{}", a.as_primitive::<Int64Type>().value(row));
-        }
-        WarehouseType::Float64 => {
-            let v = a.as_primitive::<Float64Type>().value(row);
-            if v.is_nan() {
-                out.push_str("NaN");
-            } else if v.is_infinite() {
-                out.push_str(if v > 0.0 { "Infinity" } else { "-Infinity" });
-            } else {
-                // `{:e}` is the shortest text that reads back as the same double.
-                let _ = write!(out, "{v:e}");
-            }
-        }
-        WarehouseType::Numeric => {
-            let a = a.as_primitive::<Decimal128Type>();
-            push_decimal(a.value(row), a.scale(), out);
-        }
-        WarehouseType::Bool => {
-            out.push(if a.as_boolean().value(row) { 't' } else { 'f' });
-        }
-        WarehouseType::Date => {
-            let days = a.as_primitive::<Date32Type>().value(row);
-            let date = chrono::NaiveDate::from_num_days_from_ce_opt(days + 719_163)
-                .ok_or_else(|| format!("date {days} days from 1970 is out of range"))?;
-            let _ = write!(out, "{}", date.format("%Y-%m-%d"));
-        }
-        WarehouseType::Timestamp => {
-            let micros = a.as_primitive::<TimestampMicrosecondType>().value(row);
-            let at = chrono::DateTime::from_timestamp_micros(micros)
-                .ok_or_else(|| format!("timestamp {micros}µs from 1970 is out of range"))?;
-            let _ = write!(out, "{}", at.format("%Y-%m-%d %H:%M:%S%.6f+00"));
-        }
-        WarehouseType::String | WarehouseType::Json => {
-            push_escaped(a.as_string::<i32>().value(row), out);
-        }
-        WarehouseType::Bytes => {
-            // bytea's hex form `\x…`, its backslash escaped for COPY.
-            out.push_str("\\\\x");
-            for b in a.as_binary::<i32>().value(row) {
-                let _ = write!(out, "{b:02x}");
-            }
-        }
-    }
-    Ok(())
-}
-
-fn push_decimal(value: i128, scale: i8, out: &mut String) {
-    if value < 0 {
-        out.push('-');
-    }
-    let abs = value.unsigned_abs();
-    if scale <= 0 {
-        let _ = write!(out, "{abs}");
-        for _ in 0..-scale {
-            out.push('0');
-        }
-        return;
-    }
-    let scale = scale as u32;
-    let unit = 10u128.pow(scale);
-    let _ = write!(
-        out,
-        "{}.{:0width$}",
-        abs / unit,
-        abs % unit,
-        width = scale as usize
-    );
-}
-
-fn push_escaped(s: &str, out: &mut String) {
-    for ch in s.chars() {
-        match ch {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// How a preview reads one column: the SQL expression and the warehouse type it becomes.
-fn preview_column(name: &str, postgres: &str) -> (String, Option<WarehouseType>) {
-    let col = quote_ident(name);
-    match warehouse_type(postgres) {
-        Some(WarehouseType::Numeric) => (format!("{col}::text"), Some(WarehouseType::Numeric)),
-        Some(WarehouseType::Date) => (
-            format!("({col} - DATE '1970-01-01')"),
-            Some(WarehouseType::Date),
-        ),
-        Some(WarehouseType::Timestamp) => (
-            format!("(extract(epoch FROM {col}) * 1000000)::bigint"),
-            Some(WarehouseType::Timestamp),
-        ),
-        Some(WarehouseType::Json) => (format!("{col}::text"), Some(WarehouseType::Json)),
-        Some(ty) => (col, Some(ty)),
-        None => (format!("{col}::text"), None),
-    }
-}
-
-fn preview_array(
-    rows: &[Row],
-    i: usize,
-    ty: Option<WarehouseType>,
-) -> Result<ArrayRef, tokio_postgres::Error> {
-    fn get<'r, T: tokio_postgres::types::FromSql<'r>>(
-        r: &'r Row,
-        i: usize,
-    ) -> Result<Option<T>, tokio_postgres::Error> {
-        r.try_get::<_, Option<T>>(i)
-    }
-    Ok(match ty {
-        Some(WarehouseType::Int64) => {
-            let mut b = Int64Builder::new();
-            for r in rows {
-                b.append_option(get::<i64>(r, i)?);
-            }
-            Arc::new(b.finish())
-        }
-        Some(WarehouseType::Float64) => {
-            let mut b = Float64Builder::new();
-            for r in rows {
-                b.append_option(get::<f64>(r, i)?);
-            }
-            Arc::new(b.finish())
-        }
-        Some(WarehouseType::Bool) => {
-            let mut b = BooleanBuilder::new();
-            for r in rows {
-                b.append_option(get::<bool>(r, i)?);
-            }
-            Arc::new(b.finish())
-        }
-        Some(WarehouseType::Date) => {
-            let mut b = Date32Builder::new();
-            for r in rows {
-                b.append_option(get::<i32>(r, i)?);
-            }
-            Arc::new(b.finish())
-        }
-        Some(WarehouseType::Timestamp) => {
-            let mut b = TimestampMicrosecondBuilder::new().with_timezone(UTC);
-            for r in rows {
-                b.append_option(get::<i64>(r, i)?);
-            }
-            Arc::new(b.finish())
-        }
-        Some(WarehouseType::Bytes) => {
-            let mut b = BinaryBuilder::new();
-            for r in rows {
-                b.append_option(get::<Vec<u8>>(r, i)?);
-            }
-            Arc::new(b.finish())
-        }
-        Some(WarehouseType::Numeric) => {
-            let mut b = StringBuilder::new();
-            for r in rows {
-                b.append_option(get::<String>(r, i)?);
-            }
-            let text: ArrayRef = Arc::new(b.finish());
-            arrow::compute::cast(&text, &WarehouseType::Numeric.arrow_type())
-                .expect("PostgreSQL prints numeric(38,9) as a decimal Arrow reads")
-        }
-        Some(WarehouseType::String | WarehouseType::Json) | None => {
-            let mut b = StringBuilder::new();
-            for r in rows {
-                b.append_option(get::<String>(r, i)?);
-            }
-            Arc::new(b.finish())
-        }
-    })
-}
-
 #[async_trait]
 impl Sink for PostgresSink {
     fn describe(&self) -> String {
@@ -481,7 +230,7 @@ impl Sink for PostgresSink {
             if let Some(schema) = table.schema() {
                 let _ = writeln!(sql, "CREATE SCHEMA IF NOT EXISTS {};", quote_ident(schema));
             }
-            sql.push_str(&crate::create_table_sql(table, columns, postgres_type));
+            sql.push_str(&crate::sql::create_table_sql(table, columns, postgres_type));
             return client.batch_execute(&sql).await.map_err(|e| {
                 self.sql_error(
                     e,
@@ -491,7 +240,7 @@ impl Sink for PostgresSink {
                 )
             });
         }
-        crate::check_columns(table, &existing, columns, postgres_type)
+        crate::sql::check_columns(table, &existing, columns, postgres_type)
     }
 
     async fn load(
@@ -601,95 +350,11 @@ impl Sink for PostgresSink {
             .await
             .map_err(|e| self.sql_error(e, &format!("cannot drop {table}")))
     }
-
-    async fn count_rows(&self, table: &TableName) -> Result<u64> {
-        let client = self.client().await?;
-        let row = client
-            .query_one(
-                format!("SELECT count(*) FROM {}", table.quoted()).as_str(),
-                &[],
-            )
-            .await
-            .map_err(|e| self.sql_error(e, &format!("cannot count the rows of {table}")))?;
-        let n: i64 = row
-            .try_get(0)
-            .map_err(|e| self.sql_error(e, &format!("cannot count the rows of {table}")))?;
-        Ok(n as u64)
-    }
-
-    async fn preview(&self, table: &TableName, limit: usize) -> Result<Vec<RecordBatch>> {
-        let client = self.client().await?;
-        let existing = self.table_columns(&client, table).await?;
-        if existing.is_empty() {
-            return Err(self.error(format!("table {table} does not exist")));
-        }
-        let read: Vec<(String, Option<WarehouseType>)> =
-            existing.iter().map(|(n, t)| preview_column(n, t)).collect();
-        let sql = format!(
-            "SELECT {} FROM {} LIMIT {limit}",
-            read.iter()
-                .map(|(e, _)| e.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            table.quoted()
-        );
-        let rows = client
-            .query(sql.as_str(), &[])
-            .await
-            .map_err(|e| self.sql_error(e, &format!("cannot read {table}")))?;
-        let columns: Vec<Column> = existing
-            .iter()
-            .zip(&read)
-            .map(|((n, _), (_, ty))| Column::new(n.clone(), ty.unwrap_or(WarehouseType::String)))
-            .collect();
-        let arrays = read
-            .iter()
-            .enumerate()
-            .map(|(i, (_, ty))| preview_array(&rows, i, *ty))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.sql_error(e, &format!("cannot read {table}")))?;
-        let batch =
-            RecordBatch::try_new(arrow_schema(&columns), arrays).map_err(|e| self.error(e))?;
-        Ok(vec![batch])
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_are_redacted_wherever_the_url_holds_them() {
-        assert_eq!(
-            redact_url("postgres://loader:s3cr%40t@db.example.com:5432/wh?sslmode=require"),
-            "postgres://loader:••••@db.example.com:5432/wh?sslmode=require"
-        );
-        assert_eq!(
-            redact_url("postgres://db/wh?user=loader&password=x&sslmode=verify-full"),
-            "postgres://db/wh?user=loader&password=••••&sslmode=verify-full"
-        );
-        assert_eq!(
-            redact_url("postgres://loader@db/wh"),
-            "postgres://loader@db/wh"
-        );
-    }
-
-    #[test]
-    fn decimals_keep_every_digit() {
-        let mut s = String::new();
-        push_decimal(12_345_678_901_234_567_890_123_456_789, 9, &mut s);
-        assert_eq!(s, "12345678901234567890.123456789");
-        s.clear();
-        push_decimal(-5, 9, &mut s);
-        assert_eq!(s, "-0.000000005");
-    }
-
-    #[test]
-    fn copy_text_escapes_its_delimiters() {
-        let mut s = String::new();
-        push_escaped("a\tb\\c\nd\re", &mut s);
-        assert_eq!(s, "a\\tb\\\\c\\nd\\re");
-    }
 
     #[test]
     fn connection_and_contention_sqlstates_are_transient_data_errors_are_not() {

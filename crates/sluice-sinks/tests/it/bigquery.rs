@@ -8,75 +8,22 @@
 //!   when the upload's last chunk is answered (BigQuery answers RUNNING and the sink polls);
 //!   the sink's polling is therefore only exercised when the emulator is slow.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use futures::StreamExt;
 use sluice_core::names::TableName;
 use sluice_core::schema::{Column, WarehouseType, arrow_schema};
 use sluice_sinks::bigquery::{Auth, BigQueryConfig, BigQuerySink, job_id};
-use sluice_sinks::{FileLoad, LoadMode, Sink};
+use sluice_sinks::{FileLoad, Inspect, LoadMode, Sink};
 
 use crate::suite;
 
-struct Peer {
-    url: String,
-    project: String,
-}
-
-/// Starts the peers once per test binary (idempotent: a running local-bigquery is reused).
-fn peer() -> &'static Peer {
-    static PEER: OnceLock<Peer> = OnceLock::new();
-    PEER.get_or_init(|| {
-        let script =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/peers.sh");
-        let start = std::process::Command::new("bash")
-            .arg(&script)
-            .arg("start")
-            .output()
-            .expect("run peers.sh");
-        assert!(
-            start.status.success(),
-            "scripts/peers.sh start failed:\n{}{}",
-            String::from_utf8_lossy(&start.stdout),
-            String::from_utf8_lossy(&start.stderr)
-        );
-        let env = std::process::Command::new("bash")
-            .arg(&script)
-            .arg("env")
-            .output()
-            .expect("run peers.sh env");
-        let env = String::from_utf8_lossy(&env.stdout).to_string();
-        let var = |name: &str| {
-            env.lines()
-                .filter_map(|l| l.strip_prefix("export "))
-                .filter_map(|l| l.split_once('='))
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.trim_matches(|c| c == '"' || c == '\'').to_string())
-                .unwrap_or_else(|| panic!("peers.sh env has no {name}"))
-        };
-        Peer {
-            url: var("SLUICE_TEST_BIGQUERY_URL"),
-            project: var("SLUICE_TEST_BIGQUERY_PROJECT"),
-        }
-    })
-}
-
 fn config() -> BigQueryConfig {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let dataset = format!(
-        "it_{}_{}_{nanos}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    );
-    let p = peer();
-    let mut c = BigQueryConfig::new(&p.project, &dataset, Auth::None);
-    c.endpoint = p.url.clone();
+    let dataset = sluice_testkit::peers::unique("it");
+    let (endpoint, project) = sluice_testkit::peers::bigquery();
+    let mut c = BigQueryConfig::new(&project, &dataset, Auth::None);
+    c.endpoint = endpoint;
     // Jobs outlive datasets and test runs; the suite's load ids ("a", "f1") repeat.
     c.job_id_prefix = format!("sluice_{dataset}_");
     c
@@ -106,36 +53,23 @@ fn ints(
     futures::stream::iter(vec![Ok(batch)]).boxed()
 }
 
-/// Suite cases that need nothing but a sink in a dataset of its own.
-macro_rules! on_bigquery {
-    ($($name:ident => $case:ident;)*) => {$(
-        #[tokio::test]
-        async fn $name() {
-            suite::$case(&bigquery()).await;
-        }
-    )*};
+async fn bigquery_fixture() -> suite::Fixture {
+    suite::Fixture {
+        sink: Box::new(bigquery()),
+        int64: sluice_sinks::bigquery::bigquery_type(WarehouseType::Int64),
+        // local-bigquery differs here: its NDJSON load stores a BYTES value's base64 text as
+        // the bytes themselves (b"\x00\xff" is written as "AP8=" and read back as the 4
+        // bytes "AP8="), where BigQuery decodes base64 as documented. BYTES values are
+        // loaded but not compared; `bigquery::rows` tests that they are written as base64.
+        unread: &[WarehouseType::Bytes],
+        guard: Box::new(()),
+    }
 }
 
-on_bigquery! {
-    bigquery_appends_and_replaces => appends_and_replaces;
-    bigquery_required_columns_reject_nulls_atomically => required_columns_reject_nulls_atomically;
-    bigquery_text_with_delimiters_and_any_script_round_trips => text_with_delimiters_and_any_script_round_trips;
-    bigquery_numerics_keep_full_precision_and_int64_its_range => numerics_keep_full_precision_and_int64_its_range;
-    bigquery_was_loaded_answers_after_a_load_and_after_an_interrupted_one => was_loaded_answers_after_a_load_and_after_an_interrupted_one;
-}
+suite::conformance!(conformance, crate::bigquery::bigquery_fixture());
 
 #[tokio::test]
-async fn bigquery_round_trips_every_type_with_nulls() {
-    // local-bigquery differs here: its NDJSON load stores a BYTES value's base64 text as the
-    // bytes themselves (b"\x00\xff" is written as "AP8=" and read back as the 4 bytes
-    // "AP8="), where BigQuery decodes base64 as documented. BYTES values are loaded but not
-    // compared here; `bigquery::rows` tests that they are written as base64. Every other
-    // type round-trips on it.
-    suite::round_trips_every_type_with_nulls_but(&bigquery(), &[WarehouseType::Bytes]).await;
-}
-
-#[tokio::test]
-async fn bigquery_a_failed_load_leaves_nothing_behind() {
+async fn bigquery_a_failed_load_starts_no_job() {
     let sink = bigquery();
     suite::a_failed_load_leaves_nothing_behind(&sink).await;
     // Not even a failed job: the stream broke before the upload's last chunk.
@@ -151,18 +85,7 @@ async fn bigquery_a_failed_load_leaves_nothing_behind() {
 }
 
 #[tokio::test]
-async fn bigquery_refuses_a_table_with_other_columns() {
-    suite::refuses_a_table_with_other_columns(&bigquery(), "INT64").await;
-}
-
-#[tokio::test]
-async fn bigquery_schema_qualified_tables() {
-    // `raw.events` lives in dataset `raw`, created on demand, whatever the sink's dataset.
-    suite::schema_qualified_tables(&bigquery()).await;
-}
-
-#[tokio::test]
-async fn bigquery_reads_back_timestamps_as_utc_instants() {
+async fn bigquery_stores_timestamps_as_instants() {
     let sink = bigquery();
     suite::reads_back_timestamps_as_utc_instants(&sink).await;
     // And BigQuery itself holds the instant: UNIX_MICROS and the UTC text agree.

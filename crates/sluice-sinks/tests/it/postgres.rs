@@ -2,136 +2,47 @@
 
 use sluice_core::names::TableName;
 use sluice_core::schema::{Column, WarehouseType};
-use sluice_sinks::Sink;
 use sluice_sinks::postgres::PostgresSink;
+use sluice_sinks::{Inspect, Sink};
 
 use crate::suite;
 
-async fn pg_connect(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
+use sluice_testkit::postgres::{TestDb, connect as pg_connect};
+
+async fn sink(db: &TestDb) -> PostgresSink {
+    PostgresSink::new(&db.url).unwrap()
 }
 
-/// A database of its own for one test, dropped by [`TestDb::drop`] when the test passes
-/// (a failed test leaves it for inspection; names start with `sluice_it_`).
-struct TestDb {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-fn admin_url() -> String {
-    std::env::var("SLUICE_TEST_POSTGRES_URL").expect(
-        "SLUICE_TEST_POSTGRES_URL is not set: run `bash scripts/peers.sh start` and `eval \"$(bash scripts/peers.sh env)\"`",
-    )
-}
-
-impl TestDb {
-    async fn new() -> Self {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let admin = admin_url();
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!(
-            "sluice_it_{}_{}_{nanos}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        pg_connect(&admin)
-            .await
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .unwrap();
-        let (base, query) = match admin.split_once('?') {
-            Some((b, q)) => (b, format!("?{q}")),
-            None => (admin.as_str(), String::new()),
-        };
-        let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
-        let url = format!("{base}/{name}{query}");
-        Self { admin, name, url }
-    }
-
-    fn sink(&self) -> PostgresSink {
-        PostgresSink::new(&self.url).unwrap()
-    }
-
-    async fn query_text(&self, sql: &str) -> String {
-        pg_connect(&self.url)
-            .await
-            .query_one(sql, &[])
-            .await
-            .unwrap()
-            .get::<_, String>(0)
-    }
-
-    async fn drop(self, sink: PostgresSink) {
-        drop(sink);
-        pg_connect(&self.admin)
-            .await
-            .batch_execute(&format!("DROP DATABASE \"{}\" WITH (FORCE)", self.name))
-            .await
-            .unwrap();
+async fn postgres_fixture() -> suite::Fixture {
+    let db = TestDb::new("sinks").await;
+    suite::Fixture {
+        sink: Box::new(sink(&db).await),
+        int64: sluice_sinks::postgres::postgres_type(WarehouseType::Int64),
+        unread: &[],
+        guard: Box::new(db),
     }
 }
 
-macro_rules! on_postgres {
-    ($($name:ident => $case:ident;)*) => {$(
-        #[tokio::test]
-        async fn $name() {
-            let db = TestDb::new().await;
-            let sink = db.sink();
-            suite::$case(&sink).await;
-            db.drop(sink).await;
-        }
-    )*};
-}
-
-on_postgres! {
-    postgres_round_trips_every_type_with_nulls => round_trips_every_type_with_nulls;
-    postgres_appends_and_replaces => appends_and_replaces;
-    postgres_a_failed_load_leaves_nothing_behind => a_failed_load_leaves_nothing_behind;
-    postgres_schema_qualified_tables => schema_qualified_tables;
-    postgres_required_columns_reject_nulls_atomically => required_columns_reject_nulls_atomically;
-    postgres_text_with_delimiters_and_any_script_round_trips => text_with_delimiters_and_any_script_round_trips;
-    postgres_numerics_keep_full_precision_and_int64_its_range => numerics_keep_full_precision_and_int64_its_range;
-    postgres_was_loaded_answers_after_a_load_and_after_an_interrupted_one => was_loaded_answers_after_a_load_and_after_an_interrupted_one;
-}
+suite::conformance!(conformance, crate::postgres::postgres_fixture());
 
 #[tokio::test]
-async fn postgres_refuses_a_table_with_other_columns() {
-    let db = TestDb::new().await;
-    let sink = db.sink();
-    suite::refuses_a_table_with_other_columns(&sink, "bigint").await;
-    db.drop(sink).await;
-}
-
-#[tokio::test]
-async fn postgres_reads_back_timestamps_as_utc_instants() {
-    let db = TestDb::new().await;
-    let sink = db.sink();
+async fn postgres_stores_timestamps_as_instants() {
+    let db = TestDb::new("sinks").await;
+    let sink = sink(&db).await;
     suite::load_one_timestamp(&sink, "2024-11-19T10:00:00+02:00").await;
     // Asked through PostgreSQL in another zone: the instant, not the wall-clock text, is stored.
     let utc = db
-        .query_text(
+        .text(
             "SELECT to_char(\"at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || ' ' || extract(epoch FROM \"at\")::bigint FROM ts",
         )
         .await;
     assert_eq!(utc, "2024-11-19T08:00:00 1732003200");
-    db.drop(sink).await;
 }
 
 #[tokio::test]
 async fn postgres_tables_have_the_mapped_types_and_numeric_keeps_its_digits() {
-    let db = TestDb::new().await;
-    let sink = db.sink();
+    let db = TestDb::new("sinks").await;
+    let sink = sink(&db).await;
     let table = TableName::parse("analytics.typed").unwrap();
     let mut columns: Vec<Column> = WarehouseType::ALL
         .iter()
@@ -140,7 +51,7 @@ async fn postgres_tables_have_the_mapped_types_and_numeric_keeps_its_digits() {
     columns[0].mode = sluice_core::schema::Mode::Required;
     sink.ensure_table(&table, &columns).await.unwrap();
     let types = db
-        .query_text(
+        .text(
             "SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod) || CASE WHEN attnotnull THEN ' not null' ELSE '' END, ', ' ORDER BY attnum)
              FROM pg_attribute WHERE attrelid = 'analytics.typed'::regclass AND attnum > 0",
         )
@@ -184,16 +95,15 @@ async fn postgres_tables_have_the_mapped_types_and_numeric_keeps_its_digits() {
     .await
     .unwrap();
     assert_eq!(
-        db.query_text("SELECT v::text FROM n").await,
+        db.text("SELECT v::text FROM n").await,
         "12345678901234567890123456789.012345678"
     );
-    db.drop(sink).await;
 }
 
 #[tokio::test]
 async fn postgres_errors_name_the_column_and_unreachable_servers_are_transient() {
-    let db = TestDb::new().await;
-    let sink = db.sink();
+    let db = TestDb::new("sinks").await;
+    let sink = sink(&db).await;
     let table = TableName::parse("j").unwrap();
     let cols = vec![Column::new("doc", WarehouseType::Json)];
     sink.ensure_table(&table, &cols).await.unwrap();
@@ -223,7 +133,6 @@ async fn postgres_errors_name_the_column_and_unreachable_servers_are_transient()
     assert!(!err.is_transient(), "{text}");
     assert_eq!(sink.count_rows(&table).await.unwrap(), 0);
     assert_eq!(sink.was_loaded("j").await.unwrap(), None);
-    db.drop(sink).await;
 
     // Nothing listens on port 1.
     let down =
@@ -240,10 +149,10 @@ async fn postgres_errors_name_the_column_and_unreachable_servers_are_transient()
 /// works for that role is encrypted.
 #[tokio::test]
 async fn postgres_tls_modes_encrypt_and_check_the_server_certificate() {
-    let db = TestDb::new().await;
+    let db = TestDb::new("sinks").await;
     let ca = std::env::var("SLUICE_TEST_POSTGRES_CA")
         .expect("SLUICE_TEST_POSTGRES_CA is not set: eval \"$(bash scripts/peers.sh env)\"");
-    let admin = pg_connect(&db.admin).await;
+    let admin = pg_connect(&sluice_testkit::postgres::admin_url()).await;
     admin
         .batch_execute(&format!(
             "GRANT ALL ON DATABASE \"{0}\" TO sluice_tls_only; ALTER DATABASE \"{0}\" OWNER TO sluice_tls_only",
@@ -251,7 +160,10 @@ async fn postgres_tls_modes_encrypt_and_check_the_server_certificate() {
         ))
         .await
         .unwrap();
-    let port = url::Url::parse(&db.admin).unwrap().port().unwrap();
+    let port = url::Url::parse(&sluice_testkit::postgres::admin_url())
+        .unwrap()
+        .port()
+        .unwrap();
     let url = |host: &str, params: &str| {
         format!(
             "postgres://sluice_tls_only@{host}:{port}/{}?{params}",
@@ -320,8 +232,12 @@ async fn postgres_tls_modes_encrypt_and_check_the_server_certificate() {
         .to_string();
     assert!(err.contains("no encryption"), "{err}");
     drop(sink);
+    // Owned by the TLS-only role now: given back, so the scratch database can be dropped.
     admin
-        .batch_execute(&format!("DROP DATABASE \"{}\" WITH (FORCE)", db.name))
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" OWNER TO CURRENT_USER",
+            db.name
+        ))
         .await
         .unwrap();
 }

@@ -1,4 +1,5 @@
-//! Behaviour every sink must have. Each function takes a fresh sink.
+//! Behaviour every sink must have, listed once in [`conformance!`] and run on every sink.
+//! Each case takes a fresh sink.
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use sluice_core::names::TableName;
 use sluice_core::schema::{
     Column, Mode, NUMERIC_PRECISION, NUMERIC_SCALE, UTC, WarehouseType, arrow_schema,
 };
-use sluice_sinks::{FileLoad, LoadMode, Sink};
+use sluice_sinks::{BuiltSink, FileLoad, LoadMode};
 
 fn all_types() -> Vec<Column> {
     WarehouseType::ALL
@@ -87,13 +88,56 @@ pub fn ints(n: i64) -> (Vec<Column>, RecordBatch) {
     (columns, batch)
 }
 
-pub async fn round_trips_every_type_with_nulls(sink: &dyn Sink) {
-    round_trips_every_type_with_nulls_but(sink, &[]).await;
+/// What a case needs to know about the sink under test.
+pub struct Fixture {
+    pub sink: Box<dyn BuiltSink>,
+    /// How the destination names an INT64 column's type (`BIGINT`, `bigint`, `INT64`).
+    pub int64: &'static str,
+    /// Types a stand-in server stores differently from the real one: loaded, not compared.
+    pub unread: &'static [WarehouseType],
+    /// Kept alive for the test (a scratch database, a folder).
+    pub guard: Box<dyn std::any::Any + Send>,
 }
+
+/// Every case of the suite, on the sink `$fixture` (an async expression yielding a
+/// [`Fixture`]) makes: `conformance!(postgres, postgres_fixture())`. The cases are listed
+/// here once, with the fixture values each takes besides the sink.
+macro_rules! conformance {
+    ($sink:ident, $fixture:expr) => {
+        mod $sink {
+            $crate::suite::cases!($fixture;
+                round_trips_every_type_with_nulls(unread),
+                appends_and_replaces(),
+                a_failed_load_leaves_nothing_behind(),
+                refuses_a_table_with_other_columns(int64),
+                schema_qualified_tables(),
+                required_columns_reject_nulls_atomically(),
+                text_with_delimiters_and_any_script_round_trips(),
+                numerics_keep_full_precision_and_int64_its_range(),
+                was_loaded_answers_after_a_load_and_after_an_interrupted_one(),
+                reads_back_timestamps_as_utc_instants(),
+            );
+        }
+    };
+}
+
+/// One test per case: `case(fixture field, …)`.
+macro_rules! cases {
+    ($fixture:expr; $($case:ident($($arg:ident),*)),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $case() {
+            let f: $crate::suite::Fixture = $fixture.await;
+            $crate::suite::$case(f.sink.as_ref() $(, f.$arg)*).await;
+            drop(f.guard);
+        }
+    )*};
+}
+
+pub(crate) use {cases, conformance};
 
 /// Every type is loaded; the values of types in `unread` are not compared on reading back
 /// (for a stand-in server that stores one type differently from the real one).
-pub async fn round_trips_every_type_with_nulls_but(sink: &dyn Sink, unread: &[WarehouseType]) {
+pub async fn round_trips_every_type_with_nulls(sink: &dyn BuiltSink, unread: &[WarehouseType]) {
     let table = TableName::parse("all_types").unwrap();
     let columns = all_types();
     sink.ensure_table(&table, &columns).await.unwrap();
@@ -147,7 +191,7 @@ pub async fn round_trips_every_type_with_nulls_but(sink: &dyn Sink, unread: &[Wa
     }
 }
 
-pub async fn appends_and_replaces(sink: &dyn Sink) {
+pub async fn appends_and_replaces(sink: &dyn BuiltSink) {
     let table = TableName::parse("t").unwrap();
     let (columns, batch) = ints(3);
     sink.ensure_table(&table, &columns).await.unwrap();
@@ -188,7 +232,7 @@ pub async fn appends_and_replaces(sink: &dyn Sink) {
     assert_eq!(sink.count_rows(&table).await.unwrap(), 2);
 }
 
-pub async fn a_failed_load_leaves_nothing_behind(sink: &dyn Sink) {
+pub async fn a_failed_load_leaves_nothing_behind(sink: &dyn BuiltSink) {
     let table = TableName::parse("t").unwrap();
     let (columns, batch) = ints(5000);
     sink.ensure_table(&table, &columns).await.unwrap();
@@ -223,7 +267,7 @@ pub async fn a_failed_load_leaves_nothing_behind(sink: &dyn Sink) {
 }
 
 /// `int64` is how the destination names the type of an INT64 column (`BIGINT`, `INT64`).
-pub async fn refuses_a_table_with_other_columns(sink: &dyn Sink, int64: &str) {
+pub async fn refuses_a_table_with_other_columns(sink: &dyn BuiltSink, int64: &str) {
     let table = TableName::parse("t").unwrap();
     sink.ensure_table(&table, &[Column::new("id", WarehouseType::Int64)])
         .await
@@ -242,7 +286,7 @@ pub async fn refuses_a_table_with_other_columns(sink: &dyn Sink, int64: &str) {
     assert!(!err.is_transient());
 }
 
-pub async fn schema_qualified_tables(sink: &dyn Sink) {
+pub async fn schema_qualified_tables(sink: &dyn BuiltSink) {
     let table = TableName::parse("raw.events").unwrap();
     let (columns, batch) = ints(4);
     sink.ensure_table(&table, &columns).await.unwrap();
@@ -260,7 +304,7 @@ pub async fn schema_qualified_tables(sink: &dyn Sink) {
     assert!(sink.count_rows(&table).await.is_err());
 }
 
-pub async fn required_columns_reject_nulls_atomically(sink: &dyn Sink) {
+pub async fn required_columns_reject_nulls_atomically(sink: &dyn BuiltSink) {
     let table = TableName::parse("req").unwrap();
     let mut col = Column::new("id", WarehouseType::Int64);
     col.mode = Mode::Required;
@@ -290,7 +334,7 @@ pub async fn required_columns_reject_nulls_atomically(sink: &dyn Sink) {
     assert_eq!(sink.count_rows(&table).await.unwrap(), 0);
 }
 
-pub async fn load_one_timestamp(sink: &dyn Sink, text: &str) {
+pub async fn load_one_timestamp(sink: &dyn BuiltSink, text: &str) {
     let table = TableName::parse("ts").unwrap();
     let columns = vec![Column::new("at", WarehouseType::Timestamp)];
     sink.ensure_table(&table, &columns).await.unwrap();
@@ -316,7 +360,12 @@ pub async fn load_one_timestamp(sink: &dyn Sink, text: &str) {
 }
 
 /// Loads one row of `values` into a fresh table `name` of one column `v` of type `ty`.
-async fn load_column(sink: &dyn Sink, name: &str, ty: WarehouseType, values: ArrayRef) -> usize {
+async fn load_column(
+    sink: &dyn BuiltSink,
+    name: &str,
+    ty: WarehouseType,
+    values: ArrayRef,
+) -> usize {
     let table = TableName::parse(name).unwrap();
     let columns = vec![Column::new("v", ty)];
     sink.ensure_table(&table, &columns).await.unwrap();
@@ -338,7 +387,7 @@ async fn load_column(sink: &dyn Sink, name: &str, ty: WarehouseType, values: Arr
     n
 }
 
-pub async fn text_with_delimiters_and_any_script_round_trips(sink: &dyn Sink) {
+pub async fn text_with_delimiters_and_any_script_round_trips(sink: &dyn BuiltSink) {
     let values = StringArray::from(vec![
         Some("tab\there, newline\nthere, crlf\r\n, back\\slash \\N"),
         Some("\\N"),
@@ -353,7 +402,7 @@ pub async fn text_with_delimiters_and_any_script_round_trips(sink: &dyn Sink) {
     );
 }
 
-pub async fn numerics_keep_full_precision_and_int64_its_range(sink: &dyn Sink) {
+pub async fn numerics_keep_full_precision_and_int64_its_range(sink: &dyn BuiltSink) {
     let max = 10i128.pow(38) - 1;
     let numerics = Decimal128Array::from(vec![
         Some(max),
@@ -384,7 +433,7 @@ pub async fn numerics_keep_full_precision_and_int64_its_range(sink: &dyn Sink) {
     load_column(sink, "floats", WarehouseType::Float64, Arc::new(floats)).await;
 }
 
-pub async fn was_loaded_answers_after_a_load_and_after_an_interrupted_one(sink: &dyn Sink) {
+pub async fn was_loaded_answers_after_a_load_and_after_an_interrupted_one(sink: &dyn BuiltSink) {
     let table = TableName::parse("t").unwrap();
     let (columns, batch) = ints(1000);
     sink.ensure_table(&table, &columns).await.unwrap();
@@ -442,7 +491,7 @@ pub async fn was_loaded_answers_after_a_load_and_after_an_interrupted_one(sink: 
 }
 
 /// A timestamp written with an offset is read back as the same instant, in UTC.
-pub async fn reads_back_timestamps_as_utc_instants(sink: &dyn Sink) {
+pub async fn reads_back_timestamps_as_utc_instants(sink: &dyn BuiltSink) {
     load_one_timestamp(sink, "2024-11-19T10:00:00+02:00").await;
     let back = sink
         .preview(&TableName::parse("ts").unwrap(), 10)

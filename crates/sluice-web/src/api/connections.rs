@@ -27,19 +27,7 @@ pub async fn create(
     State(s): State<Shared>,
     Json(body): Json<NewConnection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let c = s
-        .engine
-        .add_connection(&body.name, body.config)
-        .await
-        .map_err(|e| match e {
-            sluice_engine::Error::Conflict(m) => {
-                ApiError::field(StatusCode::CONFLICT, "conflict", "name", m)
-            }
-            sluice_engine::Error::Invalid(m) if m.contains("connection name") => {
-                ApiError::field(StatusCode::BAD_REQUEST, "invalid", "name", m)
-            }
-            other => other.into(),
-        })?;
+    let c = s.engine.add_connection(&body.name, body.config).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"status": "success", "connection": c})),
@@ -119,6 +107,8 @@ pub async fn list_files(
         "max_file_size": listing.max_file_size,
         "next_cursor": next_cursor,
         "message": listing.suggestion,
+        "hint": listing.hint,
+        "suggested_table": listing.suggested_table,
     })))
 }
 
@@ -135,24 +125,7 @@ pub fn format_options(
     file_format: Option<&str>,
     options: &serde_json::Map<String, Value>,
 ) -> Result<Option<FormatOptions>, ApiError> {
-    let Some(format) = file_format.filter(|f| !f.is_empty()) else {
-        return Ok(None);
-    };
-    let mut tagged = options.clone();
-    tagged.insert(
-        "file_format".into(),
-        Value::String(format.to_ascii_lowercase()),
-    );
-    serde_json::from_value(Value::Object(tagged))
-        .map(Some)
-        .map_err(|e| {
-            ApiError::field(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                "file_format",
-                format!("invalid format or options: {e}"),
-            )
-        })
+    Ok(FormatOptions::from_request(file_format, options)?)
 }
 
 pub async fn detect(

@@ -5,10 +5,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sluice_core::schema::Column;
 use sluice_engine::alerts::Alerts;
-use sluice_engine::model::{Destination, JobSettings, JobUpdate};
+use sluice_engine::model::{JobSettings, JobUpdate};
 use sluice_engine::schedule::{Schedule, Timezone};
-use sluice_engine::{JobRequest, RunOptions};
-use sluice_sinks::LoadMode;
+use sluice_engine::{JobRequest, Kind, RunOptions};
+use sluice_sinks::{LoadMode, SinkConfig};
 
 use super::connections::format_options;
 use crate::{ApiError, Shared};
@@ -50,7 +50,7 @@ pub struct NewJob {
     alerts: Option<Value>,
     max_file_size: Option<u64>,
     #[serde(default)]
-    destination: Option<Destination>,
+    destination: Option<SinkConfig>,
 }
 
 fn yes() -> bool {
@@ -65,23 +65,22 @@ pub async fn create(
     State(s): State<Shared>,
     Json(body): Json<NewJob>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let on_connection = |e: sluice_engine::Error| match e {
+        e @ sluice_engine::Error::NotFound {
+            kind: Kind::Connection,
+            ..
+        } => ApiError::from(e).on_field("connection_id"),
+        other => other.into(),
+    };
     let connection = match body.connection_id {
         ConnectionRef::Name(n) => n,
-        ConnectionRef::Id(id) => s
-            .engine
-            .connections()
-            .await?
-            .into_iter()
-            .find(|c| c.id == id)
-            .map(|c| c.name)
-            .ok_or_else(|| {
-                ApiError::field(
-                    StatusCode::NOT_FOUND,
-                    "not_found",
-                    "connection_id",
-                    format!("no connection with id {id}"),
-                )
-            })?,
+        ConnectionRef::Id(id) => {
+            s.engine
+                .connection_by_id(id)
+                .await
+                .map_err(on_connection)?
+                .name
+        }
     };
     let load_type = match body.load_type.as_deref() {
         None | Some("") => LoadMode::Append,
@@ -110,37 +109,7 @@ pub async fn create(
         destination: body.destination.unwrap_or_default(),
         expected_fingerprint: body.schema_fingerprint,
     };
-    let job = s.engine.create_job(request).await.map_err(|e| match e {
-        sluice_engine::Error::Conflict(m) if m.contains("a job named") => {
-            ApiError::field(StatusCode::CONFLICT, "conflict", "name", m)
-        }
-        sluice_engine::Error::Conflict(m) if m.contains("schema") => ApiError::field(
-            StatusCode::CONFLICT,
-            "schema_changed",
-            "schema_fingerprint",
-            m,
-        ),
-        sluice_engine::Error::NotFound(m) if m.starts_with("no files matching") => ApiError::field(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "no_files",
-            "file_pattern",
-            m,
-        ),
-        sluice_engine::Error::Invalid(m) if m.starts_with("invalid table name") => {
-            bad_field("table_name", m)
-        }
-        sluice_engine::Error::Invalid(m) if m.starts_with("invalid job name") => {
-            bad_field("name", m)
-        }
-        sluice_engine::Error::Invalid(m)
-            if m.contains("PostgreSQL URL")
-                || m.contains("BigQuery")
-                || m.contains("bigquery:") =>
-        {
-            bad_field("destination", m)
-        }
-        other => other.into(),
-    })?;
+    let job = s.engine.create_job(request).await.map_err(on_connection)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"status": "success", "job": with_next_run(&job)})),
@@ -165,10 +134,9 @@ fn settings_update(
         .map(|a| {
             let alerts: Alerts = serde_json::from_value(a)
                 .map_err(|e| bad_field("alerts", format!("invalid alerts: {e}")))?;
-            alerts.validate().map_err(|m| {
-                let field = m.split(':').next().unwrap_or("alerts").to_string();
-                bad_field(&field, m)
-            })?;
+            alerts
+                .validate()
+                .map_err(|e| bad_field(&e.field, e.to_string()))?;
             Ok::<_, ApiError>(alerts)
         })
         .transpose()?;
@@ -213,10 +181,12 @@ pub async fn incidents(State(s): State<Shared>, Path(name): Path<String>) -> Ans
     ))
 }
 
-/// A job as the API shows it: with its next scheduled run (derived, never stored).
+/// A job as the API shows it: with its next scheduled run and its destination in words
+/// (derived, never stored).
 fn with_next_run(job: &sluice_engine::model::Job) -> Value {
     let mut v = serde_json::to_value(job).unwrap_or_default();
     v["next_run_at"] = json!(job.settings.next_run_after(chrono::Utc::now()));
+    v["destination_description"] = json!(job.destination.describe());
     v
 }
 

@@ -2,7 +2,9 @@
 //! original system (`file_path_prefix`, `schema_fingerprint`, `bigquery_type`, …).
 
 mod connections;
+mod destinations;
 mod jobs;
+mod vocabulary;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -40,6 +42,8 @@ pub fn routes() -> Router<Shared> {
         .route("/jobs/{name}/runs", get(jobs::runs))
         .route("/jobs/{name}/processed-files", get(jobs::processed_files))
         .route("/runs/{id}", get(jobs::run_details))
+        .route("/destinations/test", post(destinations::test))
+        .route("/vocabulary", get(vocabulary::vocabulary))
         .route("/openapi.json", get(openapi))
 }
 

@@ -12,14 +12,16 @@
 //! Each condition is an incident in the catalog; the alert is sent when the incident opens,
 //! and once more ("resolved") when it closes, never on every run or tick in between.
 
-use std::time::Duration;
+mod notify;
+mod raise;
 
 use chrono::{DateTime, Utc};
-use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, Message};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use sluice_core::fields::FieldError;
+
+pub use self::notify::{Notifier, SEND_ATTEMPTS};
+pub(crate) use self::raise::Alerting;
 
 /// A file is an anomaly when it is this many times larger, or smaller, than the median size
 /// of the job's recent files.
@@ -63,7 +65,11 @@ impl std::fmt::Display for AlertTarget {
                     WebhookFormat::Json => "json",
                     WebhookFormat::Slack => "slack",
                 };
-                write!(f, "webhook {} ({format})", redact_url(url))
+                write!(
+                    f,
+                    "webhook {} ({format})",
+                    sluice_core::secret::redact_path(url)
+                )
             }
             Self::Email { to } => write!(f, "email {to}"),
         }
@@ -88,29 +94,38 @@ pub enum WebhookFormat {
 }
 
 impl Alerts {
-    /// Checks targets and thresholds; returns what is wrong, naming the field.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks targets and thresholds; returns what is wrong, naming the field
+    /// (`alerts.targets[0].url`).
+    pub fn validate(&self) -> Result<(), FieldError> {
         for (i, t) in self.targets.iter().enumerate() {
             match t {
                 AlertTarget::Email { to } => {
                     to.parse::<lettre::message::Mailbox>().map_err(|e| {
-                        format!("alerts.targets[{i}].to: '{to}' is not an email address ({e})")
+                        FieldError::new(
+                            &format!("alerts.targets[{i}].to"),
+                            format!("'{to}' is not an email address ({e})"),
+                        )
                     })?;
                 }
                 AlertTarget::Webhook { url, .. } => {
+                    let field = format!("alerts.targets[{i}].url");
                     let parsed = url::Url::parse(url).map_err(|e| {
-                        format!("alerts.targets[{i}].url: '{url}' is not a URL ({e})")
+                        FieldError::new(&field, format!("'{url}' is not a URL ({e})"))
                     })?;
                     if !matches!(parsed.scheme(), "http" | "https") {
-                        return Err(format!(
-                            "alerts.targets[{i}].url: use an http:// or https:// URL, not '{url}'"
+                        return Err(FieldError::new(
+                            &field,
+                            format!("use an http:// or https:// URL, not '{url}'"),
                         ));
                     }
                 }
             }
         }
         if self.freshness_hours == Some(0) {
-            return Err("alerts.freshness_hours: use at least 1 hour".into());
+            return Err(FieldError::new(
+                "alerts.freshness_hours",
+                "use at least 1 hour",
+            ));
         }
         Ok(())
     }
@@ -136,15 +151,25 @@ impl AlertKind {
         }
     }
 
+    pub const ALL: [AlertKind; 4] = [
+        Self::RunFailed,
+        Self::SchemaChange,
+        Self::SizeAnomaly,
+        Self::Freshness,
+    ];
+
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::RunFailed,
-            Self::SchemaChange,
-            Self::SizeAnomaly,
-            Self::Freshness,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// A phrase for people: `run failed`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::RunFailed => "run failed",
+            Self::SchemaChange => "schema change",
+            Self::SizeAnomaly => "size anomaly",
+            Self::Freshness => "no new files",
+        }
     }
 }
 
@@ -201,7 +226,7 @@ impl Alert {
         }
     }
 
-    fn body(&self, format: WebhookFormat) -> Value {
+    pub(crate) fn body(&self, format: WebhookFormat) -> Value {
         match format {
             WebhookFormat::Json => serde_json::to_value(self).expect("alerts serialize"),
             WebhookFormat::Slack => json!({ "text": self.text }),
@@ -224,213 +249,6 @@ pub struct Incident {
     pub notified_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notify_error: Option<String>,
-}
-
-/// Sends alerts to targets: each webhook POST and each email gets [`SEND_ATTEMPTS`] tries
-/// with backoff.
-#[derive(Clone)]
-pub struct Notifier {
-    http: reqwest::Client,
-    backoff: Duration,
-    /// The SMTP server, if one is configured; or why the configuration is unusable.
-    mail: Result<Option<Mailer>, String>,
-}
-
-#[derive(Clone)]
-struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
-    from: Mailbox,
-}
-
-impl std::fmt::Debug for Notifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Notifier")
-            .field("backoff", &self.backoff)
-            .field("mail", &self.mail.as_ref().map(Option::is_some))
-            .finish()
-    }
-}
-
-pub const SEND_ATTEMPTS: u32 = 3;
-
-impl Default for Notifier {
-    /// Webhooks, and email if [`SMTP_URL_ENV`] is set.
-    fn default() -> Self {
-        let n = Self::new(Duration::from_secs(1));
-        match std::env::var(SMTP_URL_ENV) {
-            Ok(url) if !url.is_empty() => {
-                let from = std::env::var(SMTP_FROM_ENV).unwrap_or_default();
-                n.with_smtp(&url, &from)
-            }
-            _ => n,
-        }
-    }
-}
-
-impl Notifier {
-    /// Webhooks only; `backoff` is the first wait between attempts, and it doubles.
-    pub fn new(backoff: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(10))
-            .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("an HTTP client with default TLS builds");
-        Self {
-            http,
-            backoff,
-            mail: Ok(None),
-        }
-    }
-
-    /// Mails through the SMTP server at `url` (see [`SMTP_URL_ENV`]) from `from`. A bad URL
-    /// or address is reported when an email is due, naming the setting.
-    pub fn with_smtp(mut self, url: &str, from: &str) -> Self {
-        self.mail = Mailer::new(url, from).map(Some);
-        if let Err(e) = &self.mail {
-            tracing::warn!("alert email is off: {e}");
-        }
-        self
-    }
-
-    /// Sends the alert to every target; returns the failures, one line per target.
-    pub async fn send(&self, targets: &[AlertTarget], alert: &Alert) -> Result<(), String> {
-        let mut failures = Vec::new();
-        for target in targets {
-            let sent = match target {
-                AlertTarget::Webhook { url, format } => self
-                    .post(url, &alert.body(*format))
-                    .await
-                    .map_err(|e| format!("webhook {}: {e}", redact_url(url))),
-                AlertTarget::Email { to } => self
-                    .mail(to, alert)
-                    .await
-                    .map_err(|e| format!("email to {to}: {e}")),
-            };
-            if let Err(e) = sent {
-                failures.push(e);
-            }
-        }
-        if failures.is_empty() {
-            Ok(())
-        } else {
-            Err(failures.join("; "))
-        }
-    }
-
-    async fn mail(&self, to: &str, alert: &Alert) -> Result<(), String> {
-        let mailer = match &self.mail {
-            Ok(Some(m)) => m,
-            Ok(None) => {
-                return Err(format!(
-                    "no SMTP server is configured: set {SMTP_URL_ENV} (and {SMTP_FROM_ENV}) for `sluice serve`"
-                ));
-            }
-            Err(e) => return Err(e.clone()),
-        };
-        let to: Mailbox = to
-            .parse()
-            .map_err(|e| format!("'{to}' is not an email address ({e})"))?;
-        let subject: String = alert.text.chars().take(150).collect();
-        let mut body = format!("{}\n\n", alert.summary);
-        if let Some(run) = alert.run_id {
-            body.push_str(&format!("run: {run} (sluice runs show {run})\n"));
-        }
-        body.push_str(&format!(
-            "job: {}\nkind: {}\nstate: {:?}\nat: {}\n\n{}\n",
-            alert.job,
-            alert.kind.as_str(),
-            alert.state,
-            alert.at.to_rfc3339(),
-            serde_json::to_string_pretty(&alert.details).unwrap_or_default()
-        ));
-        let message = Message::builder()
-            .from(mailer.from.clone())
-            .to(to)
-            .subject(subject)
-            .header(ContentType::TEXT_PLAIN)
-            .body(body)
-            .map_err(|e| format!("cannot build the message: {e}"))?;
-        self.attempts(|| async {
-            match mailer.transport.send(message.clone()).await {
-                Ok(_) => Ok(()),
-                Err(e) => Err((e.to_string(), e.is_permanent())),
-            }
-        })
-        .await
-    }
-
-    async fn post(&self, url: &str, body: &Value) -> Result<(), String> {
-        self.attempts(|| async {
-            let sent = self
-                .http
-                .post(url)
-                .header("content-type", "application/json")
-                .body(body.to_string())
-                .send()
-                .await;
-            match sent {
-                Ok(r) if r.status().is_success() => Ok(()),
-                // A 4xx other than 429 will not change on a retry.
-                Ok(r) => Err((
-                    format!("answered {}", r.status()),
-                    r.status().is_client_error() && r.status().as_u16() != 429,
-                )),
-                Err(e) => Err((e.to_string(), false)),
-            }
-        })
-        .await
-    }
-
-    /// Tries `send` up to [`SEND_ATTEMPTS`] times with doubling waits, until it succeeds or
-    /// fails with an error it marks permanent.
-    async fn attempts<F, Fut>(&self, send: F) -> Result<(), String>
-    where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<(), (String, bool)>>,
-    {
-        let mut wait = self.backoff;
-        let mut last = String::new();
-        for attempt in 1..=SEND_ATTEMPTS {
-            match send().await {
-                Ok(()) => return Ok(()),
-                Err((e, true)) => return Err(e),
-                Err((e, false)) => last = e,
-            }
-            if attempt < SEND_ATTEMPTS {
-                tokio::time::sleep(wait).await;
-                wait *= 2;
-            }
-        }
-        Err(format!("{last} (after {SEND_ATTEMPTS} attempts)"))
-    }
-}
-
-impl Mailer {
-    fn new(url: &str, from: &str) -> Result<Self, String> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .map_err(|e| format!("{SMTP_URL_ENV} is not a usable SMTP URL ({e})"))?
-            .timeout(Some(Duration::from_secs(20)))
-            .build();
-        let from = from.parse::<Mailbox>().map_err(|e| {
-            format!("{SMTP_FROM_ENV} '{from}' is not an email address ({e}); set it, e.g. 'sluice <sluice@example.com>'")
-        })?;
-        Ok(Self { transport, from })
-    }
-}
-
-/// `https://hooks.example.com/••••`: webhook paths often carry a token.
-pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(u) => format!(
-            "{}://{}{}/{}",
-            u.scheme(),
-            u.host_str().unwrap_or(""),
-            u.port().map(|p| format!(":{p}")).unwrap_or_default(),
-            sluice_core::storage::config::REDACTED
-        ),
-        Err(_) => sluice_core::storage::config::REDACTED.to_string(),
-    }
 }
 
 /// Whether `size` is far outside `history` (recent file sizes): over [`SIZE_FACTOR`] times
@@ -503,15 +321,21 @@ mod tests {
         assert!(
             bad.validate()
                 .unwrap_err()
+                .to_string()
                 .starts_with("alerts.targets[0].url")
         );
         let zero = Alerts {
             targets: vec![],
             freshness_hours: Some(0),
         };
-        assert!(zero.validate().unwrap_err().contains("freshness_hours"));
+        assert!(
+            zero.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("freshness_hours")
+        );
         assert_eq!(
-            redact_url("https://hooks.slack.com/services/T0/B0/secret"),
+            sluice_core::secret::redact_path("https://hooks.slack.com/services/T0/B0/secret"),
             "https://hooks.slack.com/••••"
         );
     }

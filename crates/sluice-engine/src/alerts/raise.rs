@@ -1,19 +1,39 @@
-//! When the engine raises and resolves alerts ([`crate::alerts`] says what they are).
+//! When alerts are raised and resolved ([`crate::alerts`] says what they are).
 //!
 //! Every check opens or closes an incident in the catalog; only opening one (and closing one
 //! whose alert went out) sends anything, so a condition that lasts is reported once.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use sluice_core::storage::FileEntry;
 
+use super::{Alert, AlertKind, AlertState, Notifier, SIZE_HISTORY, size_anomaly};
 use crate::Result;
-use crate::alerts::{Alert, AlertKind, AlertState, SIZE_HISTORY, size_anomaly};
-use crate::engine::Engine;
+use crate::catalog::Catalog;
 use crate::model::{FileOutcome, Job, ProcessedFile, Run, RunFile, RunStatus};
-use crate::run::{Level, human_bytes};
+use crate::run::log::{Level, RunLog};
+use crate::text::human_bytes;
 
-impl Engine {
+/// Raises and resolves a job's alerts: incidents in the catalog, alerts through the notifier,
+/// a line in the run's log.
+#[derive(Clone)]
+pub(crate) struct Alerting {
+    catalog: Arc<dyn Catalog>,
+    notifier: Notifier,
+    log: RunLog,
+}
+
+impl Alerting {
+    pub(crate) fn new(catalog: Arc<dyn Catalog>, notifier: Notifier) -> Self {
+        Self {
+            log: RunLog::new(catalog.clone()),
+            catalog,
+            notifier,
+        }
+    }
+
     /// Raises a size anomaly for each file to load that is far outside the sizes the job
     /// has loaded lately.
     pub(crate) async fn check_sizes(
@@ -23,8 +43,7 @@ impl Engine {
         ledger: &[ProcessedFile],
         take: &[FileEntry],
     ) {
-        let mut recent: Vec<&ProcessedFile> =
-            ledger.iter().filter(|p| p.status == "loaded").collect();
+        let mut recent: Vec<&ProcessedFile> = ledger.iter().filter(|p| p.is_loaded()).collect();
         recent.sort_by_key(|p| std::cmp::Reverse(p.processed_at));
         let history: Vec<u64> = recent
             .iter()
@@ -43,7 +62,7 @@ impl Engine {
                 human_bytes(median),
                 history.len()
             );
-            self.log(run_id, Level::Warn, summary.clone()).await;
+            self.log.write(run_id, Level::Warn, summary.clone()).await;
             let details = json!({
                 "file_path": file.path,
                 "file_size_bytes": file.size,
@@ -68,7 +87,7 @@ impl Engine {
         let key = format!("{}@{}", file.file_path, file.file_version);
         // A size anomaly is about one file; it ends quietly once the file is in.
         if let Err(e) = self
-            .catalog()
+            .catalog
             .close_incidents(job.id, AlertKind::SizeAnomaly, Some(&key), Utc::now())
             .await
         {
@@ -171,18 +190,19 @@ impl Engine {
 
     /// Raises a freshness alert for each job whose newest file is older than its
     /// `freshness_hours` at `now` (the scheduler calls this on every tick).
-    pub async fn check_freshness(&self, now: DateTime<Utc>) -> Result<()> {
-        for job in self.jobs().await? {
+    pub(crate) async fn check_freshness(&self, now: DateTime<Utc>) -> Result<()> {
+        // As stored: only the alert settings are read.
+        for job in self.catalog.list_jobs().await? {
             let Some(hours) = job.settings.alerts.freshness_hours else {
                 continue;
             };
             if job.settings.paused {
                 continue;
             }
-            let ledger = self.catalog().processed_files(job.id).await?;
+            let ledger = self.catalog.processed_files(job.id).await?;
             let newest = ledger
                 .iter()
-                .filter(|p| p.status == "loaded")
+                .filter(|p| p.is_loaded())
                 .map(|p| p.processed_at)
                 .max();
             let since = newest.unwrap_or(job.created_at);
@@ -246,7 +266,7 @@ impl Engine {
         at: DateTime<Utc>,
     ) {
         let opened = self
-            .catalog()
+            .catalog
             .open_incident(job.id, kind, key, &summary, at)
             .await;
         let id = match opened {
@@ -273,7 +293,7 @@ impl Engine {
     /// alert went out.
     async fn resolve(&self, job: &Job, kind: AlertKind, summary: String, run_id: Option<i64>) {
         let closed = match self
-            .catalog()
+            .catalog
             .close_incidents(job.id, kind, None, Utc::now())
             .await
         {
@@ -295,7 +315,7 @@ impl Engine {
                 Utc::now(),
             );
             if let Err(e) = self
-                .notifier()
+                .notifier
                 .send(&job.settings.alerts.targets, &alert)
                 .await
             {
@@ -309,7 +329,7 @@ impl Engine {
             return;
         }
         let sent = self
-            .notifier()
+            .notifier
             .send(&job.settings.alerts.targets, alert)
             .await;
         let error = sent.as_ref().err().map(String::as_str);
@@ -323,22 +343,16 @@ impl Engine {
             } else {
                 Level::Info
             };
-            self.log(run_id, level, line).await;
+            self.log.write(run_id, level, line).await;
         } else if let Some(e) = error {
             tracing::warn!(job = %job.name, "alert {} not sent: {e}", alert.kind.as_str());
         }
         if let Err(e) = self
-            .catalog()
+            .catalog
             .mark_notified(incident, Utc::now(), error)
             .await
         {
             tracing::warn!(job = %job.name, "cannot record an alert: {e}");
         }
-    }
-
-    /// The job's incidents, newest first.
-    pub async fn incidents(&self, job: &str) -> Result<Vec<crate::alerts::Incident>> {
-        let job = self.catalog().job(job).await?;
-        self.catalog().incidents(job.id, 50).await
     }
 }

@@ -1,0 +1,101 @@
+//! Arguments several commands share: sizes, delimiters, formats and their options.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use sluice_core::format::{self, CsvOptions, Encoding, FormatInfo, FormatOptions};
+
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct FormatArgs {
+    /// The file format (csv, parquet, json …); by default from the file's extension.
+    #[arg(long, value_parser = parse_format)]
+    pub(crate) format: Option<&'static FormatInfo>,
+    /// CSV delimiter: ',', '|', ';' or 'tab'; sniffed when not given.
+    #[arg(long, value_parser = parse_delimiter)]
+    pub(crate) delimiter: Option<char>,
+    /// CSV quote character; sniffed when not given.
+    #[arg(long)]
+    pub(crate) quote: Option<char>,
+    /// CSV encoding: utf-8 (default), latin-1 or iso-8859-1.
+    #[arg(long)]
+    pub(crate) encoding: Option<Encoding>,
+    /// The CSV's first row is data, not a header.
+    #[arg(long)]
+    pub(crate) no_header: bool,
+    /// The CSV's first row is a header (the default is to sniff).
+    #[arg(long, conflicts_with = "no_header")]
+    pub(crate) header: bool,
+}
+
+impl FormatArgs {
+    pub(crate) fn options(&self) -> Result<Option<FormatOptions>> {
+        let csv_given = self.delimiter.is_some()
+            || self.quote.is_some()
+            || self.encoding.is_some()
+            || self.no_header
+            || self.header;
+        let csv = CsvOptions {
+            delimiter: self.delimiter,
+            quote: self.quote,
+            has_header: if self.no_header {
+                Some(false)
+            } else if self.header {
+                Some(true)
+            } else {
+                None
+            },
+            encoding: self.encoding.unwrap_or_default(),
+        };
+        Ok(match self.format {
+            Some(f) if f.name == "csv" => Some(FormatOptions::Csv(csv)),
+            Some(f) if csv_given => bail!("CSV options were given but the format is {}", f.name),
+            Some(f) => FormatOptions::default_for(f),
+            None if csv_given => Some(FormatOptions::Csv(csv)),
+            None => None,
+        })
+    }
+}
+
+/// A format by name (or alias), from the registry.
+fn parse_format(s: &str) -> Result<&'static FormatInfo, String> {
+    format::by_name(s).ok_or_else(|| format!("unknown format '{s}'; expected {}", format::names()))
+}
+
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
+    s.parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|e| format!("invalid size '{s}' ({e}); use e.g. 500MB or 1GiB"))
+}
+
+pub(crate) fn parse_delimiter(s: &str) -> Result<char, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok('\t'),
+        "pipe" => Ok('|'),
+        "comma" => Ok(','),
+        "semicolon" => Ok(';'),
+        _ if s.chars().count() == 1 => Ok(s.chars().next().unwrap_or(',')),
+        _ => Err(format!(
+            "invalid delimiter '{s}': give one character, or tab"
+        )),
+    }
+}
+
+pub(crate) fn parse_options(pairs: &[String]) -> Result<BTreeMap<String, String>> {
+    pairs
+        .iter()
+        .map(|p| {
+            let (k, v) = p
+                .split_once('=')
+                .with_context(|| format!("invalid option '{p}': use KEY=VALUE"))?;
+            let v = match v.strip_prefix('@') {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("option {k}: cannot read {path}"))?
+                    .trim_end()
+                    .to_string(),
+                None => v.to_string(),
+            };
+            Ok((k.trim().to_string(), v))
+        })
+        .collect()
+}

@@ -1,0 +1,131 @@
+//! One file as formats read it: its head for detection, its bytes as a stream, or ranged
+//! reads for formats that seek (Parquet's footer), all through its [`Compression`].
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use object_store::ObjectStore;
+use object_store::path::Path;
+
+use super::compression::Compression;
+use crate::storage::{FileEntry, Store};
+use crate::{Error, Result};
+
+/// A file of a store, ready to be read by a format.
+#[derive(Debug, Clone)]
+pub struct Source<'a> {
+    store: &'a Store,
+    file: &'a FileEntry,
+    compression: Compression,
+}
+
+/// The head of a file, decompressed: what detection reads.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub bytes: Bytes,
+    /// The sample is the whole file.
+    pub complete: bool,
+    /// The stored bytes the sample came from, and the file's stored size, for estimates.
+    stored_read: u64,
+    stored_size: u64,
+}
+
+impl Sample {
+    /// The head of an uncompressed file of `file_size` bytes.
+    pub fn new(bytes: Bytes, file_size: u64) -> Self {
+        Self {
+            complete: bytes.len() as u64 >= file_size,
+            stored_read: bytes.len() as u64,
+            stored_size: file_size,
+            bytes,
+        }
+    }
+
+    /// The file's stored size.
+    pub fn file_size(&self) -> u64 {
+        self.stored_size
+    }
+
+    /// Rows in the whole file, extrapolated from `rows` seen in the sample.
+    pub fn estimate_rows(&self, rows: u64) -> u64 {
+        if self.complete {
+            return rows;
+        }
+        if self.stored_read == 0 {
+            return 0;
+        }
+        ((rows as f64) * (self.stored_size as f64) / (self.stored_read as f64)).round() as u64
+    }
+
+    /// The sample's bytes up to its last complete line: when the sample stops before the
+    /// end of the file, the bytes after the last newline are dropped.
+    pub fn complete_lines(&self) -> &[u8] {
+        super::complete_lines(&self.bytes, !self.complete)
+    }
+}
+
+impl<'a> Source<'a> {
+    pub fn new(store: &'a Store, file: &'a FileEntry) -> Self {
+        let (compression, _) = Compression::of(file.name());
+        Self {
+            store,
+            file,
+            compression,
+        }
+    }
+
+    pub fn path(&self) -> &str {
+        &self.file.path
+    }
+
+    pub fn file(&self) -> &FileEntry {
+        self.file
+    }
+
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// The first `len` decompressed bytes (fewer if the file is shorter).
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn head(&self, len: u64) -> Result<Sample> {
+        match self.compression {
+            Compression::None => {
+                let bytes = self.store.read_head(self.file, len).await?;
+                Ok(Sample::new(bytes, self.file.size))
+            }
+        }
+    }
+
+    /// The whole file's decompressed bytes, chunk by chunk.
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn stream(&self) -> Result<BoxStream<'static, Result<Bytes>>> {
+        let stored = self.store.read_stream(self.file).await?;
+        Ok(self.compression.decode(stored))
+    }
+
+    /// The store and location for ranged reads, for formats that seek.
+    ///
+    /// # Errors
+    /// A file compressed as a whole cannot be read at an offset.
+    pub fn ranged(&self, format: &str) -> Result<(Arc<dyn ObjectStore>, Path, u64)> {
+        if !self.compression.is_none() {
+            return Err(Error::parse(
+                &self.file.path,
+                format!(
+                    "a {format} file compressed as a whole cannot be read; {format} compresses inside the file"
+                ),
+            ));
+        }
+        Ok((
+            self.store.object_store(),
+            self.store.location(&self.file.path),
+            self.file.size,
+        ))
+    }
+}

@@ -1,0 +1,155 @@
+//! Jobs: their settings and reviewed schema; key rotation's re-sealing of connections and
+//! destinations together.
+
+macro_rules! jobs {
+    ($name:ident, $row:ty) => {
+        impl $name {
+            fn job_from(row: &$row) -> Result<Job> {
+                Ok(Job {
+                    id: row.try_get("id").map_err(db)?,
+                    uid: row.try_get("uid").map_err(db)?,
+                    name: row.try_get("name").map_err(db)?,
+                    connection: row.try_get("connection").map_err(db)?,
+                    file_path_prefix: row.try_get("file_path_prefix").map_err(db)?,
+                    file_pattern: row.try_get("file_pattern").map_err(db)?,
+                    file_format_options: Self::json(row, "file_format_options")?,
+                    load_latest_only: row.try_get("load_latest_only").map_err(db)?,
+                    schema: Self::json(row, "schema")?,
+                    schema_fingerprint: row.try_get("schema_fingerprint").map_err(db)?,
+                    destination: Self::json(row, "destination")?,
+                    table_name: Self::parsed(row, "table_name").map_err(|e| Error::Catalog(e.to_string()))?,
+                    load_type: Self::parsed(row, "load_type")?,
+                    settings: JobSettings {
+                        schedule: Self::parsed(row, "schedule")?,
+                        timezone: Self::parsed(row, "timezone")?,
+                        paused: row.try_get("paused").map_err(db)?,
+                        alerts: Self::json(row, "alerts")?,
+                    },
+                    max_file_size: row.try_get::<i64, _>("max_file_size").map_err(db)? as u64,
+                    created_at: row.try_get("created_at").map_err(db)?,
+                })
+            }
+        }
+
+        #[async_trait]
+        impl JobCatalog for $name {
+            async fn create_job(&self, job: &NewJob) -> Result<Job> {
+                sqlx::query(
+                    Self::sql("INSERT INTO jobs (uid, name, connection_id, file_path_prefix, file_pattern, file_format,
+                        file_format_options, load_latest_only, schema, schema_fingerprint, destination, table_name,
+                        load_type, schedule, timezone, paused, alerts, max_file_size, created_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                )
+                .bind(&job.uid)
+                .bind(&job.name)
+                .bind(job.connection_id)
+                .bind(&job.file_path_prefix)
+                .bind(&job.file_pattern)
+                .bind(job.file_format_options.name())
+                .bind(to_json(&job.file_format_options))
+                .bind(job.load_latest_only)
+                .bind(to_json(&job.schema))
+                .bind(&job.schema_fingerprint)
+                .bind(to_json(&job.destination))
+                .bind(job.table_name.to_string())
+                .bind(job.load_type.to_string())
+                .bind(job.settings.schedule.to_string())
+                .bind(job.settings.timezone.to_string())
+                .bind(job.settings.paused)
+                .bind(to_json(&job.settings.alerts))
+                .bind(job.max_file_size as i64)
+                .bind(Utc::now())
+                .execute(&self.pool)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        Error::Exists { kind: Kind::Job, name: job.name.clone() }
+                    } else {
+                        db(e)
+                    }
+                })?;
+                self.job(&job.name).await
+            }
+
+            async fn list_jobs(&self) -> Result<Vec<Job>> {
+                let sql = format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs j JOIN connections c ON c.id = j.connection_id ORDER BY j.name"
+                );
+                let rows = sqlx::query(Self::sql(&sql))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                rows.iter().map(Self::job_from).collect()
+            }
+
+            async fn job(&self, name: &str) -> Result<Job> {
+                let sql = format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs j JOIN connections c ON c.id = j.connection_id WHERE j.name = ?"
+                );
+                let row = sqlx::query(Self::sql(&sql))
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .ok_or_else(|| Error::not_found(Kind::Job, name))?;
+                Self::job_from(&row)
+            }
+
+            async fn update_job_settings(&self, job_id: i64, settings: &JobSettings) -> Result<()> {
+                sqlx::query(
+                    Self::sql("UPDATE jobs SET schedule = ?, timezone = ?, paused = ?, alerts = ? WHERE id = ?"),
+                )
+                .bind(settings.schedule.to_string())
+                .bind(settings.timezone.to_string())
+                .bind(settings.paused)
+                .bind(to_json(&settings.alerts))
+                .bind(job_id)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn delete_job(&self, name: &str) -> Result<()> {
+                let job = self.job(name).await?;
+                sqlx::query(Self::sql("DELETE FROM jobs WHERE id = ?"))
+                    .bind(job.id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
+            async fn update_secrets(
+                &self,
+                configs: &[(i64, ConnectionConfig)],
+                destinations: &[(i64, SinkConfig)],
+            ) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                for (id, destination) in destinations {
+                    sqlx::query(Self::sql("UPDATE jobs SET destination = ? WHERE id = ?"))
+                        .bind(to_json(destination))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                }
+                for (id, config) in configs {
+                    sqlx::query(
+                        Self::sql("UPDATE connections SET provider = ?, config = ?, updated_at = ? WHERE id = ?"),
+                    )
+                    .bind(config.provider())
+                    .bind(to_json(config))
+                    .bind(Utc::now())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
+                tx.commit().await.map_err(db)
+            }
+        }
+    };
+}
+
+pub(crate) use jobs;

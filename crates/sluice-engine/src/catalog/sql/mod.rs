@@ -1,0 +1,110 @@
+//! What the SQLite and PostgreSQL catalogs share: their queries and how rows become
+//! records, written once per concern (one file each: connections, jobs, ledger, runs,
+//! incidents) as a macro that [`catalog!`] expands for each backend. Queries are written
+//! with `?` placeholders and numbered (`$1`, `$2`, …) for PostgreSQL; they keep to SQL both
+//! backends speak (`RETURNING`, `ON CONFLICT`, partial unique indexes, window functions,
+//! `CAST(? AS TEXT)` where PostgreSQL must know a parameter's type).
+
+mod connections;
+mod incidents;
+mod jobs;
+mod ledger;
+mod runs;
+
+pub(super) use connections::connections;
+pub(super) use incidents::incidents;
+pub(super) use jobs::jobs;
+pub(super) use ledger::ledger;
+pub(super) use runs::runs;
+
+use crate::Error;
+
+pub(super) fn db(e: sqlx::Error) -> Error {
+    Error::Catalog(e.to_string())
+}
+
+pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+pub(super) fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("catalog records serialize")
+}
+
+pub(super) const JOB_COLUMNS: &str = "j.id, j.uid, j.name, c.name AS connection, j.file_path_prefix, j.file_pattern,
+    j.file_format_options, j.load_latest_only, j.schema, j.schema_fingerprint, j.destination, j.table_name,
+    j.load_type, j.schedule, j.timezone, j.paused, j.alerts, j.max_file_size, j.created_at";
+
+pub(super) const RUN_COLUMNS: &str =
+    "r.id, j.name AS job, r.status, r.started_at, r.finished_at, r.files_seen,
+    r.files_already_loaded, r.error, r.queued_at, r.scheduled_for";
+
+/// `?` placeholders numbered for PostgreSQL: `a = ? AND b = ?` → `a = $1 AND b = $2`.
+/// (The catalog's statements hold no `?` inside string literals.)
+pub(super) fn numbered(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut n = 0;
+    for c in text.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Implements every catalog trait for `$name`, whose `pool` is of the backend whose rows are
+/// `$row`; `$numbered` says whether its placeholders are `$1` rather than `?`.
+macro_rules! catalog {
+    ($name:ident, $row:ty, $numbered:expr) => {
+        impl $name {
+            /// The statement in this backend's placeholder style.
+            fn sql(text: &str) -> sqlx::AssertSqlSafe<String> {
+                sqlx::AssertSqlSafe(if $numbered {
+                    super::sql::numbered(text)
+                } else {
+                    text.to_string()
+                })
+            }
+
+            fn json<T: serde::de::DeserializeOwned>(row: &$row, col: &str) -> Result<T> {
+                let text: String = row.try_get(col).map_err(db)?;
+                serde_json::from_str(&text)
+                    .map_err(|e| Error::Catalog(format!("column {col} holds invalid JSON: {e}")))
+            }
+
+            fn parsed<T: FromStr>(row: &$row, col: &str) -> Result<T>
+            where
+                T::Err: std::fmt::Display,
+            {
+                let text: String = row.try_get(col).map_err(db)?;
+                text.parse()
+                    .map_err(|e| Error::Catalog(format!("column {col} holds '{text}': {e}")))
+            }
+        }
+
+        super::sql::connections!($name, $row);
+        super::sql::jobs!($name, $row);
+        super::sql::ledger!($name, $row);
+        super::sql::runs!($name, $row);
+        super::sql::incidents!($name, $row);
+    };
+}
+
+pub(super) use catalog;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_are_numbered_in_order() {
+        assert_eq!(
+            super::numbered(
+                "UPDATE t SET a = ? WHERE b = ? AND (CAST(? AS TEXT) IS NULL OR c = ?)"
+            ),
+            "UPDATE t SET a = $1 WHERE b = $2 AND (CAST($3 AS TEXT) IS NULL OR c = $4)"
+        );
+    }
+}

@@ -1,0 +1,237 @@
+//! Jobs: creating one (detect the newest file, create the table, store the job), changing
+//! its settings, showing it with its destination's credentials redacted, deleting it.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sluice_core::format::{self, FormatOptions};
+use sluice_core::names::TableName;
+use sluice_core::schema::{Column, DetectedSchema};
+use sluice_core::secret::Secrets;
+use sluice_core::storage::{FileEntry, FilePattern};
+use sluice_sinks::{BuiltSink, LoadMode, SinkConfig};
+
+use crate::catalog::Catalog;
+use crate::connections::{Connections, no_match, validate_name};
+use crate::error::Kind;
+use crate::keyring::Keyring;
+use crate::model::{DEFAULT_MAX_FILE_SIZE, Job, JobSettings, JobUpdate, NewJob};
+use crate::sinks::SinkPool;
+use crate::{Error, Result};
+
+/// What a user asks for when creating a job. `None`s are detected or defaulted.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct JobRequest {
+    pub name: String,
+    pub connection: String,
+    #[serde(default)]
+    pub file_path_prefix: String,
+    pub file_pattern: String,
+    #[serde(default)]
+    pub format: Option<FormatOptions>,
+    #[serde(default = "yes")]
+    pub load_latest_only: bool,
+    #[serde(default)]
+    pub table_name: Option<String>,
+    #[serde(default)]
+    pub load_type: LoadMode,
+    /// A reviewed schema; its column names must be the file's, in order.
+    #[serde(default)]
+    pub schema: Option<Vec<Column>>,
+    #[serde(default)]
+    pub max_file_size: Option<u64>,
+    /// Schedule, timezone, paused and alerts.
+    #[serde(flatten)]
+    pub settings: JobSettings,
+    #[serde(default)]
+    pub destination: SinkConfig,
+    /// The schema fingerprint the user reviewed; creation is refused if the newest file's
+    /// schema no longer has it.
+    #[serde(default)]
+    pub expected_fingerprint: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The jobs of one catalog.
+#[derive(Clone)]
+pub(crate) struct Jobs {
+    catalog: Arc<dyn Catalog>,
+    keys: Arc<Keyring>,
+    connections: Connections,
+    sinks: Arc<SinkPool>,
+}
+
+impl Jobs {
+    pub(crate) fn new(
+        catalog: Arc<dyn Catalog>,
+        keys: Arc<Keyring>,
+        connections: Connections,
+        sinks: Arc<SinkPool>,
+    ) -> Self {
+        Self {
+            catalog,
+            keys,
+            connections,
+            sinks,
+        }
+    }
+
+    /// Creates a job: detects the schema of the newest matching file (or checks a reviewed
+    /// one against it), creates the destination table, and stores the job.
+    pub(crate) async fn create(&self, req: JobRequest) -> Result<Job> {
+        validate_name(Kind::Job, &req.name)?;
+        req.settings
+            .alerts
+            .validate()
+            .map_err(|e| Error::invalid(&e.field, e.to_string()))?;
+        match self.catalog.job(&req.name).await {
+            Ok(_) => {
+                return Err(Error::Exists {
+                    kind: Kind::Job,
+                    name: req.name,
+                });
+            }
+            Err(Error::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let connection = self.catalog.connection(&req.connection).await?;
+        let store = self.connections.store(&req.connection).await?;
+        let pattern = FilePattern::new(&req.file_path_prefix, &req.file_pattern)?;
+        let listing = store.list(&pattern).await?;
+        let Some(newest) = listing.files.first().cloned() else {
+            return Err(no_match(&listing, &pattern));
+        };
+        let options = FormatOptions::for_file(req.format.clone(), &newest.path)?;
+        let detected = format::detect(&store, &newest, &options).await?;
+        if let Some(expected) = req
+            .expected_fingerprint
+            .as_deref()
+            .filter(|f| !f.is_empty())
+            && expected != detected.schema_fingerprint
+        {
+            return Err(Error::SchemaChanged { path: newest.path });
+        }
+        let schema = match req.schema {
+            Some(reviewed) => check_reviewed(&reviewed, &detected)?,
+            None => detected.reviewed_columns(),
+        };
+        let table = match &req.table_name {
+            Some(t) => TableName::parse(t),
+            None => {
+                let stem = pattern.table_stem();
+                TableName::parse(if stem.is_empty() { &req.name } else { &stem })
+                    .or_else(|_| TableName::parse(&format!("t_{}", req.name.replace('-', "_"))))
+            }
+        }
+        .map_err(|m| Error::invalid("table_name", m))?;
+        let max_file_size = req.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE);
+        if max_file_size == 0 {
+            return Err(Error::invalid(
+                "max_file_size",
+                "the maximum file size must be more than 0 bytes",
+            ));
+        }
+        let sink = self.sinks.get(&req.destination)?;
+        sink.ensure_table(&table, &schema).await?;
+        let destination = self.keys.seal_destination(&req.name, &req.destination);
+        let new = NewJob {
+            uid: uuid::Uuid::new_v4().to_string(),
+            name: req.name,
+            connection_id: connection.id,
+            file_path_prefix: pattern.prefix().to_string(),
+            file_pattern: pattern.glob().to_string(),
+            file_format_options: detected.format_options.clone().unwrap_or(options),
+            load_latest_only: req.load_latest_only,
+            schema,
+            schema_fingerprint: detected.schema_fingerprint.clone(),
+            destination,
+            table_name: table,
+            load_type: req.load_type,
+            settings: req.settings,
+            max_file_size,
+        };
+        Ok(self.shown(self.catalog.create_job(&new).await?))
+    }
+
+    /// Changes a job's schedule, timezone, pause or alerts.
+    pub(crate) async fn update(&self, name: &str, update: JobUpdate) -> Result<Job> {
+        let job = self.catalog.job(name).await?;
+        let mut settings: JobSettings = job.settings.clone();
+        update.apply(&mut settings);
+        settings
+            .alerts
+            .validate()
+            .map_err(|e| Error::invalid(&e.field, e.to_string()))?;
+        self.catalog.update_job_settings(job.id, &settings).await?;
+        self.get(name).await
+    }
+
+    /// Jobs with their destination's credentials redacted.
+    pub(crate) async fn list(&self) -> Result<Vec<Job>> {
+        Ok(self
+            .catalog
+            .list_jobs()
+            .await?
+            .into_iter()
+            .map(|j| self.shown(j))
+            .collect())
+    }
+
+    /// A job with its destination's credentials redacted.
+    pub(crate) async fn get(&self, name: &str) -> Result<Job> {
+        Ok(self.shown(self.catalog.job(name).await?))
+    }
+
+    /// A stored job made safe to show: its destination opened, then redacted.
+    fn shown(&self, mut job: Job) -> Job {
+        let opened = self.keys.open_destination(&job);
+        job.destination = opened.unwrap_or(job.destination).redacted();
+        job
+    }
+
+    /// Deletes a job with its runs and ledger; the table stays unless `drop_table`.
+    pub(crate) async fn delete(&self, name: &str, drop_table: bool) -> Result<()> {
+        let job = self.catalog.job(name).await?;
+        if drop_table {
+            self.sink(&job)?.drop_table(&job.table_name).await?;
+        }
+        self.catalog.delete_job(name).await
+    }
+
+    pub(crate) fn sinks(&self) -> &SinkPool {
+        &self.sinks
+    }
+
+    /// The sink a stored job loads into: its destination's credentials opened.
+    pub(crate) fn sink(&self, job: &Job) -> Result<Arc<dyn BuiltSink>> {
+        self.sinks.get(&self.keys.open_destination(job)?)
+    }
+}
+
+/// A reviewed schema keeps the file's column names in order; only types and modes change.
+fn check_reviewed(reviewed: &[Column], detected: &DetectedSchema) -> Result<Vec<Column>> {
+    let file: Vec<&str> = detected.columns.iter().map(|c| c.name.as_str()).collect();
+    let given: Vec<&str> = reviewed.iter().map(|c| c.name.as_str()).collect();
+    if file != given {
+        return Err(Error::invalid(
+            "schema",
+            format!(
+                "the reviewed schema's columns ({}) are not the file's ({}); keep every column, in the file's order, and change only types",
+                given.join(", "),
+                file.join(", ")
+            ),
+        ));
+    }
+    Ok(reviewed.to_vec())
+}
+
+/// The load id of a file version for a job: stable across retries, unique per job.
+pub fn load_id(job: &Job, file: &FileEntry) -> String {
+    use md5::{Digest, Md5};
+    let digest =
+        Md5::digest(format!("{}\n{}\n{}", job.uid, file.path, file.version_key()).as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

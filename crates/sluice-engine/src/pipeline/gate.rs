@@ -1,0 +1,46 @@
+//! The schema gate: a file whose columns (detected from its sample) differ from the job's is
+//! refused with the column-by-column difference, before a row of it is read.
+
+use sluice_core::format;
+use sluice_core::schema::{DetectedSchema, diff};
+use sluice_core::storage::{FileEntry, Store};
+
+use super::Failure;
+use crate::model::{FileOutcome, Job};
+
+pub(crate) struct SchemaGate<'a> {
+    job: &'a Job,
+}
+
+impl<'a> SchemaGate<'a> {
+    pub(crate) fn new(job: &'a Job) -> Self {
+        Self { job }
+    }
+
+    /// Detects the file's schema from its sample and checks it against the job's.
+    pub(crate) async fn check(
+        &self,
+        store: &Store,
+        file: &FileEntry,
+    ) -> Result<DetectedSchema, Failure> {
+        let detected = format::detect(store, file, &self.job.file_format_options)
+            .await
+            .map_err(Failure::from_core)?;
+        if detected.schema_fingerprint != self.job.schema_fingerprint {
+            let d = diff(&self.job.schema, &detected.columns);
+            if !d.is_empty() {
+                let e = sluice_core::Error::SchemaMismatch {
+                    path: file.path.clone(),
+                    diff: d,
+                };
+                return Err(Failure {
+                    outcome: FileOutcome::FailedSchemaMismatch,
+                    message: e.to_string(),
+                    hint: None,
+                    transient: false,
+                });
+            }
+        }
+        Ok(detected)
+    }
+}

@@ -1,0 +1,60 @@
+//! Push-down: when the destination can read a file itself (BigQuery from `gs://`), the
+//! load is its own job and no byte of the file passes through sluice. The gate has already
+//! checked the file's schema from its sample.
+
+use sluice_core::schema::DetectedSchema;
+use sluice_core::storage::{FileEntry, Store};
+use sluice_sinks::{DirectSource, FileLoad, Sink};
+
+use super::Failure;
+use crate::model::Job;
+
+pub(super) struct PushDown<'a> {
+    file: &'a FileEntry,
+    sink: &'a dyn Sink,
+    source: DirectSource,
+}
+
+impl<'a> PushDown<'a> {
+    /// The push-down of `file`, if the destination reads it itself.
+    pub(super) fn offer(
+        store: &Store,
+        file: &'a FileEntry,
+        checked: &DetectedSchema,
+        job: &Job,
+        sink: &'a dyn Sink,
+    ) -> Option<Self> {
+        let uri = store.uri_of(&file.path)?;
+        let source = DirectSource {
+            uri,
+            format: checked
+                .format_options
+                .clone()
+                .unwrap_or_else(|| job.file_format_options.clone()),
+        };
+        sink.loads_directly(&source)
+            .then_some(Self { file, sink, source })
+    }
+
+    pub(super) async fn load(&self, job: &Job, load: &FileLoad) -> Result<u64, Failure> {
+        self.sink
+            .load_direct(
+                &job.table_name,
+                &job.schema,
+                load,
+                job.load_type,
+                &self.source,
+            )
+            .await
+            .map(|r| r.rows)
+            .map_err(|e| Failure::from_sink(self.file, e))
+    }
+
+    /// What the run log says about it.
+    pub(super) fn note(&self) -> String {
+        format!(
+            "read by the destination from {} (push-down)",
+            self.source.uri
+        )
+    }
+}

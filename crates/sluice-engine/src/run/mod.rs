@@ -1,0 +1,592 @@
+//! The runner: one run of one job.
+//!
+//! 1. Reconcile ([`reconcile`]): a file left `loading` by a process that died is asked of
+//!    the sink; if its load committed it is marked loaded, else its claim is dropped and it
+//!    is loaded again.
+//! 2. List and plan ([`crate::plan`]).
+//! 3. Per file: claim it in the ledger, hand it to the job's [`FilePipeline`] (which checks
+//!    its schema and streams it into the sink, rows and marker committing together), mark
+//!    it loaded. A failure leaves table and ledger as they were and the run goes on with the
+//!    next file. A transient failure (network, throttling, a busy destination) is retried
+//!    with backoff ([`RetryPolicy`]); a failure in the data is not.
+//!
+//! A run waits `queued` while another run of its job holds the lease. After a shutdown is
+//! asked for ([`Runner::shutdown`]) a run finishes the file it is loading and takes no more;
+//! the files it leaves are the next run's. Every step goes to the run's log ([`log`]).
+
+pub(crate) mod log;
+mod options;
+mod reconcile;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sluice_core::storage::{FileEntry, FilePattern, Store};
+use sluice_sinks::{FileLoad, Sink};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use self::log::{Level, RunLog};
+pub use self::options::{Progress, Quiet, RetryPolicy, RunOptions};
+use crate::Result;
+use crate::alerts::Alerting;
+use crate::catalog::{Catalog, Promotion};
+use crate::connections::Connections;
+use crate::jobs::{Jobs, load_id};
+use crate::model::{FileOutcome, Job, Run, RunFile, RunStatus, loaded_versions};
+use crate::pipeline::FilePipeline;
+use crate::text::{human_bytes, human_duration};
+
+/// How often a queued run asks whether the job is free.
+pub const QUEUE_POLL: Duration = Duration::from_millis(500);
+
+/// How long a count of waiting files is reused.
+pub const WAITING_TTL: Duration = Duration::from_secs(30);
+
+/// Carries out runs.
+#[derive(Clone)]
+pub(crate) struct Runner {
+    catalog: Arc<dyn Catalog>,
+    connections: Connections,
+    jobs: Jobs,
+    pub(crate) alerts: Alerting,
+    log: RunLog,
+    pub(crate) retry: RetryPolicy,
+    /// Cancelled when the process is asked to stop: runs finish their current file and
+    /// take no more; queued runs stay queued.
+    shutdown: CancellationToken,
+    /// Runs going on in the background (the API, the scheduler), waited for at shutdown.
+    tasks: TaskTracker,
+    /// Runs this process is carrying out or waiting to, so the scheduler does not take up
+    /// a queued run twice.
+    here: Arc<Mutex<HashSet<i64>>>,
+    /// Files waiting per job, with when it was counted: listing a bucket on every metrics
+    /// scrape would be slow and costly.
+    waiting: Arc<Mutex<HashMap<i64, (u64, Instant)>>>,
+}
+
+impl Runner {
+    pub(crate) fn new(
+        catalog: Arc<dyn Catalog>,
+        connections: Connections,
+        jobs: Jobs,
+        alerts: Alerting,
+    ) -> Self {
+        Self {
+            log: RunLog::new(catalog.clone()),
+            catalog,
+            connections,
+            jobs,
+            alerts,
+            retry: RetryPolicy::default(),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            here: Arc::new(Mutex::new(HashSet::new())),
+            waiting: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    pub(crate) fn shutdown_token(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+
+    pub(crate) fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Waits for the background runs to stop (after [`Runner::shutdown`]), at most `limit`.
+    pub(crate) async fn wait_for_runs(&self, limit: Duration) -> bool {
+        self.tasks.close();
+        tokio::time::timeout(limit, self.tasks.wait()).await.is_ok()
+    }
+
+    fn here(&self) -> std::sync::MutexGuard<'_, HashSet<i64>> {
+        self.here.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Carries out a recorded run in the background (queued runs wait their turn).
+    pub(crate) fn spawn(&self, job: Job, run_id: i64, options: RunOptions) {
+        if !self.here().insert(run_id) {
+            return;
+        }
+        let runner = self.clone();
+        self.tasks.spawn(async move {
+            if let Err(e) = runner.execute(&job, run_id, options, Arc::new(Quiet)).await {
+                tracing::warn!(job = %job.name, run = run_id, "run failed: {e}");
+            }
+            runner.here().remove(&run_id);
+        });
+    }
+
+    /// Takes up queued runs nobody in this process is waiting on (left by a process that
+    /// stopped, or queued by another interface).
+    pub(crate) async fn resume_queued(&self) -> Result<usize> {
+        let mut resumed = 0;
+        for (job, run_id) in self.catalog.queued_runs().await? {
+            if self.here().contains(&run_id) {
+                continue;
+            }
+            let job = self.catalog.job(&job).await?;
+            self.spawn(job, run_id, RunOptions::default());
+            resumed += 1;
+        }
+        Ok(resumed)
+    }
+
+    /// Records a new run of a job, `running` (or `queued` behind a running one, if `queue`),
+    /// without loading anything.
+    pub(crate) async fn start(&self, job_name: &str, queue: bool) -> Result<(Job, Run)> {
+        let job = self.catalog.job(job_name).await?;
+        let run = self
+            .catalog
+            .start_run(job.id, &crate::lease::this_runner(), None, queue)
+            .await?;
+        Ok((job, run))
+    }
+
+    /// Carries out a run recorded by [`Runner::start`]; a queued run first waits for the job
+    /// to be free.
+    pub(crate) async fn execute(
+        &self,
+        job: &Job,
+        run_id: i64,
+        options: RunOptions,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Run> {
+        let run = self.catalog.run(run_id).await?;
+        if run.status == RunStatus::Queued && !self.wait_in_queue(run_id).await? {
+            return self.catalog.run(run_id).await;
+        }
+        let _lease = self.keep_lease(run_id);
+        let trigger = if run.scheduled_for.is_some() {
+            "the schedule"
+        } else {
+            "hand"
+        };
+        self.log
+            .write(
+                run_id,
+                Level::Info,
+                format!("run {run_id} of job '{}' started by {trigger}", job.name),
+            )
+            .await;
+        let run = match self.run_files(job, run_id, options, progress).await {
+            Ok(done) => {
+                let status = done.status();
+                let note = (done.left > 0).then(|| {
+                    format!(
+                        "stopped by a shutdown: {} file(s) left for the next run",
+                        done.left
+                    )
+                });
+                if let Some(note) = &note {
+                    self.log.write(run_id, Level::Warn, note.clone()).await;
+                }
+                self.catalog
+                    .finish_run(
+                        run_id,
+                        status,
+                        done.seen,
+                        done.already_loaded,
+                        note.as_deref(),
+                    )
+                    .await?
+            }
+            Err(e) => {
+                let message = e.to_string();
+                self.log
+                    .write(run_id, Level::Error, format!("run failed: {message}"))
+                    .await;
+                self.catalog
+                    .finish_run(run_id, RunStatus::Failed, 0, 0, Some(&message))
+                    .await?;
+                let run = self.catalog.run(run_id).await?;
+                self.alerts.after_run(job, &run).await;
+                return Err(e);
+            }
+        };
+        self.log
+            .write(
+                run_id,
+                Level::Info,
+                format!(
+                    "run {} {}: {} file(s) loaded, {} skipped, {} failed; {} rows",
+                    run.id,
+                    run.status.as_str().replace('_', " "),
+                    run.files_loaded,
+                    run.files_skipped,
+                    run.files_failed,
+                    run.rows_loaded
+                ),
+            )
+            .await;
+        self.alerts.after_run(job, &run).await;
+        self.forget_waiting(job.id);
+        self.catalog.run(run_id).await
+    }
+
+    /// Waits until the queued run holds the job. False if it will not run here: another
+    /// process started it, or a shutdown came first (it stays queued for the next start).
+    async fn wait_in_queue(&self, run_id: i64) -> Result<bool> {
+        let runner = crate::lease::this_runner();
+        let mut told = false;
+        loop {
+            match self.catalog.promote_queued(run_id, &runner).await? {
+                Promotion::Started => return Ok(true),
+                Promotion::Gone => return Ok(false),
+                Promotion::Waiting(busy) => {
+                    if !told {
+                        self.log
+                            .write(run_id, Level::Info, format!("queued: {busy}"))
+                            .await;
+                        told = true;
+                    }
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(QUEUE_POLL) => {}
+                () = self.shutdown.cancelled() => return Ok(false),
+            }
+        }
+    }
+
+    /// Renews the run's lease every [`crate::lease::HEARTBEAT_EVERY`] until the guard drops.
+    fn keep_lease(&self, run_id: i64) -> LeaseGuard {
+        let catalog = Arc::clone(&self.catalog);
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(crate::lease::HEARTBEAT_EVERY);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = catalog.heartbeat(run_id).await {
+                    tracing::warn!(run = run_id, "cannot renew the run's lease: {e}");
+                }
+            }
+        });
+        LeaseGuard(task)
+    }
+
+    async fn run_files(
+        &self,
+        job: &Job,
+        run_id: i64,
+        options: RunOptions,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Done> {
+        let sink = self.jobs.sink(job)?;
+        let recovered = self.reconcile(job, run_id, sink.as_ref()).await?;
+        let mut outcomes = vec![FileOutcome::Recovered; recovered.len()];
+
+        let store = self.connections.store(&job.connection).await?;
+        let pattern = FilePattern::new(&job.file_path_prefix, &job.file_pattern)?;
+        let listing = store.list(&pattern).await?;
+        let ledger = self.catalog.processed_files(job.id).await?;
+        let latest_only = !options.all_files.unwrap_or(!job.load_latest_only);
+        let plan = crate::plan::plan(
+            &listing.files,
+            &loaded_versions(&ledger),
+            latest_only,
+            job.max_file_size,
+        );
+        self.log
+            .write(
+                run_id,
+                Level::Info,
+                format!(
+                    "listed {} file(s) matching '{}' {}: {} already loaded, {} to load, {} over the size limit",
+                    listing.files.len(),
+                    pattern.glob(),
+                    if pattern.prefix().is_empty() {
+                        "in the connection".to_string()
+                    } else {
+                        format!("under '{}'", pattern.prefix())
+                    },
+                    plan.already_loaded,
+                    plan.take.len(),
+                    plan.too_large.len()
+                ),
+            )
+            .await;
+        self.alerts
+            .check_sizes(job, run_id, &ledger, &plan.take)
+            .await;
+        progress.planned(&plan.take);
+
+        for file in &plan.too_large {
+            let record = RunFile {
+                file_path: file.path.clone(),
+                file_version: file.version_key(),
+                file_size_bytes: file.size,
+                outcome: FileOutcome::SkippedTooLarge,
+                message: Some(format!(
+                    "{} is {}, over the job's limit of {}",
+                    file.path,
+                    human_bytes(file.size),
+                    human_bytes(job.max_file_size)
+                )),
+                hint: Some(sluice_core::error::Hint::set(
+                    "raise the job's size limit or split the file",
+                    "max_file_size",
+                    None,
+                )),
+                rows_loaded: 0,
+            };
+            self.finish_file(job, run_id, &record).await?;
+            progress.file_finished(&record);
+            outcomes.push(record.outcome);
+        }
+
+        let pipeline = FilePipeline::new(job, &store, sink.as_ref(), Arc::clone(&progress));
+        let mut left = 0;
+        for (i, file) in plan.take.iter().enumerate() {
+            if self.shutdown.is_cancelled() {
+                left = plan.take.len() - i;
+                break;
+            }
+            progress.file_started(file);
+            let record = self
+                .load_with_retries(job, run_id, &pipeline, sink.as_ref(), file)
+                .await?;
+            self.finish_file(job, run_id, &record).await?;
+            progress.file_finished(&record);
+            outcomes.push(record.outcome);
+        }
+        // Files recovered above are counted as loaded by this run, not as loaded before it.
+        let recovered_listed = listing
+            .files
+            .iter()
+            .filter(|f| recovered.contains(&(f.path.clone(), f.version_key())))
+            .count() as u64;
+        Ok(Done {
+            seen: listing.files.len() as u64,
+            already_loaded: plan.already_loaded - recovered_listed,
+            outcomes,
+            left,
+        })
+    }
+
+    /// Records a file's outcome in the run and its log, and settles its alerts.
+    async fn finish_file(&self, job: &Job, run_id: i64, record: &RunFile) -> Result<()> {
+        self.catalog.record_file(run_id, record).await?;
+        let (level, what) = if record.outcome.is_loaded() {
+            (
+                Level::Info,
+                format!(
+                    "{}: {}, {} rows",
+                    record.file_path,
+                    record.outcome.label(),
+                    record.rows_loaded
+                ),
+            )
+        } else {
+            // Messages mostly start with the file's path already.
+            let message = record.message.as_deref().unwrap_or("");
+            let message = message
+                .strip_prefix(record.file_path.as_str())
+                .and_then(|m| m.strip_prefix(": "))
+                .unwrap_or(message);
+            let level = if record.outcome.is_failure() {
+                Level::Error
+            } else {
+                Level::Warn
+            };
+            let hint = record
+                .hint
+                .as_ref()
+                .filter(|h| !message.contains(&h.text))
+                .map(|h| format!("; {}", h.text))
+                .unwrap_or_default();
+            (
+                level,
+                format!(
+                    "{}: {}: {message}{hint}",
+                    record.file_path,
+                    record.outcome.label()
+                ),
+            )
+        };
+        self.log.write(run_id, level, what).await;
+        if record.outcome.is_loaded() {
+            self.alerts.file_arrived(job, record).await;
+        }
+        Ok(())
+    }
+
+    /// Loads a file, trying again after a transient failure as the retry policy allows
+    /// (but not once a shutdown is asked for).
+    async fn load_with_retries(
+        &self,
+        job: &Job,
+        run_id: i64,
+        pipeline: &FilePipeline<'_>,
+        sink: &dyn Sink,
+        file: &FileEntry,
+    ) -> Result<RunFile> {
+        let policy = self.retry;
+        let mut wait = policy.backoff;
+        let mut attempt = 1;
+        loop {
+            let (record, transient) = self.load_file(job, run_id, pipeline, sink, file).await?;
+            if !transient || attempt >= policy.attempts || self.shutdown.is_cancelled() {
+                return Ok(record);
+            }
+            attempt += 1;
+            self.log
+                .write(
+                    run_id,
+                    Level::Warn,
+                    format!(
+                        "{}: {} (transient); try {attempt} of {} in {}",
+                        file.path,
+                        record.message.as_deref().unwrap_or(""),
+                        policy.attempts,
+                        human_duration(wait)
+                    ),
+                )
+                .await;
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.shutdown.cancelled() => return Ok(record),
+            }
+            wait = (wait * 2).min(policy.max_backoff);
+        }
+    }
+
+    /// Claims a file, loads it through the pipeline and settles the claim; returns its
+    /// record and whether its failure was transient.
+    async fn load_file(
+        &self,
+        job: &Job,
+        run_id: i64,
+        pipeline: &FilePipeline<'_>,
+        sink: &dyn Sink,
+        file: &FileEntry,
+    ) -> Result<(RunFile, bool)> {
+        let version = file.version_key();
+        let load = FileLoad {
+            load_id: load_id(job, file),
+            file_path: file.path.clone(),
+            file_version: version.clone(),
+        };
+        let mut record = RunFile {
+            file_path: file.path.clone(),
+            file_version: version.clone(),
+            file_size_bytes: file.size,
+            outcome: FileOutcome::Loaded,
+            message: None,
+            hint: None,
+            rows_loaded: 0,
+        };
+        if !self
+            .catalog
+            .claim_file(job.id, run_id, file, &load.load_id)
+            .await?
+        {
+            // Another runner holds or finished it since the listing.
+            record.outcome = FileOutcome::SkippedClaimed;
+            record.message = Some("another run holds or finished this file".into());
+            return Ok((record, false));
+        }
+        // The destination's marker is the truth: a load that committed but whose ledger row
+        // was lost (another runner released it) is recorded, not repeated.
+        if let Some(receipt) = sink.was_loaded(&load.load_id).await? {
+            self.catalog
+                .mark_loaded(job.id, &file.path, &version, receipt.rows, run_id)
+                .await?;
+            record.outcome = FileOutcome::Recovered;
+            record.rows_loaded = receipt.rows;
+            record.message = Some("already committed in the destination; recorded".into());
+            return Ok((record, false));
+        }
+        match pipeline.load(file, &load).await {
+            Ok(loaded) => {
+                sluice_core::fault::hit("after-commit");
+                self.catalog
+                    .mark_loaded(job.id, &file.path, &version, loaded.rows, run_id)
+                    .await?;
+                record.rows_loaded = loaded.rows;
+                record.message = loaded.note;
+                Ok((record, false))
+            }
+            Err(f) => {
+                self.catalog
+                    .release_claim(job.id, &file.path, &version)
+                    .await?;
+                record.outcome = f.outcome;
+                record.message = Some(f.message);
+                record.hint = f.hint;
+                Ok((record, f.transient))
+            }
+        }
+    }
+
+    /// Drops the job's count of waiting files (a run changed it).
+    fn forget_waiting(&self, job_id: i64) {
+        self.waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&job_id);
+    }
+
+    /// How many files the job's next run would load: matching, not loaded, under the size
+    /// limit, and (for a latest-only job) the newest. Counted by listing, at most once per
+    /// [`WAITING_TTL`].
+    pub(crate) async fn files_waiting(&self, job: &Job) -> Result<u64> {
+        if let Some((n, at)) = self
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&job.id)
+            && at.elapsed() < WAITING_TTL
+        {
+            return Ok(*n);
+        }
+        let store: Store = self.connections.store(&job.connection).await?;
+        let pattern = FilePattern::new(&job.file_path_prefix, &job.file_pattern)?;
+        let listing = store.list(&pattern).await?;
+        let ledger = self.catalog.processed_files(job.id).await?;
+        let plan = crate::plan::plan(
+            &listing.files,
+            &loaded_versions(&ledger),
+            job.load_latest_only,
+            job.max_file_size,
+        );
+        let n = plan.take.len() as u64;
+        self.waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(job.id, (n, Instant::now()));
+        Ok(n)
+    }
+}
+
+/// Stops renewing a lease when the run ends.
+struct LeaseGuard(tokio::task::JoinHandle<()>);
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What [`Runner::run_files`] did.
+struct Done {
+    seen: u64,
+    already_loaded: u64,
+    outcomes: Vec<FileOutcome>,
+    /// Files planned but not taken because of a shutdown.
+    left: usize,
+}
+
+impl Done {
+    fn status(&self) -> RunStatus {
+        let failed = self.outcomes.iter().filter(|o| o.is_failure()).count();
+        let loaded = self.outcomes.iter().filter(|o| o.is_loaded()).count();
+        match (failed, loaded) {
+            (0, _) => RunStatus::Succeeded,
+            (_, 0) => RunStatus::Failed,
+            _ => RunStatus::PartiallyFailed,
+        }
+    }
+}

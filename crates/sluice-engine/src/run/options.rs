@@ -1,0 +1,51 @@
+//! What a run is asked to do, how it retries, and who hears about it as it goes.
+
+use std::time::Duration;
+
+use sluice_core::storage::FileEntry;
+
+use crate::model::RunFile;
+
+/// Hears about a run as it goes (a progress bar, a log).
+pub trait Progress: Send + Sync {
+    /// The run is about to load these files.
+    fn planned(&self, _files: &[FileEntry]) {}
+    fn file_started(&self, _file: &FileEntry) {}
+    /// Rows read so far from the current file.
+    fn rows(&self, _rows: u64) {}
+    fn file_finished(&self, _file: &RunFile) {}
+}
+
+/// Progress that goes nowhere.
+#[derive(Debug, Default)]
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// Which files a run takes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Overrides the job's strategy: `Some(true)` takes all unprocessed files.
+    pub all_files: Option<bool>,
+    /// While another run of the job is going, wait for it in the queue instead of refusing.
+    pub wait: bool,
+}
+
+/// How transient failures of a file are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Tries per file in all, the first included.
+    pub attempts: u32,
+    /// The wait before the second try; it doubles for each try after.
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(60),
+        }
+    }
+}

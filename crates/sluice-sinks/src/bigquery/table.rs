@@ -1,0 +1,156 @@
+//! Datasets and tables: created from the job's columns, or checked against them.
+
+use serde_json::{Value, json};
+use sluice_core::names::TableName;
+use sluice_core::schema::{Column, Mode};
+
+use super::{BigQuerySink, bigquery_type, types};
+use crate::{Error, Result};
+
+impl BigQuerySink {
+    async fn ensure_dataset(&self, dataset: &str) -> Result<()> {
+        let path = format!("{}/datasets/{dataset}", self.project_path());
+        match self.client.get(&path).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.status == Some(404) => {}
+            Err(e) => return Err(self.api_error(&format!("reading dataset {dataset}"), e)),
+        }
+        let body = json!({
+            "datasetReference": {"projectId": self.config.project, "datasetId": dataset},
+            "location": self.config.location,
+        });
+        match self
+            .client
+            .post_json(&format!("{}/datasets", self.project_path()), &body)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.status == Some(409) => Ok(()), // created meanwhile
+            Err(e) => Err(self.api_error(
+                &format!(
+                    "creating dataset {dataset} in {} (the service account needs bigquery.datasets.create, or create the dataset yourself)",
+                    self.config.location
+                ),
+                e,
+            )),
+        }
+    }
+
+    /// The table's columns as `(name, type, mode)`, `None` if it does not exist.
+    pub(super) async fn table_columns(
+        &self,
+        table: &TableName,
+    ) -> Result<Option<Vec<(String, String, String)>>> {
+        let t = match self.client.get(&self.table_path(table)).await {
+            Ok(t) => t,
+            Err(e) if e.status == Some(404) => return Ok(None),
+            Err(e) => return Err(self.api_error(&format!("reading table {table}"), e)),
+        };
+        let fields = t
+            .pointer("/schema/fields")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        Ok(Some(
+            fields
+                .iter()
+                .map(|f| {
+                    let s = |k: &str| f.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                    let mode = if s("mode").is_empty() {
+                        "NULLABLE".into()
+                    } else {
+                        s("mode")
+                    };
+                    (s("name"), types::canonical(&s("type")).to_string(), mode)
+                })
+                .collect(),
+        ))
+    }
+
+    /// Creates the table (and its dataset) from the columns, or checks an existing one.
+    pub(super) async fn create_or_check_table(
+        &self,
+        table: &TableName,
+        columns: &[Column],
+    ) -> Result<()> {
+        let expected = expected_columns(columns);
+        if let Some(existing) = self.table_columns(table).await? {
+            return same_columns(table, &existing, &expected);
+        }
+        let dataset = self.dataset_of(table).to_string();
+        self.ensure_dataset(&dataset).await?;
+        let fields: Vec<Value> = expected
+            .iter()
+            .map(|(n, t, m)| json!({"name": n, "type": t, "mode": m}))
+            .collect();
+        let body = json!({
+            "tableReference": {
+                "projectId": self.config.project,
+                "datasetId": dataset,
+                "tableId": table.name(),
+            },
+            "schema": {"fields": fields},
+        });
+        let path = format!("{}/datasets/{dataset}/tables", self.project_path());
+        match self.client.post_json(&path, &body).await {
+            Ok(_) => Ok(()),
+            // Created by another worker meanwhile: check it is ours.
+            Err(e) if e.status == Some(409) => match self.table_columns(table).await? {
+                Some(existing) => same_columns(table, &existing, &expected),
+                None => Err(self.api_error(&format!("creating table {table}"), e)),
+            },
+            Err(e) => Err(self.api_error(
+                &format!(
+                    "creating table {table} (the service account needs bigquery.tables.create on dataset {dataset})"
+                ),
+                e,
+            )),
+        }
+    }
+}
+
+fn describe_columns(cols: &[(String, String, String)]) -> String {
+    cols.iter()
+        .map(|(n, t, m)| {
+            if m == "REQUIRED" {
+                format!("{n} {t} REQUIRED")
+            } else {
+                format!("{n} {t}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An existing table's columns (name, type, mode) must be the job's, in order.
+fn same_columns(
+    table: &TableName,
+    existing: &[(String, String, String)],
+    expected: &[(String, String, String)],
+) -> Result<()> {
+    if existing == expected {
+        return Ok(());
+    }
+    Err(Error::TableMismatch {
+        table: table.to_string(),
+        found: describe_columns(existing),
+        expected: describe_columns(expected),
+    })
+}
+
+fn expected_columns(columns: &[Column]) -> Vec<(String, String, String)> {
+    columns
+        .iter()
+        .map(|c| {
+            let mode = match c.mode {
+                Mode::Required => "REQUIRED",
+                Mode::Nullable => "NULLABLE",
+            };
+            (
+                c.name.clone(),
+                bigquery_type(c.ty).to_string(),
+                mode.to_string(),
+            )
+        })
+        .collect()
+}

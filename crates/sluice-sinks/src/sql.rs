@@ -1,0 +1,69 @@
+//! SQL that DuckDB and PostgreSQL share: creating a table from a job's columns and
+//! checking an existing one.
+
+use sluice_core::names::TableName;
+use sluice_core::schema::Column;
+
+use crate::{Error, Result};
+
+/// `CREATE TABLE IF NOT EXISTS` for the columns, with the destination's type names
+/// (`type_name`); REQUIRED columns are `NOT NULL`. Identifiers are double-quoted, which
+/// DuckDB and PostgreSQL both take.
+pub(crate) fn create_table_sql(
+    table: &TableName,
+    columns: &[Column],
+    type_name: fn(sluice_core::schema::WarehouseType) -> &'static str,
+) -> String {
+    let cols: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            let not_null = if c.mode == sluice_core::schema::Mode::Required {
+                " NOT NULL"
+            } else {
+                ""
+            };
+            format!(
+                "{} {}{not_null}",
+                sluice_core::names::quote_ident(&c.name),
+                type_name(c.ty)
+            )
+        })
+        .collect();
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} ({})",
+        table.quoted(),
+        cols.join(", ")
+    )
+}
+
+/// Checks that an existing table's columns (`existing`: name and the destination's type
+/// name, in order) are the job's, refusing it with both lists otherwise.
+pub(crate) fn check_columns(
+    table: &TableName,
+    existing: &[(String, String)],
+    columns: &[Column],
+    type_name: fn(sluice_core::schema::WarehouseType) -> &'static str,
+) -> Result<()> {
+    let expected: Vec<(&str, &str)> = columns
+        .iter()
+        .map(|c| (c.name.as_str(), type_name(c.ty)))
+        .collect();
+    let same = existing.len() == expected.len()
+        && existing
+            .iter()
+            .zip(&expected)
+            .all(|((n, t), (en, et))| n == en && t == et);
+    if same {
+        return Ok(());
+    }
+    let describe = |cols: &mut dyn Iterator<Item = (&str, &str)>| {
+        cols.map(|(n, t)| format!("{n} {t}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Err(Error::TableMismatch {
+        table: table.to_string(),
+        found: describe(&mut existing.iter().map(|(n, t)| (n.as_str(), t.as_str()))),
+        expected: describe(&mut expected.into_iter()),
+    })
+}

@@ -1,0 +1,41 @@
+//! Small files the tests write: transactions as CSV, and files of a given age.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+/// A small transactions file: `n` rows with ids from `first`, with a quoted comma in
+/// every note and ISO timestamps.
+pub fn transactions(first: u64, n: u64) -> String {
+    let mut s = String::from("id,amount,currency,created_at,note\n");
+    for i in first..first + n {
+        s.push_str(&format!(
+            "{i},{}.{:02},EUR,2024-11-19T08:{:02}:00Z,\"note {i}, with comma\"\n",
+            i * 3,
+            i % 100,
+            i % 60
+        ));
+    }
+    s
+}
+
+/// Sets a file's modification time `age_minutes` (+1) minutes back: listings order files
+/// by it, newest first.
+pub fn set_age(path: &Path, age_minutes: u64) {
+    let f = std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    f.set_modified(SystemTime::now() - Duration::from_secs(60 * (age_minutes + 1)))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+/// Writes `content` at `dir/name` (making folders) and sets its age.
+pub fn write(dir: &Path, name: &str, content: &str, age_minutes: u64) -> std::path::PathBuf {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("{}: {e}", parent.display()));
+    }
+    std::fs::write(&path, content).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    set_age(&path, age_minutes);
+    path
+}
