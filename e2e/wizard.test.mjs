@@ -108,6 +108,10 @@ test("the wizard creates a job that loads the files", async () => {
   await page.click("#detect-btn");
   await page.waitForSelector("#detect-ok");
   assert.match(await page.innerText("#detect-ok"), /Detected 5 columns/);
+  // The CSV options were left to detection, which says what it found.
+  assert.equal(await page.inputValue("#opt-delimiter"), "", "the delimiter is detected by default");
+  assert.match(await page.innerText("#detected-options"), /Delimiter: Comma/);
+  assert.match(await page.innerText("#detected-options"), /First row is a header: yes/);
   assert.match(await page.innerText("#schema"), /TIMESTAMP/);
   await shot("2-files-and-schema");
   await page.click("#next");
@@ -353,17 +357,24 @@ test("the wizard loads into BigQuery chosen on the table step", async () => {
   await page.waitForSelector("#detect-ok");
   await page.click("#next");
 
+  // The destination's fields come from the server's vocabulary.
   await page.selectOption("#destination-kind", "bigquery");
-  assert.equal(await page.isVisible("#bigquery-panel"), true);
+  assert.equal(await page.isVisible("#dest-project"), true);
+  assert.equal(await page.isVisible("#dest-auth-key-json"), false, "the key shows only for a service-account key");
   assert.equal(await page.isDisabled("#next"), true, "Next waits for project and dataset");
-  await page.fill("#bq-project", project);
-  await page.fill("#bq-dataset", "not-a-dataset");
+  await page.fill("#dest-project", project);
+  await page.fill("#dest-dataset", "not-a-dataset");
   assert.equal(await page.isDisabled("#next"), true, "a dataset name holds letters, digits and _");
-  await page.fill("#bq-dataset", dataset);
-  await page.fill("#bq-endpoint", endpoint);
+  await page.fill("#dest-dataset", dataset);
+  await page.selectOption("#dest-auth-type", "service_account_key");
+  assert.equal(await page.isVisible("#dest-auth-key-json"), true);
+  await page.selectOption("#dest-auth-type", "none");
+  await page.fill("#dest-endpoint", endpoint);
+  await page.click("#destination-test");
+  await page.waitForFunction(() => document.getElementById("destination-msg").textContent.includes("answers"));
   await shot("14-bigquery-destination");
   await page.click("#next");
-  assert.match(await page.innerText("#summary"), new RegExp(`BigQuery ${project}\\.${dataset} \\(US, no credentials\\)`));
+  assert.match(await page.innerText("#summary"), new RegExp(`BigQuery \\(Project: ${project}, Dataset: ${dataset}, Credentials: None`));
   await page.click("#create");
 
   await page.waitForSelector("#run-now");

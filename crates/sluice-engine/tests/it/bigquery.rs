@@ -21,16 +21,7 @@ use crate::{Env, transactions};
 const TEST_KEY: &str = include_str!("../../../sluice-sinks/testdata/bigquery/test_key.pem");
 
 fn config(auth: Auth) -> BigQueryConfig {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let dataset = format!(
-        "engine_{}_{}_{nanos}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    );
+    let dataset = sluice_testkit::peers::unique("engine");
     let mut c = BigQueryConfig::new(
         var("SLUICE_TEST_BIGQUERY_PROJECT", "test-proj"),
         &dataset,

@@ -23,46 +23,11 @@ async fn sqlite() -> (tempfile::TempDir, SqliteCatalog) {
     (dir, c)
 }
 
-pub fn postgres_admin() -> String {
-    crate::storage::var(
-        "SLUICE_TEST_POSTGRES_URL",
-        "postgres://postgres@127.0.0.1:54329/postgres",
-    )
-}
+pub use sluice_testkit::postgres::TestDb as PgDatabase;
 
-/// A database on the test server, dropped when this is (connections and all).
-pub struct PgDatabase {
-    pub name: String,
-    pub url: String,
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let (admin, name) = (postgres_admin(), self.name.clone());
-        // On a runtime of its own: the test's may be shutting down.
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Runtime::new().unwrap().block_on(async {
-                if let Ok(pool) = sqlx_postgres::PgPool::connect(&admin).await {
-                    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&pool).await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// A new, empty database on the test server.
+/// A new, empty database on the test server, dropped when it is.
 pub async fn postgres_database() -> PgDatabase {
-    let admin = postgres_admin();
-    let name = format!("sluice_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx_postgres::PgPool::connect(&admin).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-    PgDatabase { name, url }
+    PgDatabase::new("catalog").await
 }
 
 /// A new, empty database on the test server, and a catalog in it.

@@ -66,14 +66,21 @@ async fn bad_job_requests_get_clear_errors() {
         .engine
         .create_job(env.request("tx", "transactions_*.csv"))
         .await
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    // The broader pattern is data, for each interface to word (the CLI as --pattern).
+    let hint = err.hint().unwrap();
+    assert_eq!(
+        (hint.field.as_deref(), hint.value.as_deref()),
+        (Some("file_pattern"), Some("*.csv"))
+    );
+    assert_eq!(err.field(), Some("file_pattern"));
+    let err = err.to_string();
     assert!(
         err.contains("no files matching 'transactions_*.csv'"),
         "{err}"
     );
     assert!(
-        err.contains("orders.csv") && err.contains("try --pattern '*.csv'"),
+        err.contains("orders.csv") && err.contains("try the pattern '*.csv'"),
         "{err}"
     );
 

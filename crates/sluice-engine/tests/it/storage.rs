@@ -9,8 +9,7 @@
 //!   key in one page, so listing 2,600 objects exercises pagination on S3 and Azure only.
 //! - fake-gcs-server accepts writes only through its JSON API; objects are seeded there.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -35,53 +34,9 @@ pub enum Provider {
     Azure,
 }
 
-struct Peers {
-    vars: BTreeMap<String, String>,
-}
-
-/// Starts the peers once per test binary (idempotent: already running peers are reused).
-fn peers() -> &'static Peers {
-    static PEERS: OnceLock<Peers> = OnceLock::new();
-    PEERS.get_or_init(|| {
-        let script =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/peers.sh");
-        let start = std::process::Command::new("bash")
-            .arg(&script)
-            .arg("start")
-            .output()
-            .expect("run peers.sh");
-        assert!(
-            start.status.success(),
-            "scripts/peers.sh start failed:\n{}{}",
-            String::from_utf8_lossy(&start.stdout),
-            String::from_utf8_lossy(&start.stderr)
-        );
-        let env = std::process::Command::new("bash")
-            .arg(&script)
-            .arg("env")
-            .output()
-            .expect("run peers.sh env");
-        let vars = String::from_utf8_lossy(&env.stdout)
-            .lines()
-            .filter_map(|l| l.strip_prefix("export "))
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    v.trim_matches(|c| c == '"' || c == '\'').to_string(),
-                )
-            })
-            .collect();
-        Peers { vars }
-    })
-}
-
+/// A setting of the test servers, which `sluice_testkit::peers` starts once.
 pub fn var(name: &str, default: &str) -> String {
-    peers()
-        .vars
-        .get(name)
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
+    sluice_testkit::peers::var_or(name, default)
 }
 
 pub struct Backend {
@@ -156,7 +111,7 @@ impl Backend {
             ),
         };
         if provider != Provider::Local {
-            peers();
+            let _ = var("SLUICE_TEST_BUCKET", "");
         }
         Self {
             provider,
@@ -282,7 +237,12 @@ async fn lists_with_glob_and_prefix_push_down_newest_first(b: &Backend) {
         .list_files("src", "exports", "*.parquet", None, None)
         .await
         .unwrap();
-    assert!(none.suggestion.unwrap().contains("try --pattern '*.csv'"));
+    assert!(none.suggestion.unwrap().contains("try the pattern '*.csv'"));
+    let hint = none.hint.unwrap();
+    assert_eq!(
+        (hint.field.as_deref(), hint.value.as_deref()),
+        (Some("file_pattern"), Some("*.csv"))
+    );
 }
 
 async fn detects_csv_parquet_and_jsonl(b: &Backend) {

@@ -18,7 +18,7 @@ function set(obj, path, value) {
 
 // Inputs for `fields`, filled from `values`; `changed()` runs after every edit.
 // Returns { element, value(): the JSON object, valid(): required and patterns hold }.
-export function fieldsForm(fields, values, { prefix, errPrefix = "", changed = () => {} }) {
+export function fieldsForm(fields, values, { prefix, errPrefix = "", changed = () => {}, inline = false }) {
   const inputs = {};
   const rows = {};
   const read = (f) => {
@@ -34,7 +34,7 @@ export function fieldsForm(fields, values, { prefix, errPrefix = "", changed = (
   };
   const shown = (f) => !f.when || String(read(fields.find((x) => x.name === f.when[0]))) === f.when[1];
   const refresh = () => { for (const f of fields) rows[f.name].hidden = !shown(f); };
-  const element = h("div", { class: "fields" }, fields.map((f) => {
+  const element = h("div", { class: inline ? "fields inline" : "fields" }, fields.map((f) => {
     const id = idOf(prefix, f.name);
     const initial = get(values || {}, f.name);
     let input;

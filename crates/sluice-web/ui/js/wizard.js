@@ -51,11 +51,11 @@ function stepFiles(app, body, connections, next, back) {
   const prefix = h("input", { type: "text", id: "prefix", value: wiz.prefix, placeholder: "exports/daily (optional)" });
   const pattern = h("input", { type: "text", id: "pattern", value: wiz.pattern });
   const format = h("select", { id: "format" }, vocab.formats.map((f) => h("option", { value: f.name, selected: f.name === wiz.format }, f.label)));
-  const optionsPanel = h("div", { class: "row" });
+  const optionsPanel = h("div");
   let options = null;
   const renderOptions = () => {
     const info = formatInfo(wiz.format);
-    options = fieldsForm(info.options, wiz.formatOptions, { prefix: "opt", changed: () => { wiz.formatOptions = options.value(); changed(); } });
+    options = fieldsForm(info.options, wiz.formatOptions, { prefix: "opt", inline: true, changed: () => { wiz.formatOptions = options.value(); changed(); } });
     optionsPanel.id = `${wiz.format}-options`;
     optionsPanel.hidden = !info.options.length;
     optionsPanel.replaceChildren(options.element);

@@ -1,0 +1,102 @@
+//! Listing and detecting files, the data generator, and errors that say what to do.
+
+use std::path::Path;
+
+use crate::{Cli, rows, stderr};
+
+#[test]
+fn files_lists_newest_first_and_explains_an_empty_match() {
+    let cli = Cli::new();
+    cli.write("t_1.csv", &rows(1, 3));
+    cli.write("notes.txt", "hello");
+    cli.add_local();
+    let out = cli.ok(&["files", "local", "--pattern", "t_*.csv"]);
+    assert!(
+        out.contains("t_1.csv") && out.contains("1 matching file(s)"),
+        "{out}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["files", "local", "--json"])).unwrap();
+    assert_eq!(json["count"], 2);
+    let none = cli.ok(&["files", "local", "--pattern", "orders_*.csv"]);
+    assert!(
+        none.contains("no files matching 'orders_*.csv'")
+            && none.contains("try the pattern '*.txt' (--pattern '*.txt')"),
+        "{none}"
+    );
+    let bad = cli.run(&["files", "local", "--pattern", "t_[.csv"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("invalid file pattern 't_[.csv'"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
+fn errors_name_the_problem_and_exit_1() {
+    let cli = Cli::new();
+    let out = cli.run(&["run", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no job named 'nope'"),
+        "{}",
+        stderr(&out)
+    );
+    let out = cli.run(&["connections", "add", "x", "/relative/path"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("invalid connection URL"),
+        "{}",
+        stderr(&out)
+    );
+    let gone = cli.dir.path().join("gone");
+    std::fs::create_dir_all(&gone).unwrap();
+    cli.ok(&[
+        "connections",
+        "add",
+        "g",
+        &format!("file://{}", gone.display()),
+    ]);
+    std::fs::remove_dir(&gone).unwrap();
+    let out = cli.run(&["connections", "test", "g"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    let out = cli.run(&[
+        "jobs",
+        "create",
+        "x",
+        "--connection",
+        "g",
+        "--pattern",
+        "*.csv",
+        "--schedule",
+        "sometimes",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+    assert!(
+        stderr(&out).contains("invalid schedule 'sometimes'"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn generated_benchmark_files_are_reproducible() {
+    let cli = Cli::new();
+    let a = cli.dir.path().join("a.csv");
+    let b = cli.dir.path().join("b.csv");
+    for p in [&a, &b] {
+        cli.ok(&[
+            "generate-transactions",
+            p.to_str().unwrap(),
+            "--rows",
+            "2000",
+            "--seed",
+            "9",
+        ]);
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert_eq!(std::fs::read_to_string(&a).unwrap().lines().count(), 2001);
+    let _ = Path::new(&a);
+}

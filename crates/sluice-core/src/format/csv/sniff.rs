@@ -1,0 +1,452 @@
+//! Sniffing a CSV sample: encoding, quote, delimiter and header, then the columns' types.
+
+use super::{CsvOptions, DELIMITERS, Encoding, show_delimiter};
+use crate::error::Hint;
+use crate::format::Sample;
+use crate::schema::infer::ColumnInference;
+use crate::schema::{DetectedSchema, unique_names};
+use crate::{Error, Result};
+
+/// Rows sniffing looks at to choose a delimiter and a header.
+const SNIFF_ROWS: usize = 200;
+
+/// Turns the raw sample into text: strips a BOM, decodes Latin-1, and reports invalid
+/// UTF-8 with its line.
+fn decode_sample(sample: &[u8], encoding: Encoding, path: &str) -> Result<String> {
+    match encoding {
+        Encoding::Latin1 => Ok(encoding_rs::WINDOWS_1252
+            .decode_without_bom_handling(sample)
+            .0
+            .into_owned()),
+        Encoding::Utf8 => {
+            let sample = sample.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(sample);
+            match std::str::from_utf8(sample) {
+                Ok(s) => Ok(s.to_string()),
+                Err(e) => {
+                    let line = sample[..e.valid_up_to()]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count() as u64
+                        + 1;
+                    Err(Error::Parse {
+                        path: path.into(),
+                        line: Some(line),
+                        column: None,
+                        message: "the file is not valid UTF-8".into(),
+                        hint: Some(Hint::set(
+                            "if it was written by Excel or an older system, set the encoding to latin-1",
+                            "encoding",
+                            Some("latin-1"),
+                        ).into()),
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn records(
+    text: &str,
+    delimiter: char,
+    quote: char,
+    limit: usize,
+) -> (Vec<csv::StringRecord>, bool) {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter as u8)
+        .quote(quote as u8)
+        .from_reader(text.as_bytes());
+    let mut out = Vec::new();
+    let mut failed = false;
+    for record in reader.records().take(limit) {
+        match record {
+            Ok(r) => out.push(r),
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    (out, failed)
+}
+
+/// How well a delimiter splits the first rows: (fields in most rows, share of rows with that count).
+fn split_score(text: &str, delimiter: char, quote: char) -> (usize, f64) {
+    let (rows, _) = records(text, delimiter, quote, SNIFF_ROWS);
+    let rows: Vec<usize> = rows
+        .iter()
+        .map(csv::StringRecord::len)
+        .filter(|&n| n > 0)
+        .collect();
+    if rows.is_empty() {
+        return (0, 0.0);
+    }
+    let mut counts: Vec<(usize, usize)> = Vec::new();
+    for n in &rows {
+        match counts.iter_mut().find(|(k, _)| k == n) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((*n, 1)),
+        }
+    }
+    let (mode, freq) = counts
+        .into_iter()
+        .max_by_key(|&(k, c)| (c, k))
+        .unwrap_or((0, 0));
+    (mode, freq as f64 / rows.len() as f64)
+}
+
+/// The delimiter that splits the rows into the same number (> 1) of fields most consistently.
+fn sniff_delimiter(text: &str, quote: char) -> Option<(char, usize)> {
+    DELIMITERS
+        .iter()
+        .map(|&d| (d, split_score(text, d, quote)))
+        .filter(|(_, (fields, share))| *fields > 1 && *share >= 0.9)
+        .max_by(|a, b| {
+            let (_, (fa, sa)) = a;
+            let (_, (fb, sb)) = b;
+            sa.partial_cmp(sb)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(fa.cmp(fb))
+        })
+        .map(|(d, (fields, _))| (d, fields))
+}
+
+/// `'` quotes fields only if it, and never `"`, appears around fields.
+fn sniff_quote(text: &str) -> char {
+    let head: String = text.chars().take(64 * 1024).collect();
+    let wrapped = |q: char| {
+        head.lines()
+            .filter(|line| {
+                line.starts_with(q)
+                    || DELIMITERS.iter().any(|d| {
+                        line.contains(&format!("{d}{q}")) && line.contains(&format!("{q}{d}"))
+                    })
+            })
+            .count()
+    };
+    if wrapped('"') == 0 && wrapped('\'') > 0 {
+        '\''
+    } else {
+        '"'
+    }
+}
+
+/// A header row is one whose cells do not fit the types of the rows below it, or, where
+/// every column is text, one whose cells are all distinct non-empty labels.
+fn sniff_header(rows: &[csv::StringRecord]) -> bool {
+    let Some((first, rest)) = rows.split_first() else {
+        return true;
+    };
+    if first.iter().any(|c| c.trim().is_empty()) {
+        return false;
+    }
+    let mut typed_columns = 0;
+    let mut header_votes = 0;
+    for (i, cell) in first.iter().enumerate() {
+        let mut below = ColumnInference::default();
+        for r in rest.iter().take(SNIFF_ROWS) {
+            below.observe(r.get(i));
+        }
+        let (ty, _) = below.finish_type();
+        if ty != crate::schema::WarehouseType::String {
+            typed_columns += 1;
+            let mut with_first = below.clone();
+            with_first.observe(Some(cell));
+            if with_first.finish_type().0 != ty {
+                header_votes += 1;
+            }
+        }
+    }
+    if typed_columns > 0 {
+        return header_votes * 2 >= typed_columns;
+    }
+    // All text: a header when its labels are distinct and none recurs as a value below.
+    let labels: Vec<&str> = first.iter().collect();
+    let distinct = labels
+        .iter()
+        .enumerate()
+        .all(|(i, l)| !labels[..i].contains(l));
+    let recurs = rest
+        .iter()
+        .take(SNIFF_ROWS)
+        .any(|r| r.iter().zip(&labels).any(|(v, l)| v == *l));
+    distinct && !recurs
+}
+
+/// Detects a CSV file's options and schema from the head of the file.
+///
+/// # Errors
+/// Invalid UTF-8 (with a hint to try Latin-1), a delimiter given that leaves every row in
+/// one column while another splits them, and rows whose field count differs from the
+/// header's.
+pub fn detect(
+    sample: &Sample,
+    path: &str,
+    given: &CsvOptions,
+) -> Result<(CsvOptions, DetectedSchema)> {
+    given.validate()?;
+    let truncated = !sample.complete;
+    let text = decode_sample(sample.complete_lines(), given.encoding, path)?;
+    if text.trim().is_empty() {
+        return Err(Error::parse(
+            path,
+            "the file is empty; there is nothing to detect a schema from",
+        ));
+    }
+
+    let quote = given.quote.unwrap_or_else(|| sniff_quote(&text));
+    let delimiter = match given.delimiter {
+        Some(d) => {
+            let (fields, _) = split_score(&text, d, quote);
+            if fields <= 1
+                && let Some((better, n)) = sniff_delimiter(&text, quote)
+            {
+                return Err(Error::Parse {
+                    path: path.into(),
+                    line: None,
+                    column: None,
+                    message: format!(
+                        "with delimiter {} every row is one column",
+                        show_delimiter(d)
+                    ),
+                    hint: Some(
+                        Hint::set(
+                            format!(
+                                "{} splits the rows into {n} columns; set the delimiter to {}",
+                                show_delimiter(better),
+                                show_delimiter(better),
+                            ),
+                            "delimiter",
+                            Some(&better.to_string()),
+                        )
+                        .into(),
+                    ),
+                });
+            }
+            d
+        }
+        None => sniff_delimiter(&text, quote).map_or(',', |(d, _)| d),
+    };
+
+    let (mut rows, failed) = records(&text, delimiter, quote, usize::MAX);
+    if failed && !truncated {
+        return Err(Error::parse(
+            path,
+            "the sample could not be split into rows; check the quote character",
+        ));
+    }
+    // A quoted field cut by the end of the sample leaves a partial last row.
+    if truncated && rows.len() > 1 {
+        rows.pop();
+    }
+    rows.retain(|r| !(r.len() == 1 && r.get(0).is_some_and(str::is_empty)));
+    let has_header = given.has_header.unwrap_or_else(|| sniff_header(&rows));
+    let width = rows.first().map_or(0, csv::StringRecord::len);
+    let names = if has_header {
+        unique_names(rows[0].iter().map(str::to_string))
+    } else {
+        unique_names((1..=width).map(|i| format!("column_{i}")))
+    };
+    let data = if has_header { &rows[1..] } else { &rows[..] };
+
+    let mut columns: Vec<ColumnInference> = vec![ColumnInference::default(); width];
+    for (i, row) in data.iter().enumerate() {
+        if row.len() != width {
+            let line = row
+                .position()
+                .map_or(i as u64 + 1 + u64::from(has_header), |p| p.line());
+            return Err(Error::Parse {
+                path: path.into(),
+                line: Some(line),
+                column: None,
+                message: format!("expected {width} fields, found {}", row.len()),
+                hint: Some(
+                    Hint::set(
+                        format!(
+                            "check the delimiter (detected {}) and quoting",
+                            show_delimiter(delimiter)
+                        ),
+                        "delimiter",
+                        None,
+                    )
+                    .into(),
+                ),
+            });
+        }
+        for (c, value) in columns.iter_mut().zip(row.iter()) {
+            c.observe(Some(value));
+        }
+    }
+    let detected = columns
+        .into_iter()
+        .zip(names)
+        .map(|(c, name)| c.finish(name))
+        .collect();
+    let total_rows = sample.estimate_rows(data.len() as u64);
+    let resolved = CsvOptions {
+        delimiter: Some(delimiter),
+        quote: Some(quote),
+        has_header: Some(has_header),
+        encoding: given.encoding,
+    };
+    Ok((
+        resolved,
+        DetectedSchema::new(detected, total_rows, truncated, sample.file_size()),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::WarehouseType::{self, Bool, Date, Float64, Int64, Numeric, Timestamp};
+    use bytes::Bytes;
+
+    /// The head of a file of `size` bytes.
+    fn entry(text: &[u8], size: usize) -> Sample {
+        Sample::new(Bytes::copy_from_slice(text), size as u64)
+    }
+
+    fn sniff(text: &[u8]) -> (CsvOptions, DetectedSchema) {
+        detect(&entry(text, text.len()), "t.csv", &CsvOptions::default()).unwrap()
+    }
+
+    fn types(s: &DetectedSchema) -> Vec<WarehouseType> {
+        s.columns.iter().map(|c| c.bigquery_type).collect()
+    }
+
+    #[test]
+    fn sniffs_each_delimiter() {
+        for d in DELIMITERS {
+            let text = format!("id{d}name{d}amount\n1{d}a{d}1.5\n2{d}b{d}2.5\n");
+            let (opts, schema) = sniff(text.as_bytes());
+            assert_eq!(opts.delimiter, Some(d));
+            assert_eq!(types(&schema), vec![Int64, WarehouseType::String, Float64]);
+        }
+    }
+
+    #[test]
+    fn quoted_commas_do_not_split_fields() {
+        let (opts, schema) = sniff(include_bytes!(
+            "../../../../../testdata/csv/quoted_commas.csv"
+        ));
+        assert_eq!(opts.delimiter, Some(','));
+        assert_eq!(schema.columns.len(), 3);
+        assert_eq!(schema.columns[1].sample_values[0], "Smith, John");
+    }
+
+    #[test]
+    fn detects_header_or_its_absence() {
+        let (opts, schema) = sniff(b"1,2024-01-01,3.5\n2,2024-01-02,4.5\n");
+        assert_eq!(opts.has_header, Some(false));
+        assert_eq!(schema.columns[0].name, "column_1");
+        assert_eq!(types(&schema), vec![Int64, Date, Float64]);
+        let (opts, _) = sniff(b"city,country\nParis,FR\nLyon,FR\n");
+        assert_eq!(opts.has_header, Some(true));
+    }
+
+    #[test]
+    fn handles_a_byte_order_mark() {
+        let (_, schema) = sniff(b"\xEF\xBB\xBFid,name\n1,a\n");
+        assert_eq!(schema.columns[0].name, "id");
+    }
+
+    #[test]
+    fn latin1_needs_its_encoding_and_says_so() {
+        let text = include_bytes!("../../../../../testdata/csv/latin1.csv");
+        let err = detect(
+            &entry(text, text.len()),
+            "latin1.csv",
+            &CsvOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.hint().map(|h| (h.field.as_deref(), h.value.as_deref())),
+            Some((Some("encoding"), Some("latin-1")))
+        );
+        let err = err.to_string();
+        assert!(
+            err.contains("latin1.csv line 2: the file is not valid UTF-8"),
+            "{err}"
+        );
+        assert!(err.contains("set the encoding to latin-1"), "{err}");
+        let opts = CsvOptions {
+            encoding: Encoding::Latin1,
+            ..Default::default()
+        };
+        let (_, schema) = detect(&entry(text, text.len()), "latin1.csv", &opts).unwrap();
+        assert!(
+            schema.columns[1].sample_values.iter().any(|v| v == "Zoë"),
+            "{:?}",
+            schema.columns[1]
+        );
+    }
+
+    #[test]
+    fn a_wrong_delimiter_never_passes_silently() {
+        let text = b"id|name|amount\n1|a|1.5\n2|b|2.5\n";
+        let opts = CsvOptions {
+            delimiter: Some(','),
+            ..Default::default()
+        };
+        let err = detect(&entry(text, text.len()), "p.csv", &opts).unwrap_err();
+        assert_eq!(
+            err.hint().map(|h| (h.field.as_deref(), h.value.as_deref())),
+            Some((Some("delimiter"), Some("|")))
+        );
+        let err = err.to_string();
+        assert!(
+            err.contains("with delimiter ',' every row is one column"),
+            "{err}"
+        );
+        assert!(err.contains("set the delimiter to '|'"), "{err}");
+    }
+
+    #[test]
+    fn ragged_rows_name_their_line() {
+        let text = b"a,b\n1,2\n3,4,5\n";
+        let err = detect(&entry(text, text.len()), "r.csv", &CsvOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("r.csv line 3: expected 2 fields, found 3"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_truncated_sample_estimates_rows_and_drops_the_partial_line() {
+        let text = b"id,v\n1,10\n2,20\n3,3";
+        let (_, schema) = detect(&entry(text, 1900), "big.csv", &CsvOptions::default()).unwrap();
+        assert!(schema.total_rows_estimated);
+        assert_eq!(types(&schema), vec![Int64, Int64]);
+        assert!(schema.total_rows > 100, "{}", schema.total_rows);
+        let (_, exact) = sniff(b"id,v\n1,10\n2,20\n");
+        assert!(!exact.total_rows_estimated);
+        assert_eq!(exact.total_rows, 2);
+    }
+
+    #[test]
+    fn inference_fixture_covers_what_users_trip_on() {
+        let (_, schema) = sniff(include_bytes!("../../../../../testdata/csv/types.csv"));
+        let got: Vec<(&str, WarehouseType, bool)> = schema
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.bigquery_type, c.nullable))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("id", Int64, false),
+                ("zip", WarehouseType::String, false),
+                ("amount", Float64, true),
+                ("paid", Bool, false),
+                ("day", Date, false),
+                ("at", Timestamp, false),
+                ("big", Numeric, false),
+                ("empty", WarehouseType::String, true),
+                ("note", WarehouseType::String, true),
+            ]
+        );
+    }
+}

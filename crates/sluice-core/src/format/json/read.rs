@@ -1,0 +1,276 @@
+//! Streaming a JSON file as batches of the job's columns, converting each raw value.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder,
+    Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::compute::kernels::cast_utils::{Parser, parse_decimal, string_to_datetime};
+use arrow::datatypes::{Date32Type, Decimal128Type};
+use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
+use chrono::Utc;
+use futures::stream::{BoxStream, StreamExt};
+use serde_json::value::RawValue;
+
+use super::parse_record;
+use super::split::RecordSplitter;
+use crate::error::Hint;
+use crate::format::csv::fix_or_retype;
+use crate::format::{BATCH_ROWS, BatchSource, BatchStream, batch_stream};
+use crate::schema::{Column, NUMERIC_PRECISION, NUMERIC_SCALE, WarehouseType, arrow_schema};
+use crate::{Error, Result};
+
+/// Streams a JSON file as record batches of `columns`' types. Keys not in `columns` are ignored.
+pub fn read(
+    bytes: BoxStream<'static, Result<Bytes>>,
+    columns: &[Column],
+    path: &str,
+) -> BatchStream {
+    let state = JsonStream {
+        input: bytes,
+        splitter: RecordSplitter::new(),
+        eof: false,
+        columns: columns.to_vec(),
+        path: path.to_string(),
+        at_start: true,
+    };
+    batch_stream(state)
+}
+
+struct JsonStream {
+    input: BoxStream<'static, Result<Bytes>>,
+    splitter: RecordSplitter,
+    eof: bool,
+    columns: Vec<Column>,
+    path: String,
+    at_start: bool,
+}
+
+impl BatchSource for JsonStream {
+    async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        let mut builders: Vec<Builder> = self.columns.iter().map(|c| Builder::new(c.ty)).collect();
+        let mut rows = 0;
+        while rows < BATCH_ROWS {
+            match self.splitter.next_record() {
+                Some((record, line)) => {
+                    let fields = parse_record(&record, &self.path, line)?;
+                    for (c, b) in self.columns.iter().zip(builders.iter_mut()) {
+                        b.append(fields.get(&c.name).copied())
+                            .map_err(|message| Error::Parse {
+                                path: self.path.clone(),
+                                line: Some(line),
+                                column: Some(c.name.clone()),
+                                message,
+                                hint: Some(fix_or_retype().into()),
+                            })?;
+                    }
+                    rows += 1;
+                }
+                None if self.eof => {
+                    if let Some(line) = self.splitter.finish() {
+                        return Err(Error::Parse {
+                            path: self.path.clone(),
+                            line: Some(line),
+                            column: None,
+                            message: "the file ends inside this record".into(),
+                            hint: Some(
+                                Hint::text("the file may be truncated or still being written")
+                                    .into(),
+                            ),
+                        });
+                    }
+                    break;
+                }
+                None => match self.input.next().await {
+                    Some(chunk) => {
+                        let chunk = chunk?;
+                        let chunk = if std::mem::take(&mut self.at_start) {
+                            chunk
+                                .strip_prefix(b"\xEF\xBB\xBF")
+                                .map_or(chunk.clone(), |_| chunk.slice(3..))
+                        } else {
+                            chunk
+                        };
+                        self.splitter.push(&chunk);
+                    }
+                    None => {
+                        self.eof = true;
+                        // A final scalar without a trailing newline.
+                        self.splitter.push(b"\n");
+                    }
+                },
+            }
+        }
+        if rows == 0 {
+            return Ok(None);
+        }
+        let arrays: Vec<ArrayRef> = builders.into_iter().map(Builder::finish).collect();
+        RecordBatch::try_new(arrow_schema(&self.columns), arrays)
+            .map(Some)
+            .map_err(|e| Error::parse(&self.path, e.to_string()))
+    }
+}
+
+/// One column being built from raw JSON values.
+enum Builder {
+    Int(Int64Builder),
+    Float(Float64Builder),
+    Numeric(Decimal128Builder),
+    Bool(BooleanBuilder),
+    Date(Date32Builder),
+    Timestamp(TimestampMicrosecondBuilder),
+    Text { builder: StringBuilder, json: bool },
+    Bytes(BinaryBuilder),
+}
+
+impl Builder {
+    fn new(ty: WarehouseType) -> Self {
+        match ty {
+            WarehouseType::Int64 => Self::Int(Int64Builder::new()),
+            WarehouseType::Float64 => Self::Float(Float64Builder::new()),
+            WarehouseType::Numeric => Self::Numeric(
+                Decimal128Builder::new()
+                    .with_precision_and_scale(NUMERIC_PRECISION, NUMERIC_SCALE)
+                    .expect("valid"),
+            ),
+            WarehouseType::Bool => Self::Bool(BooleanBuilder::new()),
+            WarehouseType::Date => Self::Date(Date32Builder::new()),
+            WarehouseType::Timestamp => Self::Timestamp(
+                TimestampMicrosecondBuilder::new().with_timezone(crate::schema::UTC),
+            ),
+            WarehouseType::String => Self::Text {
+                builder: StringBuilder::new(),
+                json: false,
+            },
+            WarehouseType::Json => Self::Text {
+                builder: StringBuilder::new(),
+                json: true,
+            },
+            WarehouseType::Bytes => Self::Bytes(BinaryBuilder::new()),
+        }
+    }
+
+    fn append(&mut self, raw: Option<&RawValue>) -> Result<(), String> {
+        let text = raw.map(RawValue::get).filter(|t| *t != "null");
+        let Some(text) = text else {
+            self.append_null();
+            return Ok(());
+        };
+        let unquoted = if text.starts_with('"') {
+            serde_json::from_str::<String>(text).ok()
+        } else {
+            None
+        };
+        let scalar = unquoted.as_deref().unwrap_or(text);
+        if unquoted.as_deref() == Some("") && !matches!(self, Self::Text { .. } | Self::Bytes(_)) {
+            self.append_null();
+            return Ok(());
+        }
+        let bad = |ty: &str| format!("{text} is not a valid {ty}");
+        match self {
+            Self::Int(b) => b.append_value(scalar.parse::<i64>().map_err(|_| bad("INT64"))?),
+            Self::Float(b) => b.append_value(scalar.parse::<f64>().map_err(|_| bad("FLOAT64"))?),
+            Self::Numeric(b) => b.append_value(
+                parse_decimal::<Decimal128Type>(scalar, NUMERIC_PRECISION, NUMERIC_SCALE)
+                    .map_err(|_| bad("NUMERIC"))?,
+            ),
+            Self::Bool(b) => b.append_value(match scalar {
+                "true" => true,
+                "false" => false,
+                _ => return Err(bad("BOOL")),
+            }),
+            Self::Date(b) => b.append_value(Date32Type::parse(scalar).ok_or_else(|| bad("DATE"))?),
+            Self::Timestamp(b) => b.append_value(
+                string_to_datetime(&Utc, scalar)
+                    .map_err(|_| bad("TIMESTAMP"))?
+                    .timestamp_micros(),
+            ),
+            Self::Text { builder, json } => builder.append_value(if *json { text } else { scalar }),
+            Self::Bytes(b) => b.append_value(scalar.as_bytes()),
+        }
+        Ok(())
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            Self::Int(b) => b.append_null(),
+            Self::Float(b) => b.append_null(),
+            Self::Numeric(b) => b.append_null(),
+            Self::Bool(b) => b.append_null(),
+            Self::Date(b) => b.append_null(),
+            Self::Timestamp(b) => b.append_null(),
+            Self::Text { builder, .. } => builder.append_null(),
+            Self::Bytes(b) => b.append_null(),
+        }
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            Self::Int(mut b) => Arc::new(b.finish()),
+            Self::Float(mut b) => Arc::new(b.finish()),
+            Self::Numeric(mut b) => Arc::new(b.finish()),
+            Self::Bool(mut b) => Arc::new(b.finish()),
+            Self::Date(mut b) => Arc::new(b.finish()),
+            Self::Timestamp(mut b) => Arc::new(b.finish()),
+            Self::Text { mut builder, .. } => Arc::new(builder.finish()),
+            Self::Bytes(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use WarehouseType::{Int64, Json, Numeric};
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Int64Type;
+    use futures::TryStreamExt;
+
+    #[tokio::test]
+    async fn reads_with_casts_and_names_bad_values() {
+        let columns = vec![
+            Column::new("id", Int64),
+            Column::new("tags", Json),
+            Column::new("big", Numeric),
+        ];
+        let text: &'static [u8] = b"[{\"id\": 1, \"tags\": [\"a\"], \"big\": 123456789012345678901234567},\n {\"id\": 2}]";
+        let chunks: Vec<Result<Bytes>> = text
+            .chunks(3)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        let batches: Vec<RecordBatch> =
+            read(futures::stream::iter(chunks).boxed(), &columns, "a.json")
+                .try_collect()
+                .await
+                .unwrap();
+        let b = &batches[0];
+        assert_eq!(b.num_rows(), 2);
+        assert_eq!(b.column(0).as_primitive::<Int64Type>().value(1), 2);
+        assert_eq!(b.column(1).as_string::<i32>().value(0), "[\"a\"]");
+        assert!(b.column(1).is_null(1));
+        let big = b
+            .column(2)
+            .as_primitive::<arrow::datatypes::Decimal128Type>();
+        assert_eq!(
+            big.value(0),
+            123456789012345678901234567i128 * 1_000_000_000
+        );
+
+        let bad: &'static [u8] = b"{\"id\": 1}\n{\"id\": \"x\"}\n";
+        let err = read(
+            futures::stream::iter(vec![Ok(Bytes::from_static(bad))]).boxed(),
+            &columns,
+            "a.json",
+        )
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("a.json line 2, column 'id': \"x\" is not a valid INT64"),
+            "{err}"
+        );
+    }
+}
