@@ -26,6 +26,10 @@ pub(crate) struct FormatArgs {
     /// The CSV's first row is a header (the default is to sniff).
     #[arg(long, conflicts_with = "no_header")]
     pub(crate) header: bool,
+    /// Any option of the format, as the API names it (repeatable), e.g. `-O quote="'"`;
+    /// `sluice detect --json` shows the options a format took.
+    #[arg(long = "format-option", short = 'O', value_name = "KEY=VALUE")]
+    pub(crate) format_options: Vec<String>,
 }
 
 impl FormatArgs {
@@ -47,6 +51,9 @@ impl FormatArgs {
             },
             encoding: self.encoding.unwrap_or_default(),
         };
+        if !self.format_options.is_empty() {
+            return self.generic_options(csv_given.then_some(csv));
+        }
         Ok(match self.format {
             Some(f) if f.name == "csv" => Some(FormatOptions::Csv(csv)),
             Some(f) if csv_given => bail!("CSV options were given but the format is {}", f.name),
@@ -54,6 +61,28 @@ impl FormatArgs {
             None if csv_given => Some(FormatOptions::Csv(csv)),
             None => None,
         })
+    }
+}
+
+impl FormatArgs {
+    /// `--format-option KEY=VALUE`s read as the API reads `file_format_options`: each value
+    /// as JSON where it parses (`true`, `3`), else as text. CSV flags given beside them are
+    /// folded in.
+    fn generic_options(&self, csv: Option<CsvOptions>) -> Result<Option<FormatOptions>> {
+        let format = match (self.format, &csv) {
+            (Some(f), _) => f,
+            (None, Some(_)) => format::by_name("csv").context("CSV is a registered format")?,
+            (None, None) => bail!("--format-option needs --format to say whose option it is"),
+        };
+        let mut map = match csv.map(serde_json::to_value).transpose()? {
+            Some(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        for (key, value) in parse_options(&self.format_options)? {
+            let value = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
+            map.insert(key, value);
+        }
+        Ok(FormatOptions::from_request(Some(format.name), &map)?)
     }
 }
 

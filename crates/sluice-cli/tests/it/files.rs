@@ -100,3 +100,45 @@ fn generated_benchmark_files_are_reproducible() {
     assert_eq!(std::fs::read_to_string(&a).unwrap().lines().count(), 2001);
     let _ = Path::new(&a);
 }
+
+#[test]
+fn any_format_option_can_be_given_by_name_and_unknown_ones_are_named() {
+    let cli = Cli::new();
+    cli.write("p.txt", "a|b\n1|2\n3|4\n");
+    cli.add_local();
+    let out = cli.ok(&[
+        "detect",
+        "local",
+        "p.txt",
+        "--format",
+        "csv",
+        "-O",
+        "delimiter=|",
+        "--json",
+    ]);
+    let detected: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(detected["format_options"]["delimiter"], "|", "{out}");
+    assert_eq!(detected["columns"][1]["name"], "b", "{out}");
+    let bad = cli.run(&[
+        "detect",
+        "local",
+        "p.txt",
+        "--format",
+        "parquet",
+        "-O",
+        "delimiter=|",
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("invalid option delimiter"),
+        "{}",
+        stderr(&bad)
+    );
+    let unknown = cli.run(&["detect", "local", "p.txt", "--format", "xls"]);
+    assert_eq!(unknown.status.code(), Some(2), "a usage error");
+    assert!(
+        stderr(&unknown).contains("unknown format 'xls'; expected csv, parquet or json"),
+        "{}",
+        stderr(&unknown)
+    );
+}
