@@ -18,7 +18,7 @@ const bin = process.env.SLUICE_BIN || join(process.env.HOME, ".cache/sluice-targ
 const artifacts = join(here, "artifacts");
 const work = mkdtempSync(join(tmpdir(), "sluice-e2e-"));
 const drop = join(work, "drop");
-let server, browser, page, base, hook;
+let server, browser, page, base, ui, token, hook;
 const hooks = []; // what the alert webhook received
 
 function csv(first, n) {
@@ -42,15 +42,19 @@ before(async () => {
   });
   await new Promise((resolve) => hook.listen(0, "127.0.0.1", resolve));
   server = spawn(bin, ["--data-dir", join(work, "data"), "serve", "--bind", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "inherit"] });
-  base = await new Promise((resolve, reject) => {
+  // The server prints its API address, then the UI's address carrying a token made for
+  // this start.
+  ui = await new Promise((resolve, reject) => {
     let out = "";
     server.stdout.on("data", (d) => {
       out += d;
-      const m = out.match(/http:\/\/(127\.0\.0\.1:\d+)\/api/);
-      if (m) resolve(`http://${m[1]}`);
+      const m = out.match(/open the UI at (http:\/\/127\.0\.0\.1:\d+\/\?token=(\S+))/);
+      if (m) resolve(m[1]);
     });
     server.on("exit", (code) => reject(new Error(`sluice serve exited with ${code}: ${out}`)));
   });
+  base = new URL(ui).origin;
+  token = new URL(ui).searchParams.get("token");
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
@@ -67,8 +71,28 @@ after(async () => {
 });
 
 const shot = (name) => page.screenshot({ path: join(artifacts, name + ".png"), fullPage: true });
-const getJSON = async (path) => (await fetch(base + path)).json();
+const getJSON = async (path) => (await fetch(base + path, { headers: { Authorization: `Bearer ${token}` } })).json();
 const textOf = (id) => page.evaluate((id) => document.getElementById(id)?.textContent || "", id);
+
+test("without the token the UI asks for it; the printed address signs in and drops the token", async () => {
+  await page.goto(base + "/#/new");
+  await page.waitForSelector("#sign-in");
+  await page.fill("#token", "not-the-token");
+  await page.click("#sign-in");
+  await page.waitForSelector("#err-token:not(:empty)");
+  assert.match(await page.innerText("#err-token"), /not this server's token/);
+  await shot("0-sign-in");
+  await page.goto(ui);
+  assert.equal(page.url(), base + "/");
+  const cookies = await page.context().cookies();
+  const session = cookies.find((c) => c.name === "sluice_session");
+  assert.ok(session, JSON.stringify(cookies));
+  assert.equal(session.httpOnly, true);
+  assert.equal(session.sameSite, "Strict");
+  // API clients without the token are refused; /healthz stays open.
+  assert.equal((await fetch(`${base}/api/jobs`)).status, 401);
+  assert.equal((await fetch(`${base}/healthz`)).status, 200);
+});
 
 test("the wizard creates a job that loads the files", async () => {
   await page.goto(base + "/#/new");
@@ -155,9 +179,9 @@ test("the wizard creates a job that loads the files", async () => {
   await shot("5-job-page-after-run");
 
   // The rows are in the table: the run's receipt came from the destination.
-  const runs = await (await fetch(`${base}/api/jobs/daily-transactions/runs`)).json();
+  const runs = await getJSON("/api/jobs/daily-transactions/runs");
   assert.equal(runs.runs[0].rows_loaded, 200);
-  const job = await (await fetch(`${base}/api/jobs/daily-transactions`)).json();
+  const job = await getJSON("/api/jobs/daily-transactions");
   assert.equal(job.job.schema[1].bigquery_type, "NUMERIC");
   assert.equal(job.job.timezone, "America/New_York");
   assert.equal(job.job.schedule, `weekly@${day}@03:30`);
@@ -311,7 +335,7 @@ test("a run asked for while another runs waits in the queue, and says so", async
   await page.waitForSelector("#run-now");
   // A run starts (holding the job from its answer on), then Run now is pressed at once.
   await page.evaluate(async () => {
-    await fetch("/api/jobs/daily-transactions/run", { method: "POST" });
+    await fetch("/api/jobs/daily-transactions/run", { method: "POST", headers: { "Content-Type": "application/json" } });
     document.getElementById("run-now").click();
   });
   await page.waitForSelector("#run-status .badge.queued");

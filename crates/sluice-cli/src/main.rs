@@ -77,14 +77,7 @@ enum Command {
     /// List a job's past runs with their statistics; `runs show RUN` for one run's files and log.
     Runs(run::RunsArgs),
     /// Serve the web UI and the REST API, and start scheduled jobs when they are due.
-    Serve {
-        /// Address to listen on. Any address other than loopback needs SLUICE_API_TOKEN.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        bind: std::net::SocketAddr,
-        /// Token every API request must carry as `Authorization: Bearer …`.
-        #[arg(long, env = "SLUICE_API_TOKEN", hide_env_values = true)]
-        api_token: Option<String>,
-    },
+    Serve(ServeArgs),
     /// Write a reproducible transactions CSV (used by the benchmark).
     #[command(hide = true)]
     GenerateTransactions(demo::GenerateArgs),
@@ -132,6 +125,54 @@ fn main() -> ExitCode {
     }
 }
 
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on. Any address other than loopback needs a token.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    bind: std::net::SocketAddr,
+    /// The token API requests and the UI must give; by default one is made at start and
+    /// shown once, in the UI's address.
+    #[arg(long, env = "SLUICE_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
+    /// Serve without a token (loopback addresses only): any local process, and any web
+    /// page on this machine that gets past the Host and Origin checks, could use the API.
+    #[arg(long, conflicts_with = "api_token")]
+    no_auth: bool,
+    /// A host name requests may address the server by, besides IP addresses and localhost
+    /// (repeatable): the name of a reverse proxy or of the machine.
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    allowed_hosts: Vec<String>,
+}
+
+async fn serve(engine: Engine, a: ServeArgs, out: &Printer) -> Result<()> {
+    let auth = match (a.no_auth, a.api_token) {
+        (true, _) => sluice_web::Auth::Disabled,
+        (false, Some(t)) if !t.is_empty() => sluice_web::Auth::Token(t),
+        (false, _) => sluice_web::Auth::Generate,
+    };
+    let server = sluice_web::Server::bind(a.bind, auth, a.allowed_hosts).await?;
+    out.line(&format!(
+        "sluice API on http://{}/api (Ctrl-C to stop)",
+        server.local_addr()
+    ));
+    match server.auth() {
+        (true, true) => {
+            out.line(&format!("open the UI at {}", server.ui_url()));
+            out.line("(the token in that address is made for this start; API clients send it as Authorization: Bearer)");
+        }
+        (true, false) => out.line(&format!(
+            "open the UI at {} and sign in with SLUICE_API_TOKEN",
+            server.ui_url()
+        )),
+        (false, _) => out.line(&format!(
+            "open the UI at {} (no token: --no-auth)",
+            server.ui_url()
+        )),
+    }
+    server.run(Arc::new(engine)).await?;
+    Ok(())
+}
+
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
     if let Command::GenerateTransactions(args) = &cli.command {
         demo::generate(args)?;
@@ -147,14 +188,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Jobs(cmd) => jobs::run(&engine, cmd, &out).await?,
         Command::Run(a) => return run::run(&engine, a, &out).await,
         Command::Runs(a) => run::runs(&engine, a, &out).await?,
-        Command::Serve { bind, api_token } => {
-            let server = sluice_web::Server::bind(bind, api_token).await?;
-            out.line(&format!(
-                "sluice API on http://{}/api (Ctrl-C to stop)",
-                server.local_addr()
-            ));
-            server.run(Arc::new(engine)).await?;
-        }
+        Command::Serve(a) => serve(engine, a, &out).await?,
         Command::GenerateTransactions(_) => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)

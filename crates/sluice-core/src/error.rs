@@ -82,6 +82,22 @@ impl std::fmt::Display for Hint {
     }
 }
 
+/// How much of an offending value an error quotes.
+pub const EXCERPT_BYTES: usize = 200;
+
+/// A value as an error quotes it: at most [`EXCERPT_BYTES`] (cut at a character boundary),
+/// with how long the whole value is when it is cut.
+pub fn excerpt(value: &str) -> String {
+    if value.len() <= EXCERPT_BYTES {
+        return value.to_string();
+    }
+    let mut end = EXCERPT_BYTES;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &value[..end], value.len())
+}
+
 fn parse_message(
     path: &str,
     line: Option<u64>,
@@ -162,3 +178,18 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_are_short_and_cut_at_a_character() {
+        assert_eq!(excerpt("abc"), "abc");
+        let long = "é".repeat(300);
+        let e = excerpt(&long);
+        assert!(e.len() < EXCERPT_BYTES + 40, "{e}");
+        assert!(e.ends_with("… (600 bytes in all)"), "{e}");
+        assert!(e.starts_with(&"é".repeat(100)), "{e}");
+    }
+}

@@ -18,6 +18,8 @@ pub mod error;
 pub mod fault;
 pub mod fields;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod names;
 pub mod schema;
 pub mod secret;

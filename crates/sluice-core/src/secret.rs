@@ -170,6 +170,18 @@ impl SecretKey {
     }
 }
 
+/// A new random token of 256 bits, URL-safe (for API tokens): from the same source as keys.
+pub fn random_token() -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    URL_SAFE_NO_PAD.encode(Key::<Aes256Gcm>::generate().as_slice())
+}
+
+/// Whether two secrets are equal, in time that does not depend on where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
 /// What a redacted secret shows.
 pub const REDACTED: &str = "••••";
 
@@ -412,6 +424,16 @@ mod tests {
                 .to_text(),
             k.to_text()
         );
+    }
+
+    #[test]
+    fn tokens_are_random_and_compared_whole() {
+        let (a, b) = (random_token(), random_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(same_secret(&a, &a.clone()));
+        assert!(!same_secret(&a, &b));
+        assert!(!same_secret(&a, &a[..42]));
     }
 
     #[test]

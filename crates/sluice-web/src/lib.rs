@@ -3,52 +3,78 @@
 //! Handlers hold no logic of their own: they parse a request, call the engine, and shape
 //! the answer. Every error has one shape (see [`error::ApiError`]).
 //!
-//! Start at [`router`]; [`serve`] binds it, refusing a non-loopback address without a token.
+//! Start at [`router`]; [`Server::bind`] binds it, refusing a non-loopback address without a
+//! token; [`guard`] says what every request is checked for.
 
 pub mod api;
+pub mod body;
 pub mod error;
+pub mod guard;
 mod metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sluice_engine::Engine;
 
 pub use error::ApiError;
+pub use guard::Access;
 
 /// What every handler shares.
 pub struct AppState {
     pub engine: Arc<Engine>,
-    /// When set, every API request must carry `Authorization: Bearer <token>`.
-    pub token: Option<String>,
+    /// Who may call, by which names (see [`guard`]).
+    pub access: Access,
 }
 
 pub type Shared = Arc<AppState>;
 
-/// The whole HTTP interface.
-pub fn router(engine: Arc<Engine>, token: Option<String>) -> Router {
-    let state: Shared = Arc::new(AppState { engine, token });
-    let api = api::routes()
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API endpoint")
-        })
-        .layer(middleware::from_fn_with_state(state.clone(), require_token));
+/// The whole HTTP interface, every request checked by [`guard::guard`] first.
+pub fn router(engine: Arc<Engine>, access: Access) -> Router {
+    let state: Shared = Arc::new(AppState { engine, access });
+    let api = api::routes().fallback(|| async {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API endpoint")
+    });
     Router::new()
         .nest("/api", api)
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics::metrics))
-        .route(
-            "/",
-            get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
-        )
+        .route("/", get(index))
         .route("/ui/{file}", get(ui_file))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
+}
+
+#[derive(serde::Deserialize)]
+struct IndexQuery {
+    token: Option<String>,
+}
+
+/// The UI's page. Opened with the right `?token=`, it signs the browser in (an HttpOnly,
+/// SameSite=Strict cookie) and sends it on to `/`, so the token leaves the address bar.
+async fn index(
+    State(state): State<Shared>,
+    axum::extract::Query(q): axum::extract::Query<IndexQuery>,
+) -> Response {
+    if let Some(token) = q.token.as_deref()
+        && state.access.accepts(token)
+    {
+        return (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, header::HeaderValue::from_static("/")),
+                (header::SET_COOKIE, guard::session_cookie_header(token)),
+            ],
+        )
+            .into_response();
+    }
+    asset("text/html; charset=utf-8", INDEX_HTML)
 }
 
 // The UI is embedded in the binary: nothing is fetched at run time.
@@ -86,30 +112,11 @@ async fn ui_file(axum::extract::Path(file): axum::extract::Path<String>) -> Resp
     }
 }
 
-async fn require_token(State(state): State<Shared>, request: Request, next: Next) -> Response {
-    if let Some(token) = &state.token {
-        let given = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if given != Some(token.as_str()) {
-            return ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "this server requires an API token: send `Authorization: Bearer <SLUICE_API_TOKEN>`",
-            )
-            .into_response();
-        }
-    }
-    next.run(request).await
-}
-
 /// Errors that stop the server from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(
-        "refusing to listen on {0} without SLUICE_API_TOKEN: anyone who can reach it could read and load your data. Set SLUICE_API_TOKEN, or bind to 127.0.0.1"
+        "refusing to listen on {0} without a token: anyone who can reach it could read and load your data. Leave out --no-auth (a token is made at start), set SLUICE_API_TOKEN, or bind to 127.0.0.1"
     )]
     TokenRequired(SocketAddr),
     #[error("cannot listen on {0}: {1}")]
@@ -118,23 +125,66 @@ pub enum ServeError {
     Serve(std::io::Error),
 }
 
+/// How callers prove who they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// This token (from `SLUICE_API_TOKEN` or `--api-token`).
+    Token(String),
+    /// A token made at start and printed once, in the UI's address.
+    Generate,
+    /// No token: on a loopback address only (`--no-auth`).
+    Disabled,
+}
+
 /// A listening socket, checked and bound, ready to serve.
 pub struct Server {
     listener: tokio::net::TcpListener,
-    token: Option<String>,
+    access: Access,
+    generated: bool,
 }
 
 impl Server {
-    /// Binds `addr`; any address other than loopback needs a token.
-    pub async fn bind(addr: SocketAddr, token: Option<String>) -> Result<Self, ServeError> {
-        let token = token.filter(|t| !t.is_empty());
+    /// Binds `addr`; any address other than loopback needs a token. `allowed_hosts` are the
+    /// names (besides IP addresses and `localhost`) requests may address the server by.
+    pub async fn bind(
+        addr: SocketAddr,
+        auth: Auth,
+        allowed_hosts: Vec<String>,
+    ) -> Result<Self, ServeError> {
+        let (token, generated) = match auth {
+            Auth::Token(t) if !t.is_empty() => (Some(t), false),
+            Auth::Token(_) | Auth::Generate => (Some(sluice_core::secret::random_token()), true),
+            Auth::Disabled => (None, false),
+        };
         if !addr.ip().is_loopback() && token.is_none() {
             return Err(ServeError::TokenRequired(addr));
         }
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| ServeError::Bind(addr, e))?;
-        Ok(Self { listener, token })
+        Ok(Self {
+            listener,
+            access: Access {
+                token,
+                allowed_hosts,
+            },
+            generated,
+        })
+    }
+
+    /// Where to open the UI: with the token when it was made here (it is shown once, to
+    /// whoever started the server); without it when the operator gave it.
+    pub fn ui_url(&self) -> String {
+        let base = format!("http://{}/", self.local_addr());
+        match (&self.access.token, self.generated) {
+            (Some(t), true) => format!("{base}?token={t}"),
+            _ => base,
+        }
+    }
+
+    /// Whether callers need a token, and whether it was made here.
+    pub fn auth(&self) -> (bool, bool) {
+        (self.access.token.is_some(), self.generated)
     }
 
     /// The address actually bound (port 0 becomes a real port).
@@ -151,7 +201,7 @@ impl Server {
     pub async fn run(self, engine: Arc<Engine>) -> Result<(), ServeError> {
         let scheduler = tokio::spawn(Arc::clone(&engine).run_scheduler(SCHEDULER_TICK));
         let stopping = Arc::clone(&engine);
-        let served = axum::serve(self.listener, router(Arc::clone(&engine), self.token))
+        let served = axum::serve(self.listener, router(Arc::clone(&engine), self.access))
             .with_graceful_shutdown(async move {
                 sluice_engine::scheduler::stop_requested().await;
                 tracing::info!(
@@ -182,10 +232,9 @@ pub const SCHEDULER_TICK: std::time::Duration = std::time::Duration::from_secs(1
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Binds and serves until Ctrl-C or SIGTERM.
-pub async fn serve(
-    bind: SocketAddr,
-    engine: Arc<Engine>,
-    token: Option<String>,
-) -> Result<(), ServeError> {
-    Server::bind(bind, token).await?.run(engine).await
+pub async fn serve(bind: SocketAddr, engine: Arc<Engine>, auth: Auth) -> Result<(), ServeError> {
+    Server::bind(bind, auth, Vec::new())
+        .await?
+        .run(engine)
+        .await
 }

@@ -109,20 +109,25 @@ fn serve_on_sigterm_lets_a_run_finish_its_file_then_stops() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
     let addr = first
         .strip_prefix("sluice API on http://")
         .and_then(|r| r.split('/').next())
         .unwrap_or_else(|| panic!("{first}"))
         .to_string();
+    // The token made for this start is in the UI's address, printed once.
+    let second = lines.next().unwrap().unwrap();
+    let token = second
+        .split("?token=")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no token in {second}"))
+        .to_string();
     // Run now, through the API.
     let mut conn = std::net::TcpStream::connect(&addr).unwrap();
     write!(
         conn,
-        "POST /api/jobs/tx/run HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "POST /api/jobs/tx/run HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut answer = String::new();

@@ -39,6 +39,14 @@ pub const SAMPLE_BYTES: u64 = 5 * 1024 * 1024;
 /// Rows per record batch.
 pub const BATCH_ROWS: usize = 8192;
 
+/// The most columns a file may have: more is refused with a clear error before anything is
+/// read (BigQuery's own limit; PostgreSQL's is lower and it says so when the table is made).
+pub const MAX_COLUMNS: usize = 10_000;
+
+/// The most bytes one line of a CSV file or one JSON record may take: a file that runs on
+/// without a line end is refused rather than read into memory.
+pub const MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
+
 /// Record batches on their way from a reader to a sink.
 pub type BatchStream = BoxStream<'static, Result<RecordBatch>>;
 

@@ -294,7 +294,11 @@ fn conform(array: &ArrayRef, column: &Column, path: &str, rows_before: u64) -> R
             line: row.map(|r| rows_before + r as u64 + 1),
             column: Some(column.name.clone()),
             message: match value {
-                Some(v) => format!("'{v}' does not fit {} (row number)", column.ty),
+                Some(v) => format!(
+                    "'{}' does not fit {} (row number)",
+                    crate::error::excerpt(&v),
+                    column.ty
+                ),
                 None => format!("cannot cast {} to {}: {e}", array.data_type(), column.ty),
             },
             hint: Some(

@@ -131,7 +131,8 @@ impl ColumnInference {
         };
         self.values += 1;
         if self.samples.len() < SAMPLE_VALUES && !self.samples.iter().any(|s| s == v) {
-            self.samples.push(v.to_string());
+            // A sample is shown, not stored whole: a 5 MB cell is cut like an error's quote.
+            self.samples.push(crate::error::excerpt(v));
         }
         if self.bool_ok && !(v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false")) {
             self.bool_ok = false;

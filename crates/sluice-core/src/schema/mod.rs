@@ -331,9 +331,21 @@ pub fn diff(job: &[Column], file: &[DetectedColumn]) -> SchemaDiff {
     d
 }
 
-/// Column names a table can hold: trimmed, never empty, unique (`name`, `name_2`, …).
+/// Column names a table can hold: trimmed, never empty, unique regardless of case (`name`,
+/// `name_2`, …). Linear in the number of names, however many repeat.
 pub fn unique_names(raw: impl IntoIterator<Item = String>) -> Vec<String> {
+    unique_names_counted(raw).0
+}
+
+/// [`unique_names`], and how many candidate names it tried: one per name, plus one per
+/// suffix already taken (each suffix is tried once however often a name repeats).
+fn unique_names_counted(raw: impl IntoIterator<Item = String>) -> (Vec<String>, usize) {
+    use std::collections::{HashMap, HashSet};
+    let mut tries = 0;
     let mut out: Vec<String> = Vec::new();
+    let mut taken: HashSet<String> = HashSet::new();
+    // Per base name, the next suffix to try: repeats of one name do not rescan.
+    let mut next: HashMap<String, usize> = HashMap::new();
     for (i, name) in raw.into_iter().enumerate() {
         let base = name.trim().trim_start_matches('\u{feff}').to_string();
         let base = if base.is_empty() {
@@ -341,15 +353,24 @@ pub fn unique_names(raw: impl IntoIterator<Item = String>) -> Vec<String> {
         } else {
             base
         };
+        let key = base.to_ascii_lowercase();
         let mut candidate = base.clone();
-        let mut n = 2;
-        while out.iter().any(|o| o.eq_ignore_ascii_case(&candidate)) {
-            candidate = format!("{base}_{n}");
-            n += 1;
+        if taken.contains(&key) {
+            let n = next.entry(key.clone()).or_insert(2);
+            loop {
+                tries += 1;
+                candidate = format!("{base}_{n}");
+                *n += 1;
+                if !taken.contains(&candidate.to_ascii_lowercase()) {
+                    break;
+                }
+            }
         }
+        tries += 1;
+        taken.insert(candidate.to_ascii_lowercase());
         out.push(candidate);
     }
-    out
+    (out, tries)
 }
 
 #[cfg(test)]
@@ -455,6 +476,19 @@ mod tests {
     fn unique_names_fills_blanks_and_dedupes() {
         let names = unique_names(["id".into(), "".into(), "ID".into(), " name ".into()]);
         assert_eq!(names, vec!["id", "column_2", "ID_2", "name"]);
+        let names = unique_names(["a".into(), "a_2".into(), "a".into(), "A".into()]);
+        assert_eq!(names, vec!["a", "a_2", "a_3", "A_4"]);
+    }
+
+    #[test]
+    fn unique_names_tries_at_most_two_candidates_a_name() {
+        // 20,000 copies of one name: a search from `_2` for each would try 200 million.
+        let (names, tries) = unique_names_counted(std::iter::repeat_n("a".to_string(), 20_000));
+        assert_eq!(names.len(), 20_000);
+        assert_eq!(names[19_999], "a_20000");
+        let distinct: std::collections::HashSet<&String> = names.iter().collect();
+        assert_eq!(distinct.len(), 20_000);
+        assert!(tries <= 2 * 20_000, "{tries}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use sluice_core::format::FormatOptions;
 use sluice_core::storage::ConnectionConfig;
 
+use crate::body::Body;
 use crate::{ApiError, Shared};
 
 type Answer = Result<Json<Value>, ApiError>;
@@ -25,7 +26,7 @@ pub async fn list(State(s): State<Shared>) -> Answer {
 
 pub async fn create(
     State(s): State<Shared>,
-    Json(body): Json<NewConnection>,
+    Body(body): Body<NewConnection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let c = s.engine.add_connection(&body.name, body.config).await?;
     Ok((
@@ -43,7 +44,7 @@ pub async fn get_one(State(s): State<Shared>, Path(name): Path<String>) -> Answe
 pub async fn update(
     State(s): State<Shared>,
     Path(name): Path<String>,
-    Json(config): Json<ConnectionConfig>,
+    Body(config): Body<ConnectionConfig>,
 ) -> Answer {
     Ok(Json(
         json!({"status": "success", "connection": s.engine.update_connection(&name, config).await?}),
@@ -131,7 +132,7 @@ pub fn format_options(
 pub async fn detect(
     State(s): State<Shared>,
     Path(name): Path<String>,
-    Json(body): Json<DetectBody>,
+    Body(body): Body<DetectBody>,
 ) -> Answer {
     let options = format_options(body.file_format.as_deref(), &body.format_options)?;
     let schema = s.engine.detect(&name, &body.file_path, options).await?;

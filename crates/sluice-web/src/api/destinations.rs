@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use sluice_core::secret::Secrets;
 use sluice_sinks::SinkConfig;
 
+use crate::body::Body;
 use crate::{ApiError, Shared};
 
 #[derive(Deserialize)]
@@ -18,7 +19,7 @@ pub struct TestBody {
 
 pub async fn test(
     State(s): State<Shared>,
-    Json(body): Json<TestBody>,
+    Body(body): Body<TestBody>,
 ) -> Result<Json<Value>, ApiError> {
     let description = body.destination.redacted().describe();
     s.engine.test_destination(&body.destination).await?;

@@ -11,6 +11,7 @@ use sluice_engine::{JobRequest, Kind, RunOptions};
 use sluice_sinks::{LoadMode, SinkConfig};
 
 use super::connections::format_options;
+use crate::body::{Body, OptionalBody};
 use crate::{ApiError, Shared};
 
 type Answer = Result<Json<Value>, ApiError>;
@@ -63,7 +64,7 @@ fn bad_field(field: &str, message: String) -> ApiError {
 
 pub async fn create(
     State(s): State<Shared>,
-    Json(body): Json<NewJob>,
+    Body(body): Body<NewJob>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let on_connection = |e: sluice_engine::Error| match e {
         e @ sluice_engine::Error::NotFound {
@@ -160,7 +161,7 @@ pub struct JobPatch {
 pub async fn update(
     State(s): State<Shared>,
     Path(name): Path<String>,
-    Json(body): Json<JobPatch>,
+    Body(body): Body<JobPatch>,
 ) -> Answer {
     let update = settings_update(
         body.schedule.as_deref(),
@@ -226,10 +227,10 @@ pub struct RunBody {
 pub async fn run(
     State(s): State<Shared>,
     Path(name): Path<String>,
-    body: Option<Json<RunBody>>,
+    OptionalBody(body): OptionalBody<RunBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let options = RunOptions {
-        all_files: body.and_then(|b| b.0.all_files),
+        all_files: body.all_files,
         wait: true,
     };
     let (job, run) = s.engine.start_run(&name, true).await?;

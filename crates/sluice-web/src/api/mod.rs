@@ -4,6 +4,7 @@
 mod connections;
 mod destinations;
 mod jobs;
+mod session;
 mod vocabulary;
 
 use axum::Router;
@@ -44,6 +45,7 @@ pub fn routes() -> Router<Shared> {
         .route("/runs/{id}", get(jobs::run_details))
         .route("/destinations/test", post(destinations::test))
         .route("/vocabulary", get(vocabulary::vocabulary))
+        .route("/session", post(session::sign_in).delete(session::sign_out))
         .route("/openapi.json", get(openapi))
 }
 

@@ -22,13 +22,38 @@ struct Api {
 
 impl Api {
     async fn new(token: Option<&str>) -> Self {
+        let access = match token {
+            Some(t) => sluice_web::Access::with_token(t),
+            None => sluice_web::Access::open(),
+        };
+        Self::with_access(access).await
+    }
+
+    async fn with_access(access: sluice_web::Access) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("drop")).unwrap();
         let engine = Arc::new(Engine::open(&dir.path().join("data")).await.unwrap());
         Self {
-            router: sluice_web::router(engine, token.map(str::to_string)),
+            router: sluice_web::router(engine, access),
             dir,
         }
+    }
+
+    /// Sends a request as built, with `Host: localhost` unless it names one.
+    async fn send(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let mut req = req;
+        req.headers_mut()
+            .entry("host")
+            .or_insert("localhost".parse().unwrap());
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
+            .await
+            .unwrap();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+        (status, headers, value)
     }
 
     fn write(&self, name: &str, content: &str) {
@@ -45,6 +70,7 @@ impl Api {
         let mut req = Request::builder()
             .method(method)
             .uri(uri)
+            .header("host", "localhost")
             .header("content-type", "application/json");
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));

@@ -35,13 +35,227 @@ async fn a_token_guards_every_endpoint() {
 async fn serving_beyond_loopback_needs_a_token() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Arc::new(Engine::open(dir.path()).await.unwrap());
-    let err = sluice_web::serve("0.0.0.0:0".parse().unwrap(), engine, None)
-        .await
-        .unwrap_err();
+    let err = sluice_web::serve(
+        "0.0.0.0:0".parse().unwrap(),
+        engine,
+        sluice_web::Auth::Disabled,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("without a token"), "{err}");
+    // By default a token is made, and only the UI's address shows it.
+    let server = sluice_web::Server::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        sluice_web::Auth::Generate,
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(server.auth(), (true, true));
+    let url = server.ui_url();
+    let token = url.split("?token=").nth(1).unwrap();
+    assert_eq!(token.len(), 43, "{url}");
+    let given = sluice_web::Server::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        sluice_web::Auth::Token("mine".into()),
+        vec![],
+    )
+    .await
+    .unwrap();
     assert!(
-        err.to_string().contains("without SLUICE_API_TOKEN"),
-        "{err}"
+        !given.ui_url().contains("mine"),
+        "the operator's token is not echoed"
     );
+}
+
+fn request(method: &str, uri: &str) -> axum::http::request::Builder {
+    axum::http::Request::builder().method(method).uri(uri)
+}
+
+#[tokio::test]
+async fn a_page_that_rebinds_its_name_to_this_server_is_refused() {
+    let api = Api::with_access(sluice_web::Access {
+        token: None,
+        allowed_hosts: vec!["sluice.internal".into()],
+    })
+    .await;
+    let get = |host: &'static str| {
+        request("GET", "/api/connections")
+            .header("host", host)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let (status, _, body) = api.send(get("evil.example:8080")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_error(&body, "host_not_allowed");
+    for ok in [
+        "127.0.0.1:8080",
+        "localhost:8080",
+        "[::1]:8080",
+        "sluice.internal",
+    ] {
+        let (status, _, body) = api.send(get(ok)).await;
+        assert_eq!(status, StatusCode::OK, "{ok}: {body}");
+    }
+    // The UI itself is refused to a rebound name too: its page would call the API.
+    let (status, _, _) = api
+        .send(
+            request("GET", "/")
+                .header("host", "evil.example")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn another_site_cannot_start_a_run_or_test_a_connection() {
+    let api = Api::new(None).await;
+    api.add_local().await;
+    // A no-cors fetch or a form sends no JSON content type.
+    for uri in ["/api/jobs/tx/run", "/api/connections/local/test"] {
+        let (status, _, body) = api
+            .send(
+                request("POST", uri)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{uri}: {body}");
+        assert_error(&body, "json_required");
+        let (status, _, body) = api
+            .send(
+                request("POST", uri)
+                    .header("content-type", "text/plain")
+                    .body(axum::body::Body::from("{}"))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{uri}: {body}");
+    }
+    // A foreign Origin is refused even with JSON.
+    let (status, _, body) = api
+        .send(
+            request("POST", "/api/connections/local/test")
+                .header("content-type", "application/json")
+                .header("origin", "https://evil.example")
+                .body(axum::body::Body::from("{}"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_error(&body, "cross_origin");
+    // This server's own pages, and clients that say who they are, are served.
+    let (status, _, body) = api
+        .send(
+            request("POST", "/api/connections/local/test")
+                .header("content-type", "application/json")
+                .header("origin", "http://localhost")
+                .body(axum::body::Body::from("{}"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = api
+        .send(
+            request("POST", "/api/connections/local/test")
+                .header("x-sluice-client", "curl")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn the_ui_signs_in_once_with_the_printed_address_and_keeps_a_strict_cookie() {
+    let api = Api::new(Some("t0k3n")).await;
+    // The page itself needs no token: it asks for one when the API refuses.
+    let (status, _, _) = api
+        .send(request("GET", "/").body(axum::body::Body::empty()).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // The printed address signs the browser in and drops the token from the address.
+    let (status, headers, _) = api
+        .send(
+            request("GET", "/?token=t0k3n")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/");
+    let cookie = headers["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.starts_with("sluice_session=t0k3n;")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let (status, _, _) = api
+        .send(
+            request("GET", "/?token=wrong")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "a wrong token signs nobody in");
+    let with_cookie = |uri: &str| {
+        request("GET", uri)
+            .header("cookie", "sluice_session=t0k3n")
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let (status, _, body) = api.send(with_cookie("/api/connections")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The sign-in form: a wrong token is a field error, the right one sets the cookie.
+    let (status, _, body) = api
+        .send(
+            request("POST", "/api/session")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(json!({"token": "nope"}).to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["details"]["fields"][0]["field"], "token");
+    let (status, headers, _) = api
+        .send(
+            request("POST", "/api/session")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(
+                    json!({"token": "t0k3n"}).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("SameSite=Strict")
+    );
+    // /metrics needs the token too (Prometheus sends it as a bearer token); /healthz not.
+    let (status, _, _) = api
+        .send(
+            request("GET", "/metrics")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = api.send(with_cookie("/metrics")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = api
+        .send(
+            request("GET", "/healthz")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -184,5 +398,49 @@ async fn metrics_count_runs_rows_and_successes() {
     assert!(
         text.contains("sluice_files_waiting{job=\"tx\"} 0"),
         "a run refreshes the count: {text}"
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_the_json_asked_for_is_answered_in_the_api_shape() {
+    let api = Api::new(None).await;
+    api.add_local().await;
+    let post = |uri: &str, body: &'static str| {
+        request("POST", uri)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body))
+            .unwrap()
+    };
+    // A field of the wrong type is named.
+    let (status, _, body) = api
+        .send(post(
+            "/api/jobs",
+            r#"{"name": "tx", "connection_id": "local", "file_pattern": 7}"#,
+        ))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_error(&body, "invalid_body");
+    assert_eq!(
+        body["details"]["fields"][0]["field"], "file_pattern",
+        "{body}"
+    );
+    // Malformed JSON says where.
+    let (status, _, body) = api.send(post("/api/connections", "{\"name\": ")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("line 1"),
+        "{body}"
+    );
+    // A body every field of which has a default may be empty, as `curl -X POST` sends it.
+    let (status, _, body) = api.send(post("/api/connections/local/test", "")).await;
+    assert_ne!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _, body) = api.send(post("/api/jobs", "")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs a JSON body"),
+        "{body}"
     );
 }

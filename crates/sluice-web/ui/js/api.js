@@ -1,12 +1,17 @@
 // The JSON API, and the vocabulary the server describes its forms with.
 
+// Requests that change something always say they are JSON: the server refuses others, so
+// that a form or a no-cors request from another site cannot act. The session cookie (set
+// when the UI is opened with its token) goes along by itself.
 export async function api(method, path, body) {
+  const changes = method !== "GET";
   const res = await fetch("/api" + path, {
     method,
-    headers: body ? { "content-type": "application/json" } : {},
-    body: body ? JSON.stringify(body) : undefined,
+    headers: changes ? { "content-type": "application/json" } : {},
+    body: changes ? JSON.stringify(body || {}) : undefined,
   });
   const data = await res.json().catch(() => ({ status: "error", message: res.statusText }));
+  if (res.status === 401 && path !== "/session") throw { ...data, signIn: true };
   if (data.status === "error") throw data;
   return data;
 }

@@ -6,7 +6,7 @@ use regex::Regex;
 
 use super::show_delimiter;
 use crate::Error;
-use crate::error::Hint;
+use crate::error::{Hint, excerpt};
 
 static VALUE_ERROR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?s)parsing value '(.*)' as type '([^']*)' for column (\d+) at line (\d+)")
@@ -49,7 +49,7 @@ pub(super) fn locate_error(message: &str, path: &str, names: &[String], delimite
             path: path.into(),
             line: Some(num(&c[4]) + 1),
             column: name(&c[3]),
-            message: format!("'{}' is not a valid {expected}", &c[1]),
+            message: format!("'{}' is not a valid {expected}", excerpt(&c[1])),
             hint: Some(fix_or_retype().into()),
         };
     }
@@ -58,7 +58,7 @@ pub(super) fn locate_error(message: &str, path: &str, names: &[String], delimite
             path: path.into(),
             line: Some(num(&c[2]) + 1),
             column: name(&c[1]),
-            message: c[3].trim().to_string(),
+            message: excerpt(c[3].trim()),
             hint: Some(fix_or_retype().into()),
         };
     }
@@ -94,5 +94,5 @@ pub(super) fn locate_error(message: &str, path: &str, names: &[String], delimite
             ).into()),
         };
     }
-    Error::parse(path, message.to_string())
+    Error::parse(path, excerpt(message))
 }

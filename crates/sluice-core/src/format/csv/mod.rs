@@ -3,6 +3,7 @@
 //! with arrow-csv's errors turned into ones that name the file, line and column (`errors`).
 
 mod errors;
+mod quotes;
 mod read;
 mod sniff;
 

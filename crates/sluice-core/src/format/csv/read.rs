@@ -8,8 +8,10 @@ use bytes::{Buf, Bytes};
 use futures::stream::{BoxStream, StreamExt};
 
 use super::errors::locate_error;
+use super::quotes::QuoteTracker;
+use super::sniff::unclosed_quote;
 use super::{CsvOptions, Encoding};
-use crate::format::{BATCH_ROWS, BatchSource, BatchStream, batch_stream};
+use crate::format::{BATCH_ROWS, BatchSource, BatchStream, MAX_RECORD_BYTES, batch_stream};
 use crate::schema::{Column, arrow_schema};
 use crate::{Error, Result};
 
@@ -37,6 +39,9 @@ pub fn read(
         path: path.to_string(),
         names: columns.iter().map(|c| c.name.clone()).collect(),
         delimiter: options.delimiter.unwrap_or(','),
+        quote: options.quote.unwrap_or('"'),
+        quotes: QuoteTracker::new(options.delimiter_byte(), options.quote_byte()),
+        line_bytes: 0,
     };
     batch_stream(state)
 }
@@ -51,6 +56,11 @@ struct CsvStream {
     path: String,
     names: Vec<String>,
     delimiter: char,
+    quote: char,
+    /// Follows the quoting, to refuse a quote that never closes.
+    quotes: QuoteTracker,
+    /// Bytes since the last line end, to refuse a line that never ends.
+    line_bytes: usize,
 }
 
 impl BatchSource for CsvStream {
@@ -66,8 +76,17 @@ impl BatchSource for CsvStream {
                     break;
                 }
                 match self.input.next().await {
-                    Some(chunk) => self.buf = self.prepare(chunk?),
-                    None => self.eof = true,
+                    Some(chunk) => {
+                        let chunk = self.prepare(chunk?);
+                        self.check(&chunk)?;
+                        self.buf = chunk;
+                    }
+                    None => {
+                        self.eof = true;
+                        if let Some(line) = self.quotes.unclosed() {
+                            return Err(unclosed_quote(&self.path, line, self.quote));
+                        }
+                    }
                 }
                 continue;
             }
@@ -101,6 +120,32 @@ impl CsvStream {
                 Bytes::from(out)
             }
         }
+    }
+
+    /// Follows the quoting of the next bytes, and refuses a line longer than
+    /// [`MAX_RECORD_BYTES`] before it is buffered.
+    fn check(&mut self, chunk: &[u8]) -> Result<()> {
+        self.quotes.feed(chunk);
+        match memchr::memrchr(b'\n', chunk) {
+            Some(last) => self.line_bytes = chunk.len() - last - 1,
+            None => self.line_bytes += chunk.len(),
+        }
+        if self.line_bytes > MAX_RECORD_BYTES {
+            return Err(Error::Parse {
+                path: self.path.clone(),
+                line: Some(self.quotes.line()),
+                column: None,
+                message: format!(
+                    "the line runs on for more than {} MiB without a line end",
+                    MAX_RECORD_BYTES >> 20
+                ),
+                hint: Some(
+                    crate::error::Hint::text("check that the file is text with line ends (CSV)")
+                        .into(),
+                ),
+            });
+        }
+        Ok(())
     }
 
     fn error(&self, e: ArrowError) -> Error {
@@ -177,6 +222,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_bad_value_is_quoted_in_part_only() {
+        let columns = vec![Column::new("n", Int64)];
+        let text: &'static [u8] =
+            Box::leak(format!("n\n1\n{}\n", "9x".repeat(5_000)).into_boxed_str()).as_bytes();
+        let err = read_all(text, &CsvOptions::default(), &columns)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.len() < 600, "{} bytes: {err}", err.len());
+        assert!(err.contains("(10000 bytes in all)"), "{err}");
+    }
+
+    #[tokio::test]
     async fn a_ragged_record_names_its_line_when_streaming() {
         let columns = vec![Column::new("a", Int64), Column::new("b", Int64)];
         let text: &'static [u8] = b"a,b\n1,2\n3,4\n5,6,7\n";
@@ -186,6 +244,46 @@ mod tests {
             .to_string();
         assert!(
             err.starts_with("t.csv line 4: expected 2 fields, found 3"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_quote_that_never_closes_is_an_error_not_a_swallowed_file() {
+        let columns = vec![
+            Column::new("id", Int64),
+            Column::new("note", WarehouseType::String),
+        ];
+        let text: &'static [u8] = b"id,note\n1,\"a\"\n2,\"b\n3,c\n4,d\n";
+        let err = read_all(text, &CsvOptions::default(), &columns)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("t.csv line 3: a field quoted with \" opens here and never closes"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_line_without_end_is_refused_before_it_fills_memory() {
+        let columns = vec![Column::new("a", WarehouseType::String)];
+        let chunk = Bytes::from(vec![b'x'; 1 << 20]);
+        let chunks = std::iter::once(Bytes::from_static(b"a\n"))
+            .chain(std::iter::repeat_n(chunk, (MAX_RECORD_BYTES >> 20) + 2))
+            .map(Ok::<Bytes, Error>);
+        let err = read(
+            futures::stream::iter(chunks).boxed(),
+            &CsvOptions::default(),
+            &columns,
+            "big.csv",
+        )
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("big.csv line 2: the line runs on for more than 64 MiB"),
             "{err}"
         );
     }

@@ -1,8 +1,9 @@
 //! Sniffing a CSV sample: encoding, quote, delimiter and header, then the columns' types.
 
+use super::quotes::QuoteTracker;
 use super::{CsvOptions, DELIMITERS, Encoding, show_delimiter};
 use crate::error::Hint;
-use crate::format::Sample;
+use crate::format::{MAX_COLUMNS, Sample};
 use crate::schema::infer::ColumnInference;
 use crate::schema::{DetectedSchema, unique_names};
 use crate::{Error, Result};
@@ -163,15 +164,29 @@ fn sniff_header(rows: &[csv::StringRecord]) -> bool {
     }
     // All text: a header when its labels are distinct and none recurs as a value below.
     let labels: Vec<&str> = first.iter().collect();
-    let distinct = labels
-        .iter()
-        .enumerate()
-        .all(|(i, l)| !labels[..i].contains(l));
+    let mut seen = std::collections::HashSet::with_capacity(labels.len());
+    let distinct = labels.iter().all(|l| seen.insert(*l));
     let recurs = rest
         .iter()
         .take(SNIFF_ROWS)
         .any(|r| r.iter().zip(&labels).any(|(v, l)| v == *l));
     distinct && !recurs
+}
+
+/// A quoted field that never closes, as an error naming the line it opened on.
+pub(super) fn unclosed_quote(path: &str, line: u64, quote: char) -> Error {
+    Error::Parse {
+        path: path.into(),
+        line: Some(line),
+        column: None,
+        message: format!("a field quoted with {quote} opens here and never closes"),
+        hint: Some(
+            Hint::text(format!(
+                "add the missing closing {quote}, or set another quote character if {quote} is not one"
+            ))
+            .into(),
+        ),
+    }
 }
 
 /// Detects a CSV file's options and schema from the head of the file.
@@ -229,6 +244,13 @@ pub fn detect(
         None => sniff_delimiter(&text, quote).map_or(',', |(d, _)| d),
     };
 
+    if !truncated {
+        let mut quotes = QuoteTracker::new(delimiter as u8, quote as u8);
+        quotes.feed(text.as_bytes());
+        if let Some(line) = quotes.unclosed() {
+            return Err(unclosed_quote(path, line, quote));
+        }
+    }
     let (mut rows, failed) = records(&text, delimiter, quote, usize::MAX);
     if failed && !truncated {
         return Err(Error::parse(
@@ -241,14 +263,41 @@ pub fn detect(
         rows.pop();
     }
     rows.retain(|r| !(r.len() == 1 && r.get(0).is_some_and(str::is_empty)));
+    let Some(first) = rows.first() else {
+        return Err(Error::parse(
+            path,
+            "the file holds no rows, only empty lines; there is nothing to detect a schema from",
+        ));
+    };
+    let width = first.len();
+    if width > MAX_COLUMNS {
+        return Err(Error::Parse {
+            path: path.into(),
+            line: Some(first.position().map_or(1, csv::Position::line)),
+            column: None,
+            message: format!(
+                "the row has {width} fields; sluice reads at most {MAX_COLUMNS} columns"
+            ),
+            hint: Some(
+                Hint::set(
+                    format!(
+                        "check the delimiter (detected {})",
+                        show_delimiter(delimiter)
+                    ),
+                    "delimiter",
+                    None,
+                )
+                .into(),
+            ),
+        });
+    }
     let has_header = given.has_header.unwrap_or_else(|| sniff_header(&rows));
-    let width = rows.first().map_or(0, csv::StringRecord::len);
     let names = if has_header {
-        unique_names(rows[0].iter().map(str::to_string))
+        unique_names(first.iter().map(str::to_string))
     } else {
         unique_names((1..=width).map(|i| format!("column_{i}")))
     };
-    let data = if has_header { &rows[1..] } else { &rows[..] };
+    let data = rows.get(usize::from(has_header)..).unwrap_or_default();
 
     let mut columns: Vec<ColumnInference> = vec![ColumnInference::default(); width];
     for (i, row) in data.iter().enumerate() {
@@ -400,6 +449,51 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("set the delimiter to '|'"), "{err}");
+    }
+
+    #[test]
+    fn files_of_only_quotes_or_empty_lines_are_errors_not_panics() {
+        for text in [&b"\"\""[..], b"\"", b"\n\n", b"\"\"\n\"\"\n", b" \r\n"] {
+            let err = detect(&entry(text, text.len()), "q.csv", &CsvOptions::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("q.csv"), "{err}");
+        }
+        let err = detect(&entry(b"\"", 1), "q.csv", &CsvOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 1: a field quoted with \" opens here and never closes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_named_by_the_line_it_opened_on() {
+        let text = b"id,note\n1,\"fine\"\n2,\"runs on\n3,x\n4,y\n";
+        let err = detect(&entry(text, text.len()), "u.csv", &CsvOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("u.csv line 3: a field quoted with"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn too_many_columns_are_refused_with_the_limit() {
+        let text = format!("{}\n", vec!["c"; MAX_COLUMNS + 1].join(","));
+        let err = detect(
+            &entry(text.as_bytes(), text.len()),
+            "w.csv",
+            &CsvOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(&format!("the row has {} fields", MAX_COLUMNS + 1)),
+            "{err}"
+        );
     }
 
     #[test]

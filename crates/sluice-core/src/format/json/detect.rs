@@ -2,10 +2,12 @@
 
 use serde_json::value::RawValue;
 
+use std::collections::HashMap;
+
 use super::parse_record;
 use super::split::RecordSplitter;
 use crate::error::Hint;
-use crate::format::Sample;
+use crate::format::{MAX_COLUMNS, Sample};
 use crate::schema::DetectedSchema;
 use crate::schema::infer::ColumnInference;
 use crate::{Error, Result};
@@ -30,33 +32,50 @@ pub fn detect(head: &Sample, path: &str) -> Result<DetectedSchema> {
     let truncated = !head.complete;
     let sample = head.complete_lines();
     let sample = sample.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(sample);
-    let mut splitter = RecordSplitter::new();
+    let mut splitter = RecordSplitter::new(path);
     splitter.push(sample);
     let mut names: Vec<String> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
     let mut columns: Vec<ColumnInference> = Vec::new();
+    // The record each column was last seen in, to give the others a NULL.
+    let mut seen_in: Vec<u64> = Vec::new();
     let mut rows = 0u64;
-    while let Some((record, line)) = splitter.next_record() {
+    while let Some(next) = splitter.next_record() {
+        let (record, line) = next?;
         let fields = parse_record(&record, path, line)?;
-        // Keys in the order they appear in the record, not the map's order.
-        let mut keys: Vec<(&String, usize)> = fields
-            .keys()
-            .map(|k| (k, find_key(&record, k).unwrap_or(usize::MAX)))
-            .collect();
-        keys.sort_by_key(|(_, pos)| *pos);
-        for (key, _) in keys {
-            if !names.contains(key) {
-                names.push(key.clone());
-                let mut c = ColumnInference::default();
-                for _ in 0..rows {
-                    c.observe(None);
+        // Keys in the order the file writes them: new ones become columns in that order.
+        for (key, raw) in &fields.ordered {
+            let i = match index.get(key) {
+                Some(&i) => i,
+                None => {
+                    if names.len() == MAX_COLUMNS {
+                        return Err(Error::Parse {
+                            path: path.into(),
+                            line: Some(line),
+                            column: Some(crate::error::excerpt(key)),
+                            message: format!(
+                                "the records have more than {MAX_COLUMNS} keys in all; sluice reads at most {MAX_COLUMNS} columns"
+                            ),
+                            hint: None,
+                        });
+                    }
+                    let mut c = ColumnInference::default();
+                    for _ in 0..rows {
+                        c.observe(None);
+                    }
+                    index.insert(key.clone(), names.len());
+                    names.push(key.clone());
+                    columns.push(c);
+                    seen_in.push(u64::MAX);
+                    names.len() - 1
                 }
-                columns.push(c);
-            }
+            };
+            observe(&mut columns[i], raw);
+            seen_in[i] = rows;
         }
-        for (name, c) in names.iter().zip(columns.iter_mut()) {
-            match fields.get(name) {
-                Some(raw) => observe(c, raw),
-                None => c.observe(None),
+        for (c, seen) in columns.iter_mut().zip(&seen_in) {
+            if *seen != rows {
+                c.observe(None);
             }
         }
         rows += 1;
@@ -88,13 +107,6 @@ pub fn detect(head: &Sample, path: &str) -> Result<DetectedSchema> {
         truncated,
         head.file_size(),
     ))
-}
-
-fn find_key(record: &[u8], key: &str) -> Option<usize> {
-    let needle = serde_json::to_string(key).ok()?;
-    record
-        .windows(needle.len())
-        .position(|w| w == needle.as_bytes())
 }
 
 #[cfg(test)]
@@ -130,6 +142,38 @@ mod tests {
             ]
         );
         assert_eq!(schema.total_rows, 3);
+    }
+
+    #[test]
+    fn keys_are_columns_in_the_order_first_written_and_a_repeated_key_is_an_error() {
+        let text = b"{\"b\": 1, \"a\": 2}\n{\"c\": 3, \"a\": 4}\n";
+        let schema = detect(&sample(text), "k.jsonl").unwrap();
+        let names: Vec<&str> = schema.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, vec!["b", "a", "c"]);
+        assert!(schema.columns[0].nullable && !schema.columns[1].nullable);
+        let err = detect(&sample(b"{\"a\": 1, \"a\": 2}\n"), "d.jsonl")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("d.jsonl line 1, column 'a': the record has this key twice"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn many_keys_are_read_in_one_pass_and_bounded() {
+        // 5,000 keys in one record: a search of the record for each key is 25 million steps.
+        let keys: Vec<String> = (0..5_000).map(|i| format!("\"k{i}\": {i}")).collect();
+        let text = format!("{{{}}}\n", keys.join(", "));
+        let schema = detect(&sample(text.as_bytes()), "w.jsonl").unwrap();
+        assert_eq!(schema.columns.len(), 5_000);
+        assert_eq!(schema.columns[4_999].name, "k4999");
+        let keys: Vec<String> = (0..=MAX_COLUMNS).map(|i| format!("\"k{i}\": 1")).collect();
+        let text = format!("{{{}}}\n", keys.join(", "));
+        let err = detect(&sample(text.as_bytes()), "w.jsonl")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("more than 10000 keys"), "{err}");
     }
 
     #[test]

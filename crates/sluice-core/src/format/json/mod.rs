@@ -59,10 +59,47 @@ impl Format for Json {
     }
 }
 
-pub(crate) type Fields<'a> = HashMap<String, &'a RawValue>;
+/// A record's fields in the order the file writes them, and by name.
+pub(crate) struct Fields<'a> {
+    pub ordered: Vec<(String, &'a RawValue)>,
+    by_name: HashMap<String, usize>,
+}
 
+impl<'a> Fields<'a> {
+    pub(crate) fn get(&self, name: &str) -> Option<&'a RawValue> {
+        self.by_name.get(name).map(|&i| self.ordered[i].1)
+    }
+}
+
+/// One JSON object read as `(key, raw value)` pairs in order, in one pass.
+struct Pairs<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Pairs<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Pairs<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> std::result::Result<Pairs<'a>, M::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some((k, v)) = map.next_entry::<String, &'de RawValue>()? {
+                    out.push((k, v));
+                }
+                Ok(Pairs(out))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
+/// Parses one record: an object whose keys are unique.
 pub(crate) fn parse_record<'a>(record: &'a [u8], path: &str, line: u64) -> Result<Fields<'a>> {
-    serde_json::from_slice::<Fields<'a>>(record).map_err(|e| Error::Parse {
+    let Pairs(ordered) = serde_json::from_slice::<Pairs<'a>>(record).map_err(|e| Error::Parse {
         path: path.into(),
         line: Some(line + e.line() as u64 - 1),
         column: None,
@@ -71,5 +108,18 @@ pub(crate) fn parse_record<'a>(record: &'a [u8], path: &str, line: u64) -> Resul
             Hint::text("each record must be an object, one per line (JSONL) or inside one array")
                 .into(),
         ),
-    })
+    })?;
+    let mut by_name = HashMap::with_capacity(ordered.len());
+    for (i, (k, _)) in ordered.iter().enumerate() {
+        if by_name.insert(k.clone(), i).is_some() {
+            return Err(Error::Parse {
+                path: path.into(),
+                line: Some(line),
+                column: Some(crate::error::excerpt(k)),
+                message: "the record has this key twice".into(),
+                hint: Some(Hint::text("write each key once per record").into()),
+            });
+        }
+    }
+    Ok(Fields { ordered, by_name })
 }

@@ -30,7 +30,7 @@ pub fn read(
 ) -> BatchStream {
     let state = JsonStream {
         input: bytes,
-        splitter: RecordSplitter::new(),
+        splitter: RecordSplitter::new(path),
         eof: false,
         columns: columns.to_vec(),
         path: path.to_string(),
@@ -54,10 +54,11 @@ impl BatchSource for JsonStream {
         let mut rows = 0;
         while rows < BATCH_ROWS {
             match self.splitter.next_record() {
-                Some((record, line)) => {
+                Some(next) => {
+                    let (record, line) = next?;
                     let fields = parse_record(&record, &self.path, line)?;
                     for (c, b) in self.columns.iter().zip(builders.iter_mut()) {
-                        b.append(fields.get(&c.name).copied())
+                        b.append(fields.get(&c.name))
                             .map_err(|message| Error::Parse {
                                 path: self.path.clone(),
                                 line: Some(line),
@@ -168,7 +169,7 @@ impl Builder {
             self.append_null();
             return Ok(());
         }
-        let bad = |ty: &str| format!("{text} is not a valid {ty}");
+        let bad = |ty: &str| format!("{} is not a valid {ty}", crate::error::excerpt(text));
         match self {
             Self::Int(b) => b.append_value(scalar.parse::<i64>().map_err(|_| bad("INT64"))?),
             Self::Float(b) => b.append_value(scalar.parse::<f64>().map_err(|_| bad("FLOAT64"))?),

@@ -1,5 +1,8 @@
 //! Splitting a byte stream into top-level JSON records without parsing them.
 
+use crate::format::MAX_RECORD_BYTES;
+use crate::{Error, Result};
+
 /// Splits a byte stream into top-level JSON records: the values of a top-level array, or
 /// whitespace-separated values (JSONL).
 #[derive(Debug, Default)]
@@ -18,12 +21,15 @@ pub(crate) struct RecordSplitter {
     /// Line (1-based) at `scanned`, and where the current record started.
     line: u64,
     record_line: u64,
+    /// The file, for errors.
+    path: String,
 }
 
 impl RecordSplitter {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(path: &str) -> Self {
         Self {
             line: 1,
+            path: path.to_string(),
             ..Default::default()
         }
     }
@@ -36,7 +42,10 @@ impl RecordSplitter {
     ///
     /// A record that is not an object or array (a bare scalar) runs to the end of its line
     /// and is returned whole, for the caller to reject.
-    pub(crate) fn next_record(&mut self) -> Option<(Vec<u8>, u64)> {
+    ///
+    /// # Errors
+    /// A record larger than [`MAX_RECORD_BYTES`], as soon as that much of it is pushed.
+    pub(crate) fn next_record(&mut self) -> Option<Result<(Vec<u8>, u64)>> {
         while self.scanned < self.pending.len() {
             let i = self.scanned;
             let b = self.pending[i];
@@ -100,13 +109,30 @@ impl RecordSplitter {
         if let Some(s) = &mut self.record_start {
             *s = 0;
         }
+        if self.pending.len() > MAX_RECORD_BYTES {
+            return Some(Err(Error::Parse {
+                path: self.path.clone(),
+                line: Some(self.record_line),
+                column: None,
+                message: format!(
+                    "the record starting here runs on for more than {} MiB",
+                    MAX_RECORD_BYTES >> 20
+                ),
+                hint: Some(
+                    crate::error::Hint::text(
+                        "check that the file holds JSON records and that each one ends",
+                    )
+                    .into(),
+                ),
+            }));
+        }
         None
     }
 
-    fn take_record(&mut self, end: usize) -> Option<(Vec<u8>, u64)> {
+    fn take_record(&mut self, end: usize) -> Option<Result<(Vec<u8>, u64)>> {
         let start = self.record_start.take()?;
         self.scalar = false;
-        Some((self.pending[start..end].to_vec(), self.record_line))
+        Some(Ok((self.pending[start..end].to_vec(), self.record_line)))
     }
 
     /// At the end of input: an unterminated record is an error.
@@ -120,19 +146,42 @@ mod tests {
     use super::*;
 
     fn split_all(input: &[u8], chunk: usize) -> Vec<(String, u64)> {
-        let mut s = RecordSplitter::new();
+        let mut s = RecordSplitter::new("t.json");
         let mut out = Vec::new();
         for c in input.chunks(chunk) {
             s.push(c);
-            while let Some((r, l)) = s.next_record() {
+            while let Some(r) = s.next_record() {
+                let (r, l) = r.unwrap();
                 out.push((String::from_utf8(r).unwrap(), l));
             }
         }
         s.push(b"\n");
-        while let Some((r, l)) = s.next_record() {
+        while let Some(r) = s.next_record() {
+            let (r, l) = r.unwrap();
             out.push((String::from_utf8(r).unwrap(), l));
         }
         out
+    }
+
+    #[test]
+    fn a_record_that_never_ends_is_refused_at_the_limit() {
+        let mut s = RecordSplitter::new("big.json");
+        s.push(b"{\"a\": 1}\n{\"b\": \"");
+        assert!(matches!(s.next_record(), Some(Ok(_))));
+        let chunk = vec![b'x'; 1 << 20];
+        let mut err = None;
+        for _ in 0..(MAX_RECORD_BYTES >> 20) + 2 {
+            s.push(&chunk);
+            if let Some(Err(e)) = s.next_record() {
+                err = Some(e.to_string());
+                break;
+            }
+        }
+        let err = err.expect("refused");
+        assert!(
+            err.starts_with("big.json line 2: the record starting here runs on"),
+            "{err}"
+        );
     }
 
     #[test]
