@@ -76,22 +76,25 @@ pub(crate) async fn run(engine: &Engine, cmd: ConnectionsCmd, out: &Printer) -> 
             ));
         }
         ConnectionsCmd::RotateKey => {
-            let (key, n) = engine.rotate_secret_key().await?;
-            match &key.source {
+            let rotation = engine.rotate_secret_key().await?;
+            let what = format!(
+                "re-sealed the credentials of {} connection(s) and {} job(s)",
+                rotation.connections, rotation.jobs
+            );
+            match &rotation.key.source {
                 sluice_core::secret::KeySource::File(path) => {
-                    out.line(&format!(
-                        "re-sealed the credentials of {n} connection(s); the new key is in {}",
-                        path.display()
-                    ));
+                    out.line(&format!("{what}; the new key is in {}", path.display()));
                 }
                 sluice_core::secret::KeySource::Env => {
+                    out.line(&format!("{what} with a new key."));
                     out.line(&format!(
-                        "re-sealed the credentials of {n} connection(s) with a new key."
+                        "Set it before the next command (it is also in {} until then):",
+                        engine.data_dir().join("secret.key.new").display()
                     ));
-                    out.line(
-                        "Set it before the next command, or the connections cannot be opened:",
-                    );
-                    out.line(&format!("  export SLUICE_SECRET_KEY={}", key.to_text()));
+                    out.line(&format!(
+                        "  export SLUICE_SECRET_KEY={}",
+                        rotation.key.to_text()
+                    ));
                 }
             }
         }

@@ -79,7 +79,7 @@ impl Engine {
         let key =
             SecretKey::load_or_create(data_dir).map_err(|e| Error::invalid_input(e.to_string()))?;
         let catalog = crate::catalog::postgres::PostgresCatalog::connect(url).await?;
-        Ok(Self::with_catalog(Arc::new(catalog), data_dir, key))
+        Self::settled(Self::with_catalog(Arc::new(catalog), data_dir, key)).await
     }
 
     /// Opens the data directory, creating it and the SQLite catalog if needed.
@@ -88,11 +88,17 @@ impl Engine {
         let key =
             SecretKey::load_or_create(data_dir).map_err(|e| Error::invalid_input(e.to_string()))?;
         let catalog = SqliteCatalog::open(&data_dir.join(CATALOG_FILE)).await?;
-        Ok(Self::with_catalog(Arc::new(catalog), data_dir, key))
+        Self::settled(Self::with_catalog(Arc::new(catalog), data_dir, key)).await
+    }
+
+    /// Finishes a key rotation a crash interrupted (see [`crate::secrets`]).
+    async fn settled(self) -> Result<Self> {
+        crate::secrets::settle_staged_key(&self.catalog, &self.keys).await?;
+        Ok(self)
     }
 
     pub fn with_catalog(catalog: Arc<dyn Catalog>, data_dir: &Path, key: SecretKey) -> Self {
-        let keys = Arc::new(Keyring::new(key));
+        let keys = Arc::new(Keyring::new(key, data_dir));
         let sinks = Arc::new(SinkPool::new(data_dir.to_path_buf()));
         let connections = Connections::new(catalog.clone(), Arc::clone(&keys));
         let jobs = Jobs::new(
@@ -101,7 +107,7 @@ impl Engine {
             connections.clone(),
             sinks,
         );
-        let alerts = Alerting::new(catalog.clone(), Notifier::default());
+        let alerts = Alerting::new(catalog.clone(), Arc::clone(&keys), Notifier::default());
         let runner = Runner::new(catalog.clone(), connections.clone(), jobs.clone(), alerts);
         Self {
             catalog,
@@ -130,7 +136,7 @@ impl Engine {
 
     /// Sets how alerts are sent.
     pub fn set_notifier(&mut self, notifier: Notifier) {
-        self.runner.alerts = Alerting::new(self.catalog.clone(), notifier);
+        self.runner.alerts = Alerting::new(self.catalog.clone(), Arc::clone(&self.keys), notifier);
     }
 
     pub fn retry_policy(&self) -> RetryPolicy {
@@ -200,8 +206,8 @@ impl Engine {
     }
 
     /// Seals every credential under a new key, in one transaction, and makes it the key.
-    /// Returns the new key and how many connections were re-sealed.
-    pub async fn rotate_secret_key(&self) -> Result<(SecretKey, usize)> {
+    /// A crash at any point leaves every secret readable (see [`crate::secrets`]).
+    pub async fn rotate_secret_key(&self) -> Result<crate::secrets::Rotation> {
         crate::secrets::rotate(&self.catalog, &self.keys).await
     }
 

@@ -137,6 +137,8 @@ impl Jobs {
         let sink = self.sinks.get(&req.destination)?;
         sink.ensure_table(&table, &schema).await?;
         let destination = self.keys.seal_destination(&req.name, &req.destination);
+        let mut settings = req.settings;
+        settings.alerts = self.keys.seal_alerts(&req.name, &settings.alerts);
         let new = NewJob {
             uid: uuid::Uuid::new_v4().to_string(),
             name: req.name,
@@ -150,21 +152,26 @@ impl Jobs {
             destination,
             table_name: table,
             load_type: req.load_type,
-            settings: req.settings,
+            settings,
             max_file_size,
         };
         Ok(self.shown(self.catalog.create_job(&new).await?))
     }
 
-    /// Changes a job's schedule, timezone, pause or alerts.
-    pub(crate) async fn update(&self, name: &str, update: JobUpdate) -> Result<Job> {
+    /// Changes a job's schedule, timezone, pause or alerts. Webhook URLs sent back redacted
+    /// keep their stored values.
+    pub(crate) async fn update(&self, name: &str, mut update: JobUpdate) -> Result<Job> {
         let job = self.catalog.job(name).await?;
+        if let Some(alerts) = update.alerts.take() {
+            let previous = self.keys.open_alerts(&job).unwrap_or_default();
+            let alerts = alerts.keep_secrets_from(&previous);
+            alerts
+                .validate()
+                .map_err(|e| Error::invalid(&e.field, e.to_string()))?;
+            update.alerts = Some(self.keys.seal_alerts(name, &alerts));
+        }
         let mut settings: JobSettings = job.settings.clone();
         update.apply(&mut settings);
-        settings
-            .alerts
-            .validate()
-            .map_err(|e| Error::invalid(&e.field, e.to_string()))?;
         self.catalog.update_job_settings(job.id, &settings).await?;
         self.get(name).await
     }
@@ -185,10 +192,13 @@ impl Jobs {
         Ok(self.shown(self.catalog.job(name).await?))
     }
 
-    /// A stored job made safe to show: its destination opened, then redacted.
+    /// A stored job made safe to show: its destination and webhook URLs opened, then
+    /// redacted.
     fn shown(&self, mut job: Job) -> Job {
         let opened = self.keys.open_destination(&job);
+        let alerts = self.keys.open_alerts(&job);
         job.destination = opened.unwrap_or(job.destination).redacted();
+        job.settings.alerts = alerts.unwrap_or(job.settings.alerts).redacted();
         job
     }
 

@@ -25,7 +25,7 @@ pub mod plan;
 pub mod run;
 pub mod schedule;
 pub mod scheduler;
-mod secrets;
+pub mod secrets;
 mod sinks;
 pub mod text;
 

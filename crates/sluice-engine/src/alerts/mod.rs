@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sluice_core::fields::FieldError;
+use sluice_core::secret::{REDACTED, Secrets, redact_path};
 
 pub use self::notify::{Notifier, SEND_ATTEMPTS};
 pub(crate) use self::raise::Alerting;
@@ -65,11 +66,7 @@ impl std::fmt::Display for AlertTarget {
                     WebhookFormat::Json => "json",
                     WebhookFormat::Slack => "slack",
                 };
-                write!(
-                    f,
-                    "webhook {} ({format})",
-                    sluice_core::secret::redact_path(url)
-                )
+                write!(f, "webhook {} ({format})", redact_path(url))
             }
             Self::Email { to } => write!(f, "email {to}"),
         }
@@ -93,7 +90,69 @@ pub enum WebhookFormat {
     Slack,
 }
 
+/// A webhook's URL is a credential (Slack's carries its secret in the path): stored sealed,
+/// shown as `https://hooks.slack.com/••••`, and kept when an edit sends that back.
+impl Secrets for Alerts {
+    fn map_secrets<E>(
+        &self,
+        mut f: impl FnMut(&'static str, &str) -> Result<String, E>,
+    ) -> Result<Self, E> {
+        let mut out = self.clone();
+        for t in &mut out.targets {
+            if let AlertTarget::Webhook { url, .. } = t {
+                *url = f("url", url)?;
+            }
+        }
+        Ok(out)
+    }
+
+    fn redact_field(_field: &str, value: &str) -> String {
+        redact_path(value)
+    }
+
+    /// Several webhooks can look alike redacted (two Slack channels): a URL sent back
+    /// redacted keeps the stored URL of the same format that shows the same, preferring the
+    /// one at the same position.
+    fn keep_secrets_from(&self, previous: &Self) -> Self {
+        let old: Vec<(&str, WebhookFormat)> = previous
+            .targets
+            .iter()
+            .filter_map(|t| match t {
+                AlertTarget::Webhook { url, format } => Some((url.as_str(), *format)),
+                AlertTarget::Email { .. } => None,
+            })
+            .collect();
+        let mut used = vec![false; old.len()];
+        let mut out = self.clone();
+        let mut position = 0;
+        for t in &mut out.targets {
+            let AlertTarget::Webhook { url, format } = t else {
+                continue;
+            };
+            let shows = |i: usize| {
+                !used[i]
+                    && old[i].1 == *format
+                    && (url == REDACTED || *url == redact_path(old[i].0))
+            };
+            let kept = (position < old.len() && shows(position))
+                .then_some(position)
+                .or_else(|| (0..old.len()).find(|&i| shows(i)));
+            if let Some(i) = kept {
+                used[i] = true;
+                *url = old[i].0.to_string();
+            }
+            position += 1;
+        }
+        out
+    }
+}
+
 impl Alerts {
+    /// What a job's sealed webhook URLs are bound to.
+    pub fn seal_context(job: &str) -> impl Fn(&str) -> String + '_ {
+        move |field| format!("job:{job}:alerts:{field}")
+    }
+
     /// Checks targets and thresholds; returns what is wrong, naming the field
     /// (`alerts.targets[0].url`).
     pub fn validate(&self) -> Result<(), FieldError> {
@@ -109,13 +168,22 @@ impl Alerts {
                 }
                 AlertTarget::Webhook { url, .. } => {
                     let field = format!("alerts.targets[{i}].url");
+                    let shown = redact_path(url);
+                    if url.contains(REDACTED) {
+                        return Err(FieldError::new(
+                            &field,
+                            format!(
+                                "{shown} is a redacted URL that matches no stored webhook; give the webhook's whole URL"
+                            ),
+                        ));
+                    }
                     let parsed = url::Url::parse(url).map_err(|e| {
-                        FieldError::new(&field, format!("'{url}' is not a URL ({e})"))
+                        FieldError::new(&field, format!("'{shown}' is not a URL ({e})"))
                     })?;
                     if !matches!(parsed.scheme(), "http" | "https") {
                         return Err(FieldError::new(
                             &field,
-                            format!("use an http:// or https:// URL, not '{url}'"),
+                            format!("use an http:// or https:// URL, not '{shown}'"),
                         ));
                     }
                 }

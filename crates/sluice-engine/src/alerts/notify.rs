@@ -57,6 +57,8 @@ impl Notifier {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(10))
+            // A redirect would carry the alert (and a token in the URL's path) elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("an HTTP client with default TLS builds");
@@ -155,12 +157,20 @@ impl Notifier {
                 .await;
             match sent {
                 Ok(r) if r.status().is_success() => Ok(()),
+                Ok(r) if r.status().is_redirection() => Err((
+                    format!(
+                        "answered {} (a redirect, which alerts do not follow: give the webhook's final URL)",
+                        r.status()
+                    ),
+                    true,
+                )),
                 // A 4xx other than 429 will not change on a retry.
                 Ok(r) => Err((
                     format!("answered {}", r.status()),
                     r.status().is_client_error() && r.status().as_u16() != 429,
                 )),
-                Err(e) => Err((e.to_string(), false)),
+                // Without the URL, which may carry the webhook's secret.
+                Err(e) => Err((e.without_url().to_string(), false)),
             }
         })
         .await

@@ -12,6 +12,7 @@ use sluice_core::storage::FileEntry;
 use super::{Alert, AlertKind, AlertState, Notifier, SIZE_HISTORY, size_anomaly};
 use crate::Result;
 use crate::catalog::Catalog;
+use crate::keyring::Keyring;
 use crate::model::{FileOutcome, Job, ProcessedFile, Run, RunFile, RunStatus};
 use crate::run::log::{Level, RunLog};
 use crate::text::human_bytes;
@@ -21,17 +22,26 @@ use crate::text::human_bytes;
 #[derive(Clone)]
 pub(crate) struct Alerting {
     catalog: Arc<dyn Catalog>,
+    /// Opens the webhook URLs, which are stored sealed.
+    keys: Arc<Keyring>,
     notifier: Notifier,
     log: RunLog,
 }
 
 impl Alerting {
-    pub(crate) fn new(catalog: Arc<dyn Catalog>, notifier: Notifier) -> Self {
+    pub(crate) fn new(catalog: Arc<dyn Catalog>, keys: Arc<Keyring>, notifier: Notifier) -> Self {
         Self {
             log: RunLog::new(catalog.clone()),
             catalog,
+            keys,
             notifier,
         }
+    }
+
+    /// Sends `alert` to the job's targets, their URLs opened.
+    async fn send(&self, job: &Job, alert: &Alert) -> std::result::Result<(), String> {
+        let alerts = self.keys.open_alerts(job).map_err(|e| e.to_string())?;
+        self.notifier.send(&alerts.targets, alert).await
     }
 
     /// Raises a size anomaly for each file to load that is far outside the sizes the job
@@ -314,11 +324,7 @@ impl Alerting {
                 json!({ "opened_at": closed[0].opened_at }),
                 Utc::now(),
             );
-            if let Err(e) = self
-                .notifier
-                .send(&job.settings.alerts.targets, &alert)
-                .await
-            {
+            if let Err(e) = self.send(job, &alert).await {
                 tracing::warn!(job = %job.name, "cannot send a resolved alert: {e}");
             }
         }
@@ -328,10 +334,7 @@ impl Alerting {
         if job.settings.alerts.targets.is_empty() {
             return;
         }
-        let sent = self
-            .notifier
-            .send(&job.settings.alerts.targets, alert)
-            .await;
+        let sent = self.send(job, alert).await;
         let error = sent.as_ref().err().map(String::as_str);
         if let Some(run_id) = run_id {
             let line = match error {

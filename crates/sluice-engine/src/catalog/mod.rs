@@ -64,13 +64,21 @@ pub trait JobCatalog: Send + Sync {
     async fn update_job_settings(&self, job_id: i64, settings: &JobSettings) -> Result<()>;
     /// Deletes the job with its runs and ledger.
     async fn delete_job(&self, name: &str) -> Result<()>;
-    /// Replaces the configs of connections and the destinations of jobs, all in one
-    /// transaction (key rotation re-seals both).
+    /// Replaces the configs of connections and the destinations and alerts of jobs, all in
+    /// one transaction (key rotation re-seals them).
     async fn update_secrets(
         &self,
         configs: &[(i64, ConnectionConfig)],
-        destinations: &[(i64, SinkConfig)],
+        jobs: &[SealedJob],
     ) -> Result<()>;
+}
+
+/// A job's sealed settings, as key rotation rewrites them.
+#[derive(Debug, Clone)]
+pub struct SealedJob {
+    pub id: i64,
+    pub destination: SinkConfig,
+    pub alerts: crate::alerts::Alerts,
 }
 
 /// Which file versions a job claimed and loaded.

@@ -14,10 +14,10 @@ use sqlx::Row;
 
 use std::collections::HashMap;
 
-use sluice_sinks::SinkConfig;
-
 use super::sql::{JOB_COLUMNS, RUN_COLUMNS, catalog, db, is_unique_violation, to_json};
-use super::{ConnectionCatalog, IncidentCatalog, JobCatalog, Ledger, Promotion, RunCatalog, tally};
+use super::{
+    ConnectionCatalog, IncidentCatalog, JobCatalog, Ledger, Promotion, RunCatalog, SealedJob, tally,
+};
 use crate::alerts::{AlertKind, Incident};
 use crate::error::Kind;
 use crate::model::{

@@ -45,6 +45,15 @@ impl Receiver {
                 ),
             )
             .route(
+                "/moved",
+                post(|| async {
+                    (
+                        StatusCode::TEMPORARY_REDIRECT,
+                        [(axum::http::header::LOCATION, "/json")],
+                    )
+                }),
+            )
+            .route(
                 "/down",
                 post(|State(r): State<Receiver>| async move {
                     *r.down.lock().unwrap() += 1;
@@ -290,6 +299,94 @@ async fn a_receiver_that_is_down_is_retried_and_the_failure_recorded() {
         log.iter()
             .any(|l| l.level == "warn" && l.message.starts_with("alert run_failed not sent")),
         "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn webhook_urls_are_sealed_shown_redacted_and_kept_through_an_edit() {
+    let (rx, base) = Receiver::start().await;
+    let mut alerts = targets(&base);
+    let AlertTarget::Webhook { url, .. } = &mut alerts.targets[1] else {
+        unreachable!()
+    };
+    *url = format!("{base}/slack?token=T0KEN-in-the-query");
+    let env = env_with_job(alerts).await;
+    // At rest: sealed.
+    let stored = env.engine.catalog().job("tx").await.unwrap();
+    let at_rest = serde_json::to_string(&stored.settings.alerts).unwrap();
+    assert!(
+        !at_rest.contains("/json") && !at_rest.contains("T0KEN") && at_rest.contains("v1:"),
+        "{at_rest}"
+    );
+    // Shown: the host only, as JSON and as text.
+    let shown = env.engine.job("tx").await.unwrap();
+    let text = serde_json::to_string(&shown).unwrap();
+    assert!(!text.contains("/json") && !text.contains("T0KEN"), "{text}");
+    assert!(text.contains(&format!("{base}/••••")), "{text}");
+    // An edit that sends the redacted targets back (with the order changed) keeps both URLs.
+    let mut edited = shown.settings.alerts.clone();
+    edited.targets.reverse();
+    env.engine
+        .update_job(
+            "tx",
+            sluice_engine::model::JobUpdate {
+                alerts: Some(edited),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    env.write("t_2.csv", BAD_ROW, 40);
+    env.run_all("tx").await;
+    assert_eq!(rx.seen(), vec![("run_failed".into(), "firing".into())]);
+    assert_eq!(rx.slack.lock().unwrap().len(), 1);
+    // A redacted URL that matches no stored webhook is refused, naming the field.
+    let err = env
+        .engine
+        .update_job(
+            "tx",
+            sluice_engine::model::JobUpdate {
+                alerts: Some(Alerts {
+                    targets: vec![AlertTarget::Webhook {
+                        url: "https://elsewhere.example/••••".into(),
+                        format: WebhookFormat::Json,
+                    }],
+                    freshness_hours: None,
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.field(), Some("alerts.targets[0].url"), "{err}");
+}
+
+#[tokio::test]
+async fn a_webhook_that_redirects_is_not_followed() {
+    let (rx, base) = Receiver::start().await;
+    let env = env_with_job(Alerts {
+        targets: vec![AlertTarget::Webhook {
+            url: format!("{base}/moved"),
+            format: WebhookFormat::Json,
+        }],
+        freshness_hours: None,
+    })
+    .await;
+    env.write("t_2.csv", BAD_ROW, 40);
+    env.run_all("tx").await;
+    assert!(
+        rx.json.lock().unwrap().is_empty(),
+        "the redirect was followed"
+    );
+    let incident = &env.engine.incidents("tx").await.unwrap()[0];
+    let error = incident.notify_error.as_deref().unwrap();
+    assert!(
+        error.contains("307") && error.contains("redirect"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("after"),
+        "a redirect is not retried: {error}"
     );
 }
 

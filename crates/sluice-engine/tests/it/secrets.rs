@@ -94,8 +94,9 @@ async fn rotating_the_key_reseals_every_connection() {
         .await
         .unwrap();
     let before = catalog.connection("a").await.unwrap();
-    let (new, n) = engine.rotate_secret_key().await.unwrap();
-    assert_eq!(n, 2);
+    let rotation = engine.rotate_secret_key().await.unwrap();
+    let new = rotation.key;
+    assert_eq!(rotation.connections, 2);
     assert_ne!(new.to_text(), old.to_text());
     let on_disk = std::fs::read_to_string(dir.path().join("secret.key")).unwrap();
     assert_eq!(on_disk.trim(), new.to_text());
@@ -105,6 +106,8 @@ async fn rotating_the_key_reseals_every_connection() {
     // A fresh engine with the new key opens them; the old key does not.
     let (fresh, _) = engine_with(dir.path(), new).await;
     fresh.store("b").await.unwrap();
+    // The old key alone (from SLUICE_SECRET_KEY, with no key file to fall back on) does not.
+    let old = SecretKey::from_text(&old.to_text(), KeySource::Env).unwrap();
     let (stale, _) = engine_with(dir.path(), old).await;
     assert!(stale.store("b").await.is_err());
 }
@@ -145,4 +148,70 @@ async fn an_edit_that_keeps_the_redacted_secret_keeps_the_secret() {
             .contains("us-east-2")
     );
     engine.store("prod").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_running_process_picks_up_a_key_rotated_by_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("secret.key");
+    let old = SecretKey::generate(KeySource::File(path.clone()));
+    old.write_file(&path).unwrap();
+    // `serve`, holding the old key in memory...
+    let (serving, _) = engine_with(dir.path(), old.clone()).await;
+    serving
+        .add_connection_url("a", "s3://drops", &s3_options())
+        .await
+        .unwrap();
+    // ...while `sluice connections rotate-key` runs in another process.
+    let (rotating, _) = engine_with(dir.path(), old.clone()).await;
+    let new = rotating.rotate_secret_key().await.unwrap().key;
+    serving
+        .store("a")
+        .await
+        .expect("opens with the rotated key");
+    // What it seals from now on is sealed with the new key.
+    serving
+        .add_connection_url("b", "s3://other", &s3_options())
+        .await
+        .unwrap();
+    let (fresh, _) = engine_with(dir.path(), new).await;
+    fresh.store("a").await.unwrap();
+    fresh.store("b").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_rotation_that_stopped_after_the_catalog_changed_is_finished_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).await.unwrap();
+    engine
+        .add_connection_url("a", "s3://drops", &s3_options())
+        .await
+        .unwrap();
+    let rotation = engine.rotate_secret_key().await.unwrap();
+    drop(engine);
+    // As a crash between the commit and the rename leaves it: the old key in secret.key,
+    // the new one (which the catalog is sealed with) staged.
+    let path = dir.path().join("secret.key");
+    let staged = dir.path().join("secret.key.new");
+    std::fs::rename(&path, &staged).unwrap();
+    let old = SecretKey::generate(KeySource::File(path.clone()));
+    old.write_file(&path).unwrap();
+    let engine = Engine::open(dir.path()).await.unwrap();
+    engine.store("a").await.expect("the staged key opens it");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap().trim(),
+        rotation.key.to_text(),
+        "the rotation was finished"
+    );
+    assert!(!staged.exists());
+    // A rotation that stopped before the catalog changed leaves a stale staged key, harmless.
+    SecretKey::generate(KeySource::File(staged.clone()))
+        .write_file(&staged)
+        .unwrap();
+    let engine = Engine::open(dir.path()).await.unwrap();
+    engine.store("a").await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap().trim(),
+        rotation.key.to_text()
+    );
 }

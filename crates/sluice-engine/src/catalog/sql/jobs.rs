@@ -123,13 +123,14 @@ macro_rules! jobs {
             async fn update_secrets(
                 &self,
                 configs: &[(i64, ConnectionConfig)],
-                destinations: &[(i64, SinkConfig)],
+                jobs: &[SealedJob],
             ) -> Result<()> {
                 let mut tx = self.pool.begin().await.map_err(db)?;
-                for (id, destination) in destinations {
-                    sqlx::query(Self::sql("UPDATE jobs SET destination = ? WHERE id = ?"))
-                        .bind(to_json(destination))
-                        .bind(id)
+                for job in jobs {
+                    sqlx::query(Self::sql("UPDATE jobs SET destination = ?, alerts = ? WHERE id = ?"))
+                        .bind(to_json(&job.destination))
+                        .bind(to_json(&job.alerts))
+                        .bind(job.id)
                         .execute(&mut *tx)
                         .await
                         .map_err(db)?;
