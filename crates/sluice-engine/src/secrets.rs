@@ -184,27 +184,26 @@ pub(crate) async fn settle_staged_key(catalog: &Arc<dyn Catalog>, keys: &Keyring
         }
         jobs.iter().find(|j| has_secrets(j)).map(|j| opens(j, key))
     };
-    match (decides(&current), decides(&staged)) {
-        (Some(false), Some(true)) => {
-            match &current.source {
-                KeySource::File(path) => {
-                    install(&staged_path, path, &staged)?;
-                    tracing::warn!(
-                        "finished an interrupted key rotation: {} now holds the key the catalog is sealed with",
-                        path.display()
-                    );
-                }
-                KeySource::Env => tracing::warn!(
-                    "the catalog is sealed with the key in {}, not SLUICE_SECRET_KEY (a key rotation was not finished): set SLUICE_SECRET_KEY to it",
-                    staged_path.display()
-                ),
-            }
-            keys.replace(staged);
-        }
-        // The rotation never reached the catalog, or is finished. A rotation in another
-        // process may be between staging and committing, so a stale staged key is left for
-        // the next rotation to replace: it is tried only for values the key does not open.
-        _ => {}
+    // Unless the catalog opens with the staged key only, the rotation never reached the
+    // catalog or is finished. A rotation in another process may be between staging and
+    // committing, so a stale staged key is left for the next rotation to replace: it is
+    // tried only for values the key does not open.
+    if decides(&current) != Some(false) || decides(&staged) != Some(true) {
+        return Ok(());
     }
+    match &current.source {
+        KeySource::File(path) => {
+            install(&staged_path, path, &staged)?;
+            tracing::warn!(
+                "finished an interrupted key rotation: {} now holds the key the catalog is sealed with",
+                path.display()
+            );
+        }
+        KeySource::Env => tracing::warn!(
+            "the catalog is sealed with the key in {}, not SLUICE_SECRET_KEY (a key rotation was not finished): set SLUICE_SECRET_KEY to it",
+            staged_path.display()
+        ),
+    }
+    keys.replace(staged);
     Ok(())
 }
