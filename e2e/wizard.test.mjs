@@ -41,7 +41,7 @@ before(async () => {
     req.on("end", () => { hooks.push({ path: req.url, body: JSON.parse(body) }); res.end("ok"); });
   });
   await new Promise((resolve) => hook.listen(0, "127.0.0.1", resolve));
-  server = spawn(bin, ["--data-dir", join(work, "data"), "serve", "--bind", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "inherit"] });
+  server = spawn(bin, ["--data-dir", join(work, "data"), "serve", "--bind", "127.0.0.1:0", "--local-root", drop], { stdio: ["ignore", "pipe", "inherit"] });
   // The server prints its API address, then the UI's address carrying a token made for
   // this start.
   ui = await new Promise((resolve, reject) => {
@@ -272,8 +272,18 @@ test("the job page edits the schedule, pauses, alerts and explains each run", as
   assert.equal(await textOf("err-alerts.targets[0].url"), "");
   assert.equal(await textOf("err-alerts.email"), "");
   ({ job } = await getJSON("/api/jobs/daily-transactions"));
-  assert.deepEqual(job.alerts, { targets: [{ kind: "webhook", url: hookUrl, format: "slack" }], freshness_hours: 48 });
+  // The webhook's URL (Slack's carries its secret) is shown with its host only...
+  const shownUrl = `http://127.0.0.1:${hook.address().port}/••••`;
+  assert.deepEqual(job.alerts, { targets: [{ kind: "webhook", url: shownUrl, format: "slack" }], freshness_hours: 48 });
   assert.match(await page.innerText("#incidents"), /No alerts so far/);
+  // ...and saving the form again, as shown, keeps the stored URL (the alert below arrives).
+  await page.reload();
+  await page.waitForSelector("#alerts-save");
+  assert.equal(await page.inputValue("#alert-url"), shownUrl);
+  await page.fill("#freshness-hours", "36");
+  await page.click("#alerts-save");
+  await page.waitForFunction(() => document.getElementById("alerts-msg").textContent.includes("Saved"));
+  assert.equal((await getJSON("/api/jobs/daily-transactions")).job.alerts.freshness_hours, 36);
 
   // A second run: one new file loads, one with a changed schema is refused and raises an alert.
   writeFileSync(join(drop, "transactions_2024-11-20.csv"), csv(201, 50));

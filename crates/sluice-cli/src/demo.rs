@@ -171,8 +171,18 @@ async fn reset(engine: &Engine, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The demo's drop folder: beside the data directory (`.sluice` → `.sluice-demo/drop`),
+/// since no connection reads inside the data directory.
+fn drop_dir(data_dir: &std::path::Path) -> Result<std::path::PathBuf> {
+    let data_dir = std::path::absolute(data_dir)?;
+    let name = data_dir
+        .file_name()
+        .map_or_else(|| "sluice".into(), |n| n.to_string_lossy().into_owned());
+    Ok(data_dir.with_file_name(format!("{name}-demo")).join("drop"))
+}
+
 pub async fn run(engine: &Engine, args: &DemoArgs, out: &Printer) -> Result<()> {
-    let dir = std::path::absolute(engine.data_dir().join("demo").join("drop"))?;
+    let dir = drop_dir(engine.data_dir())?;
     reset(engine, &dir).await?;
     let first = NaiveDate::from_ymd_opt(2024, 11, 15).expect("valid date");
     let days = u64::from(args.days.max(1));

@@ -142,9 +142,24 @@ struct ServeArgs {
     /// (repeatable): the name of a reverse proxy or of the machine.
     #[arg(long = "allowed-host", value_name = "NAME")]
     allowed_hosts: Vec<String>,
+    /// A folder local connections made through the API and UI may point into
+    /// (repeatable; the environment variable takes a `:`-separated list). Without one, only
+    /// connections added with the CLI read local folders.
+    #[arg(long = "local-root", value_name = "DIR", env = sluice_engine::access::LOCAL_ROOTS_ENV, value_delimiter = ':')]
+    local_roots: Vec<std::path::PathBuf>,
+    /// A folder, besides the data directory, DuckDB files named through the API may be in
+    /// (repeatable; `:`-separated in the environment variable).
+    #[arg(long = "duckdb-root", value_name = "DIR", env = sluice_engine::access::DUCKDB_ROOTS_ENV, value_delimiter = ':')]
+    duckdb_roots: Vec<std::path::PathBuf>,
 }
 
-async fn serve(engine: Engine, a: ServeArgs, out: &Printer) -> Result<()> {
+async fn serve(mut engine: Engine, a: ServeArgs, out: &Printer) -> Result<()> {
+    let local_roots = absolute_folders("--local-root", &a.local_roots)?;
+    let duckdb_roots = absolute_folders("--duckdb-root", &a.duckdb_roots)?;
+    engine.confine(sluice_engine::access::LocalAccess {
+        local_roots: local_roots.clone(),
+        duckdb_roots,
+    });
     let auth = match (a.no_auth, a.api_token) {
         (true, _) => sluice_web::Auth::Disabled,
         (false, Some(t)) if !t.is_empty() => sluice_web::Auth::Token(t),
@@ -169,8 +184,33 @@ async fn serve(engine: Engine, a: ServeArgs, out: &Printer) -> Result<()> {
             server.ui_url()
         )),
     }
+    if local_roots.is_empty() {
+        out.line("local folders: only connections added with the CLI (allow folders for the UI with --local-root DIR)");
+    } else {
+        let shown: Vec<String> = local_roots
+            .iter()
+            .map(|r| r.display().to_string())
+            .collect();
+        out.line(&format!(
+            "local folders the UI may connect to: {}",
+            shown.join(", ")
+        ));
+    }
     server.run(Arc::new(engine)).await?;
     Ok(())
+}
+
+/// Folders given to a flag, made absolute; each must exist.
+fn absolute_folders(flag: &str, dirs: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>> {
+    dirs.iter()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map(|d| {
+            std::fs::canonicalize(d)
+                .ok()
+                .filter(|p| p.is_dir())
+                .ok_or_else(|| anyhow::anyhow!("{flag} {}: no such folder", d.display()))
+        })
+        .collect()
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {

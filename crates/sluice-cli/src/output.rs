@@ -61,6 +61,9 @@ impl Printer {
     }
 
     pub fn listing(&self, l: &FileListing) {
+        for w in &l.warnings {
+            self.line(&format!("warning: {w}"));
+        }
         if let Some(s) = &l.suggestion {
             let flag = l.hint.as_ref().map(hints::as_flag).unwrap_or_default();
             self.line(&format!("{s}{flag}"));

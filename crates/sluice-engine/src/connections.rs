@@ -3,6 +3,7 @@
 //! everything handed out.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use sluice_core::schema::DetectedSchema;
 use sluice_core::secret::Secrets;
 use sluice_core::storage::{ConnectionConfig, FilePattern, Listing, Store};
 
+use crate::access::{LocalAccess, check_not_data_dir};
 use crate::catalog::ConnectionCatalog;
 use crate::keyring::Keyring;
 use crate::model::{ConnectionRecord, DEFAULT_MAX_FILE_SIZE};
@@ -49,6 +51,9 @@ pub struct FileListing {
     /// The table name the pattern suggests (`transactions_*.csv` → `transactions`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggested_table: Option<String>,
+    /// What the listing skipped and why (a folder it cannot read, a link that loops).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// What a connection or job name may be, as a regular expression (for forms).
@@ -76,11 +81,35 @@ pub fn validate_name(kind: crate::error::Kind, name: &str) -> Result<()> {
 pub(crate) struct Connections {
     catalog: Arc<dyn ConnectionCatalog>,
     keys: Arc<Keyring>,
+    /// Hidden from every local connection.
+    data_dir: PathBuf,
+    /// Where local connections may point, when confined (see [`crate::access`]).
+    pub(crate) access: Option<LocalAccess>,
 }
 
 impl Connections {
-    pub(crate) fn new(catalog: Arc<dyn ConnectionCatalog>, keys: Arc<Keyring>) -> Self {
-        Self { catalog, keys }
+    pub(crate) fn new(
+        catalog: Arc<dyn ConnectionCatalog>,
+        keys: Arc<Keyring>,
+        data_dir: &Path,
+    ) -> Self {
+        Self {
+            catalog,
+            keys,
+            data_dir: data_dir.to_path_buf(),
+            access: None,
+        }
+    }
+
+    /// Refuses a local folder in the data directory, or outside the allowed roots.
+    fn check_access(&self, config: &ConnectionConfig) -> Result<()> {
+        if let ConnectionConfig::Local(local) = config {
+            check_not_data_dir(&local.path, &self.data_dir)?;
+            if let Some(access) = &self.access {
+                access.check_folder(&local.path)?;
+            }
+        }
+        Ok(())
     }
 
     /// Adds a connection after validating its settings; credentials are sealed before they
@@ -92,6 +121,7 @@ impl Connections {
     ) -> Result<ConnectionRecord> {
         validate_name(crate::error::Kind::Connection, name)?;
         check_config(&config)?;
+        self.check_access(&config)?;
         let sealed = self.keys.seal_connection(name, &config);
         Ok(redact(self.catalog.add_connection(name, &sealed).await?))
     }
@@ -116,6 +146,7 @@ impl Connections {
         let previous = self.keys.open_connection(&record)?;
         let config = config.keep_secrets_from(&previous);
         check_config(&config)?;
+        self.check_access(&config)?;
         self.catalog
             .update_connection(record.id, &self.keys.seal_connection(name, &config))
             .await?;
@@ -141,13 +172,14 @@ impl Connections {
         self.catalog.delete_connection(name).await
     }
 
-    /// Opens a stored connection.
+    /// Opens a stored connection; the data directory is hidden from it.
     pub(crate) async fn store(&self, name: &str) -> Result<Store> {
         let record = self.catalog.connection(name).await?;
         let config = self.keys.open_connection(&record)?;
-        config
+        Ok(config
             .build()
-            .map_err(|e| Error::invalid_input(format!("connection '{name}': {e}")))
+            .map_err(|e| Error::invalid_input(format!("connection '{name}': {e}")))?
+            .hiding(&self.data_dir))
     }
 
     /// Lists one page at the connection's root, within [`CONNECTION_TEST_TIMEOUT`].
@@ -173,13 +205,14 @@ impl Connections {
     ) -> Result<FileListing> {
         let store = self.store(connection).await?;
         let pattern = FilePattern::new(prefix, pattern)?;
-        let listing = store.list(&pattern).await?;
+        let mut listing = store.list(&pattern).await?;
         let max = max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE);
         let nothing = listing
             .files
             .is_empty()
             .then(|| no_match(&listing, &pattern));
         let count = listing.files.len();
+        let warnings = std::mem::take(&mut listing.warnings);
         let files = listing
             .files
             .into_iter()
@@ -204,6 +237,7 @@ impl Connections {
             suggestion,
             hint,
             suggested_table: Some(pattern.table_stem()).filter(|t| !t.is_empty()),
+            warnings,
         })
     }
 

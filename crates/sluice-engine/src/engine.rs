@@ -16,6 +16,7 @@ use sluice_core::storage::{ConnectionConfig, Store};
 use sluice_sinks::{BuiltSink, Inspect, SinkConfig};
 use tokio_util::sync::CancellationToken;
 
+use crate::access::LocalAccess;
 use crate::alerts::{Alerting, Incident, Notifier};
 use crate::catalog::Catalog;
 use crate::catalog::sqlite::SqliteCatalog;
@@ -100,7 +101,7 @@ impl Engine {
     pub fn with_catalog(catalog: Arc<dyn Catalog>, data_dir: &Path, key: SecretKey) -> Self {
         let keys = Arc::new(Keyring::new(key, data_dir));
         let sinks = Arc::new(SinkPool::new(data_dir.to_path_buf()));
-        let connections = Connections::new(catalog.clone(), Arc::clone(&keys));
+        let connections = Connections::new(catalog.clone(), Arc::clone(&keys), data_dir);
         let jobs = Jobs::new(
             catalog.clone(),
             Arc::clone(&keys),
@@ -132,6 +133,14 @@ impl Engine {
     /// Sets how transient failures are retried.
     pub fn set_retry_policy(&mut self, policy: RetryPolicy) {
         self.runner.retry = policy;
+    }
+
+    /// Confines what callers can name on this machine (`sluice serve` does; see
+    /// [`crate::access`]): local connections to `access.local_roots`, DuckDB files to the
+    /// data directory and `access.duckdb_roots`.
+    pub fn confine(&mut self, access: LocalAccess) {
+        self.connections.access = Some(access.clone());
+        self.jobs.access = Some(access);
     }
 
     /// Sets how alerts are sent.
@@ -270,8 +279,10 @@ impl Engine {
         self.jobs.delete(name, drop_table).await
     }
 
-    /// The sink of a destination as the user gave it (credentials in clear).
+    /// The sink of a destination as the user gave it (credentials in clear), if this
+    /// engine may write there (see [`crate::access`]).
     pub fn sink(&self, destination: &SinkConfig) -> Result<Arc<dyn BuiltSink>> {
+        self.jobs.check_destination(destination)?;
         self.jobs.sinks().get(destination)
     }
 

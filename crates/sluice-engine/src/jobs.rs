@@ -1,6 +1,7 @@
 //! Jobs: creating one (detect the newest file, create the table, store the job), changing
 //! its settings, showing it with its destination's credentials redacted, deleting it.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,7 @@ use sluice_core::secret::Secrets;
 use sluice_core::storage::{FileEntry, FilePattern};
 use sluice_sinks::{BuiltSink, LoadMode, SinkConfig};
 
+use crate::access::LocalAccess;
 use crate::catalog::Catalog;
 use crate::connections::{Connections, no_match, validate_name};
 use crate::error::Kind;
@@ -62,6 +64,8 @@ pub(crate) struct Jobs {
     keys: Arc<Keyring>,
     connections: Connections,
     sinks: Arc<SinkPool>,
+    /// Where DuckDB files may be, when confined (see [`crate::access`]).
+    pub(crate) access: Option<LocalAccess>,
 }
 
 impl Jobs {
@@ -76,7 +80,39 @@ impl Jobs {
             keys,
             connections,
             sinks,
+            access: None,
         }
+    }
+
+    /// Refuses a destination this engine may not write to: a DuckDB file outside the
+    /// allowed folders, or one that would be a different file on each machine sharing the
+    /// catalog.
+    pub(crate) fn check_destination(&self, destination: &SinkConfig) -> Result<()> {
+        self.check_shared(destination)?;
+        if let (SinkConfig::DuckDb(duckdb), Some(access)) = (destination, &self.access) {
+            let ctx = self.sinks.context();
+            access.check_duckdb(&duckdb.file(&ctx), ctx.data_dir)?;
+        }
+        Ok(())
+    }
+
+    /// Refuses a DuckDB file named relative to the data directory when the catalog is
+    /// shared between machines.
+    fn check_shared(&self, destination: &SinkConfig) -> Result<()> {
+        let SinkConfig::DuckDb(duckdb) = destination else {
+            return Ok(());
+        };
+        if self.catalog.is_shared() && !duckdb.path.as_deref().is_some_and(Path::is_absolute) {
+            let file = duckdb.file(&self.sinks.context());
+            return Err(Error::invalid(
+                "destination",
+                format!(
+                    "with a shared PostgreSQL catalog, a DuckDB file named relative to the data directory ({}) is a different file on every machine, so one job's rows would land in several places; give an absolute path on storage every worker shares (destination path), or load into PostgreSQL or BigQuery",
+                    file.display()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Creates a job: detects the schema of the newest matching file (or checks a reviewed
@@ -134,6 +170,7 @@ impl Jobs {
                 "the maximum file size must be more than 0 bytes",
             ));
         }
+        self.check_destination(&req.destination)?;
         let sink = self.sinks.get(&req.destination)?;
         sink.ensure_table(&table, &schema).await?;
         let destination = self.keys.seal_destination(&req.name, &req.destination);
@@ -215,9 +252,12 @@ impl Jobs {
         &self.sinks
     }
 
-    /// The sink a stored job loads into: its destination's credentials opened.
+    /// The sink a stored job loads into: its destination's credentials opened. A DuckDB
+    /// file that each machine sharing the catalog would resolve differently is refused.
     pub(crate) fn sink(&self, job: &Job) -> Result<Arc<dyn BuiltSink>> {
-        self.sinks.get(&self.keys.open_destination(job)?)
+        let destination = self.keys.open_destination(job)?;
+        self.check_shared(&destination)?;
+        self.sinks.get(&destination)
     }
 }
 

@@ -11,6 +11,7 @@
 //!
 //! Start at [`Engine::open`], [`Engine::create_job`] and [`Engine::run`].
 
+pub mod access;
 pub mod alerts;
 pub mod catalog;
 pub mod connections;

@@ -102,6 +102,9 @@ fn classify_core(e: &sluice_core::Error) -> (StatusCode, &'static str) {
         E::Storage { .. } if e.storage_failure() == Some(FailureKind::NotFound) => {
             (StatusCode::NOT_FOUND, "storage_error")
         }
+        E::Storage { .. } if e.storage_failure() == Some(FailureKind::AccessDenied) => {
+            (StatusCode::FORBIDDEN, "storage_error")
+        }
         E::Storage { .. } => (StatusCode::BAD_GATEWAY, "storage_error"),
         E::Parse { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "parse_error"),
         E::InvalidPattern { .. } => (StatusCode::BAD_REQUEST, "invalid_pattern"),
@@ -132,8 +135,9 @@ fn core_details(e: &sluice_core::Error) -> Vec<(&'static str, Value)> {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let (status, code) = classify(&e);
-        if status.is_server_error() && !matches!(e, Error::Timeout(_)) {
-            // Internals stay in the log.
+        if matches!(e, Error::Catalog(_)) {
+            // Internals stay in the log; what a storage service or a destination answered
+            // is for the caller to act on.
             tracing::error!("internal error: {e}");
             return Self::new(status, code, "internal error; see the server log");
         }

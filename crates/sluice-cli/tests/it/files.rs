@@ -142,3 +142,71 @@ fn any_format_option_can_be_given_by_name_and_unknown_ones_are_named() {
         stderr(&unknown)
     );
 }
+
+/// The command as a user without the right to read every folder runs it: as root (which
+/// reads any folder), without the capabilities that let it.
+fn without_root_powers(cli: &Cli, args: &[&str]) -> std::process::Output {
+    let is_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let mut cmd = if is_root {
+        let mut c = std::process::Command::new("setpriv");
+        c.arg("--bounding-set=-dac_override,-dac_read_search")
+            .arg(env!("CARGO_BIN_EXE_sluice"));
+        c
+    } else {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+    };
+    cmd.arg("--data-dir")
+        .arg(cli.data())
+        .args(args)
+        .env_remove("SLUICE_SECRET_KEY")
+        .env_remove("SLUICE_FAULT");
+    cmd.output().expect("run sluice (setpriv is in util-linux)")
+}
+
+#[test]
+fn a_folder_that_cannot_be_read_is_skipped_with_a_warning_and_the_rest_loads() {
+    use std::os::unix::fs::PermissionsExt;
+    let cli = Cli::new();
+    std::fs::create_dir_all(cli.drop_dir().join("locked")).unwrap();
+    std::fs::create_dir_all(cli.drop_dir().join("open")).unwrap();
+    cli.write("locked/t_9.csv", &rows(900, 3));
+    cli.write("open/t_1.csv", &rows(1, 3));
+    cli.write("t_2.csv", &rows(4, 3));
+    std::os::unix::fs::symlink(cli.drop_dir(), cli.drop_dir().join("open/loop")).unwrap();
+    cli.setup_job(&[]);
+    std::fs::set_permissions(
+        cli.drop_dir().join("locked"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .unwrap();
+    let listed = without_root_powers(&cli, &["files", "local", "--pattern", "t_*.csv"]);
+    let restore = || {
+        std::fs::set_permissions(
+            cli.drop_dir().join("locked"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+    };
+    let run = without_root_powers(&cli, &["run", "tx"]);
+    restore();
+    let out = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert!(
+        out.contains("warning: skipped locked: permission denied"),
+        "{out}"
+    );
+    assert!(
+        out.contains("warning: skipped open/loop: a folder link that loops"),
+        "{out}"
+    );
+    assert!(out.contains("2 matching file(s)"), "{out}");
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(cli.table_rows("t"), 6);
+    let run: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["runs", "show", "1", "--json"])).unwrap();
+    let log = run["log"].to_string();
+    assert!(log.contains("skipped locked: permission denied"), "{log}");
+}

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use object_store::path::Path;
+use object_store::path::{Path, PathPart};
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -30,12 +30,31 @@ pub use pattern::FilePattern;
 
 use crate::{Error, Result};
 
+/// The object path of a key or file name's segments as they are (`data[1].csv`,
+/// `50%.csv`): object_store's `From<&str>` would percent-encode such characters, naming
+/// another object. Only `.`, `..` and control characters, which no stored name holds, are
+/// encoded.
+pub(crate) fn key<'a>(segments: impl IntoIterator<Item = &'a str>) -> Path {
+    let raw: Vec<String> = segments
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| match PathPart::parse(s) {
+            Ok(_) => s.to_string(),
+            Err(_) => PathPart::from(s).as_ref().to_string(),
+        })
+        .collect();
+    Path::parse(raw.join("/")).unwrap_or_else(|_| Path::from_iter(raw))
+}
+
 /// A connection opened: the store and the path its URL points at.
 #[derive(Clone)]
 pub struct Store {
     store: Arc<dyn ObjectStore>,
     root: Path,
     url: Url,
+    /// A local folder is listed by sluice itself, which skips what it cannot read rather
+    /// than failing, and hides folders no connection may read.
+    local: Option<Arc<local::LocalDir>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -82,6 +101,9 @@ pub struct Listing {
     pub scanned: usize,
     /// A few names of objects that did not match, to suggest a broader pattern.
     pub other_names: Vec<String>,
+    /// What was skipped and why: a folder that cannot be read, a link that loops, a name
+    /// that is not UTF-8 (local folders).
+    pub warnings: Vec<String>,
 }
 
 impl Store {
@@ -97,7 +119,42 @@ impl Store {
 
     /// Wraps an existing store (tests, and stores built by other means).
     pub fn from_store(store: Arc<dyn ObjectStore>, root: Path, url: Url) -> Self {
-        Self { store, root, url }
+        let local = (url.scheme() == "file")
+            .then(|| url.to_file_path().ok())
+            .flatten()
+            .map(|dir| Arc::new(local::LocalDir::new(&dir)));
+        Self {
+            store,
+            root,
+            url,
+            local,
+        }
+    }
+
+    /// Hides a local folder from this connection: it is not listed, and its files are not
+    /// read, however a path or link leads there (sluice's data directory, with the secret
+    /// key and the catalog). No effect on other stores.
+    pub fn hiding(mut self, dir: &std::path::Path) -> Self {
+        if let Some(local) = &self.local {
+            let mut local = local.as_ref().clone();
+            local.hide(dir);
+            self.local = Some(Arc::new(local));
+        }
+        self
+    }
+
+    /// Refuses a file of a hidden folder.
+    fn check_readable(&self, relative: &str) -> Result<()> {
+        match &self.local {
+            Some(local) if !local.readable(relative) => Err(Error::storage(
+                relative,
+                object_store::Error::PermissionDenied {
+                    path: relative.to_string(),
+                    source: local::HIDDEN.into(),
+                },
+            )),
+            _ => Ok(()),
+        }
     }
 
     pub fn url(&self) -> &Url {
@@ -110,14 +167,7 @@ impl Store {
 
     /// The store's location of a path relative to the root.
     pub fn location(&self, relative: &str) -> Path {
-        let mut parts: Vec<String> = self.root.parts().map(|p| p.as_ref().to_string()).collect();
-        parts.extend(
-            relative
-                .split('/')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
-        );
-        Path::from_iter(parts)
+        key(self.root.as_ref().split('/').chain(relative.split('/')))
     }
 
     /// The URI another service reads a file by, for stores that have one: `gs://bucket/path`
@@ -176,30 +226,72 @@ impl Store {
     /// Only the literal folders of prefix and pattern are sent to the store as the list
     /// prefix, so a narrow pattern does not list a whole bucket.
     pub async fn list(&self, pattern: &FilePattern) -> Result<Listing> {
-        let list_prefix = self.location(&pattern.list_prefix());
-        let mut stream = self.store.list(Some(&list_prefix));
-        let mut files = Vec::new();
-        let mut other_names = Vec::new();
-        let mut scanned = 0;
-        while let Some(meta) = stream
-            .try_next()
-            .await
-            .map_err(|e| Error::storage(self.url.as_str(), e))?
-        {
-            scanned += 1;
-            let path = self.relative(&meta.location);
+        let mut listing = Listing {
+            files: Vec::new(),
+            scanned: 0,
+            other_names: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let mut consider = |path: String, meta: object_store::ObjectMeta| {
+            listing.scanned += 1;
             if pattern.matches(&path) {
-                files.push(FileEntry {
+                listing.files.push(FileEntry {
                     path,
                     size: meta.size,
                     last_modified: meta.last_modified,
                     e_tag: meta.e_tag,
                     version: meta.version,
                 });
-            } else if other_names.len() < 5 {
-                other_names.push(path);
+            } else if listing.other_names.len() < 5 {
+                listing.other_names.push(path);
+            }
+        };
+        let mut warnings = Vec::new();
+        if let Some(local) = &self.local {
+            let local = Arc::clone(local);
+            let under = pattern.list_prefix();
+            let walked = tokio::task::spawn_blocking(move || local.walk(&under))
+                .await
+                .map_err(|e| {
+                    Error::storage(
+                        self.url.as_str(),
+                        object_store::Error::JoinError { source: e },
+                    )
+                })?;
+            let (found, skipped) = walked.map_err(|e| {
+                Error::storage(
+                    self.url.as_str(),
+                    object_store::Error::Generic {
+                        store: "local",
+                        source: Box::new(e),
+                    },
+                )
+            })?;
+            for (path, meta) in found {
+                consider(path, meta);
+            }
+            warnings = skipped;
+        } else {
+            let mut stream = self
+                .store
+                .list(Some(&self.location(&pattern.list_prefix())));
+            while let Some(meta) = stream
+                .try_next()
+                .await
+                .map_err(|e| Error::storage(self.url.as_str(), e))?
+            {
+                consider(self.relative(&meta.location), meta);
             }
         }
+        for w in &warnings {
+            tracing::warn!(connection = %self.url, "{w}");
+        }
+        let Listing {
+            mut files,
+            scanned,
+            other_names,
+            ..
+        } = listing;
         files.sort_by(|a, b| {
             b.last_modified
                 .cmp(&a.last_modified)
@@ -209,11 +301,13 @@ impl Store {
             files,
             scanned,
             other_names,
+            warnings,
         })
     }
 
     /// The first `len` bytes of a file (fewer if it is shorter): one ranged read.
     pub async fn read_head(&self, file: &FileEntry, len: u64) -> Result<Bytes> {
+        self.check_readable(&file.path)?;
         let end = len.min(file.size);
         if end == 0 {
             return Ok(Bytes::new());
@@ -226,6 +320,7 @@ impl Store {
 
     /// A file's metadata, for a path typed by a user.
     pub async fn head(&self, relative: &str) -> Result<FileEntry> {
+        self.check_readable(relative)?;
         let meta = self
             .store
             .head(&self.location(relative))
@@ -245,6 +340,7 @@ impl Store {
         &self,
         file: &FileEntry,
     ) -> Result<futures::stream::BoxStream<'static, Result<Bytes>>> {
+        self.check_readable(&file.path)?;
         let path = file.path.clone();
         let result = self
             .store
@@ -347,5 +443,60 @@ mod tests {
         assert_eq!(f.version_key(), "etag:abc");
         f.version = Some("7".into());
         assert_eq!(f.version_key(), "v:7");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_local_listing_skips_what_it_cannot_list_with_a_warning() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("in/sub")).unwrap();
+        std::fs::write(dir.path().join("in/a 1%.csv"), "x\n1\n").unwrap();
+        std::fs::write(dir.path().join("in/sub/b.csv"), "x\n2\n").unwrap();
+        // A link back up, a link to nothing, a name that is not UTF-8.
+        std::os::unix::fs::symlink(dir.path().join("in"), dir.path().join("in/sub/up")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("gone"), dir.path().join("in/dead.csv"))
+            .unwrap();
+        let bad = std::ffi::OsStr::from_bytes(b"caf\xe9.csv");
+        std::fs::write(dir.path().join("in").join(bad), "x\n3\n").unwrap();
+        let store = local(dir.path());
+        let listing = store
+            .list(&FilePattern::new("in", "*.csv").unwrap())
+            .await
+            .unwrap();
+        let mut names: Vec<&str> = listing.files.iter().map(|f| f.path.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, vec!["in/a 1%.csv", "in/sub/b.csv"]);
+        let warnings = listing.warnings.join("\n");
+        assert!(warnings.contains("loops back"), "{warnings}");
+        assert!(warnings.contains("not UTF-8"), "{warnings}");
+        assert!(warnings.contains("does not exist"), "{warnings}");
+        // A listed file opens by the name it was listed under, with the same version.
+        let listed = listing.files.iter().find(|f| f.path.contains('%')).unwrap();
+        let head = store.head(&listed.path).await.unwrap();
+        assert_eq!(head.version_key(), listed.version_key());
+        assert_eq!(
+            store.read_head(listed, 100).await.unwrap().as_ref(),
+            b"x\n1\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hidden_folder_is_neither_listed_nor_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        std::fs::write(dir.path().join("data/secret.key"), "k").unwrap();
+        std::fs::write(dir.path().join("t.csv"), "x\n1\n").unwrap();
+        let store = local(dir.path()).hiding(&dir.path().join("data"));
+        let listing = store
+            .list(&FilePattern::new("", "*").unwrap())
+            .await
+            .unwrap();
+        let names: Vec<&str> = listing.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(names, vec!["t.csv"]);
+        let err = store.head("data/secret.key").await.unwrap_err();
+        assert!(err.to_string().contains("data directory"), "{err}");
+        let err = store.head("./data/../data/secret.key").await.unwrap_err();
+        assert!(err.to_string().contains("data directory"), "{err}");
     }
 }

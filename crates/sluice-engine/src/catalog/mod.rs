@@ -186,11 +186,23 @@ pub trait IncidentCatalog: Send + Sync {
     async fn incidents(&self, job_id: i64, limit: u32) -> Result<Vec<Incident>>;
 }
 
-/// Everything sluice remembers.
-pub trait Catalog: ConnectionCatalog + JobCatalog + Ledger + RunCatalog + IncidentCatalog {}
+/// Where the catalog lives.
+pub trait Shared: Send + Sync {
+    /// Whether processes on other machines may share this catalog (PostgreSQL), so that
+    /// anything named relative to one machine's data directory means another thing on each.
+    fn is_shared(&self) -> bool;
+}
 
-impl<T> Catalog for T where T: ConnectionCatalog + JobCatalog + Ledger + RunCatalog + IncidentCatalog
-{}
+/// Everything sluice remembers.
+pub trait Catalog:
+    ConnectionCatalog + JobCatalog + Ledger + RunCatalog + IncidentCatalog + Shared
+{
+}
+
+impl<T> Catalog for T where
+    T: ConnectionCatalog + JobCatalog + Ledger + RunCatalog + IncidentCatalog + Shared
+{
+}
 
 /// What became of a queued run asked to start.
 #[derive(Debug, Clone, PartialEq, Eq)]

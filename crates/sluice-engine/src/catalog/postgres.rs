@@ -34,6 +34,13 @@ pub struct PostgresCatalog {
     pool: PgPool,
 }
 
+/// Workers on several machines share it.
+impl super::Shared for PostgresCatalog {
+    fn is_shared(&self) -> bool {
+        true
+    }
+}
+
 impl PostgresCatalog {
     /// Connects (within 10 s) and migrates. The URL's password is never part of an error.
     pub async fn connect(url: &str) -> Result<Self> {

@@ -35,6 +35,13 @@ pub struct SqliteCatalog {
     pool: SqlitePool,
 }
 
+/// One file in one data directory.
+impl super::Shared for SqliteCatalog {
+    fn is_shared(&self) -> bool {
+        false
+    }
+}
+
 impl SqliteCatalog {
     /// Opens (creating and migrating) the catalog file.
     pub async fn open(path: &Path) -> Result<Self> {

@@ -308,6 +308,9 @@ impl Runner {
                 ),
             )
             .await;
+        for w in &listing.warnings {
+            self.log.write(run_id, Level::Warn, w.clone()).await;
+        }
         self.alerts
             .check_sizes(job, run_id, &ledger, &plan.take)
             .await;

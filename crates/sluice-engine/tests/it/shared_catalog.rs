@@ -92,3 +92,61 @@ async fn two_engines_on_one_postgres_catalog_share_jobs_runs_and_the_lease() {
     let (_, waiting) = b.start_run("tx", true).await.unwrap();
     assert_eq!(waiting.status, RunStatus::Queued);
 }
+
+/// With a shared catalog, a DuckDB file relative to one process's data directory would be
+/// a different file on each machine: such a destination is refused, saying why.
+#[tokio::test]
+async fn a_shared_catalog_refuses_a_duckdb_file_relative_to_the_data_directory() {
+    let db = crate::catalog::postgres_database().await;
+    let catalog = PostgresCatalog::connect(&db.url).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let drop = dir.path().join("drop");
+    std::fs::create_dir_all(&drop).unwrap();
+    std::fs::write(drop.join("t_1.csv"), transactions(0, 5)).unwrap();
+    let engine = Engine::with_catalog(
+        Arc::new(catalog),
+        &dir.path().join("data"),
+        SecretKey::generate(KeySource::Env),
+    );
+    engine
+        .add_connection_url(
+            "local",
+            &format!("file://{}", drop.display()),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let request = |destination| JobRequest {
+        name: "tx".into(),
+        connection: "local".into(),
+        file_pattern: "t_*.csv".into(),
+        destination,
+        ..JobRequest::default()
+    };
+    use sluice_sinks::SinkConfig;
+    use sluice_sinks::duckdb::DuckDbConfig;
+    for relative in [
+        SinkConfig::default(),
+        SinkConfig::DuckDb(DuckDbConfig {
+            path: Some("mine.duckdb".into()),
+        }),
+    ] {
+        let err = engine.create_job(request(relative)).await.unwrap_err();
+        assert_eq!(err.field(), Some("destination"), "{err}");
+        let message = err.to_string();
+        assert!(
+            message.contains("shared PostgreSQL catalog") && message.contains("absolute path"),
+            "{message}"
+        );
+    }
+    assert!(!dir.path().join("data/warehouse.duckdb").exists());
+    let absolute = SinkConfig::DuckDb(DuckDbConfig {
+        path: Some(dir.path().join("shared.duckdb")),
+    });
+    engine.create_job(request(absolute)).await.unwrap();
+    let run = engine
+        .run("tx", RunOptions::default(), Arc::new(Quiet))
+        .await
+        .unwrap();
+    assert_eq!(run.rows_loaded, 5);
+}

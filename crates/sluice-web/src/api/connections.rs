@@ -110,6 +110,7 @@ pub async fn list_files(
         "message": listing.suggestion,
         "hint": listing.hint,
         "suggested_table": listing.suggested_table,
+        "warnings": listing.warnings,
     })))
 }
 

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use sluice_engine::Engine;
 use tower::ServiceExt;
 
+mod access;
 mod connections;
 mod destinations;
 mod jobs;
@@ -30,11 +31,21 @@ impl Api {
     }
 
     async fn with_access(access: sluice_web::Access) -> Self {
+        Self::with_engine(access, |_, _| {}).await
+    }
+
+    /// An API over an engine set up by `setup` (given the engine and the test's folder,
+    /// which holds `drop/` and the data directory `data/`) before it is shared.
+    async fn with_engine(
+        access: sluice_web::Access,
+        setup: impl FnOnce(&mut Engine, &std::path::Path),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("drop")).unwrap();
-        let engine = Arc::new(Engine::open(&dir.path().join("data")).await.unwrap());
+        let mut engine = Engine::open(&dir.path().join("data")).await.unwrap();
+        setup(&mut engine, dir.path());
         Self {
-            router: sluice_web::router(engine, access),
+            router: sluice_web::router(Arc::new(engine), access),
             dir,
         }
     }
