@@ -41,7 +41,11 @@ before(async () => {
     req.on("end", () => { hooks.push({ path: req.url, body: JSON.parse(body) }); res.end("ok"); });
   });
   await new Promise((resolve) => hook.listen(0, "127.0.0.1", resolve));
-  server = spawn(bin, ["--data-dir", join(work, "data"), "serve", "--bind", "127.0.0.1:0", "--local-root", drop], { stdio: ["ignore", "pipe", "inherit"] });
+  server = spawn(bin, ["--data-dir", join(work, "data"), "serve", "--bind", "127.0.0.1:0", "--local-root", drop], {
+    stdio: ["ignore", "pipe", "inherit"],
+    // The BigQuery emulator is the operator's setting.
+    env: { ...process.env, SLUICE_BIGQUERY_ENDPOINT: process.env.SLUICE_TEST_BIGQUERY_URL || "" },
+  });
   // The server prints its API address, then the UI's address carrying a token made for
   // this start.
   ui = await new Promise((resolve, reject) => {
@@ -281,9 +285,14 @@ test("the job page edits the schedule, pauses, alerts and explains each run", as
   await page.waitForSelector("#alerts-save");
   assert.equal(await page.inputValue("#alert-url"), shownUrl);
   await page.fill("#freshness-hours", "36");
+  // Parking: a file failing the same way run after run stops being tried after 5 runs.
+  assert.equal(await page.inputValue("#park-after"), "3");
+  await page.fill("#park-after", "5");
   await page.click("#alerts-save");
   await page.waitForFunction(() => document.getElementById("alerts-msg").textContent.includes("Saved"));
-  assert.equal((await getJSON("/api/jobs/daily-transactions")).job.alerts.freshness_hours, 36);
+  ({ job } = await getJSON("/api/jobs/daily-transactions"));
+  assert.equal(job.alerts.freshness_hours, 36);
+  assert.equal(job.park_after_failures, 5);
 
   // A second run: one new file loads, one with a changed schema is refused and raises an alert.
   writeFileSync(join(drop, "transactions_2024-11-20.csv"), csv(201, 50));
@@ -313,6 +322,8 @@ test("the job page edits the schedule, pauses, alerts and explains each run", as
   // The alert is listed, with its webhook delivery.
   assert.match(await page.innerText("#incidents-table"), /open\s+schema change/);
   assert.match(await page.innerText("#incidents-table"), /sent/);
+  // The refused file is in the ledger as failing, counted towards parking.
+  assert.match(await page.innerText("#processed"), /transactions_2024-11-21\.csv\s+failed 1× in a row/);
   await shot("10-job-page-two-runs");
 
   // A run's details: each file's outcome in words, and the log with times and levels.
@@ -403,7 +414,6 @@ test("the wizard loads into BigQuery chosen on the table step", async () => {
   await page.selectOption("#dest-auth-type", "service_account_key");
   assert.equal(await page.isVisible("#dest-auth-key-json"), true);
   await page.selectOption("#dest-auth-type", "none");
-  await page.fill("#dest-endpoint", endpoint);
   await page.click("#destination-test");
   await page.waitForFunction(() => document.getElementById("destination-msg").textContent.includes("answers"));
   await shot("14-bigquery-destination");

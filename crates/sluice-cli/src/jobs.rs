@@ -36,7 +36,7 @@ pub(crate) enum JobsCmd {
         #[arg(long)]
         drop_table: bool,
     },
-    /// Change a job's schedule, timezone or alerts.
+    /// Change a job's schedule, timezone, alerts or parking.
     Update(UpdateJobArgs),
     /// Stop the scheduler from starting a job (it can still be run by hand).
     Pause { name: String },
@@ -71,6 +71,10 @@ pub(crate) struct ScheduleArgs {
     /// Alert when no new file has been loaded for this many hours.
     #[arg(long, value_name = "HOURS")]
     pub(crate) freshness_hours: Option<u32>,
+    /// Park a file (stop trying it, with an alert) once it has failed the same way in this
+    /// many runs in a row; 0: never (default 3).
+    #[arg(long, value_name = "RUNS")]
+    pub(crate) park_after: Option<u32>,
     /// Remove every alert target and the freshness alert.
     #[arg(long, conflicts_with_all = ["alert_webhooks", "alert_slack", "alert_emails", "freshness_hours"])]
     pub(crate) no_alerts: bool,
@@ -111,6 +115,7 @@ impl ScheduleArgs {
             timezone: self.timezone,
             paused: None,
             alerts,
+            park_after_failures: self.park_after,
         }
     }
 }

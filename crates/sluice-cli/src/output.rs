@@ -11,7 +11,7 @@ use serde::Serialize;
 use sluice_core::schema::DetectedSchema;
 use sluice_core::storage::FileEntry;
 use sluice_engine::FileListing;
-use sluice_engine::model::{ConnectionRecord, Job, ProcessedFile, Run, RunFile};
+use sluice_engine::model::{ConnectionRecord, Job, LedgerStatus, ProcessedFile, Run, RunFile};
 use sluice_engine::text::human_bytes;
 
 use crate::hints;
@@ -224,6 +224,13 @@ impl Printer {
                 "  freshness:   alert after {h} hours without a new file"
             ));
         }
+        self.line(&format!(
+            "  parking:     {}",
+            match j.settings.park_after_failures {
+                0 => "never: a failing file is tried on every run".to_string(),
+                n => format!("a file failing the same way in {n} runs in a row is parked"),
+            }
+        ));
         self.line(&format!("  fingerprint: {}", j.schema_fingerprint));
         let mut t = table(&["column", "type", "mode"]);
         for c in &j.schema {
@@ -243,6 +250,31 @@ impl Printer {
                     p.file_path,
                     thousands(p.rows_loaded),
                     when(&p.processed_at)
+                ));
+            }
+            let failing: Vec<_> = ledger
+                .iter()
+                .filter(|p| matches!(p.status, LedgerStatus::Failed | LedgerStatus::Parked))
+                .collect();
+            if !failing.is_empty() {
+                self.line(&format!("{} file(s) failing", failing.len()));
+            }
+            for p in failing {
+                let state = if p.status == LedgerStatus::Parked {
+                    "parked"
+                } else {
+                    "failed"
+                };
+                self.line(&format!(
+                    "  {}  {state} ({} run(s) in a row)  {}",
+                    p.file_path,
+                    p.failures,
+                    p.last_error
+                        .as_deref()
+                        .unwrap_or("")
+                        .lines()
+                        .next()
+                        .unwrap_or("")
                 ));
             }
         }

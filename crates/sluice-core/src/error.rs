@@ -37,6 +37,11 @@ pub enum Error {
         hint: Option<Box<Hint>>,
     },
 
+    /// The file holds no rows at all (nothing, or only blank lines): nothing to detect a
+    /// schema from, and nothing to load.
+    #[error("{path}: {what}; there is nothing to detect a schema from")]
+    NoRows { path: String, what: String },
+
     #[error(
         "{path}: the file's columns differ from the job's schema:\n{diff}Edit the job's schema or move the file out of the job's pattern."
     )]

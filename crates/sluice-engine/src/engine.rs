@@ -135,12 +135,32 @@ impl Engine {
         self.runner.retry = policy;
     }
 
+    /// Sets how often a run renews its lease (default [`crate::lease::HEARTBEAT_EVERY`]).
+    pub fn set_heartbeat_every(&mut self, every: Duration) {
+        self.runner.heartbeat_every = every;
+    }
+
     /// Confines what callers can name on this machine (`sluice serve` does; see
     /// [`crate::access`]): local connections to `access.local_roots`, DuckDB files to the
     /// data directory and `access.duckdb_roots`.
     pub fn confine(&mut self, access: LocalAccess) {
         self.connections.access = Some(access.clone());
         self.jobs.access = Some(access);
+    }
+
+    /// Points BigQuery destinations at another API (an emulator, a private endpoint), as
+    /// `SLUICE_BIGQUERY_ENDPOINT` does; before any destination is used.
+    ///
+    /// # Errors
+    /// When a destination was already built with another endpoint.
+    pub fn set_bigquery_endpoint(&self, endpoint: Option<String>) -> Result<()> {
+        if self.jobs.sinks().set_bigquery_endpoint(endpoint) {
+            Ok(())
+        } else {
+            Err(Error::invalid_input(
+                "set the BigQuery endpoint before any destination is used",
+            ))
+        }
     }
 
     /// Sets how alerts are sent.

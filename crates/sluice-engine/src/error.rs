@@ -74,6 +74,13 @@ pub enum Error {
     #[error("catalog: {0}")]
     Catalog(String),
 
+    /// The run no longer holds its job's lease (its heartbeat lapsed and another run took
+    /// the job over): it stops, and what it was loading is settled by the run that holds it.
+    #[error(
+        "run {run_id} lost its lease on the job (its heartbeat lapsed); it stops here and the run holding the job settles its files"
+    )]
+    LeaseLost { run_id: i64 },
+
     /// An operation did not finish in time.
     #[error("{0}")]
     Timeout(String),

@@ -172,7 +172,12 @@ impl Jobs {
         }
         self.check_destination(&req.destination)?;
         let sink = self.sinks.get(&req.destination)?;
-        sink.ensure_table(&table, &schema).await?;
+        sink.ensure_table(&table, &schema).await.map_err(|e| {
+            Error::Sink(e.about(format!(
+                "{}: creating table {table} for its schema",
+                newest.path
+            )))
+        })?;
         let destination = self.keys.seal_destination(&req.name, &req.destination);
         let mut settings = req.settings;
         settings.alerts = self.keys.seal_alerts(&req.name, &settings.alerts);

@@ -1,8 +1,17 @@
-//! Who is running a job: a run holds a lease named by its runner (`host:pid`) and renewed
-//! by a heartbeat. A second run of the job is refused while the lease is alive; a lease
-//! whose process is gone (same host, no such PID) or whose heartbeat is older than
-//! [`LEASE_TIMEOUT`] is taken over, and its run is marked interrupted.
+//! Who is running a job: a run holds a lease named by its runner and renewed by a
+//! heartbeat written with the catalog's clock. A second run of the job is refused while the
+//! lease is alive; a lease whose heartbeat is older than [`LEASE_TIMEOUT`] by the catalog's
+//! clock is taken over, and its run is marked interrupted. The run that lost it finds out
+//! at its next heartbeat or ledger update (both fenced on the run still holding the job)
+//! and stops.
+//!
+//! A runner is named `host:pid@boot/pidns`. A process known dead is taken over at once,
+//! without waiting for the timeout, only when that is certain: same host name, same boot
+//! (`/proc/sys/kernel/random/boot_id`) and same PID namespace (`/proc/self/ns/pid`), and no
+//! such PID. Containers that share a host name, or a host that rebooted, wait for the
+//! timeout.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -19,12 +28,36 @@ fn host() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
-/// This process's runner name: `host:pid`.
-pub fn this_runner() -> String {
-    format!("{}:{}", host(), std::process::id())
+/// This boot and PID namespace (`boot/pidns`), where the system tells them.
+fn process_space() -> Option<&'static str> {
+    static SPACE: OnceLock<Option<String>> = OnceLock::new();
+    SPACE
+        .get_or_init(|| {
+            let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+            let ns = std::fs::read_link("/proc/self/ns/pid").ok()?;
+            // "pid:[4026531836]" → "4026531836"
+            let ns = ns.to_string_lossy();
+            let ns = ns.trim_start_matches("pid:[").trim_end_matches(']');
+            Some(format!("{}/{ns}", boot.trim()))
+        })
+        .as_deref()
 }
 
-/// Whether a lease held by `runner`, last renewed at `heartbeat`, is still alive at `now`.
+/// This process's runner name: `host:pid@boot/pidns` (`host:pid` where the system does
+/// not tell its boot and PID namespace).
+pub fn this_runner() -> String {
+    runner_name(&host(), std::process::id(), process_space())
+}
+
+fn runner_name(host: &str, pid: u32, space: Option<&str>) -> String {
+    match space {
+        Some(space) => format!("{host}:{pid}@{space}"),
+        None => format!("{host}:{pid}"),
+    }
+}
+
+/// Whether a lease held by `runner`, last renewed at `heartbeat`, is still alive at `now`
+/// (the catalog's clock).
 pub fn is_alive(
     runner: Option<&str>,
     heartbeat: Option<DateTime<Utc>>,
@@ -34,13 +67,21 @@ pub fn is_alive(
     if !fresh {
         return false;
     }
-    // On this host a dead process is known at once, without waiting for the timeout.
-    match runner.and_then(|r| r.rsplit_once(':')) {
-        Some((h, pid)) if h == host() && cfg!(target_os = "linux") => pid
-            .parse::<u32>()
-            .is_ok_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists()),
-        _ => true,
+    match runner.and_then(|r| local_pid(r, &host(), process_space())) {
+        Some(pid) => std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        None => true,
     }
+}
+
+/// The PID of a runner in this host's boot and PID namespace, whose `/proc` entry therefore
+/// tells whether it lives; `None` for any other runner (trusted until its heartbeat lapses).
+fn local_pid(runner: &str, host: &str, space: Option<&str>) -> Option<u32> {
+    let (host_pid, theirs) = runner.split_once('@')?;
+    let (h, pid) = host_pid.rsplit_once(':')?;
+    if !cfg!(target_os = "linux") || h != host || Some(theirs) != space {
+        return None;
+    }
+    pid.parse().ok()
 }
 
 #[cfg(test)]
@@ -56,18 +97,37 @@ mod tests {
             !is_alive(Some(&me), Some(now - chrono::Duration::seconds(121)), now),
             "stale heartbeat"
         );
+        let gone = runner_name(&host(), u32::MAX - 1, process_space());
+        assert!(!is_alive(Some(&gone), Some(now), now), "no such process");
         assert!(
-            !is_alive(
-                Some(&format!("{}:{}", host(), u32::MAX - 1)),
-                Some(now),
-                now
-            ),
-            "no such process"
-        );
-        assert!(
-            is_alive(Some("other-host:1"), Some(now), now),
+            is_alive(Some("other-host:1@b/1"), Some(now), now),
             "another host is trusted until the timeout"
         );
         assert!(!is_alive(None, None, now));
+    }
+
+    #[test]
+    fn a_missing_pid_means_death_only_in_this_boot_and_pid_namespace() {
+        let now = Utc::now();
+        let space = process_space().expect("Linux tells its boot id and PID namespace");
+        let pid = u32::MAX - 1;
+        // Another container with the same host name, or this host before a reboot: its PIDs
+        // are not ours to look up.
+        let boot = space.split_once('/').unwrap().0;
+        for other in [
+            format!("{}:{pid}@{boot}/1", host()),
+            format!(
+                "{}:{pid}@another-boot/{}",
+                host(),
+                space.split_once('/').unwrap().1
+            ),
+            format!("{}:{pid}", host()),
+        ] {
+            assert!(is_alive(Some(&other), Some(now), now), "{other}");
+            assert_eq!(local_pid(&other, &host(), Some(space)), None, "{other}");
+        }
+        let here = runner_name(&host(), pid, Some(space));
+        assert_eq!(local_pid(&here, &host(), Some(space)), Some(pid));
+        assert!(!is_alive(Some(&here), Some(now), now));
     }
 }

@@ -65,7 +65,7 @@ pub struct Job {
 }
 
 /// What can change about a job after it is created: when it runs and who hears about it.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobSettings {
     #[serde(default)]
     pub schedule: Schedule,
@@ -77,6 +77,29 @@ pub struct JobSettings {
     pub paused: bool,
     #[serde(default)]
     pub alerts: Alerts,
+    /// A file that fails the same way on this many runs in a row is parked: recorded as
+    /// failed, alerted on, and no longer tried (0: never parked).
+    #[serde(default = "default_park_after")]
+    pub park_after_failures: u32,
+}
+
+/// Failures in a row, the same each time, after which a file is parked.
+pub const DEFAULT_PARK_AFTER: u32 = 3;
+
+fn default_park_after() -> u32 {
+    DEFAULT_PARK_AFTER
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            schedule: Schedule::default(),
+            timezone: Timezone::default(),
+            paused: false,
+            alerts: Alerts::default(),
+            park_after_failures: DEFAULT_PARK_AFTER,
+        }
+    }
 }
 
 impl JobSettings {
@@ -96,6 +119,7 @@ pub struct JobUpdate {
     pub timezone: Option<Timezone>,
     pub paused: Option<bool>,
     pub alerts: Option<Alerts>,
+    pub park_after_failures: Option<u32>,
 }
 
 impl JobUpdate {
@@ -111,6 +135,9 @@ impl JobUpdate {
         }
         if let Some(a) = self.alerts {
             settings.alerts = a;
+        }
+        if let Some(n) = self.park_after_failures {
+            settings.park_after_failures = n;
         }
     }
 }
@@ -334,6 +361,12 @@ pub struct ProcessedFile {
     pub processed_at: DateTime<Utc>,
     pub rows_loaded: u64,
     pub run_id: Option<i64>,
+    /// Runs in a row that failed this version the same way (0 once loaded or never failed).
+    #[serde(default)]
+    pub failures: u32,
+    /// How it last failed: its outcome and message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 impl ProcessedFile {
@@ -350,6 +383,11 @@ pub enum LedgerStatus {
     Loading,
     /// Committed in the destination.
     Loaded,
+    /// Its last load failed; the next run tries it again.
+    Failed,
+    /// It failed the same way on the job's `park_after_failures` runs in a row and is no
+    /// longer tried; a new version of the file is taken as usual.
+    Parked,
 }
 
 impl LedgerStatus {
@@ -357,6 +395,8 @@ impl LedgerStatus {
         match self {
             Self::Loading => "loading",
             Self::Loaded => "loaded",
+            Self::Failed => "failed",
+            Self::Parked => "parked",
         }
     }
 }
@@ -367,18 +407,11 @@ impl FromStr for LedgerStatus {
         match s {
             "loading" => Ok(Self::Loading),
             "loaded" => Ok(Self::Loaded),
+            "failed" => Ok(Self::Failed),
+            "parked" => Ok(Self::Parked),
             other => Err(format!("unknown ledger status '{other}'")),
         }
     }
-}
-
-/// The versions a ledger holds as loaded: `(path, version)`.
-pub fn loaded_versions(ledger: &[ProcessedFile]) -> std::collections::HashSet<(String, String)> {
-    ledger
-        .iter()
-        .filter(|p| p.is_loaded())
-        .map(|p| (p.file_path.clone(), p.file_version.clone()))
-        .collect()
 }
 
 /// A run in numbers, without its files and log (metrics).

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use sluice_sinks::{BuildContext, BuiltSink, SinkConfig};
 
@@ -12,6 +12,9 @@ use crate::Result;
 /// Built sinks by their resolved config.
 pub(crate) struct SinkPool {
     data_dir: PathBuf,
+    /// The operator's BigQuery endpoint: set once, before the first sink is built, else
+    /// [`sluice_sinks::bigquery::ENDPOINT_ENV`] from the environment.
+    bigquery_endpoint: OnceLock<Option<String>>,
     open: Mutex<HashMap<String, Arc<dyn BuiltSink>>>,
 }
 
@@ -19,13 +22,26 @@ impl SinkPool {
     pub(crate) fn new(data_dir: PathBuf) -> Self {
         Self {
             data_dir,
+            bigquery_endpoint: OnceLock::new(),
             open: Mutex::new(HashMap::new()),
         }
     }
 
+    /// Sets the BigQuery endpoint; `false` when sinks were already built with another.
+    pub(crate) fn set_bigquery_endpoint(&self, endpoint: Option<String>) -> bool {
+        self.bigquery_endpoint.set(endpoint.clone()).is_ok()
+            || self.bigquery_endpoint.get() == Some(&endpoint)
+    }
+
     pub(crate) fn context(&self) -> BuildContext<'_> {
+        let endpoint = self.bigquery_endpoint.get_or_init(|| {
+            std::env::var(sluice_sinks::bigquery::ENDPOINT_ENV)
+                .ok()
+                .filter(|e| !e.is_empty())
+        });
         BuildContext {
             data_dir: &self.data_dir,
+            bigquery_endpoint: endpoint.as_deref(),
         }
     }
 

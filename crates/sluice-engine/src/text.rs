@@ -19,6 +19,15 @@ pub fn human_duration(d: Duration) -> String {
     }
 }
 
+/// A message about a file without its leading `path: `, for lines that name the file
+/// themselves.
+pub fn without_path<'a>(message: &'a str, path: &str) -> &'a str {
+    message
+        .strip_prefix(path)
+        .and_then(|m| m.strip_prefix(": "))
+        .unwrap_or(message)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

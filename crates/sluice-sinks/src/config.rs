@@ -35,6 +35,8 @@ pub struct SinkInfo {
 pub struct BuildContext<'a> {
     /// Where relative DuckDB files live.
     pub data_dir: &'a Path,
+    /// The operator's BigQuery endpoint ([`crate::bigquery::ENDPOINT_ENV`]), if not Google's.
+    pub bigquery_endpoint: Option<&'a str>,
 }
 
 /// One destination's settings.
@@ -245,6 +247,7 @@ mod tests {
         let err = shown
             .build(&BuildContext {
                 data_dir: dir.path(),
+                bigquery_endpoint: None,
             })
             .err()
             .unwrap();

@@ -67,6 +67,35 @@ pub enum Error {
 }
 
 impl Error {
+    /// The same error, its message led by what it was about (`t_1.csv`, `t_1.csv: creating
+    /// table tx`): every error names the file it came from.
+    #[must_use]
+    pub fn about(self, what: impl std::fmt::Display) -> Self {
+        match self {
+            Self::Destination {
+                destination,
+                message,
+            } => Self::Destination {
+                destination,
+                message: format!("{what}: {message}"),
+            },
+            Self::Sql {
+                destination,
+                code,
+                message,
+            } => Self::Sql {
+                destination,
+                code,
+                message: format!("{what}: {message}"),
+            },
+            Self::Invalid { field, message } => Self::Invalid {
+                field,
+                message: format!("{what}: {message}"),
+            },
+            other => other,
+        }
+    }
+
     /// Whether the same load could succeed if tried again: a lock held by another process,
     /// a write conflict, a dropped connection. Errors in the data or the table are final.
     pub fn is_transient(&self) -> bool {

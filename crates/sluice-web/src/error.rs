@@ -82,6 +82,7 @@ fn classify(e: &Error) -> (StatusCode, &'static str) {
         Error::Exists { .. } => (StatusCode::CONFLICT, "conflict"),
         Error::InUse { .. } => (StatusCode::CONFLICT, "in_use"),
         Error::Busy { .. } => (StatusCode::CONFLICT, "busy"),
+        Error::LeaseLost { .. } => (StatusCode::CONFLICT, "lease_lost"),
         Error::SchemaChanged { .. } => (StatusCode::CONFLICT, "schema_changed"),
         Error::NoFiles { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "no_files"),
         Error::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid"),
@@ -107,6 +108,7 @@ fn classify_core(e: &sluice_core::Error) -> (StatusCode, &'static str) {
         }
         E::Storage { .. } => (StatusCode::BAD_GATEWAY, "storage_error"),
         E::Parse { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "parse_error"),
+        E::NoRows { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "empty_file"),
         E::InvalidPattern { .. } => (StatusCode::BAD_REQUEST, "invalid_pattern"),
         E::InvalidOption { .. } => (StatusCode::BAD_REQUEST, "invalid_option"),
         E::InvalidUrl { .. } => (StatusCode::BAD_REQUEST, "invalid_connection"),

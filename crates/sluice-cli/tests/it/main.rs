@@ -7,19 +7,31 @@ mod bigquery;
 mod connections;
 mod files;
 mod jobs;
+mod large;
 mod postgres;
 mod runs;
 mod signals;
 
 struct Cli {
     dir: tempfile::TempDir,
+    /// Environment every command gets, as the operator would set it.
+    env: Vec<(&'static str, String)>,
 }
 
 impl Cli {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("drop")).unwrap();
-        Self { dir }
+        Self {
+            dir,
+            env: Vec::new(),
+        }
+    }
+
+    /// Every command gets `name=value`.
+    fn with_env(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.env.push((name, value.into()));
+        self
     }
 
     fn data(&self) -> PathBuf {
@@ -37,7 +49,9 @@ impl Cli {
             .args(args)
             .env_remove("SLUICE_FAULT")
             .env_remove("SLUICE_DATA_DIR")
-            .env_remove("SLUICE_SECRET_KEY");
+            .env_remove("SLUICE_SECRET_KEY")
+            .env_remove("SLUICE_BIGQUERY_ENDPOINT")
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())));
         c
     }
 

@@ -268,6 +268,12 @@ pub async fn detect(
     options: &FormatOptions,
 ) -> Result<DetectedSchema> {
     options.validate()?;
+    if file.size == 0 {
+        return Err(Error::NoRows {
+            path: file.path.clone(),
+            what: "the file is empty".into(),
+        });
+    }
     let source = Source::new(store, file);
     let (resolved, mut detected) = options.detect_in(&source).await?;
     detected.format_options = Some(resolved);

@@ -199,10 +199,31 @@ pub async fn detect(source: &Source<'_>) -> Result<DetectedSchema> {
                 nullable: field.is_nullable(),
                 all_null: false,
                 sample_values: samples,
+                source: None,
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut columns = columns;
+    refuse_repeated_names(&columns, &file.path)?;
+    crate::schema::name_from_source(&mut columns);
     Ok(DetectedSchema::new(columns, total_rows, false, file.size))
+}
+
+/// Two fields of one name cannot be told apart by name, which is how rows are read.
+fn refuse_repeated_names(columns: &[DetectedColumn], path: &str) -> Result<()> {
+    let mut seen = std::collections::HashSet::with_capacity(columns.len());
+    for c in columns {
+        if !seen.insert(c.name.as_str()) {
+            return Err(Error::Parse {
+                path: path.into(),
+                line: None,
+                column: Some(crate::error::excerpt(&c.name)),
+                message: "the file has more than one column of this name; sluice reads columns by name and cannot tell them apart".into(),
+                hint: Some(crate::error::Hint::text("write the file with distinct column names").into()),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn sample_values(array: &ArrayRef) -> Vec<String> {
@@ -233,13 +254,15 @@ pub async fn read(source: &Source<'_>, columns: &[Column]) -> Result<BatchStream
     let file_schema = builder.schema().clone();
     let mut indices = Vec::with_capacity(columns.len());
     for c in columns {
-        let i = file_schema.index_of(&c.name).map_err(|_| Error::Parse {
-            path: file.path.clone(),
-            line: None,
-            column: Some(c.name.clone()),
-            message: "the column is missing from the file".into(),
-            hint: None,
-        })?;
+        let i = file_schema
+            .index_of(c.source_name())
+            .map_err(|_| Error::Parse {
+                path: file.path.clone(),
+                line: None,
+                column: Some(c.name.clone()),
+                message: "the column is missing from the file".into(),
+                hint: None,
+            })?;
         indices.push(i);
     }
     let stream = builder

@@ -226,6 +226,7 @@ impl ColumnInference {
             source_type: source.to_string(),
             bigquery_type: ty,
             bigquery_mode: Mode::Nullable,
+            source: None,
             nullable: self.nulls > 0 || self.values == 0,
             all_null: self.values == 0,
             sample_values: self.samples,

@@ -144,6 +144,10 @@ pub struct Column {
     pub ty: WarehouseType,
     #[serde(rename = "bigquery_mode", default)]
     pub mode: Mode,
+    /// The key or field name the file gives the column, where `name` differs from it (made
+    /// unique, or usable as a column name): readers that match by name look this up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl Column {
@@ -152,7 +156,13 @@ impl Column {
             name: name.into(),
             ty,
             mode: Mode::Nullable,
+            source: None,
         }
+    }
+
+    /// The name the file gives the column.
+    pub fn source_name(&self) -> &str {
+        self.source.as_deref().unwrap_or(&self.name)
     }
 }
 
@@ -200,6 +210,9 @@ pub struct DetectedColumn {
     /// the job chose for it is accepted at run time.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub all_null: bool,
+    /// The key or field name the file gives the column, where `name` differs from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 fn yes() -> bool {
@@ -212,6 +225,18 @@ impl DetectedColumn {
             name: self.name.clone(),
             ty: self.bigquery_type,
             mode: self.bigquery_mode,
+            source: self.source.clone(),
+        }
+    }
+}
+
+/// Names the columns by the file's own names (keys, fields) made usable and unique with
+/// [`unique_names`]; a column whose name had to change keeps the file's in `source`.
+pub fn name_from_source(columns: &mut [DetectedColumn]) {
+    let names = unique_names(columns.iter().map(|c| c.name.clone()));
+    for (c, name) in columns.iter_mut().zip(names) {
+        if c.name != name {
+            c.source = Some(std::mem::replace(&mut c.name, name));
         }
     }
 }
@@ -331,8 +356,9 @@ pub fn diff(job: &[Column], file: &[DetectedColumn]) -> SchemaDiff {
     d
 }
 
-/// Column names a table can hold: trimmed, never empty, unique regardless of case (`name`,
-/// `name_2`, …). Linear in the number of names, however many repeat.
+/// Column names a table can hold: trimmed, control characters (NUL, tabs, line breaks) made
+/// `_`, never empty, unique regardless of case (`name`, `name_2`, …). Linear in the number
+/// of names, however many repeat.
 pub fn unique_names(raw: impl IntoIterator<Item = String>) -> Vec<String> {
     unique_names_counted(raw).0
 }
@@ -347,7 +373,12 @@ fn unique_names_counted(raw: impl IntoIterator<Item = String>) -> (Vec<String>, 
     // Per base name, the next suffix to try: repeats of one name do not rescan.
     let mut next: HashMap<String, usize> = HashMap::new();
     for (i, name) in raw.into_iter().enumerate() {
-        let base = name.trim().trim_start_matches('\u{feff}').to_string();
+        let base: String = name
+            .trim()
+            .trim_start_matches('\u{feff}')
+            .chars()
+            .map(|c| if c.is_control() { '_' } else { c })
+            .collect();
         let base = if base.is_empty() {
             format!("column_{}", i + 1)
         } else {
@@ -377,12 +408,19 @@ fn unique_names_counted(raw: impl IntoIterator<Item = String>) -> (Vec<String>, 
 mod tests {
     use super::*;
 
+    #[test]
+    fn control_characters_in_names_become_underscores() {
+        let names = unique_names(["a\0b".to_string(), "c\td".into(), "\u{feff}e\r\n".into()]);
+        assert_eq!(names, vec!["a_b", "c_d", "e"]);
+    }
+
     fn detected(name: &str, ty: WarehouseType) -> DetectedColumn {
         DetectedColumn {
             name: name.into(),
             source_type: String::new(),
             bigquery_type: ty,
             bigquery_mode: Mode::Nullable,
+            source: None,
             sample_values: vec![],
             nullable: true,
             all_null: false,

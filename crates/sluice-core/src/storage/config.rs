@@ -28,9 +28,24 @@ pub use crate::secret::REDACTED;
 use crate::secret::Secrets;
 use crate::{Error, Result};
 
-/// How long to wait for a TCP connection, and for a whole request.
+/// How long to wait for a TCP connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a response may go without a byte arriving (a stalled connection) before the
+/// request fails and is retried. There is no limit on a whole request: an object that
+/// streams for hours behind a slow destination is read to its end.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// Overrides [`READ_TIMEOUT`], in seconds (`0.5` is half a second).
+pub const READ_TIMEOUT_ENV: &str = "SLUICE_STORAGE_READ_TIMEOUT";
+
+/// The read timeout: [`READ_TIMEOUT_ENV`] if it is set to a positive number of seconds,
+/// else [`READ_TIMEOUT`].
+pub fn read_timeout() -> Duration {
+    std::env::var(READ_TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map_or(READ_TIMEOUT, Duration::from_secs_f64)
+}
 
 /// Retries of one request: up to 4, backing off from 100 ms to 5 s, within 60 s in all.
 pub fn retry_config() -> RetryConfig {
@@ -48,7 +63,8 @@ pub fn retry_config() -> RetryConfig {
 pub(super) fn client_options(allow_http: bool) -> ClientOptions {
     ClientOptions::new()
         .with_connect_timeout(CONNECT_TIMEOUT)
-        .with_timeout(REQUEST_TIMEOUT)
+        .with_timeout_disabled()
+        .with_read_timeout(read_timeout())
         .with_allow_http(allow_http)
 }
 
@@ -250,6 +266,20 @@ impl ConnectionConfig {
             ));
         };
         let allowed = provider.option_keys();
+        // Options in the URL's query would be silently dropped (and `?` may be part of a
+        // local folder's name only as %3F): say where they go instead.
+        if let Some(query) = parsed.query() {
+            let first = query.split('&').next().unwrap_or(query);
+            let reason = if allowed.is_empty() {
+                format!("'?{first}' is not part of the path; write a '?' in a folder's name as %3F")
+            } else {
+                format!(
+                    "options are not read from the URL ('?{first}'); give each as an option of its own (the CLI's -o KEY=VALUE): {}",
+                    allowed.join(", ")
+                )
+            };
+            return Err(invalid_url(url, &reason));
+        }
         if let Some(k) = options.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(Error::InvalidOption {
                 option: k.clone(),
@@ -349,6 +379,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unsupported scheme 'ftp'"), "{err}");
+    }
+
+    #[test]
+    fn options_in_a_urls_query_are_refused_not_dropped() {
+        let none = BTreeMap::new();
+        let err = ConnectionConfig::from_url("s3://b/p?endpoint=http://x&path_style=true", &none)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("options are not read from the URL ('?endpoint=http://x')"),
+            "{err}"
+        );
+        assert!(err.contains("-o KEY=VALUE"), "{err}");
+        let err = ConnectionConfig::from_url("file:///data/a?b", &none)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("%3F"), "{err}");
     }
 
     #[test]

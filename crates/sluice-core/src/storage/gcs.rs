@@ -25,7 +25,8 @@ pub struct GcsConfig {
     /// credentials are used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_account_path: Option<String>,
-    /// Another endpoint (an emulator, a private endpoint).
+    /// Another endpoint (an emulator, a private endpoint). Without a key of its own, requests
+    /// there go unsigned: application default credentials are never sent elsewhere.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
     /// Send requests unsigned (public buckets, emulators).
@@ -96,7 +97,12 @@ impl GcsConfig {
 
     pub(super) fn build(&self) -> std::result::Result<Built, String> {
         let no_key = !set(&self.service_account_json) && !set(&self.service_account_path);
-        let mut b = if no_key && !self.anonymous {
+        // With a custom endpoint, only a key given here is used: application default
+        // credentials (and the metadata server's tokens) are for Google alone, and are never
+        // sent to a server someone else named. Without a key, requests there go unsigned.
+        let custom_endpoint = self.endpoint.as_deref().is_some_and(|e| !e.is_empty());
+        let anonymous = self.anonymous || (custom_endpoint && no_key);
+        let mut b = if no_key && !anonymous {
             GoogleCloudStorageBuilder::from_env()
         } else {
             GoogleCloudStorageBuilder::new()
@@ -122,7 +128,7 @@ impl GcsConfig {
         if let Some(e) = &self.endpoint {
             b = b.with_base_url(e);
         }
-        if self.anonymous {
+        if anonymous {
             b = b.with_skip_signature(true);
         }
         let store = b.build().map_err(|e| e.to_string())?;

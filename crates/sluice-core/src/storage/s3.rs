@@ -22,7 +22,8 @@ pub struct S3Config {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// With `secret_access_key`; when both are absent the default AWS credential chain is used
-    /// (environment, profile, web identity, instance metadata).
+    /// (environment, profile, web identity, instance metadata) for AWS, and requests to a
+    /// custom `endpoint` go unsigned: ambient credentials never go to another server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_key_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -42,7 +43,9 @@ pub(super) const FIELDS: &[Field] = &[
     Field::text("bucket", "Bucket").required(),
     Field::text("prefix", "Prefix").hint("optional"),
     Field::text("region", "Region").hint("e.g. eu-west-1"),
-    Field::text("access_key_id", "Access key id").hint("empty: the default AWS credential chain"),
+    Field::text("access_key_id", "Access key id").hint(
+        "empty: the default AWS credential chain on AWS; unsigned requests to a custom endpoint",
+    ),
     Field::text("secret_access_key", "Secret access key").secret(FieldKind::Password),
     Field::text("session_token", "Session token")
         .secret(FieldKind::Password)
@@ -107,11 +110,18 @@ impl S3Config {
     }
 
     pub(super) fn build(&self) -> std::result::Result<Built, String> {
-        let mut b = if set(&self.access_key_id) {
+        // With a custom endpoint, only the keys given here are used: the ambient AWS chain
+        // (environment, profile, instance role) is for AWS alone, and is never sent to a
+        // server someone else named. Without keys, requests there go unsigned.
+        let custom_endpoint = self.endpoint.as_deref().is_some_and(|e| !e.is_empty());
+        let mut b = if set(&self.access_key_id) || custom_endpoint {
             AmazonS3Builder::new()
         } else {
             AmazonS3Builder::from_env()
         };
+        if custom_endpoint && !set(&self.access_key_id) {
+            b = b.with_skip_signature(true);
+        }
         b = b
             .with_bucket_name(&self.bucket)
             .with_client_options(client_options(self.allow_http))

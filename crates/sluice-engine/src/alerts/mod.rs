@@ -207,6 +207,8 @@ pub enum AlertKind {
     SchemaChange,
     SizeAnomaly,
     Freshness,
+    /// A file failed the same way run after run and is no longer tried.
+    FileParked,
 }
 
 impl AlertKind {
@@ -216,14 +218,16 @@ impl AlertKind {
             Self::SchemaChange => "schema_change",
             Self::SizeAnomaly => "size_anomaly",
             Self::Freshness => "freshness",
+            Self::FileParked => "file_parked",
         }
     }
 
-    pub const ALL: [AlertKind; 4] = [
+    pub const ALL: [AlertKind; 5] = [
         Self::RunFailed,
         Self::SchemaChange,
         Self::SizeAnomaly,
         Self::Freshness,
+        Self::FileParked,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -237,6 +241,7 @@ impl AlertKind {
             Self::SchemaChange => "schema change",
             Self::SizeAnomaly => "size anomaly",
             Self::Freshness => "no new files",
+            Self::FileParked => "file parked",
         }
     }
 }

@@ -92,16 +92,50 @@ impl Alerting {
         }
     }
 
-    /// A file was loaded: the job is fresh again, and a size anomaly about it is settled.
+    /// A file failed the same way once too often and is parked: no run tries it again.
+    pub(crate) async fn file_parked(&self, job: &Job, run_id: i64, file: &RunFile) {
+        let message = file.message.as_deref().unwrap_or("");
+        let summary = format!(
+            "{}: {} is parked: {}",
+            job.name,
+            file.file_path,
+            message.lines().next().unwrap_or("")
+        );
+        let details = json!({
+            "file_path": file.file_path,
+            "file_version": file.file_version,
+            "outcome": file.outcome,
+            "message": file.message,
+            "park_after_failures": job.settings.park_after_failures,
+        });
+        // Keyed by path: a later version of the file that loads settles it.
+        self.raise(
+            job,
+            AlertKind::FileParked,
+            &file.file_path,
+            summary,
+            Some(run_id),
+            details,
+        )
+        .await;
+    }
+
+    /// A file was loaded: the job is fresh again, and a size anomaly about it, or the
+    /// parking of an earlier version of it, is settled.
     pub(crate) async fn file_arrived(&self, job: &Job, file: &RunFile) {
         let key = format!("{}@{}", file.file_path, file.file_version);
         // A size anomaly is about one file; it ends quietly once the file is in.
-        if let Err(e) = self
-            .catalog
-            .close_incidents(job.id, AlertKind::SizeAnomaly, Some(&key), Utc::now())
-            .await
-        {
-            tracing::warn!(job = %job.name, "cannot settle an alert: {e}");
+        for (kind, key) in [
+            (AlertKind::SizeAnomaly, key.as_str()),
+            (AlertKind::FileParked, file.file_path.as_str()),
+        ] {
+            if let Err(e) = self
+                .catalog
+                .close_incidents(job.id, kind, Some(key), Utc::now())
+                .await
+            {
+                tracing::warn!(job = %job.name, "cannot settle an alert: {e}");
+            }
         }
         self.resolve(
             job,

@@ -86,7 +86,12 @@ pub struct SealedJob {
 pub trait Ledger: Send + Sync {
     /// The job's ledger, newest first.
     async fn processed_files(&self, job_id: i64) -> Result<Vec<ProcessedFile>>;
-    /// Claims a file version for loading. Returns false if it is already claimed or loaded.
+    /// Claims a file version for loading: one not in the ledger, or one whose last load
+    /// failed (not one parked). Fenced by the lease: only while `run_id` is running.
+    /// Returns false if another run holds or finished it.
+    ///
+    /// # Errors
+    /// [`crate::Error::LeaseLost`] if `run_id` no longer holds its job.
     async fn claim_file(
         &self,
         job_id: i64,
@@ -94,7 +99,11 @@ pub trait Ledger: Send + Sync {
         file: &FileEntry,
         load_id: &str,
     ) -> Result<bool>;
-    /// Marks a claimed file loaded.
+    /// Marks a claimed file loaded, fenced by the lease of `run_id` (the run settling it).
+    ///
+    /// # Errors
+    /// [`crate::Error::LeaseLost`] if `run_id` no longer holds its job or the claim is gone
+    /// (the run that took the job over settles the file from the destination's marker).
     async fn mark_loaded(
         &self,
         job_id: i64,
@@ -103,8 +112,30 @@ pub trait Ledger: Send + Sync {
         rows: u64,
         run_id: i64,
     ) -> Result<()>;
-    /// Drops a claim whose load did not commit, so a later run takes the file again.
+    /// Records that a claimed file's load failed with `error` (its outcome and message):
+    /// its count of failures in a row goes up if it failed the same way last time, else
+    /// starts at 1; at `park_after` (0: never) it is parked. Returns the count and whether
+    /// it is now parked.
+    async fn fail_file(
+        &self,
+        job_id: i64,
+        file: &FileFailure<'_>,
+        park_after: u32,
+    ) -> Result<(u32, bool)>;
+    /// Drops a claim whose load did not commit, for a reason not the file's (a transient
+    /// failure, a stopped process): a later run takes the file again, its failures as they
+    /// were.
     async fn release_claim(&self, job_id: i64, file_path: &str, file_version: &str) -> Result<()>;
+}
+
+/// A failed load, as the ledger records it.
+#[derive(Debug, Clone, Copy)]
+pub struct FileFailure<'a> {
+    pub file_path: &'a str,
+    pub file_version: &'a str,
+    pub run_id: i64,
+    /// The outcome and message: two failures are the same when these are.
+    pub error: &'a str,
 }
 
 /// Runs, their lease and queue, their files and log.
@@ -129,8 +160,12 @@ pub trait RunCatalog: Send + Sync {
     async fn queued_runs(&self) -> Result<Vec<(String, i64)>>;
     /// When the scheduler last started the job, if ever.
     async fn last_scheduled(&self, job_id: i64) -> Result<Option<DateTime<Utc>>>;
-    /// Renews a running run's lease.
-    async fn heartbeat(&self, run_id: i64) -> Result<()>;
+    /// Renews a running run's lease; false if the run no longer holds it (another run took
+    /// the job over after its heartbeat lapsed).
+    async fn heartbeat(&self, run_id: i64) -> Result<bool>;
+    /// The catalog's clock: leases are judged by one clock however many machines share
+    /// the catalog.
+    async fn now(&self) -> Result<DateTime<Utc>>;
     async fn record_file(&self, run_id: i64, file: &RunFile) -> Result<()>;
     async fn finish_run(
         &self,

@@ -16,7 +16,8 @@ use std::collections::HashMap;
 
 use super::sql::{JOB_COLUMNS, RUN_COLUMNS, catalog, db, is_unique_violation, to_json};
 use super::{
-    ConnectionCatalog, IncidentCatalog, JobCatalog, Ledger, Promotion, RunCatalog, SealedJob, tally,
+    ConnectionCatalog, FileFailure, IncidentCatalog, JobCatalog, Ledger, Promotion, RunCatalog,
+    SealedJob, tally,
 };
 use crate::alerts::{AlertKind, Incident};
 use crate::error::Kind;

@@ -8,6 +8,19 @@ use sluice_core::storage::{FileEntry, Store};
 use super::Failure;
 use crate::model::{FileOutcome, Job};
 
+/// Why a file does not pass the gate.
+pub(crate) enum Gate {
+    /// It holds no rows (what it holds instead): settled as loaded with none.
+    Empty(String),
+    Failed(Failure),
+}
+
+impl From<Failure> for Gate {
+    fn from(f: Failure) -> Self {
+        Self::Failed(f)
+    }
+}
+
 pub(crate) struct SchemaGate<'a> {
     job: &'a Job,
 }
@@ -22,10 +35,15 @@ impl<'a> SchemaGate<'a> {
         &self,
         store: &Store,
         file: &FileEntry,
-    ) -> Result<DetectedSchema, Failure> {
-        let detected = format::detect(store, file, &self.job.file_format_options)
-            .await
-            .map_err(Failure::from_core)?;
+    ) -> Result<DetectedSchema, Gate> {
+        if file.size == 0 {
+            return Err(Gate::Empty("the file is empty".into()));
+        }
+        let detected = match format::detect(store, file, &self.job.file_format_options).await {
+            Ok(d) => d,
+            Err(sluice_core::Error::NoRows { what, .. }) => return Err(Gate::Empty(what)),
+            Err(e) => return Err(Failure::from_core(e).into()),
+        };
         if detected.schema_fingerprint != self.job.schema_fingerprint {
             let d = diff(&self.job.schema, &detected.columns);
             if !d.is_empty() {
@@ -38,7 +56,8 @@ impl<'a> SchemaGate<'a> {
                     message: e.to_string(),
                     hint: None,
                     transient: false,
-                });
+                }
+                .into());
             }
         }
         Ok(detected)

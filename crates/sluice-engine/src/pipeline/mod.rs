@@ -25,7 +25,7 @@ use sluice_core::error::Hint;
 use sluice_core::storage::{FileEntry, Store};
 use sluice_sinks::{FileLoad, Sink};
 
-pub(crate) use self::gate::SchemaGate;
+pub(crate) use self::gate::{Gate, SchemaGate};
 use self::observe::Observe;
 use self::push_down::PushDown;
 use self::read::Reader;
@@ -113,8 +113,19 @@ impl<'a> FilePipeline<'a> {
 
     /// Loads one claimed file: gate, then push-down where the destination can read the file
     /// and no stage needs its rows, else reader → stages → sink.
+    /// A file with no rows (no bytes, or only blank lines) settles as loaded with none:
+    /// there is nothing in it to wait for.
     pub(crate) async fn load(&self, file: &FileEntry, load: &FileLoad) -> Result<Loaded, Failure> {
-        let checked = self.gate.check(self.store, file).await?;
+        let checked = match self.gate.check(self.store, file).await {
+            Ok(checked) => checked,
+            Err(Gate::Empty(what)) => {
+                return Ok(Loaded {
+                    rows: 0,
+                    note: Some(format!("{what}: nothing to load")),
+                });
+            }
+            Err(Gate::Failed(f)) => return Err(f),
+        };
         if self.stages.iter().all(|s| !s.needs_rows())
             && let Some(push_down) =
                 PushDown::offer(self.store, file, &checked, self.job, self.sink)

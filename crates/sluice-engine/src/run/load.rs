@@ -7,6 +7,7 @@ use sluice_sinks::{FileLoad, Sink};
 use super::Runner;
 use super::log::Level;
 use crate::Result;
+use crate::catalog::FileFailure;
 use crate::jobs::load_id;
 use crate::model::{FileOutcome, Job, RunFile};
 use crate::pipeline::FilePipeline;
@@ -22,15 +23,18 @@ impl Runner {
         pipeline: &FilePipeline<'_>,
         sink: &dyn Sink,
         file: &FileEntry,
-    ) -> Result<RunFile> {
+    ) -> Result<Settled> {
         let policy = self.retry;
         let mut wait = policy.backoff;
         let mut attempt = 1;
         loop {
             let (record, transient) = self.load_file(job, run_id, pipeline, sink, file).await?;
             if !transient || attempt >= policy.attempts || self.shutdown.is_cancelled() {
-                return Ok(record);
+                return self.settle(job, run_id, record, transient).await;
             }
+            self.catalog
+                .release_claim(job.id, &file.path, &record.file_version)
+                .await?;
             attempt += 1;
             self.log
                 .write(
@@ -39,7 +43,10 @@ impl Runner {
                     format!(
                         "{}: {} (transient); try {attempt} of {} in {}",
                         file.path,
-                        record.message.as_deref().unwrap_or(""),
+                        crate::text::without_path(
+                            record.message.as_deref().unwrap_or(""),
+                            &file.path
+                        ),
                         policy.attempts,
                         human_duration(wait)
                     ),
@@ -47,14 +54,66 @@ impl Runner {
                 .await;
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
-                () = self.shutdown.cancelled() => return Ok(record),
+                () = self.shutdown.cancelled() => return Ok(Settled { record, parked: false }),
             }
             wait = (wait * 2).min(policy.max_backoff);
         }
     }
 
-    /// Claims a file, loads it through the pipeline and settles the claim; returns its
-    /// record and whether its failure was transient.
+    /// Settles a failed file's claim: a transient failure (not the file's) releases it as
+    /// it was; any other is counted against the file, which is parked once it has failed
+    /// the same way on the job's `park_after_failures` runs in a row.
+    async fn settle(
+        &self,
+        job: &Job,
+        run_id: i64,
+        mut record: RunFile,
+        transient: bool,
+    ) -> Result<Settled> {
+        if !record.outcome.is_failure() {
+            return Ok(Settled {
+                record,
+                parked: false,
+            });
+        }
+        if transient {
+            self.catalog
+                .release_claim(job.id, &record.file_path, &record.file_version)
+                .await?;
+            return Ok(Settled {
+                record,
+                parked: false,
+            });
+        }
+        let error = format!(
+            "{}: {}",
+            record.outcome.as_str(),
+            record.message.as_deref().unwrap_or("")
+        );
+        let failure = FileFailure {
+            file_path: &record.file_path,
+            file_version: &record.file_version,
+            run_id,
+            error: &error,
+        };
+        let park_after = job.settings.park_after_failures;
+        let (failures, parked) = self.catalog.fail_file(job.id, &failure, park_after).await?;
+        if parked {
+            let message = record.message.take().unwrap_or_default();
+            record.message = Some(format!(
+                "{message} (the same failure in {failures} runs in a row: parked, not tried again; a new version of the file is taken as usual)"
+            ));
+        } else if failures > 1 && park_after > 0 {
+            let message = record.message.take().unwrap_or_default();
+            record.message = Some(format!(
+                "{message} (failed the same way {failures} times in a row; parked at {park_after})"
+            ));
+        }
+        Ok(Settled { record, parked })
+    }
+
+    /// Claims a file, loads it through the pipeline; returns its record and whether its
+    /// failure was transient. A failed load's claim is left for [`Runner::settle`].
     async fn load_file(
         &self,
         job: &Job,
@@ -90,7 +149,11 @@ impl Runner {
         }
         // The destination's marker is the truth: a load that committed but whose ledger row
         // was lost (another runner released it) is recorded, not repeated.
-        if let Some(receipt) = sink.was_loaded(&load.load_id).await? {
+        let committed = sink
+            .was_loaded(&load.load_id)
+            .await
+            .map_err(|e| crate::Error::Sink(e.about(&file.path)))?;
+        if let Some(receipt) = committed {
             self.catalog
                 .mark_loaded(job.id, &file.path, &version, receipt.rows, run_id)
                 .await?;
@@ -110,9 +173,6 @@ impl Runner {
                 Ok((record, false))
             }
             Err(f) => {
-                self.catalog
-                    .release_claim(job.id, &file.path, &version)
-                    .await?;
                 record.outcome = f.outcome;
                 record.message = Some(f.message);
                 record.hint = f.hint;
@@ -120,4 +180,11 @@ impl Runner {
             }
         }
     }
+}
+
+/// A file's record once its claim is settled.
+pub(super) struct Settled {
+    pub(super) record: RunFile,
+    /// It failed the same way once too often and is parked now.
+    pub(super) parked: bool,
 }

@@ -29,14 +29,15 @@ use tokio_util::task::TaskTracker;
 
 use self::log::{Level, RunLog};
 pub use self::options::{Progress, Quiet, RetryPolicy, RunOptions};
-use crate::Result;
 use crate::alerts::Alerting;
 use crate::catalog::{Catalog, Promotion};
 use crate::connections::Connections;
 use crate::jobs::Jobs;
-use crate::model::{FileOutcome, Job, Run, RunFile, RunStatus, loaded_versions};
+use crate::model::{FileOutcome, Job, Run, RunFile, RunStatus};
 use crate::pipeline::FilePipeline;
+use crate::plan::Settled;
 use crate::text::human_bytes;
+use crate::{Error, Result};
 
 /// How often a queued run asks whether the job is free.
 pub const QUEUE_POLL: Duration = Duration::from_millis(500);
@@ -53,6 +54,8 @@ pub(crate) struct Runner {
     pub(crate) alerts: Alerting,
     log: RunLog,
     pub(crate) retry: RetryPolicy,
+    /// How often a run renews its lease ([`crate::lease::HEARTBEAT_EVERY`]).
+    pub(crate) heartbeat_every: Duration,
     /// Cancelled when the process is asked to stop: runs finish their current file and
     /// take no more; queued runs stay queued.
     shutdown: CancellationToken,
@@ -80,6 +83,7 @@ impl Runner {
             jobs,
             alerts,
             retry: RetryPolicy::default(),
+            heartbeat_every: crate::lease::HEARTBEAT_EVERY,
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             here: Arc::new(Mutex::new(HashSet::new())),
@@ -158,7 +162,7 @@ impl Runner {
         if run.status == RunStatus::Queued && !self.wait_in_queue(run_id).await? {
             return self.catalog.run(run_id).await;
         }
-        let _lease = self.keep_lease(run_id);
+        let lease = self.keep_lease(run_id);
         let trigger = if run.scheduled_for.is_some() {
             "the schedule"
         } else {
@@ -171,7 +175,7 @@ impl Runner {
                 format!("run {run_id} of job '{}' started by {trigger}", job.name),
             )
             .await;
-        let run = match self.run_files(job, run_id, options, progress).await {
+        let run = match self.run_files(job, run_id, options, progress, &lease).await {
             Ok(done) => {
                 let status = done.status();
                 let note = (done.left > 0).then(|| {
@@ -251,20 +255,41 @@ impl Runner {
         }
     }
 
-    /// Renews the run's lease every [`crate::lease::HEARTBEAT_EVERY`] until the guard drops.
+    /// Renews the run's lease every [`Runner::heartbeat_every`] until the guard drops. The
+    /// guard's `lost` is cancelled once the run no longer holds the job: another run took
+    /// it over, or no heartbeat got through for [`crate::lease::LEASE_TIMEOUT`] (by then
+    /// another process may take it over).
     fn keep_lease(&self, run_id: i64) -> LeaseGuard {
         let catalog = Arc::clone(&self.catalog);
+        let lost = CancellationToken::new();
+        let flag = lost.clone();
+        let every = self.heartbeat_every;
         let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(crate::lease::HEARTBEAT_EVERY);
+            let mut tick = tokio::time::interval(every);
             tick.tick().await;
+            let mut renewed = Instant::now();
             loop {
                 tick.tick().await;
-                if let Err(e) = catalog.heartbeat(run_id).await {
-                    tracing::warn!(run = run_id, "cannot renew the run's lease: {e}");
+                match catalog.heartbeat(run_id).await {
+                    Ok(true) => renewed = Instant::now(),
+                    Ok(false) => {
+                        tracing::warn!(
+                            run = run_id,
+                            "the run lost its lease: another run holds the job"
+                        );
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(run = run_id, "cannot renew the run's lease: {e}");
+                        if renewed.elapsed() >= crate::lease::LEASE_TIMEOUT {
+                            break;
+                        }
+                    }
                 }
             }
+            flag.cancel();
         });
-        LeaseGuard(task)
+        LeaseGuard { task, lost }
     }
 
     async fn run_files(
@@ -273,6 +298,7 @@ impl Runner {
         run_id: i64,
         options: RunOptions,
         progress: Arc<dyn Progress>,
+        lease: &LeaseGuard,
     ) -> Result<Done> {
         let sink = self.jobs.sink(job)?;
         let recovered = self.reconcile(job, run_id, sink.as_ref()).await?;
@@ -285,7 +311,7 @@ impl Runner {
         let latest_only = !options.all_files.unwrap_or(!job.load_latest_only);
         let plan = crate::plan::plan(
             &listing.files,
-            &loaded_versions(&ledger),
+            &Settled::of(&ledger),
             latest_only,
             job.max_file_size,
         );
@@ -294,7 +320,7 @@ impl Runner {
                 run_id,
                 Level::Info,
                 format!(
-                    "listed {} file(s) matching '{}' {}: {} already loaded, {} to load, {} over the size limit",
+                    "listed {} file(s) matching '{}' {}: {} already loaded, {} to load, {} over the size limit{}",
                     listing.files.len(),
                     pattern.glob(),
                     if pattern.prefix().is_empty() {
@@ -304,7 +330,12 @@ impl Runner {
                     },
                     plan.already_loaded,
                     plan.take.len(),
-                    plan.too_large.len()
+                    plan.too_large.len(),
+                    if plan.parked == 0 {
+                        String::new()
+                    } else {
+                        format!(", {} parked after failing run after run", plan.parked)
+                    }
                 ),
             )
             .await;
@@ -347,11 +378,18 @@ impl Runner {
                 left = plan.take.len() - i;
                 break;
             }
+            if lease.lost.is_cancelled() {
+                return Err(Error::LeaseLost { run_id });
+            }
             progress.file_started(file);
-            let record = self
+            let settled = self
                 .load_with_retries(job, run_id, &pipeline, sink.as_ref(), file)
                 .await?;
+            let record = settled.record;
             self.finish_file(job, run_id, &record).await?;
+            if settled.parked {
+                self.alerts.file_parked(job, run_id, &record).await;
+            }
             progress.file_finished(&record);
             outcomes.push(record.outcome);
         }
@@ -384,11 +422,10 @@ impl Runner {
             )
         } else {
             // Messages mostly start with the file's path already.
-            let message = record.message.as_deref().unwrap_or("");
-            let message = message
-                .strip_prefix(record.file_path.as_str())
-                .and_then(|m| m.strip_prefix(": "))
-                .unwrap_or(message);
+            let message = crate::text::without_path(
+                record.message.as_deref().unwrap_or(""),
+                &record.file_path,
+            );
             let level = if record.outcome.is_failure() {
                 Level::Error
             } else {
@@ -443,7 +480,7 @@ impl Runner {
         let ledger = self.catalog.processed_files(job.id).await?;
         let plan = crate::plan::plan(
             &listing.files,
-            &loaded_versions(&ledger),
+            &Settled::of(&ledger),
             job.load_latest_only,
             job.max_file_size,
         );
@@ -457,11 +494,15 @@ impl Runner {
 }
 
 /// Stops renewing a lease when the run ends.
-struct LeaseGuard(tokio::task::JoinHandle<()>);
+struct LeaseGuard {
+    task: tokio::task::JoinHandle<()>,
+    /// Cancelled when the run has lost its lease.
+    lost: CancellationToken,
+}
 
 impl Drop for LeaseGuard {
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
     }
 }
 

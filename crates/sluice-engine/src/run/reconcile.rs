@@ -23,7 +23,11 @@ impl Runner {
             if p.status != LedgerStatus::Loading {
                 continue;
             }
-            match sink.was_loaded(&p.load_id).await? {
+            let committed = sink
+                .was_loaded(&p.load_id)
+                .await
+                .map_err(|e| crate::Error::Sink(e.about(&p.file_path)))?;
+            match committed {
                 Some(receipt) => {
                     self.catalog
                         .mark_loaded(job.id, &p.file_path, &p.file_version, receipt.rows, run_id)

@@ -68,6 +68,10 @@ async fn a_job_into_bigquery_loads_each_file_once_and_keeps_its_key_sealed() {
         key_json: key_json.clone(),
     });
     let env = Env::new().await;
+    // The emulator's endpoint is the operator's setting, as SLUICE_BIGQUERY_ENDPOINT.
+    env.engine
+        .set_bigquery_endpoint(Some(config.endpoint.clone()))
+        .unwrap();
     env.write("transactions_2024-11-18.csv", &transactions(1, 300), 20);
     env.write("transactions_2024-11-19.csv", &transactions(301, 200), 10);
     let mut req = env.request("tx", "transactions_*.csv");
@@ -178,6 +182,9 @@ async fn with_push_down_bigquery_reads_a_gcs_csv_file_itself() {
     let (_dir, engine) = gcs.engine().await;
     let mut config = config(Auth::None);
     config.push_down = true;
+    engine
+        .set_bigquery_endpoint(Some(config.endpoint.clone()))
+        .unwrap();
     let job = engine
         .create_job(sluice_engine::JobRequest {
             name: "orders".into(),

@@ -60,6 +60,8 @@ macro_rules! on_both {
 on_both!(
     jobs_round_trip_every_setting,
     a_file_version_is_claimed_once,
+    a_file_failing_the_same_way_is_parked_and_a_different_failure_starts_over,
+    a_run_that_lost_its_lease_can_neither_claim_nor_mark_loaded,
     run_statistics_are_derived_from_file_outcomes,
     names_are_unique_and_missing_names_are_named,
     a_job_runs_once_at_a_time_and_dead_runs_are_taken_over,
@@ -91,6 +93,7 @@ fn new_job(connection_id: i64) -> NewJob {
                 }],
                 freshness_hours: Some(26),
             },
+            park_after_failures: 5,
         },
         max_file_size: 10,
     }
@@ -159,6 +162,149 @@ async fn a_file_version_is_claimed_once(c: &dyn Catalog) {
     assert_eq!(
         (ledger[0].status.as_str(), ledger[0].rows_loaded),
         ("loaded", 42)
+    );
+}
+
+async fn a_file_failing_the_same_way_is_parked_and_a_different_failure_starts_over(
+    c: &dyn Catalog,
+) {
+    use sluice_engine::catalog::FileFailure;
+    let conn = c.add_connection("local", &local()).await.unwrap();
+    let job = c.create_job(&new_job(conn.id)).await.unwrap();
+    let run = c
+        .start_run(job.id, "elsewhere:1", None, false)
+        .await
+        .unwrap();
+    let f = file("a.csv");
+    let v = f.version_key();
+    let fail = |error| FileFailure {
+        file_path: "a.csv",
+        file_version: &v,
+        run_id: run.id,
+        error,
+    };
+    let mut seen = Vec::new();
+    for error in [
+        "parse: line 2",
+        "parse: line 2",
+        "parse: line 9",
+        "parse: line 9",
+        "parse: line 9",
+    ] {
+        assert!(
+            c.claim_file(job.id, run.id, &f, "L1").await.unwrap(),
+            "a failed version is claimed again"
+        );
+        seen.push(c.fail_file(job.id, &fail(error), 3).await.unwrap());
+    }
+    assert_eq!(
+        seen,
+        vec![(1, false), (2, false), (1, false), (2, false), (3, true)]
+    );
+    assert!(
+        !c.claim_file(job.id, run.id, &f, "L1").await.unwrap(),
+        "a parked version is not claimed"
+    );
+    let ledger = c.processed_files(job.id).await.unwrap();
+    assert_eq!(
+        (
+            ledger[0].status.as_str(),
+            ledger[0].failures,
+            ledger[0].last_error.as_deref()
+        ),
+        ("parked", 3, Some("parse: line 9"))
+    );
+
+    // A transient failure is not the file's: its count stays as it was.
+    let g = file("b.csv");
+    let w = g.version_key();
+    assert!(c.claim_file(job.id, run.id, &g, "L2").await.unwrap());
+    let failure = FileFailure {
+        file_path: "b.csv",
+        file_version: &w,
+        run_id: run.id,
+        error: "x",
+    };
+    assert_eq!(c.fail_file(job.id, &failure, 0).await.unwrap(), (1, false));
+    assert!(c.claim_file(job.id, run.id, &g, "L2").await.unwrap());
+    c.release_claim(job.id, "b.csv", &w).await.unwrap();
+    assert!(c.claim_file(job.id, run.id, &g, "L2").await.unwrap());
+    for _ in 0..5 {
+        assert!(
+            !c.fail_file(job.id, &failure, 0).await.unwrap().1,
+            "0: never parked"
+        );
+        assert!(c.claim_file(job.id, run.id, &g, "L2").await.unwrap());
+    }
+    c.mark_loaded(job.id, "b.csv", &w, 7, run.id).await.unwrap();
+    let b = c
+        .processed_files(job.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.file_path == "b.csv")
+        .unwrap();
+    assert_eq!(
+        (b.status.as_str(), b.failures, b.last_error),
+        ("loaded", 0, None)
+    );
+}
+
+async fn a_run_that_lost_its_lease_can_neither_claim_nor_mark_loaded(c: &dyn Catalog) {
+    let conn = c.add_connection("local", &local()).await.unwrap();
+    let job = c.create_job(&new_job(conn.id)).await.unwrap();
+    let run = c
+        .start_run(job.id, "elsewhere:1", None, false)
+        .await
+        .unwrap();
+    let f = file("a.csv");
+    assert!(c.claim_file(job.id, run.id, &f, "L1").await.unwrap());
+    assert!(
+        c.heartbeat(run.id).await.unwrap(),
+        "the run holds its lease"
+    );
+    // Another process takes the job over (here: the run is ended as interrupted, as a
+    // takeover after a lapsed heartbeat does).
+    c.finish_run(run.id, RunStatus::Failed, 0, 0, Some("interrupted"))
+        .await
+        .unwrap();
+    assert!(
+        !c.heartbeat(run.id).await.unwrap(),
+        "the heartbeat tells it lost the lease"
+    );
+    let err = c
+        .mark_loaded(job.id, "a.csv", &f.version_key(), 5, run.id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, sluice_engine::Error::LeaseLost { .. }),
+        "{err}"
+    );
+    let err = c
+        .claim_file(job.id, run.id, &file("b.csv"), "L2")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("lost its lease"), "{err}");
+    let ledger = c.processed_files(job.id).await.unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(
+        ledger[0].status.as_str(),
+        "loading",
+        "left for the run that holds the job"
+    );
+
+    // The run holding the job settles it.
+    let next = c
+        .start_run(job.id, "elsewhere:2", None, false)
+        .await
+        .unwrap();
+    c.mark_loaded(job.id, "a.csv", &f.version_key(), 5, next.id)
+        .await
+        .unwrap();
+    let now = c.now().await.unwrap();
+    assert!(
+        (Utc::now() - now).num_seconds().abs() < 60,
+        "the catalog's clock: {now}"
     );
 }
 
@@ -243,13 +389,16 @@ async fn a_job_runs_once_at_a_time_and_dead_runs_are_taken_over(c: &dyn Catalog)
     c.finish_run(second.id, RunStatus::Succeeded, 0, 0, None)
         .await
         .unwrap();
-    let host = sluice_engine::lease::this_runner()
-        .rsplit_once(':')
-        .unwrap()
-        .0
-        .to_string();
+    let me = sluice_engine::lease::this_runner();
+    let (host_pid, space) = me.split_once('@').unwrap();
+    let host = host_pid.rsplit_once(':').unwrap().0;
     let dead = c
-        .start_run(job.id, &format!("{host}:{}", u32::MAX - 1), None, false)
+        .start_run(
+            job.id,
+            &format!("{host}:{}@{space}", u32::MAX - 1),
+            None,
+            false,
+        )
         .await
         .unwrap();
     let next = c
@@ -365,6 +514,7 @@ async fn runs_queue_log_and_incidents_open_once(c: &dyn Catalog) {
     let mut settings = job.settings.clone();
     settings.paused = false;
     settings.timezone = "Asia/Tokyo".parse().unwrap();
+    settings.park_after_failures = 0;
     c.update_job_settings(job.id, &settings).await.unwrap();
     assert_eq!(c.job("tx").await.unwrap().settings, settings);
 }

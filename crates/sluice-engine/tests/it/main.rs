@@ -3,6 +3,7 @@
 //! `SLUICE_TEST_BIGQUERY_URL` (`bash scripts/peers.sh start`).
 
 mod alerts;
+mod bad_input;
 mod bigquery;
 mod catalog;
 mod jobs;
@@ -12,6 +13,7 @@ mod runs;
 mod scheduler;
 mod secrets;
 mod shared_catalog;
+mod stalls;
 mod storage;
 
 use std::path::PathBuf;

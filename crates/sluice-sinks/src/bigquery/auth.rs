@@ -298,7 +298,7 @@ fn application_default() -> Result<Source, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -306,13 +306,13 @@ mod tests {
 
     use super::*;
 
-    const KEY: &str = include_str!("../../testdata/bigquery/test_key.pem");
+    pub(crate) const KEY: &str = include_str!("../../testdata/bigquery/test_key.pem");
     const PUBLIC_KEY: &str = include_str!("../../testdata/bigquery/test_key.pub.pem");
 
     /// A hand-written stand-in for Google's OAuth token endpoint: it checks the JWT-bearer
     /// grant (signature, issuer, audience, scope) as Google does, and answers a token that
     /// lives `expires_in` seconds. Each request gets a new token (`tok-1`, `tok-2` …).
-    async fn token_endpoint(expires_in: u64) -> (String, Arc<AtomicUsize>) {
+    pub(crate) async fn token_endpoint(expires_in: u64) -> (String, Arc<AtomicUsize>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let uri = format!("http://{}/token", listener.local_addr().unwrap());
         let audience = uri.clone();
@@ -399,7 +399,7 @@ mod tests {
         Ok(())
     }
 
-    fn key_json(token_uri: &str, private_key: &str) -> String {
+    pub(crate) fn key_json(token_uri: &str, private_key: &str) -> String {
         serde_json::json!({
             "type": "service_account",
             "client_email": "loader@test-proj.iam.gserviceaccount.com",

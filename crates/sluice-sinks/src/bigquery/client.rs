@@ -120,6 +120,15 @@ impl Client {
             .map_err(ApiError::transport)
     }
 
+    /// Whether `url` is on the endpoint's scheme, host and port: the token goes nowhere
+    /// else, whatever URL an answer hands back.
+    fn on_endpoint(&self, url: &str) -> bool {
+        match (url::Url::parse(url), url::Url::parse(&self.endpoint)) {
+            (Ok(a), Ok(b)) => a.origin() == b.origin(),
+            _ => false,
+        }
+    }
+
     pub async fn get(&self, path: &str) -> Result<Value, ApiError> {
         json_of(self.send(self.http.get(self.url(path))).await?).await
     }
@@ -187,7 +196,12 @@ impl Client {
             .header("Content-Range", range)
             .header("Content-Type", "application/octet-stream")
             .body(bytes.to_vec());
-        let r = self.send(rb).await?;
+        // An upload session elsewhere is authorized by its own URL, and gets no token.
+        let r = if self.on_endpoint(session) {
+            self.send(rb).await?
+        } else {
+            rb.send().await.map_err(ApiError::transport)?
+        };
         let status = r.status().as_u16();
         match (status, total) {
             (308, None) => Ok(None),
@@ -199,7 +213,13 @@ impl Client {
 
     /// Abandons an upload; best effort (an unfinished session expires by itself).
     pub async fn cancel_upload(&self, session: &str) {
-        if let Ok(rb) = self.authorized(self.http.delete(session)).await {
+        let rb = self.http.delete(session);
+        let rb = if self.on_endpoint(session) {
+            self.authorized(rb).await
+        } else {
+            Ok(rb)
+        };
+        if let Ok(rb) = rb {
             let _ = rb.send().await;
         }
     }
@@ -234,5 +254,108 @@ async fn error_of(r: reqwest::Response) -> ApiError {
         status: Some(status),
         reason,
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::bigquery::auth::tests::{KEY, key_json, token_endpoint};
+
+    /// A hand-written HTTP listener that records each request's head and answers with
+    /// `answer(head)`: where the upload protocol's URLs lead, and what they are sent.
+    async fn listener(
+        answer: impl Fn(&str) -> String + Send + Sync + 'static,
+    ) -> (String, Arc<Mutex<Vec<String>>>) {
+        let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", socket.local_addr().unwrap());
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let seen = heads.clone();
+        let answer = Arc::new(answer);
+        tokio::spawn(async move {
+            loop {
+                let (mut sock, _) = socket.accept().await.unwrap();
+                let mut buf = Vec::new();
+                let head = loop {
+                    let mut chunk = [0u8; 65536];
+                    let n = sock.read(&mut chunk).await.unwrap();
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap())
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= len {
+                            break head.to_string();
+                        }
+                    }
+                    if n == 0 {
+                        break String::from_utf8_lossy(&buf).to_string();
+                    }
+                };
+                seen.lock().unwrap().push(head.clone());
+                let response = answer(&head);
+                sock.write_all(response.as_bytes()).await.unwrap();
+            }
+        });
+        (base, heads)
+    }
+
+    fn ok(extra: &str, body: &str) -> String {
+        format!(
+            "HTTP/1.1 200 OK\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    #[tokio::test]
+    async fn the_token_does_not_follow_an_upload_url_to_another_host() {
+        let (token_uri, _) = token_endpoint(3600).await;
+        let (elsewhere, elsewhere_heads) = listener(|_| ok("", "{\"id\": \"job\"}")).await;
+        let upload = format!("{elsewhere}/upload?upload_id=abc");
+        let (endpoint, endpoint_heads) =
+            listener(move |_| ok(&format!("Location: {upload}\r\n"), "{}")).await;
+        let client = Client::new(
+            &endpoint,
+            &Auth::ServiceAccountKey {
+                key_json: key_json(&token_uri, KEY),
+            },
+        )
+        .unwrap();
+        let session = client
+            .start_upload("/projects/p", &serde_json::json!({}))
+            .await
+            .unwrap();
+        assert!(session.starts_with(&elsewhere), "{session}");
+        let job = client
+            .put_chunk(&session, 0, b"{}\n", Some(3))
+            .await
+            .unwrap();
+        assert!(job.is_some());
+        let to_endpoint = endpoint_heads.lock().unwrap().join("\n");
+        assert!(
+            to_endpoint
+                .to_ascii_lowercase()
+                .contains("authorization: bearer tok-1"),
+            "the endpoint gets the token: {to_endpoint}"
+        );
+        let to_elsewhere = elsewhere_heads.lock().unwrap().join("\n");
+        assert!(
+            to_elsewhere.starts_with("PUT /upload?upload_id=abc"),
+            "{to_elsewhere}"
+        );
+        assert!(
+            !to_elsewhere.to_ascii_lowercase().contains("authorization"),
+            "another host gets no token: {to_elsewhere}"
+        );
     }
 }

@@ -12,8 +12,12 @@ use super::auth::{self, Auth};
 use crate::config::{BuildContext, Config, SinkInfo};
 use crate::{BuiltSink, Error, Result};
 
-/// BigQuery's API, unless the config says otherwise.
+/// BigQuery's API, unless the operator names another with [`ENDPOINT_ENV`].
 pub const DEFAULT_ENDPOINT: &str = "https://bigquery.googleapis.com";
+/// Where the operator points sluice at another BigQuery API (an emulator, a private
+/// endpoint). It is not a destination's setting: whoever may create a job must not be able
+/// to send the service's credentials elsewhere.
+pub const ENDPOINT_ENV: &str = "SLUICE_BIGQUERY_ENDPOINT";
 /// The size of each upload request but the last; a multiple of 256 KiB, as the resumable
 /// protocol requires.
 pub const CHUNK_SIZE: usize = 8 * 1024 * 1024;
@@ -28,9 +32,14 @@ pub struct BigQueryConfig {
     /// Where datasets are created and jobs run (`US`, `EU`, `europe-west1` …).
     #[serde(default = "default_location")]
     pub location: String,
-    /// The API's base URL.
-    #[serde(default = "default_endpoint")]
+    /// The API's base URL: [`DEFAULT_ENDPOINT`], or the operator's [`ENDPOINT_ENV`] (given
+    /// to [`BuildContext`]); never read from a request or the catalog.
+    #[serde(skip, default = "default_endpoint")]
     pub endpoint: String,
+    /// An endpoint a request or an older catalog names: refused unless it is the
+    /// operator's.
+    #[serde(default, rename = "endpoint", skip_serializing)]
+    pub requested_endpoint: Option<String>,
     pub auth: Auth,
     /// The size of each upload request but the last (rounded down to 256 KiB).
     #[serde(default = "default_chunk")]
@@ -66,6 +75,7 @@ impl BigQueryConfig {
             dataset: dataset.into(),
             location: default_location(),
             endpoint: default_endpoint(),
+            requested_endpoint: None,
             auth,
             chunk_size: CHUNK_SIZE,
             job_id_prefix: default_prefix(),
@@ -77,8 +87,8 @@ impl BigQueryConfig {
     ///
     /// `credentials`: `adc` (application default credentials, the default), `none` (no
     /// token: emulators), or the path of a service-account JSON key, read now (the key, not
-    /// the path, is kept). Other parameters: `location` (default `US`), `endpoint` (the
-    /// API's base URL), `job_id_prefix`, `push_down` (`true`/`false`).
+    /// the path, is kept). Other parameters: `location` (default `US`), `job_id_prefix`,
+    /// `push_down` (`true`/`false`). The API's endpoint is the operator's [`ENDPOINT_ENV`].
     ///
     /// # Errors
     /// A message naming what is wrong and how to write it.
@@ -106,7 +116,11 @@ impl BigQueryConfig {
         for (k, v) in parsed.query_pairs() {
             match k.as_ref() {
                 "location" => config.location = v.into_owned(),
-                "endpoint" => config.endpoint = v.trim_end_matches('/').to_string(),
+                "endpoint" => {
+                    return Err(format!(
+                        "endpoint={v}: the BigQuery endpoint is not part of a destination; the operator sets {ENDPOINT_ENV} where sluice runs"
+                    ));
+                }
                 "job_id_prefix" => config.job_id_prefix = v.into_owned(),
                 "push_down" => {
                     config.push_down = match v.as_ref() {
@@ -130,7 +144,7 @@ impl BigQueryConfig {
                 }
                 other => {
                     return Err(format!(
-                        "unknown parameter '{other}'; the parameters are location, credentials, endpoint, job_id_prefix, push_down"
+                        "unknown parameter '{other}'; the parameters are location, credentials, job_id_prefix, push_down"
                     ));
                 }
             }
@@ -184,9 +198,6 @@ const FIELDS: &[Field] = &[
         .secret(FieldKind::Textarea)
         .hint("needs roles/bigquery.dataEditor on the dataset and roles/bigquery.jobUser on the project")
         .when("auth.type", "service_account_key"),
-    Field::text("endpoint", "API endpoint")
-        .placeholder(DEFAULT_ENDPOINT)
-        .hint("only for a private endpoint or an emulator"),
     Field::text("push_down", "Push-down: BigQuery reads UTF-8 CSV files in Google Cloud Storage itself")
         .checkbox(),
 ];
@@ -231,8 +242,23 @@ impl Config for BigQueryConfig {
         BigQueryConfig::describe(self)
     }
 
-    fn build(&self, _ctx: &BuildContext<'_>) -> Result<Arc<dyn BuiltSink>> {
-        Ok(Arc::new(BigQuerySink::new(self.clone())?))
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Arc<dyn BuiltSink>> {
+        let mut config = self.clone();
+        if let Some(endpoint) = ctx.bigquery_endpoint {
+            config.endpoint = endpoint.trim_end_matches('/').to_string();
+        }
+        if let Some(requested) = &self.requested_endpoint
+            && requested.trim_end_matches('/') != config.endpoint
+        {
+            return Err(Error::Invalid {
+                field: "destination.endpoint".into(),
+                message: format!(
+                    "the destination names the BigQuery endpoint {requested}, which is not a destination's setting: the operator sets {ENDPOINT_ENV} where sluice runs (now {})",
+                    config.endpoint
+                ),
+            });
+        }
+        Ok(Arc::new(BigQuerySink::new(config)?))
     }
 }
 
@@ -243,7 +269,7 @@ mod tests {
     #[test]
     fn a_destination_url_reads_into_a_config() {
         let c = BigQueryConfig::from_url(
-            "bigquery://my-proj/raw?location=EU&credentials=none&endpoint=http://127.0.0.1:9050/&push_down=true&job_id_prefix=etl_",
+            "bigquery://my-proj/raw?location=EU&credentials=none&push_down=true&job_id_prefix=etl_",
         )
         .unwrap();
         assert_eq!(
@@ -252,13 +278,13 @@ mod tests {
         );
         assert_eq!(
             (c.auth.clone(), c.endpoint.as_str()),
-            (Auth::None, "http://127.0.0.1:9050")
+            (Auth::None, DEFAULT_ENDPOINT)
         );
         assert!(c.push_down);
         assert_eq!(c.job_id_prefix, "etl_");
         assert_eq!(
             c.describe(),
-            "bigquery://my-proj/raw (EU, no credentials, endpoint http://127.0.0.1:9050, push-down)"
+            "bigquery://my-proj/raw (EU, no credentials, push-down)"
         );
         let d = BigQueryConfig::from_url("bigquery://p/d").unwrap();
         assert_eq!(
@@ -291,6 +317,10 @@ mod tests {
             ("bq://p/d", "starts with bigquery://"),
             ("bigquery://p/d?push_down=maybe", "push_down=maybe"),
             ("bigquery://p/d?zone=x", "unknown parameter 'zone'"),
+            (
+                "bigquery://p/d?endpoint=http://evil.example",
+                "SLUICE_BIGQUERY_ENDPOINT",
+            ),
         ] {
             let err = BigQueryConfig::from_url(url).unwrap_err();
             assert!(err.contains(says), "{url}: {err}");

@@ -32,7 +32,7 @@ use sluice_core::schema::Column;
 
 pub use self::auth::{Auth, ServiceAccountKey, TokenProvider, sign_jwt};
 use self::client::{ApiError, Client};
-pub use self::config::{BigQueryConfig, CHUNK_SIZE, DEFAULT_ENDPOINT};
+pub use self::config::{BigQueryConfig, CHUNK_SIZE, DEFAULT_ENDPOINT, ENDPOINT_ENV};
 pub use self::job::job_id;
 use self::job::{JobState, MAX_ATTEMPTS, state_of};
 pub use self::rows::write_ndjson;

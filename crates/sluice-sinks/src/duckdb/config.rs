@@ -93,6 +93,7 @@ mod tests {
     fn urls_name_absolute_relative_and_default_files() {
         let ctx = BuildContext {
             data_dir: std::path::Path::new("/data"),
+            bigquery_endpoint: None,
         };
         let abs = DuckDbConfig::from_url("duckdb:///srv/w.duckdb").unwrap();
         assert_eq!(abs.file(&ctx), PathBuf::from("/srv/w.duckdb"));

@@ -49,6 +49,8 @@ pub struct NewJob {
     paused: bool,
     #[serde(default)]
     alerts: Option<Value>,
+    /// Failed runs in a row, the same failure each time, after which a file is parked.
+    park_after_failures: Option<u32>,
     max_file_size: Option<u64>,
     #[serde(default)]
     destination: Option<SinkConfig>,
@@ -92,6 +94,7 @@ pub async fn create(
         body.timezone.as_deref(),
         Some(body.paused),
         body.alerts,
+        body.park_after_failures,
     )?;
     let mut settings = JobSettings::default();
     update.apply(&mut settings);
@@ -123,6 +126,7 @@ fn settings_update(
     timezone: Option<&str>,
     paused: Option<bool>,
     alerts: Option<Value>,
+    park_after_failures: Option<u32>,
 ) -> Result<JobUpdate, ApiError> {
     let schedule = schedule
         .map(|t| t.parse::<Schedule>().map_err(|e| bad_field("schedule", e)))
@@ -144,6 +148,7 @@ fn settings_update(
         timezone,
         paused,
         alerts,
+        park_after_failures,
     })
 }
 
@@ -153,9 +158,11 @@ pub struct JobPatch {
     timezone: Option<String>,
     paused: Option<bool>,
     alerts: Option<Value>,
+    park_after_failures: Option<u32>,
 }
 
-/// Changes a job's schedule, timezone, pause or alerts; other fields are fixed at creation.
+/// Changes a job's schedule, timezone, pause, alerts or parking; other fields are fixed at
+/// creation.
 pub async fn update(
     State(s): State<Shared>,
     Path(name): Path<String>,
@@ -166,6 +173,7 @@ pub async fn update(
         body.timezone.as_deref(),
         body.paused,
         body.alerts,
+        body.park_after_failures,
     )?;
     let job = s.engine.update_job(&name, update).await?;
     Ok(Json(

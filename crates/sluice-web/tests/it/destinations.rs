@@ -93,13 +93,38 @@ async fn a_job_into_postgres_is_shown_with_its_password_redacted() {
 async fn a_job_into_bigquery_is_shown_with_its_key_redacted() {
     let (endpoint, project) = sluice_testkit::peers::bigquery();
     let dataset = sluice_testkit::peers::unique("api");
-    let api = Api::new(None).await;
+    // The emulator is the operator's setting (SLUICE_BIGQUERY_ENDPOINT), not the caller's.
+    let api = Api::with_engine(sluice_web::Access::open(), |engine, _| {
+        engine
+            .set_bigquery_endpoint(Some(endpoint.clone()))
+            .unwrap();
+    })
+    .await;
     api.add_local().await;
     api.write("t_1.csv", "id,amount\n1,2.5\n2,3.5\n");
+    let destination = json!({"kind": "bigquery", "project": project, "dataset": dataset,
+        "auth": {"type": "none"}});
+    // A caller who names another endpoint (where the server's credentials would go) is
+    // refused, naming the field.
+    let mut elsewhere = destination.clone();
+    elsewhere["endpoint"] = json!("http://collector.example");
+    let (status, body) = api
+        .post("/api/destinations/test", json!({"destination": elsewhere}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["details"]["fields"][0]["field"],
+        "destination.endpoint"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("SLUICE_BIGQUERY_ENDPOINT")
+    );
     let job = json!({
         "name": "tx", "connection_id": "local", "file_pattern": "t_*.csv",
-        "destination": {"kind": "bigquery", "project": project, "dataset": dataset,
-            "endpoint": endpoint, "auth": {"type": "none"}}
+        "destination": destination
     });
     let (status, body) = api.post("/api/jobs", job).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");

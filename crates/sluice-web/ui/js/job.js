@@ -129,6 +129,7 @@ export async function jobPage(app, name, v, view) {
   const format = h("select", { id: "alert-format" }, [["json", "JSON (the whole alert)"], ["slack", "Slack-style text ({\"text\": …})"]].map(([val, t]) => h("option", { value: val, selected: val === (hook.format || "json") }, t)));
   const email = h("input", { type: "email", id: "alert-email", value: mail.to || "", placeholder: "ops@example.com", autocomplete: "off" });
   const hours = h("input", { type: "number", id: "freshness-hours", min: 1, step: 1, value: job.alerts && job.alerts.freshness_hours != null ? job.alerts.freshness_hours : "", placeholder: "off" });
+  const parkAfter = h("input", { type: "number", id: "park-after", min: 0, step: 1, value: job.park_after_failures != null ? job.park_after_failures : 3 });
   const alertsOk = h("div", { class: "success", id: "alerts-msg", "aria-live": "polite" });
   const alertsCard = h("div", { class: "card", id: "alerts-card" });
   const incidents = h("div", { id: "incidents" });
@@ -143,8 +144,13 @@ export async function jobPage(app, name, v, view) {
       return;
     }
     if (hours.value.trim() !== "") alerts.freshness_hours = Number(hours.value);
+    const park = Number(parkAfter.value);
+    if (parkAfter.value.trim() === "" || !Number.isInteger(park) || park < 0) {
+      showError({ details: { fields: [{ field: "park_after_failures", message: "Enter a whole number of runs (0: never park)." }] } }, null, alertsCard);
+      return;
+    }
     try {
-      ({ job } = await api("PATCH", path, { alerts }));
+      ({ job } = await api("PATCH", path, { alerts, park_after_failures: park }));
       showError({}, null, alertsCard);
       const n = (job.alerts.targets || []).length;
       alertsOk.textContent = n ? `✓ Saved. Alerts go to ${n} target(s).` : "✓ Saved. No target: alerts are only listed here.";
@@ -160,14 +166,22 @@ export async function jobPage(app, name, v, view) {
     }
   }
   add(alertsCard, h("h2", { text: "Alerts" }),
-    h("p", { class: "hint" }, "A failed run, a changed schema, an unusually large or small file, or no new file for too long opens an alert; the targets hear when it opens and when it is resolved. Email goes through the SMTP server sluice serve is given (SLUICE_SMTP_URL)."),
+    h("p", { class: "hint" }, "A failed run, a changed schema, an unusually large or small file, a file parked after failing run after run, or no new file for too long opens an alert; the targets hear when it opens and when it is resolved. Email goes through the SMTP server sluice serve is given (SLUICE_SMTP_URL)."),
     h("div", { class: "row" }, field("Webhook URL", url, "alerts.targets[0].url", "empty: none"), field("Format", format, "alerts.targets[0].format")),
     field("Email", email, "alerts.email", "empty: none"),
     moreTargets(others),
     field("Alert when no new file for", hours, "alerts.freshness_hours", "hours; empty: never"),
+    field("Park a file after", parkAfter, "park_after_failures", "runs in a row failing the same way; a parked file is no longer tried and raises an alert; 0: never"),
     h("div", { class: "error", id: "err-alerts", "aria-live": "polite" }),
     h("div", { class: "form-actions" }, h("button", { class: "primary", id: "alerts-save", onclick: saveAlerts }, "Save alerts"), alertsOk),
     h("h3", { text: "Alert history" }), incidents);
+  // A ledger row's rows, or why it has none: loading, failed N times, parked.
+  function ledgerState(p) {
+    if (p.status === "loading") return h("span", { class: "hint" }, "loading…");
+    if (p.status === "failed") return h("span", { class: "error", title: p.last_error || "" }, `failed ${p.failures}× in a row`);
+    if (p.status === "parked") return h("span", { class: "error", title: p.last_error || "" }, `parked after ${p.failures} failed runs`);
+    return p.rows_loaded.toLocaleString();
+  }
   function moreTargets(t) {
     return t.length ? h("p", { class: "hint" }, `${t.length} more target(s) set through the API are kept.`) : null;
   }
@@ -185,7 +199,7 @@ export async function jobPage(app, name, v, view) {
     chart.replaceChildren(runChart(runs) || "");
     history.replaceChildren(runs.length ? runsTable(job.name, runs) : h("p", { class: "hint" }, "No runs yet."));
     files.replaceChildren(processed_files.length ? h("table", {}, h("thead", {}, h("tr", {}, ["File", "Rows", "Size", "Loaded"].map((t) => h("th", { text: t })))),
-      h("tbody", {}, processed_files.map((p) => h("tr", {}, h("td", { text: p.file_path }), h("td", {}, p.status === "loading" ? h("span", { class: "hint" }, "loading…") : p.rows_loaded.toLocaleString()), h("td", { text: size(p.file_size_bytes) }), h("td", { text: when(p.processed_at) }))))) : h("p", { class: "hint" }, "No file loaded yet."));
+      h("tbody", {}, processed_files.map((p) => h("tr", { class: "ledger-" + p.status }, h("td", { text: p.file_path }), h("td", {}, ledgerState(p)), h("td", { text: size(p.file_size_bytes) }), h("td", { text: when(p.processed_at) }))))) : h("p", { class: "hint" }, "No file loaded yet."));
     incidents.replaceChildren(inc.incidents.length ? h("table", { id: "incidents-table" }, h("thead", {}, h("tr", {}, ["State", "Kind", "Summary", "Opened", "Resolved", "Notification"].map((t) => h("th", { text: t })))),
       h("tbody", {}, inc.incidents.map((i) => h("tr", {}, h("td", {}, i.closed_at ? badge("resolved") : badge("open")), h("td", { class: "nowrap", text: alertLabel(i.kind) }),
         h("td", { text: i.summary }), h("td", { text: when(i.opened_at) }), h("td", { text: i.closed_at ? when(i.closed_at) : "" }),

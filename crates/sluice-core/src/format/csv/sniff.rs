@@ -134,17 +134,20 @@ fn sniff_quote(text: &str) -> char {
 }
 
 /// A header row is one whose cells do not fit the types of the rows below it, or, where
-/// every column is text, one whose cells are all distinct non-empty labels.
+/// every column is text, one whose cells are all distinct labels. Empty cells say nothing
+/// either way (a header may leave a column unnamed, a trailing delimiter leaves one), as
+/// long as some cell is a label; in an all-text file an unnamed column must be empty below.
 fn sniff_header(rows: &[csv::StringRecord]) -> bool {
     let Some((first, rest)) = rows.split_first() else {
         return true;
     };
-    if first.iter().any(|c| c.trim().is_empty()) {
+    let named = |c: &str| !c.trim().is_empty();
+    if !first.iter().any(named) {
         return false;
     }
     let mut typed_columns = 0;
     let mut header_votes = 0;
-    for (i, cell) in first.iter().enumerate() {
+    for (i, cell) in first.iter().enumerate().filter(|(_, c)| named(c)) {
         let mut below = ColumnInference::default();
         for r in rest.iter().take(SNIFF_ROWS) {
             below.observe(r.get(i));
@@ -162,15 +165,29 @@ fn sniff_header(rows: &[csv::StringRecord]) -> bool {
     if typed_columns > 0 {
         return header_votes * 2 >= typed_columns;
     }
-    // All text: a header when its labels are distinct and none recurs as a value below.
+    // All text: a header when its labels are distinct, none recurs as a value below, and
+    // its unnamed columns hold nothing below.
     let labels: Vec<&str> = first.iter().collect();
     let mut seen = std::collections::HashSet::with_capacity(labels.len());
-    let distinct = labels.iter().all(|l| seen.insert(*l));
+    let distinct = labels.iter().filter(|l| named(l)).all(|l| seen.insert(*l));
     let recurs = rest
         .iter()
         .take(SNIFF_ROWS)
-        .any(|r| r.iter().zip(&labels).any(|(v, l)| v == *l));
-    distinct && !recurs
+        .any(|r| r.iter().zip(&labels).any(|(v, l)| named(l) && v == *l));
+    let gaps_empty = rest.iter().take(SNIFF_ROWS).all(|r| {
+        r.iter()
+            .zip(&labels)
+            .all(|(v, l)| named(l) || v.trim().is_empty())
+    });
+    distinct && !recurs && gaps_empty
+}
+
+/// A sample whose bytes are one in ten NUL or more is not text in this encoding: UTF-16
+/// (every other byte of Latin text is NUL), or binary.
+fn looks_binary(sample: &[u8]) -> bool {
+    let head = &sample[..sample.len().min(64 * 1024)];
+    let nul = head.iter().filter(|b| **b == 0).count();
+    !head.is_empty() && nul * 10 >= head.len()
 }
 
 /// A quoted field that never closes, as an error naming the line it opened on.
@@ -202,12 +219,24 @@ pub fn detect(
 ) -> Result<(CsvOptions, DetectedSchema)> {
     given.validate()?;
     let truncated = !sample.complete;
+    if looks_binary(sample.complete_lines()) {
+        return Err(Error::Parse {
+            path: path.into(),
+            line: None,
+            column: None,
+            message: "the file is mostly NUL bytes: it is UTF-16 text or binary, not CSV in the expected encoding".into(),
+            hint: Some(
+                Hint::text("save it as UTF-8 (or Latin-1) CSV, or check that it is the file you meant")
+                    .into(),
+            ),
+        });
+    }
     let text = decode_sample(sample.complete_lines(), given.encoding, path)?;
     if text.trim().is_empty() {
-        return Err(Error::parse(
-            path,
-            "the file is empty; there is nothing to detect a schema from",
-        ));
+        return Err(Error::NoRows {
+            path: path.into(),
+            what: "the file is empty".into(),
+        });
     }
 
     let quote = given.quote.unwrap_or_else(|| sniff_quote(&text));
@@ -264,10 +293,10 @@ pub fn detect(
     }
     rows.retain(|r| !(r.len() == 1 && r.get(0).is_some_and(str::is_empty)));
     let Some(first) = rows.first() else {
-        return Err(Error::parse(
-            path,
-            "the file holds no rows, only empty lines; there is nothing to detect a schema from",
-        ));
+        return Err(Error::NoRows {
+            path: path.into(),
+            what: "the file holds no rows, only empty lines".into(),
+        });
     };
     let width = first.len();
     if width > MAX_COLUMNS {

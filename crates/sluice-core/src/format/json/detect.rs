@@ -90,16 +90,23 @@ pub fn detect(head: &Sample, path: &str) -> Result<DetectedSchema> {
                 hint: Some(Hint::text("check for a missing closing brace or quote").into()),
             });
         }
+        if !truncated {
+            return Err(Error::NoRows {
+                path: path.into(),
+                what: "the file holds no JSON records".into(),
+            });
+        }
         return Err(Error::parse(
             path,
             "no JSON records found in the head of the file",
         ));
     }
-    let detected = columns
+    let mut detected: Vec<_> = columns
         .into_iter()
         .zip(names)
         .map(|(c, n)| c.finish(n))
         .collect();
+    crate::schema::name_from_source(&mut detected);
     let total = head.estimate_rows(rows);
     Ok(DetectedSchema::new(
         detected,

@@ -58,7 +58,7 @@ impl BatchSource for JsonStream {
                     let (record, line) = next?;
                     let fields = parse_record(&record, &self.path, line)?;
                     for (c, b) in self.columns.iter().zip(builders.iter_mut()) {
-                        b.append(fields.get(&c.name))
+                        b.append(fields.get(c.source_name()))
                             .map_err(|message| Error::Parse {
                                 path: self.path.clone(),
                                 line: Some(line),

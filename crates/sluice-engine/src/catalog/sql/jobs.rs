@@ -24,6 +24,7 @@ macro_rules! jobs {
                         timezone: Self::parsed(row, "timezone")?,
                         paused: row.try_get("paused").map_err(db)?,
                         alerts: Self::json(row, "alerts")?,
+                        park_after_failures: row.try_get::<i64, _>("park_after_failures").map_err(db)? as u32,
                     },
                     max_file_size: row.try_get::<i64, _>("max_file_size").map_err(db)? as u64,
                     created_at: row.try_get("created_at").map_err(db)?,
@@ -37,8 +38,8 @@ macro_rules! jobs {
                 sqlx::query(
                     Self::sql("INSERT INTO jobs (uid, name, connection_id, file_path_prefix, file_pattern, file_format,
                         file_format_options, load_latest_only, schema, schema_fingerprint, destination, table_name,
-                        load_type, schedule, timezone, paused, alerts, max_file_size, created_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                        load_type, schedule, timezone, paused, alerts, max_file_size, park_after_failures, created_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                 )
                 .bind(&job.uid)
                 .bind(&job.name)
@@ -58,6 +59,7 @@ macro_rules! jobs {
                 .bind(job.settings.paused)
                 .bind(to_json(&job.settings.alerts))
                 .bind(job.max_file_size as i64)
+                .bind(i64::from(job.settings.park_after_failures))
                 .bind(Utc::now())
                 .execute(&self.pool)
                 .await
@@ -97,12 +99,13 @@ macro_rules! jobs {
 
             async fn update_job_settings(&self, job_id: i64, settings: &JobSettings) -> Result<()> {
                 sqlx::query(
-                    Self::sql("UPDATE jobs SET schedule = ?, timezone = ?, paused = ?, alerts = ? WHERE id = ?"),
+                    Self::sql("UPDATE jobs SET schedule = ?, timezone = ?, paused = ?, alerts = ?, park_after_failures = ? WHERE id = ?"),
                 )
                 .bind(settings.schedule.to_string())
                 .bind(settings.timezone.to_string())
                 .bind(settings.paused)
                 .bind(to_json(&settings.alerts))
+                .bind(i64::from(settings.park_after_failures))
                 .bind(job_id)
                 .execute(&self.pool)
                 .await

@@ -28,6 +28,8 @@ macro_rules! ledger {
                             processed_at: r.try_get("processed_at").map_err(db)?,
                             rows_loaded: r.try_get::<i64, _>("rows_loaded").map_err(db)? as u64,
                             run_id: r.try_get("run_id").map_err(db)?,
+                            failures: r.try_get::<i64, _>("failures").map_err(db)? as u32,
+                            last_error: r.try_get("last_error").map_err(db)?,
                         })
                     })
                     .collect()
@@ -40,11 +42,18 @@ macro_rules! ledger {
                 file: &FileEntry,
                 load_id: &str,
             ) -> Result<bool> {
+                // A version whose last load failed is claimed again in place, its failures
+                // kept; one loading, loaded or parked is not. Only a run that holds its
+                // job's lease can claim.
                 let result = sqlx::query(
                     Self::sql("INSERT INTO processed_files (job_id, file_path, file_version, file_size_bytes, file_last_modified,
                         etag, status, load_id, processed_at, run_id)
-                     VALUES (?, ?, ?, ?, ?, ?, 'loading', ?, ?, ?)
-                     ON CONFLICT (job_id, file_path, file_version) DO NOTHING"),
+                     SELECT ?, ?, ?, ?, ?, ?, 'loading', ?, ?, ?
+                     WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND status = 'running')
+                     ON CONFLICT (job_id, file_path, file_version) DO UPDATE
+                        SET status = 'loading', load_id = excluded.load_id, processed_at = excluded.processed_at,
+                            run_id = excluded.run_id
+                        WHERE processed_files.status = 'failed'"),
                 )
                 .bind(job_id)
                 .bind(&file.path)
@@ -55,10 +64,17 @@ macro_rules! ledger {
                 .bind(load_id)
                 .bind(Utc::now())
                 .bind(run_id)
+                .bind(run_id)
                 .execute(&self.pool)
                 .await
                 .map_err(db)?;
-                Ok(result.rows_affected() == 1)
+                if result.rows_affected() == 1 {
+                    return Ok(true);
+                }
+                if !self.holds_lease(run_id).await? {
+                    return Err(Error::LeaseLost { run_id });
+                }
+                Ok(false)
             }
 
             async fn mark_loaded(
@@ -69,9 +85,11 @@ macro_rules! ledger {
                 rows: u64,
                 run_id: i64,
             ) -> Result<()> {
-                sqlx::query(
-                    Self::sql("UPDATE processed_files SET status = 'loaded', rows_loaded = ?, processed_at = ?, run_id = ?
-                     WHERE job_id = ? AND file_path = ? AND file_version = ?"),
+                let result = sqlx::query(
+                    Self::sql("UPDATE processed_files SET status = 'loaded', rows_loaded = ?, processed_at = ?, run_id = ?,
+                        failures = 0, last_error = NULL
+                     WHERE job_id = ? AND file_path = ? AND file_version = ? AND status = 'loading'
+                        AND EXISTS (SELECT 1 FROM runs WHERE id = ? AND status = 'running')"),
                 )
                 .bind(rows as i64)
                 .bind(Utc::now())
@@ -79,22 +97,66 @@ macro_rules! ledger {
                 .bind(job_id)
                 .bind(file_path)
                 .bind(file_version)
+                .bind(run_id)
                 .execute(&self.pool)
                 .await
                 .map_err(db)?;
+                if result.rows_affected() == 0 {
+                    return Err(Error::LeaseLost { run_id });
+                }
                 Ok(())
             }
 
-            async fn release_claim(&self, job_id: i64, file_path: &str, file_version: &str) -> Result<()> {
-                sqlx::query(
-                    Self::sql("DELETE FROM processed_files WHERE job_id = ? AND file_path = ? AND file_version = ? AND status = 'loading'"),
+            async fn fail_file(
+                &self,
+                job_id: i64,
+                file: &FileFailure<'_>,
+                park_after: u32,
+            ) -> Result<(u32, bool)> {
+                // SET reads the row as it was: the count and the status agree.
+                let row = sqlx::query(
+                    Self::sql("UPDATE processed_files SET
+                        failures = CASE WHEN last_error = ? THEN failures + 1 ELSE 1 END,
+                        status = CASE WHEN ? > 0 AND (CASE WHEN last_error = ? THEN failures + 1 ELSE 1 END) >= ?
+                            THEN 'parked' ELSE 'failed' END,
+                        last_error = ?, processed_at = ?, run_id = ?
+                     WHERE job_id = ? AND file_path = ? AND file_version = ? AND status = 'loading'
+                     RETURNING failures, status"),
                 )
+                .bind(file.error)
+                .bind(i64::from(park_after))
+                .bind(file.error)
+                .bind(i64::from(park_after))
+                .bind(file.error)
+                .bind(Utc::now())
+                .bind(file.run_id)
                 .bind(job_id)
-                .bind(file_path)
-                .bind(file_version)
-                .execute(&self.pool)
+                .bind(file.file_path)
+                .bind(file.file_version)
+                .fetch_optional(&self.pool)
                 .await
                 .map_err(db)?;
+                let Some(row) = row else { return Ok((0, false)) };
+                let failures = row.try_get::<i64, _>("failures").map_err(db)? as u32;
+                let status: String = row.try_get("status").map_err(db)?;
+                Ok((failures, status == "parked"))
+            }
+
+            async fn release_claim(&self, job_id: i64, file_path: &str, file_version: &str) -> Result<()> {
+                // A version that had failed before goes back to failed, its count as it was.
+                for sql in [
+                    "UPDATE processed_files SET status = 'failed'
+                     WHERE job_id = ? AND file_path = ? AND file_version = ? AND status = 'loading' AND failures > 0",
+                    "DELETE FROM processed_files WHERE job_id = ? AND file_path = ? AND file_version = ? AND status = 'loading'",
+                ] {
+                    sqlx::query(Self::sql(sql))
+                        .bind(job_id)
+                        .bind(file_path)
+                        .bind(file_version)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(db)?;
+                }
                 Ok(())
             }
         }

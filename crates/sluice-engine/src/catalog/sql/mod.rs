@@ -33,7 +33,7 @@ pub(super) fn to_json<T: serde::Serialize>(v: &T) -> String {
 
 pub(super) const JOB_COLUMNS: &str = "j.id, j.uid, j.name, c.name AS connection, j.file_path_prefix, j.file_pattern,
     j.file_format_options, j.load_latest_only, j.schema, j.schema_fingerprint, j.destination, j.table_name,
-    j.load_type, j.schedule, j.timezone, j.paused, j.alerts, j.max_file_size, j.created_at";
+    j.load_type, j.schedule, j.timezone, j.paused, j.alerts, j.max_file_size, j.park_after_failures, j.created_at";
 
 pub(super) const RUN_COLUMNS: &str =
     "r.id, j.name AS job, r.status, r.started_at, r.finished_at, r.files_seen,
@@ -61,6 +61,10 @@ pub(super) fn numbered(text: &str) -> String {
 macro_rules! catalog {
     ($name:ident, $row:ty, $numbered:expr) => {
         impl $name {
+            /// Whether this backend numbers its placeholders (PostgreSQL), and has a clock
+            /// of its own that processes on several machines share.
+            const NUMBERED: bool = $numbered;
+
             /// The statement in this backend's placeholder style.
             fn sql(text: &str) -> sqlx::AssertSqlSafe<String> {
                 sqlx::AssertSqlSafe(if $numbered {

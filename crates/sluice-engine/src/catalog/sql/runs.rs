@@ -19,7 +19,7 @@ macro_rules! runs {
                 let id: i64 = row.try_get("id").map_err(db)?;
                 let holder: Option<String> = row.try_get("runner").map_err(db)?;
                 let heartbeat: Option<DateTime<Utc>> = row.try_get("heartbeat_at").map_err(db)?;
-                if crate::lease::is_alive(holder.as_deref(), heartbeat, Utc::now()) {
+                if crate::lease::is_alive(holder.as_deref(), heartbeat, self.now().await?) {
                     let name: String = row.try_get("name").map_err(db)?;
                     let started: DateTime<Utc> = row.try_get("started_at").map_err(db)?;
                     let text = format!(
@@ -39,6 +39,18 @@ macro_rules! runs {
                 .await
                 .map_err(db)?;
                 Ok(None)
+            }
+
+            /// Whether the run is still `running`, holding its job's lease.
+            async fn holds_lease(&self, run_id: i64) -> Result<bool> {
+                let n: i64 = sqlx::query_scalar(
+                    Self::sql("SELECT count(*) FROM runs WHERE id = ? AND status = 'running'"),
+                )
+                .bind(run_id)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(n == 1)
             }
 
             /// The files of the runs `scope` selects (a `SELECT id FROM runs …` with one `?`
@@ -115,7 +127,7 @@ macro_rules! runs {
                 queue: bool,
             ) -> Result<Run> {
                 for _ in 0..2 {
-                    let now = Utc::now();
+                    let now = self.now().await?;
                     let inserted: std::result::Result<i64, sqlx::Error> = sqlx::query_scalar(
                         Self::sql("INSERT INTO runs (job_id, status, started_at, queued_at, runner, heartbeat_at, scheduled_for)
                          VALUES (?, 'running', ?, ?, ?, ?, ?) RETURNING id"),
@@ -185,7 +197,7 @@ macro_rules! runs {
                     .map_err(db)?
                     .ok_or_else(|| Error::not_found(Kind::Run, run_id.to_string()))?;
                 for _ in 0..2 {
-                    let now = Utc::now();
+                    let now = self.now().await?;
                     let updated = sqlx::query(
                         Self::sql("UPDATE runs SET status = 'running', started_at = ?, runner = ?, heartbeat_at = ?
                          WHERE id = ? AND status = 'queued'"),
@@ -231,14 +243,25 @@ macro_rules! runs {
                 Ok(at)
             }
 
-            async fn heartbeat(&self, run_id: i64) -> Result<()> {
-                sqlx::query(Self::sql("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'"))
-                    .bind(Utc::now())
+            async fn heartbeat(&self, run_id: i64) -> Result<bool> {
+                let result = sqlx::query(Self::sql("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'"))
+                    .bind(self.now().await?)
                     .bind(run_id)
                     .execute(&self.pool)
                     .await
                     .map_err(db)?;
-                Ok(())
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn now(&self) -> Result<DateTime<Utc>> {
+                if !Self::NUMBERED {
+                    // SQLite is one file on this machine: its clock is this machine's.
+                    return Ok(Utc::now());
+                }
+                sqlx::query_scalar(Self::sql("SELECT now()"))
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)
             }
 
             async fn record_file(&self, run_id: i64, file: &RunFile) -> Result<()> {
