@@ -1,6 +1,7 @@
 //! Jobs that load into PostgreSQL: each test in a database of its own.
 
 use sluice_core::secret::SecretKey;
+use sluice_engine::model::FileOutcome;
 use sluice_sinks::SinkConfig;
 use sluice_sinks::postgres::PostgresConfig;
 use sluice_testkit::postgres::{PASSWORD, TestDb};
@@ -94,16 +95,23 @@ async fn a_job_into_postgres_loads_each_file_once_and_keeps_its_url_sealed() {
     assert_eq!(env.rows("tx").await, 500);
 }
 
-#[tokio::test]
-async fn a_file_that_fails_mid_load_leaves_nothing_in_postgres_and_loads_once_when_fixed() {
+/// A job `tx` taking every `transactions_*.csv` into a fresh database, its first file of
+/// `rows` rows loaded.
+async fn loaded_job(rows: u64) -> (TestDb, Env) {
     let (db, url) = test_db().await;
     let env = Env::new().await;
-    env.write("transactions_2024-11-18.csv", &transactions(1, 100), 20);
+    env.write("transactions_2024-11-18.csv", &transactions(1, rows), 20);
     let mut req = env.request("tx", "transactions_*.csv");
     req.load_latest_only = false;
-    req.destination = SinkConfig::Postgres(PostgresConfig { url: url.clone() });
+    req.destination = SinkConfig::Postgres(PostgresConfig { url });
     env.engine.create_job(req).await.unwrap();
-    assert_eq!(env.run_all("tx").await.rows_loaded, 100);
+    assert_eq!(env.run_all("tx").await.rows_loaded, rows);
+    (db, env)
+}
+
+#[tokio::test]
+async fn a_file_that_fails_mid_load_leaves_nothing_in_postgres_and_loads_once_when_fixed() {
+    let (db, env) = loaded_job(100).await;
 
     // 30,000 good rows (several batches already sent through COPY), then a broken line.
     let mut broken = transactions(101, 30_000);
@@ -134,6 +142,26 @@ async fn a_file_that_fails_mid_load_leaves_nothing_in_postgres_and_loads_once_wh
         30_100,
         "no row twice"
     );
+}
+
+#[tokio::test]
+async fn a_value_the_destination_refuses_fails_its_file_by_name_and_loads_nothing() {
+    let (db, env) = loaded_job(10).await;
+
+    // PostgreSQL's text cannot hold a NUL byte; the file reads fine, the destination refuses.
+    let mut nul = transactions(11, 5);
+    nul.push_str("16,3.00,EUR,2024-11-19T08:00:00Z,\"a\0b\"\n");
+    env.write("transactions_2024-11-19.csv", &nul, 10);
+    let run = env.run_all("tx").await;
+    let file = &run.files[0];
+    assert_eq!(file.outcome, FileOutcome::FailedDestination, "{file:?}");
+    let message = file.message.clone().unwrap();
+    assert!(
+        message.starts_with("transactions_2024-11-19.csv: "),
+        "the destination's error names the file: {message}"
+    );
+    assert!(message.contains("0x00"), "{message}");
+    assert_eq!(db.scalar("SELECT count(*) FROM transactions").await, 10);
 }
 
 #[tokio::test]
