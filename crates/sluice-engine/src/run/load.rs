@@ -23,7 +23,7 @@ impl Runner {
         pipeline: &FilePipeline<'_>,
         sink: &dyn Sink,
         file: &FileEntry,
-    ) -> Result<Settled> {
+    ) -> Result<FileResult> {
         let policy = self.retry;
         let mut wait = policy.backoff;
         let mut attempt = 1;
@@ -54,7 +54,7 @@ impl Runner {
                 .await;
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
-                () = self.shutdown.cancelled() => return Ok(Settled { record, parked: false }),
+                () = self.shutdown.cancelled() => return Ok(FileResult { record, parked: false }),
             }
             wait = (wait * 2).min(policy.max_backoff);
         }
@@ -69,9 +69,9 @@ impl Runner {
         run_id: i64,
         mut record: RunFile,
         transient: bool,
-    ) -> Result<Settled> {
+    ) -> Result<FileResult> {
         if !record.outcome.is_failure() {
-            return Ok(Settled {
+            return Ok(FileResult {
                 record,
                 parked: false,
             });
@@ -80,7 +80,7 @@ impl Runner {
             self.catalog
                 .release_claim(job.id, &record.file_path, &record.file_version)
                 .await?;
-            return Ok(Settled {
+            return Ok(FileResult {
                 record,
                 parked: false,
             });
@@ -109,7 +109,7 @@ impl Runner {
                 "{message} (failed the same way {failures} times in a row; parked at {park_after})"
             ));
         }
-        Ok(Settled { record, parked })
+        Ok(FileResult { record, parked })
     }
 
     /// Claims a file, loads it through the pipeline; returns its record and whether its
@@ -183,7 +183,7 @@ impl Runner {
 }
 
 /// A file's record once its claim is settled.
-pub(super) struct Settled {
+pub(super) struct FileResult {
     pub(super) record: RunFile,
     /// It failed the same way once too often and is parked now.
     pub(super) parked: bool,
