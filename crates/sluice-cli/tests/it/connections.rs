@@ -60,35 +60,11 @@ fn credentials_never_show_and_rotate_with_a_command() {
     );
 }
 
-/// A connection to the S3 test server with its own keys, which `connections test` opens.
-fn add_s3(cli: &Cli) {
-    let endpoint = sluice_testkit::peers::var("SLUICE_S3_ENDPOINT");
-    let bucket = sluice_testkit::peers::var("SLUICE_TEST_BUCKET");
-    cli.ok(&[
-        "connections",
-        "add",
-        "prod",
-        &format!("s3://{bucket}"),
-        "-o",
-        &format!("endpoint={endpoint}"),
-        "-o",
-        "allow_http=true",
-        "-o",
-        "path_style=true",
-        "-o",
-        "region=us-east-1",
-        "-o",
-        "access_key_id=testing",
-        "-o",
-        "secret_access_key=testing",
-    ]);
-}
-
 #[test]
 fn a_rotation_killed_at_any_point_leaves_every_secret_readable() {
     for fault in ["rotate-staged", "rotate-committed"] {
         let cli = Cli::new();
-        add_s3(&cli);
+        cli.add_s3("prod", "");
         cli.ok(&["connections", "test", "prod"]);
         let killed = cli
             .cmd(&["connections", "rotate-key"])

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use sluice_testkit::peers::{unique, var, var_or};
+use sluice_testkit::peers::{unique, var};
 
 use crate::{Cli, stderr, stdout};
 
@@ -27,11 +27,9 @@ fn large_csv(path: &std::path::Path, bytes: u64) -> u64 {
 
 #[test]
 fn a_200_mb_object_streams_through_a_slowed_load_for_longer_than_the_read_timeout() {
-    let _ = var("SLUICE_S3_PORT"); // the servers are up
-    let port = var_or("SLUICE_S3_PORT", "5000");
-    let bucket = var_or("SLUICE_TEST_BUCKET", "sluice-test");
+    let endpoint = var("SLUICE_S3_ENDPOINT");
+    let bucket = var("SLUICE_TEST_BUCKET");
     let prefix = unique("large");
-    let endpoint = format!("http://127.0.0.1:{port}");
 
     // The object goes up unsigned, as moto allows (reads are signed, with moto's test keys).
     let dir = tempfile::tempdir().unwrap();
@@ -56,26 +54,7 @@ fn a_200_mb_object_streams_through_a_slowed_load_for_longer_than_the_read_timeou
     let cli = Cli::new()
         .with_env("SLUICE_STORAGE_READ_TIMEOUT", "2")
         .with_env("SLUICE_SLOW", "batch:200");
-    let url = format!("s3://{bucket}/{prefix}");
-    let endpoint = format!("endpoint={endpoint}");
-    cli.ok(&[
-        "connections",
-        "add",
-        "s3",
-        &url,
-        "-o",
-        &endpoint,
-        "-o",
-        "region=us-east-1",
-        "-o",
-        "path_style=true",
-        "-o",
-        "allow_http=true",
-        "-o",
-        "access_key_id=testing",
-        "-o",
-        "secret_access_key=testing",
-    ]);
+    cli.add_s3("s3", &prefix);
     cli.ok(&[
         "jobs",
         "create",

@@ -121,6 +121,30 @@ fn create_job<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 }
 
 impl Cli {
+    /// A connection `name` to `prefix` in the S3 test server's bucket, with moto's keys.
+    fn add_s3(&self, name: &str, prefix: &str) {
+        let endpoint = sluice_testkit::peers::var("SLUICE_S3_ENDPOINT");
+        let bucket = sluice_testkit::peers::var("SLUICE_TEST_BUCKET");
+        self.ok(&[
+            "connections",
+            "add",
+            name,
+            &format!("s3://{bucket}/{prefix}"),
+            "-o",
+            &format!("endpoint={endpoint}"),
+            "-o",
+            "allow_http=true",
+            "-o",
+            "path_style=true",
+            "-o",
+            "region=us-east-1",
+            "-o",
+            "access_key_id=testing",
+            "-o",
+            "secret_access_key=testing",
+        ]);
+    }
+
     fn table_rows(&self, table: &str) -> i64 {
         let conn = duckdb::Connection::open(self.data().join("warehouse.duckdb")).unwrap();
         conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))

@@ -36,9 +36,6 @@ impl<'a> SchemaGate<'a> {
         store: &Store,
         file: &FileEntry,
     ) -> Result<DetectedSchema, Gate> {
-        if file.size == 0 {
-            return Err(Gate::Empty("the file is empty".into()));
-        }
         let detected = match format::detect(store, file, &self.job.file_format_options).await {
             Ok(d) => d,
             Err(sluice_core::Error::NoRows { what, .. }) => return Err(Gate::Empty(what)),

@@ -29,12 +29,16 @@ impl Runner {
         let mut attempt = 1;
         loop {
             let (record, transient) = self.load_file(job, run_id, pipeline, sink, file).await?;
+            if transient {
+                // Not the file's failure: its claim goes back as it was, to be tried again
+                // now or by a later run.
+                self.catalog
+                    .release_claim(job.id, &file.path, &record.file_version)
+                    .await?;
+            }
             if !transient || attempt >= policy.attempts || self.shutdown.is_cancelled() {
                 return self.settle(job, run_id, record, transient).await;
             }
-            self.catalog
-                .release_claim(job.id, &file.path, &record.file_version)
-                .await?;
             attempt += 1;
             self.log
                 .write(
@@ -60,9 +64,9 @@ impl Runner {
         }
     }
 
-    /// Settles a failed file's claim: a transient failure (not the file's) releases it as
-    /// it was; any other is counted against the file, which is parked once it has failed
-    /// the same way on the job's `park_after_failures` runs in a row.
+    /// Settles a failed file's claim: a failure of the file's own (not a transient one,
+    /// whose claim is already released) is counted against it, and the file is parked once
+    /// it has failed the same way on the job's `park_after_failures` runs in a row.
     async fn settle(
         &self,
         job: &Job,
@@ -70,16 +74,7 @@ impl Runner {
         mut record: RunFile,
         transient: bool,
     ) -> Result<FileResult> {
-        if !record.outcome.is_failure() {
-            return Ok(FileResult {
-                record,
-                parked: false,
-            });
-        }
-        if transient {
-            self.catalog
-                .release_claim(job.id, &record.file_path, &record.file_version)
-                .await?;
+        if !record.outcome.is_failure() || transient {
             return Ok(FileResult {
                 record,
                 parked: false,

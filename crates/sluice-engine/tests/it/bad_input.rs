@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use sluice_engine::model::{FileOutcome, LedgerStatus};
-use sluice_engine::{Engine, JobRequest, Quiet, RunOptions};
+use sluice_engine::{JobRequest, Quiet, RunOptions};
 
-use crate::set_age;
+use crate::Env;
 
 #[derive(Debug, Clone, Deserialize)]
 struct Expect {
@@ -212,8 +212,7 @@ fn reference(name: &str) -> (String, Vec<u8>) {
 
 /// What one case did wrong, if anything.
 struct Check<'a> {
-    engine: &'a Engine,
-    drop: &'a Path,
+    env: &'a Env,
     problems: Vec<String>,
 }
 
@@ -241,14 +240,12 @@ impl Check<'_> {
     }
 
     async fn rows(&self, job: &str) -> u64 {
-        self.engine.table_rows(job).await.unwrap_or(0)
+        self.env.engine.table_rows(job).await.unwrap_or(0)
     }
 
     fn write(&self, folder: &str, name: &str, bytes: &[u8], age: u64) {
-        let path = self.drop.join(folder).join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, bytes).unwrap();
-        set_age(&path, age);
+        self.env
+            .write_bytes(&format!("{folder}/{name}"), bytes, age);
     }
 
     fn request(job: &str, folder: &str, pattern: &str) -> JobRequest {
@@ -271,6 +268,7 @@ impl Check<'_> {
         let mut failed_as_expected = false;
 
         match self
+            .env
             .engine
             .detect("local", &format!("{folder}/{name}"), None)
             .await
@@ -290,12 +288,14 @@ impl Check<'_> {
             }
         }
         match self
+            .env
             .engine
             .create_job(Self::request(&job, &folder, name))
             .await
         {
             Ok(_) => {
                 let run = self
+                    .env
                     .engine
                     .run(&job, RunOptions::default(), Arc::new(Quiet))
                     .await;
@@ -380,6 +380,7 @@ impl Check<'_> {
         self.write(&folder, &reference, &body, 30);
         let ext = name.rsplit('.').next().unwrap_or("csv");
         if let Err(e) = self
+            .env
             .engine
             .create_job(Self::request(&job, &folder, &format!("*.{ext}")))
             .await
@@ -389,6 +390,7 @@ impl Check<'_> {
         }
         self.write(&folder, name, bytes, 10);
         let run = match self
+            .env
             .engine
             .run(&job, RunOptions::default(), Arc::new(Quiet))
             .await
@@ -441,7 +443,12 @@ impl Check<'_> {
                 format!("a failed load left {now} rows, expected {rows}"),
             );
         }
-        let ledger = self.engine.processed_files(job).await.unwrap_or_default();
+        let ledger = self
+            .env
+            .engine
+            .processed_files(job)
+            .await
+            .unwrap_or_default();
         if ledger
             .iter()
             .any(|p| p.file_path.ends_with(name) && p.status == LedgerStatus::Loaded)
@@ -453,24 +460,11 @@ impl Check<'_> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_malformed_file_loads_correctly_or_fails_naming_itself() {
-    let dir = tempfile::tempdir().unwrap();
-    let drop = dir.path().join("drop");
-    std::fs::create_dir_all(&drop).unwrap();
-    let engine = Engine::open(&dir.path().join("data")).await.unwrap();
-    engine
-        .add_connection_url(
-            "local",
-            &format!("file://{}", drop.display()),
-            &Default::default(),
-        )
-        .await
-        .unwrap();
+    let env = Env::new().await;
     let cases = corpus();
     assert!(cases.len() >= 80, "{} cases", cases.len());
-    let engine = Arc::new(engine);
     let mut check = Check {
-        engine: &engine,
-        drop: &drop,
+        env: &env,
         problems: Vec::new(),
     };
     for (i, (name, bytes, expect)) in cases.iter().enumerate() {

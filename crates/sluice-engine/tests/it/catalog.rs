@@ -14,7 +14,7 @@ use sluice_engine::catalog::Promotion;
 use sluice_engine::catalog::postgres::PostgresCatalog;
 use sluice_engine::catalog::sqlite::SqliteCatalog;
 use sluice_engine::model::JobSettings;
-use sluice_engine::model::{FileOutcome, NewJob, RunFile, RunStatus};
+use sluice_engine::model::{FileOutcome, Job, NewJob, Run, RunFile, RunStatus};
 use sluice_engine::schedule::Schedule;
 
 async fn sqlite() -> (tempfile::TempDir, SqliteCatalog) {
@@ -130,13 +130,19 @@ async fn jobs_round_trip_every_setting(c: &dyn Catalog) {
     assert_eq!(c.job("tx").await.unwrap(), job);
 }
 
-async fn a_file_version_is_claimed_once(c: &dyn Catalog) {
+/// The job `tx` over a local connection, and a run of it held by another host.
+async fn running_job(c: &dyn Catalog) -> (Job, Run) {
     let conn = c.add_connection("local", &local()).await.unwrap();
     let job = c.create_job(&new_job(conn.id)).await.unwrap();
     let run = c
         .start_run(job.id, "elsewhere:1", None, false)
         .await
         .unwrap();
+    (job, run)
+}
+
+async fn a_file_version_is_claimed_once(c: &dyn Catalog) {
+    let (job, run) = running_job(c).await;
     assert_eq!(run.status, RunStatus::Running);
     let f = file("a.csv");
     assert!(c.claim_file(job.id, run.id, &f, "L1").await.unwrap());
@@ -169,12 +175,7 @@ async fn a_file_failing_the_same_way_is_parked_and_a_different_failure_starts_ov
     c: &dyn Catalog,
 ) {
     use sluice_engine::catalog::FileFailure;
-    let conn = c.add_connection("local", &local()).await.unwrap();
-    let job = c.create_job(&new_job(conn.id)).await.unwrap();
-    let run = c
-        .start_run(job.id, "elsewhere:1", None, false)
-        .await
-        .unwrap();
+    let (job, run) = running_job(c).await;
     let f = file("a.csv");
     let v = f.version_key();
     let fail = |error| FileFailure {
@@ -251,12 +252,7 @@ async fn a_file_failing_the_same_way_is_parked_and_a_different_failure_starts_ov
 }
 
 async fn a_run_that_lost_its_lease_can_neither_claim_nor_mark_loaded(c: &dyn Catalog) {
-    let conn = c.add_connection("local", &local()).await.unwrap();
-    let job = c.create_job(&new_job(conn.id)).await.unwrap();
-    let run = c
-        .start_run(job.id, "elsewhere:1", None, false)
-        .await
-        .unwrap();
+    let (job, run) = running_job(c).await;
     let f = file("a.csv");
     assert!(c.claim_file(job.id, run.id, &f, "L1").await.unwrap());
     assert!(
@@ -309,12 +305,7 @@ async fn a_run_that_lost_its_lease_can_neither_claim_nor_mark_loaded(c: &dyn Cat
 }
 
 async fn run_statistics_are_derived_from_file_outcomes(c: &dyn Catalog) {
-    let conn = c.add_connection("local", &local()).await.unwrap();
-    let job = c.create_job(&new_job(conn.id)).await.unwrap();
-    let run = c
-        .start_run(job.id, "elsewhere:1", None, false)
-        .await
-        .unwrap();
+    let (job, run) = running_job(c).await;
     for (path, outcome, rows) in [
         ("a", FileOutcome::Loaded, 10),
         ("b", FileOutcome::SkippedTooLarge, 0),

@@ -46,6 +46,11 @@ impl Env {
 
     /// Writes a file into the drop; `age_minutes` orders files (larger is older).
     pub fn write(&self, name: &str, content: &str, age_minutes: u64) -> PathBuf {
+        self.write_bytes(name, content.as_bytes(), age_minutes)
+    }
+
+    /// [`Env::write`] for content that need not be text.
+    pub fn write_bytes(&self, name: &str, content: &[u8], age_minutes: u64) -> PathBuf {
         let path = self.drop_dir().join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, content).unwrap();

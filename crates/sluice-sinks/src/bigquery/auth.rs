@@ -312,6 +312,34 @@ pub(crate) mod tests {
     /// A hand-written stand-in for Google's OAuth token endpoint: it checks the JWT-bearer
     /// grant (signature, issuer, audience, scope) as Google does, and answers a token that
     /// lives `expires_in` seconds. Each request gets a new token (`tok-1`, `tok-2` …).
+    /// Reads one HTTP request from `sock`: its head, and a body as long as its
+    /// `Content-Length`; what arrived if the connection closes first.
+    pub(crate) async fn read_request(sock: &mut tokio::net::TcpStream) -> (String, String) {
+        let mut buf = Vec::new();
+        loop {
+            let mut chunk = [0u8; 65536];
+            let n = sock.read(&mut chunk).await.unwrap();
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if body.len() >= len {
+                    return (head.to_string(), body.to_string());
+                }
+            }
+            if n == 0 {
+                return (text, String::new());
+            }
+        }
+    }
+
     pub(crate) async fn token_endpoint(expires_in: u64) -> (String, Arc<AtomicUsize>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let uri = format!("http://{}/token", listener.local_addr().unwrap());
@@ -321,28 +349,8 @@ pub(crate) mod tests {
         tokio::spawn(async move {
             loop {
                 let (mut sock, _) = listener.accept().await.unwrap();
-                let mut buf = Vec::new();
-                let body = loop {
-                    let mut chunk = [0u8; 4096];
-                    let n = sock.read(&mut chunk).await.unwrap();
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                        let len: usize = head
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse().unwrap())
-                            })
-                            .unwrap_or(0);
-                        if body.len() >= len {
-                            assert!(head.starts_with("POST /token "), "{head}");
-                            break body.to_string();
-                        }
-                    }
-                    assert!(n > 0, "connection closed mid-request");
-                };
+                let (head, body) = read_request(&mut sock).await;
+                assert!(head.starts_with("POST /token "), "{head}");
                 let form: std::collections::HashMap<String, String> =
                     url::form_urlencoded::parse(body.as_bytes())
                         .into_owned()

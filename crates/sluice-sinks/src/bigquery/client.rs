@@ -261,7 +261,7 @@ async fn error_of(r: reqwest::Response) -> ApiError {
 mod tests {
     use std::sync::{Arc, Mutex};
 
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
 
     use super::*;
     use crate::bigquery::auth::tests::{KEY, key_json, token_endpoint};
@@ -279,29 +279,7 @@ mod tests {
         tokio::spawn(async move {
             loop {
                 let (mut sock, _) = socket.accept().await.unwrap();
-                let mut buf = Vec::new();
-                let head = loop {
-                    let mut chunk = [0u8; 65536];
-                    let n = sock.read(&mut chunk).await.unwrap();
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                        let len: usize = head
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse().unwrap())
-                            })
-                            .unwrap_or(0);
-                        if body.len() >= len {
-                            break head.to_string();
-                        }
-                    }
-                    if n == 0 {
-                        break String::from_utf8_lossy(&buf).to_string();
-                    }
-                };
+                let (head, _) = crate::bigquery::auth::tests::read_request(&mut sock).await;
                 seen.lock().unwrap().push(head.clone());
                 let response = answer(&head);
                 sock.write_all(response.as_bytes()).await.unwrap();
