@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use sluice_core::schema::Column;
 use sluice_engine::alerts::{AlertTarget, Alerts, WebhookFormat};
-use sluice_engine::model::{JobSettings, JobUpdate};
+use sluice_engine::model::{ChangedFiles, JobSettings, JobUpdate};
 use sluice_engine::schedule::{Schedule, Timezone};
 use sluice_engine::{Engine, JobRequest};
 use sluice_sinks::duckdb::DuckDbConfig;
@@ -36,8 +36,9 @@ pub(crate) enum JobsCmd {
         #[arg(long)]
         drop_table: bool,
     },
-    /// Change a job's schedule, timezone, alerts or parking.
-    Update(UpdateJobArgs),
+    /// Change a job: its files (prefix, pattern, format, strategy, size limit), schedule,
+    /// alerts and policies; each change is kept in its history (`jobs show`).
+    Update(Box<UpdateJobArgs>),
     /// Stop the scheduler from starting a job (it can still be run by hand).
     Pause { name: String },
     /// Let the scheduler start a paused job again.
@@ -113,20 +114,95 @@ impl ScheduleArgs {
         JobUpdate {
             schedule: self.schedule.clone(),
             timezone: self.timezone,
-            paused: None,
             alerts,
             park_after_failures: self.park_after,
+            ..JobUpdate::default()
         }
     }
+}
+
+/// How a job treats files that change or are still arriving.
+#[derive(Args, Debug)]
+pub(crate) struct PolicyArgs {
+    /// What to do with a file whose content changed after it was loaded: reload (replace
+    /// its rows; the default for new jobs), ignore (keep the first version), append (load
+    /// the new version as new rows) or fail (record and alert).
+    #[arg(long, value_name = "POLICY")]
+    pub(crate) changed_files: Option<ChangedFiles>,
+    /// Take a file only once its last modification is this old: 30s, 10m, 2h (0: at once).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) settle_time: Option<u64>,
+    /// Take a folder's files only once a file of this name is in it (Spark, Hadoop and
+    /// BigQuery exports write _SUCCESS); "" for none.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) ready_marker: Option<String>,
+}
+
+impl PolicyArgs {
+    fn apply(&self, update: &mut JobUpdate) {
+        update.changed_files = self.changed_files;
+        update.settle_time_seconds = self.settle_time;
+        update.ready_marker = self.ready_marker.clone();
+    }
+}
+
+fn parse_duration(s: &str) -> Result<u64, String> {
+    sluice_engine::plan::parse_duration(s).map(|d| d.as_secs())
 }
 
 #[derive(Args, Debug)]
 pub(crate) struct UpdateJobArgs {
     pub(crate) name: String,
+    /// Folder under the connection, searched recursively.
+    #[arg(long)]
+    pub(crate) prefix: Option<String>,
+    /// Glob on the file name.
+    #[arg(long)]
+    pub(crate) pattern: Option<String>,
+    #[command(flatten)]
+    pub(crate) format: FormatArgs,
+    /// Load every unprocessed file (oldest first).
+    #[arg(long, conflicts_with = "latest_only")]
+    pub(crate) all_files: bool,
+    /// Load only the newest unprocessed file per run.
+    #[arg(long)]
+    pub(crate) latest_only: bool,
+    /// append or replace.
+    #[arg(long)]
+    pub(crate) load_type: Option<LoadMode>,
+    /// Files over this size are skipped and reported (e.g. 500MB, 1GiB).
+    #[arg(long, value_parser = parse_size)]
+    pub(crate) max_file_size: Option<u64>,
     #[command(flatten)]
     pub(crate) settings: ScheduleArgs,
+    #[command(flatten)]
+    pub(crate) policies: PolicyArgs,
+    /// Show what the change would do (and, if it changes which files are taken, the next
+    /// run's plan under it) without saving it.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+impl UpdateJobArgs {
+    fn update(&self) -> Result<JobUpdate> {
+        let mut update = self.settings.update();
+        self.policies.apply(&mut update);
+        update.file_path_prefix = self.prefix.clone();
+        update.file_pattern = self.pattern.clone();
+        update.file_format_options = self.format.options()?;
+        update.load_latest_only = if self.all_files {
+            Some(false)
+        } else if self.latest_only {
+            Some(true)
+        } else {
+            None
+        };
+        update.load_type = self.load_type;
+        update.max_file_size = self.max_file_size;
+        Ok(update)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -159,6 +235,12 @@ pub(crate) struct CreateJobArgs {
     pub(crate) max_file_size: u64,
     #[command(flatten)]
     pub(crate) settings: ScheduleArgs,
+    #[command(flatten)]
+    pub(crate) policies: PolicyArgs,
+    /// Leave out the lineage columns (_sluice_file, _sluice_line, _sluice_loaded_at): the
+    /// table holds only the file's columns, and changed files cannot be reloaded.
+    #[arg(long)]
+    pub(crate) no_lineage: bool,
     /// DuckDB file to load into (default: warehouse.duckdb in the data directory).
     #[arg(long, conflicts_with = "destination")]
     pub(crate) duckdb: Option<PathBuf>,
@@ -201,8 +283,18 @@ pub(crate) async fn run(engine: &Engine, cmd: JobsCmd, out: &Printer) -> Result<
                 schema,
                 max_file_size: Some(a.max_file_size),
                 settings: {
-                    let mut settings = JobSettings::default();
-                    a.settings.update().apply(&mut settings);
+                    let mut settings = JobSettings {
+                        lineage: !a.no_lineage,
+                        ..JobSettings::default()
+                    };
+                    if a.no_lineage && a.policies.changed_files.is_none() {
+                        // Reloading needs lineage; without it a changed file is loaded as
+                        // new rows, as the CLI says in --help.
+                        settings.changed_files = ChangedFiles::Append;
+                    }
+                    let mut update = a.settings.update();
+                    a.policies.apply(&mut update);
+                    update.apply_settings(&mut settings);
                     settings
                 },
                 destination: destination(a.destination.as_deref(), a.duckdb.clone())?,
@@ -227,18 +319,40 @@ pub(crate) async fn run(engine: &Engine, cmd: JobsCmd, out: &Printer) -> Result<
         JobsCmd::Show { name, json } => {
             let job = engine.job(&name).await?;
             let ledger = engine.processed_files(&name).await?;
+            let history = engine.job_history(&name).await?;
             if json {
-                out.json(&serde_json::json!({"job": job, "processed_files": ledger}))?;
+                out.json(&serde_json::json!({"job": job, "processed_files": ledger, "history": history}))?;
             } else {
                 out.job(&job, Some(&ledger));
+                out.history(&history);
             }
         }
         JobsCmd::Update(a) => {
-            let job = engine.update_job(&a.name, a.settings.update()).await?;
+            let update = a.update()?;
+            let preview = engine.preview_job_update(&a.name, update.clone()).await?;
+            if a.dry_run {
+                if a.json {
+                    out.json(&preview)?;
+                } else {
+                    out.changes(&preview.changes);
+                    if !preview.files.is_empty() || update.changes_selection() {
+                        out.plan(&preview);
+                    }
+                    out.line("(dry run: nothing saved)");
+                }
+                return Ok(());
+            }
+            let job = engine.update_job(&a.name, update).await?;
             if a.json {
                 out.json(&job)?;
             } else {
-                out.job(&job, None);
+                out.changes(&preview.changes);
+                if !preview.files.is_empty() {
+                    out.line(&format!(
+                        "next run: {} file(s) to load, {} waiting, {} skipped (sluice plan {} for each file)",
+                        preview.files_to_load, preview.files_waiting, preview.files_skipped, job.name
+                    ));
+                }
             }
         }
         JobsCmd::Pause { name } => {

@@ -65,8 +65,11 @@ enum Command {
     /// Add, list, test and delete connections to buckets and folders.
     #[command(subcommand)]
     Connections(connections::ConnectionsCmd),
-    /// List the files a prefix and pattern select, newest first.
+    /// List the files a prefix and pattern select, newest first; `files skip|retry|forget
+    /// JOB PATH` to act on one file of a job.
     Files(files::FilesArgs),
+    /// Show what a job's next run would do, file by file, without loading anything.
+    Plan(PlanArgs),
     /// Detect the schema of one file from its head (or Parquet footer).
     Detect(files::DetectArgs),
     /// Create, list, show and delete jobs.
@@ -123,6 +126,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+#[derive(clap::Args, Debug)]
+struct PlanArgs {
+    job: String,
+    /// Plan a run of all unprocessed files, as `sluice run --all-files` would.
+    #[arg(long)]
+    all_files: bool,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -224,6 +237,16 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Demo(args) => demo::run(&engine, &args, &out).await?,
         Command::Connections(cmd) => connections::run(&engine, cmd, &out).await?,
         Command::Files(a) => files::files(&engine, a, &out).await?,
+        Command::Plan(a) => {
+            let plan = engine
+                .plan(&a.job, a.all_files.then_some(true))
+                .await?;
+            if a.json {
+                out.json(&plan)?;
+            } else {
+                out.plan(&plan);
+            }
+        }
         Command::Detect(a) => files::detect(&engine, a, &out).await?,
         Command::Jobs(cmd) => jobs::run(&engine, cmd, &out).await?,
         Command::Run(a) => return run::run(&engine, a, &out).await,

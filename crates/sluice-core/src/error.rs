@@ -42,6 +42,14 @@ pub enum Error {
     #[error("{path}: {what}; there is nothing to detect a schema from")]
     NoRows { path: String, what: String },
 
+    /// The file is no longer the version that was listed: it was rewritten (or is still
+    /// being written) while it was read. Nothing of it is loaded; the next listing sees its
+    /// new version.
+    #[error(
+        "{path}: the file changed while it was read (it was rewritten, or is still being written); nothing of it was loaded, and the next run takes its new version"
+    )]
+    Changed { path: String },
+
     #[error(
         "{path}: the file's columns differ from the job's schema:\n{diff}Edit the job's schema or move the file out of the job's pattern."
     )]
@@ -145,11 +153,21 @@ impl Error {
         }
     }
 
+    /// A store's error about a file. A failed precondition on a pinned read means the
+    /// file is no longer the version listed: [`Error::Changed`].
     pub fn storage(path: impl Into<String>, source: object_store::Error) -> Self {
-        Self::Storage {
-            path: path.into(),
-            source,
+        match source {
+            object_store::Error::Precondition { .. } => Self::Changed { path: path.into() },
+            source => Self::Storage {
+                path: path.into(),
+                source,
+            },
         }
+    }
+
+    /// The file changed between its listing and its read.
+    pub fn is_changed(&self) -> bool {
+        matches!(self, Self::Changed { .. })
     }
 
     /// The advice that comes with the error, if any.

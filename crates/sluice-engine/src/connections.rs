@@ -241,6 +241,47 @@ impl Connections {
         })
     }
 
+    /// One page of matching files in name order, after `after` (the previous page's
+    /// `next_cursor`): only this page's objects are listed from the store.
+    pub(crate) async fn list_files_page(
+        &self,
+        connection: &str,
+        prefix: &str,
+        pattern: &str,
+        after: Option<&str>,
+        limit: usize,
+        max_file_size: Option<u64>,
+    ) -> Result<(FileListing, Option<String>)> {
+        let store = self.store(connection).await?;
+        let pattern = FilePattern::new(prefix, pattern)?;
+        let page = store.list_page(&pattern, after.filter(|a| !a.is_empty()), limit).await?;
+        let max = max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE);
+        let files: Vec<ListedFile> = page
+            .files
+            .into_iter()
+            .map(|f| ListedFile {
+                over_limit: f.size > max,
+                name: f.path,
+                size: f.size,
+                last_modified: f.last_modified,
+            })
+            .collect();
+        Ok((
+            FileListing {
+                count: files.len(),
+                files,
+                prefix: pattern.prefix().to_string(),
+                pattern: pattern.glob().to_string(),
+                max_file_size: max,
+                suggestion: None,
+                hint: None,
+                suggested_table: Some(pattern.table_stem()).filter(|t| !t.is_empty()),
+                warnings: page.warnings,
+            },
+            page.next,
+        ))
+    }
+
     /// Detects the schema of one file (`path` relative to the connection's root).
     pub(crate) async fn detect(
         &self,

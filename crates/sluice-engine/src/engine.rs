@@ -22,6 +22,7 @@ use crate::catalog::Catalog;
 use crate::catalog::sqlite::SqliteCatalog;
 use crate::connections::{Connections, FileListing};
 use crate::error::Kind;
+use crate::files::{FileAction, FileActionResult, PlanReport};
 use crate::jobs::{JobRequest, Jobs};
 use crate::keyring::Keyring;
 use crate::model::{ConnectionRecord, Job, JobUpdate, ProcessedFile, Run};
@@ -261,6 +262,23 @@ impl Engine {
             .await
     }
 
+    /// One page of a connection's matching files in name order, after `after` (the
+    /// previous page's cursor); returns the page and the next page's cursor. Only that
+    /// page's objects are listed from the store.
+    pub async fn list_files_page(
+        &self,
+        connection: &str,
+        prefix: &str,
+        pattern: &str,
+        after: Option<&str>,
+        limit: usize,
+        max_file_size: Option<u64>,
+    ) -> Result<(FileListing, Option<String>)> {
+        self.connections
+            .list_files_page(connection, prefix, pattern, after, limit, max_file_size)
+            .await
+    }
+
     /// Detects the schema of one file (`path` relative to the connection's root).
     pub async fn detect(
         &self,
@@ -282,6 +300,108 @@ impl Engine {
     /// Changes a job's schedule, timezone, pause or alerts.
     pub async fn update_job(&self, name: &str, update: JobUpdate) -> Result<Job> {
         self.jobs.update(name, update).await
+    }
+
+    /// What a change to a job would do, without saving it: the fields it changes and, when
+    /// it changes which files are taken, the plan of the next run under it.
+    pub async fn preview_job_update(&self, name: &str, update: JobUpdate) -> Result<PlanReport> {
+        let selection = update.changes_selection();
+        let (job, changes) = self.jobs.preview_update(name, update).await?;
+        let mut report = if selection {
+            self.plan_of(&job, None).await?
+        } else {
+            PlanReport::empty(&job)
+        };
+        report.changes = changes;
+        Ok(report)
+    }
+
+    /// The job's history of changes, newest first.
+    pub async fn job_history(&self, name: &str) -> Result<Vec<crate::model::JobChange>> {
+        let job = self.catalog.job(name).await?;
+        self.catalog.job_changes(job.id).await
+    }
+
+    /// What the next run of a job would do, file by file, without loading anything
+    /// (`all_files` as a run would be asked).
+    pub async fn plan(&self, name: &str, all_files: Option<bool>) -> Result<PlanReport> {
+        let job = self.catalog.job(name).await?;
+        self.plan_of(&job, all_files).await
+    }
+
+    async fn plan_of(&self, job: &Job, all_files: Option<bool>) -> Result<PlanReport> {
+        let store = self.connections.store(&job.connection).await?;
+        let latest_only = !all_files.unwrap_or(!job.load_latest_only);
+        let survey = self.runner.survey(job, &store, latest_only).await?;
+        Ok(PlanReport::new(job, &store, survey.plan.files, latest_only).await)
+    }
+
+    /// A person's action on one of a job's files: skip it, try it again, or forget it so
+    /// it loads again (`delete_rows`: with the rows it left in the table).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the ledger knows nothing to act on; [`Error::Invalid`] for
+    /// deleting rows of a job without lineage.
+    pub async fn file_action(
+        &self,
+        name: &str,
+        file_path: &str,
+        action: FileAction,
+        delete_rows: bool,
+    ) -> Result<FileActionResult> {
+        let job = self.catalog.job(name).await?;
+        let path = file_path.trim_start_matches('/');
+        let not_found = |what: &str| Error::NotFound {
+            kind: Kind::File,
+            name: format!("{path} ({what} in job '{name}')"),
+        };
+        let (versions, rows_deleted, message) = match action {
+            FileAction::Skip => {
+                let store = self.connections.store(&job.connection).await?;
+                let file = store.head(path).await?;
+                if !self.catalog.skip_file(job.id, &file).await? {
+                    return Err(Error::Conflict(format!(
+                        "{path} is loaded or being loaded; only a file that is not loaded can be skipped"
+                    )));
+                }
+                (1, None, format!("{path}: skipped; runs pass over this version (a new version is taken as usual)"))
+            }
+            FileAction::Retry => {
+                let n = self.catalog.retry_file(job.id, path).await?;
+                if n == 0 {
+                    return Err(not_found("no failed, parked or skipped version"));
+                }
+                (n, None, format!("{path}: the next run tries it again"))
+            }
+            FileAction::Forget => {
+                if delete_rows {
+                    crate::files::can_delete_rows(&job)?;
+                }
+                let n = self.catalog.forget_file(job.id, path).await?;
+                if n == 0 {
+                    return Err(not_found("no loaded version"));
+                }
+                let rows = if delete_rows {
+                    let sink = self.jobs.sink(&job)?;
+                    Some(sink.delete_file_rows(&job.table_name, path).await?)
+                } else {
+                    None
+                };
+                let message = match rows {
+                    Some(r) => format!("{path}: forgotten and its {r} row(s) deleted; the next run loads it again"),
+                    None => format!("{path}: forgotten; the next run loads it again (its earlier rows stay in the table)"),
+                };
+                (n, rows, message)
+            }
+        };
+        self.runner.forget_waiting(job.id);
+        Ok(FileActionResult {
+            file_path: path.to_string(),
+            action,
+            versions,
+            rows_deleted,
+            message,
+        })
     }
 
     /// Jobs with their destination's credentials redacted.

@@ -13,6 +13,7 @@ pub enum Kind {
     Connection,
     Job,
     Run,
+    File,
 }
 
 impl fmt::Display for Kind {
@@ -21,6 +22,7 @@ impl fmt::Display for Kind {
             Self::Connection => "connection",
             Self::Job => "job",
             Self::Run => "run",
+            Self::File => "file",
         })
     }
 }
@@ -47,6 +49,10 @@ pub enum Error {
     /// The job is running and the caller did not ask to queue behind it.
     #[error("{message}")]
     Busy { job: String, message: String },
+
+    /// The request conflicts with the state of what it acts on.
+    #[error("{0}")]
+    Conflict(String),
 
     /// The newest file's schema is not the one the user reviewed.
     #[error(
@@ -99,6 +105,7 @@ fn with_hint(hint: Option<&Hint>) -> String {
 fn not_found(kind: Kind, name: &str) -> String {
     match kind {
         Kind::Run => format!("no run {name}"),
+        Kind::File => format!("nothing to do for {name}"),
         _ => format!("no {kind} named '{name}'"),
     }
 }

@@ -17,7 +17,9 @@ use crate::catalog::Catalog;
 use crate::connections::{Connections, no_match, validate_name};
 use crate::error::Kind;
 use crate::keyring::Keyring;
-use crate::model::{DEFAULT_MAX_FILE_SIZE, Job, JobSettings, JobUpdate, NewJob};
+use crate::model::{
+    ChangedFiles, DEFAULT_MAX_FILE_SIZE, FieldChange, Job, JobSettings, JobUpdate, NewJob,
+};
 use crate::sinks::SinkPool;
 use crate::{Error, Result};
 
@@ -170,9 +172,25 @@ impl Jobs {
                 "the maximum file size must be more than 0 bytes",
             ));
         }
+        check_policies(&req.settings)?;
+        if req.settings.lineage
+            && let Some(c) = schema.iter().find(|c| lineage::is_lineage(&c.name))
+        {
+            return Err(Error::invalid(
+                "schema",
+                format!(
+                    "the file has a column named {}, which sluice adds itself for lineage; rename it in the file or turn lineage off",
+                    c.name
+                ),
+            ));
+        }
         self.check_destination(&req.destination)?;
         let sink = self.sinks.get(&req.destination)?;
-        sink.ensure_table(&table, &schema).await.map_err(|e| {
+        let mut table_columns = schema.clone();
+        if req.settings.lineage {
+            table_columns.extend(lineage::columns());
+        }
+        sink.ensure_table(&table, &table_columns).await.map_err(|e| {
             Error::Sink(e.about(format!(
                 "{}: creating table {table} for its schema",
                 newest.path
@@ -200,21 +218,47 @@ impl Jobs {
         Ok(self.shown(self.catalog.create_job(&new).await?))
     }
 
-    /// Changes a job's schedule, timezone, pause or alerts. Webhook URLs sent back redacted
-    /// keep their stored values.
-    pub(crate) async fn update(&self, name: &str, mut update: JobUpdate) -> Result<Job> {
-        let job = self.catalog.job(name).await?;
+    /// The job as `update` would leave it, checked, with what changes; nothing is saved.
+    /// Webhook URLs sent back redacted keep their stored values.
+    pub(crate) async fn preview_update(
+        &self,
+        name: &str,
+        mut update: JobUpdate,
+    ) -> Result<(Job, Vec<FieldChange>)> {
+        let mut job = self.catalog.job(name).await?;
         if let Some(alerts) = update.alerts.take() {
             let previous = self.keys.open_alerts(&job).unwrap_or_default();
             let alerts = alerts.keep_secrets_from(&previous);
             alerts
                 .validate()
                 .map_err(|e| Error::invalid(&e.field, e.to_string()))?;
-            update.alerts = Some(self.keys.seal_alerts(name, &alerts));
+            if alerts != previous {
+                update.alerts = Some(self.keys.seal_alerts(name, &alerts));
+            }
         }
-        let mut settings: JobSettings = job.settings.clone();
-        update.apply(&mut settings);
-        self.catalog.update_job_settings(job.id, &settings).await?;
+        if let Some(options) = &update.file_format_options {
+            options.validate()?;
+        }
+        let changes = update.apply(&mut job);
+        let pattern = FilePattern::new(&job.file_path_prefix, &job.file_pattern)?;
+        job.file_path_prefix = pattern.prefix().to_string();
+        job.file_pattern = pattern.glob().to_string();
+        if job.max_file_size == 0 {
+            return Err(Error::invalid(
+                "max_file_size",
+                "the maximum file size must be more than 0 bytes",
+            ));
+        }
+        check_policies(&job.settings)?;
+        Ok((job, changes))
+    }
+
+    /// Changes a job (see [`crate::model::JobUpdate`]) and records the change in its history.
+    pub(crate) async fn update(&self, name: &str, update: JobUpdate) -> Result<Job> {
+        let (job, changes) = self.preview_update(name, update).await?;
+        if !changes.is_empty() {
+            self.catalog.update_job(&job, &changes).await?;
+        }
         self.get(name).await
     }
 
@@ -283,10 +327,42 @@ fn check_reviewed(reviewed: &[Column], detected: &DetectedSchema) -> Result<Vec<
     Ok(reviewed.to_vec())
 }
 
-/// The load id of a file version for a job: stable across retries, unique per job.
-pub fn load_id(job: &Job, file: &FileEntry) -> String {
+/// The load id of a file version for a job: stable across retries, unique per job. A file
+/// a person forgot is loaded again under a new one (`generation`, the times it was
+/// forgotten), since its first load's marker stays in the destination.
+pub fn load_id(job: &Job, file: &FileEntry, generation: u32) -> String {
     use md5::{Digest, Md5};
-    let digest =
-        Md5::digest(format!("{}\n{}\n{}", job.uid, file.path, file.version_key()).as_bytes());
+    let mut key = format!("{}\n{}\n{}", job.uid, file.path, file.version_key());
+    if generation > 0 {
+        key.push_str(&format!("\n{generation}"));
+    }
+    let digest = Md5::digest(key.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The load id of files loaded together in one transaction (a replace-mode run of several
+/// files): one marker for them all.
+pub fn group_load_id(job: &Job, ids: &[String]) -> String {
+    use md5::{Digest, Md5};
+    let digest = Md5::digest(format!("{}\n{}", job.uid, ids.join("\n")).as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Policies that do not go together, and markers that are not file names.
+fn check_policies(settings: &JobSettings) -> Result<()> {
+    if settings.changed_files == ChangedFiles::Reload && !settings.lineage {
+        return Err(Error::invalid(
+            "changed_files",
+            "reloading a changed file replaces its rows, which are found by the lineage columns; without lineage choose ignore, append or fail",
+        ));
+    }
+    if let Some(marker) = &settings.ready_marker
+        && (marker.is_empty() || marker.contains('/') || marker.contains('\\') || marker == "." || marker == "..")
+    {
+        return Err(Error::invalid(
+            "ready_marker",
+            format!("'{marker}' is not a file name; give the marker's name, such as _SUCCESS"),
+        ));
+    }
+    Ok(())
 }

@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod connections;
 pub mod engine;
 pub mod error;
+pub mod files;
 pub mod jobs;
 mod keyring;
 pub mod lease;

@@ -64,7 +64,19 @@ pub struct Job {
     pub created_at: DateTime<Utc>,
 }
 
-/// What can change about a job after it is created: when it runs and who hears about it.
+impl Job {
+    /// The table's columns: the job's schema, then the lineage columns if it has them.
+    pub fn table_columns(&self) -> Vec<Column> {
+        let mut columns = self.schema.clone();
+        if self.settings.lineage {
+            columns.extend(sluice_core::schema::lineage::columns());
+        }
+        columns
+    }
+}
+
+/// What can change about a job after it is created: when it runs, who hears about it, and
+/// how it treats files that change or are still arriving.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobSettings {
     #[serde(default)]
@@ -81,10 +93,91 @@ pub struct JobSettings {
     /// failed, alerted on, and no longer tried (0: never parked).
     #[serde(default = "default_park_after")]
     pub park_after_failures: u32,
+    /// What a run does with a file whose content changed after it was loaded.
+    #[serde(default)]
+    pub changed_files: ChangedFiles,
+    /// A file is taken only once its last modification is this many seconds old (0: at once).
+    #[serde(default)]
+    pub settle_time_seconds: u64,
+    /// A folder's files are taken only once a file of this name (`_SUCCESS`) is in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_marker: Option<String>,
+    /// The table has the lineage columns (`_sluice_file`, `_sluice_line`,
+    /// `_sluice_loaded_at`). Set when the job is created; what lets a changed file's rows be
+    /// replaced and a forgotten file's rows be deleted.
+    #[serde(default = "yes")]
+    pub lineage: bool,
+}
+
+/// What a run does with a file whose content changed after it was loaded (same path, other
+/// bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangedFiles {
+    /// Replace the file's rows with its new content, in one transaction with its marker
+    /// (needs lineage).
+    #[default]
+    Reload,
+    /// Keep the first version; the change is reported and passed over.
+    Ignore,
+    /// Load the new version as new rows beside the old ones.
+    Append,
+    /// Record the change as the file's failure and alert.
+    Fail,
+}
+
+impl ChangedFiles {
+    pub const ALL: [ChangedFiles; 4] = [Self::Reload, Self::Ignore, Self::Append, Self::Fail];
+
+    /// What jobs stored before the policy existed did: load the new version as new rows.
+    pub fn legacy() -> Self {
+        Self::Append
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reload => "reload",
+            Self::Ignore => "ignore",
+            Self::Append => "append",
+            Self::Fail => "fail",
+        }
+    }
+
+    /// What it does, for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Reload => "replace the file's rows with its new content",
+            Self::Ignore => "keep the first version",
+            Self::Append => "load the new version as new rows",
+            Self::Fail => "fail the file and alert",
+        }
+    }
+}
+
+impl FromStr for ChangedFiles {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s.trim().to_ascii_lowercase())
+            .ok_or_else(|| {
+                format!("unknown changed-files policy '{s}'; expected reload, ignore, append or fail")
+            })
+    }
+}
+
+impl fmt::Display for ChangedFiles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Failures in a row, the same each time, after which a file is parked.
 pub const DEFAULT_PARK_AFTER: u32 = 3;
+
+fn yes() -> bool {
+    true
+}
 
 fn default_park_after() -> u32 {
     DEFAULT_PARK_AFTER
@@ -98,6 +191,10 @@ impl Default for JobSettings {
             paused: false,
             alerts: Alerts::default(),
             park_after_failures: DEFAULT_PARK_AFTER,
+            changed_files: ChangedFiles::Reload,
+            settle_time_seconds: 0,
+            ready_marker: None,
+            lineage: true,
         }
     }
 }
@@ -112,33 +209,127 @@ impl JobSettings {
     }
 }
 
-/// A change to a job's settings; fields left `None` stay as they are.
+/// A change to a job; fields left `None` stay as they are. The job's connection, schema,
+/// destination, table and lineage are fixed when it is created.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct JobUpdate {
+    pub file_path_prefix: Option<String>,
+    pub file_pattern: Option<String>,
+    pub file_format_options: Option<FormatOptions>,
+    pub load_latest_only: Option<bool>,
+    pub max_file_size: Option<u64>,
+    pub load_type: Option<LoadMode>,
     pub schedule: Option<Schedule>,
     pub timezone: Option<Timezone>,
     pub paused: Option<bool>,
     pub alerts: Option<Alerts>,
     pub park_after_failures: Option<u32>,
+    pub changed_files: Option<ChangedFiles>,
+    pub settle_time_seconds: Option<u64>,
+    /// The marker's file name; empty for none.
+    pub ready_marker: Option<String>,
+}
+
+/// One field of a job as a change recorded it: its value before and after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub old: String,
+    pub new: String,
+}
+
+/// A change to a job, as its history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobChange {
+    pub changed_at: DateTime<Utc>,
+    pub changes: Vec<FieldChange>,
 }
 
 impl JobUpdate {
-    pub fn apply(self, settings: &mut JobSettings) {
-        if let Some(s) = self.schedule {
-            settings.schedule = s;
-        }
-        if let Some(t) = self.timezone {
-            settings.timezone = t;
-        }
-        if let Some(p) = self.paused {
-            settings.paused = p;
-        }
-        if let Some(a) = self.alerts {
-            settings.alerts = a;
-        }
-        if let Some(n) = self.park_after_failures {
-            settings.park_after_failures = n;
-        }
+    /// Whether the change can make other files match or be taken: what the plan shown
+    /// before saving is for.
+    pub fn changes_selection(&self) -> bool {
+        self.file_path_prefix.is_some()
+            || self.file_pattern.is_some()
+            || self.load_latest_only.is_some()
+            || self.max_file_size.is_some()
+            || self.settle_time_seconds.is_some()
+            || self.ready_marker.is_some()
+    }
+
+    /// Applies the settings part of the change (schedule, alerts, policies) to `settings`,
+    /// for a job not yet created.
+    pub fn apply_settings(self, settings: &mut JobSettings) {
+        self.change_settings(settings, &mut Vec::new());
+    }
+
+    /// Applies the change to `job`; returns what changed, field by field.
+    pub fn apply(mut self, job: &mut Job) -> Vec<FieldChange> {
+        let mut changes = Vec::new();
+        let c = &mut changes;
+        set(c, "file_path_prefix", &mut job.file_path_prefix, self.file_path_prefix.take(), |v| v.clone());
+        set(c, "file_pattern", &mut job.file_pattern, self.file_pattern.take(), |v| v.clone());
+        set(c, "file_format_options", &mut job.file_format_options, self.file_format_options.take(), |v| {
+            serde_json::to_string(v).unwrap_or_default()
+        });
+        set(c, "load_latest_only", &mut job.load_latest_only, self.load_latest_only.take(), |v| v.to_string());
+        set(c, "max_file_size", &mut job.max_file_size, self.max_file_size.take(), |v| v.to_string());
+        set(c, "load_type", &mut job.load_type, self.load_type.take(), |v| v.to_string());
+        self.change_settings(&mut job.settings, &mut changes);
+        changes
+    }
+
+    fn change_settings(self, st: &mut JobSettings, c: &mut Vec<FieldChange>) {
+        set(c, "schedule", &mut st.schedule, self.schedule, |v| v.to_string());
+        set(c, "timezone", &mut st.timezone, self.timezone, |v| v.to_string());
+        set(c, "paused", &mut st.paused, self.paused, |v| v.to_string());
+        // Webhook URLs are credentials (and sealed here): a change names its targets only.
+        set(c, "alerts", &mut st.alerts, self.alerts, |v| {
+            let mut shown: Vec<String> = v
+                .targets
+                .iter()
+                .map(|t| match t {
+                    crate::alerts::AlertTarget::Webhook { .. } => "webhook".to_string(),
+                    crate::alerts::AlertTarget::Email { to } => format!("email {to}"),
+                })
+                .collect();
+            if let Some(h) = v.freshness_hours {
+                shown.push(format!("freshness {h} h"));
+            }
+            if shown.is_empty() {
+                "none".into()
+            } else {
+                shown.join(", ")
+            }
+        });
+        set(c, "park_after_failures", &mut st.park_after_failures, self.park_after_failures, |v| v.to_string());
+        set(c, "changed_files", &mut st.changed_files, self.changed_files, |v| v.to_string());
+        set(c, "settle_time_seconds", &mut st.settle_time_seconds, self.settle_time_seconds, |v| v.to_string());
+        let marker = self
+            .ready_marker
+            .map(|m| Some(m.trim().to_string()).filter(|m| !m.is_empty()));
+        set(c, "ready_marker", &mut st.ready_marker, marker, |v| v.clone().unwrap_or_default());
+    }
+}
+
+/// Sets `slot` to `new` if given and different, recording the change.
+fn set<T: PartialEq>(
+    changes: &mut Vec<FieldChange>,
+    field: &str,
+    slot: &mut T,
+    new: Option<T>,
+    show: impl Fn(&T) -> String,
+) {
+    if let Some(new) = new
+        && *slot != new
+    {
+        changes.push(FieldChange {
+            field: field.into(),
+            old: show(slot),
+            new: show(&new),
+        });
+        *slot = new;
     }
 }
 
@@ -218,6 +409,20 @@ pub enum FileOutcome {
     SkippedTooLarge,
     /// Another runner claimed the file between this run's listing and its claim.
     SkippedClaimed,
+    /// Its content is a loaded file's (a touch, a copy, a re-upload of the same bytes):
+    /// recorded as loaded, no row loaded again.
+    SkippedSameContent,
+    /// It changed since it was loaded and the job keeps the first version.
+    SkippedIgnoredChange,
+    /// It changed between the listing and its read: nothing of it was loaded; the next
+    /// run takes its new version.
+    SkippedChanged,
+    /// Not loaded because another file of the same all-or-nothing load failed.
+    SkippedWithOthers,
+    /// Held back by a gate: not settled yet, or its folder has no ready marker.
+    Waiting,
+    /// It changed since it was loaded and the job's policy is to fail such files.
+    FailedChanged,
     FailedSchemaMismatch,
     FailedParse,
     FailedDestination,
@@ -231,6 +436,12 @@ impl FileOutcome {
             Self::Recovered => "recovered",
             Self::SkippedTooLarge => "skipped_too_large",
             Self::SkippedClaimed => "skipped_claimed",
+            Self::SkippedSameContent => "skipped_same_content",
+            Self::SkippedIgnoredChange => "skipped_ignored_change",
+            Self::SkippedChanged => "skipped_changed",
+            Self::SkippedWithOthers => "skipped_with_others",
+            Self::Waiting => "waiting",
+            Self::FailedChanged => "failed_changed",
             Self::FailedSchemaMismatch => "failed_schema_mismatch",
             Self::FailedParse => "failed_parse",
             Self::FailedDestination => "failed_destination",
@@ -238,11 +449,17 @@ impl FileOutcome {
         }
     }
 
-    pub const ALL: [FileOutcome; 8] = [
+    pub const ALL: [FileOutcome; 14] = [
         Self::Loaded,
         Self::Recovered,
         Self::SkippedTooLarge,
         Self::SkippedClaimed,
+        Self::SkippedSameContent,
+        Self::SkippedIgnoredChange,
+        Self::SkippedChanged,
+        Self::SkippedWithOthers,
+        Self::Waiting,
+        Self::FailedChanged,
         Self::FailedSchemaMismatch,
         Self::FailedParse,
         Self::FailedDestination,
@@ -258,10 +475,16 @@ impl FileOutcome {
         matches!(self, Self::Loaded | Self::Recovered)
     }
 
+    /// Passed over by this run (too large, a repeat, changed, held back).
+    pub fn is_skipped(self) -> bool {
+        !self.is_loaded() && !self.is_failure() && self != Self::Waiting
+    }
+
     pub fn is_failure(self) -> bool {
         matches!(
             self,
-            Self::FailedSchemaMismatch
+            Self::FailedChanged
+                | Self::FailedSchemaMismatch
                 | Self::FailedParse
                 | Self::FailedDestination
                 | Self::FailedStorage
@@ -275,6 +498,12 @@ impl FileOutcome {
             Self::Recovered => "loaded (recovered)",
             Self::SkippedTooLarge => "skipped: too large",
             Self::SkippedClaimed => "skipped: being loaded by another run",
+            Self::SkippedSameContent => "skipped: same content as a loaded file",
+            Self::SkippedIgnoredChange => "skipped: changed since loaded, first version kept",
+            Self::SkippedChanged => "skipped: changed while it was read",
+            Self::SkippedWithOthers => "skipped: another file of the same load failed",
+            Self::Waiting => "waiting",
+            Self::FailedChanged => "failed: changed since it was loaded",
             Self::FailedSchemaMismatch => "failed: schema mismatch",
             Self::FailedParse => "failed: parse error",
             Self::FailedDestination => "failed: destination error",
@@ -367,6 +596,16 @@ pub struct ProcessedFile {
     /// How it last failed: its outcome and message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Its content's identity (`md5:<hex>`): the store's checksum, or computed while read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// The loaded file whose content it repeats (its own path if only its timestamp
+    /// changed): recorded as loaded without loading a row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_as: Option<String>,
+    /// How many times a person forgot it so that it loads again.
+    #[serde(default)]
+    pub generation: u32,
 }
 
 impl ProcessedFile {
@@ -388,6 +627,10 @@ pub enum LedgerStatus {
     /// It failed the same way on the job's `park_after_failures` runs in a row and is no
     /// longer tried; a new version of the file is taken as usual.
     Parked,
+    /// A person marked it skipped: it is not tried (until retried).
+    Skipped,
+    /// A person forgot it: it loads again, as if it were new.
+    Forgotten,
 }
 
 impl LedgerStatus {
@@ -397,6 +640,8 @@ impl LedgerStatus {
             Self::Loaded => "loaded",
             Self::Failed => "failed",
             Self::Parked => "parked",
+            Self::Skipped => "skipped",
+            Self::Forgotten => "forgotten",
         }
     }
 }
@@ -409,6 +654,8 @@ impl FromStr for LedgerStatus {
             "loaded" => Ok(Self::Loaded),
             "failed" => Ok(Self::Failed),
             "parked" => Ok(Self::Parked),
+            "skipped" => Ok(Self::Skipped),
+            "forgotten" => Ok(Self::Forgotten),
             other => Err(format!("unknown ledger status '{other}'")),
         }
     }

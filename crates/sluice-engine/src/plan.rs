@@ -1,92 +1,437 @@
 //! Which files a run takes, and why it leaves the others: a pure function of the listing,
-//! the ledger and the job's strategy.
+//! the ledger, what is known of the files' contents, and the job's strategy, policies and
+//! gates. `sluice plan` shows it; a run carries it out.
+//!
+//! For each matching file, newest first:
+//! 1. Its version (path + the store's version) in the ledger: loaded, parked, skipped by a
+//!    person, or being loaded → passed over; failed → tried again; forgotten → loaded again.
+//! 2. Its content, where known (the store's MD5, or hashed because a loaded file has its
+//!    size): the same as a loaded file's → recorded as already loaded, not loaded again
+//!    (a `touch`, a copy, a restore, a re-upload of the same bytes).
+//! 3. Its path loaded before with other content → the job's changed-files policy: reload
+//!    (replace its rows), append, ignore, or fail.
+//! 4. Gates: over the size limit; modified less than the settle time ago; its folder has no
+//!    ready marker yet. A file held back by a gate is *waiting*, with the reason.
+//! 5. Strategy: latest-only takes the newest file left (others wait for later runs); all
+//!    files takes every one, oldest first.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use sluice_core::storage::FileEntry;
 
-use crate::model::{LedgerStatus, ProcessedFile};
+use crate::model::{ChangedFiles, LedgerStatus, ProcessedFile};
+use crate::text::{human_bytes, human_duration};
+
+/// What a run does with a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Load,
+    Skip,
+    /// Held back by a gate (settle time, ready marker) or by latest-only; a later run
+    /// takes it.
+    Wait,
+    /// Recorded as failed (a changed file, under the `fail` policy).
+    Fail,
+}
+
+impl Action {
+    pub const ALL: [Action; 4] = [Self::Load, Self::Skip, Self::Wait, Self::Fail];
+
+    /// What it means, for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Load => "load",
+            Self::Skip => "skip",
+            Self::Wait => "wait",
+            Self::Fail => "fail",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Load => "load",
+            Self::Skip => "skip",
+            Self::Wait => "wait",
+            Self::Fail => "fail",
+        }
+    }
+}
+
+/// Why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Reason {
+    /// Not loaded before.
+    New,
+    /// Its last load failed this many times in a row.
+    Retry { failures: u32 },
+    /// A person forgot it; it loads again.
+    Forgotten,
+    /// Its path was loaded with other content; the policy says what happens.
+    Changed { policy: ChangedFiles },
+    AlreadyLoaded,
+    /// Its content is that of a loaded file (`same_as`; its own path if only its timestamp
+    /// changed).
+    SameContent { same_as: String },
+    TooLarge { limit: u64 },
+    /// Modified less than the settle time ago; taken from `until`.
+    NotSettled { until: DateTime<Utc> },
+    /// Its folder has no ready marker yet.
+    NoMarker { marker: String, folder: String },
+    Parked { failures: u32 },
+    /// A person marked it skipped.
+    Skipped,
+    /// Being loaded by another run.
+    Loading,
+    /// Latest file only: a newer file is taken first; a later run takes this one.
+    NotNewest,
+    /// It is the ready marker itself.
+    Marker,
+}
+
+impl Reason {
+    /// The reason for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::New => "new".into(),
+            Self::Retry { failures } => format!("failed {failures} time(s) before; tried again"),
+            Self::Forgotten => "forgotten by a person; loaded again".into(),
+            Self::Changed { policy } => {
+                format!("changed since it was loaded: {}", policy.label())
+            }
+            Self::AlreadyLoaded => "already loaded".into(),
+            Self::SameContent { same_as } => {
+                format!("same content as {same_as}, already loaded")
+            }
+            Self::TooLarge { limit } => {
+                format!("over the job's size limit of {}", human_bytes(*limit))
+            }
+            Self::NotSettled { until } => format!("not settled: taken from {until}"),
+            Self::NoMarker { marker, folder } => {
+                if folder.is_empty() {
+                    format!("waiting for its ready marker {marker}")
+                } else {
+                    format!("waiting for its ready marker {folder}/{marker}")
+                }
+            }
+            Self::Parked { failures } => {
+                format!("parked after failing the same way {failures} time(s)")
+            }
+            Self::Skipped => "skipped by a person".into(),
+            Self::Loading => "being loaded by another run".into(),
+            Self::NotNewest => "a newer file is loaded first (latest file only)".into(),
+            Self::Marker => "the ready marker itself".into(),
+        }
+    }
+}
+
+/// One matching file and what the next run does with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Planned {
+    pub file_path: String,
+    pub file_size_bytes: u64,
+    pub last_modified: DateTime<Utc>,
+    pub file_version: String,
+    pub action: Action,
+    #[serde(flatten)]
+    pub reason: Reason,
+    /// The reason in words.
+    pub detail: String,
+    #[serde(skip)]
+    pub file: FileEntry,
+}
+
+/// A file the run takes up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Take {
+    pub file: FileEntry,
+    /// Its content's identity, where already known.
+    pub content: Option<String>,
+    /// Replace the rows of its earlier version (a changed file, reloaded).
+    pub reload: bool,
+    /// Record it as failed instead of loading it (a changed file, under `fail`).
+    pub fail: bool,
+    /// Times a person forgot it (its load id changes with it).
+    pub generation: u32,
+}
+
+/// A file whose content repeats a loaded one: recorded as loaded, not loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repeat {
+    pub file: FileEntry,
+    pub content: String,
+    pub same_as: String,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Plan {
-    /// Files to load, in load order (oldest first).
-    pub take: Vec<FileEntry>,
-    /// Files over the size limit, skipped.
-    pub too_large: Vec<FileEntry>,
-    /// Matching files already in the ledger as loaded.
-    pub already_loaded: u64,
-    /// Matching files parked after failing the same way run after run, passed over.
-    pub parked: u64,
+    /// Every matching file, newest first, with what happens to it.
+    pub files: Vec<Planned>,
+    /// Files to take up, in load order (oldest first).
+    pub take: Vec<Take>,
+    /// Files whose content is a loaded file's.
+    pub repeats: Vec<Repeat>,
 }
 
-/// The ledger as a plan reads it: file versions `(path, version)` loaded and parked.
-#[derive(Debug, Clone, Default)]
-pub struct Settled {
-    pub loaded: HashSet<(String, String)>,
-    pub parked: HashSet<(String, String)>,
+impl Plan {
+    pub fn count(&self, f: impl Fn(&Planned) -> bool) -> u64 {
+        self.files.iter().filter(|p| f(p)).count() as u64
+    }
+
+    /// Matching versions already in the ledger as loaded.
+    pub fn already_loaded(&self) -> u64 {
+        self.count(|p| p.reason == Reason::AlreadyLoaded)
+    }
+
+    pub fn parked(&self) -> u64 {
+        self.count(|p| matches!(p.reason, Reason::Parked { .. }))
+    }
+
+    pub fn too_large(&self) -> Vec<&Planned> {
+        self.files
+            .iter()
+            .filter(|p| matches!(p.reason, Reason::TooLarge { .. }))
+            .collect()
+    }
+
+    pub fn waiting(&self) -> Vec<&Planned> {
+        self.files
+            .iter()
+            .filter(|p| p.action == Action::Wait)
+            .collect()
+    }
 }
 
-impl Settled {
-    pub fn of(ledger: &[ProcessedFile]) -> Self {
-        let versions = |status: LedgerStatus| {
-            ledger
-                .iter()
-                .filter(|p| p.status == status)
-                .map(|p| (p.file_path.clone(), p.file_version.clone()))
-                .collect()
-        };
-        Self {
-            loaded: versions(LedgerStatus::Loaded),
-            parked: versions(LedgerStatus::Parked),
+/// What a plan reads besides the listing and the ledger.
+#[derive(Debug, Clone)]
+pub struct Rules<'a> {
+    pub latest_only: bool,
+    pub max_file_size: u64,
+    pub changed_files: ChangedFiles,
+    /// The settle time and the clock to judge it by.
+    pub settle: Option<(std::time::Duration, DateTime<Utc>)>,
+    /// The ready marker's name and the folders (paths relative to the connection, `""` for
+    /// its root) that hold one.
+    pub ready_marker: Option<(&'a str, &'a HashSet<String>)>,
+    /// Content identities known of listed versions: `(path, version)` → `md5:<hex>`.
+    pub contents: &'a HashMap<(String, String), String>,
+}
+
+/// The folder a file is in: `a/b` for `a/b/c.csv`, `""` at the root.
+pub fn folder_of(path: &str) -> &str {
+    path.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("")
+}
+
+/// The content each path holds now in the destination: that of its last loaded version.
+fn current_contents(ledger: &[ProcessedFile]) -> HashMap<&str, (&ProcessedFile, Option<&str>)> {
+    let mut current: HashMap<&str, (&ProcessedFile, Option<&str>)> = HashMap::new();
+    for row in ledger.iter().filter(|r| r.status == LedgerStatus::Loaded) {
+        let newer = current
+            .get(row.file_path.as_str())
+            .is_none_or(|(seen, _)| row.processed_at > seen.processed_at);
+        if newer {
+            current.insert(&row.file_path, (row, row.content.as_deref()));
         }
     }
+    current
 }
 
 /// Plans a run over `listing` (newest first, as listed).
-///
-/// With `latest_only`, the candidate is the newest matching file that can be loaded: parked
-/// files and files over the size limit (reported) are passed over; if that newest file is
-/// loaded there is nothing to do, and older files are never loaded (backfills use all
-/// files). Otherwise every file neither loaded nor parked is taken, oldest first.
-pub fn plan(
-    listing: &[FileEntry],
-    settled: &Settled,
-    latest_only: bool,
-    max_file_size: u64,
-) -> Plan {
-    let key = |f: &FileEntry| (f.path.clone(), f.version_key());
-    let is_loaded = |f: &FileEntry| settled.loaded.contains(&key(f));
-    let is_parked = |f: &FileEntry| settled.parked.contains(&key(f));
-    let mut plan = Plan {
-        already_loaded: listing.iter().filter(|f| is_loaded(f)).count() as u64,
-        parked: listing.iter().filter(|f| is_parked(f)).count() as u64,
-        ..Plan::default()
-    };
-    if latest_only {
-        for f in listing.iter().filter(|f| !is_parked(f)) {
-            if f.size > max_file_size && !is_loaded(f) {
-                plan.too_large.push(f.clone());
-                continue;
-            }
-            if !is_loaded(f) {
-                plan.take.push(f.clone());
-            }
-            break;
-        }
-    } else {
-        for f in listing
-            .iter()
-            .rev()
-            .filter(|f| !is_loaded(f) && !is_parked(f))
-        {
-            if f.size > max_file_size {
-                plan.too_large.push(f.clone());
-            } else {
-                plan.take.push(f.clone());
-            }
+pub fn plan(listing: &[FileEntry], ledger: &[ProcessedFile], rules: &Rules<'_>) -> Plan {
+    let rows: HashMap<(&str, &str), &ProcessedFile> = ledger
+        .iter()
+        .map(|r| ((r.file_path.as_str(), r.file_version.as_str()), r))
+        .collect();
+    let current = current_contents(ledger);
+    // Content → a path whose current rows hold it.
+    let mut holders: HashMap<&str, &str> = HashMap::new();
+    for (path, (_, content)) in &current {
+        if let Some(c) = content {
+            holders.entry(c).or_insert(path);
         }
     }
+
+    let mut plan = Plan::default();
+    let mut candidates: Vec<(usize, Take)> = Vec::new();
+    for file in listing {
+        let version = file.version_key();
+        let row = rows.get(&(file.path.as_str(), version.as_str())).copied();
+        let content = file.checksum.clone().or_else(|| {
+            rules
+                .contents
+                .get(&(file.path.clone(), version.clone()))
+                .cloned()
+        });
+        let generation = row.map(|r| r.generation).unwrap_or(0);
+        let settled = match row.map(|r| r.status) {
+            Some(LedgerStatus::Loaded) => Some((Action::Skip, Reason::AlreadyLoaded)),
+            Some(LedgerStatus::Parked) => Some((
+                Action::Skip,
+                Reason::Parked {
+                    failures: row.map(|r| r.failures).unwrap_or(0),
+                },
+            )),
+            Some(LedgerStatus::Skipped) => Some((Action::Skip, Reason::Skipped)),
+            Some(LedgerStatus::Loading) => Some((Action::Skip, Reason::Loading)),
+            Some(LedgerStatus::Failed) | Some(LedgerStatus::Forgotten) | None => None,
+        };
+        let is_marker = rules
+            .ready_marker
+            .is_some_and(|(marker, _)| file.name() == marker);
+        let (action, reason, take) = if let Some((action, reason)) = settled {
+            (action, reason, None)
+        } else if is_marker {
+            (Action::Skip, Reason::Marker, None)
+        } else if let Some(same_as) = content
+            .as_deref()
+            .and_then(|c| holders.get(c).map(|p| (c, *p)))
+            .map(|(c, p)| {
+                plan.repeats.push(Repeat {
+                    file: file.clone(),
+                    content: c.to_string(),
+                    same_as: p.to_string(),
+                });
+                p.to_string()
+            })
+        {
+            (Action::Skip, Reason::SameContent { same_as }, None)
+        } else {
+            let changed = current.contains_key(file.path.as_str());
+            let (action, reason, reload, fail) = if changed {
+                let policy = rules.changed_files;
+                let reason = Reason::Changed { policy };
+                match policy {
+                    ChangedFiles::Reload => (Action::Load, reason, true, false),
+                    ChangedFiles::Append => (Action::Load, reason, false, false),
+                    ChangedFiles::Ignore => (Action::Skip, reason, false, false),
+                    ChangedFiles::Fail => (Action::Fail, reason, false, true),
+                }
+            } else {
+                let reason = match row {
+                    Some(r) if r.status == LedgerStatus::Forgotten => Reason::Forgotten,
+                    Some(r) if r.failures > 0 => Reason::Retry {
+                        failures: r.failures,
+                    },
+                    _ => Reason::New,
+                };
+                (Action::Load, reason, false, false)
+            };
+            let take = (action != Action::Skip).then(|| Take {
+                file: file.clone(),
+                content: content.clone(),
+                reload,
+                fail,
+                generation,
+            });
+            match gate(file, rules) {
+                Some((action, reason)) => (action, reason, None),
+                None => (action, reason, take),
+            }
+        };
+        if let Some(take) = take {
+            candidates.push((plan.files.len(), take));
+        }
+        plan.files.push(Planned {
+            file_path: file.path.clone(),
+            file_size_bytes: file.size,
+            last_modified: file.last_modified,
+            file_version: version,
+            action,
+            detail: reason.describe(),
+            reason,
+            file: file.clone(),
+        });
+    }
+    if rules.latest_only {
+        // The newest file left is taken; the others wait for later runs.
+        let mut candidates = candidates.into_iter();
+        if let Some((_, newest)) = candidates.next() {
+            plan.take.push(newest);
+        }
+        for (i, _) in candidates {
+            let p = &mut plan.files[i];
+            p.action = Action::Wait;
+            p.reason = Reason::NotNewest;
+            p.detail = p.reason.describe();
+        }
+    } else {
+        plan.take = candidates.into_iter().rev().map(|(_, t)| t).collect();
+    }
     plan
+}
+
+/// What holds a file back: its size, its age, its folder's marker.
+fn gate(file: &FileEntry, rules: &Rules<'_>) -> Option<(Action, Reason)> {
+    if file.size > rules.max_file_size {
+        return Some((
+            Action::Skip,
+            Reason::TooLarge {
+                limit: rules.max_file_size,
+            },
+        ));
+    }
+    if let Some((settle, now)) = rules.settle {
+        let settle = chrono::Duration::from_std(settle).unwrap_or(chrono::Duration::MAX);
+        let until = file.last_modified + settle;
+        if until > now {
+            return Some((Action::Wait, Reason::NotSettled { until }));
+        }
+    }
+    if let Some((marker, folders)) = rules.ready_marker {
+        let folder = folder_of(&file.path);
+        if !folders.contains(folder) {
+            return Some((
+                Action::Wait,
+                Reason::NoMarker {
+                    marker: marker.to_string(),
+                    folder: folder.to_string(),
+                },
+            ));
+        }
+    }
+    None
+}
+
+/// A settle time as people write it: `10m`, `30s`, `2h`, `1h30m`, or seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(secs));
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(format!("'{text}' is not a duration; write it as 30s, 10m, 2h or 1h30m")),
+        };
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("'{text}' is not a duration; write it as 30s, 10m, 2h or 1h30m"))?;
+        total += n * unit;
+        number.clear();
+    }
+    if !number.is_empty() {
+        return Err(format!(
+            "'{text}' is not a duration: '{number}' has no unit; write it as 30s, 10m, 2h or 1h30m"
+        ));
+    }
+    Ok(std::time::Duration::from_secs(total))
+}
+
+/// A duration as [`parse_duration`] reads it back.
+pub fn show_duration(seconds: u64) -> String {
+    human_duration(std::time::Duration::from_secs(seconds))
 }
 
 #[cfg(test)]
@@ -101,6 +446,7 @@ mod tests {
             last_modified: DateTime::from_timestamp(1_700_000_000 + minute * 60, 0).unwrap(),
             e_tag: Some(format!("{path}-v1")),
             version: None,
+            checksum: None,
         }
     }
 
@@ -112,75 +458,165 @@ mod tests {
         ]
     }
 
-    fn versions(files: &[&FileEntry]) -> HashSet<(String, String)> {
-        files
-            .iter()
-            .map(|f| (f.path.clone(), f.version_key()))
-            .collect()
-    }
-
-    fn loaded(files: &[&FileEntry]) -> Settled {
-        Settled {
-            loaded: versions(files),
-            parked: HashSet::new(),
+    fn row(f: &FileEntry, status: LedgerStatus, content: Option<&str>) -> ProcessedFile {
+        ProcessedFile {
+            file_path: f.path.clone(),
+            file_version: f.version_key(),
+            file_size_bytes: f.size,
+            file_last_modified: f.last_modified,
+            etag: f.e_tag.clone(),
+            status,
+            load_id: "l".into(),
+            processed_at: f.last_modified,
+            rows_loaded: 1,
+            run_id: Some(1),
+            failures: if status == LedgerStatus::Parked { 3 } else { 0 },
+            last_error: None,
+            content: content.map(str::to_string),
+            same_as: None,
+            generation: 0,
         }
     }
 
+    fn loaded(files: &[&FileEntry]) -> Vec<ProcessedFile> {
+        files
+            .iter()
+            .map(|f| row(f, LedgerStatus::Loaded, None))
+            .collect()
+    }
+
+    fn rules(latest_only: bool, max: u64, contents: &HashMap<(String, String), String>) -> Rules<'_> {
+        Rules {
+            latest_only,
+            max_file_size: max,
+            changed_files: ChangedFiles::Reload,
+            settle: None,
+            ready_marker: None,
+            contents,
+        }
+    }
+
+    fn taken(p: &Plan) -> Vec<&str> {
+        p.take.iter().map(|t| t.file.path.as_str()).collect()
+    }
+
     #[test]
-    fn latest_only_takes_the_newest_file_once() {
+    fn latest_only_takes_the_newest_unprocessed_file() {
+        let none = HashMap::new();
         let l = listing();
-        let p = plan(&l, &Settled::default(), true, 100);
-        assert_eq!(p.take, vec![l[0].clone()]);
-        let p = plan(&l, &loaded(&[&l[0]]), true, 100);
-        assert!(p.take.is_empty() && p.too_large.is_empty());
-        assert_eq!(p.already_loaded, 1);
+        let p = plan(&l, &[], &rules(true, 1000, &none));
+        assert_eq!(taken(&p), vec!["d3.csv"]);
+        assert_eq!(p.files[1].reason, Reason::NotNewest);
+        assert_eq!(p.files[1].action, Action::Wait);
+        // The newest is loaded: the newest of the rest is taken, not nothing.
+        let p = plan(&l, &loaded(&[&l[0]]), &rules(true, 1000, &none));
+        assert_eq!(taken(&p), vec!["d2.csv"]);
+        assert_eq!(p.already_loaded(), 1);
+        let p = plan(&l, &loaded(&[&l[0], &l[1], &l[2]]), &rules(true, 1000, &none));
+        assert!(p.take.is_empty());
     }
 
     #[test]
     fn all_takes_every_unloaded_file_oldest_first_and_skips_large_ones() {
+        let none = HashMap::new();
         let l = listing();
-        let p = plan(&l, &loaded(&[&l[2]]), false, 100);
-        assert_eq!(p.take, vec![l[0].clone()]);
-        assert_eq!(p.too_large, vec![l[1].clone()]);
-        assert_eq!(p.already_loaded, 1);
-        let p = plan(&l, &Settled::default(), false, 1000);
-        let order: Vec<&str> = p.take.iter().map(|f| f.path.as_str()).collect();
-        assert_eq!(order, vec!["d1.csv", "d2.csv", "d3.csv"]);
+        let p = plan(&l, &loaded(&[&l[2]]), &rules(false, 100, &none));
+        assert_eq!(taken(&p), vec!["d3.csv"]);
+        assert_eq!(p.too_large().len(), 1);
+        assert_eq!(p.too_large()[0].file_path, "d2.csv");
+        let p = plan(&l, &[], &rules(false, 1000, &none));
+        assert_eq!(taken(&p), vec!["d1.csv", "d2.csv", "d3.csv"]);
     }
 
     #[test]
-    fn a_changed_file_is_a_new_version() {
+    fn latest_only_passes_over_parked_and_oversized_files() {
+        let none = HashMap::new();
         let l = listing();
-        let mut changed = l.clone();
-        changed[0].e_tag = Some("d3.csv-v2".into());
-        let p = plan(&changed, &loaded(&[&l[0]]), true, 100);
-        assert_eq!(p.take.len(), 1);
+        let ledger = vec![row(&l[0], LedgerStatus::Parked, None)];
+        let p = plan(&l, &ledger, &rules(true, 100, &none));
+        assert_eq!(taken(&p), vec!["d1.csv"], "d3 parked, d2 too large");
+        assert_eq!(p.parked(), 1);
     }
 
     #[test]
-    fn latest_only_passes_over_parked_and_oversized_files_to_the_newest_loadable_one() {
+    fn a_changed_file_follows_the_policy_and_same_content_is_not_loaded_again() {
         let l = listing();
-        let parked = Settled {
-            loaded: HashSet::new(),
-            parked: versions(&[&l[0]]),
-        };
-        // d3 parked, d2 over the limit: d1 is the newest file that can be loaded.
-        let p = plan(&l, &parked, true, 100);
-        assert_eq!(p.take, vec![l[2].clone()]);
-        assert_eq!(p.too_large, vec![l[1].clone()]);
-        assert_eq!(p.parked, 1);
-        // Once it is loaded, there is nothing to do.
-        let settled = Settled {
-            loaded: versions(&[&l[2]]),
-            parked: versions(&[&l[0]]),
-        };
-        let p = plan(&l, &settled, true, 1000);
-        assert_eq!(p.take, vec![l[1].clone()], "d2 fits under a higher limit");
-        let p = plan(&l, &settled, false, 1000);
+        let ledger = vec![row(&l[0], LedgerStatus::Loaded, Some("md5:aaa"))];
+        let mut touched = l[0].clone();
+        touched.e_tag = Some("d3-v2".into());
+        let key = (touched.path.clone(), touched.version_key());
+        // Touched, same bytes: a repeat of itself.
+        let same = HashMap::from([(key.clone(), "md5:aaa".to_string())]);
+        let p = plan(std::slice::from_ref(&touched), &ledger, &rules(false, 1000, &same));
+        assert!(p.take.is_empty());
         assert_eq!(
-            p.take,
-            vec![l[1].clone()],
-            "all files: the parked one is left"
+            p.files[0].reason,
+            Reason::SameContent {
+                same_as: "d3.csv".into()
+            }
         );
+        assert_eq!(p.repeats.len(), 1);
+        // A copy under another name: a repeat of the loaded file.
+        let mut copy = file("copy_of_d3.csv", 10, 9);
+        copy.checksum = Some("md5:aaa".into());
+        let p = plan(std::slice::from_ref(&copy), &ledger, &rules(false, 1000, &same));
+        assert_eq!(p.repeats[0].same_as, "d3.csv");
+        // Other bytes: the policy.
+        let other = HashMap::from([(key, "md5:bbb".to_string())]);
+        for (policy, action, reload) in [
+            (ChangedFiles::Reload, Action::Load, true),
+            (ChangedFiles::Append, Action::Load, false),
+            (ChangedFiles::Ignore, Action::Skip, false),
+            (ChangedFiles::Fail, Action::Fail, false),
+        ] {
+            let r = Rules {
+                changed_files: policy,
+                ..rules(false, 1000, &other)
+            };
+            let p = plan(std::slice::from_ref(&touched), &ledger, &r);
+            assert_eq!(p.files[0].action, action, "{policy}");
+            assert_eq!(p.files[0].reason, Reason::Changed { policy });
+            assert_eq!(p.take.first().map(|t| t.reload), (action != Action::Skip).then_some(reload));
+            assert_eq!(p.take.first().map(|t| t.fail), (action != Action::Skip).then_some(policy == ChangedFiles::Fail));
+        }
+    }
+
+    #[test]
+    fn files_wait_for_their_settle_time_and_their_folders_marker() {
+        let none = HashMap::new();
+        let l = vec![file("a/x.csv", 10, 10), file("b/y.csv", 10, 1), file("b/_SUCCESS", 0, 1)];
+        let now = l[0].last_modified + chrono::Duration::seconds(120);
+        let r = Rules {
+            settle: Some((std::time::Duration::from_secs(300), now)),
+            ..rules(false, 1000, &none)
+        };
+        let p = plan(&l, &[], &r);
+        assert_eq!(taken(&p), vec!["b/_SUCCESS", "b/y.csv"]);
+        assert!(matches!(p.files[0].reason, Reason::NotSettled { .. }));
+        assert_eq!(p.files[0].action, Action::Wait);
+        let folders = HashSet::from(["b".to_string()]);
+        let r = Rules {
+            ready_marker: Some(("_SUCCESS", &folders)),
+            ..rules(false, 1000, &none)
+        };
+        let p = plan(&l, &[], &r);
+        assert_eq!(taken(&p), vec!["b/y.csv"], "the marker itself is not loaded");
+        assert_eq!(
+            p.files[0].reason,
+            Reason::NoMarker {
+                marker: "_SUCCESS".into(),
+                folder: "a".into()
+            }
+        );
+        assert_eq!(p.files[2].reason, Reason::Marker);
+    }
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration("10m").unwrap().as_secs(), 600);
+        assert_eq!(parse_duration("1h30m").unwrap().as_secs(), 5400);
+        assert_eq!(parse_duration("45").unwrap().as_secs(), 45);
+        assert!(parse_duration("10 minutes").is_err());
+        assert!(parse_duration("1h30").unwrap_err().contains("no unit"));
     }
 }

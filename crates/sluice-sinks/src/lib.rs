@@ -196,6 +196,78 @@ pub struct FileLoad {
 pub struct LoadReceipt {
     pub load_id: String,
     pub rows: u64,
+    /// Rows of each part, in order, when the load had parts and they were counted apart
+    /// (a load read back from its marker has only the total).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<u64>,
+}
+
+impl LoadReceipt {
+    pub fn new(load_id: impl Into<String>, rows: u64) -> Self {
+        Self {
+            load_id: load_id.into(),
+            rows,
+            parts: Vec::new(),
+        }
+    }
+}
+
+/// One file of a [`Load`].
+pub struct Part {
+    pub file_path: String,
+    pub file_version: String,
+    /// Delete the rows earlier versions of this file left (found by the lineage column
+    /// [`sluice_core::schema::lineage::FILE`]) before adding its own: a changed file's rows
+    /// replaced in the same transaction.
+    pub replace_rows: bool,
+    pub batches: BatchStream,
+}
+
+impl Part {
+    pub fn new(file: &FileLoad, batches: BatchStream) -> Self {
+        Self {
+            file_path: file.file_path.clone(),
+            file_version: file.file_version.clone(),
+            replace_rows: false,
+            batches,
+        }
+    }
+}
+
+/// One atomic load: its parts' rows and one marker (`load_id`) commit together or not at
+/// all. A replace-mode load replaces the table's rows with all of its parts.
+pub struct Load {
+    pub load_id: String,
+    pub mode: LoadMode,
+    pub parts: Vec<Part>,
+}
+
+impl Load {
+    /// The paths of its files, for messages: `a.csv`, or `a.csv and 9 more files`.
+    pub fn describe(&self) -> String {
+        match self.parts.as_slice() {
+            [] => "no files".into(),
+            [one] => one.file_path.clone(),
+            [first, rest @ ..] => format!("{} and {} more file(s)", first.file_path, rest.len()),
+        }
+    }
+
+    /// What the marker records as the load's file: the path, or every path, one per line.
+    pub fn marker_path(&self) -> String {
+        self.parts
+            .iter()
+            .map(|p| p.file_path.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// What the marker records as the load's version (that of its first file).
+    pub fn marker_version(&self) -> String {
+        self.parts
+            .first()
+            .map(|p| p.file_version.clone())
+            .unwrap_or_default()
+    }
 }
 
 /// A file a destination can read itself (BigQuery from `gs://`), so that its rows do not
@@ -232,6 +304,17 @@ pub trait Sink: Send + Sync {
     /// [`Error::TableMismatch`] when a table of that name has other columns.
     async fn ensure_table(&self, table: &TableName, columns: &[Column]) -> Result<()>;
 
+    /// Loads the parts of `load` in order, in one transaction with its marker.
+    ///
+    /// # Errors
+    /// The first error of a part's batches ([`Error::Source`]), or the destination's.
+    async fn load_parts(
+        &self,
+        table: &TableName,
+        columns: &[Column],
+        load: Load,
+    ) -> Result<LoadReceipt>;
+
     /// Loads one file's batches, atomically with its marker.
     ///
     /// # Errors
@@ -243,7 +326,21 @@ pub trait Sink: Send + Sync {
         file: &FileLoad,
         mode: LoadMode,
         batches: BatchStream,
-    ) -> Result<LoadReceipt>;
+    ) -> Result<LoadReceipt> {
+        let load = Load {
+            load_id: file.load_id.clone(),
+            mode,
+            parts: vec![Part::new(file, batches)],
+        };
+        self.load_parts(table, columns, load).await
+    }
+
+    /// Deletes the rows a file left (by its lineage column), outside any load: a file a
+    /// person forgets with its rows. Returns how many were deleted.
+    ///
+    /// # Errors
+    /// The destination's; [`Error::Invalid`] where the table has no lineage column.
+    async fn delete_file_rows(&self, table: &TableName, file_path: &str) -> Result<u64>;
 
     /// Whether the destination reads `source` itself ([`Sink::load_direct`]); no by default.
     fn loads_directly(&self, _source: &DirectSource) -> bool {

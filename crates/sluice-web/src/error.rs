@@ -82,6 +82,7 @@ fn classify(e: &Error) -> (StatusCode, &'static str) {
         Error::Exists { .. } => (StatusCode::CONFLICT, "conflict"),
         Error::InUse { .. } => (StatusCode::CONFLICT, "in_use"),
         Error::Busy { .. } => (StatusCode::CONFLICT, "busy"),
+        Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         Error::LeaseLost { .. } => (StatusCode::CONFLICT, "lease_lost"),
         Error::SchemaChanged { .. } => (StatusCode::CONFLICT, "schema_changed"),
         Error::NoFiles { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "no_files"),

@@ -41,14 +41,40 @@ pub fn router(engine: Arc<Engine>, access: Access) -> Router {
     let api = api::routes().fallback(|| async {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API endpoint")
     });
-    Router::new()
+    let app = Router::new()
         .nest("/api", api)
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics::metrics))
         .route("/", get(index))
         .route("/ui/{file}", get(ui_file))
         .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
-        .with_state(state)
+        .with_state(state);
+    // Paths are matched without a trailing slash (`/api/jobs/` is `/api/jobs`), as the
+    // original system's clients send them: the outer router rewrites, the inner routes.
+    Router::new()
+        .fallback_service(app)
+        .layer(middleware::map_request(trim_trailing_slash))
+}
+
+/// `/api/connections/5/list-files/` → `/api/connections/5/list-files`, query kept.
+async fn trim_trailing_slash(mut req: axum::extract::Request) -> axum::extract::Request {
+    let path = req.uri().path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let rebuilt = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_string(),
+        };
+        if let Ok(pq) = rebuilt.parse::<axum::http::uri::PathAndQuery>() {
+            let mut parts = req.uri().clone().into_parts();
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    req
 }
 
 #[derive(serde::Deserialize)]

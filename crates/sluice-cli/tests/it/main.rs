@@ -9,6 +9,7 @@ mod files;
 mod jobs;
 mod large;
 mod postgres;
+mod plan;
 mod runs;
 mod signals;
 

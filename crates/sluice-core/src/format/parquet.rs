@@ -11,9 +11,7 @@ use arrow::record_batch::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions as DisplayOptions};
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt, TryFutureExt};
-use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
+use futures::{FutureExt, StreamExt};
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::ArrowReaderOptions;
 use parquet::arrow::async_reader::AsyncFileReader;
@@ -26,6 +24,7 @@ use super::{BATCH_ROWS, BatchStream, Format, FormatInfo, Source};
 use crate::error::Hint;
 use crate::schema::infer::SAMPLE_VALUES;
 use crate::schema::{Column, DetectedColumn, DetectedSchema, Mode, WarehouseType, arrow_schema};
+use crate::storage::{FileEntry, Store};
 use crate::{Error, Result};
 
 /// Apache Parquet: schema and row count from the footer, row groups streamed.
@@ -69,25 +68,41 @@ impl Format for Parquet {
 /// The footer is found from the known file size with plain ranged reads (not a suffix
 /// request, which Azure does not support), prefetching 64 KiB so one request usually holds
 /// the whole footer.
+///
+/// Every read is pinned to the version listed ([`Store::read_range`]): a file rewritten
+/// between two row groups fails with [`Error::Changed`] instead of mixing its versions.
 #[derive(Clone)]
 struct ObjectReader {
-    store: Arc<dyn ObjectStore>,
-    path: Path,
-    size: u64,
+    store: Store,
+    file: FileEntry,
 }
 
 const FOOTER_PREFETCH: usize = 64 * 1024;
 
-fn parquet_err(e: object_store::Error) -> ParquetError {
+fn parquet_err(e: Error) -> ParquetError {
     ParquetError::External(Box::new(e))
+}
+
+/// A changed file inside a Parquet error, as the changed file it is.
+fn changed(path: &str, e: &ParquetError) -> Option<Error> {
+    match e {
+        ParquetError::External(inner) => inner
+            .downcast_ref::<Error>()
+            .filter(|e| e.is_changed())
+            .map(|_| Error::Changed { path: path.into() }),
+        _ => None,
+    }
 }
 
 impl AsyncFileReader for ObjectReader {
     fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
-        self.store
-            .get_range(&self.path, range)
-            .map_err(parquet_err)
-            .boxed()
+        async move {
+            self.store
+                .read_range(&self.file, range)
+                .await
+                .map_err(parquet_err)
+        }
+        .boxed()
     }
 
     fn get_byte_ranges(
@@ -95,10 +110,13 @@ impl AsyncFileReader for ObjectReader {
         ranges: Vec<Range<u64>>,
     ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
         async move {
-            self.store
-                .get_ranges(&self.path, &ranges)
-                .await
-                .map_err(parquet_err)
+            futures::future::try_join_all(
+                ranges
+                    .into_iter()
+                    .map(|r| self.store.read_range(&self.file, r)),
+            )
+            .await
+            .map_err(parquet_err)
         }
         .boxed()
     }
@@ -108,7 +126,7 @@ impl AsyncFileReader for ObjectReader {
         options: Option<&'a ArrowReaderOptions>,
     ) -> BoxFuture<'a, parquet::errors::Result<Arc<ParquetMetaData>>> {
         async move {
-            let size = self.size;
+            let size = self.file.size;
             let metadata = ParquetMetaDataReader::new()
                 .with_arrow_reader_options(options)
                 .with_prefetch_hint(Some(FOOTER_PREFETCH))
@@ -142,11 +160,14 @@ pub fn warehouse_type(dt: &DataType) -> WarehouseType {
 }
 
 fn reader(source: &Source<'_>) -> Result<ObjectReader> {
-    let (store, path, size) = source.ranged("Parquet")?;
-    Ok(ObjectReader { store, path, size })
+    let (store, file) = source.ranged("Parquet")?;
+    Ok(ObjectReader { store, file })
 }
 
 fn open_error(path: &str, e: ParquetError) -> Error {
+    if let Some(changed) = changed(path, &e) {
+        return changed;
+    }
     Error::Parse {
         path: path.into(),
         line: None,
@@ -275,7 +296,9 @@ pub async fn read(source: &Source<'_>, columns: &[Column]) -> Result<BatchStream
     let mut rows_before = 0u64;
     Ok(stream
         .map(move |batch| {
-            let batch = batch.map_err(|e| Error::parse(&path, e.to_string()))?;
+            let batch = batch.map_err(|e| {
+                changed(&path, &e).unwrap_or_else(|| Error::parse(&path, e.to_string()))
+            })?;
             let arrays = indices
                 .iter()
                 .zip(&columns)
@@ -397,6 +420,7 @@ mod tests {
             last_modified: chrono::Utc::now(),
             e_tag: None,
             version: None,
+            checksum: None,
         }
     }
 

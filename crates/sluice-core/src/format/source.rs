@@ -1,12 +1,8 @@
 //! One file as formats read it: its head for detection, its bytes as a stream, or ranged
 //! reads for formats that seek (Parquet's footer), all through its [`Compression`].
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use object_store::ObjectStore;
-use object_store::path::Path;
 
 use super::compression::Compression;
 use crate::storage::{FileEntry, Store};
@@ -109,11 +105,12 @@ impl<'a> Source<'a> {
         Ok(self.compression.decode(stored))
     }
 
-    /// The store and location for ranged reads, for formats that seek.
+    /// The store and file for ranged reads ([`Store::read_range`], pinned to the version
+    /// listed), for formats that seek.
     ///
     /// # Errors
     /// A file compressed as a whole cannot be read at an offset.
-    pub fn ranged(&self, format: &str) -> Result<(Arc<dyn ObjectStore>, Path, u64)> {
+    pub fn ranged(&self, format: &str) -> Result<(Store, FileEntry)> {
         if !self.compression.is_none() {
             return Err(Error::parse(
                 &self.file.path,
@@ -122,10 +119,6 @@ impl<'a> Source<'a> {
                 ),
             ));
         }
-        Ok((
-            self.store.object_store(),
-            self.store.location(&self.file.path),
-            self.file.size,
-        ))
+        Ok((self.store.clone(), self.file.clone()))
     }
 }

@@ -6,6 +6,7 @@
 //! and a [`SchemaDiff`] explains any difference.
 
 pub mod infer;
+pub mod lineage;
 
 use std::fmt;
 use std::str::FromStr;
@@ -23,8 +24,10 @@ pub const NUMERIC_PRECISION: u8 = 38;
 /// See [`NUMERIC_PRECISION`].
 pub const NUMERIC_SCALE: i8 = 9;
 
-/// The types a warehouse column can have, named as BigQuery names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The types a warehouse column can have, named as BigQuery names them. Read also by
+/// BigQuery's legacy names (`INTEGER`, `FLOAT`, `BOOLEAN`) and common SQL ones, as
+/// [`FromStr`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum WarehouseType {
     Int64,
@@ -99,6 +102,13 @@ impl WarehouseType {
 impl fmt::Display for WarehouseType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for WarehouseType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

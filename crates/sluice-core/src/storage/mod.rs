@@ -18,9 +18,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::{Path, PathPart};
-use object_store::{ObjectStore, ObjectStoreExt};
+use md5::{Digest, Md5};
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -75,9 +76,47 @@ pub struct FileEntry {
     pub e_tag: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// The content's checksum as the store gives it (`md5:<hex>`): an S3 or GCS ETag that
+    /// is the MD5 of the object (single-part uploads, non-composite objects). `None` where
+    /// the store gives none (local folders, Azure, multipart uploads); then the content is
+    /// hashed while it is read ([`Store::content_hash`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+}
+
+/// The MD5 of an object as S3 and GCS give it in its ETag: 32 hex digits, quoted. ETags of
+/// other stores, multipart uploads (`…-3`) and composite objects are not checksums.
+fn checksum_of(scheme: &str, e_tag: Option<&str>) -> Option<String> {
+    let tag = e_tag?.trim_matches('"');
+    (matches!(scheme, "s3" | "gs")
+        && tag.len() == 32
+        && tag.bytes().all(|b| b.is_ascii_hexdigit()))
+    .then(|| format!("md5:{}", tag.to_ascii_lowercase()))
+}
+
+/// How a content hash computed by sluice is written: the same form as the stores' own, so
+/// the two compare.
+pub fn md5_identity(digest: &[u8]) -> String {
+    let mut s = String::with_capacity(4 + digest.len() * 2);
+    s.push_str("md5:");
+    for b in digest {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
 }
 
 impl FileEntry {
+    /// Options that pin a read to this version of the file: its ETag (and the store's
+    /// object version, where it keeps versions). A read of a file that changed since it was
+    /// listed fails with [`Error::Changed`] instead of returning other bytes.
+    pub fn pinned(&self) -> GetOptions {
+        GetOptions {
+            if_match: self.e_tag.clone(),
+            version: self.version.clone(),
+            ..GetOptions::default()
+        }
+    }
+
     /// What tells two versions of a file under one path apart: the object version if the
     /// store keeps versions, else its ETag, else size and modification time.
     pub fn version_key(&self) -> String {
@@ -105,6 +144,22 @@ pub struct Listing {
     /// that is not UTF-8 (local folders).
     pub warnings: Vec<String>,
 }
+
+/// One page of a listing in key (name) order, and where the next one starts.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub files: Vec<FileEntry>,
+    /// The start-after key of the next page (a path relative to the connection), if the
+    /// listing did not end.
+    pub next: Option<String>,
+    /// Objects looked at for this page.
+    pub scanned: usize,
+    pub warnings: Vec<String>,
+}
+
+/// At most this many objects are looked at for one page, however few of them match, so a
+/// page answers in bounded time.
+pub const PAGE_SCAN_LIMIT: usize = 10_000;
 
 impl Store {
     /// Opens a connection URL with provider options (`region`, `endpoint`, …); see
@@ -235,13 +290,7 @@ impl Store {
         let mut consider = |path: String, meta: object_store::ObjectMeta| {
             listing.scanned += 1;
             if pattern.matches(&path) {
-                listing.files.push(FileEntry {
-                    path,
-                    size: meta.size,
-                    last_modified: meta.last_modified,
-                    e_tag: meta.e_tag,
-                    version: meta.version,
-                });
+                listing.files.push(self.entry(path, meta));
             } else if listing.other_names.len() < 5 {
                 listing.other_names.push(path);
             }
@@ -305,17 +354,131 @@ impl Store {
         })
     }
 
-    /// The first `len` bytes of a file (fewer if it is shorter): one ranged read.
+    fn entry(&self, path: String, meta: object_store::ObjectMeta) -> FileEntry {
+        FileEntry {
+            path,
+            size: meta.size,
+            last_modified: meta.last_modified,
+            checksum: checksum_of(self.url.scheme(), meta.e_tag.as_deref()),
+            e_tag: meta.e_tag,
+            version: meta.version,
+        }
+    }
+
+    /// A page of matching files in key order, after the key `after` (start-after, as the
+    /// stores' own listings take it): at most `limit` files, from at most
+    /// [`PAGE_SCAN_LIMIT`] objects. Only this page's objects are fetched from the store.
+    pub async fn list_page(
+        &self,
+        pattern: &FilePattern,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page> {
+        let limit = limit.max(1);
+        let mut page = Page {
+            files: Vec::new(),
+            next: None,
+            scanned: 0,
+            warnings: Vec::new(),
+        };
+        if let Some(local) = &self.local {
+            // A local folder is walked (it cannot be listed from a key), then cut.
+            let local = Arc::clone(local);
+            let under = pattern.list_prefix();
+            let (mut found, skipped) = tokio::task::spawn_blocking(move || local.walk(&under))
+                .await
+                .map_err(|e| {
+                    Error::storage(self.url.as_str(), object_store::Error::JoinError { source: e })
+                })?
+                .map_err(|e| {
+                    Error::storage(
+                        self.url.as_str(),
+                        object_store::Error::Generic {
+                            store: "local",
+                            source: Box::new(e),
+                        },
+                    )
+                })?;
+            found.sort_by(|a, b| a.0.cmp(&b.0));
+            page.warnings = skipped;
+            for (path, meta) in found
+                .into_iter()
+                .filter(|(p, _)| after.is_none_or(|a| p.as_str() > a))
+            {
+                page.scanned += 1;
+                if pattern.matches(&path) {
+                    page.files.push(self.entry(path.clone(), meta));
+                }
+                if page.files.len() == limit || page.scanned == PAGE_SCAN_LIMIT {
+                    page.next = Some(path);
+                    break;
+                }
+            }
+            return Ok(page);
+        }
+        let prefix = self.location(&pattern.list_prefix());
+        let mut stream = match after {
+            Some(a) => self
+                .store
+                .list_with_offset(Some(&prefix), &self.location(a)),
+            None => self.store.list(Some(&prefix)),
+        };
+        while let Some(meta) = stream
+            .try_next()
+            .await
+            .map_err(|e| Error::storage(self.url.as_str(), e))?
+        {
+            page.scanned += 1;
+            let path = self.relative(&meta.location);
+            if pattern.matches(&path) {
+                page.files.push(self.entry(path.clone(), meta));
+            }
+            if page.files.len() == limit || page.scanned == PAGE_SCAN_LIMIT {
+                page.next = Some(path);
+                break;
+            }
+        }
+        Ok(page)
+    }
+
+    /// The first `len` bytes of a file (fewer if it is shorter): one ranged read, pinned to
+    /// the version listed.
     pub async fn read_head(&self, file: &FileEntry, len: u64) -> Result<Bytes> {
         self.check_readable(&file.path)?;
         let end = len.min(file.size);
         if end == 0 {
             return Ok(Bytes::new());
         }
-        self.store
-            .get_range(&self.location(&file.path), 0..end)
+        self.read_range(file, 0..end).await
+    }
+
+    /// Bytes `range` of a file, pinned to the version listed.
+    pub async fn read_range(&self, file: &FileEntry, range: std::ops::Range<u64>) -> Result<Bytes> {
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(range)),
+            ..file.pinned()
+        };
+        let result = self
+            .store
+            .get_opts(&self.location(&file.path), options)
+            .await
+            .map_err(|e| Error::storage(&file.path, e))?;
+        result
+            .bytes()
             .await
             .map_err(|e| Error::storage(&file.path, e))
+    }
+
+    /// The MD5 of a file's stored bytes (`md5:<hex>`), read as a stream pinned to the
+    /// version listed: what tells a byte-identical redelivery from a new version where the
+    /// store gives no checksum.
+    pub async fn content_hash(&self, file: &FileEntry) -> Result<String> {
+        let mut stream = self.read_stream(file).await?;
+        let mut hasher = Md5::new();
+        while let Some(chunk) = stream.try_next().await? {
+            hasher.update(&chunk);
+        }
+        Ok(md5_identity(&hasher.finalize()))
     }
 
     /// A file's metadata, for a path typed by a user.
@@ -326,16 +489,15 @@ impl Store {
             .head(&self.location(relative))
             .await
             .map_err(|e| Error::storage(relative, e))?;
-        Ok(FileEntry {
-            path: self.relative(&meta.location),
-            size: meta.size,
-            last_modified: meta.last_modified,
-            e_tag: meta.e_tag,
-            version: meta.version,
-        })
+        Ok(self.entry(self.relative(&meta.location), meta))
     }
 
     /// The whole file as a stream of byte chunks: nothing is buffered beyond a chunk.
+    ///
+    /// The read is pinned to the version listed. A remote store serves that version or
+    /// refuses; a local file is opened only if it is still that version, and checked again
+    /// once read to the end, so a file rewritten (or still being written) while it was read
+    /// ends the stream with [`Error::Changed`] rather than a mix of its versions.
     pub async fn read_stream(
         &self,
         file: &FileEntry,
@@ -344,14 +506,32 @@ impl Store {
         let path = file.path.clone();
         let result = self
             .store
-            .get(&self.location(&file.path))
+            .get_opts(&self.location(&file.path), file.pinned())
             .await
             .map_err(|e| Error::storage(&file.path, e))?;
-        Ok(Box::pin(
-            result
-                .into_stream()
-                .map_err(move |e| Error::storage(path.clone(), e)),
-        ))
+        let bytes = result
+            .into_stream()
+            .map_err(move |e| Error::storage(path.clone(), e));
+        if self.local.is_none() {
+            return Ok(Box::pin(bytes));
+        }
+        let (store, location, listed) = (
+            Arc::clone(&self.store),
+            self.location(&file.path),
+            file.clone(),
+        );
+        let recheck = futures::stream::once(async move {
+            let now = store
+                .head(&location)
+                .await
+                .map_err(|e| Error::storage(&listed.path, e))?;
+            if now.e_tag != listed.e_tag || now.size != listed.size {
+                return Err(Error::Changed { path: listed.path });
+            }
+            Ok(Bytes::new())
+        })
+        .try_filter(|b| futures::future::ready(!b.is_empty()));
+        Ok(Box::pin(bytes.chain(recheck)))
     }
 }
 
@@ -437,6 +617,7 @@ mod tests {
             last_modified: DateTime::from_timestamp(1, 0).unwrap(),
             e_tag: None,
             version: None,
+            checksum: None,
         };
         assert_eq!(f.version_key(), "3@1000000");
         f.e_tag = Some("\"abc\"".into());

@@ -18,8 +18,8 @@ use chrono::{DateTime, Utc};
 use crate::Result;
 use crate::alerts::{AlertKind, Incident};
 use crate::model::{
-    ConnectionRecord, Job, JobSettings, LogLine, NewJob, ProcessedFile, Run, RunFile, RunStatus,
-    RunTotals,
+    ConnectionRecord, FieldChange, Job, JobChange, LogLine, NewJob, ProcessedFile, Run, RunFile,
+    RunStatus, RunTotals,
 };
 use sluice_core::storage::{ConnectionConfig, FileEntry};
 use sluice_sinks::SinkConfig;
@@ -60,8 +60,11 @@ pub trait JobCatalog: Send + Sync {
     /// # Errors
     /// [`crate::Error::NotFound`] if there is no such job.
     async fn job(&self, name: &str) -> Result<Job>;
-    /// Replaces the job's settings (schedule, timezone, paused, alerts).
-    async fn update_job_settings(&self, job_id: i64, settings: &JobSettings) -> Result<()>;
+    /// Replaces what can change about a job (see [`crate::model::JobUpdate`]) and records
+    /// `changes` in its history, in one transaction.
+    async fn update_job(&self, job: &Job, changes: &[FieldChange]) -> Result<()>;
+    /// The job's history of changes, newest first.
+    async fn job_changes(&self, job_id: i64) -> Result<Vec<JobChange>>;
     /// Deletes the job with its runs and ledger.
     async fn delete_job(&self, name: &str) -> Result<()>;
     /// Replaces the configs of connections and the destinations and alerts of jobs, all in
@@ -98,7 +101,28 @@ pub trait Ledger: Send + Sync {
         run_id: i64,
         file: &FileEntry,
         load_id: &str,
+        content: Option<&str>,
     ) -> Result<bool>;
+    /// Records a file version whose content repeats a loaded file (`same_as`: that file's
+    /// path, its own if only its timestamp changed) as loaded, with no rows: it is not
+    /// looked at again. Fenced by the lease of `run_id`.
+    async fn record_same_content(
+        &self,
+        job_id: i64,
+        run_id: i64,
+        file: &FileEntry,
+        content: &str,
+        same_as: &str,
+    ) -> Result<()>;
+    /// Marks a file version skipped by a person: runs pass over it. False if it is loaded
+    /// or being loaded.
+    async fn skip_file(&self, job_id: i64, file: &FileEntry) -> Result<bool>;
+    /// Lets runs try a path's failed, parked or skipped versions again, their failures
+    /// forgotten. Returns how many versions.
+    async fn retry_file(&self, job_id: i64, file_path: &str) -> Result<u64>;
+    /// Forgets a path's loaded versions, so that the next run loads it again (under a new
+    /// load id). Returns how many versions.
+    async fn forget_file(&self, job_id: i64, file_path: &str) -> Result<u64>;
     /// Marks a claimed file loaded, fenced by the lease of `run_id` (the run settling it).
     ///
     /// # Errors
@@ -253,10 +277,7 @@ pub enum Promotion {
 /// Counts a run's outcomes: (loaded, skipped, failed).
 pub(crate) fn tally(files: &[RunFile]) -> (u64, u64, u64) {
     let loaded = files.iter().filter(|f| f.outcome.is_loaded()).count();
-    let skipped = files
-        .iter()
-        .filter(|f| f.outcome == crate::model::FileOutcome::SkippedTooLarge)
-        .count();
+    let skipped = files.iter().filter(|f| f.outcome.is_skipped()).count();
     let failed = files.iter().filter(|f| f.outcome.is_failure()).count();
     (loaded as u64, skipped as u64, failed as u64)
 }

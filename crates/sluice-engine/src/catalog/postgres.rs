@@ -22,8 +22,8 @@ use super::{
 use crate::alerts::{AlertKind, Incident};
 use crate::error::Kind;
 use crate::model::{
-    ConnectionRecord, FileOutcome, Job, JobSettings, LogLine, NewJob, ProcessedFile, Run, RunFile,
-    RunStatus, RunTotals,
+    ConnectionRecord, FieldChange, FileOutcome, Job, JobChange, JobSettings, LedgerStatus, LogLine,
+    NewJob, ProcessedFile, Run, RunFile, RunStatus, RunTotals,
 };
 use crate::{Error, Result};
 

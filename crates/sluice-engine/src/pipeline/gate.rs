@@ -30,6 +30,11 @@ impl<'a> SchemaGate<'a> {
         Self { job }
     }
 
+    /// What a file with no rows passes as: no columns (nothing is read of it).
+    pub(crate) fn empty(&self) -> DetectedSchema {
+        DetectedSchema::new(Vec::new(), 0, false, 0)
+    }
+
     /// Detects the file's schema from its sample and checks it against the job's.
     pub(crate) async fn check(
         &self,

@@ -14,6 +14,7 @@
 //! [`row_stages`]; push-down is chosen only when no stage needs to see the rows.
 
 mod gate;
+mod lineage;
 mod observe;
 mod push_down;
 mod read;
@@ -21,11 +22,15 @@ mod stage;
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
 use sluice_core::error::Hint;
+use sluice_core::format::{self, BatchStream};
 use sluice_core::storage::{FileEntry, Store};
-use sluice_sinks::{FileLoad, Sink};
+use sluice_sinks::{FileLoad, Load, Part, Sink};
 
 pub(crate) use self::gate::{Gate, SchemaGate};
+use self::lineage::Lineage;
 use self::observe::Observe;
 use self::push_down::PushDown;
 use self::read::Reader;
@@ -53,6 +58,7 @@ impl Failure {
     /// A reader's or gate's error as the file's outcome.
     pub(crate) fn from_core(e: sluice_core::Error) -> Self {
         let outcome = match &e {
+            sluice_core::Error::Changed { .. } => FileOutcome::SkippedChanged,
             sluice_core::Error::Storage { .. } => FileOutcome::FailedStorage,
             sluice_core::Error::SchemaMismatch { .. } => FileOutcome::FailedSchemaMismatch,
             _ => FileOutcome::FailedParse,
@@ -92,6 +98,8 @@ pub(crate) struct FilePipeline<'a> {
     gate: SchemaGate<'a>,
     stages: Vec<Box<dyn RowStage>>,
     progress: Arc<dyn Progress>,
+    /// When the run started: each row's `_sluice_loaded_at`.
+    loaded_at: DateTime<Utc>,
 }
 
 impl<'a> FilePipeline<'a> {
@@ -100,6 +108,7 @@ impl<'a> FilePipeline<'a> {
         store: &'a Store,
         sink: &'a dyn Sink,
         progress: Arc<dyn Progress>,
+        loaded_at: DateTime<Utc>,
     ) -> Self {
         Self {
             job,
@@ -108,25 +117,47 @@ impl<'a> FilePipeline<'a> {
             gate: SchemaGate::new(job),
             stages: row_stages(job),
             progress,
+            loaded_at,
         }
     }
 
+    /// A file's batches after the reader: the row stages, the lineage columns, progress.
+    fn staged(&self, file: &FileEntry, mut batches: BatchStream) -> BatchStream {
+        for stage in &self.stages {
+            batches = stage.apply(batches);
+        }
+        if self.job.settings.lineage {
+            batches = Lineage::new(&file.path, self.loaded_at).apply(batches);
+        }
+        Observe::new(Arc::clone(&self.progress)).apply(batches)
+    }
+
     /// Loads one claimed file: gate, then push-down where the destination can read the file
-    /// and no stage needs its rows, else reader → stages → sink.
-    /// A file with no rows (no bytes, or only blank lines) settles as loaded with none:
-    /// there is nothing in it to wait for.
-    pub(crate) async fn load(&self, file: &FileEntry, load: &FileLoad) -> Result<Loaded, Failure> {
+    /// and nothing needs its rows (no stage, no lineage, no rows to replace), else reader →
+    /// stages → sink. `reload` replaces the rows its earlier versions left, in the same
+    /// transaction. A file with no rows (no bytes, or only blank lines) settles as loaded
+    /// with none: there is nothing in it to wait for.
+    pub(crate) async fn load(
+        &self,
+        file: &FileEntry,
+        load: &FileLoad,
+        reload: bool,
+    ) -> Result<Loaded, Failure> {
         let checked = match self.gate.check(self.store, file).await {
             Ok(checked) => checked,
-            Err(Gate::Empty(what)) => {
+            Err(Gate::Empty(what)) if !reload => {
                 return Ok(Loaded {
                     rows: 0,
                     note: Some(format!("{what}: nothing to load")),
                 });
             }
+            // An emptied file that was loaded before: its old rows go.
+            Err(Gate::Empty(_)) => self.gate.empty(),
             Err(Gate::Failed(f)) => return Err(f),
         };
-        if self.stages.iter().all(|s| !s.needs_rows())
+        if !reload
+            && !self.job.settings.lineage
+            && self.stages.iter().all(|s| !s.needs_rows())
             && let Some(push_down) =
                 PushDown::offer(self.store, file, &checked, self.job, self.sink)
         {
@@ -137,27 +168,102 @@ impl<'a> FilePipeline<'a> {
                 note: Some(push_down.note()),
             });
         }
-        let mut batches = Reader::new(self.store, file, &self.job.file_format_options)
-            .read(&self.job.schema)
-            .await?;
-        for stage in &self.stages {
-            batches = stage.apply(batches);
-        }
-        let batches = Observe::new(Arc::clone(&self.progress)).apply(batches);
+        let batches = if checked.columns.is_empty() {
+            futures::stream::empty().boxed()
+        } else {
+            Reader::new(self.store, file, &self.job.file_format_options)
+                .read(&self.job.schema)
+                .await?
+        };
+        let part = Part {
+            file_path: file.path.clone(),
+            file_version: load.file_version.clone(),
+            replace_rows: reload,
+            batches: self.staged(file, batches),
+        };
         let receipt = self
             .sink
-            .load(
+            .load_parts(
                 &self.job.table_name,
-                &self.job.schema,
-                load,
-                self.job.load_type,
-                batches,
+                &self.job.table_columns(),
+                Load {
+                    load_id: load.load_id.clone(),
+                    mode: self.job.load_type,
+                    parts: vec![part],
+                },
             )
             .await
             .map_err(|e| Failure::from_sink(file, e))?;
         Ok(Loaded {
             rows: receipt.rows,
-            note: None,
+            note: reload.then(|| "its earlier version's rows replaced".to_string()),
         })
+    }
+
+    /// Loads several claimed files as one load (`load_id`), in one transaction: a replace
+    /// run of several files replaces the table with all of them. Each file passes the gate
+    /// first; the first that does not fails them all, nothing loaded. Files are opened one
+    /// at a time, as the load reaches them. Returns each file's rows.
+    pub(crate) async fn load_together(
+        &self,
+        files: &[&FileEntry],
+        load_id: &str,
+    ) -> Result<Vec<u64>, (usize, Failure)> {
+        let mut parts = Vec::with_capacity(files.len());
+        let mut empty = Vec::with_capacity(files.len());
+        for (i, file) in files.iter().enumerate() {
+            match self.gate.check(self.store, file).await {
+                Ok(_) => empty.push(false),
+                Err(Gate::Empty(_)) => {
+                    empty.push(true);
+                    continue;
+                }
+                Err(Gate::Failed(f)) => return Err((i, f)),
+            }
+            let (store, owned, options, columns) = (
+                self.store.clone(),
+                (*file).clone(),
+                self.job.file_format_options.clone(),
+                self.job.schema.clone(),
+            );
+            let batches = futures::stream::once(async move {
+                format::read(&store, &owned, &options, &columns).await
+            })
+            .try_flatten()
+            .boxed();
+            parts.push(Part {
+                file_path: file.path.clone(),
+                file_version: file.version_key(),
+                replace_rows: false,
+                batches: self.staged(file, batches),
+            });
+        }
+        let receipt = self
+            .sink
+            .load_parts(
+                &self.job.table_name,
+                &self.job.table_columns(),
+                Load {
+                    load_id: load_id.to_string(),
+                    mode: self.job.load_type,
+                    parts,
+                },
+            )
+            .await
+            .map_err(|e| {
+                let at = match &e {
+                    sluice_sinks::Error::Source(core) => {
+                        let m = core.to_string();
+                        files.iter().position(|f| m.starts_with(&f.path)).unwrap_or(0)
+                    }
+                    _ => 0,
+                };
+                (at, Failure::from_sink(files[at], e))
+            })?;
+        let mut counts = receipt.parts.into_iter();
+        Ok(empty
+            .into_iter()
+            .map(|e| if e { 0 } else { counts.next().unwrap_or(0) })
+            .collect())
     }
 }

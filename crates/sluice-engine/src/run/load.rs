@@ -1,16 +1,17 @@
 //! One file of a run: claimed in the ledger, loaded through the job's pipeline, the claim
 //! settled; tried again after a transient failure.
 
-use sluice_core::storage::FileEntry;
+use sluice_core::storage::{FileEntry, Store};
 use sluice_sinks::{FileLoad, Sink};
 
 use super::Runner;
 use super::log::Level;
 use crate::Result;
 use crate::catalog::FileFailure;
-use crate::jobs::load_id;
+use crate::jobs::{group_load_id, load_id};
 use crate::model::{FileOutcome, Job, RunFile};
-use crate::pipeline::FilePipeline;
+use crate::pipeline::{Failure, FilePipeline};
+use crate::plan::Take;
 use crate::text::human_duration;
 
 impl Runner {
@@ -22,13 +23,27 @@ impl Runner {
         run_id: i64,
         pipeline: &FilePipeline<'_>,
         sink: &dyn Sink,
-        file: &FileEntry,
+        store: &Store,
+        take: &Take,
     ) -> Result<FileResult> {
+        let file = &take.file;
         let policy = self.retry;
         let mut wait = policy.backoff;
         let mut attempt = 1;
         loop {
-            let (record, transient) = self.load_file(job, run_id, pipeline, sink, file).await?;
+            let (record, transient) = self
+                .load_file(job, run_id, pipeline, sink, store, take)
+                .await?;
+            if record.outcome == FileOutcome::SkippedChanged {
+                // Not this version's failure: it is gone. The next listing has the new one.
+                self.catalog
+                    .release_claim(job.id, &file.path, &record.file_version)
+                    .await?;
+                return Ok(FileResult {
+                    record,
+                    parked: false,
+                });
+            }
             if transient {
                 // Not the file's failure: its claim goes back as it was, to be tried again
                 // now or by a later run.
@@ -115,11 +130,13 @@ impl Runner {
         run_id: i64,
         pipeline: &FilePipeline<'_>,
         sink: &dyn Sink,
-        file: &FileEntry,
+        store: &Store,
+        take: &Take,
     ) -> Result<(RunFile, bool)> {
+        let file = &take.file;
         let version = file.version_key();
         let load = FileLoad {
-            load_id: load_id(job, file),
+            load_id: load_id(job, file, take.generation),
             file_path: file.path.clone(),
             file_version: version.clone(),
         };
@@ -132,14 +149,54 @@ impl Runner {
             hint: None,
             rows_loaded: 0,
         };
+        // The content's identity is recorded with the claim, so that a later copy or
+        // touch of the same bytes is known for what it is.
+        let content = match &take.content {
+            Some(c) => c.clone(),
+            None => match store.content_hash(file).await {
+                Ok(c) => c,
+                Err(e) => {
+                    let f = Failure::from_core(e);
+                    record.outcome = f.outcome;
+                    record.message = Some(f.message);
+                    record.hint = f.hint;
+                    if f.outcome == FileOutcome::SkippedChanged || f.transient {
+                        return Ok((record, f.transient));
+                    }
+                    // Unreadable: claimed, so the failure is counted against the file.
+                    if !self
+                        .catalog
+                        .claim_file(job.id, run_id, file, &load.load_id, None)
+                        .await?
+                    {
+                        record.outcome = FileOutcome::SkippedClaimed;
+                        record.message = Some("another run holds or finished this file".into());
+                    }
+                    return Ok((record, false));
+                }
+            },
+        };
         if !self
             .catalog
-            .claim_file(job.id, run_id, file, &load.load_id)
+            .claim_file(job.id, run_id, file, &load.load_id, Some(&content))
             .await?
         {
             // Another runner holds or finished it since the listing.
             record.outcome = FileOutcome::SkippedClaimed;
             record.message = Some("another run holds or finished this file".into());
+            return Ok((record, false));
+        }
+        if take.fail {
+            record.outcome = FileOutcome::FailedChanged;
+            record.message = Some(format!(
+                "{}: the file changed after it was loaded, and the job's policy for changed files is to fail them",
+                file.path
+            ));
+            record.hint = Some(sluice_core::error::Hint::set(
+                "choose what to do with changed files: reload, append or ignore",
+                "changed_files",
+                None,
+            ));
             return Ok((record, false));
         }
         // The destination's marker is the truth: a load that committed but whose ledger row
@@ -157,7 +214,7 @@ impl Runner {
             record.message = Some("already committed in the destination; recorded".into());
             return Ok((record, false));
         }
-        match pipeline.load(file, &load).await {
+        match pipeline.load(file, &load, take.reload).await {
             Ok(loaded) => {
                 sluice_core::fault::hit("after-commit");
                 self.catalog
@@ -174,6 +231,139 @@ impl Runner {
                 Ok((record, f.transient))
             }
         }
+    }
+
+    /// A replace run of several files: all of them replace the table in one transaction,
+    /// under one load id, or none does. Each file is claimed first; one that fails fails
+    /// the load, and the others are passed over for the next run. Returns each file's record.
+    pub(super) async fn load_together(
+        &self,
+        job: &Job,
+        run_id: i64,
+        pipeline: &FilePipeline<'_>,
+        sink: &dyn Sink,
+        store: &Store,
+        takes: &[Take],
+    ) -> Result<Vec<RunFile>> {
+        let record = |file: &FileEntry| RunFile {
+            file_path: file.path.clone(),
+            file_version: file.version_key(),
+            file_size_bytes: file.size,
+            outcome: FileOutcome::Loaded,
+            message: None,
+            hint: None,
+            rows_loaded: 0,
+        };
+        let ids: Vec<String> = takes
+            .iter()
+            .map(|t| load_id(job, &t.file, t.generation))
+            .collect();
+        let group = group_load_id(job, &ids);
+        let mut records = Vec::with_capacity(takes.len());
+        let mut claimed: Vec<&FileEntry> = Vec::with_capacity(takes.len());
+        for take in takes {
+            let mut r = record(&take.file);
+            let content = match &take.content {
+                Some(c) => Some(c.clone()),
+                None => match store.content_hash(&take.file).await {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        let f = Failure::from_core(e);
+                        r.outcome = f.outcome;
+                        r.message = Some(f.message);
+                        records.push(r);
+                        continue;
+                    }
+                },
+            };
+            if self
+                .catalog
+                .claim_file(job.id, run_id, &take.file, &group, content.as_deref())
+                .await?
+            {
+                claimed.push(&take.file);
+            } else {
+                r.outcome = FileOutcome::SkippedClaimed;
+                r.message = Some("another run holds or finished this file".into());
+            }
+            records.push(r);
+        }
+        // A file that could not be read or claimed: the table is not replaced without it.
+        let blocked = records
+            .iter()
+            .find(|r| r.outcome != FileOutcome::Loaded)
+            .map(|r| r.file_path.clone());
+        if let Some(blocked) = blocked {
+            for file in &claimed {
+                self.catalog
+                    .release_claim(job.id, &file.path, &file.version_key())
+                    .await?;
+            }
+            for r in records.iter_mut().filter(|r| r.outcome == FileOutcome::Loaded) {
+                r.outcome = FileOutcome::SkippedWithOthers;
+                r.message = Some(format!(
+                    "the table is replaced with all the run's files at once, and {blocked} could not be taken"
+                ));
+            }
+            for r in records.iter_mut().filter(|r| r.outcome.is_failure()) {
+                let settled = self.settle(job, run_id, r.clone(), false).await?;
+                *r = settled.record;
+            }
+            return Ok(records);
+        }
+        if let Some(receipt) = sink
+            .was_loaded(&group)
+            .await
+            .map_err(|e| crate::Error::Sink(e.about(&group)))?
+        {
+            for (i, r) in records.iter_mut().enumerate() {
+                r.outcome = FileOutcome::Recovered;
+                r.rows_loaded = if i == 0 { receipt.rows } else { 0 };
+                self.catalog
+                    .mark_loaded(job.id, &r.file_path, &r.file_version, r.rows_loaded, run_id)
+                    .await?;
+            }
+            return Ok(records);
+        }
+        match pipeline.load_together(&claimed, &group).await {
+            Ok(rows) => {
+                sluice_core::fault::hit("after-commit");
+                let n = records.len();
+                for (r, rows) in records.iter_mut().zip(rows) {
+                    r.rows_loaded = rows;
+                    r.message = Some(format!("loaded with the run's {n} files in one transaction, replacing the table"));
+                    self.catalog
+                        .mark_loaded(job.id, &r.file_path, &r.file_version, rows, run_id)
+                        .await?;
+                }
+            }
+            Err((at, f)) => {
+                let failed = records[at].file_path.clone();
+                for (i, r) in records.iter_mut().enumerate() {
+                    if i == at {
+                        r.outcome = f.outcome;
+                        r.message = Some(f.message.clone());
+                        r.hint = f.hint.clone();
+                        if f.transient || f.outcome == FileOutcome::SkippedChanged {
+                            self.catalog
+                                .release_claim(job.id, &r.file_path, &r.file_version)
+                                .await?;
+                        } else {
+                            *r = self.settle(job, run_id, r.clone(), false).await?.record;
+                        }
+                    } else {
+                        r.outcome = FileOutcome::SkippedWithOthers;
+                        r.message = Some(format!(
+                            "the table is replaced with all the run's files at once, and {failed} failed; nothing was loaded"
+                        ));
+                        self.catalog
+                            .release_claim(job.id, &r.file_path, &r.file_version)
+                            .await?;
+                    }
+                }
+            }
+        }
+        Ok(records)
     }
 }
 

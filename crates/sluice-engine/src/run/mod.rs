@@ -23,7 +23,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sluice_core::storage::{FilePattern, Store};
+use sluice_core::storage::{FileEntry, FilePattern, Store};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -33,9 +33,9 @@ use crate::alerts::Alerting;
 use crate::catalog::{Catalog, Promotion};
 use crate::connections::Connections;
 use crate::jobs::Jobs;
-use crate::model::{FileOutcome, Job, Run, RunFile, RunStatus};
+use crate::model::{ChangedFiles, FileOutcome, Job, Run, RunFile, RunStatus};
 use crate::pipeline::FilePipeline;
-use crate::plan::Settled;
+use crate::plan::{Plan, Reason, Rules};
 use crate::text::human_bytes;
 use crate::{Error, Result};
 
@@ -305,22 +305,16 @@ impl Runner {
         let mut outcomes = vec![FileOutcome::Recovered; recovered.len()];
 
         let store = self.connections.store(&job.connection).await?;
-        let pattern = FilePattern::new(&job.file_path_prefix, &job.file_pattern)?;
-        let listing = store.list(&pattern).await?;
-        let ledger = self.catalog.processed_files(job.id).await?;
         let latest_only = !options.all_files.unwrap_or(!job.load_latest_only);
-        let plan = crate::plan::plan(
-            &listing.files,
-            &Settled::of(&ledger),
-            latest_only,
-            job.max_file_size,
-        );
+        let survey = self.survey(job, &store, latest_only).await?;
+        let (listing, ledger, plan) = (&survey.listing, &survey.ledger, &survey.plan);
+        let pattern = &survey.pattern;
         self.log
             .write(
                 run_id,
                 Level::Info,
                 format!(
-                    "listed {} file(s) matching '{}' {}: {} already loaded, {} to load, {} over the size limit{}",
+                    "listed {} file(s) matching '{}' {}: {} already loaded, {} to load, {} over the size limit{}{}",
                     listing.files.len(),
                     pattern.glob(),
                     if pattern.prefix().is_empty() {
@@ -328,13 +322,16 @@ impl Runner {
                     } else {
                         format!("under '{}'", pattern.prefix())
                     },
-                    plan.already_loaded,
+                    plan.already_loaded(),
                     plan.take.len(),
-                    plan.too_large.len(),
-                    if plan.parked == 0 {
-                        String::new()
-                    } else {
-                        format!(", {} parked after failing run after run", plan.parked)
+                    plan.too_large().len(),
+                    match plan.waiting().len() {
+                        0 => String::new(),
+                        n => format!(", {n} waiting"),
+                    },
+                    match plan.parked() {
+                        0 => String::new(),
+                        n => format!(", {n} parked after failing run after run"),
                     }
                 ),
             )
@@ -342,56 +339,85 @@ impl Runner {
         for w in &listing.warnings {
             self.log.write(run_id, Level::Warn, w.clone()).await;
         }
-        self.alerts
-            .check_sizes(job, run_id, &ledger, &plan.take)
-            .await;
-        progress.planned(&plan.take);
+        let taking: Vec<_> = plan.take.iter().map(|t| t.file.clone()).collect();
+        self.alerts.check_sizes(job, run_id, ledger, &taking).await;
+        progress.planned(&taking);
 
-        for file in &plan.too_large {
-            let record = RunFile {
-                file_path: file.path.clone(),
-                file_version: file.version_key(),
-                file_size_bytes: file.size,
-                outcome: FileOutcome::SkippedTooLarge,
-                message: Some(format!(
-                    "{} is {}, over the job's limit of {}",
-                    file.path,
-                    human_bytes(file.size),
-                    human_bytes(job.max_file_size)
-                )),
-                hint: Some(sluice_core::error::Hint::set(
-                    "raise the job's size limit or split the file",
-                    "max_file_size",
-                    None,
-                )),
-                rows_loaded: 0,
+        for repeat in &plan.repeats {
+            self.catalog
+                .record_same_content(job.id, run_id, &repeat.file, &repeat.content, &repeat.same_as)
+                .await?;
+            let message = if repeat.same_as == repeat.file.path {
+                "only its timestamp changed: the same content is already loaded".to_string()
+            } else {
+                format!("the same content as {}, which is already loaded", repeat.same_as)
             };
-            self.finish_file(job, run_id, &record).await?;
-            progress.file_finished(&record);
-            outcomes.push(record.outcome);
+            outcomes.push(self.passed_over(job, run_id, &repeat.file, FileOutcome::SkippedSameContent, message, None).await?);
+        }
+        for planned in &plan.files {
+            let (outcome, hint) = match &planned.reason {
+                Reason::TooLarge { .. } => (
+                    FileOutcome::SkippedTooLarge,
+                    Some(sluice_core::error::Hint::set(
+                        "raise the job's size limit or split the file",
+                        "max_file_size",
+                        None,
+                    )),
+                ),
+                Reason::Changed { policy: ChangedFiles::Ignore } => (FileOutcome::SkippedIgnoredChange, None),
+                Reason::NotSettled { .. } | Reason::NoMarker { .. } => (FileOutcome::Waiting, None),
+                _ => continue,
+            };
+            let message = match &planned.reason {
+                Reason::TooLarge { limit } => format!(
+                    "{} is {}, over the job's limit of {}",
+                    planned.file_path,
+                    human_bytes(planned.file_size_bytes),
+                    human_bytes(*limit)
+                ),
+                other => other.describe(),
+            };
+            outcomes.push(self.passed_over(job, run_id, &planned.file, outcome, message, hint).await?);
         }
 
-        let pipeline = FilePipeline::new(job, &store, sink.as_ref(), Arc::clone(&progress));
+        let pipeline = FilePipeline::new(
+            job,
+            &store,
+            sink.as_ref(),
+            Arc::clone(&progress),
+            chrono::Utc::now(),
+        );
         let mut left = 0;
-        for (i, file) in plan.take.iter().enumerate() {
-            if self.shutdown.is_cancelled() {
-                left = plan.take.len() - i;
-                break;
-            }
+        if job.load_type == sluice_sinks::LoadMode::Replace && plan.take.len() > 1 {
             if lease.lost.is_cancelled() {
                 return Err(Error::LeaseLost { run_id });
             }
-            progress.file_started(file);
-            let settled = self
-                .load_with_retries(job, run_id, &pipeline, sink.as_ref(), file)
-                .await?;
-            let record = settled.record;
-            self.finish_file(job, run_id, &record).await?;
-            if settled.parked {
-                self.alerts.file_parked(job, run_id, &record).await;
+            for record in self.load_together(job, run_id, &pipeline, sink.as_ref(), &store, &plan.take).await? {
+                self.finish_file(job, run_id, &record).await?;
+                progress.file_finished(&record);
+                outcomes.push(record.outcome);
             }
-            progress.file_finished(&record);
-            outcomes.push(record.outcome);
+        } else {
+            for (i, take) in plan.take.iter().enumerate() {
+                if self.shutdown.is_cancelled() {
+                    left = plan.take.len() - i;
+                    break;
+                }
+                if lease.lost.is_cancelled() {
+                    return Err(Error::LeaseLost { run_id });
+                }
+                progress.file_started(&take.file);
+                let settled = self
+                    .load_with_retries(job, run_id, &pipeline, sink.as_ref(), &store, take)
+                    .await?;
+                let record = settled.record;
+                self.finish_file(job, run_id, &record).await?;
+                if settled.parked {
+                    self.alerts.file_parked(job, run_id, &record).await;
+                }
+                progress.file_finished(&record);
+                outcomes.push(record.outcome);
+            }
         }
         // Files recovered above are counted as loaded by this run, not as loaded before it.
         let recovered_listed = listing
@@ -401,9 +427,68 @@ impl Runner {
             .count() as u64;
         Ok(Done {
             seen: listing.files.len() as u64,
-            already_loaded: plan.already_loaded - recovered_listed,
+            already_loaded: plan.already_loaded().saturating_sub(recovered_listed),
             outcomes,
             left,
+        })
+    }
+
+    /// Records a file the run passes over, and why.
+    async fn passed_over(
+        &self,
+        job: &Job,
+        run_id: i64,
+        file: &FileEntry,
+        outcome: FileOutcome,
+        message: String,
+        hint: Option<sluice_core::error::Hint>,
+    ) -> Result<FileOutcome> {
+        let record = RunFile {
+            file_path: file.path.clone(),
+            file_version: file.version_key(),
+            file_size_bytes: file.size,
+            outcome,
+            message: Some(message),
+            hint,
+            rows_loaded: 0,
+        };
+        self.finish_file(job, run_id, &record).await?;
+        Ok(outcome)
+    }
+
+    /// Lists the job's files and plans a run over them (`latest_only` as the run asks):
+    /// what a run does, and what `sluice plan` shows.
+    pub(crate) async fn survey(&self, job: &Job, store: &Store, latest_only: bool) -> Result<Survey> {
+        let pattern = FilePattern::new(&job.file_path_prefix, &job.file_pattern)?;
+        let listing = store.list(&pattern).await?;
+        let ledger = self.catalog.processed_files(job.id).await?;
+        let contents = identify(store, &listing.files, &ledger).await;
+        let marked = match &job.settings.ready_marker {
+            Some(marker) => Some(marked_folders(store, &pattern, marker).await?),
+            None => None,
+        };
+        let settle = match job.settings.settle_time_seconds {
+            0 => None,
+            s => Some((Duration::from_secs(s), self.catalog.now().await?)),
+        };
+        let rules = Rules {
+            latest_only,
+            max_file_size: job.max_file_size,
+            changed_files: job.settings.changed_files,
+            settle,
+            ready_marker: job
+                .settings
+                .ready_marker
+                .as_deref()
+                .zip(marked.as_ref()),
+            contents: &contents,
+        };
+        let plan = crate::plan::plan(&listing.files, &ledger, &rules);
+        Ok(Survey {
+            pattern,
+            listing,
+            ledger,
+            plan,
         })
     }
 
@@ -414,10 +499,15 @@ impl Runner {
             (
                 Level::Info,
                 format!(
-                    "{}: {}, {} rows",
+                    "{}: {}, {} rows{}",
                     record.file_path,
                     record.outcome.label(),
-                    record.rows_loaded
+                    record.rows_loaded,
+                    record
+                        .message
+                        .as_deref()
+                        .map(|m| format!(" ({m})"))
+                        .unwrap_or_default()
                 ),
             )
         } else {
@@ -454,7 +544,7 @@ impl Runner {
     }
 
     /// Drops the job's count of waiting files (a run changed it).
-    fn forget_waiting(&self, job_id: i64) {
+    pub(crate) fn forget_waiting(&self, job_id: i64) {
         self.waiting
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -475,15 +565,7 @@ impl Runner {
             return Ok(*n);
         }
         let store: Store = self.connections.store(&job.connection).await?;
-        let pattern = FilePattern::new(&job.file_path_prefix, &job.file_pattern)?;
-        let listing = store.list(&pattern).await?;
-        let ledger = self.catalog.processed_files(job.id).await?;
-        let plan = crate::plan::plan(
-            &listing.files,
-            &Settled::of(&ledger),
-            job.load_latest_only,
-            job.max_file_size,
-        );
+        let plan = self.survey(job, &store, job.load_latest_only).await?.plan;
         let n = plan.take.len() as u64;
         self.waiting
             .lock()
@@ -491,6 +573,63 @@ impl Runner {
             .insert(job.id, (n, Instant::now()));
         Ok(n)
     }
+}
+
+/// A job's files as a run finds them: listed, with the ledger, planned.
+pub(crate) struct Survey {
+    pub(crate) pattern: FilePattern,
+    pub(crate) listing: sluice_core::storage::Listing,
+    pub(crate) ledger: Vec<crate::model::ProcessedFile>,
+    pub(crate) plan: Plan,
+}
+
+/// The content identities a plan needs and the store does not give: a listed version not
+/// yet settled in the ledger, of the size of a loaded file, is hashed (only such a file can
+/// repeat one). A file that cannot be read now is left unknown; its load says why.
+async fn identify(
+    store: &Store,
+    listing: &[FileEntry],
+    ledger: &[crate::model::ProcessedFile],
+) -> HashMap<(String, String), String> {
+    let settled: HashSet<(&str, &str)> = ledger
+        .iter()
+        .filter(|r| r.status != crate::model::LedgerStatus::Failed && r.status != crate::model::LedgerStatus::Forgotten)
+        .map(|r| (r.file_path.as_str(), r.file_version.as_str()))
+        .collect();
+    let sizes: HashSet<u64> = ledger
+        .iter()
+        .filter(|r| r.status == crate::model::LedgerStatus::Loaded && r.content.is_some())
+        .map(|r| r.file_size_bytes)
+        .collect();
+    let mut contents = HashMap::new();
+    for file in listing {
+        let version = file.version_key();
+        if file.checksum.is_some()
+            || !sizes.contains(&file.size)
+            || settled.contains(&(file.path.as_str(), version.as_str()))
+        {
+            continue;
+        }
+        match store.content_hash(file).await {
+            Ok(hash) => {
+                contents.insert((file.path.clone(), version), hash);
+            }
+            Err(e) => tracing::debug!(file = %file.path, "not hashed: {e}"),
+        }
+    }
+    contents
+}
+
+/// The folders under the job's prefix that hold a ready marker named `marker`.
+async fn marked_folders(store: &Store, pattern: &FilePattern, marker: &str) -> Result<HashSet<String>> {
+    let markers = FilePattern::new(pattern.prefix(), marker)?;
+    Ok(store
+        .list(&markers)
+        .await?
+        .files
+        .iter()
+        .map(|f| crate::plan::folder_of(&f.path).to_string())
+        .collect())
 }
 
 /// Stops renewing a lease when the run ends.

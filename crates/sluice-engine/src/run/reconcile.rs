@@ -19,6 +19,8 @@ impl Runner {
         sink: &dyn Sink,
     ) -> Result<HashSet<(String, String)>> {
         let mut recovered = HashSet::new();
+        // Files loaded together share one load id and one receipt: its rows count once.
+        let mut counted: HashSet<String> = HashSet::new();
         for p in self.catalog.processed_files(job.id).await? {
             if p.status != LedgerStatus::Loading {
                 continue;
@@ -28,7 +30,10 @@ impl Runner {
                 .await
                 .map_err(|e| crate::Error::Sink(e.about(&p.file_path)))?;
             match committed {
-                Some(receipt) => {
+                Some(mut receipt) => {
+                    if !counted.insert(p.load_id.clone()) {
+                        receipt.rows = 0;
+                    }
                     self.catalog
                         .mark_loaded(job.id, &p.file_path, &p.file_version, receipt.rows, run_id)
                         .await?;

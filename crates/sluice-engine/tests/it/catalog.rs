@@ -94,6 +94,7 @@ fn new_job(connection_id: i64) -> NewJob {
                 freshness_hours: Some(26),
             },
             park_after_failures: 5,
+            ..JobSettings::default()
         },
         max_file_size: 10,
     }
@@ -110,6 +111,7 @@ fn file(path: &str) -> FileEntry {
         last_modified: Utc::now(),
         e_tag: Some("e1".into()),
         version: None,
+        checksum: None,
     }
 }
 
@@ -145,16 +147,16 @@ async fn a_file_version_is_claimed_once(c: &dyn Catalog) {
     let (job, run) = running_job(c).await;
     assert_eq!(run.status, RunStatus::Running);
     let f = file("a.csv");
-    assert!(c.claim_file(job.id, run.id, &f, "L1").await.unwrap());
+    assert!(c.claim_file(job.id, run.id, &f, "L1", None).await.unwrap());
     assert!(
-        !c.claim_file(job.id, run.id, &f, "L1").await.unwrap(),
+        !c.claim_file(job.id, run.id, &f, "L1", None).await.unwrap(),
         "a second claim fails"
     );
     c.release_claim(job.id, "a.csv", &f.version_key())
         .await
         .unwrap();
     assert!(
-        c.claim_file(job.id, run.id, &f, "L1").await.unwrap(),
+        c.claim_file(job.id, run.id, &f, "L1", None).await.unwrap(),
         "released claims can be retaken"
     );
     c.mark_loaded(job.id, "a.csv", &f.version_key(), 42, run.id)
@@ -193,7 +195,7 @@ async fn a_file_failing_the_same_way_is_parked_and_a_different_failure_starts_ov
         "parse: line 9",
     ] {
         assert!(
-            c.claim_file(job.id, run.id, &f, "L1").await.unwrap(),
+            c.claim_file(job.id, run.id, &f, "L1", None).await.unwrap(),
             "a failed version is claimed again"
         );
         seen.push(c.fail_file(job.id, &fail(error), 3).await.unwrap());
@@ -203,7 +205,7 @@ async fn a_file_failing_the_same_way_is_parked_and_a_different_failure_starts_ov
         vec![(1, false), (2, false), (1, false), (2, false), (3, true)]
     );
     assert!(
-        !c.claim_file(job.id, run.id, &f, "L1").await.unwrap(),
+        !c.claim_file(job.id, run.id, &f, "L1", None).await.unwrap(),
         "a parked version is not claimed"
     );
     let ledger = c.processed_files(job.id).await.unwrap();
@@ -219,7 +221,7 @@ async fn a_file_failing_the_same_way_is_parked_and_a_different_failure_starts_ov
     // A transient failure is not the file's: its count stays as it was.
     let g = file("b.csv");
     let w = g.version_key();
-    assert!(c.claim_file(job.id, run.id, &g, "L2").await.unwrap());
+    assert!(c.claim_file(job.id, run.id, &g, "L2", None).await.unwrap());
     let failure = FileFailure {
         file_path: "b.csv",
         file_version: &w,
@@ -227,15 +229,15 @@ async fn a_file_failing_the_same_way_is_parked_and_a_different_failure_starts_ov
         error: "x",
     };
     assert_eq!(c.fail_file(job.id, &failure, 0).await.unwrap(), (1, false));
-    assert!(c.claim_file(job.id, run.id, &g, "L2").await.unwrap());
+    assert!(c.claim_file(job.id, run.id, &g, "L2", None).await.unwrap());
     c.release_claim(job.id, "b.csv", &w).await.unwrap();
-    assert!(c.claim_file(job.id, run.id, &g, "L2").await.unwrap());
+    assert!(c.claim_file(job.id, run.id, &g, "L2", None).await.unwrap());
     for _ in 0..5 {
         assert!(
             !c.fail_file(job.id, &failure, 0).await.unwrap().1,
             "0: never parked"
         );
-        assert!(c.claim_file(job.id, run.id, &g, "L2").await.unwrap());
+        assert!(c.claim_file(job.id, run.id, &g, "L2", None).await.unwrap());
     }
     c.mark_loaded(job.id, "b.csv", &w, 7, run.id).await.unwrap();
     let b = c
@@ -254,7 +256,7 @@ async fn a_file_failing_the_same_way_is_parked_and_a_different_failure_starts_ov
 async fn a_run_that_lost_its_lease_can_neither_claim_nor_mark_loaded(c: &dyn Catalog) {
     let (job, run) = running_job(c).await;
     let f = file("a.csv");
-    assert!(c.claim_file(job.id, run.id, &f, "L1").await.unwrap());
+    assert!(c.claim_file(job.id, run.id, &f, "L1", None).await.unwrap());
     assert!(
         c.heartbeat(run.id).await.unwrap(),
         "the run holds its lease"
@@ -277,7 +279,7 @@ async fn a_run_that_lost_its_lease_can_neither_claim_nor_mark_loaded(c: &dyn Cat
         "{err}"
     );
     let err = c
-        .claim_file(job.id, run.id, &file("b.csv"), "L2")
+        .claim_file(job.id, run.id, &file("b.csv"), "L2", None)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("lost its lease"), "{err}");
@@ -502,10 +504,25 @@ async fn runs_queue_log_and_incidents_open_once(c: &dyn Catalog) {
         "a closed incident lets a new one open"
     );
 
-    let mut settings = job.settings.clone();
-    settings.paused = false;
-    settings.timezone = "Asia/Tokyo".parse().unwrap();
-    settings.park_after_failures = 0;
-    c.update_job_settings(job.id, &settings).await.unwrap();
-    assert_eq!(c.job("tx").await.unwrap().settings, settings);
+    let mut changed = job.clone();
+    changed.settings.paused = false;
+    changed.settings.timezone = "Asia/Tokyo".parse().unwrap();
+    changed.settings.park_after_failures = 0;
+    changed.settings.changed_files = sluice_engine::model::ChangedFiles::Ignore;
+    changed.settings.settle_time_seconds = 600;
+    changed.settings.ready_marker = Some("_SUCCESS".into());
+    changed.file_pattern = "u_*.csv".into();
+    changed.max_file_size = 7;
+    let changes = vec![sluice_engine::model::FieldChange {
+        field: "file_pattern".into(),
+        old: job.file_pattern.clone(),
+        new: "u_*.csv".into(),
+    }];
+    c.update_job(&changed, &changes).await.unwrap();
+    let stored = c.job("tx").await.unwrap();
+    assert_eq!(stored.settings, changed.settings);
+    assert_eq!((stored.file_pattern.as_str(), stored.max_file_size), ("u_*.csv", 7));
+    let history = c.job_changes(job.id).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].changes, changes);
 }

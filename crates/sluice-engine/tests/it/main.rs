@@ -15,6 +15,7 @@ mod secrets;
 mod shared_catalog;
 mod stalls;
 mod storage;
+mod versions;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -18,6 +18,7 @@ use object_store::ObjectStoreExt;
 use sluice_core::schema::WarehouseType;
 use sluice_core::storage::config::{AzureConfig, GcsConfig, LocalConfig, S3Config};
 use sluice_core::storage::{ConnectionConfig, FailureKind};
+use sluice_engine::model::FileOutcome;
 use sluice_engine::{Engine, JobRequest, Quiet, RunOptions};
 
 use crate::transactions;
@@ -489,6 +490,76 @@ fn base64_key() -> String {
     base64::engine::general_purpose::STANDARD.encode([7u8; 64])
 }
 
+/// A file version is its content: the same bytes uploaded again, or under another name,
+/// are already loaded; other bytes under the same path replace the file's rows.
+async fn a_redelivery_of_the_same_bytes_is_already_loaded(b: &Backend) {
+    let same = "id,v\n1,2\n3,4\n";
+    b.put("in/a.csv", same).await;
+    let (_d, engine) = b.engine().await;
+    let req = JobRequest {
+        name: "tx".into(),
+        connection: "src".into(),
+        file_path_prefix: "in".into(),
+        file_pattern: "*.csv".into(),
+        load_latest_only: false,
+        ..JobRequest::default()
+    };
+    engine.create_job(req).await.unwrap();
+    let quiet = Arc::new(Quiet);
+    let run = engine.run("tx", RunOptions::default(), quiet.clone()).await.unwrap();
+    assert_eq!(run.rows_loaded, 2, "{:?}", b.provider);
+    b.put_later("in/a.csv", same).await;
+    b.put_later("in/copy.csv", same).await;
+    let run = engine.run("tx", RunOptions::default(), quiet.clone()).await.unwrap();
+    assert_eq!(run.files_loaded, 0, "{:?}: {:?}", b.provider, run.files);
+    assert!(
+        run.files.iter().all(|f| f.outcome == FileOutcome::SkippedSameContent),
+        "{:?}: {:?}",
+        b.provider,
+        run.files
+    );
+    assert_eq!(engine.table_rows("tx").await.unwrap(), 2);
+    b.put_later("in/a.csv", "id,v\n5,6\n7,8\n9,10\n").await;
+    let run = engine.run("tx", RunOptions::default(), quiet.clone()).await.unwrap();
+    assert_eq!((run.files_loaded, run.rows_loaded), (1, 3), "{:?}", run.files);
+    assert_eq!(
+        engine.table_rows("tx").await.unwrap(),
+        3,
+        "{:?}: the file's old rows replaced",
+        b.provider
+    );
+}
+
+/// A read of a file that changed after it was listed fails as changed: it is never taken
+/// for the version listed.
+async fn reads_are_pinned_to_the_listed_version(b: &Backend) {
+    b.put("p/a.csv", "id\n1\n").await;
+    let (_d, engine) = b.engine().await;
+    let store = engine.store("src").await.unwrap();
+    let pattern = sluice_core::storage::FilePattern::new("p", "*.csv").unwrap();
+    let listed = store.list(&pattern).await.unwrap().files[0].clone();
+    assert_eq!(
+        store.read_head(&listed, 100).await.unwrap().as_ref(),
+        b"id\n1\n"
+    );
+    b.put_later("p/a.csv", "id\n1\n2\n").await;
+    let err = store.read_head(&listed, 100).await.unwrap_err();
+    assert!(err.is_changed(), "{:?}: {err}", b.provider);
+    let err = store.content_hash(&listed).await.unwrap_err();
+    assert!(err.is_changed(), "{:?}: {err}", b.provider);
+    assert!(err.to_string().contains("p/a.csv"), "{err}");
+    // The version listed now reads, and its checksum is the store's where it gives one.
+    let now = store.list(&pattern).await.unwrap().files[0].clone();
+    let hash = store.content_hash(&now).await.unwrap();
+    if let Some(checksum) = &now.checksum {
+        assert_eq!(checksum, &hash, "{:?}: the store's MD5 is the content's", b.provider);
+    }
+    match b.provider {
+        Provider::S3 | Provider::Gcs => assert!(now.checksum.is_some(), "{:?}", b.provider),
+        Provider::Local | Provider::Azure => assert!(now.checksum.is_none()),
+    }
+}
+
 macro_rules! conformance {
     ($module:ident, $provider:expr) => {
         mod $module {
@@ -508,6 +579,17 @@ macro_rules! conformance {
             #[tokio::test]
             async fn runs_latest_all_again_new_and_too_large() {
                 super::runs_latest_all_again_new_and_too_large(&Backend::new($provider)).await;
+            }
+
+            #[tokio::test]
+            async fn a_redelivery_of_the_same_bytes_is_already_loaded() {
+                super::a_redelivery_of_the_same_bytes_is_already_loaded(&Backend::new($provider))
+                    .await;
+            }
+
+            #[tokio::test]
+            async fn reads_are_pinned_to_the_listed_version() {
+                super::reads_are_pinned_to_the_listed_version(&Backend::new($provider)).await;
             }
 
             #[tokio::test]

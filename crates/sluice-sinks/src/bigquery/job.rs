@@ -155,10 +155,10 @@ impl BigQuerySink {
         rows: u64,
     ) -> Result<LoadReceipt> {
         match state {
-            JobState::Done { rows: out } => Ok(LoadReceipt {
-                load_id: file.load_id.clone(),
-                rows: if out == 0 { rows } else { out },
-            }),
+            JobState::Done { rows: out } => Ok(LoadReceipt::new(
+                file.load_id.clone(),
+                if out == 0 { rows } else { out },
+            )),
             JobState::Failed { message } => Err(self.error(format!(
                 "{}: load job {job_id} into {table} failed: {message}",
                 file.file_path

@@ -28,7 +28,7 @@ use futures::StreamExt;
 use serde_json::json;
 use sluice_core::format::BatchStream;
 use sluice_core::names::TableName;
-use sluice_core::schema::Column;
+use sluice_core::schema::{Column, lineage};
 
 pub use self::auth::{Auth, ServiceAccountKey, TokenProvider, sign_jwt};
 use self::client::{ApiError, Client};
@@ -37,7 +37,7 @@ pub use self::job::job_id;
 use self::job::{JobState, MAX_ATTEMPTS, state_of};
 pub use self::rows::write_ndjson;
 pub use self::types::{TYPE_MAP, bigquery_type};
-use crate::{DirectSource, Error, FileLoad, LoadMode, LoadReceipt, Result, Sink};
+use crate::{DirectSource, Error, FileLoad, Load, LoadMode, LoadReceipt, Part, Result, Sink};
 
 /// A BigQuery project and dataset.
 #[derive(Debug)]
@@ -97,6 +97,191 @@ impl BigQuerySink {
         )
     }
 
+    /// Sends the rows of `parts`, one after another, as one NDJSON upload: one load job,
+    /// `job_id`, into `table`. Returns the job's state and the rows of each part.
+    ///
+    /// Rows go into a buffer; whenever it holds more than one chunk, the chunk is sent. The
+    /// last chunk (which may be short or empty) is sent once every part has ended. No job
+    /// exists until then: a part whose stream fails cancels the upload and loads nothing.
+    async fn upload(
+        &self,
+        job_id: &str,
+        table: &TableName,
+        columns: &[Column],
+        mode: LoadMode,
+        parts: Vec<Part>,
+        what: &str,
+    ) -> Result<(JobState, Vec<u64>)> {
+        let config = self.load_job(
+            job_id,
+            table,
+            mode,
+            json!({"sourceFormat": "NEWLINE_DELIMITED_JSON", "ignoreUnknownValues": false}),
+        );
+        let in_file = |what: &str, step: &str, e: ApiError| {
+            self.error(format!("{what}: {step} of load job {job_id} into {table}: {e}"))
+        };
+        let session = self
+            .client
+            .start_upload(&self.project_path(), &config)
+            .await
+            .map_err(|e| in_file(what, "starting the upload", e))?;
+        let mut buffer: Vec<u8> = Vec::with_capacity(self.chunk_size + 1024 * 1024);
+        let mut sent: u64 = 0;
+        let mut counts = Vec::with_capacity(parts.len());
+        for mut part in parts {
+            let mut rows: u64 = 0;
+            while let Some(item) = part.batches.next().await {
+                let batch = match item {
+                    Ok(b) => b,
+                    Err(e) => {
+                        self.client.cancel_upload(&session).await;
+                        return Err(Error::Source(e));
+                    }
+                };
+                if let Err(e) = write_ndjson(&batch, columns, rows, &mut buffer) {
+                    self.client.cancel_upload(&session).await;
+                    return Err(self.error(format!("{}: {e}", part.file_path)));
+                }
+                rows += batch.num_rows() as u64;
+                while buffer.len() > self.chunk_size {
+                    self.client
+                        .put_chunk(&session, sent, &buffer[..self.chunk_size], None)
+                        .await
+                        .map_err(|e| in_file(&part.file_path, "uploading", e))?;
+                    sent += self.chunk_size as u64;
+                    buffer.drain(..self.chunk_size);
+                }
+                sluice_core::fault::hit("mid-load");
+            }
+            counts.push(rows);
+        }
+        let total = sent + buffer.len() as u64;
+        let job = self
+            .client
+            .put_chunk(&session, sent, &buffer, Some(total))
+            .await
+            .map_err(|e| {
+                if e.status == Some(409) {
+                    self.error(format!(
+                        "{what}: load job {job_id} into {table} was started by another attempt at the same time; ask was_loaded before retrying"
+                    ))
+                } else {
+                    in_file(what, "finishing the upload", e)
+                }
+            })?;
+        drop(buffer);
+        let state = match job.map(|j| state_of(&j)) {
+            Some(JobState::Done { rows }) => JobState::Done { rows },
+            Some(JobState::Failed { message }) => JobState::Failed { message },
+            _ => self.wait_for(job_id).await?,
+        };
+        Ok((state, counts))
+    }
+
+    /// A load that replaces the rows earlier versions of its files left: the parts go into
+    /// a staging table first (a load job of its own), then one multi-statement transaction
+    /// deletes the files' old rows and inserts the new. That transaction's query job is the
+    /// load's marker (`sluice_<load_id>`), so [`Sink::was_loaded`] sees the load only once
+    /// it committed.
+    async fn load_replacing_rows(
+        &self,
+        table: &TableName,
+        columns: &[Column],
+        load: Load,
+    ) -> Result<LoadReceipt> {
+        let what = load.describe();
+        let marker = FileLoad {
+            load_id: load.load_id.clone(),
+            file_path: what.clone(),
+            file_version: load.marker_version(),
+        };
+        let job_id = self.next_attempt(table, &marker).await?;
+        let stage = TableName::parse(&format!(
+            "{}.{}",
+            self.dataset_of(table),
+            format!("{job_id}_stage").replace('-', "_").to_ascii_lowercase()
+        ))
+        .map_err(|e| self.error(format!("{what}: staging table: {e}")))?;
+        self.drop_table(&stage).await?;
+        self.create_or_check_table(&stage, columns).await?;
+        let replaced: Vec<String> = load
+            .parts
+            .iter()
+            .filter(|p| p.replace_rows)
+            .map(|p| string_literal(&p.file_path))
+            .collect();
+        let stage_job = format!("{job_id}_stage");
+        let result = async {
+            let (state, parts) = self
+                .upload(&stage_job, &stage, columns, LoadMode::Replace, load.parts, &what)
+                .await?;
+            let staged = FileLoad {
+                load_id: stage_job.clone(),
+                ..marker.clone()
+            };
+            self.receipt(&stage, &staged, &stage_job, state, parts.iter().sum())?;
+            let names: Vec<String> = columns.iter().map(|c| format!("`{}`", c.name)).collect();
+            let mut script = String::from("BEGIN TRANSACTION;\n");
+            if load.mode == LoadMode::Replace {
+                script.push_str(&format!("DELETE FROM {} WHERE TRUE;\n", self.sql_table(table)));
+            } else if !replaced.is_empty() {
+                script.push_str(&format!(
+                    "DELETE FROM {} WHERE {} IN ({});\n",
+                    self.sql_table(table),
+                    lineage::FILE,
+                    replaced.join(", ")
+                ));
+            }
+            script.push_str(&format!(
+                "INSERT INTO {} ({cols}) SELECT {cols} FROM {};\nCOMMIT TRANSACTION;",
+                self.sql_table(table),
+                self.sql_table(&stage),
+                cols = names.join(", ")
+            ));
+            self.run_script(&job_id, &script).await?;
+            Ok::<_, Error>(parts)
+        }
+        .await;
+        let _ = self.drop_table(&stage).await;
+        let parts = result.map_err(|e| e.about(&what))?;
+        Ok(LoadReceipt {
+            load_id: load.load_id,
+            rows: parts.iter().sum(),
+            parts,
+        })
+    }
+
+    /// Runs a GoogleSQL script as query job `job_id` and waits for it.
+    async fn run_script(&self, job_id: &str, sql: &str) -> Result<()> {
+        let body = json!({
+            "jobReference": {
+                "projectId": self.config.project,
+                "jobId": job_id,
+                "location": self.config.location,
+            },
+            "configuration": {
+                "labels": {"sluice": "load"},
+                "query": {"query": sql, "useLegacySql": false},
+            },
+        });
+        let job = self
+            .client
+            .post_json(&format!("{}/jobs", self.project_path()), &body)
+            .await
+            .map_err(|e| self.api_error(&format!("starting query job {job_id}"), e))?;
+        let state = match state_of(&job) {
+            JobState::Running | JobState::Missing => self.wait_for(job_id).await?,
+            done => done,
+        };
+        match state {
+            JobState::Failed { message } => {
+                Err(self.error(format!("query job {job_id} failed: {message}")))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// `project.dataset.table`, quoted for GoogleSQL.
     fn sql_table(&self, table: &TableName) -> String {
         format!(
@@ -131,84 +316,44 @@ impl Sink for BigQuerySink {
         self.create_or_check_table(table, columns).await
     }
 
-    async fn load(
+    async fn load_parts(
         &self,
         table: &TableName,
         columns: &[Column],
-        file: &FileLoad,
-        mode: LoadMode,
-        mut batches: BatchStream,
+        load: Load,
     ) -> Result<LoadReceipt> {
-        let job_id = self.next_attempt(table, file).await?;
-        let config = self.load_job(
-            &job_id,
-            table,
-            mode,
-            json!({"sourceFormat": "NEWLINE_DELIMITED_JSON", "ignoreUnknownValues": false}),
-        );
-        let in_file = |what: &str, e: ApiError| {
-            self.error(format!(
-                "{}: {what} of load job {job_id} into {table}: {e}",
-                file.file_path
-            ))
-        };
-        let session = self
-            .client
-            .start_upload(&self.project_path(), &config)
-            .await
-            .map_err(|e| in_file("starting the upload", e))?;
-
-        // Rows go into `buffer`; whenever it holds more than one chunk, the chunk is sent.
-        // The last chunk (which may be short or empty) is sent once the stream has ended.
-        let mut buffer: Vec<u8> = Vec::with_capacity(self.chunk_size + 1024 * 1024);
-        let mut sent: u64 = 0;
-        let mut rows: u64 = 0;
-        while let Some(item) = batches.next().await {
-            let batch = match item {
-                Ok(b) => b,
-                Err(e) => {
-                    // No job exists until the last chunk: dropping the session loads nothing.
-                    self.client.cancel_upload(&session).await;
-                    return Err(Error::Source(e));
-                }
-            };
-            if let Err(e) = write_ndjson(&batch, columns, rows, &mut buffer) {
-                self.client.cancel_upload(&session).await;
-                return Err(self.error(format!("{}: {e}", file.file_path)));
-            }
-            rows += batch.num_rows() as u64;
-            while buffer.len() > self.chunk_size {
-                self.client
-                    .put_chunk(&session, sent, &buffer[..self.chunk_size], None)
-                    .await
-                    .map_err(|e| in_file("uploading", e))?;
-                sent += self.chunk_size as u64;
-                buffer.drain(..self.chunk_size);
-            }
-            sluice_core::fault::hit("mid-load");
+        if load.parts.iter().any(|p| p.replace_rows) {
+            return self.load_replacing_rows(table, columns, load).await;
         }
-        let total = sent + buffer.len() as u64;
-        let job = self
-            .client
-            .put_chunk(&session, sent, &buffer, Some(total))
-            .await
-            .map_err(|e| {
-                if e.status == Some(409) {
-                    self.error(format!(
-                        "{}: load job {job_id} into {table} was started by another attempt at the same time; ask was_loaded before retrying",
-                        file.file_path
-                    ))
-                } else {
-                    in_file("finishing the upload", e)
-                }
-            })?;
-        drop(buffer);
-        let state = match job.map(|j| state_of(&j)) {
-            Some(JobState::Done { rows }) => JobState::Done { rows },
-            Some(JobState::Failed { message }) => JobState::Failed { message },
-            _ => self.wait_for(&job_id).await?,
+        let what = load.describe();
+        let marker = FileLoad {
+            load_id: load.load_id.clone(),
+            file_path: what.clone(),
+            file_version: load.marker_version(),
         };
-        self.receipt(table, file, &job_id, state, rows)
+        let job_id = self.next_attempt(table, &marker).await?;
+        let (state, parts) = self
+            .upload(&job_id, table, columns, load.mode, load.parts, &what)
+            .await?;
+        let mut receipt = self.receipt(table, &marker, &job_id, state, parts.iter().sum())?;
+        receipt.parts = parts;
+        Ok(receipt)
+    }
+
+    async fn delete_file_rows(&self, table: &TableName, file_path: &str) -> Result<u64> {
+        let sql = format!(
+            "DELETE FROM {} WHERE {} = {}",
+            self.sql_table(table),
+            lineage::FILE,
+            string_literal(file_path)
+        );
+        self.run_script(
+            &format!("{}delete_{}", self.config.job_id_prefix, uuid_like()),
+            &sql,
+        )
+            .await
+            .map(|_| 0)
+            .map_err(|e| e.about(file_path))
     }
 
     fn loads_directly(&self, source: &DirectSource) -> bool {
@@ -231,12 +376,7 @@ impl Sink for BigQuerySink {
             match self.job_state(&self.job_id(load_id, attempt)).await? {
                 JobState::Missing => return Ok(None),
                 JobState::Failed { .. } => continue,
-                JobState::Done { rows } => {
-                    return Ok(Some(LoadReceipt {
-                        load_id: load_id.to_string(),
-                        rows,
-                    }));
-                }
+                JobState::Done { rows } => return Ok(Some(LoadReceipt::new(load_id, rows))),
                 // Not committed yet; it may still be. The caller asks again later.
                 JobState::Running => {
                     return Err(self.error(format!(
@@ -256,4 +396,30 @@ impl Sink for BigQuerySink {
             Err(e) => Err(self.api_error(&format!("dropping table {table}"), e)),
         }
     }
+}
+
+/// A GoogleSQL string literal.
+fn string_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// A job id part unique enough for one-off jobs: the time in nanoseconds.
+fn uuid_like() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
+        .to_string()
 }

@@ -1,9 +1,9 @@
 //! DuckDB, embedded: the zero-setup default destination.
 //!
 //! One database file. Each load runs in one transaction on a blocking thread: an optional
-//! `DELETE` (replace), the file's batches through DuckDB's Arrow appender, and the marker
-//! row; the reader keeps parsing on the async side meanwhile, so parsing and appending
-//! overlap.
+//! `DELETE` (replace), then per file an optional `DELETE` of its earlier rows (a changed
+//! file reloaded) and its batches through DuckDB's Arrow appender, and the marker row; the
+//! reader keeps parsing on the async side meanwhile, so parsing and appending overlap.
 
 mod config;
 mod types;
@@ -17,11 +17,11 @@ use duckdb::{Connection, params};
 use futures::StreamExt;
 use sluice_core::format::BatchStream;
 use sluice_core::names::{TableName, quote_ident};
-use sluice_core::schema::Column;
+use sluice_core::schema::{Column, lineage};
 
 pub use self::config::{DuckDbConfig, WAREHOUSE_FILE};
 pub use self::types::{TYPE_MAP, duckdb_type};
-use crate::{Error, FileLoad, Inspect, LoadMode, LoadReceipt, Result, Sink};
+use crate::{Error, Inspect, Load, LoadMode, LoadReceipt, Result, Sink};
 
 /// Batches in flight between the reader and the appender.
 const PIPELINE_DEPTH: usize = 4;
@@ -50,9 +50,11 @@ impl std::fmt::Debug for DuckDbSink {
 }
 
 enum Msg {
+    /// The next part (file) begins.
+    Part { path: String, replace_rows: bool },
     Batch(RecordBatch),
-    /// Every batch was sent: commit.
-    End,
+    /// Every part was sent: commit.
+    Done,
     /// The reader failed: roll back.
     Abort,
 }
@@ -171,61 +173,83 @@ impl Sink for DuckDbSink {
         crate::sql::check_columns(table, &existing, columns, duckdb_type)
     }
 
-    async fn load(
+    async fn load_parts(
         &self,
         table: &TableName,
         _columns: &[Column],
-        file: &FileLoad,
-        mode: LoadMode,
-        mut batches: BatchStream,
+        load: Load,
     ) -> Result<LoadReceipt> {
         let conn = self.clone_connection()?;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(PIPELINE_DEPTH);
         let table = table.clone();
-        let load_id = file.load_id.clone();
-        let file = file.clone();
-        let writer = tokio::task::spawn_blocking(move || -> duckdb::Result<Option<u64>> {
+        let load_id = load.load_id.clone();
+        let (marker_path, marker_version) = (load.marker_path(), load.marker_version());
+        let mode = load.mode;
+        let writer = tokio::task::spawn_blocking(move || -> duckdb::Result<Option<Vec<u64>>> {
             conn.execute_batch("BEGIN TRANSACTION")?;
             let result = (|| {
                 if mode == LoadMode::Replace {
                     conn.execute_batch(&format!("DELETE FROM {}", table.quoted()))?;
                 }
-                let mut rows = 0u64;
-                {
-                    let mut appender =
-                        conn.appender_to_db(table.name(), table.schema().unwrap_or("main"))?;
-                    // A channel closed without `End` means the load was dropped part way
-                    // (its task cancelled): roll back rather than commit a partial file.
-                    loop {
-                        match rx.blocking_recv() {
-                            Some(Msg::Batch(batch)) => {
-                                rows += batch.num_rows() as u64;
-                                appender.append_record_batch(batch)?;
-                                sluice_core::fault::hit("mid-load");
+                let mut parts: Vec<u64> = Vec::new();
+                // One appender per part, flushed before the next part's DELETE.
+                let mut appender: Option<duckdb::Appender<'_>> = None;
+                // A channel closed without `Done` means the load was dropped part way (its
+                // task cancelled): roll back rather than commit a partial file.
+                loop {
+                    match rx.blocking_recv() {
+                        Some(Msg::Part { path, replace_rows }) => {
+                            if let Some(mut a) = appender.take() {
+                                a.flush()?;
                             }
-                            Some(Msg::End) => break,
-                            Some(Msg::Abort) | None => return Ok(None),
+                            if replace_rows {
+                                conn.execute(
+                                    &format!(
+                                        "DELETE FROM {} WHERE {} = ?",
+                                        table.quoted(),
+                                        quote_ident(lineage::FILE)
+                                    ),
+                                    params![path],
+                                )?;
+                            }
+                            appender = Some(
+                                conn.appender_to_db(table.name(), table.schema().unwrap_or("main"))?,
+                            );
+                            parts.push(0);
                         }
+                        Some(Msg::Batch(batch)) => {
+                            if let (Some(rows), Some(a)) = (parts.last_mut(), appender.as_mut()) {
+                                *rows += batch.num_rows() as u64;
+                                a.append_record_batch(batch)?;
+                            }
+                            sluice_core::fault::hit("mid-load");
+                        }
+                        Some(Msg::Done) => {
+                            if let Some(mut a) = appender.take() {
+                                a.flush()?;
+                            }
+                            break;
+                        }
+                        Some(Msg::Abort) | None => return Ok(None),
                     }
-                    appender.flush()?;
                 }
                 conn.execute(
                     "INSERT INTO _sluice_loads VALUES (?, ?, ?, ?, ?, ?)",
                     params![
-                        file.load_id,
+                        load_id,
                         table.to_string(),
-                        file.file_path,
-                        file.file_version,
-                        rows as i64,
+                        marker_path,
+                        marker_version,
+                        parts.iter().sum::<u64>() as i64,
                         now()
                     ],
                 )?;
-                Ok(Some(rows))
+                Ok(Some(parts))
             })();
             match result {
-                Ok(Some(rows)) => {
+                Ok(Some(parts)) => {
                     conn.execute_batch("COMMIT")?;
-                    Ok(Some(rows))
+                    Ok(Some(parts))
                 }
                 other => {
                     conn.execute_batch("ROLLBACK")?;
@@ -235,34 +259,59 @@ impl Sink for DuckDbSink {
         });
 
         let mut source_error = None;
-        let mut ended = false;
-        while let Some(item) = batches.next().await {
-            match item {
-                Ok(batch) => {
-                    if tx.send(Msg::Batch(batch)).await.is_err() {
-                        break; // the writer failed; its error is reported below
+        'parts: for mut part in load.parts {
+            let start = Msg::Part {
+                path: part.file_path.clone(),
+                replace_rows: part.replace_rows,
+            };
+            if tx.send(start).await.is_err() {
+                break;
+            }
+            while let Some(item) = part.batches.next().await {
+                match item {
+                    Ok(batch) => {
+                        if tx.send(Msg::Batch(batch)).await.is_err() {
+                            break 'parts; // the writer failed; its error is reported below
+                        }
                     }
-                }
-                Err(e) => {
-                    let _ = tx.send(Msg::Abort).await;
-                    source_error = Some(e);
-                    ended = true;
-                    break;
+                    Err(e) => {
+                        source_error = Some(e);
+                        break 'parts;
+                    }
                 }
             }
         }
-        if !ended {
-            let _ = tx.send(Msg::End).await;
-        }
+        let _ = tx
+            .send(if source_error.is_some() {
+                Msg::Abort
+            } else {
+                Msg::Done
+            })
+            .await;
         drop(tx);
         let written = writer.await.map_err(|e| self.error(e))?;
         if let Some(e) = source_error {
             return Err(Error::Source(e));
         }
         match written.map_err(|e| self.error(e))? {
-            Some(rows) => Ok(LoadReceipt { load_id, rows }),
+            Some(parts) => Ok(LoadReceipt {
+                load_id: load.load_id,
+                rows: parts.iter().sum(),
+                parts,
+            }),
             None => Err(self.error("the load was aborted")),
         }
+    }
+
+    async fn delete_file_rows(&self, table: &TableName, file_path: &str) -> Result<u64> {
+        let sql = format!(
+            "DELETE FROM {} WHERE {} = ?",
+            table.quoted(),
+            quote_ident(lineage::FILE)
+        );
+        let path = file_path.to_string();
+        self.with_conn(move |c| c.execute(&sql, params![path]).map(|n| n as u64))
+            .await
     }
 
     async fn was_loaded(&self, load_id: &str) -> Result<Option<LoadReceipt>> {
@@ -271,10 +320,7 @@ impl Sink for DuckDbSink {
             let mut stmt = c.prepare("SELECT rows FROM _sluice_loads WHERE load_id = ?")?;
             let mut rows = stmt.query(params![id])?;
             match rows.next()? {
-                Some(r) => Ok(Some(LoadReceipt {
-                    load_id: id.clone(),
-                    rows: r.get::<_, i64>(0)? as u64,
-                })),
+                Some(r) => Ok(Some(LoadReceipt::new(id.clone(), r.get::<_, i64>(0)? as u64))),
                 None => Ok(None),
             }
         })

@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use futures::{SinkExt, StreamExt};
 use sluice_core::format::BatchStream;
 use sluice_core::names::{TableName, quote_ident};
-use sluice_core::schema::Column;
+use sluice_core::schema::{Column, lineage};
 use tokio::sync::OnceCell;
 use tokio_postgres::{Client, Config};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -30,7 +30,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 pub use self::config::PostgresConfig;
 use self::copy::encode_batch;
 pub use self::types::{TYPE_MAP, postgres_type, warehouse_type};
-use crate::{Error, FileLoad, LoadMode, LoadReceipt, Result, Sink};
+use crate::{Error, Load, LoadMode, LoadReceipt, Result, Sink};
 
 /// How long to wait for the server to accept a connection, unless the URL says
 /// (`connect_timeout=SECONDS`).
@@ -243,84 +243,118 @@ impl Sink for PostgresSink {
         crate::sql::check_columns(table, &existing, columns, postgres_type)
     }
 
-    async fn load(
+    async fn load_parts(
         &self,
         table: &TableName,
         columns: &[Column],
-        file: &FileLoad,
-        mode: LoadMode,
-        mut batches: BatchStream,
+        load: Load,
     ) -> Result<LoadReceipt> {
         let mut client = self.client().await?;
         self.ensure_markers(&client).await?;
-        let at = |what: &str| format!("loading {} into {table}: {what}", file.file_path);
+        let what = load.describe();
+        let at = |what: &str, step: &str| format!("loading {what} into {table}: {step}");
         let tx = client
             .transaction()
             .await
-            .map_err(|e| self.sql_error(e, &at("BEGIN")))?;
-        if mode == LoadMode::Replace {
+            .map_err(|e| self.sql_error(e, &at(&what, "BEGIN")))?;
+        if load.mode == LoadMode::Replace {
             tx.batch_execute(&format!("DELETE FROM {}", table.quoted()))
                 .await
-                .map_err(|e| self.sql_error(e, &at("DELETE")))?;
+                .map_err(|e| self.sql_error(e, &at(&what, "DELETE")))?;
         }
         let names: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
         let copy_sql = format!("COPY {} ({}) FROM STDIN", table.quoted(), names.join(", "));
-        let mut copy = Box::pin(
-            tx.copy_in::<_, bytes::Bytes>(copy_sql.as_str())
+        let mut parts = Vec::with_capacity(load.parts.len());
+        let (marker_path, marker_version) = (load.marker_path(), load.marker_version());
+        for mut part in load.parts {
+            let file = part.file_path.clone();
+            if part.replace_rows {
+                tx.execute(
+                    &format!(
+                        "DELETE FROM {} WHERE {} = $1",
+                        table.quoted(),
+                        quote_ident(lineage::FILE)
+                    ),
+                    &[&file],
+                )
                 .await
-                .map_err(|e| self.sql_error(e, &at("COPY")))?,
-        );
-        let mut failure: Option<Error> = None;
-        while let Some(item) = batches.next().await {
-            let batch = match item {
-                Ok(batch) => batch,
-                Err(e) => {
-                    failure = Some(Error::Source(e));
+                .map_err(|e| self.sql_error(e, &at(&file, "deleting the rows of its earlier version")))?;
+            }
+            let mut copy = Box::pin(
+                tx.copy_in::<_, bytes::Bytes>(copy_sql.as_str())
+                    .await
+                    .map_err(|e| self.sql_error(e, &at(&file, "COPY")))?,
+            );
+            let mut failure: Option<Error> = None;
+            while let Some(item) = part.batches.next().await {
+                let batch = match item {
+                    Ok(batch) => batch,
+                    Err(e) => {
+                        failure = Some(Error::Source(e));
+                        break;
+                    }
+                };
+                let mut buf = String::new();
+                if let Err(e) = encode_batch(&batch, columns, &mut buf) {
+                    failure = Some(self.error(at(&file, &e)));
                     break;
                 }
-            };
-            let mut buf = String::new();
-            if let Err(e) = encode_batch(&batch, columns, &mut buf) {
-                failure = Some(self.error(at(&e)));
-                break;
+                if let Err(e) = copy.send(bytes::Bytes::from(buf)).await {
+                    failure = Some(self.sql_error(e, &at(&file, "COPY")));
+                    break;
+                }
+                sluice_core::fault::hit("mid-load");
             }
-            if let Err(e) = copy.send(bytes::Bytes::from(buf)).await {
-                failure = Some(self.sql_error(e, &at("COPY")));
-                break;
+            if let Some(failure) = failure {
+                // Dropping the unfinished COPY aborts it; the transaction rolls back with it.
+                drop(copy);
+                let _ = tx.rollback().await;
+                return Err(failure);
             }
-            sluice_core::fault::hit("mid-load");
+            let rows = copy
+                .as_mut()
+                .finish()
+                .await
+                .map_err(|e| self.sql_error(e, &at(&file, "COPY")))?;
+            parts.push(rows);
         }
-        if let Some(failure) = failure {
-            // Dropping the unfinished COPY aborts it; the transaction rolls back with it.
-            drop(copy);
-            let _ = tx.rollback().await;
-            return Err(failure);
-        }
-        let rows = copy
-            .as_mut()
-            .finish()
-            .await
-            .map_err(|e| self.sql_error(e, &at("COPY")))?;
+        let rows: u64 = parts.iter().sum();
         tx.execute(
             "INSERT INTO _sluice_loads (load_id, table_name, file_path, file_version, rows)
              VALUES ($1, $2, $3, $4, $5)",
             &[
-                &file.load_id,
+                &load.load_id,
                 &table.to_string(),
-                &file.file_path,
-                &file.file_version,
+                &marker_path,
+                &marker_version,
                 &(rows as i64),
             ],
         )
         .await
-        .map_err(|e| self.sql_error(e, &at("recording the load in _sluice_loads")))?;
+        .map_err(|e| self.sql_error(e, &at(&what, "recording the load in _sluice_loads")))?;
         tx.commit()
             .await
-            .map_err(|e| self.sql_error(e, &at("COMMIT")))?;
+            .map_err(|e| self.sql_error(e, &at(&what, "COMMIT")))?;
         Ok(LoadReceipt {
-            load_id: file.load_id.clone(),
+            load_id: load.load_id,
             rows,
+            parts,
         })
+    }
+
+    async fn delete_file_rows(&self, table: &TableName, file_path: &str) -> Result<u64> {
+        let client = self.client().await?;
+        client
+            .execute(
+                &format!(
+                    "DELETE FROM {} WHERE {} = $1",
+                    table.quoted(),
+                    quote_ident(lineage::FILE)
+                ),
+                &[&file_path],
+            )
+            .await
+            .map_err(|e| self.sql_error(e, &format!("deleting the rows of {file_path} from {table}")))
     }
 
     async fn was_loaded(&self, load_id: &str) -> Result<Option<LoadReceipt>> {
@@ -334,10 +368,7 @@ impl Sink for PostgresSink {
             .await
             .map_err(|e| self.sql_error(e, "cannot read _sluice_loads"))?;
         row.map(|r| {
-            Ok(LoadReceipt {
-                load_id: load_id.to_string(),
-                rows: r.try_get::<_, i64>(0)? as u64,
-            })
+            Ok(LoadReceipt::new(load_id, r.try_get::<_, i64>(0)? as u64))
         })
         .transpose()
         .map_err(|e| self.sql_error(e, "cannot read _sluice_loads"))

@@ -13,7 +13,8 @@ use sluice_core::names::TableName;
 use sluice_core::schema::{
     Column, Mode, NUMERIC_PRECISION, NUMERIC_SCALE, UTC, WarehouseType, arrow_schema,
 };
-use sluice_sinks::{BuiltSink, FileLoad, LoadMode};
+use sluice_core::schema::lineage;
+use sluice_sinks::{BuiltSink, FileLoad, Load, LoadMode, Part};
 
 fn all_types() -> Vec<Column> {
     WarehouseType::ALL
@@ -116,6 +117,7 @@ macro_rules! conformance {
                 numerics_keep_full_precision_and_int64_its_range(),
                 was_loaded_answers_after_a_load_and_after_an_interrupted_one(),
                 reads_back_timestamps_as_utc_instants(),
+                parts_commit_together_and_a_files_rows_are_replaced(),
             );
         }
     };
@@ -504,4 +506,85 @@ pub async fn reads_back_timestamps_as_utc_instants(sink: &dyn BuiltSink) {
         .downcast_ref::<TimestampMicrosecondArray>()
         .unwrap();
     assert_eq!(got.value(0), 1_732_003_200_000_000); // 2024-11-19T08:00:00Z
+}
+
+/// A file's rows with the lineage columns, as the pipeline stamps them.
+fn stamped(file: &str, ids: &[i64]) -> RecordBatch {
+    let (columns, _) = ints(0);
+    let batch = RecordBatch::try_new(
+        arrow_schema(&columns),
+        vec![Arc::new(Int64Array::from(ids.to_vec()))],
+    )
+    .unwrap();
+    lineage::Stamp::new(file, chrono::Utc::now())
+        .apply(&batch)
+        .unwrap()
+}
+
+fn part(file: &str, ids: &[i64], replace_rows: bool) -> Part {
+    Part {
+        file_path: file.into(),
+        file_version: "v1".into(),
+        replace_rows,
+        batches: stream(vec![Ok(stamped(file, ids))]),
+    }
+}
+
+/// Several files commit as one load with one marker; a changed file's rows are replaced in
+/// the same transaction; a part that fails leaves nothing; a forgotten file's rows go.
+pub async fn parts_commit_together_and_a_files_rows_are_replaced(sink: &dyn BuiltSink) {
+    let table = TableName::parse("parts").unwrap();
+    let (mut columns, _) = ints(0);
+    columns.extend(lineage::columns());
+    sink.ensure_table(&table, &columns).await.unwrap();
+    let load = |id: &str, mode, parts| Load {
+        load_id: id.into(),
+        mode,
+        parts,
+    };
+    let receipt = sink
+        .load_parts(
+            &table,
+            &columns,
+            load("two", LoadMode::Append, vec![part("a.csv", &[1, 2], false), part("b.csv", &[3, 4, 5], false)]),
+        )
+        .await
+        .unwrap();
+    assert_eq!((receipt.rows, receipt.parts.clone()), (5, vec![2, 3]));
+    assert_eq!(sink.was_loaded("two").await.unwrap().map(|r| r.rows), Some(5));
+    assert_eq!(sink.count_rows(&table).await.unwrap(), 5);
+
+    // a.csv changed: its two rows are replaced by its one new row.
+    sink.load_parts(&table, &columns, load("a2", LoadMode::Append, vec![part("a.csv", &[9], true)]))
+        .await
+        .unwrap();
+    assert_eq!(sink.count_rows(&table).await.unwrap(), 4);
+
+    // A part that fails: neither part's rows, nor the marker.
+    let failing = vec![
+        part("c.csv", &[7], false),
+        Part {
+            file_path: "d.csv".into(),
+            file_version: "v1".into(),
+            replace_rows: true,
+            batches: stream(vec![Err(sluice_core::Error::parse("d.csv", "bad row"))]),
+        },
+    ];
+    assert!(sink.load_parts(&table, &columns, load("bad", LoadMode::Append, failing)).await.is_err());
+    assert_eq!(sink.count_rows(&table).await.unwrap(), 4);
+    assert_eq!(sink.was_loaded("bad").await.unwrap(), None);
+
+    // Replace: the table becomes all of the load's parts.
+    sink.load_parts(
+        &table,
+        &columns,
+        load("all", LoadMode::Replace, vec![part("e.csv", &[1], false), part("f.csv", &[2, 3], false)]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sink.count_rows(&table).await.unwrap(), 3);
+
+    // A file forgotten with its rows.
+    sink.delete_file_rows(&table, "f.csv").await.unwrap();
+    assert_eq!(sink.count_rows(&table).await.unwrap(), 1);
 }

@@ -36,6 +36,7 @@ pub async fn create(
 }
 
 pub async fn get_one(State(s): State<Shared>, Path(name): Path<String>) -> Answer {
+    let name = connection_name(&s, name).await?;
     Ok(Json(
         json!({"status": "success", "connection": s.engine.connection(&name).await?}),
     ))
@@ -46,17 +47,20 @@ pub async fn update(
     Path(name): Path<String>,
     Body(config): Body<ConnectionConfig>,
 ) -> Answer {
+    let name = connection_name(&s, name).await?;
     Ok(Json(
         json!({"status": "success", "connection": s.engine.update_connection(&name, config).await?}),
     ))
 }
 
 pub async fn delete(State(s): State<Shared>, Path(name): Path<String>) -> Answer {
+    let name = connection_name(&s, name).await?;
     s.engine.delete_connection(&name).await?;
     Ok(Json(json!({"status": "success"})))
 }
 
 pub async fn test(State(s): State<Shared>, Path(name): Path<String>) -> Answer {
+    let name = connection_name(&s, name).await?;
     let entries = s.engine.test_connection(&name).await?;
     Ok(Json(
         json!({"status": "success", "message": format!("connected: the first page lists {entries} entries"), "entries": entries}),
@@ -64,45 +68,82 @@ pub async fn test(State(s): State<Shared>, Path(name): Path<String>) -> Answer {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FilesQuery {
     #[serde(default)]
     prefix: String,
     pattern: Option<String>,
     limit: Option<usize>,
+    /// Where the previous page stopped (its `next_cursor`): pages in name order.
     cursor: Option<String>,
+    /// `name` pages in name order from the start; by default, newest first.
+    order: Option<String>,
     max_file_size: Option<u64>,
 }
 
-/// Newest first; `cursor` is where the previous page stopped.
+/// Matching files. By default newest first, sorted over a scan of up to
+/// [`sluice_core::storage::PAGE_SCAN_LIMIT`] objects (`complete` says whether that was all
+/// of them). With `order=name` or a `cursor`, one page in name order: only that page's
+/// objects are listed from the store, and `next_cursor` (a start-after key) fetches the next.
 pub async fn list_files(
     State(s): State<Shared>,
     Path(name): Path<String>,
     Query(q): Query<FilesQuery>,
 ) -> Answer {
+    let name = connection_name(&s, name).await?;
     let pattern = q.pattern.unwrap_or_else(|| "*".into());
-    let start: usize = match q.cursor.as_deref() {
-        None | Some("") => 0,
-        Some(c) => c.parse().map_err(|_| {
-            ApiError::field(
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let by_name = match q.order.as_deref() {
+        None | Some("") | Some("newest") => q.cursor.is_some(),
+        Some("name") => true,
+        Some(other) => {
+            return Err(ApiError::field(
                 StatusCode::BAD_REQUEST,
                 "invalid",
-                "cursor",
-                format!("invalid cursor '{c}'"),
-            )
-        })?,
+                "order",
+                format!("unknown order '{other}'; expected newest or name"),
+            ));
+        }
     };
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let listing = s
-        .engine
-        .list_files(&name, &q.prefix, &pattern, None, q.max_file_size)
-        .await?;
-    let page: Vec<_> = listing.files.iter().skip(start).take(limit).collect();
-    let end = start + page.len();
-    let next_cursor = (end < listing.count).then(|| end.to_string());
+    let (listing, next_cursor, complete) = if by_name {
+        let (listing, next) = s
+            .engine
+            .list_files_page(&name, &q.prefix, &pattern, q.cursor.as_deref(), limit, q.max_file_size)
+            .await?;
+        (listing, next, None)
+    } else {
+        let (mut listing, next) = s
+            .engine
+            .list_files_page(
+                &name,
+                &q.prefix,
+                &pattern,
+                None,
+                sluice_core::storage::PAGE_SCAN_LIMIT,
+                q.max_file_size,
+            )
+            .await?;
+        if listing.files.is_empty() && next.is_none() {
+            // Nothing at all: the full listing says what was found instead.
+            listing = s
+                .engine
+                .list_files(&name, &q.prefix, &pattern, Some(limit), q.max_file_size)
+                .await?;
+        }
+        listing.files.sort_by(|a, b| {
+            b.last_modified
+                .cmp(&a.last_modified)
+                .then_with(|| b.name.cmp(&a.name))
+        });
+        listing.files.truncate(limit);
+        (listing, None, Some(next.is_none()))
+    };
     Ok(Json(json!({
         "status": "success",
-        "files": page,
+        "files": listing.files,
         "count": listing.count,
+        "order": if by_name { "name" } else { "newest" },
+        "complete": complete,
         "prefix": listing.prefix,
         "pattern": listing.pattern,
         "max_file_size": listing.max_file_size,
@@ -135,10 +176,22 @@ pub async fn detect(
     Path(name): Path<String>,
     Body(body): Body<DetectBody>,
 ) -> Answer {
+    let name = connection_name(&s, name).await?;
     let options = format_options(body.file_format.as_deref(), &body.format_options)?;
     let schema = s.engine.detect(&name, &body.file_path, options).await?;
     let mut out = serde_json::to_value(&schema)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
     out["status"] = json!("success");
     Ok(Json(out))
+}
+
+/// A connection in a path is named by its name or, as the original system's clients send
+/// it, by its numeric id (`/api/connections/5/list-files`).
+async fn connection_name(s: &Shared, name: String) -> Result<String, ApiError> {
+    if let Ok(id) = name.parse::<i64>()
+        && s.engine.connection(&name).await.is_err()
+    {
+        return Ok(s.engine.connection_by_id(id).await?.name);
+    }
+    Ok(name)
 }

@@ -5,7 +5,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sluice_core::schema::Column;
 use sluice_engine::alerts::Alerts;
-use sluice_engine::model::{JobSettings, JobUpdate};
+use sluice_engine::files::FileAction;
+use sluice_engine::model::{ChangedFiles, JobSettings, JobUpdate};
 use sluice_engine::schedule::{Schedule, Timezone};
 use sluice_engine::{JobRequest, Kind, RunOptions};
 use sluice_sinks::{LoadMode, SinkConfig};
@@ -24,7 +25,11 @@ pub enum ConnectionRef {
     Name(String),
 }
 
+/// A job to create, in the original system's fields (`bigquery_table_name`,
+/// `bigquery_schema`, `schedule_type`, `is_file_based`, `load_type: "transactional"`) or
+/// sluice's own (`table_name`, `schema`, `schedule`). A field it does not know is refused.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewJob {
     name: String,
     connection_id: ConnectionRef,
@@ -41,10 +46,18 @@ pub struct NewJob {
     schema_fingerprint: Option<String>,
     #[serde(default)]
     load_type: Option<String>,
+    #[serde(alias = "bigquery_table_name")]
     table_name: Option<String>,
+    #[serde(alias = "bigquery_schema")]
     schema: Option<Vec<Column>>,
     schedule: Option<String>,
+    schedule_type: Option<String>,
+    schedule_time: Option<String>,
+    schedule_day: Option<String>,
+    schedule_cron: Option<String>,
     timezone: Option<String>,
+    /// The original system's jobs all load files; `false` asks for something sluice is not.
+    is_file_based: Option<bool>,
     #[serde(default)]
     paused: bool,
     #[serde(default)]
@@ -54,6 +67,120 @@ pub struct NewJob {
     max_file_size: Option<u64>,
     #[serde(default)]
     destination: Option<SinkConfig>,
+    changed_files: Option<String>,
+    settle_time_seconds: Option<u64>,
+    /// The settle time as people write it: `10m`.
+    settle_time: Option<String>,
+    ready_marker: Option<String>,
+    /// Add the lineage columns (default true).
+    lineage: Option<bool>,
+}
+
+/// A schedule as sluice writes it (`schedule`: `daily@02:00`, a cron expression) or as the
+/// original system did (`schedule_type`: manual, hourly, daily, weekly or cron, with
+/// `schedule_time` `HH:MM` (or `MM` past the hour), `schedule_day` for weekly, and
+/// `schedule_cron`).
+struct ScheduleFields {
+    schedule: Option<String>,
+    schedule_type: Option<String>,
+    schedule_time: Option<String>,
+    schedule_day: Option<String>,
+    schedule_cron: Option<String>,
+    timezone: Option<String>,
+}
+
+impl ScheduleFields {
+    /// The schedule in sluice's words, if one was given.
+    fn schedule(&self) -> Result<Option<String>, ApiError> {
+        let Some(kind) = self.schedule_type.as_deref().map(str::trim) else {
+            return Ok(self.schedule.clone());
+        };
+        if self.schedule.is_some() {
+            return Err(bad_field(
+                "schedule_type",
+                "give schedule or schedule_type, not both".into(),
+            ));
+        }
+        let time = self.schedule_time.as_deref().map(str::trim);
+        let text = match (kind.to_ascii_lowercase().as_str(), time) {
+            ("manual" | "none" | "", _) => "manual".to_string(),
+            ("hourly", None) => "hourly".into(),
+            ("hourly", Some(t)) => format!("hourly@{}", t.rsplit(':').next().unwrap_or(t)),
+            ("daily", Some(t)) => format!("daily@{t}"),
+            ("weekly", Some(t)) => format!(
+                "weekly@{}@{t}",
+                self.schedule_day.as_deref().map(str::trim).unwrap_or("mon")
+            ),
+            ("daily" | "weekly", None) => {
+                return Err(bad_field(
+                    "schedule_time",
+                    format!("a {kind} schedule needs its time, as HH:MM"),
+                ));
+            }
+            ("cron", _) => self.schedule_cron.clone().ok_or_else(|| {
+                bad_field("schedule_cron", "a cron schedule needs schedule_cron".into())
+            })?,
+            (other, _) => {
+                return Err(bad_field(
+                    "schedule_type",
+                    format!("unknown schedule_type '{other}'; expected manual, hourly, daily, weekly or cron"),
+                ));
+            }
+        };
+        Ok(Some(text))
+    }
+}
+
+/// How a job treats changed files and files still arriving.
+struct PolicyFields {
+    changed_files: Option<String>,
+    settle_time_seconds: Option<u64>,
+    settle_time: Option<String>,
+    ready_marker: Option<String>,
+}
+
+impl PolicyFields {
+    fn apply(&self, update: &mut JobUpdate) -> Result<(), ApiError> {
+        update.changed_files = self
+            .changed_files
+            .as_deref()
+            .map(|c| c.parse().map_err(|e| bad_field("changed_files", e)))
+            .transpose()?;
+        update.settle_time_seconds = match (&self.settle_time, self.settle_time_seconds) {
+            (Some(t), _) => Some(
+                sluice_engine::plan::parse_duration(t)
+                    .map_err(|e| bad_field("settle_time", e))?
+                    .as_secs(),
+            ),
+            (None, s) => s,
+        };
+        update.ready_marker = self.ready_marker.clone();
+        Ok(())
+    }
+}
+
+macro_rules! schedule_fields {
+    ($b:expr) => {
+        ScheduleFields {
+            schedule: $b.schedule,
+            schedule_type: $b.schedule_type,
+            schedule_time: $b.schedule_time,
+            schedule_day: $b.schedule_day,
+            schedule_cron: $b.schedule_cron,
+            timezone: $b.timezone,
+        }
+    };
+}
+
+macro_rules! policy_fields {
+    ($b:expr) => {
+        PolicyFields {
+            changed_files: $b.changed_files,
+            settle_time_seconds: $b.settle_time_seconds,
+            settle_time: $b.settle_time,
+            ready_marker: $b.ready_marker,
+        }
+    };
 }
 
 fn yes() -> bool {
@@ -62,6 +189,17 @@ fn yes() -> bool {
 
 fn bad_field(field: &str, message: String) -> ApiError {
     ApiError::field(StatusCode::BAD_REQUEST, "invalid", field, message)
+}
+
+/// A load type as sluice or the original system names it: `transactional` (each file in
+/// one transaction, appended) is append.
+fn load_type(text: Option<&str>) -> Result<Option<LoadMode>, ApiError> {
+    match text.map(str::trim) {
+        None => Ok(None),
+        Some("") => Ok(Some(LoadMode::Append)),
+        Some(t) if t.eq_ignore_ascii_case("transactional") => Ok(Some(LoadMode::Append)),
+        Some(t) => t.parse().map(Some).map_err(|e| bad_field("load_type", e)),
+    }
 }
 
 pub async fn create(
@@ -75,6 +213,12 @@ pub async fn create(
         } => ApiError::from(e).on_field("connection_id"),
         other => other.into(),
     };
+    if body.is_file_based == Some(false) {
+        return Err(bad_field(
+            "is_file_based",
+            "sluice jobs load files from a connection; is_file_based must be true (or left out)".into(),
+        ));
+    }
     let connection = match body.connection_id {
         ConnectionRef::Name(n) => n,
         ConnectionRef::Id(id) => {
@@ -85,19 +229,25 @@ pub async fn create(
                 .name
         }
     };
-    let load_type = match body.load_type.as_deref() {
-        None | Some("") => LoadMode::Append,
-        Some(t) => t.parse().map_err(|e| bad_field("load_type", e))?,
-    };
-    let update = settings_update(
-        body.schedule.as_deref(),
-        body.timezone.as_deref(),
+    let load_type = load_type(body.load_type.as_deref())?.unwrap_or_default();
+    let schedule = schedule_fields!(body);
+    let mut update = settings_update(
+        schedule.schedule()?.as_deref(),
+        schedule.timezone.as_deref(),
         Some(body.paused),
         body.alerts,
         body.park_after_failures,
     )?;
-    let mut settings = JobSettings::default();
-    update.apply(&mut settings);
+    policy_fields!(body).apply(&mut update)?;
+    let lineage = body.lineage.unwrap_or(true);
+    let mut settings = JobSettings {
+        lineage,
+        ..JobSettings::default()
+    };
+    if !lineage && update.changed_files.is_none() {
+        settings.changed_files = ChangedFiles::Append;
+    }
+    update.apply_settings(&mut settings);
     let request = JobRequest {
         name: body.name.clone(),
         connection,
@@ -149,36 +299,140 @@ fn settings_update(
         paused,
         alerts,
         park_after_failures,
+        ..JobUpdate::default()
     })
 }
 
+/// A change to a job: any field left out stays as it is. The connection, schema,
+/// destination, table and lineage are fixed at creation.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct JobPatch {
+    file_path_prefix: Option<String>,
+    file_pattern: Option<String>,
+    file_format: Option<String>,
+    file_format_options: Option<serde_json::Map<String, Value>>,
+    load_latest_only: Option<bool>,
+    max_file_size: Option<u64>,
+    load_type: Option<String>,
     schedule: Option<String>,
+    schedule_type: Option<String>,
+    schedule_time: Option<String>,
+    schedule_day: Option<String>,
+    schedule_cron: Option<String>,
     timezone: Option<String>,
     paused: Option<bool>,
     alerts: Option<Value>,
     park_after_failures: Option<u32>,
+    changed_files: Option<String>,
+    settle_time_seconds: Option<u64>,
+    /// The settle time as people write it: `10m`.
+    settle_time: Option<String>,
+    ready_marker: Option<String>,
+    /// Only show what the change would do (and the next run's plan under it); save nothing.
+    #[serde(default)]
+    dry_run: bool,
 }
 
-/// Changes a job's schedule, timezone, pause, alerts or parking; other fields are fixed at
-/// creation.
+impl JobPatch {
+    fn update(self) -> Result<(JobUpdate, bool), ApiError> {
+        let schedule = schedule_fields!(self);
+        let mut update = settings_update(
+            schedule.schedule()?.as_deref(),
+            schedule.timezone.as_deref(),
+            self.paused,
+            self.alerts,
+            self.park_after_failures,
+        )?;
+        policy_fields!(self).apply(&mut update)?;
+        update.file_path_prefix = self.file_path_prefix;
+        update.file_pattern = self.file_pattern;
+        update.file_format_options = match (&self.file_format, &self.file_format_options) {
+            (None, None) => None,
+            (format, options) => format_options(
+                format.as_deref(),
+                options.as_ref().unwrap_or(&serde_json::Map::new()),
+            )?,
+        };
+        update.load_latest_only = self.load_latest_only;
+        update.max_file_size = self.max_file_size;
+        update.load_type = load_type(self.load_type.as_deref())?;
+        Ok((update, self.dry_run))
+    }
+}
+
+/// Changes a job, recording the change in its history; with `dry_run`, answers what it
+/// would change and the next run's plan under it, saving nothing.
 pub async fn update(
     State(s): State<Shared>,
     Path(name): Path<String>,
     Body(body): Body<JobPatch>,
 ) -> Answer {
-    let update = settings_update(
-        body.schedule.as_deref(),
-        body.timezone.as_deref(),
-        body.paused,
-        body.alerts,
-        body.park_after_failures,
-    )?;
+    let (update, dry_run) = body.update()?;
+    let preview = s.engine.preview_job_update(&name, update.clone()).await?;
+    if dry_run {
+        return Ok(Json(json!({"status": "success", "dry_run": true, "plan": preview, "changes": preview.changes})));
+    }
     let job = s.engine.update_job(&name, update).await?;
     Ok(Json(
-        json!({"status": "success", "job": with_next_run(&job)}),
+        json!({"status": "success", "job": with_next_run(&job), "changes": preview.changes}),
     ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PlanQuery {
+    all_files: Option<bool>,
+}
+
+/// What the job's next run would do, file by file, without loading anything.
+pub async fn plan(
+    State(s): State<Shared>,
+    Path(name): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<PlanQuery>,
+) -> Answer {
+    let plan = s.engine.plan(&name, q.all_files).await?;
+    Ok(Json(json!({"status": "success", "plan": plan})))
+}
+
+/// The job's history of changes, newest first.
+pub async fn history(State(s): State<Shared>, Path(name): Path<String>) -> Answer {
+    Ok(Json(
+        json!({"status": "success", "history": s.engine.job_history(&name).await?}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileActionBody {
+    /// The file's path in the job's connection.
+    file_path: String,
+    /// With `forget`: also delete the rows the file left in the table.
+    #[serde(default)]
+    delete_rows: bool,
+}
+
+/// A person's action on one file of a job: `skip`, `retry` or `forget`.
+pub async fn file_action(
+    State(s): State<Shared>,
+    Path((name, action)): Path<(String, String)>,
+    Body(body): Body<FileActionBody>,
+) -> Answer {
+    let action: FileAction = action.parse().map_err(|e| {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", e)
+    })?;
+    if body.delete_rows && action != FileAction::Forget {
+        return Err(bad_field(
+            "delete_rows",
+            "delete_rows goes with forget only".into(),
+        ));
+    }
+    let done = s
+        .engine
+        .file_action(&name, &body.file_path, action, body.delete_rows)
+        .await
+        .map_err(|e| ApiError::from(e).on_field("file_path"))?;
+    Ok(Json(json!({"status": "success", "result": done})))
 }
 
 /// A job's alerts, newest first.

@@ -39,6 +39,9 @@ pub fn routes() -> Router<Shared> {
             get(jobs::get_one).patch(jobs::update).delete(jobs::delete),
         )
         .route("/jobs/{name}/incidents", get(jobs::incidents))
+        .route("/jobs/{name}/plan", get(jobs::plan))
+        .route("/jobs/{name}/history", get(jobs::history))
+        .route("/jobs/{name}/files/{action}", post(jobs::file_action))
         .route("/jobs/{name}/run", post(jobs::run))
         .route("/jobs/{name}/runs", get(jobs::runs))
         .route("/jobs/{name}/processed-files", get(jobs::processed_files))

@@ -97,7 +97,8 @@ async fn test_list_files_and_detect() {
         ),
         (Some(3), 2)
     );
-    assert_eq!(body["next_cursor"], "2");
+    assert_eq!((&body["order"], &body["complete"]), (&json!("newest"), &json!(true)));
+    assert_eq!(body["next_cursor"], Value::Null);
     let f = &body["files"][0];
     assert!(
         f["name"].is_string()
@@ -106,16 +107,25 @@ async fn test_list_files_and_detect() {
             && f["over_limit"] == false,
         "{f}"
     );
-    let (_, page2) = api
-        .get("/api/connections/local/list-files?pattern=t_*.csv&limit=2&cursor=2")
+    // Paged by name: each page lists only itself, and its cursor is a start-after key.
+    let (_, page1) = api
+        .get("/api/connections/local/list-files?pattern=t_*.csv&limit=2&order=name")
         .await;
-    assert_eq!(
-        (
-            page2["files"].as_array().unwrap().len(),
-            page2["next_cursor"].clone()
-        ),
-        (1, Value::Null)
-    );
+    let names = |p: &Value| -> Vec<String> {
+        p["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&page1), vec!["t_0.csv", "t_1.csv"], "{page1}");
+    assert_eq!(page1["next_cursor"], "t_1.csv");
+    let (_, page2) = api
+        .get("/api/connections/local/list-files?pattern=t_*.csv&limit=2&cursor=t_1.csv")
+        .await;
+    assert_eq!(names(&page2), vec!["t_2.csv"], "{page2}");
+    assert_eq!(page2["next_cursor"], Value::Null, "{page2}");
 
     let (status, body) = api
         .get("/api/connections/local/list-files?pattern=orders_*.csv")

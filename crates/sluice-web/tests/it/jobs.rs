@@ -147,3 +147,159 @@ async fn jobs_are_rescheduled_paused_and_given_alerts_with_field_errors() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_error(&body, "not_found");
 }
+
+/// A create-job body shaped like the original system's creates the job it describes:
+/// `bigquery_table_name`, `bigquery_schema` with edited `bigquery_type` / `bigquery_mode`,
+/// `schedule_type` with its time, `load_type: "transactional"`, `is_file_based` and the
+/// numeric `connection_id`, on paths with a trailing slash.
+#[tokio::test]
+async fn the_original_systems_fields_are_honoured_and_unknown_ones_refused() {
+    let api = Api::new(None).await;
+    api.add_local().await;
+    api.write("sales_1.csv", "id,amount,day\n1,2.5,2024-11-19\n");
+    let (_, list) = api.get("/api/connections/").await;
+    let id = list["connections"][0]["id"].as_i64().unwrap();
+    let (status, files) = api
+        .get(&format!("/api/connections/{id}/list-files/?pattern=sales_*.csv"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{files}");
+    assert_eq!(files["files"][0]["name"], "sales_1.csv", "{files}");
+    let (status, detected) = api
+        .post(
+            &format!("/api/connections/{id}/detect-file-schema/"),
+            json!({"file_path": "sales_1.csv"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detected}");
+    let mut schema = detected["columns"].clone();
+    schema[0]["bigquery_type"] = json!("INTEGER");
+    schema[0]["bigquery_mode"] = json!("REQUIRED");
+    schema[1]["bigquery_type"] = json!("FLOAT");
+    let job = json!({
+        "name": "sales", "connection_id": id, "file_path_prefix": "", "file_pattern": "sales_*.csv",
+        "file_format": "csv", "file_format_options": {}, "load_latest_only": true,
+        "schema_fingerprint": detected["schema_fingerprint"], "is_file_based": true,
+        "bigquery_table_name": "sales_daily", "bigquery_schema": schema,
+        "load_type": "transactional", "schedule_type": "daily", "schedule_time": "06:30"
+    });
+    let (status, body) = api.post("/api/jobs/", job.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let created = &body["job"];
+    assert_eq!(created["table_name"], "sales_daily");
+    assert_eq!(created["schema"][0]["bigquery_type"], "INT64");
+    assert_eq!(created["schema"][0]["bigquery_mode"], "REQUIRED");
+    assert_eq!(created["schema"][1]["bigquery_type"], "FLOAT64");
+    assert_eq!(created["schedule"], "daily@06:30");
+    assert_eq!(created["load_type"], "append");
+    let run = api.run_now_and_wait("sales", Duration::from_secs(30)).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+
+    // A field the API does not know is refused by name, never dropped.
+    let mut typo = job.clone();
+    typo["name"] = json!("sales2");
+    typo["bigquery_tabel_name"] = json!("oops");
+    let (status, body) = api.post("/api/jobs", typo).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("bigquery_tabel_name"),
+        "{body}"
+    );
+    let (status, body) = api
+        .call("PATCH", "/api/jobs/sales", Some(json!({"shedule": "hourly"})), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("shedule"), "{body}");
+    let mut not_files = job.clone();
+    not_files["name"] = json!("sales3");
+    not_files["is_file_based"] = json!(false);
+    let (status, body) = api.post("/api/jobs", not_files).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["details"]["fields"][0]["field"], "is_file_based");
+}
+
+/// The next run's plan, a person's file actions and a job's change with its preview and
+/// history, through the API.
+#[tokio::test]
+async fn plans_file_actions_and_changes_with_history() {
+    let api = Api::new(None).await;
+    api.add_local().await;
+    api.write("t_1.csv", "id,amount\n1,2\n");
+    let (status, body) = api
+        .post(
+            "/api/jobs",
+            json!({"name": "tx", "connection_id": "local", "file_pattern": "t_*.csv", "load_latest_only": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["job"]["changed_files"], "reload");
+    assert_eq!(body["job"]["lineage"], true);
+    let (status, plan) = api.get("/api/jobs/tx/plan").await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    assert_eq!(plan["plan"]["files"][0]["file_path"], "t_1.csv");
+    assert_eq!(plan["plan"]["files"][0]["action"], "load");
+    assert_eq!(plan["plan"]["files"][0]["reason"], "new");
+    assert_eq!(plan["plan"]["schema"][0]["matches"], true);
+    api.run_now_and_wait("tx", Duration::from_secs(30)).await;
+    let (_, plan) = api.get("/api/jobs/tx/plan").await;
+    assert_eq!(plan["plan"]["files"][0]["reason"], "already_loaded", "{plan}");
+
+    let (status, body) = api
+        .post(
+            "/api/jobs/tx/files/forget",
+            json!({"file_path": "t_1.csv", "delete_rows": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["result"]["rows_deleted"], 1);
+    let (_, plan) = api.get("/api/jobs/tx/plan").await;
+    assert_eq!(plan["plan"]["files"][0]["reason"], "forgotten", "{plan}");
+    let (status, body) = api
+        .post("/api/jobs/tx/files/retry", json!({"file_path": "t_1.csv"}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = api
+        .post("/api/jobs/tx/files/explode", json!({"file_path": "t_1.csv"}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    // A change shows its plan before it is saved, and is kept in the history.
+    api.write("u_1.csv", "id,amount\n3,4\n");
+    let (status, body) = api
+        .call(
+            "PATCH",
+            "/api/jobs/tx",
+            Some(json!({"file_pattern": "*_1.csv", "settle_time": "1m", "dry_run": true})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["dry_run"], true);
+    assert_eq!(body["plan"]["files"].as_array().unwrap().len(), 2, "{body}");
+    let (_, job) = api.get("/api/jobs/tx").await;
+    assert_eq!(job["job"]["file_pattern"], "t_*.csv", "a dry run saves nothing");
+    let (status, body) = api
+        .call(
+            "PATCH",
+            "/api/jobs/tx",
+            Some(json!({"file_pattern": "*_1.csv", "changed_files": "ignore"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["job"]["changed_files"], "ignore");
+    let (_, history) = api.get("/api/jobs/tx/history").await;
+    let changes = &history["history"][0]["changes"];
+    assert!(
+        changes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["field"] == "file_pattern" && c["old"] == "t_*.csv" && c["new"] == "*_1.csv"),
+        "{history}"
+    );
+    let (status, body) = api
+        .call("PATCH", "/api/jobs/tx", Some(json!({"changed_files": "sometimes"})), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["details"]["fields"][0]["field"], "changed_files");
+}

@@ -3,6 +3,7 @@
 import { h, add, put, svg, size, when, spinner, sleep, badge, whenIn, relative, seconds, fmtSeconds, showError, field, ACTIVE } from "./dom.js";
 import { api, vocab, outcomeLabel, alertLabel } from "./api.js";
 import { parseSchedule, scheduleText, nextRunText, scheduleCell, scheduleFields } from "./schedule.js";
+import { nextRunCard, filesCard, historyCard } from "./nextrun.js";
 
 export const outcomeBadge = (o) => {
   const info = vocab.outcomes.find((x) => x.outcome === o) || {};
@@ -91,7 +92,10 @@ export async function jobPage(app, name, v, view) {
     pauseBtn.textContent = job.paused ? "Resume schedule" : "Pause schedule";
     info.replaceChildren(...[["Connection", job.connection], ["Files", (job.file_path_prefix ? job.file_path_prefix + "/" : "") + job.file_pattern],
       ["Strategy", job.load_latest_only ? "latest file only" : "all unprocessed files"], ["Destination", job.destination_description || job.destination.kind],
-      ["Table", `${job.table_name} (${job.load_type})`], ["Schedule", scheduleCell(job), "schedule-text"], ["Next run", nextRunText(job), "next-run"],
+      ["Table", `${job.table_name} (${job.load_type})`], ["Changed files", job.changed_files, "changed-files"],
+      ["Waits for", [job.settle_time_seconds ? `${job.settle_time_seconds} s to settle` : "", job.ready_marker ? `${job.ready_marker} in the folder` : ""].filter(Boolean).join("; ") || "nothing", "gates"],
+      ["Lineage", job.lineage ? "_sluice_file, _sluice_line, _sluice_loaded_at" : "none"],
+      ["Schedule", scheduleCell(job), "schedule-text"], ["Next run", nextRunText(job), "next-run"],
       ["Columns", job.schema.map((c) => `${c.name} ${c.bigquery_type}`).join(", ")]]
       .flatMap(([k, val, id]) => [h("dt", { text: k }), h("dd", { id }, val)]));
   }
@@ -180,6 +184,9 @@ export async function jobPage(app, name, v, view) {
     if (p.status === "loading") return h("span", { class: "hint" }, "loading…");
     if (p.status === "failed") return h("span", { class: "error", title: p.last_error || "" }, `failed ${p.failures}× in a row`);
     if (p.status === "parked") return h("span", { class: "error", title: p.last_error || "" }, `parked after ${p.failures} failed runs`);
+    if (p.status === "skipped") return h("span", { class: "hint" }, "skipped by a person");
+    if (p.status === "forgotten") return h("span", { class: "hint" }, "forgotten: loads again");
+    if (p.same_as) return h("span", { class: "hint", title: "no row loaded again" }, p.same_as === p.file_path ? "same content as before" : `same content as ${p.same_as}`);
     return p.rows_loaded.toLocaleString();
   }
   function moreTargets(t) {
@@ -206,7 +213,9 @@ export async function jobPage(app, name, v, view) {
         h("td", {}, i.notify_error ? h("span", { class: "error" }, "not sent: " + i.notify_error) : i.notified_at ? "sent " + when(i.notified_at) : h("span", { class: "hint" }, ((job.alerts || {}).targets || []).length ? "pending" : "no target")))))) : h("p", { class: "hint" }, "No alerts so far."));
     // Someone else's run (the scheduler's, another tab's) is in progress: look again soon.
     if (!following && runs.some((r) => ACTIVE.includes(r.status))) timer = setTimeout(() => live() && refresh().catch(() => {}), 1500);
+    await next.load();
   }
+  const next = nextRunCard(path, () => refresh().catch(() => {}));
   async function runNow() {
     following++;
     status.replaceChildren(spinner("Starting…"));
@@ -239,12 +248,16 @@ export async function jobPage(app, name, v, view) {
   }
 
   renderJob();
+  let changes = await historyCard(path);
   app.replaceChildren(h("h1", { class: "title" }, job.name, " ", state),
     h("div", { class: "card" }, info, pauseMsg,
       h("div", { class: "actions" }, h("div", { class: "form-actions" }, h("button", { class: "primary", id: "run-now", onclick: runNow }, "Run now"), status), pauseBtn)),
+    next.card,
     h("div", { class: "card" }, h("h2", { text: "Run history" }), chart, history),
+    filesCard(path, () => job, (saved) => { job = saved; renderJob(); refresh().catch(() => {}); historyCard(path).then((c) => changes.replaceWith((changes = c))).catch(() => {}); }),
     schedCard, alertsCard,
-    h("div", { class: "card" }, h("h2", { text: "Processed files" }), files));
+    h("div", { class: "card" }, h("h2", { text: "Processed files" }), files),
+    changes);
   await refresh();
 }
 

@@ -86,10 +86,26 @@ function stepFiles(app, body, connections, next, back) {
       const r = await list();
       if (!r.files.length) { preview.replaceChildren(); showError({ message: r.message, details: { fields: [{ field: "file_pattern", message: r.message }] } }, msg); return; }
       newest = r.files.find((f) => !f.over_limit) || null;
-      preview.replaceChildren(h("table", { id: "files" }, h("thead", {}, h("tr", {}, ["File", "Size", "Last modified", ""].map((t) => h("th", { text: t })))),
-        h("tbody", {}, r.files.map((f) => h("tr", { class: f.over_limit ? "over" : "" }, h("td", { text: f.name }), h("td", { text: size(f.size) }), h("td", { text: when(f.last_modified) }),
-          h("td", { text: f.over_limit ? `over the ${size(r.max_file_size)} limit` : "" }))))),
-        h("p", { class: "hint" }, `${r.count} matching file(s), newest first.`));
+      const row = (f) => h("tr", { class: f.over_limit ? "over" : "" }, h("td", { text: f.name }), h("td", { text: size(f.size) }), h("td", { text: when(f.last_modified) }),
+        h("td", { text: f.over_limit ? `over the ${size(r.max_file_size)} limit` : "" }));
+      const rows = h("tbody", {}, r.files.map(row));
+      // A folder too large to sort, or with more files than shown: browse it by name, a
+      // page at a time (each page lists only itself).
+      const more = h("div", { class: "form-actions" });
+      let cursor = "";
+      async function page() {
+        const q = new URLSearchParams({ prefix: wiz.prefix, pattern: wiz.pattern, limit: "100", order: "name" });
+        if (cursor) q.set("cursor", cursor);
+        const p = await api("GET", `/connections/${encodeURIComponent(wiz.connection)}/list-files?${q}`);
+        if (!cursor) rows.replaceChildren();
+        p.files.forEach((f) => rows.append(row(f)));
+        cursor = p.next_cursor || "";
+        more.replaceChildren(cursor ? h("button", { id: "files-more", onclick: () => page().catch((e) => showError(e, msg)) }, "Next page") : h("span", { class: "hint" }, "End of the folder."));
+      }
+      const bigger = !r.complete || r.count > r.files.length;
+      if (bigger) more.replaceChildren(h("button", { id: "files-by-name", onclick: () => page().catch((e) => showError(e, msg)) }, "Browse all by name"));
+      preview.replaceChildren(h("table", { id: "files" }, h("thead", {}, h("tr", {}, ["File", "Size", "Last modified", ""].map((t) => h("th", { text: t })))), rows),
+        h("p", { class: "hint" }, r.complete ? `${r.count} matching file(s), newest first.` : `The newest of the first ${r.count} matching file(s); the folder holds more.`), more);
     } catch (e) { preview.replaceChildren(); showError(e, msg); }
   }
   async function doDetect() {

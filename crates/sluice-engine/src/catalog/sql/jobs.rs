@@ -5,7 +5,8 @@ macro_rules! jobs {
     ($name:ident, $row:ty) => {
         impl $name {
             fn job_from(row: &$row) -> Result<Job> {
-                Ok(Job {
+                let policies: super::sql::Policies = Self::json(row, "policies")?;
+                let mut job = Job {
                     id: row.try_get("id").map_err(db)?,
                     uid: row.try_get("uid").map_err(db)?,
                     name: row.try_get("name").map_err(db)?,
@@ -25,10 +26,13 @@ macro_rules! jobs {
                         paused: row.try_get("paused").map_err(db)?,
                         alerts: Self::json(row, "alerts")?,
                         park_after_failures: row.try_get::<i64, _>("park_after_failures").map_err(db)? as u32,
+                        ..JobSettings::default()
                     },
                     max_file_size: row.try_get::<i64, _>("max_file_size").map_err(db)? as u64,
                     created_at: row.try_get("created_at").map_err(db)?,
-                })
+                };
+                policies.apply(&mut job.settings);
+                Ok(job)
             }
         }
 
@@ -38,8 +42,8 @@ macro_rules! jobs {
                 sqlx::query(
                     Self::sql("INSERT INTO jobs (uid, name, connection_id, file_path_prefix, file_pattern, file_format,
                         file_format_options, load_latest_only, schema, schema_fingerprint, destination, table_name,
-                        load_type, schedule, timezone, paused, alerts, max_file_size, park_after_failures, created_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                        load_type, schedule, timezone, paused, alerts, max_file_size, park_after_failures, policies, created_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                 )
                 .bind(&job.uid)
                 .bind(&job.name)
@@ -60,6 +64,7 @@ macro_rules! jobs {
                 .bind(to_json(&job.settings.alerts))
                 .bind(job.max_file_size as i64)
                 .bind(i64::from(job.settings.park_after_failures))
+                .bind(super::sql::Policies::of(&job.settings))
                 .bind(Utc::now())
                 .execute(&self.pool)
                 .await
@@ -97,20 +102,57 @@ macro_rules! jobs {
                 Self::job_from(&row)
             }
 
-            async fn update_job_settings(&self, job_id: i64, settings: &JobSettings) -> Result<()> {
+            async fn update_job(&self, job: &Job, changes: &[FieldChange]) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
                 sqlx::query(
-                    Self::sql("UPDATE jobs SET schedule = ?, timezone = ?, paused = ?, alerts = ?, park_after_failures = ? WHERE id = ?"),
+                    Self::sql("UPDATE jobs SET file_path_prefix = ?, file_pattern = ?, file_format = ?, file_format_options = ?,
+                        load_latest_only = ?, max_file_size = ?, load_type = ?, schedule = ?, timezone = ?, paused = ?,
+                        alerts = ?, park_after_failures = ?, policies = ? WHERE id = ?"),
                 )
-                .bind(settings.schedule.to_string())
-                .bind(settings.timezone.to_string())
-                .bind(settings.paused)
-                .bind(to_json(&settings.alerts))
-                .bind(i64::from(settings.park_after_failures))
-                .bind(job_id)
-                .execute(&self.pool)
+                .bind(&job.file_path_prefix)
+                .bind(&job.file_pattern)
+                .bind(job.file_format_options.name())
+                .bind(to_json(&job.file_format_options))
+                .bind(job.load_latest_only)
+                .bind(job.max_file_size as i64)
+                .bind(job.load_type.to_string())
+                .bind(job.settings.schedule.to_string())
+                .bind(job.settings.timezone.to_string())
+                .bind(job.settings.paused)
+                .bind(to_json(&job.settings.alerts))
+                .bind(i64::from(job.settings.park_after_failures))
+                .bind(super::sql::Policies::of(&job.settings))
+                .bind(job.id)
+                .execute(&mut *tx)
                 .await
                 .map_err(db)?;
+                if !changes.is_empty() {
+                    sqlx::query(Self::sql("INSERT INTO job_changes (job_id, changed_at, changes) VALUES (?, ?, ?)"))
+                        .bind(job.id)
+                        .bind(Utc::now())
+                        .bind(to_json(&changes))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                }
+                tx.commit().await.map_err(db)?;
                 Ok(())
+            }
+
+            async fn job_changes(&self, job_id: i64) -> Result<Vec<JobChange>> {
+                let rows = sqlx::query(Self::sql("SELECT changed_at, changes FROM job_changes WHERE job_id = ? ORDER BY id DESC"))
+                    .bind(job_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(JobChange {
+                            changed_at: r.try_get("changed_at").map_err(db)?,
+                            changes: Self::json(r, "changes")?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn delete_job(&self, name: &str) -> Result<()> {

@@ -30,6 +30,9 @@ macro_rules! ledger {
                             run_id: r.try_get("run_id").map_err(db)?,
                             failures: r.try_get::<i64, _>("failures").map_err(db)? as u32,
                             last_error: r.try_get("last_error").map_err(db)?,
+                            content: r.try_get("content").map_err(db)?,
+                            same_as: r.try_get("same_as").map_err(db)?,
+                            generation: r.try_get::<i64, _>("generation").map_err(db)? as u32,
                         })
                     })
                     .collect()
@@ -41,19 +44,20 @@ macro_rules! ledger {
                 run_id: i64,
                 file: &FileEntry,
                 load_id: &str,
+                content: Option<&str>,
             ) -> Result<bool> {
-                // A version whose last load failed is claimed again in place, its failures
-                // kept; one loading, loaded or parked is not. Only a run that holds its
-                // job's lease can claim.
+                // A version whose last load failed (or that a person forgot) is claimed
+                // again in place, its failures kept; one loading, loaded, parked or
+                // skipped is not. Only a run that holds its job's lease can claim.
                 let result = sqlx::query(
                     Self::sql("INSERT INTO processed_files (job_id, file_path, file_version, file_size_bytes, file_last_modified,
-                        etag, status, load_id, processed_at, run_id)
-                     SELECT ?, ?, ?, ?, ?, ?, 'loading', ?, ?, ?
+                        etag, status, load_id, processed_at, run_id, content)
+                     SELECT ?, ?, ?, ?, ?, ?, 'loading', ?, ?, ?, ?
                      WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND status = 'running')
                      ON CONFLICT (job_id, file_path, file_version) DO UPDATE
                         SET status = 'loading', load_id = excluded.load_id, processed_at = excluded.processed_at,
-                            run_id = excluded.run_id
-                        WHERE processed_files.status = 'failed'"),
+                            run_id = excluded.run_id, content = excluded.content, same_as = NULL
+                        WHERE processed_files.status IN ('failed', 'forgotten')"),
                 )
                 .bind(job_id)
                 .bind(&file.path)
@@ -64,6 +68,7 @@ macro_rules! ledger {
                 .bind(load_id)
                 .bind(Utc::now())
                 .bind(run_id)
+                .bind(content)
                 .bind(run_id)
                 .execute(&self.pool)
                 .await
@@ -140,6 +145,96 @@ macro_rules! ledger {
                 let failures = row.try_get::<i64, _>("failures").map_err(db)? as u32;
                 let status: String = row.try_get("status").map_err(db)?;
                 Ok((failures, status == "parked"))
+            }
+
+            async fn record_same_content(
+                &self,
+                job_id: i64,
+                run_id: i64,
+                file: &FileEntry,
+                content: &str,
+                same_as: &str,
+            ) -> Result<()> {
+                let result = sqlx::query(
+                    Self::sql("INSERT INTO processed_files (job_id, file_path, file_version, file_size_bytes, file_last_modified,
+                        etag, status, load_id, processed_at, run_id, content, same_as)
+                     SELECT ?, ?, ?, ?, ?, ?, 'loaded', '', ?, ?, ?, ?
+                     WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND status = 'running')
+                     ON CONFLICT (job_id, file_path, file_version) DO UPDATE
+                        SET status = 'loaded', processed_at = excluded.processed_at, run_id = excluded.run_id,
+                            content = excluded.content, same_as = excluded.same_as, rows_loaded = 0,
+                            failures = 0, last_error = NULL
+                        WHERE processed_files.status IN ('failed', 'forgotten')"),
+                )
+                .bind(job_id)
+                .bind(&file.path)
+                .bind(file.version_key())
+                .bind(file.size as i64)
+                .bind(file.last_modified)
+                .bind(&file.e_tag)
+                .bind(Utc::now())
+                .bind(run_id)
+                .bind(content)
+                .bind(same_as)
+                .bind(run_id)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                if result.rows_affected() == 0 && !self.holds_lease(run_id).await? {
+                    return Err(Error::LeaseLost { run_id });
+                }
+                Ok(())
+            }
+
+            async fn skip_file(&self, job_id: i64, file: &FileEntry) -> Result<bool> {
+                let result = sqlx::query(
+                    Self::sql("INSERT INTO processed_files (job_id, file_path, file_version, file_size_bytes, file_last_modified,
+                        etag, status, load_id, processed_at)
+                     VALUES (?, ?, ?, ?, ?, ?, 'skipped', '', ?)
+                     ON CONFLICT (job_id, file_path, file_version) DO UPDATE
+                        SET status = 'skipped', processed_at = excluded.processed_at
+                        WHERE processed_files.status IN ('failed', 'parked', 'forgotten')"),
+                )
+                .bind(job_id)
+                .bind(&file.path)
+                .bind(file.version_key())
+                .bind(file.size as i64)
+                .bind(file.last_modified)
+                .bind(&file.e_tag)
+                .bind(Utc::now())
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn retry_file(&self, job_id: i64, file_path: &str) -> Result<u64> {
+                let result = sqlx::query(
+                    Self::sql("UPDATE processed_files SET status = 'failed', failures = 0, processed_at = ?
+                     WHERE job_id = ? AND file_path = ? AND status IN ('failed', 'parked', 'skipped')"),
+                )
+                .bind(Utc::now())
+                .bind(job_id)
+                .bind(file_path)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(result.rows_affected())
+            }
+
+            async fn forget_file(&self, job_id: i64, file_path: &str) -> Result<u64> {
+                let result = sqlx::query(
+                    Self::sql("UPDATE processed_files SET status = 'forgotten', generation = generation + 1,
+                        rows_loaded = 0, same_as = NULL, processed_at = ?
+                     WHERE job_id = ? AND file_path = ? AND status = 'loaded'"),
+                )
+                .bind(Utc::now())
+                .bind(job_id)
+                .bind(file_path)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(result.rows_affected())
             }
 
             async fn release_claim(&self, job_id: i64, file_path: &str, file_version: &str) -> Result<()> {

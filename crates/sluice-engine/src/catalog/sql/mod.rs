@@ -33,7 +33,41 @@ pub(super) fn to_json<T: serde::Serialize>(v: &T) -> String {
 
 pub(super) const JOB_COLUMNS: &str = "j.id, j.uid, j.name, c.name AS connection, j.file_path_prefix, j.file_pattern,
     j.file_format_options, j.load_latest_only, j.schema, j.schema_fingerprint, j.destination, j.table_name,
-    j.load_type, j.schedule, j.timezone, j.paused, j.alerts, j.max_file_size, j.park_after_failures, j.created_at";
+    j.load_type, j.schedule, j.timezone, j.paused, j.alerts, j.max_file_size, j.park_after_failures, j.policies,
+    j.created_at";
+
+/// A job's file policies as its `policies` column holds them. A key a job stored before the
+/// policy existed lacks reads as what that job did then: changed files appended as new
+/// rows, no lineage columns, no gates.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(super) struct Policies {
+    #[serde(default = "crate::model::ChangedFiles::legacy")]
+    changed_files: crate::model::ChangedFiles,
+    #[serde(default)]
+    settle_time_seconds: u64,
+    #[serde(default)]
+    ready_marker: Option<String>,
+    #[serde(default)]
+    lineage: bool,
+}
+
+impl Policies {
+    pub(super) fn of(settings: &crate::model::JobSettings) -> String {
+        to_json(&Self {
+            changed_files: settings.changed_files,
+            settle_time_seconds: settings.settle_time_seconds,
+            ready_marker: settings.ready_marker.clone(),
+            lineage: settings.lineage,
+        })
+    }
+
+    pub(super) fn apply(self, settings: &mut crate::model::JobSettings) {
+        settings.changed_files = self.changed_files;
+        settings.settle_time_seconds = self.settle_time_seconds;
+        settings.ready_marker = self.ready_marker;
+        settings.lineage = self.lineage;
+    }
+}
 
 pub(super) const RUN_COLUMNS: &str =
     "r.id, j.name AS job, r.status, r.started_at, r.finished_at, r.files_seen,
