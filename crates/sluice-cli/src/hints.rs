@@ -65,7 +65,11 @@ pub fn for_error(e: &Error) -> String {
             Kind::Connection => "; see `sluice connections list`",
             Kind::Job => "; see `sluice jobs list`",
             Kind::Run => "; see `sluice runs JOB`",
+            Kind::File => "; see `sluice plan JOB`",
         }),
+        Error::Conflict(m) if m.contains("no job has") => {
+            extra.push_str(" (--adopt, --replace-table or --table NAME)");
+        }
         Error::Exists {
             kind: Kind::Job,
             name,

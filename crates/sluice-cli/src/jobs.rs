@@ -8,6 +8,7 @@ use sluice_core::schema::Column;
 use sluice_engine::alerts::{AlertTarget, Alerts, WebhookFormat};
 use sluice_engine::model::{ChangedFiles, JobSettings, JobUpdate};
 use sluice_engine::schedule::{Schedule, Timezone};
+use sluice_engine::jobs::ExistingTable;
 use sluice_engine::{Engine, JobRequest};
 use sluice_sinks::duckdb::DuckDbConfig;
 use sluice_sinks::{LoadMode, SinkConfig};
@@ -241,6 +242,13 @@ pub(crate) struct CreateJobArgs {
     /// table holds only the file's columns, and changed files cannot be reloaded.
     #[arg(long)]
     pub(crate) no_lineage: bool,
+    /// The table holds loads of a deleted job: take them over, so their files are not
+    /// loaded again.
+    #[arg(long, conflicts_with = "replace_table")]
+    pub(crate) adopt: bool,
+    /// The table holds loads of a deleted job: drop it and create it anew.
+    #[arg(long)]
+    pub(crate) replace_table: bool,
     /// DuckDB file to load into (default: warehouse.duckdb in the data directory).
     #[arg(long, conflicts_with = "destination")]
     pub(crate) duckdb: Option<PathBuf>,
@@ -299,6 +307,13 @@ pub(crate) async fn run(engine: &Engine, cmd: JobsCmd, out: &Printer) -> Result<
                 },
                 destination: destination(a.destination.as_deref(), a.duckdb.clone())?,
                 expected_fingerprint: None,
+                existing_table: if a.adopt {
+                    ExistingTable::Adopt
+                } else if a.replace_table {
+                    ExistingTable::Replace
+                } else {
+                    ExistingTable::Refuse
+                },
             };
             let job = engine.create_job(request).await?;
             if a.json {

@@ -10,7 +10,8 @@ use sluice_core::names::TableName;
 use sluice_core::schema::{Column, DetectedSchema};
 use sluice_core::secret::Secrets;
 use sluice_core::storage::{FileEntry, FilePattern};
-use sluice_sinks::{BuiltSink, LoadMode, SinkConfig};
+use sluice_core::schema::lineage;
+use sluice_sinks::{BuiltSink, LoadMode, SinkConfig, TableLoad};
 
 use crate::access::LocalAccess;
 use crate::catalog::Catalog;
@@ -53,6 +54,23 @@ pub struct JobRequest {
     /// schema no longer has it.
     #[serde(default)]
     pub expected_fingerprint: Option<String>,
+    /// What to do when the table already holds loads no job has (a deleted job's).
+    #[serde(default)]
+    pub existing_table: ExistingTable,
+}
+
+/// A new job's table that already holds loads no job has: those of a job that was deleted
+/// (the table stays when a job is deleted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExistingTable {
+    /// Refuse to create the job: it would load every file into the table again.
+    #[default]
+    Refuse,
+    /// Take the loads over into the new job's ledger: their files are not loaded again.
+    Adopt,
+    /// Drop the table and create it anew.
+    Replace,
 }
 
 fn yes() -> bool {
@@ -190,6 +208,32 @@ impl Jobs {
         if req.settings.lineage {
             table_columns.extend(lineage::columns());
         }
+        let orphaned = self.orphaned_loads(sink.as_ref(), &table).await?;
+        if !orphaned.is_empty() {
+            match req.existing_table {
+                ExistingTable::Refuse => {
+                    let files: Vec<&str> = orphaned
+                        .iter()
+                        .flat_map(|l| l.file_paths.iter().map(String::as_str))
+                        .filter(|p| !p.is_empty())
+                        .take(3)
+                        .collect();
+                    return Err(Error::Conflict(format!(
+                        "table {table} already holds {} load(s) that no job has{} (a deleted job's, most likely): a new job would load its files again. Adopt them, so the new job takes them as loaded, or replace the table, or choose another table",
+                        orphaned.len(),
+                        if files.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", of {}", files.join(", "))
+                        }
+                    )));
+                }
+                ExistingTable::Replace => sink.drop_table(&table).await.map_err(|e| {
+                    Error::Sink(e.about(format!("replacing table {table}")))
+                })?,
+                ExistingTable::Adopt => {}
+            }
+        }
         sink.ensure_table(&table, &table_columns).await.map_err(|e| {
             Error::Sink(e.about(format!(
                 "{}: creating table {table} for its schema",
@@ -215,7 +259,83 @@ impl Jobs {
             settings,
             max_file_size,
         };
-        Ok(self.shown(self.catalog.create_job(&new).await?))
+        let job = self.catalog.create_job(&new).await?;
+        if req.existing_table == ExistingTable::Adopt && !orphaned.is_empty() {
+            self.adopt(&job, &orphaned, &store, &pattern).await?;
+        }
+        Ok(self.shown(job))
+    }
+
+    /// The loads a table holds that no job's ledger has: a deleted job's.
+    async fn orphaned_loads(&self, sink: &dyn BuiltSink, table: &TableName) -> Result<Vec<TableLoad>> {
+        let Some(loads) = sink.table_loads(table).await.map_err(|e| {
+            Error::Sink(e.about(format!("reading the loads of table {table}")))
+        })?
+        else {
+            return Ok(Vec::new());
+        };
+        if loads.is_empty() {
+            return Ok(loads);
+        }
+        let here = sink.describe();
+        let mut ids = std::collections::HashSet::new();
+        let mut paths = std::collections::HashSet::new();
+        for job in self.catalog.list_jobs().await? {
+            let same = job.table_name == *table
+                && self.sink(&job).map(|s| s.describe() == here).unwrap_or(false);
+            if same {
+                for p in self.catalog.processed_files(job.id).await? {
+                    ids.insert(p.load_id);
+                    paths.insert(p.file_path);
+                }
+            }
+        }
+        Ok(loads
+            .into_iter()
+            .filter(|l| {
+                if l.load_id.is_empty() {
+                    !l.file_paths.iter().all(|p| paths.contains(p)) || l.file_paths.is_empty()
+                } else {
+                    !ids.contains(&l.load_id)
+                }
+            })
+            .collect())
+    }
+
+    /// Records a deleted job's loads in a new job's ledger as loaded. Where the marker kept
+    /// no version (BigQuery), the version listed now is taken as the one loaded.
+    async fn adopt(
+        &self,
+        job: &Job,
+        loads: &[TableLoad],
+        store: &sluice_core::storage::Store,
+        pattern: &FilePattern,
+    ) -> Result<()> {
+        let listed: std::collections::HashMap<String, FileEntry> = store
+            .list(pattern)
+            .await?
+            .files
+            .into_iter()
+            .map(|f| (f.path.clone(), f))
+            .collect();
+        let mut adopted = Vec::new();
+        for load in loads {
+            for (i, path) in load.file_paths.iter().enumerate() {
+                let version = match (&load.file_version, listed.get(path)) {
+                    (v, _) if !v.is_empty() && i == 0 => v.clone(),
+                    (_, Some(f)) => f.version_key(),
+                    _ => continue,
+                };
+                adopted.push(crate::catalog::Adopted {
+                    file_path: path.clone(),
+                    file_version: version,
+                    rows: if i == 0 { load.rows } else { 0 },
+                    load_id: load.load_id.clone(),
+                    listed: listed.get(path).cloned(),
+                });
+            }
+        }
+        self.catalog.adopt_files(job.id, &adopted).await
     }
 
     /// The job as `update` would leave it, checked, with what changes; nothing is saved.

@@ -212,6 +212,19 @@ impl LoadReceipt {
     }
 }
 
+/// A load a table holds, as the destination's marker records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableLoad {
+    /// The marker's load id; empty where the destination keeps none per file (BigQuery,
+    /// whose loads are found by the lineage column).
+    pub load_id: String,
+    /// The file's path (a load of several files names each).
+    pub file_paths: Vec<String>,
+    /// The version the marker recorded; empty where unknown.
+    pub file_version: String,
+    pub rows: u64,
+}
+
 /// One file of a [`Load`].
 pub struct Part {
     pub file_path: String,
@@ -334,6 +347,10 @@ pub trait Sink: Send + Sync {
         };
         self.load_parts(table, columns, load).await
     }
+
+    /// The loads `table` holds, from the destination's markers; `None` if there is no such
+    /// table. A new job finds there the loads of a job that was deleted.
+    async fn table_loads(&self, table: &TableName) -> Result<Option<Vec<TableLoad>>>;
 
     /// Deletes the rows a file left (by its lineage column), outside any load: a file a
     /// person forgets with its rows. Returns how many were deleted.

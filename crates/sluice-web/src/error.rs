@@ -114,6 +114,7 @@ fn classify_core(e: &sluice_core::Error) -> (StatusCode, &'static str) {
         E::InvalidOption { .. } => (StatusCode::BAD_REQUEST, "invalid_option"),
         E::InvalidUrl { .. } => (StatusCode::BAD_REQUEST, "invalid_connection"),
         E::SchemaMismatch { .. } => (StatusCode::CONFLICT, "schema_mismatch"),
+        E::Changed { .. } => (StatusCode::CONFLICT, "file_changed"),
     }
 }
 

@@ -84,14 +84,22 @@ pub struct FileEntry {
     pub checksum: Option<String>,
 }
 
-/// The MD5 of an object as S3 and GCS give it in its ETag: 32 hex digits, quoted. ETags of
-/// other stores, multipart uploads (`…-3`) and composite objects are not checksums.
+/// The MD5 of an object as S3 and GCS give it in its ETag: 32 hex digits, quoted (or, as
+/// some GCS-compatible servers write it, the 16 bytes in base64). ETags of other stores,
+/// multipart uploads (`…-3`) and composite objects are not checksums.
 fn checksum_of(scheme: &str, e_tag: Option<&str>) -> Option<String> {
+    use base64::Engine as _;
+    if !matches!(scheme, "s3" | "gs") {
+        return None;
+    }
     let tag = e_tag?.trim_matches('"');
-    (matches!(scheme, "s3" | "gs")
-        && tag.len() == 32
-        && tag.bytes().all(|b| b.is_ascii_hexdigit()))
-    .then(|| format!("md5:{}", tag.to_ascii_lowercase()))
+    if tag.len() == 32 && tag.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Some(format!("md5:{}", tag.to_ascii_lowercase()));
+    }
+    match base64::engine::general_purpose::STANDARD.decode(tag) {
+        Ok(bytes) if scheme == "gs" && bytes.len() == 16 => Some(md5_identity(&bytes)),
+        _ => None,
+    }
 }
 
 /// How a content hash computed by sluice is written: the same form as the stores' own, so
@@ -494,10 +502,11 @@ impl Store {
 
     /// The whole file as a stream of byte chunks: nothing is buffered beyond a chunk.
     ///
-    /// The read is pinned to the version listed. A remote store serves that version or
-    /// refuses; a local file is opened only if it is still that version, and checked again
-    /// once read to the end, so a file rewritten (or still being written) while it was read
-    /// ends the stream with [`Error::Changed`] rather than a mix of its versions.
+    /// The read is pinned to the version listed: the store serves that version or refuses
+    /// (`If-Match`), and once the stream is read to the end the file's version is asked
+    /// again, so a file rewritten (or still being written) while it was read — on a local
+    /// folder, or a store that does not honour `If-Match` — ends the stream with
+    /// [`Error::Changed`] rather than a mix of its versions.
     pub async fn read_stream(
         &self,
         file: &FileEntry,
@@ -512,9 +521,6 @@ impl Store {
         let bytes = result
             .into_stream()
             .map_err(move |e| Error::storage(path.clone(), e));
-        if self.local.is_none() {
-            return Ok(Box::pin(bytes));
-        }
         let (store, location, listed) = (
             Arc::clone(&self.store),
             self.location(&file.path),
@@ -624,6 +630,53 @@ mod tests {
         assert_eq!(f.version_key(), "etag:abc");
         f.version = Some("7".into());
         assert_eq!(f.version_key(), "v:7");
+    }
+
+    #[test]
+    fn s3_and_gcs_etags_that_are_md5s_are_checksums() {
+        let md5 = "md5:bc9280dfc1d4e67233f138f5bbbf0951";
+        assert_eq!(checksum_of("s3", Some("\"BC9280DFC1D4E67233F138F5BBBF0951\"")).as_deref(), Some(md5));
+        assert_eq!(checksum_of("gs", Some("vJKA38HU5nIz8Tj1u78JUQ==")).as_deref(), Some(md5));
+        // Multipart uploads, other stores, and a base64 tag where S3 never writes one.
+        assert_eq!(checksum_of("s3", Some("\"bc9280dfc1d4e67233f138f5bbbf0951-3\"")), None);
+        assert_eq!(checksum_of("az", Some("\"bc9280dfc1d4e67233f138f5bbbf0951\"")), None);
+        assert_eq!(checksum_of("file", Some("bc9280dfc1d4e67233f138f5bbbf0951")), None);
+        assert_eq!(checksum_of("s3", Some("vJKA38HU5nIz8Tj1u78JUQ==")), None);
+    }
+
+    #[tokio::test]
+    async fn a_file_rewritten_after_its_listing_is_not_read_as_the_listed_version() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.csv"), "id\n1\n").unwrap();
+        let store = local(dir.path());
+        let pattern = FilePattern::new("", "*.csv").unwrap();
+        let listed = store.list(&pattern).await.unwrap().files[0].clone();
+        let hash = store.content_hash(&listed).await.unwrap();
+        assert_eq!(hash, "md5:bc9280dfc1d4e67233f138f5bbbf0951");
+        std::fs::write(dir.path().join("a.csv"), "id\n1\n2\n").unwrap();
+        assert!(store.read_head(&listed, 10).await.unwrap_err().is_changed());
+        assert!(store.content_hash(&listed).await.unwrap_err().is_changed());
+        let now = store.list(&pattern).await.unwrap().files[0].clone();
+        assert_ne!(now.version_key(), listed.version_key());
+        assert!(store.content_hash(&now).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn pages_list_in_name_order_from_a_start_after_key() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..5 {
+            std::fs::write(dir.path().join(format!("f_{i}.csv")), "x\n").unwrap();
+        }
+        std::fs::write(dir.path().join("other.txt"), "x\n").unwrap();
+        let store = local(dir.path());
+        let pattern = FilePattern::new("", "f_*.csv").unwrap();
+        let one = store.list_page(&pattern, None, 2).await.unwrap();
+        let names = |p: &Page| p.files.iter().map(|f| f.path.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&one), vec!["f_0.csv", "f_1.csv"]);
+        assert_eq!(one.next.as_deref(), Some("f_1.csv"));
+        let two = store.list_page(&pattern, one.next.as_deref(), 10).await.unwrap();
+        assert_eq!(names(&two), vec!["f_2.csv", "f_3.csv", "f_4.csv"]);
+        assert_eq!(two.next, None);
     }
 
     #[cfg(unix)]

@@ -123,6 +123,8 @@ pub trait Ledger: Send + Sync {
     /// Forgets a path's loaded versions, so that the next run loads it again (under a new
     /// load id). Returns how many versions.
     async fn forget_file(&self, job_id: i64, file_path: &str) -> Result<u64>;
+    /// Records loads a deleted job left in the table as this job's, loaded.
+    async fn adopt_files(&self, job_id: i64, files: &[Adopted]) -> Result<()>;
     /// Marks a claimed file loaded, fenced by the lease of `run_id` (the run settling it).
     ///
     /// # Errors
@@ -150,6 +152,17 @@ pub trait Ledger: Send + Sync {
     /// failure, a stopped process): a later run takes the file again, its failures as they
     /// were.
     async fn release_claim(&self, job_id: i64, file_path: &str, file_version: &str) -> Result<()>;
+}
+
+/// A deleted job's load, taken over by a new job's ledger.
+#[derive(Debug, Clone)]
+pub struct Adopted {
+    pub file_path: String,
+    pub file_version: String,
+    pub rows: u64,
+    pub load_id: String,
+    /// The file as listed now, if it still is.
+    pub listed: Option<FileEntry>,
 }
 
 /// A failed load, as the ledger records it.

@@ -193,6 +193,12 @@ async fn with_push_down_bigquery_reads_a_gcs_csv_file_itself() {
             file_pattern: "orders_*.csv".into(),
             load_latest_only: false,
             destination: SinkConfig::BigQuery(config.clone()),
+            // Push-down loads the file as it is: no lineage columns beside its own.
+            settings: sluice_engine::model::JobSettings {
+                lineage: false,
+                changed_files: sluice_engine::model::ChangedFiles::Append,
+                ..Default::default()
+            },
             ..Default::default()
         })
         .await

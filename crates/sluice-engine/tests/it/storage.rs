@@ -8,6 +8,8 @@
 //! - fake-gcs-server's XML list ignores `max-keys` and continuation tokens and returns every
 //!   key in one page, so listing 2,600 objects exercises pagination on S3 and Azure only.
 //! - fake-gcs-server accepts writes only through its JSON API; objects are seeded there.
+//! - fake-gcs-server ignores `If-Match` and writes its ETags in base64: a pinned ranged read
+//!   is tested on the others; whole reads are checked after they end everywhere.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -543,8 +545,12 @@ async fn reads_are_pinned_to_the_listed_version(b: &Backend) {
         b"id\n1\n"
     );
     b.put_later("p/a.csv", "id\n1\n2\n").await;
-    let err = store.read_head(&listed, 100).await.unwrap_err();
-    assert!(err.is_changed(), "{:?}: {err}", b.provider);
+    // fake-gcs-server ignores If-Match (GCS itself honours it); a whole read is checked
+    // again once it ends on every store.
+    if b.provider != Provider::Gcs {
+        let err = store.read_head(&listed, 100).await.unwrap_err();
+        assert!(err.is_changed(), "{:?}: {err}", b.provider);
+    }
     let err = store.content_hash(&listed).await.unwrap_err();
     assert!(err.is_changed(), "{:?}: {err}", b.provider);
     assert!(err.to_string().contains("p/a.csv"), "{err}");

@@ -444,3 +444,45 @@ async fn a_file_rewritten_after_its_listing_is_not_loaded_under_the_listed_versi
     assert!(ledger[0].is_loaded());
     assert!(lineage(&env, "pinned").await.iter().all(|(f, _, _)| f == "a.csv"));
 }
+
+#[tokio::test]
+async fn a_job_made_again_over_a_kept_table_does_not_load_its_files_twice() {
+    let env = Env::new().await;
+    env.write("t_1.csv", A, 30);
+    env.write("t_2.csv", A2, 20);
+    job(&env, "tx", "t_*.csv", JobSettings::default()).await;
+    assert_eq!(env.run("tx").await.rows_loaded, 5);
+    env.engine.delete_job("tx", false).await.unwrap();
+
+    // Made again with the same name and table: refused, the table's loads named.
+    let mut req = env.request("tx", "t_*.csv");
+    req.load_latest_only = false;
+    let err = env.engine.create_job(req.clone()).await.unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(err, sluice_engine::Error::Conflict(_)) && message.contains("no job has") && message.contains("t_1.csv"),
+        "{message}"
+    );
+    // A second job beside a live one on the same table is not refused: its loads are the
+    // live job's.
+    // Adopted: the files are loaded, and nothing is loaded again.
+    req.existing_table = sluice_engine::jobs::ExistingTable::Adopt;
+    env.engine.create_job(req.clone()).await.unwrap();
+    let run = env.run("tx").await;
+    assert_eq!(run.files_loaded, 0, "{:?}", run.files);
+    assert_eq!(env.rows("tx").await, 5);
+    assert_eq!(env.loaded_files("tx").await, vec!["t_1.csv", "t_2.csv"]);
+    let mut other = env.request("tx-2", "t_*.csv");
+    other.load_latest_only = false;
+    other.table_name = Some("t".into());
+    env.engine.create_job(other).await.unwrap();
+
+    // Replaced: the table starts empty and every file loads once.
+    env.engine.delete_job("tx", false).await.unwrap();
+    env.engine.delete_job("tx-2", false).await.unwrap();
+    req.existing_table = sluice_engine::jobs::ExistingTable::Replace;
+    env.engine.create_job(req).await.unwrap();
+    assert_eq!(env.rows("tx").await, 0);
+    assert_eq!(env.run("tx").await.rows_loaded, 5);
+    assert_eq!(env.rows("tx").await, 5);
+}

@@ -26,7 +26,6 @@ mod types;
 use async_trait::async_trait;
 use futures::StreamExt;
 use serde_json::json;
-use sluice_core::format::BatchStream;
 use sluice_core::names::TableName;
 use sluice_core::schema::{Column, lineage};
 
@@ -37,7 +36,10 @@ pub use self::job::job_id;
 use self::job::{JobState, MAX_ATTEMPTS, state_of};
 pub use self::rows::write_ndjson;
 pub use self::types::{TYPE_MAP, bigquery_type};
-use crate::{DirectSource, Error, FileLoad, Load, LoadMode, LoadReceipt, Part, Result, Sink};
+use crate::{
+    DirectSource, Error, FileLoad, Inspect, Load, LoadMode, LoadReceipt, Part, Result, Sink,
+    TableLoad,
+};
 
 /// A BigQuery project and dataset.
 #[derive(Debug)]
@@ -338,6 +340,44 @@ impl Sink for BigQuerySink {
         let mut receipt = self.receipt(table, &marker, &job_id, state, parts.iter().sum())?;
         receipt.parts = parts;
         Ok(receipt)
+    }
+
+    async fn table_loads(&self, table: &TableName) -> Result<Option<Vec<TableLoad>>> {
+        let Some(columns) = self.table_columns(table).await? else {
+            return Ok(None);
+        };
+        // Load jobs are BigQuery's markers, and they are not listed by table: the lineage
+        // column says which files a table holds, else only whether it holds rows.
+        if columns.iter().any(|(name, _, _)| name == lineage::FILE) {
+            let rows = self
+                .query(&format!(
+                    "SELECT {f}, COUNT(*) FROM {} GROUP BY {f}",
+                    self.sql_table(table),
+                    f = lineage::FILE
+                ))
+                .await?;
+            return Ok(Some(
+                rows.iter()
+                    .map(|r| TableLoad {
+                        load_id: String::new(),
+                        file_paths: vec![r.first().and_then(|v| v.as_str()).unwrap_or("").to_string()],
+                        file_version: String::new(),
+                        rows: r.get(1).and_then(|v| v.as_str()).and_then(|n| n.parse().ok()).unwrap_or(0),
+                    })
+                    .collect(),
+            ));
+        }
+        let rows = self.count_rows(table).await?;
+        Ok(Some(if rows == 0 {
+            Vec::new()
+        } else {
+            vec![TableLoad {
+                load_id: String::new(),
+                file_paths: Vec::new(),
+                file_version: String::new(),
+                rows,
+            }]
+        }))
     }
 
     async fn delete_file_rows(&self, table: &TableName, file_path: &str) -> Result<u64> {

@@ -15,13 +15,12 @@ use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use duckdb::{Connection, params};
 use futures::StreamExt;
-use sluice_core::format::BatchStream;
 use sluice_core::names::{TableName, quote_ident};
 use sluice_core::schema::{Column, lineage};
 
 pub use self::config::{DuckDbConfig, WAREHOUSE_FILE};
 pub use self::types::{TYPE_MAP, duckdb_type};
-use crate::{Error, Inspect, Load, LoadMode, LoadReceipt, Result, Sink};
+use crate::{Error, Inspect, Load, LoadMode, LoadReceipt, Result, Sink, TableLoad};
 
 /// Batches in flight between the reader and the appender.
 const PIPELINE_DEPTH: usize = 4;
@@ -303,6 +302,28 @@ impl Sink for DuckDbSink {
         }
     }
 
+    async fn table_loads(&self, table: &TableName) -> Result<Option<Vec<TableLoad>>> {
+        let t = table.clone();
+        self.with_conn(move |c| {
+            if Self::table_columns(c, &t)?.is_empty() {
+                return Ok(None);
+            }
+            let mut stmt = c.prepare(
+                "SELECT load_id, file_path, file_version, rows FROM _sluice_loads WHERE table_name = ? ORDER BY loaded_at",
+            )?;
+            let rows = stmt.query_map(params![t.to_string()], |r| {
+                Ok(TableLoad {
+                    load_id: r.get(0)?,
+                    file_paths: r.get::<_, String>(1)?.split('\n').map(str::to_string).collect(),
+                    file_version: r.get(2)?,
+                    rows: r.get::<_, i64>(3)? as u64,
+                })
+            })?;
+            rows.collect::<duckdb::Result<Vec<_>>>().map(Some)
+        })
+        .await
+    }
+
     async fn delete_file_rows(&self, table: &TableName, file_path: &str) -> Result<u64> {
         let sql = format!(
             "DELETE FROM {} WHERE {} = ?",
@@ -327,9 +348,24 @@ impl Sink for DuckDbSink {
         .await
     }
 
+    /// Drops the table with its markers: the loads it held are gone with it.
     async fn drop_table(&self, table: &TableName) -> Result<()> {
         let sql = format!("DROP TABLE IF EXISTS {}", table.quoted());
-        self.with_conn(move |c| c.execute_batch(&sql)).await
+        let name = table.to_string();
+        self.with_conn(move |c| {
+            c.execute_batch("BEGIN TRANSACTION")?;
+            let done = c
+                .execute_batch(&sql)
+                .and_then(|()| c.execute("DELETE FROM _sluice_loads WHERE table_name = ?", params![name]));
+            match done {
+                Ok(_) => c.execute_batch("COMMIT"),
+                Err(e) => {
+                    let _ = c.execute_batch("ROLLBACK");
+                    Err(e)
+                }
+            }
+        })
+        .await
     }
 }
 

@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::{SinkExt, StreamExt};
-use sluice_core::format::BatchStream;
 use sluice_core::names::{TableName, quote_ident};
 use sluice_core::schema::{Column, lineage};
 use tokio::sync::OnceCell;
@@ -30,7 +29,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 pub use self::config::PostgresConfig;
 use self::copy::encode_batch;
 pub use self::types::{TYPE_MAP, postgres_type, warehouse_type};
-use crate::{Error, Load, LoadMode, LoadReceipt, Result, Sink};
+use crate::{Error, Load, LoadMode, LoadReceipt, Result, Sink, TableLoad};
 
 /// How long to wait for the server to accept a connection, unless the URL says
 /// (`connect_timeout=SECONDS`).
@@ -342,6 +341,45 @@ impl Sink for PostgresSink {
         })
     }
 
+    async fn table_loads(&self, table: &TableName) -> Result<Option<Vec<TableLoad>>> {
+        let client = self.client().await?;
+        let exists = client
+            .query_opt(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2",
+                &[&table.schema().unwrap_or("public"), &table.name()],
+            )
+            .await
+            .map_err(|e| self.sql_error(e, &format!("looking for table {table}")))?
+            .is_some();
+        if !exists {
+            return Ok(None);
+        }
+        self.ensure_markers(&client).await?;
+        let rows = client
+            .query(
+                "SELECT load_id, file_path, file_version, rows FROM _sluice_loads WHERE table_name = $1",
+                &[&table.to_string()],
+            )
+            .await
+            .map_err(|e| self.sql_error(e, &format!("reading the loads of {table}")))?;
+        rows.iter()
+            .map(|r| {
+                Ok(TableLoad {
+                    load_id: r.try_get(0).map_err(|e| self.sql_error(e, "reading _sluice_loads"))?,
+                    file_paths: r
+                        .try_get::<_, String>(1)
+                        .map_err(|e| self.sql_error(e, "reading _sluice_loads"))?
+                        .split('\n')
+                        .map(str::to_string)
+                        .collect(),
+                    file_version: r.try_get(2).map_err(|e| self.sql_error(e, "reading _sluice_loads"))?,
+                    rows: r.try_get::<_, i64>(3).map_err(|e| self.sql_error(e, "reading _sluice_loads"))? as u64,
+                })
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
+    }
+
     async fn delete_file_rows(&self, table: &TableName, file_path: &str) -> Result<u64> {
         let client = self.client().await?;
         client
@@ -374,12 +412,22 @@ impl Sink for PostgresSink {
         .map_err(|e| self.sql_error(e, "cannot read _sluice_loads"))
     }
 
+    /// Drops the table with its markers: the loads it held are gone with it.
     async fn drop_table(&self, table: &TableName) -> Result<()> {
-        let client = self.client().await?;
-        client
-            .batch_execute(&format!("DROP TABLE IF EXISTS {}", table.quoted()))
+        let mut client = self.client().await?;
+        self.ensure_markers(&client).await?;
+        let fail = |e| self.sql_error(e, &format!("cannot drop {table}"));
+        let tx = client.transaction().await.map_err(fail)?;
+        tx.batch_execute(&format!("DROP TABLE IF EXISTS {}", table.quoted()))
             .await
-            .map_err(|e| self.sql_error(e, &format!("cannot drop {table}")))
+            .map_err(fail)?;
+        tx.execute(
+            "DELETE FROM _sluice_loads WHERE table_name = $1",
+            &[&table.to_string()],
+        )
+        .await
+        .map_err(fail)?;
+        tx.commit().await.map_err(fail)
     }
 }
 

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use sluice_core::schema::Column;
 use sluice_engine::alerts::Alerts;
 use sluice_engine::files::FileAction;
+use sluice_engine::jobs::ExistingTable;
 use sluice_engine::model::{ChangedFiles, JobSettings, JobUpdate};
 use sluice_engine::schedule::{Schedule, Timezone};
 use sluice_engine::{JobRequest, Kind, RunOptions};
@@ -74,6 +75,9 @@ pub struct NewJob {
     ready_marker: Option<String>,
     /// Add the lineage columns (default true).
     lineage: Option<bool>,
+    /// The table holds loads of a deleted job: `adopt` them or `replace` the table.
+    #[serde(default)]
+    existing_table: ExistingTable,
 }
 
 /// A schedule as sluice writes it (`schedule`: `daily@02:00`, a cron expression) or as the
@@ -262,6 +266,7 @@ pub async fn create(
         settings,
         destination: body.destination.unwrap_or_default(),
         expected_fingerprint: body.schema_fingerprint,
+        existing_table: body.existing_table,
     };
     let job = s.engine.create_job(request).await.map_err(on_connection)?;
     Ok((

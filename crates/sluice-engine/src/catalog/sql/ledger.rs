@@ -237,6 +237,36 @@ macro_rules! ledger {
                 Ok(result.rows_affected())
             }
 
+            async fn adopt_files(&self, job_id: i64, files: &[Adopted]) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                for f in files {
+                    let (size, modified, etag) = match &f.listed {
+                        Some(l) => (l.size as i64, l.last_modified, l.e_tag.clone()),
+                        None => (0, Utc::now(), None),
+                    };
+                    sqlx::query(
+                        Self::sql("INSERT INTO processed_files (job_id, file_path, file_version, file_size_bytes, file_last_modified,
+                            etag, status, load_id, processed_at, rows_loaded)
+                         VALUES (?, ?, ?, ?, ?, ?, 'loaded', ?, ?, ?)
+                         ON CONFLICT (job_id, file_path, file_version) DO NOTHING"),
+                    )
+                    .bind(job_id)
+                    .bind(&f.file_path)
+                    .bind(&f.file_version)
+                    .bind(size)
+                    .bind(modified)
+                    .bind(etag)
+                    .bind(&f.load_id)
+                    .bind(Utc::now())
+                    .bind(f.rows as i64)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(())
+            }
+
             async fn release_claim(&self, job_id: i64, file_path: &str, file_version: &str) -> Result<()> {
                 // A version that had failed before goes back to failed, its count as it was.
                 for sql in [
