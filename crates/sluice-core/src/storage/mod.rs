@@ -531,7 +531,12 @@ impl Store {
                 .head(&location)
                 .await
                 .map_err(|e| Error::storage(&listed.path, e))?;
-            if now.e_tag != listed.e_tag || now.size != listed.size {
+            // Listings and HEADs quote ETags differently (Azure, GCS).
+            let tag = |t: &Option<String>| {
+                t.as_deref()
+                    .map(|t| t.trim_start_matches("W/").trim_matches('"').to_string())
+            };
+            if tag(&now.e_tag) != tag(&listed.e_tag) || now.size != listed.size {
                 return Err(Error::Changed { path: listed.path });
             }
             Ok(Bytes::new())
