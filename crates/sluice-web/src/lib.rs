@@ -120,6 +120,7 @@ const UI_FILES: &[(&str, &str, &str)] = &[
         include_str!("../ui/js/connections.js"),
     ),
     ("wizard.js", JS, include_str!("../ui/js/wizard.js")),
+    ("nextrun.js", JS, include_str!("../ui/js/nextrun.js")),
     ("jobs.js", JS, include_str!("../ui/js/jobs.js")),
     ("job.js", JS, include_str!("../ui/js/job.js")),
     ("run.js", JS, include_str!("../ui/js/run.js")),

@@ -143,8 +143,8 @@ impl<'a> FilePipeline<'a> {
         load: &FileLoad,
         reload: bool,
     ) -> Result<Loaded, Failure> {
-        let checked = match self.gate.check(self.store, file).await {
-            Ok(checked) => checked,
+        let (checked, emptied) = match self.gate.check(self.store, file).await {
+            Ok(checked) => (checked, false),
             Err(Gate::Empty(what)) if !reload => {
                 return Ok(Loaded {
                     rows: 0,
@@ -152,7 +152,7 @@ impl<'a> FilePipeline<'a> {
                 });
             }
             // An emptied file that was loaded before: its old rows go.
-            Err(Gate::Empty(_)) => self.gate.empty(),
+            Err(Gate::Empty(_)) => (self.gate.empty(), true),
             Err(Gate::Failed(f)) => return Err(f),
         };
         if !reload
@@ -168,7 +168,7 @@ impl<'a> FilePipeline<'a> {
                 note: Some(push_down.note()),
             });
         }
-        let batches = if checked.columns.is_empty() {
+        let batches = if emptied {
             futures::stream::empty().boxed()
         } else {
             Reader::new(self.store, file, &self.job.file_format_options)

@@ -171,12 +171,20 @@ async fn deleting_a_job_keeps_its_table_unless_asked() {
         Err(Error::NotFound { .. })
     ));
 
-    env.engine
+    // Made again over the kept table: refused, then with the table replaced it loads
+    // the file once.
+    let err = env
+        .engine
         .create_job(env.request("tx", "a.csv"))
         .await
-        .unwrap();
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err}");
+    let mut req = env.request("tx", "a.csv");
+    req.existing_table = sluice_engine::jobs::ExistingTable::Replace;
+    env.engine.create_job(req).await.unwrap();
     let run = env.run("tx").await;
     assert_eq!(run.files_loaded, 1, "a recreated job loads its files again");
+    assert_eq!(sink.count_rows(&job.table_name).await.unwrap(), 3);
     env.engine.delete_job("tx", true).await.unwrap();
     assert!(
         sink.count_rows(&job.table_name).await.is_err(),

@@ -208,7 +208,11 @@ async fn a_modified_file_is_a_new_version() {
     std::fs::write(&path, transactions(1, 6)).unwrap();
     let run = env.run("tx").await;
     assert_eq!(run.files_loaded, 1);
-    assert_eq!(env.rows("tx").await, 10);
+    assert_eq!(
+        env.rows("tx").await,
+        6,
+        "reloaded: the new version's rows replace the old"
+    );
 }
 
 #[tokio::test]

@@ -198,7 +198,7 @@ async fn latest_only_takes_the_newest_unprocessed_file_run_after_run() {
 async fn replace_with_several_files_replaces_the_table_with_all_of_them_at_once() {
     let env = Env::new().await;
     for i in 0..4 {
-        env.write(&format!("part-{i}.csv"), &format!("id,amount\n{i},1\n{i}0,2\n"), 30 - i);
+        env.write(&format!("part-{i}.csv"), &format!("id,amount\n{i},1\n{}1,2\n", i + 1), 30 - i);
     }
     let mut req = env.request("export", "part-*.csv");
     req.load_latest_only = false;

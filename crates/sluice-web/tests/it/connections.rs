@@ -119,12 +119,12 @@ async fn test_list_files_and_detect() {
             .map(|f| f["name"].as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(names(&page1), vec!["t_0.csv", "t_1.csv"], "{page1}");
-    assert_eq!(page1["next_cursor"], "t_1.csv");
+    assert_eq!(names(&page1), vec!["t_1.csv", "t_2.csv"], "{page1}");
+    assert_eq!(page1["next_cursor"], "t_2.csv");
     let (_, page2) = api
-        .get("/api/connections/local/list-files?pattern=t_*.csv&limit=2&cursor=t_1.csv")
+        .get("/api/connections/local/list-files?pattern=t_*.csv&limit=2&cursor=t_2.csv")
         .await;
-    assert_eq!(names(&page2), vec!["t_2.csv"], "{page2}");
+    assert_eq!(names(&page2), vec!["t_3.csv"], "{page2}");
     assert_eq!(page2["next_cursor"], Value::Null, "{page2}");
 
     let (status, body) = api
