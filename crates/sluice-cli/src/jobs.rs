@@ -361,6 +361,7 @@ pub(crate) async fn run(engine: &Engine, cmd: JobsCmd, out: &Printer) -> Result<
             if a.json {
                 out.json(&job)?;
             } else {
+                out.job(&job, None);
                 out.changes(&preview.changes);
                 if !preview.files.is_empty() {
                     out.line(&format!(

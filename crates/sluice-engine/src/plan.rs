@@ -246,6 +246,12 @@ pub fn plan(listing: &[FileEntry], ledger: &[ProcessedFile], rules: &Rules<'_>) 
         .map(|r| ((r.file_path.as_str(), r.file_version.as_str()), r))
         .collect();
     let current = current_contents(ledger);
+    // Paths a person forgot: any version of them loads again.
+    let forgotten: std::collections::HashSet<&str> = ledger
+        .iter()
+        .filter(|r| r.status == LedgerStatus::Forgotten)
+        .map(|r| r.file_path.as_str())
+        .collect();
     // Content → a path whose current rows hold it.
     let mut holders: HashMap<&str, &str> = HashMap::new();
     for (path, (_, content)) in &current {
@@ -312,6 +318,7 @@ pub fn plan(listing: &[FileEntry], ledger: &[ProcessedFile], rules: &Rules<'_>) 
             } else {
                 let reason = match row {
                     Some(r) if r.status == LedgerStatus::Forgotten => Reason::Forgotten,
+                    None if forgotten.contains(file.path.as_str()) => Reason::Forgotten,
                     Some(r) if r.failures > 0 => Reason::Retry {
                         failures: r.failures,
                     },

@@ -71,7 +71,7 @@ fn jobs_change_after_creation_with_a_preview_and_a_history() {
     let show = cli.ok(&["jobs", "show", "tx"]);
     assert!(show.contains("file_pattern: a_*.csv → *_1.csv"), "{show}");
     let run = cli.ok(&["run", "tx"]);
-    assert!(run.contains("4 rows") || run.contains("2 file(s)"), "{run}");
+    assert!(run.contains("2 loaded") && run.contains("4 loaded"), "{run}");
     let bad = cli.run(&["jobs", "update", "tx", "--settle-time", "ten minutes"]);
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
     assert!(stderr(&bad).contains("30s, 10m"), "{}", stderr(&bad));
