@@ -6,9 +6,9 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use sluice_core::schema::Column;
 use sluice_engine::alerts::{AlertTarget, Alerts, WebhookFormat};
+use sluice_engine::jobs::ExistingTable;
 use sluice_engine::model::{ChangedFiles, JobSettings, JobUpdate};
 use sluice_engine::schedule::{Schedule, Timezone};
-use sluice_engine::jobs::ExistingTable;
 use sluice_engine::{Engine, JobRequest};
 use sluice_sinks::duckdb::DuckDbConfig;
 use sluice_sinks::{LoadMode, SinkConfig};
@@ -336,7 +336,9 @@ pub(crate) async fn run(engine: &Engine, cmd: JobsCmd, out: &Printer) -> Result<
             let ledger = engine.processed_files(&name).await?;
             let history = engine.job_history(&name).await?;
             if json {
-                out.json(&serde_json::json!({"job": job, "processed_files": ledger, "history": history}))?;
+                out.json(
+                    &serde_json::json!({"job": job, "processed_files": ledger, "history": history}),
+                )?;
             } else {
                 out.job(&job, Some(&ledger));
                 out.history(&history);

@@ -238,9 +238,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Connections(cmd) => connections::run(&engine, cmd, &out).await?,
         Command::Files(a) => files::files(&engine, a, &out).await?,
         Command::Plan(a) => {
-            let plan = engine
-                .plan(&a.job, a.all_files.then_some(true))
-                .await?;
+            let plan = engine.plan(&a.job, a.all_files.then_some(true)).await?;
             if a.json {
                 out.json(&plan)?;
             } else {

@@ -78,7 +78,10 @@ impl Printer {
         }
         self.line(&t.to_string());
         if p.files.len() > 200 {
-            self.line(&format!("… and {} more (--json for all)", p.files.len() - 200));
+            self.line(&format!(
+                "… and {} more (--json for all)",
+                p.files.len() - 200
+            ));
         }
         for s in &p.schema {
             match (&s.diff, &s.error) {
@@ -86,7 +89,9 @@ impl Printer {
                     "schema of {}: differs from the job's:\n{d}",
                     s.file_path
                 )),
-                (None, Some(e)) => self.line(&format!("schema of {}: cannot be read: {e}", s.file_path)),
+                (None, Some(e)) => {
+                    self.line(&format!("schema of {}: cannot be read: {e}", s.file_path))
+                }
                 (None, None) => {}
             }
         }
@@ -329,9 +334,7 @@ impl Printer {
             ));
         }
         if let Some(m) = &j.settings.ready_marker {
-            self.line(&format!(
-                "  ready when:  {m} is in the file's folder"
-            ));
+            self.line(&format!("  ready when:  {m} is in the file's folder"));
         }
         self.line(&format!(
             "  lineage:     {}",

@@ -254,7 +254,9 @@ impl Connections {
     ) -> Result<(FileListing, Option<String>)> {
         let store = self.store(connection).await?;
         let pattern = FilePattern::new(prefix, pattern)?;
-        let page = store.list_page(&pattern, after.filter(|a| !a.is_empty()), limit).await?;
+        let page = store
+            .list_page(&pattern, after.filter(|a| !a.is_empty()), limit)
+            .await?;
         let max = max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE);
         let files: Vec<ListedFile> = page
             .files

@@ -364,7 +364,13 @@ impl Engine {
                         "{path} is loaded or being loaded; only a file that is not loaded can be skipped"
                     )));
                 }
-                (1, None, format!("{path}: skipped; runs pass over this version (a new version is taken as usual)"))
+                (
+                    1,
+                    None,
+                    format!(
+                        "{path}: skipped; runs pass over this version (a new version is taken as usual)"
+                    ),
+                )
             }
             FileAction::Retry => {
                 let n = self.catalog.retry_file(job.id, path).await?;
@@ -388,8 +394,12 @@ impl Engine {
                     None
                 };
                 let message = match rows {
-                    Some(r) => format!("{path}: forgotten and its {r} row(s) deleted; the next run loads it again"),
-                    None => format!("{path}: forgotten; the next run loads it again (its earlier rows stay in the table)"),
+                    Some(r) => format!(
+                        "{path}: forgotten and its {r} row(s) deleted; the next run loads it again"
+                    ),
+                    None => format!(
+                        "{path}: forgotten; the next run loads it again (its earlier rows stay in the table)"
+                    ),
                 };
                 (n, rows, message)
             }

@@ -63,7 +63,12 @@ impl PlanReport {
         }
     }
 
-    pub(crate) async fn new(job: &Job, store: &Store, files: Vec<Planned>, latest_only: bool) -> Self {
+    pub(crate) async fn new(
+        job: &Job,
+        store: &Store,
+        files: Vec<Planned>,
+        latest_only: bool,
+    ) -> Self {
         let count = |a: Action| files.iter().filter(|p| p.action == a).count() as u64;
         let mut schema = Vec::new();
         for p in files
@@ -129,7 +134,9 @@ impl std::str::FromStr for FileAction {
             "skip" => Ok(Self::Skip),
             "retry" => Ok(Self::Retry),
             "forget" => Ok(Self::Forget),
-            other => Err(format!("unknown file action '{other}'; expected skip, retry or forget")),
+            other => Err(format!(
+                "unknown file action '{other}'; expected skip, retry or forget"
+            )),
         }
     }
 }

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sluice_core::format::{self, FormatOptions};
 use sluice_core::names::TableName;
+use sluice_core::schema::lineage;
 use sluice_core::schema::{Column, DetectedSchema};
 use sluice_core::secret::Secrets;
 use sluice_core::storage::{FileEntry, FilePattern};
-use sluice_core::schema::lineage;
 use sluice_sinks::{BuiltSink, LoadMode, SinkConfig, TableLoad};
 
 use crate::access::LocalAccess;
@@ -228,18 +228,21 @@ impl Jobs {
                         }
                     )));
                 }
-                ExistingTable::Replace => sink.drop_table(&table).await.map_err(|e| {
-                    Error::Sink(e.about(format!("replacing table {table}")))
-                })?,
+                ExistingTable::Replace => sink
+                    .drop_table(&table)
+                    .await
+                    .map_err(|e| Error::Sink(e.about(format!("replacing table {table}"))))?,
                 ExistingTable::Adopt => {}
             }
         }
-        sink.ensure_table(&table, &table_columns).await.map_err(|e| {
-            Error::Sink(e.about(format!(
-                "{}: creating table {table} for its schema",
-                newest.path
-            )))
-        })?;
+        sink.ensure_table(&table, &table_columns)
+            .await
+            .map_err(|e| {
+                Error::Sink(e.about(format!(
+                    "{}: creating table {table} for its schema",
+                    newest.path
+                )))
+            })?;
         let destination = self.keys.seal_destination(&req.name, &req.destination);
         let mut settings = req.settings;
         settings.alerts = self.keys.seal_alerts(&req.name, &settings.alerts);
@@ -267,10 +270,15 @@ impl Jobs {
     }
 
     /// The loads a table holds that no job's ledger has: a deleted job's.
-    async fn orphaned_loads(&self, sink: &dyn BuiltSink, table: &TableName) -> Result<Vec<TableLoad>> {
-        let Some(loads) = sink.table_loads(table).await.map_err(|e| {
-            Error::Sink(e.about(format!("reading the loads of table {table}")))
-        })?
+    async fn orphaned_loads(
+        &self,
+        sink: &dyn BuiltSink,
+        table: &TableName,
+    ) -> Result<Vec<TableLoad>> {
+        let Some(loads) = sink
+            .table_loads(table)
+            .await
+            .map_err(|e| Error::Sink(e.about(format!("reading the loads of table {table}"))))?
         else {
             return Ok(Vec::new());
         };
@@ -282,7 +290,10 @@ impl Jobs {
         let mut paths = std::collections::HashSet::new();
         for job in self.catalog.list_jobs().await? {
             let same = job.table_name == *table
-                && self.sink(&job).map(|s| s.describe() == here).unwrap_or(false);
+                && self
+                    .sink(&job)
+                    .map(|s| s.describe() == here)
+                    .unwrap_or(false);
             if same {
                 for p in self.catalog.processed_files(job.id).await? {
                     ids.insert(p.load_id);
@@ -477,7 +488,11 @@ fn check_policies(settings: &JobSettings) -> Result<()> {
         ));
     }
     if let Some(marker) = &settings.ready_marker
-        && (marker.is_empty() || marker.contains('/') || marker.contains('\\') || marker == "." || marker == "..")
+        && (marker.is_empty()
+            || marker.contains('/')
+            || marker.contains('\\')
+            || marker == "."
+            || marker == "..")
     {
         return Err(Error::invalid(
             "ready_marker",

@@ -161,7 +161,9 @@ impl FromStr for ChangedFiles {
             .into_iter()
             .find(|c| c.as_str() == s.trim().to_ascii_lowercase())
             .ok_or_else(|| {
-                format!("unknown changed-files policy '{s}'; expected reload, ignore, append or fail")
+                format!(
+                    "unknown changed-files policy '{s}'; expected reload, ignore, append or fail"
+                )
             })
     }
 }
@@ -268,21 +270,59 @@ impl JobUpdate {
     pub fn apply(mut self, job: &mut Job) -> Vec<FieldChange> {
         let mut changes = Vec::new();
         let c = &mut changes;
-        set(c, "file_path_prefix", &mut job.file_path_prefix, self.file_path_prefix.take(), |v| v.clone());
-        set(c, "file_pattern", &mut job.file_pattern, self.file_pattern.take(), |v| v.clone());
-        set(c, "file_format_options", &mut job.file_format_options, self.file_format_options.take(), |v| {
-            serde_json::to_string(v).unwrap_or_default()
-        });
-        set(c, "load_latest_only", &mut job.load_latest_only, self.load_latest_only.take(), |v| v.to_string());
-        set(c, "max_file_size", &mut job.max_file_size, self.max_file_size.take(), |v| v.to_string());
-        set(c, "load_type", &mut job.load_type, self.load_type.take(), |v| v.to_string());
+        set(
+            c,
+            "file_path_prefix",
+            &mut job.file_path_prefix,
+            self.file_path_prefix.take(),
+            |v| v.clone(),
+        );
+        set(
+            c,
+            "file_pattern",
+            &mut job.file_pattern,
+            self.file_pattern.take(),
+            |v| v.clone(),
+        );
+        set(
+            c,
+            "file_format_options",
+            &mut job.file_format_options,
+            self.file_format_options.take(),
+            |v| serde_json::to_string(v).unwrap_or_default(),
+        );
+        set(
+            c,
+            "load_latest_only",
+            &mut job.load_latest_only,
+            self.load_latest_only.take(),
+            |v| v.to_string(),
+        );
+        set(
+            c,
+            "max_file_size",
+            &mut job.max_file_size,
+            self.max_file_size.take(),
+            |v| v.to_string(),
+        );
+        set(
+            c,
+            "load_type",
+            &mut job.load_type,
+            self.load_type.take(),
+            |v| v.to_string(),
+        );
         self.change_settings(&mut job.settings, &mut changes);
         changes
     }
 
     fn change_settings(self, st: &mut JobSettings, c: &mut Vec<FieldChange>) {
-        set(c, "schedule", &mut st.schedule, self.schedule, |v| v.to_string());
-        set(c, "timezone", &mut st.timezone, self.timezone, |v| v.to_string());
+        set(c, "schedule", &mut st.schedule, self.schedule, |v| {
+            v.to_string()
+        });
+        set(c, "timezone", &mut st.timezone, self.timezone, |v| {
+            v.to_string()
+        });
         set(c, "paused", &mut st.paused, self.paused, |v| v.to_string());
         // Webhook URLs are credentials (and sealed here): a change names its targets only.
         set(c, "alerts", &mut st.alerts, self.alerts, |v| {
@@ -303,13 +343,33 @@ impl JobUpdate {
                 shown.join(", ")
             }
         });
-        set(c, "park_after_failures", &mut st.park_after_failures, self.park_after_failures, |v| v.to_string());
-        set(c, "changed_files", &mut st.changed_files, self.changed_files, |v| v.to_string());
-        set(c, "settle_time_seconds", &mut st.settle_time_seconds, self.settle_time_seconds, |v| v.to_string());
+        set(
+            c,
+            "park_after_failures",
+            &mut st.park_after_failures,
+            self.park_after_failures,
+            |v| v.to_string(),
+        );
+        set(
+            c,
+            "changed_files",
+            &mut st.changed_files,
+            self.changed_files,
+            |v| v.to_string(),
+        );
+        set(
+            c,
+            "settle_time_seconds",
+            &mut st.settle_time_seconds,
+            self.settle_time_seconds,
+            |v| v.to_string(),
+        );
         let marker = self
             .ready_marker
             .map(|m| Some(m.trim().to_string()).filter(|m| !m.is_empty()));
-        set(c, "ready_marker", &mut st.ready_marker, marker, |v| v.clone().unwrap_or_default());
+        set(c, "ready_marker", &mut st.ready_marker, marker, |v| {
+            v.clone().unwrap_or_default()
+        });
     }
 }
 

@@ -67,21 +67,36 @@ pub enum Reason {
     /// Not loaded before.
     New,
     /// Its last load failed this many times in a row.
-    Retry { failures: u32 },
+    Retry {
+        failures: u32,
+    },
     /// A person forgot it; it loads again.
     Forgotten,
     /// Its path was loaded with other content; the policy says what happens.
-    Changed { policy: ChangedFiles },
+    Changed {
+        policy: ChangedFiles,
+    },
     AlreadyLoaded,
     /// Its content is that of a loaded file (`same_as`; its own path if only its timestamp
     /// changed).
-    SameContent { same_as: String },
-    TooLarge { limit: u64 },
+    SameContent {
+        same_as: String,
+    },
+    TooLarge {
+        limit: u64,
+    },
     /// Modified less than the settle time ago; taken from `until`.
-    NotSettled { until: DateTime<Utc> },
+    NotSettled {
+        until: DateTime<Utc>,
+    },
     /// Its folder has no ready marker yet.
-    NoMarker { marker: String, folder: String },
-    Parked { failures: u32 },
+    NoMarker {
+        marker: String,
+        folder: String,
+    },
+    Parked {
+        failures: u32,
+    },
     /// A person marked it skipped.
     Skipped,
     /// Being loaded by another run.
@@ -420,11 +435,15 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
             'm' => 60,
             'h' => 3600,
             'd' => 86_400,
-            _ => return Err(format!("'{text}' is not a duration; write it as 30s, 10m, 2h or 1h30m")),
+            _ => {
+                return Err(format!(
+                    "'{text}' is not a duration; write it as 30s, 10m, 2h or 1h30m"
+                ));
+            }
         };
-        let n: u64 = number
-            .parse()
-            .map_err(|_| format!("'{text}' is not a duration; write it as 30s, 10m, 2h or 1h30m"))?;
+        let n: u64 = number.parse().map_err(|_| {
+            format!("'{text}' is not a duration; write it as 30s, 10m, 2h or 1h30m")
+        })?;
         total += n * unit;
         number.clear();
     }
@@ -492,7 +511,11 @@ mod tests {
             .collect()
     }
 
-    fn rules(latest_only: bool, max: u64, contents: &HashMap<(String, String), String>) -> Rules<'_> {
+    fn rules(
+        latest_only: bool,
+        max: u64,
+        contents: &HashMap<(String, String), String>,
+    ) -> Rules<'_> {
         Rules {
             latest_only,
             max_file_size: max,
@@ -519,7 +542,11 @@ mod tests {
         let p = plan(&l, &loaded(&[&l[0]]), &rules(true, 1000, &none));
         assert_eq!(taken(&p), vec!["d2.csv"]);
         assert_eq!(p.already_loaded(), 1);
-        let p = plan(&l, &loaded(&[&l[0], &l[1], &l[2]]), &rules(true, 1000, &none));
+        let p = plan(
+            &l,
+            &loaded(&[&l[0], &l[1], &l[2]]),
+            &rules(true, 1000, &none),
+        );
         assert!(p.take.is_empty());
     }
 
@@ -554,7 +581,11 @@ mod tests {
         let key = (touched.path.clone(), touched.version_key());
         // Touched, same bytes: a repeat of itself.
         let same = HashMap::from([(key.clone(), "md5:aaa".to_string())]);
-        let p = plan(std::slice::from_ref(&touched), &ledger, &rules(false, 1000, &same));
+        let p = plan(
+            std::slice::from_ref(&touched),
+            &ledger,
+            &rules(false, 1000, &same),
+        );
         assert!(p.take.is_empty());
         assert_eq!(
             p.files[0].reason,
@@ -566,7 +597,11 @@ mod tests {
         // A copy under another name: a repeat of the loaded file.
         let mut copy = file("copy_of_d3.csv", 10, 9);
         copy.checksum = Some("md5:aaa".into());
-        let p = plan(std::slice::from_ref(&copy), &ledger, &rules(false, 1000, &same));
+        let p = plan(
+            std::slice::from_ref(&copy),
+            &ledger,
+            &rules(false, 1000, &same),
+        );
         assert_eq!(p.repeats[0].same_as, "d3.csv");
         // Other bytes: the policy.
         let other = HashMap::from([(key, "md5:bbb".to_string())]);
@@ -583,15 +618,25 @@ mod tests {
             let p = plan(std::slice::from_ref(&touched), &ledger, &r);
             assert_eq!(p.files[0].action, action, "{policy}");
             assert_eq!(p.files[0].reason, Reason::Changed { policy });
-            assert_eq!(p.take.first().map(|t| t.reload), (action != Action::Skip).then_some(reload));
-            assert_eq!(p.take.first().map(|t| t.fail), (action != Action::Skip).then_some(policy == ChangedFiles::Fail));
+            assert_eq!(
+                p.take.first().map(|t| t.reload),
+                (action != Action::Skip).then_some(reload)
+            );
+            assert_eq!(
+                p.take.first().map(|t| t.fail),
+                (action != Action::Skip).then_some(policy == ChangedFiles::Fail)
+            );
         }
     }
 
     #[test]
     fn files_wait_for_their_settle_time_and_their_folders_marker() {
         let none = HashMap::new();
-        let l = vec![file("a/x.csv", 10, 10), file("b/y.csv", 10, 1), file("b/_SUCCESS", 0, 1)];
+        let l = vec![
+            file("a/x.csv", 10, 10),
+            file("b/y.csv", 10, 1),
+            file("b/_SUCCESS", 0, 1),
+        ];
         let now = l[0].last_modified + chrono::Duration::seconds(120);
         let r = Rules {
             settle: Some((std::time::Duration::from_secs(300), now)),
@@ -607,7 +652,11 @@ mod tests {
             ..rules(false, 1000, &none)
         };
         let p = plan(&l, &[], &r);
-        assert_eq!(taken(&p), vec!["b/y.csv"], "the marker itself is not loaded");
+        assert_eq!(
+            taken(&p),
+            vec!["b/y.csv"],
+            "the marker itself is not loaded"
+        );
         assert_eq!(
             p.files[0].reason,
             Reason::NoMarker {

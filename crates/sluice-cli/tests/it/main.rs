@@ -8,8 +8,8 @@ mod connections;
 mod files;
 mod jobs;
 mod large;
-mod postgres;
 mod plan;
+mod postgres;
 mod runs;
 mod signals;
 

@@ -9,11 +9,24 @@ fn plan_shows_the_next_run_and_files_are_skipped_retried_and_forgotten() {
     cli.write("t_1.csv", &rows(1, 3));
     cli.add_local();
     cli.ok(&[
-        "jobs", "create", "tx", "--connection", "local", "--pattern", "t_*.csv", "--all-files",
-        "--settle-time", "0", "--changed-files", "reload",
+        "jobs",
+        "create",
+        "tx",
+        "--connection",
+        "local",
+        "--pattern",
+        "t_*.csv",
+        "--all-files",
+        "--settle-time",
+        "0",
+        "--changed-files",
+        "reload",
     ]);
     let plan = cli.ok(&["plan", "tx"]);
-    assert!(plan.contains("1 to load") && plan.contains("t_1.csv") && plan.contains("new"), "{plan}");
+    assert!(
+        plan.contains("1 to load") && plan.contains("t_1.csv") && plan.contains("new"),
+        "{plan}"
+    );
     cli.ok(&["run", "tx"]);
     let json: serde_json::Value = serde_json::from_str(&cli.ok(&["plan", "tx", "--json"])).unwrap();
     assert_eq!(json["files"][0]["reason"], "already_loaded", "{json}");
@@ -25,7 +38,10 @@ fn plan_shows_the_next_run_and_files_are_skipped_retried_and_forgotten() {
     assert!(plan.contains("same content as t_1.csv"), "{plan}");
 
     let out = cli.ok(&["files", "forget", "tx", "t_1.csv", "--delete-rows"]);
-    assert!(out.contains("forgotten") && out.contains("3 row(s) deleted"), "{out}");
+    assert!(
+        out.contains("forgotten") && out.contains("3 row(s) deleted"),
+        "{out}"
+    );
     let plan = cli.ok(&["plan", "tx"]);
     assert!(plan.contains("forgotten"), "{plan}");
     cli.ok(&["run", "tx"]);
@@ -51,31 +67,82 @@ fn jobs_change_after_creation_with_a_preview_and_a_history() {
     cli.write("b_1.csv", &rows(3, 2));
     cli.add_local();
     cli.ok(&[
-        "jobs", "create", "tx", "--connection", "local", "--pattern", "a_*.csv",
-        "--ready-marker", "_SUCCESS",
+        "jobs",
+        "create",
+        "tx",
+        "--connection",
+        "local",
+        "--pattern",
+        "a_*.csv",
+        "--ready-marker",
+        "_SUCCESS",
     ]);
     let show = cli.ok(&["jobs", "show", "tx"]);
-    assert!(show.contains("ready when:  _SUCCESS") && show.contains("changed:     reload"), "{show}");
-    assert!(cli.ok(&["plan", "tx"]).contains("waiting for its ready marker"));
+    assert!(
+        show.contains("ready when:  _SUCCESS") && show.contains("changed:     reload"),
+        "{show}"
+    );
+    assert!(
+        cli.ok(&["plan", "tx"])
+            .contains("waiting for its ready marker")
+    );
     let preview = cli.ok(&[
-        "jobs", "update", "tx", "--pattern", "*_1.csv", "--ready-marker", "", "--all-files", "--dry-run",
+        "jobs",
+        "update",
+        "tx",
+        "--pattern",
+        "*_1.csv",
+        "--ready-marker",
+        "",
+        "--all-files",
+        "--dry-run",
     ]);
     assert!(
-        preview.contains("file_pattern: a_*.csv → *_1.csv") && preview.contains("2 to load") && preview.contains("dry run"),
+        preview.contains("file_pattern: a_*.csv → *_1.csv")
+            && preview.contains("2 to load")
+            && preview.contains("dry run"),
         "{preview}"
     );
     let shown: serde_json::Value =
         serde_json::from_str(&cli.ok(&["jobs", "show", "tx", "--json"])).unwrap();
-    assert_eq!(shown["job"]["file_pattern"], "a_*.csv", "a dry run saves nothing");
-    cli.ok(&["jobs", "update", "tx", "--pattern", "*_1.csv", "--ready-marker", "", "--all-files"]);
+    assert_eq!(
+        shown["job"]["file_pattern"], "a_*.csv",
+        "a dry run saves nothing"
+    );
+    cli.ok(&[
+        "jobs",
+        "update",
+        "tx",
+        "--pattern",
+        "*_1.csv",
+        "--ready-marker",
+        "",
+        "--all-files",
+    ]);
     let show = cli.ok(&["jobs", "show", "tx"]);
     assert!(show.contains("file_pattern: a_*.csv → *_1.csv"), "{show}");
     let run = cli.ok(&["run", "tx"]);
-    assert!(run.contains("2 loaded") && run.contains("4 loaded"), "{run}");
+    assert!(
+        run.contains("2 loaded") && run.contains("4 loaded"),
+        "{run}"
+    );
     let bad = cli.run(&["jobs", "update", "tx", "--settle-time", "ten minutes"]);
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
     assert!(stderr(&bad).contains("30s, 10m"), "{}", stderr(&bad));
-    let bad = cli.run(&["jobs", "create", "t2", "--connection", "local", "--pattern", "a_*.csv", "--table", "t2", "--no-lineage", "--changed-files", "reload"]);
+    let bad = cli.run(&[
+        "jobs",
+        "create",
+        "t2",
+        "--connection",
+        "local",
+        "--pattern",
+        "a_*.csv",
+        "--table",
+        "t2",
+        "--no-lineage",
+        "--changed-files",
+        "reload",
+    ]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("lineage"), "{}", stderr(&bad));
 }

@@ -66,9 +66,10 @@ impl Stamp {
         let n = batch.num_rows();
         let first = self.next_line;
         self.next_line += n as i64;
-        let file: ArrayRef = Arc::new(StringArray::from_iter_values(
-            std::iter::repeat_n(self.file.as_str(), n),
-        ));
+        let file: ArrayRef = Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+            self.file.as_str(),
+            n,
+        )));
         let line: ArrayRef = Arc::new(Int64Array::from_iter_values(first..first + n as i64));
         let at: ArrayRef = Arc::new(
             TimestampMicrosecondArray::from_iter_values(std::iter::repeat_n(self.loaded_at, n))
@@ -107,7 +108,10 @@ mod tests {
         assert_eq!(one.column(1).as_string::<i32>().value(1), "in/a.csv");
         let lines = two.column(2).as_primitive::<Int64Type>();
         assert_eq!(lines.value(0), 3, "numbering goes on in the next batch");
-        assert_eq!(two.column(3).data_type(), &WarehouseType::Timestamp.arrow_type());
+        assert_eq!(
+            two.column(3).data_type(),
+            &WarehouseType::Timestamp.arrow_type()
+        );
         assert!(two.column(3).is_valid(0));
         assert!(is_lineage("_sluice_line") && !is_lineage("line"));
     }

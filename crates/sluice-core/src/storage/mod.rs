@@ -19,8 +19,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
-use object_store::path::{Path, PathPart};
 use md5::{Digest, Md5};
+use object_store::path::{Path, PathPart};
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -396,7 +396,10 @@ impl Store {
             let (mut found, skipped) = tokio::task::spawn_blocking(move || local.walk(&under))
                 .await
                 .map_err(|e| {
-                    Error::storage(self.url.as_str(), object_store::Error::JoinError { source: e })
+                    Error::storage(
+                        self.url.as_str(),
+                        object_store::Error::JoinError { source: e },
+                    )
                 })?
                 .map_err(|e| {
                     Error::storage(
@@ -640,12 +643,27 @@ mod tests {
     #[test]
     fn s3_and_gcs_etags_that_are_md5s_are_checksums() {
         let md5 = "md5:bc9280dfc1d4e67233f138f5bbbf0951";
-        assert_eq!(checksum_of("s3", Some("\"BC9280DFC1D4E67233F138F5BBBF0951\"")).as_deref(), Some(md5));
-        assert_eq!(checksum_of("gs", Some("vJKA38HU5nIz8Tj1u78JUQ==")).as_deref(), Some(md5));
+        assert_eq!(
+            checksum_of("s3", Some("\"BC9280DFC1D4E67233F138F5BBBF0951\"")).as_deref(),
+            Some(md5)
+        );
+        assert_eq!(
+            checksum_of("gs", Some("vJKA38HU5nIz8Tj1u78JUQ==")).as_deref(),
+            Some(md5)
+        );
         // Multipart uploads, other stores, and a base64 tag where S3 never writes one.
-        assert_eq!(checksum_of("s3", Some("\"bc9280dfc1d4e67233f138f5bbbf0951-3\"")), None);
-        assert_eq!(checksum_of("az", Some("\"bc9280dfc1d4e67233f138f5bbbf0951\"")), None);
-        assert_eq!(checksum_of("file", Some("bc9280dfc1d4e67233f138f5bbbf0951")), None);
+        assert_eq!(
+            checksum_of("s3", Some("\"bc9280dfc1d4e67233f138f5bbbf0951-3\"")),
+            None
+        );
+        assert_eq!(
+            checksum_of("az", Some("\"bc9280dfc1d4e67233f138f5bbbf0951\"")),
+            None
+        );
+        assert_eq!(
+            checksum_of("file", Some("bc9280dfc1d4e67233f138f5bbbf0951")),
+            None
+        );
         assert_eq!(checksum_of("s3", Some("vJKA38HU5nIz8Tj1u78JUQ==")), None);
     }
 
@@ -679,7 +697,10 @@ mod tests {
         let names = |p: &Page| p.files.iter().map(|f| f.path.clone()).collect::<Vec<_>>();
         assert_eq!(names(&one), vec!["f_0.csv", "f_1.csv"]);
         assert_eq!(one.next.as_deref(), Some("f_1.csv"));
-        let two = store.list_page(&pattern, one.next.as_deref(), 10).await.unwrap();
+        let two = store
+            .list_page(&pattern, one.next.as_deref(), 10)
+            .await
+            .unwrap();
         assert_eq!(names(&two), vec!["f_2.csv", "f_3.csv", "f_4.csv"]);
         assert_eq!(two.next, None);
     }

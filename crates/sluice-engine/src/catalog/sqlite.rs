@@ -17,14 +17,14 @@ use std::collections::HashMap;
 
 use super::sql::{JOB_COLUMNS, RUN_COLUMNS, catalog, db, is_unique_violation, to_json};
 use super::{
-    ConnectionCatalog, FileFailure, IncidentCatalog, JobCatalog, Ledger, Promotion, RunCatalog,
-    Adopted, SealedJob, tally,
+    Adopted, ConnectionCatalog, FileFailure, IncidentCatalog, JobCatalog, Ledger, Promotion,
+    RunCatalog, SealedJob, tally,
 };
 use crate::alerts::{AlertKind, Incident};
 use crate::error::Kind;
 use crate::model::{
-    ConnectionRecord, FieldChange, FileOutcome, Job, JobChange, JobSettings, LogLine,
-    NewJob, ProcessedFile, Run, RunFile, RunStatus, RunTotals,
+    ConnectionRecord, FieldChange, FileOutcome, Job, JobChange, JobSettings, LogLine, NewJob,
+    ProcessedFile, Run, RunFile, RunStatus, RunTotals,
 };
 use crate::{Error, Result};
 

@@ -254,7 +254,10 @@ impl<'a> FilePipeline<'a> {
                 let at = match &e {
                     sluice_sinks::Error::Source(core) => {
                         let m = core.to_string();
-                        files.iter().position(|f| m.starts_with(&f.path)).unwrap_or(0)
+                        files
+                            .iter()
+                            .position(|f| m.starts_with(&f.path))
+                            .unwrap_or(0)
                     }
                     _ => 0,
                 };

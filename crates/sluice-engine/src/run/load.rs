@@ -299,7 +299,10 @@ impl Runner {
                     .release_claim(job.id, &file.path, &file.version_key())
                     .await?;
             }
-            for r in records.iter_mut().filter(|r| r.outcome == FileOutcome::Loaded) {
+            for r in records
+                .iter_mut()
+                .filter(|r| r.outcome == FileOutcome::Loaded)
+            {
                 r.outcome = FileOutcome::SkippedWithOthers;
                 r.message = Some(format!(
                     "the table is replaced with all the run's files at once, and {blocked} could not be taken"
@@ -331,7 +334,9 @@ impl Runner {
                 let n = records.len();
                 for (r, rows) in records.iter_mut().zip(rows) {
                     r.rows_loaded = rows;
-                    r.message = Some(format!("loaded with the run's {n} files in one transaction, replacing the table"));
+                    r.message = Some(format!(
+                        "loaded with the run's {n} files in one transaction, replacing the table"
+                    ));
                     self.catalog
                         .mark_loaded(job.id, &r.file_path, &r.file_version, rows, run_id)
                         .await?;

@@ -345,14 +345,33 @@ impl Runner {
 
         for repeat in &plan.repeats {
             self.catalog
-                .record_same_content(job.id, run_id, &repeat.file, &repeat.content, &repeat.same_as)
+                .record_same_content(
+                    job.id,
+                    run_id,
+                    &repeat.file,
+                    &repeat.content,
+                    &repeat.same_as,
+                )
                 .await?;
             let message = if repeat.same_as == repeat.file.path {
                 "only its timestamp changed: the same content is already loaded".to_string()
             } else {
-                format!("the same content as {}, which is already loaded", repeat.same_as)
+                format!(
+                    "the same content as {}, which is already loaded",
+                    repeat.same_as
+                )
             };
-            outcomes.push(self.passed_over(job, run_id, &repeat.file, FileOutcome::SkippedSameContent, message, None).await?);
+            outcomes.push(
+                self.passed_over(
+                    job,
+                    run_id,
+                    &repeat.file,
+                    FileOutcome::SkippedSameContent,
+                    message,
+                    None,
+                )
+                .await?,
+            );
         }
         for planned in &plan.files {
             let (outcome, hint) = match &planned.reason {
@@ -364,7 +383,9 @@ impl Runner {
                         None,
                     )),
                 ),
-                Reason::Changed { policy: ChangedFiles::Ignore } => (FileOutcome::SkippedIgnoredChange, None),
+                Reason::Changed {
+                    policy: ChangedFiles::Ignore,
+                } => (FileOutcome::SkippedIgnoredChange, None),
                 Reason::NotSettled { .. } | Reason::NoMarker { .. } => (FileOutcome::Waiting, None),
                 _ => continue,
             };
@@ -377,7 +398,10 @@ impl Runner {
                 ),
                 other => other.describe(),
             };
-            outcomes.push(self.passed_over(job, run_id, &planned.file, outcome, message, hint).await?);
+            outcomes.push(
+                self.passed_over(job, run_id, &planned.file, outcome, message, hint)
+                    .await?,
+            );
         }
 
         let pipeline = FilePipeline::new(
@@ -392,7 +416,10 @@ impl Runner {
             if lease.lost.is_cancelled() {
                 return Err(Error::LeaseLost { run_id });
             }
-            for record in self.load_together(job, run_id, &pipeline, sink.as_ref(), &store, &plan.take).await? {
+            for record in self
+                .load_together(job, run_id, &pipeline, sink.as_ref(), &store, &plan.take)
+                .await?
+            {
                 self.finish_file(job, run_id, &record).await?;
                 progress.file_finished(&record);
                 outcomes.push(record.outcome);
@@ -458,7 +485,12 @@ impl Runner {
 
     /// Lists the job's files and plans a run over them (`latest_only` as the run asks):
     /// what a run does, and what `sluice plan` shows.
-    pub(crate) async fn survey(&self, job: &Job, store: &Store, latest_only: bool) -> Result<Survey> {
+    pub(crate) async fn survey(
+        &self,
+        job: &Job,
+        store: &Store,
+        latest_only: bool,
+    ) -> Result<Survey> {
         let pattern = FilePattern::new(&job.file_path_prefix, &job.file_pattern)?;
         let listing = store.list(&pattern).await?;
         let ledger = self.catalog.processed_files(job.id).await?;
@@ -476,11 +508,7 @@ impl Runner {
             max_file_size: job.max_file_size,
             changed_files: job.settings.changed_files,
             settle,
-            ready_marker: job
-                .settings
-                .ready_marker
-                .as_deref()
-                .zip(marked.as_ref()),
+            ready_marker: job.settings.ready_marker.as_deref().zip(marked.as_ref()),
             contents: &contents,
         };
         let plan = crate::plan::plan(&listing.files, &ledger, &rules);
@@ -593,7 +621,10 @@ async fn identify(
 ) -> HashMap<(String, String), String> {
     let settled: HashSet<(&str, &str)> = ledger
         .iter()
-        .filter(|r| r.status != crate::model::LedgerStatus::Failed && r.status != crate::model::LedgerStatus::Forgotten)
+        .filter(|r| {
+            r.status != crate::model::LedgerStatus::Failed
+                && r.status != crate::model::LedgerStatus::Forgotten
+        })
         .map(|r| (r.file_path.as_str(), r.file_version.as_str()))
         .collect();
     let sizes: HashSet<u64> = ledger
@@ -621,7 +652,11 @@ async fn identify(
 }
 
 /// The folders under the job's prefix that hold a ready marker named `marker`.
-async fn marked_folders(store: &Store, pattern: &FilePattern, marker: &str) -> Result<HashSet<String>> {
+async fn marked_folders(
+    store: &Store,
+    pattern: &FilePattern,
+    marker: &str,
+) -> Result<HashSet<String>> {
     let markers = FilePattern::new(pattern.prefix(), marker)?;
     Ok(store
         .list(&markers)

@@ -521,7 +521,10 @@ async fn runs_queue_log_and_incidents_open_once(c: &dyn Catalog) {
     c.update_job(&changed, &changes).await.unwrap();
     let stored = c.job("tx").await.unwrap();
     assert_eq!(stored.settings, changed.settings);
-    assert_eq!((stored.file_pattern.as_str(), stored.max_file_size), ("u_*.csv", 7));
+    assert_eq!(
+        (stored.file_pattern.as_str(), stored.max_file_size),
+        ("u_*.csv", 7)
+    );
     let history = c.job_changes(job.id).await.unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].changes, changes);

@@ -508,22 +508,38 @@ async fn a_redelivery_of_the_same_bytes_is_already_loaded(b: &Backend) {
     };
     engine.create_job(req).await.unwrap();
     let quiet = Arc::new(Quiet);
-    let run = engine.run("tx", RunOptions::default(), quiet.clone()).await.unwrap();
+    let run = engine
+        .run("tx", RunOptions::default(), quiet.clone())
+        .await
+        .unwrap();
     assert_eq!(run.rows_loaded, 2, "{:?}", b.provider);
     b.put_later("in/a.csv", same).await;
     b.put_later("in/copy.csv", same).await;
-    let run = engine.run("tx", RunOptions::default(), quiet.clone()).await.unwrap();
+    let run = engine
+        .run("tx", RunOptions::default(), quiet.clone())
+        .await
+        .unwrap();
     assert_eq!(run.files_loaded, 0, "{:?}: {:?}", b.provider, run.files);
     assert!(
-        run.files.iter().all(|f| f.outcome == FileOutcome::SkippedSameContent),
+        run.files
+            .iter()
+            .all(|f| f.outcome == FileOutcome::SkippedSameContent),
         "{:?}: {:?}",
         b.provider,
         run.files
     );
     assert_eq!(engine.table_rows("tx").await.unwrap(), 2);
     b.put_later("in/a.csv", "id,v\n5,6\n7,8\n9,10\n").await;
-    let run = engine.run("tx", RunOptions::default(), quiet.clone()).await.unwrap();
-    assert_eq!((run.files_loaded, run.rows_loaded), (1, 3), "{:?}", run.files);
+    let run = engine
+        .run("tx", RunOptions::default(), quiet.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        (run.files_loaded, run.rows_loaded),
+        (1, 3),
+        "{:?}",
+        run.files
+    );
     assert_eq!(
         engine.table_rows("tx").await.unwrap(),
         3,
@@ -558,7 +574,11 @@ async fn reads_are_pinned_to_the_listed_version(b: &Backend) {
     let now = store.list(&pattern).await.unwrap().files[0].clone();
     let hash = store.content_hash(&now).await.unwrap();
     if let Some(checksum) = &now.checksum {
-        assert_eq!(checksum, &hash, "{:?}: the store's MD5 is the content's", b.provider);
+        assert_eq!(
+            checksum, &hash,
+            "{:?}: the store's MD5 is the content's",
+            b.provider
+        );
     }
     match b.provider {
         Provider::S3 | Provider::Gcs => assert!(now.checksum.is_some(), "{:?}", b.provider),

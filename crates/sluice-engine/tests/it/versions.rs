@@ -74,7 +74,11 @@ async fn a_touch_a_copy_or_a_redelivery_of_the_same_bytes_is_not_loaded_again() 
     assert_eq!(env.rows("same").await, 2);
 
     // A copy under another name, and the same bytes delivered again over the original.
-    std::fs::copy(env.drop_dir().join("a.csv"), env.drop_dir().join("a (1).csv")).unwrap();
+    std::fs::copy(
+        env.drop_dir().join("a.csv"),
+        env.drop_dir().join("a (1).csv"),
+    )
+    .unwrap();
     env.write("a.csv", A, 5);
     let run = env.run("same").await;
     assert_eq!(run.files_loaded, 0, "{:?}", run.files);
@@ -84,14 +88,25 @@ async fn a_touch_a_copy_or_a_redelivery_of_the_same_bytes_is_not_loaded_again() 
             .iter()
             .all(|f| f.outcome == FileOutcome::SkippedSameContent)
     );
-    let copy = run.files.iter().find(|f| f.file_path == "a (1).csv").unwrap();
-    assert!(copy.message.as_deref().unwrap().contains("a.csv"), "{copy:?}");
+    let copy = run
+        .files
+        .iter()
+        .find(|f| f.file_path == "a (1).csv")
+        .unwrap();
+    assert!(
+        copy.message.as_deref().unwrap().contains("a.csv"),
+        "{copy:?}"
+    );
     assert_eq!(env.rows("same").await, 2);
 
     // The ledger keeps each version, the repeats with the file they repeat; the next run
     // passes over them without reading them again.
     let ledger = env.engine.processed_files("same").await.unwrap();
-    assert!(ledger.iter().all(|p| p.content.as_deref().is_some_and(|c| c.starts_with("md5:"))));
+    assert!(
+        ledger
+            .iter()
+            .all(|p| p.content.as_deref().is_some_and(|c| c.starts_with("md5:")))
+    );
     assert_eq!(
         ledger.iter().filter(|p| p.same_as.is_some()).count(),
         3,
@@ -123,7 +138,12 @@ async fn a_changed_file_follows_the_jobs_policy() {
 
     // reload: the file's rows are its new content, in one transaction with its marker.
     let run = env.run("reload").await;
-    assert_eq!((run.files_loaded, run.rows_loaded), (1, 3), "{:?}", run.files);
+    assert_eq!(
+        (run.files_loaded, run.rows_loaded),
+        (1, 3),
+        "{:?}",
+        run.files
+    );
     assert_eq!(env.rows("reload").await, 3);
     assert_eq!(
         lineage(&env, "reload").await,
@@ -198,14 +218,23 @@ async fn latest_only_takes_the_newest_unprocessed_file_run_after_run() {
 async fn replace_with_several_files_replaces_the_table_with_all_of_them_at_once() {
     let env = Env::new().await;
     for i in 0..4 {
-        env.write(&format!("part-{i}.csv"), &format!("id,amount\n{i},1\n{}1,2\n", i + 1), 30 - i);
+        env.write(
+            &format!("part-{i}.csv"),
+            &format!("id,amount\n{i},1\n{}1,2\n", i + 1),
+            30 - i,
+        );
     }
     let mut req = env.request("export", "part-*.csv");
     req.load_latest_only = false;
     req.load_type = LoadMode::Replace;
     env.engine.create_job(req).await.unwrap();
     let run = env.run("export").await;
-    assert_eq!((run.files_loaded, run.rows_loaded), (4, 8), "{:?}", run.files);
+    assert_eq!(
+        (run.files_loaded, run.rows_loaded),
+        (4, 8),
+        "{:?}",
+        run.files
+    );
     assert_eq!(env.rows("export").await, 8, "every part, not the last one");
 
     // The next export: two parts, one of them bad. Nothing is replaced.
@@ -224,7 +253,12 @@ async fn replace_with_several_files_replaces_the_table_with_all_of_them_at_once(
     // Fixed: both replace the table together.
     env.write("part-6.csv", "id,amount\n6,1\n", 3);
     let run = env.run("export").await;
-    assert_eq!((run.files_loaded, run.rows_loaded), (2, 2), "{:?}", run.files);
+    assert_eq!(
+        (run.files_loaded, run.rows_loaded),
+        (2, 2),
+        "{:?}",
+        run.files
+    );
     assert_eq!(env.rows("export").await, 2);
 }
 
@@ -245,7 +279,10 @@ async fn files_wait_for_their_settle_time_and_their_folders_ready_marker() {
         .iter()
         .find(|f| f.outcome == FileOutcome::Waiting)
         .unwrap();
-    assert!(waiting.message.as_deref().unwrap().contains("not settled"), "{waiting:?}");
+    assert!(
+        waiting.message.as_deref().unwrap().contains("not settled"),
+        "{waiting:?}"
+    );
     assert_eq!(run.files_failed, 0);
 
     let mut settings = JobSettings::default();
@@ -259,13 +296,20 @@ async fn files_wait_for_their_settle_time_and_their_folders_ready_marker() {
     env.engine.create_job(req).await.unwrap();
     let plan = env.engine.plan("marker", None).await.unwrap();
     assert_eq!(plan.files_to_load, 0);
-    assert!(plan.files.iter().all(|p| matches!(p.reason, Reason::NoMarker { .. })));
+    assert!(
+        plan.files
+            .iter()
+            .all(|p| matches!(p.reason, Reason::NoMarker { .. }))
+    );
     env.write("out/b/_SUCCESS", "", 1);
     let run = env.run("marker").await;
     let by: std::collections::HashMap<_, _> = outcomes(&run).into_iter().collect();
     assert_eq!(by["out/b/part-0.csv"], FileOutcome::Loaded);
     assert_eq!(by["out/a/part-0.csv"], FileOutcome::Waiting);
-    assert!(!by.contains_key("out/b/_SUCCESS"), "the marker is not loaded");
+    assert!(
+        !by.contains_key("out/b/_SUCCESS"),
+        "the marker is not loaded"
+    );
     assert_eq!(env.rows("marker").await, 3);
 }
 
@@ -294,14 +338,23 @@ async fn the_plan_says_what_the_next_run_does_and_why_without_loading() {
         )
     );
     assert_eq!(by["t_3.csv"], (Action::Load, Reason::New));
-    let extra = plan.schema.iter().find(|s| s.file_path == "t_2.csv").unwrap();
+    let extra = plan
+        .schema
+        .iter()
+        .find(|s| s.file_path == "t_2.csv")
+        .unwrap();
     assert!(!extra.matches);
     assert_eq!(extra.diff.as_ref().unwrap().added[0].name, "extra");
     // Nothing was loaded to find out.
     assert_eq!(env.rows("plan").await, 2);
     let json = serde_json::to_value(&plan).unwrap();
     assert_eq!(json["files"][0]["action"], "load");
-    assert!(json["files"][0]["detail"].as_str().unwrap().contains("changed"));
+    assert!(
+        json["files"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("changed")
+    );
 }
 
 #[tokio::test]
@@ -391,7 +444,10 @@ async fn a_job_changes_after_creation_with_its_history_and_a_plan_first() {
         .iter()
         .find(|c| c.field == "file_pattern")
         .unwrap();
-    assert_eq!((pattern.old.as_str(), pattern.new.as_str()), ("a_*.csv", "*_1.csv"));
+    assert_eq!(
+        (pattern.old.as_str(), pattern.new.as_str()),
+        ("a_*.csv", "*_1.csv")
+    );
     assert_eq!(env.run("edit").await.files_loaded, 1);
 
     // A change the job cannot take is refused by field, and nothing is saved.
@@ -442,7 +498,12 @@ async fn a_file_rewritten_after_its_listing_is_not_loaded_under_the_listed_versi
     let ledger = env.engine.processed_files("pinned").await.unwrap();
     assert_eq!(ledger.len(), 1, "{ledger:?}");
     assert!(ledger[0].is_loaded());
-    assert!(lineage(&env, "pinned").await.iter().all(|(f, _, _)| f == "a.csv"));
+    assert!(
+        lineage(&env, "pinned")
+            .await
+            .iter()
+            .all(|(f, _, _)| f == "a.csv")
+    );
 }
 
 #[tokio::test]
@@ -460,7 +521,9 @@ async fn a_job_made_again_over_a_kept_table_does_not_load_its_files_twice() {
     let err = env.engine.create_job(req.clone()).await.unwrap_err();
     let message = err.to_string();
     assert!(
-        matches!(err, sluice_engine::Error::Conflict(_)) && message.contains("no job has") && message.contains("t_1.csv"),
+        matches!(err, sluice_engine::Error::Conflict(_))
+            && message.contains("no job has")
+            && message.contains("t_1.csv"),
         "{message}"
     );
     // A second job beside a live one on the same table is not refused: its loads are the

@@ -121,7 +121,9 @@ impl BigQuerySink {
             json!({"sourceFormat": "NEWLINE_DELIMITED_JSON", "ignoreUnknownValues": false}),
         );
         let in_file = |what: &str, step: &str, e: ApiError| {
-            self.error(format!("{what}: {step} of load job {job_id} into {table}: {e}"))
+            self.error(format!(
+                "{what}: {step} of load job {job_id} into {table}: {e}"
+            ))
         };
         let session = self
             .client
@@ -202,7 +204,9 @@ impl BigQuerySink {
         let stage = TableName::parse(&format!(
             "{}.{}",
             self.dataset_of(table),
-            format!("{job_id}_stage").replace('-', "_").to_ascii_lowercase()
+            format!("{job_id}_stage")
+                .replace('-', "_")
+                .to_ascii_lowercase()
         ))
         .map_err(|e| self.error(format!("{what}: staging table: {e}")))?;
         self.drop_table(&stage).await?;
@@ -216,7 +220,14 @@ impl BigQuerySink {
         let stage_job = format!("{job_id}_stage");
         let result = async {
             let (state, parts) = self
-                .upload(&stage_job, &stage, columns, LoadMode::Replace, load.parts, &what)
+                .upload(
+                    &stage_job,
+                    &stage,
+                    columns,
+                    LoadMode::Replace,
+                    load.parts,
+                    &what,
+                )
                 .await?;
             let staged = FileLoad {
                 load_id: stage_job.clone(),
@@ -226,7 +237,10 @@ impl BigQuerySink {
             let names: Vec<String> = columns.iter().map(|c| format!("`{}`", c.name)).collect();
             let mut script = String::from("BEGIN TRANSACTION;\n");
             if load.mode == LoadMode::Replace {
-                script.push_str(&format!("DELETE FROM {} WHERE TRUE;\n", self.sql_table(table)));
+                script.push_str(&format!(
+                    "DELETE FROM {} WHERE TRUE;\n",
+                    self.sql_table(table)
+                ));
             } else if !replaced.is_empty() {
                 script.push_str(&format!(
                     "DELETE FROM {} WHERE {} IN ({});\n",
@@ -360,9 +374,15 @@ impl Sink for BigQuerySink {
                 rows.iter()
                     .map(|r| TableLoad {
                         load_id: String::new(),
-                        file_paths: vec![r.first().and_then(|v| v.as_str()).unwrap_or("").to_string()],
+                        file_paths: vec![
+                            r.first().and_then(|v| v.as_str()).unwrap_or("").to_string(),
+                        ],
                         file_version: String::new(),
-                        rows: r.get(1).and_then(|v| v.as_str()).and_then(|n| n.parse().ok()).unwrap_or(0),
+                        rows: r
+                            .get(1)
+                            .and_then(|v| v.as_str())
+                            .and_then(|n| n.parse().ok())
+                            .unwrap_or(0),
                     })
                     .collect(),
             ));
@@ -391,9 +411,9 @@ impl Sink for BigQuerySink {
             &format!("{}delete_{}", self.config.job_id_prefix, uuid_like()),
             &sql,
         )
-            .await
-            .map(|_| 0)
-            .map_err(|e| e.about(file_path))
+        .await
+        .map(|_| 0)
+        .map_err(|e| e.about(file_path))
     }
 
     fn loads_directly(&self, source: &DirectSource) -> bool {

@@ -50,7 +50,10 @@ impl std::fmt::Debug for DuckDbSink {
 
 enum Msg {
     /// The next part (file) begins.
-    Part { path: String, replace_rows: bool },
+    Part {
+        path: String,
+        replace_rows: bool,
+    },
     Batch(RecordBatch),
     /// Every part was sent: commit.
     Done,
@@ -211,9 +214,11 @@ impl Sink for DuckDbSink {
                                     params![path],
                                 )?;
                             }
-                            appender = Some(
-                                conn.appender_to_db(table.name(), table.schema().unwrap_or("main"))?,
-                            );
+                            appender =
+                                Some(conn.appender_to_db(
+                                    table.name(),
+                                    table.schema().unwrap_or("main"),
+                                )?);
                             parts.push(0);
                         }
                         Some(Msg::Batch(batch)) => {
@@ -341,7 +346,10 @@ impl Sink for DuckDbSink {
             let mut stmt = c.prepare("SELECT rows FROM _sluice_loads WHERE load_id = ?")?;
             let mut rows = stmt.query(params![id])?;
             match rows.next()? {
-                Some(r) => Ok(Some(LoadReceipt::new(id.clone(), r.get::<_, i64>(0)? as u64))),
+                Some(r) => Ok(Some(LoadReceipt::new(
+                    id.clone(),
+                    r.get::<_, i64>(0)? as u64,
+                ))),
                 None => Ok(None),
             }
         })
@@ -354,9 +362,12 @@ impl Sink for DuckDbSink {
         let name = table.to_string();
         self.with_conn(move |c| {
             c.execute_batch("BEGIN TRANSACTION")?;
-            let done = c
-                .execute_batch(&sql)
-                .and_then(|()| c.execute("DELETE FROM _sluice_loads WHERE table_name = ?", params![name]));
+            let done = c.execute_batch(&sql).and_then(|()| {
+                c.execute(
+                    "DELETE FROM _sluice_loads WHERE table_name = ?",
+                    params![name],
+                )
+            });
             match done {
                 Ok(_) => c.execute_batch("COMMIT"),
                 Err(e) => {

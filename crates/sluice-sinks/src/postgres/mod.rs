@@ -277,7 +277,9 @@ impl Sink for PostgresSink {
                     &[&file],
                 )
                 .await
-                .map_err(|e| self.sql_error(e, &at(&file, "deleting the rows of its earlier version")))?;
+                .map_err(|e| {
+                    self.sql_error(e, &at(&file, "deleting the rows of its earlier version"))
+                })?;
             }
             let mut copy = Box::pin(
                 tx.copy_in::<_, bytes::Bytes>(copy_sql.as_str())
@@ -365,15 +367,22 @@ impl Sink for PostgresSink {
         rows.iter()
             .map(|r| {
                 Ok(TableLoad {
-                    load_id: r.try_get(0).map_err(|e| self.sql_error(e, "reading _sluice_loads"))?,
+                    load_id: r
+                        .try_get(0)
+                        .map_err(|e| self.sql_error(e, "reading _sluice_loads"))?,
                     file_paths: r
                         .try_get::<_, String>(1)
                         .map_err(|e| self.sql_error(e, "reading _sluice_loads"))?
                         .split('\n')
                         .map(str::to_string)
                         .collect(),
-                    file_version: r.try_get(2).map_err(|e| self.sql_error(e, "reading _sluice_loads"))?,
-                    rows: r.try_get::<_, i64>(3).map_err(|e| self.sql_error(e, "reading _sluice_loads"))? as u64,
+                    file_version: r
+                        .try_get(2)
+                        .map_err(|e| self.sql_error(e, "reading _sluice_loads"))?,
+                    rows: r
+                        .try_get::<_, i64>(3)
+                        .map_err(|e| self.sql_error(e, "reading _sluice_loads"))?
+                        as u64,
                 })
             })
             .collect::<Result<Vec<_>>>()
@@ -392,7 +401,9 @@ impl Sink for PostgresSink {
                 &[&file_path],
             )
             .await
-            .map_err(|e| self.sql_error(e, &format!("deleting the rows of {file_path} from {table}")))
+            .map_err(|e| {
+                self.sql_error(e, &format!("deleting the rows of {file_path} from {table}"))
+            })
     }
 
     async fn was_loaded(&self, load_id: &str) -> Result<Option<LoadReceipt>> {
@@ -405,11 +416,9 @@ impl Sink for PostgresSink {
             )
             .await
             .map_err(|e| self.sql_error(e, "cannot read _sluice_loads"))?;
-        row.map(|r| {
-            Ok(LoadReceipt::new(load_id, r.try_get::<_, i64>(0)? as u64))
-        })
-        .transpose()
-        .map_err(|e| self.sql_error(e, "cannot read _sluice_loads"))
+        row.map(|r| Ok(LoadReceipt::new(load_id, r.try_get::<_, i64>(0)? as u64)))
+            .transpose()
+            .map_err(|e| self.sql_error(e, "cannot read _sluice_loads"))
     }
 
     /// Drops the table with its markers: the loads it held are gone with it.

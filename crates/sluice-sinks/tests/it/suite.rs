@@ -10,10 +10,10 @@ use arrow::array::{
 use futures::StreamExt;
 use sluice_core::format::BatchStream;
 use sluice_core::names::TableName;
+use sluice_core::schema::lineage;
 use sluice_core::schema::{
     Column, Mode, NUMERIC_PRECISION, NUMERIC_SCALE, UTC, WarehouseType, arrow_schema,
 };
-use sluice_core::schema::lineage;
 use sluice_sinks::{BuiltSink, FileLoad, Load, LoadMode, Part};
 
 fn all_types() -> Vec<Column> {
@@ -546,18 +546,32 @@ pub async fn parts_commit_together_and_a_files_rows_are_replaced(sink: &dyn Buil
         .load_parts(
             &table,
             &columns,
-            load("two", LoadMode::Append, vec![part("a.csv", &[1, 2], false), part("b.csv", &[3, 4, 5], false)]),
+            load(
+                "two",
+                LoadMode::Append,
+                vec![
+                    part("a.csv", &[1, 2], false),
+                    part("b.csv", &[3, 4, 5], false),
+                ],
+            ),
         )
         .await
         .unwrap();
     assert_eq!((receipt.rows, receipt.parts.clone()), (5, vec![2, 3]));
-    assert_eq!(sink.was_loaded("two").await.unwrap().map(|r| r.rows), Some(5));
+    assert_eq!(
+        sink.was_loaded("two").await.unwrap().map(|r| r.rows),
+        Some(5)
+    );
     assert_eq!(sink.count_rows(&table).await.unwrap(), 5);
 
     // a.csv changed: its two rows are replaced by its one new row.
-    sink.load_parts(&table, &columns, load("a2", LoadMode::Append, vec![part("a.csv", &[9], true)]))
-        .await
-        .unwrap();
+    sink.load_parts(
+        &table,
+        &columns,
+        load("a2", LoadMode::Append, vec![part("a.csv", &[9], true)]),
+    )
+    .await
+    .unwrap();
     assert_eq!(sink.count_rows(&table).await.unwrap(), 4);
 
     // A part that fails: neither part's rows, nor the marker.
@@ -570,7 +584,11 @@ pub async fn parts_commit_together_and_a_files_rows_are_replaced(sink: &dyn Buil
             batches: stream(vec![Err(sluice_core::Error::parse("d.csv", "bad row"))]),
         },
     ];
-    assert!(sink.load_parts(&table, &columns, load("bad", LoadMode::Append, failing)).await.is_err());
+    assert!(
+        sink.load_parts(&table, &columns, load("bad", LoadMode::Append, failing))
+            .await
+            .is_err()
+    );
     assert_eq!(sink.count_rows(&table).await.unwrap(), 4);
     assert_eq!(sink.was_loaded("bad").await.unwrap(), None);
 
@@ -578,7 +596,11 @@ pub async fn parts_commit_together_and_a_files_rows_are_replaced(sink: &dyn Buil
     sink.load_parts(
         &table,
         &columns,
-        load("all", LoadMode::Replace, vec![part("e.csv", &[1], false), part("f.csv", &[2, 3], false)]),
+        load(
+            "all",
+            LoadMode::Replace,
+            vec![part("e.csv", &[1], false), part("f.csv", &[2, 3], false)],
+        ),
     )
     .await
     .unwrap();

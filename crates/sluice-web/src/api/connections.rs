@@ -108,7 +108,14 @@ pub async fn list_files(
     let (listing, next_cursor, complete) = if by_name {
         let (listing, next) = s
             .engine
-            .list_files_page(&name, &q.prefix, &pattern, q.cursor.as_deref(), limit, q.max_file_size)
+            .list_files_page(
+                &name,
+                &q.prefix,
+                &pattern,
+                q.cursor.as_deref(),
+                limit,
+                q.max_file_size,
+            )
             .await?;
         (listing, next, None)
     } else {

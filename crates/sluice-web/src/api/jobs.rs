@@ -122,12 +122,17 @@ impl ScheduleFields {
                 ));
             }
             ("cron", _) => self.schedule_cron.clone().ok_or_else(|| {
-                bad_field("schedule_cron", "a cron schedule needs schedule_cron".into())
+                bad_field(
+                    "schedule_cron",
+                    "a cron schedule needs schedule_cron".into(),
+                )
             })?,
             (other, _) => {
                 return Err(bad_field(
                     "schedule_type",
-                    format!("unknown schedule_type '{other}'; expected manual, hourly, daily, weekly or cron"),
+                    format!(
+                        "unknown schedule_type '{other}'; expected manual, hourly, daily, weekly or cron"
+                    ),
                 ));
             }
         };
@@ -220,7 +225,8 @@ pub async fn create(
     if body.is_file_based == Some(false) {
         return Err(bad_field(
             "is_file_based",
-            "sluice jobs load files from a connection; is_file_based must be true (or left out)".into(),
+            "sluice jobs load files from a connection; is_file_based must be true (or left out)"
+                .into(),
         ));
     }
     let connection = match body.connection_id {
@@ -376,7 +382,9 @@ pub async fn update(
     let (update, dry_run) = body.update()?;
     let preview = s.engine.preview_job_update(&name, update.clone()).await?;
     if dry_run {
-        return Ok(Json(json!({"status": "success", "dry_run": true, "plan": preview, "changes": preview.changes})));
+        return Ok(Json(
+            json!({"status": "success", "dry_run": true, "plan": preview, "changes": preview.changes}),
+        ));
     }
     let job = s.engine.update_job(&name, update).await?;
     Ok(Json(
@@ -423,9 +431,9 @@ pub async fn file_action(
     Path((name, action)): Path<(String, String)>,
     Body(body): Body<FileActionBody>,
 ) -> Answer {
-    let action: FileAction = action.parse().map_err(|e| {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", e)
-    })?;
+    let action: FileAction = action
+        .parse()
+        .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "not_found", e))?;
     if body.delete_rows && action != FileAction::Forget {
         return Err(bad_field(
             "delete_rows",

@@ -97,7 +97,10 @@ async fn test_list_files_and_detect() {
         ),
         (Some(3), 2)
     );
-    assert_eq!((&body["order"], &body["complete"]), (&json!("newest"), &json!(true)));
+    assert_eq!(
+        (&body["order"], &body["complete"]),
+        (&json!("newest"), &json!(true))
+    );
     assert_eq!(body["next_cursor"], Value::Null);
     let f = &body["files"][0];
     assert!(

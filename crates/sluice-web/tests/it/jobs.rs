@@ -160,7 +160,9 @@ async fn the_original_systems_fields_are_honoured_and_unknown_ones_refused() {
     let (_, list) = api.get("/api/connections/").await;
     let id = list["connections"][0]["id"].as_i64().unwrap();
     let (status, files) = api
-        .get(&format!("/api/connections/{id}/list-files/?pattern=sales_*.csv"))
+        .get(&format!(
+            "/api/connections/{id}/list-files/?pattern=sales_*.csv"
+        ))
         .await;
     assert_eq!(status, StatusCode::OK, "{files}");
     assert_eq!(files["files"][0]["name"], "sales_1.csv", "{files}");
@@ -201,14 +203,25 @@ async fn the_original_systems_fields_are_honoured_and_unknown_ones_refused() {
     let (status, body) = api.post("/api/jobs", typo).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(
-        body["message"].as_str().unwrap().contains("bigquery_tabel_name"),
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("bigquery_tabel_name"),
         "{body}"
     );
     let (status, body) = api
-        .call("PATCH", "/api/jobs/sales", Some(json!({"shedule": "hourly"})), None)
+        .call(
+            "PATCH",
+            "/api/jobs/sales",
+            Some(json!({"shedule": "hourly"})),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("shedule"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("shedule"),
+        "{body}"
+    );
     let mut not_files = job.clone();
     not_files["name"] = json!("sales3");
     not_files["is_file_based"] = json!(false);
@@ -241,7 +254,10 @@ async fn plans_file_actions_and_changes_with_history() {
     assert_eq!(plan["plan"]["schema"][0]["matches"], true);
     api.run_now_and_wait("tx", Duration::from_secs(30)).await;
     let (_, plan) = api.get("/api/jobs/tx/plan").await;
-    assert_eq!(plan["plan"]["files"][0]["reason"], "already_loaded", "{plan}");
+    assert_eq!(
+        plan["plan"]["files"][0]["reason"], "already_loaded",
+        "{plan}"
+    );
 
     let (status, body) = api
         .post(
@@ -258,7 +274,10 @@ async fn plans_file_actions_and_changes_with_history() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let (status, body) = api
-        .post("/api/jobs/tx/files/explode", json!({"file_path": "t_1.csv"}))
+        .post(
+            "/api/jobs/tx/files/explode",
+            json!({"file_path": "t_1.csv"}),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 
@@ -276,7 +295,10 @@ async fn plans_file_actions_and_changes_with_history() {
     assert_eq!(body["dry_run"], true);
     assert_eq!(body["plan"]["files"].as_array().unwrap().len(), 2, "{body}");
     let (_, job) = api.get("/api/jobs/tx").await;
-    assert_eq!(job["job"]["file_pattern"], "t_*.csv", "a dry run saves nothing");
+    assert_eq!(
+        job["job"]["file_pattern"], "t_*.csv",
+        "a dry run saves nothing"
+    );
     let (status, body) = api
         .call(
             "PATCH",
@@ -294,11 +316,18 @@ async fn plans_file_actions_and_changes_with_history() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|c| c["field"] == "file_pattern" && c["old"] == "t_*.csv" && c["new"] == "*_1.csv"),
+            .any(|c| c["field"] == "file_pattern"
+                && c["old"] == "t_*.csv"
+                && c["new"] == "*_1.csv"),
         "{history}"
     );
     let (status, body) = api
-        .call("PATCH", "/api/jobs/tx", Some(json!({"changed_files": "sometimes"})), None)
+        .call(
+            "PATCH",
+            "/api/jobs/tx",
+            Some(json!({"changed_files": "sometimes"})),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["details"]["fields"][0]["field"], "changed_files");
