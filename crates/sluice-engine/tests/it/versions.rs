@@ -267,8 +267,10 @@ async fn files_wait_for_their_settle_time_and_their_folders_ready_marker() {
     let env = Env::new().await;
     env.write("out/a/part-0.csv", A, 0);
     env.write("out/b/part-0.csv", A2, 30);
-    let mut settings = JobSettings::default();
-    settings.settle_time_seconds = 600;
+    let settings = JobSettings {
+        settle_time_seconds: 600,
+        ..JobSettings::default()
+    };
     job(&env, "settle", "part-*.csv", settings).await;
     let run = env.run("settle").await;
     let by: std::collections::HashMap<_, _> = outcomes(&run).into_iter().collect();
@@ -285,8 +287,10 @@ async fn files_wait_for_their_settle_time_and_their_folders_ready_marker() {
     );
     assert_eq!(run.files_failed, 0);
 
-    let mut settings = JobSettings::default();
-    settings.ready_marker = Some("_SUCCESS".into());
+    let settings = JobSettings {
+        ready_marker: Some("_SUCCESS".into()),
+        ..JobSettings::default()
+    };
     let mut req = env.request("marker", "*");
     req.file_path_prefix = "out".into();
     req.load_latest_only = false;
