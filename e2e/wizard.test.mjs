@@ -386,6 +386,8 @@ test("a run asked for while another runs waits in the queue, and says so", async
 
 test("the job page shows the next run, acts on a file and changes the job after a preview", async () => {
   writeFileSync(join(drop, "transactions_2024-11-23.csv"), csv(40001, 10));
+  const { plan } = await getJSON("/api/jobs/daily-transactions/plan");
+  assert.ok(plan && plan.files.some((f) => f.file_path === "transactions_2024-11-23.csv"), JSON.stringify(plan).slice(0, 1500));
   await page.goto(base + "/#/jobs/daily-transactions");
   await page.waitForSelector("#plan-table");
   const row = (file) => page.locator(`#plan-table tr[data-file="${file}"]`);
