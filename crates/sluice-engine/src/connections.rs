@@ -56,6 +56,18 @@ pub struct FileListing {
     pub warnings: Vec<String>,
 }
 
+impl ListedFile {
+    /// A listed file as people see it, marked if it is over the size limit `max`.
+    fn of(f: sluice_core::storage::FileEntry, max: u64) -> Self {
+        Self {
+            over_limit: f.size > max,
+            name: f.path,
+            size: f.size,
+            last_modified: f.last_modified,
+        }
+    }
+}
+
 /// What a connection or job name may be, as a regular expression (for forms).
 pub const NAME_PATTERN: &str = "^[A-Za-z0-9_-]{1,64}$";
 
@@ -217,12 +229,7 @@ impl Connections {
             .files
             .into_iter()
             .take(limit.unwrap_or(usize::MAX))
-            .map(|f| ListedFile {
-                over_limit: f.size > max,
-                name: f.path,
-                size: f.size,
-                last_modified: f.last_modified,
-            })
+            .map(|f| ListedFile::of(f, max))
             .collect();
         let (suggestion, hint) = match nothing {
             Some(e @ Error::NoFiles { .. }) => (Some(e.to_string()), e.hint().cloned()),
@@ -261,12 +268,7 @@ impl Connections {
         let files: Vec<ListedFile> = page
             .files
             .into_iter()
-            .map(|f| ListedFile {
-                over_limit: f.size > max,
-                name: f.path,
-                size: f.size,
-                last_modified: f.last_modified,
-            })
+            .map(|f| ListedFile::of(f, max))
             .collect();
         Ok((
             FileListing {

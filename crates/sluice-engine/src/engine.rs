@@ -332,7 +332,7 @@ impl Engine {
     async fn plan_of(&self, job: &Job, all_files: Option<bool>) -> Result<PlanReport> {
         let store = self.connections.store(&job.connection).await?;
         let latest_only = !all_files.unwrap_or(!job.load_latest_only);
-        let survey = self.runner.survey(job, &store, latest_only).await?;
+        let survey = self.runner.survey(job, &store, latest_only, true).await?;
         Ok(PlanReport::new(job, &store, survey.plan.files, latest_only).await)
     }
 

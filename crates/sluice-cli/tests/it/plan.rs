@@ -7,21 +7,7 @@ use crate::{Cli, rows, stderr};
 fn plan_shows_the_next_run_and_files_are_skipped_retried_and_forgotten() {
     let cli = Cli::new();
     cli.write("t_1.csv", &rows(1, 3));
-    cli.add_local();
-    cli.ok(&[
-        "jobs",
-        "create",
-        "tx",
-        "--connection",
-        "local",
-        "--pattern",
-        "t_*.csv",
-        "--all-files",
-        "--settle-time",
-        "0",
-        "--changed-files",
-        "reload",
-    ]);
+    cli.setup_job(&["--settle-time", "0", "--changed-files", "reload"]);
     let plan = cli.ok(&["plan", "tx"]);
     assert!(
         plan.contains("1 to load") && plan.contains("t_1.csv") && plan.contains("new"),

@@ -55,6 +55,13 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
+    /// The failure as a file's outcome in its run record.
+    pub(crate) fn onto(&self, record: &mut crate::model::RunFile) {
+        record.outcome = self.outcome;
+        record.message = Some(self.message.clone());
+        record.hint = self.hint.clone();
+    }
+
     /// A reader's or gate's error as the file's outcome.
     pub(crate) fn from_core(e: sluice_core::Error) -> Self {
         let outcome = match &e {
@@ -121,6 +128,30 @@ impl<'a> FilePipeline<'a> {
         }
     }
 
+    /// Loads `parts` into the job's table as one load, `load_id`, in the job's mode.
+    async fn commit(
+        &self,
+        load_id: &str,
+        parts: Vec<Part>,
+    ) -> Result<sluice_sinks::LoadReceipt, sluice_sinks::Error> {
+        let load = Load {
+            load_id: load_id.to_string(),
+            mode: self.job.load_type,
+            parts,
+        };
+        self.sink
+            .load_parts(&self.job.table_name, &self.job.table_columns(), load)
+            .await
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        self.store
+    }
+
+    pub(crate) fn sink(&self) -> &dyn Sink {
+        self.sink
+    }
+
     /// A file's batches after the reader: the row stages, the lineage columns, progress.
     fn staged(&self, file: &FileEntry, mut batches: BatchStream) -> BatchStream {
         for stage in &self.stages {
@@ -182,16 +213,7 @@ impl<'a> FilePipeline<'a> {
             batches: self.staged(file, batches),
         };
         let receipt = self
-            .sink
-            .load_parts(
-                &self.job.table_name,
-                &self.job.table_columns(),
-                Load {
-                    load_id: load.load_id.clone(),
-                    mode: self.job.load_type,
-                    parts: vec![part],
-                },
-            )
+            .commit(&load.load_id, vec![part])
             .await
             .map_err(|e| Failure::from_sink(file, e))?;
         Ok(Loaded {
@@ -238,31 +260,19 @@ impl<'a> FilePipeline<'a> {
                 batches: self.staged(file, batches),
             });
         }
-        let receipt = self
-            .sink
-            .load_parts(
-                &self.job.table_name,
-                &self.job.table_columns(),
-                Load {
-                    load_id: load_id.to_string(),
-                    mode: self.job.load_type,
-                    parts,
-                },
-            )
-            .await
-            .map_err(|e| {
-                let at = match &e {
-                    sluice_sinks::Error::Source(core) => {
-                        let m = core.to_string();
-                        files
-                            .iter()
-                            .position(|f| m.starts_with(&f.path))
-                            .unwrap_or(0)
-                    }
-                    _ => 0,
-                };
-                (at, Failure::from_sink(files[at], e))
-            })?;
+        let receipt = self.commit(load_id, parts).await.map_err(|e| {
+            let at = match &e {
+                sluice_sinks::Error::Source(core) => {
+                    let m = core.to_string();
+                    files
+                        .iter()
+                        .position(|f| m.starts_with(&f.path))
+                        .unwrap_or(0)
+                }
+                _ => 0,
+            };
+            (at, Failure::from_sink(files[at], e))
+        })?;
         let mut counts = receipt.parts.into_iter();
         Ok(empty
             .into_iter()

@@ -2,7 +2,7 @@
 //! settled; tried again after a transient failure.
 
 use sluice_core::storage::{FileEntry, Store};
-use sluice_sinks::{FileLoad, Sink};
+use sluice_sinks::FileLoad;
 
 use super::Runner;
 use super::log::Level;
@@ -22,8 +22,6 @@ impl Runner {
         job: &Job,
         run_id: i64,
         pipeline: &FilePipeline<'_>,
-        sink: &dyn Sink,
-        store: &Store,
         take: &Take,
     ) -> Result<FileResult> {
         let file = &take.file;
@@ -31,25 +29,20 @@ impl Runner {
         let mut wait = policy.backoff;
         let mut attempt = 1;
         loop {
-            let (record, transient) = self
-                .load_file(job, run_id, pipeline, sink, store, take)
-                .await?;
-            if record.outcome == FileOutcome::SkippedChanged {
-                // Not this version's failure: it is gone. The next listing has the new one.
+            let (record, transient) = self.load_file(job, run_id, pipeline, take).await?;
+            let changed = record.outcome == FileOutcome::SkippedChanged;
+            if transient || changed {
+                // Not the file's failure (a transient one, or this version is gone): its
+                // claim goes back as it was, to be tried again now or by a later run.
                 self.catalog
                     .release_claim(job.id, &file.path, &record.file_version)
                     .await?;
+            }
+            if changed {
                 return Ok(FileResult {
                     record,
                     parked: false,
                 });
-            }
-            if transient {
-                // Not the file's failure: its claim goes back as it was, to be tried again
-                // now or by a later run.
-                self.catalog
-                    .release_claim(job.id, &file.path, &record.file_version)
-                    .await?;
             }
             if !transient || attempt >= policy.attempts || self.shutdown.is_cancelled() {
                 return self.settle(job, run_id, record, transient).await;
@@ -129,8 +122,6 @@ impl Runner {
         job: &Job,
         run_id: i64,
         pipeline: &FilePipeline<'_>,
-        sink: &dyn Sink,
-        store: &Store,
         take: &Take,
     ) -> Result<(RunFile, bool)> {
         let file = &take.file;
@@ -140,50 +131,32 @@ impl Runner {
             file_path: file.path.clone(),
             file_version: version.clone(),
         };
-        let mut record = RunFile {
-            file_path: file.path.clone(),
-            file_version: version.clone(),
-            file_size_bytes: file.size,
-            outcome: FileOutcome::Loaded,
-            message: None,
-            hint: None,
-            rows_loaded: 0,
-        };
+        let mut record = RunFile::taken(file);
         // The content's identity is recorded with the claim, so that a later copy or
         // touch of the same bytes is known for what it is.
-        let content = match &take.content {
-            Some(c) => c.clone(),
-            None => match store.content_hash(file).await {
-                Ok(c) => c,
-                Err(e) => {
-                    let f = Failure::from_core(e);
-                    record.outcome = f.outcome;
-                    record.message = Some(f.message);
-                    record.hint = f.hint;
-                    if f.outcome == FileOutcome::SkippedChanged || f.transient {
-                        return Ok((record, f.transient));
-                    }
-                    // Unreadable: claimed, so the failure is counted against the file.
-                    if !self
-                        .catalog
-                        .claim_file(job.id, run_id, file, &load.load_id, None)
-                        .await?
-                    {
-                        record.outcome = FileOutcome::SkippedClaimed;
-                        record.message = Some("another run holds or finished this file".into());
-                    }
-                    return Ok((record, false));
-                }
-            },
+        let content = match content_of(pipeline.store(), take).await {
+            Ok(c) => Some(c),
+            Err(f) if f.outcome == FileOutcome::SkippedChanged || f.transient => {
+                let transient = f.transient;
+                f.onto(&mut record);
+                return Ok((record, transient));
+            }
+            Err(f) => {
+                // Unreadable: claimed all the same, so the failure is counted against it.
+                f.onto(&mut record);
+                None
+            }
         };
         if !self
             .catalog
-            .claim_file(job.id, run_id, file, &load.load_id, Some(&content))
+            .claim_file(job.id, run_id, file, &load.load_id, content.as_deref())
             .await?
         {
             // Another runner holds or finished it since the listing.
-            record.outcome = FileOutcome::SkippedClaimed;
-            record.message = Some("another run holds or finished this file".into());
+            record.claimed_elsewhere();
+            return Ok((record, false));
+        }
+        if content.is_none() {
             return Ok((record, false));
         }
         if take.fail {
@@ -201,7 +174,8 @@ impl Runner {
         }
         // The destination's marker is the truth: a load that committed but whose ledger row
         // was lost (another runner released it) is recorded, not repeated.
-        let committed = sink
+        let committed = pipeline
+            .sink()
             .was_loaded(&load.load_id)
             .await
             .map_err(|e| crate::Error::Sink(e.about(&file.path)))?;
@@ -225,10 +199,9 @@ impl Runner {
                 Ok((record, false))
             }
             Err(f) => {
-                record.outcome = f.outcome;
-                record.message = Some(f.message);
-                record.hint = f.hint;
-                Ok((record, f.transient))
+                let transient = f.transient;
+                f.onto(&mut record);
+                Ok((record, transient))
             }
         }
     }
@@ -241,19 +214,8 @@ impl Runner {
         job: &Job,
         run_id: i64,
         pipeline: &FilePipeline<'_>,
-        sink: &dyn Sink,
-        store: &Store,
         takes: &[Take],
     ) -> Result<Vec<RunFile>> {
-        let record = |file: &FileEntry| RunFile {
-            file_path: file.path.clone(),
-            file_version: file.version_key(),
-            file_size_bytes: file.size,
-            outcome: FileOutcome::Loaded,
-            message: None,
-            hint: None,
-            rows_loaded: 0,
-        };
         let ids: Vec<String> = takes
             .iter()
             .map(|t| load_id(job, &t.file, t.generation))
@@ -262,29 +224,20 @@ impl Runner {
         let mut records = Vec::with_capacity(takes.len());
         let mut claimed: Vec<&FileEntry> = Vec::with_capacity(takes.len());
         for take in takes {
-            let mut r = record(&take.file);
-            let content = match &take.content {
-                Some(c) => Some(c.clone()),
-                None => match store.content_hash(&take.file).await {
-                    Ok(c) => Some(c),
-                    Err(e) => {
-                        let f = Failure::from_core(e);
-                        r.outcome = f.outcome;
-                        r.message = Some(f.message);
-                        records.push(r);
-                        continue;
+            let mut r = RunFile::taken(&take.file);
+            match content_of(pipeline.store(), take).await {
+                Err(f) => f.onto(&mut r),
+                Ok(content) => {
+                    if self
+                        .catalog
+                        .claim_file(job.id, run_id, &take.file, &group, Some(&content))
+                        .await?
+                    {
+                        claimed.push(&take.file);
+                    } else {
+                        r.claimed_elsewhere();
                     }
-                },
-            };
-            if self
-                .catalog
-                .claim_file(job.id, run_id, &take.file, &group, content.as_deref())
-                .await?
-            {
-                claimed.push(&take.file);
-            } else {
-                r.outcome = FileOutcome::SkippedClaimed;
-                r.message = Some("another run holds or finished this file".into());
+                }
             }
             records.push(r);
         }
@@ -314,7 +267,8 @@ impl Runner {
             }
             return Ok(records);
         }
-        if let Some(receipt) = sink
+        if let Some(receipt) = pipeline
+            .sink()
             .was_loaded(&group)
             .await
             .map_err(|e| crate::Error::Sink(e.about(&group)))?
@@ -346,9 +300,7 @@ impl Runner {
                 let failed = records[at].file_path.clone();
                 for (i, r) in records.iter_mut().enumerate() {
                     if i == at {
-                        r.outcome = f.outcome;
-                        r.message = Some(f.message.clone());
-                        r.hint = f.hint.clone();
+                        f.onto(r);
                         if f.transient || f.outcome == FileOutcome::SkippedChanged {
                             self.catalog
                                 .release_claim(job.id, &r.file_path, &r.file_version)
@@ -369,6 +321,18 @@ impl Runner {
             }
         }
         Ok(records)
+    }
+}
+
+/// A file's content identity: known from the plan (the store's checksum, or hashed), or
+/// hashed now, reading the version listed.
+async fn content_of(store: &Store, take: &Take) -> std::result::Result<String, Failure> {
+    match &take.content {
+        Some(c) => Ok(c.clone()),
+        None => store
+            .content_hash(&take.file)
+            .await
+            .map_err(Failure::from_core),
     }
 }
 

@@ -14,20 +14,24 @@
 //! asked for ([`Runner::shutdown`]) a run finishes the file it is loading and takes no more;
 //! the files it leaves are the next run's. Every step goes to the run's log ([`log`]).
 
+mod heartbeat;
 mod load;
 pub(crate) mod log;
 mod options;
 mod reconcile;
+mod survey;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sluice_core::storage::{FileEntry, FilePattern, Store};
+use sluice_core::storage::{FileEntry, Store};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use self::log::{Level, RunLog};
+
+use self::heartbeat::LeaseGuard;
 pub use self::options::{Progress, Quiet, RetryPolicy, RunOptions};
 use crate::alerts::Alerting;
 use crate::catalog::{Catalog, Promotion};
@@ -35,7 +39,7 @@ use crate::connections::Connections;
 use crate::jobs::Jobs;
 use crate::model::{ChangedFiles, FileOutcome, Job, Run, RunFile, RunStatus};
 use crate::pipeline::FilePipeline;
-use crate::plan::{Plan, Reason, Rules};
+use crate::plan::Reason;
 use crate::text::human_bytes;
 use crate::{Error, Result};
 
@@ -255,43 +259,6 @@ impl Runner {
         }
     }
 
-    /// Renews the run's lease every [`Runner::heartbeat_every`] until the guard drops. The
-    /// guard's `lost` is cancelled once the run no longer holds the job: another run took
-    /// it over, or no heartbeat got through for [`crate::lease::LEASE_TIMEOUT`] (by then
-    /// another process may take it over).
-    fn keep_lease(&self, run_id: i64) -> LeaseGuard {
-        let catalog = Arc::clone(&self.catalog);
-        let lost = CancellationToken::new();
-        let flag = lost.clone();
-        let every = self.heartbeat_every;
-        let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.tick().await;
-            let mut renewed = Instant::now();
-            loop {
-                tick.tick().await;
-                match catalog.heartbeat(run_id).await {
-                    Ok(true) => renewed = Instant::now(),
-                    Ok(false) => {
-                        tracing::warn!(
-                            run = run_id,
-                            "the run lost its lease: another run holds the job"
-                        );
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::warn!(run = run_id, "cannot renew the run's lease: {e}");
-                        if renewed.elapsed() >= crate::lease::LEASE_TIMEOUT {
-                            break;
-                        }
-                    }
-                }
-            }
-            flag.cancel();
-        });
-        LeaseGuard { task, lost }
-    }
-
     async fn run_files(
         &self,
         job: &Job,
@@ -306,7 +273,7 @@ impl Runner {
 
         let store = self.connections.store(&job.connection).await?;
         let latest_only = !options.all_files.unwrap_or(!job.load_latest_only);
-        let survey = self.survey(job, &store, latest_only).await?;
+        let survey = self.survey(job, &store, latest_only, true).await?;
         let (listing, ledger, plan) = (&survey.listing, &survey.ledger, &survey.plan);
         let pattern = &survey.pattern;
         self.log
@@ -417,7 +384,7 @@ impl Runner {
                 return Err(Error::LeaseLost { run_id });
             }
             for record in self
-                .load_together(job, run_id, &pipeline, sink.as_ref(), &store, &plan.take)
+                .load_together(job, run_id, &pipeline, &plan.take)
                 .await?
             {
                 self.finish_file(job, run_id, &record).await?;
@@ -434,9 +401,7 @@ impl Runner {
                     return Err(Error::LeaseLost { run_id });
                 }
                 progress.file_started(&take.file);
-                let settled = self
-                    .load_with_retries(job, run_id, &pipeline, sink.as_ref(), &store, take)
-                    .await?;
+                let settled = self.load_with_retries(job, run_id, &pipeline, take).await?;
                 let record = settled.record;
                 self.finish_file(job, run_id, &record).await?;
                 if settled.parked {
@@ -471,53 +436,13 @@ impl Runner {
         hint: Option<sluice_core::error::Hint>,
     ) -> Result<FileOutcome> {
         let record = RunFile {
-            file_path: file.path.clone(),
-            file_version: file.version_key(),
-            file_size_bytes: file.size,
             outcome,
             message: Some(message),
             hint,
-            rows_loaded: 0,
+            ..RunFile::taken(file)
         };
         self.finish_file(job, run_id, &record).await?;
         Ok(outcome)
-    }
-
-    /// Lists the job's files and plans a run over them (`latest_only` as the run asks):
-    /// what a run does, and what `sluice plan` shows.
-    pub(crate) async fn survey(
-        &self,
-        job: &Job,
-        store: &Store,
-        latest_only: bool,
-    ) -> Result<Survey> {
-        let pattern = FilePattern::new(&job.file_path_prefix, &job.file_pattern)?;
-        let listing = store.list(&pattern).await?;
-        let ledger = self.catalog.processed_files(job.id).await?;
-        let contents = identify(store, &listing.files, &ledger).await;
-        let marked = match &job.settings.ready_marker {
-            Some(marker) => Some(marked_folders(store, &pattern, marker).await?),
-            None => None,
-        };
-        let settle = match job.settings.settle_time_seconds {
-            0 => None,
-            s => Some((Duration::from_secs(s), self.catalog.now().await?)),
-        };
-        let rules = Rules {
-            latest_only,
-            max_file_size: job.max_file_size,
-            changed_files: job.settings.changed_files,
-            settle,
-            ready_marker: job.settings.ready_marker.as_deref().zip(marked.as_ref()),
-            contents: &contents,
-        };
-        let plan = crate::plan::plan(&listing.files, &ledger, &rules);
-        Ok(Survey {
-            pattern,
-            listing,
-            ledger,
-            plan,
-        })
     }
 
     /// Records a file's outcome in the run and its log, and settles its alerts.
@@ -593,90 +518,17 @@ impl Runner {
             return Ok(*n);
         }
         let store: Store = self.connections.store(&job.connection).await?;
-        let plan = self.survey(job, &store, job.load_latest_only).await?.plan;
+        // A scrape does not read files to tell repeats from new ones.
+        let plan = self
+            .survey(job, &store, job.load_latest_only, false)
+            .await?
+            .plan;
         let n = plan.take.len() as u64;
         self.waiting
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(job.id, (n, Instant::now()));
         Ok(n)
-    }
-}
-
-/// A job's files as a run finds them: listed, with the ledger, planned.
-pub(crate) struct Survey {
-    pub(crate) pattern: FilePattern,
-    pub(crate) listing: sluice_core::storage::Listing,
-    pub(crate) ledger: Vec<crate::model::ProcessedFile>,
-    pub(crate) plan: Plan,
-}
-
-/// The content identities a plan needs and the store does not give: a listed version not
-/// yet settled in the ledger, of the size of a loaded file, is hashed (only such a file can
-/// repeat one). A file that cannot be read now is left unknown; its load says why.
-async fn identify(
-    store: &Store,
-    listing: &[FileEntry],
-    ledger: &[crate::model::ProcessedFile],
-) -> HashMap<(String, String), String> {
-    let settled: HashSet<(&str, &str)> = ledger
-        .iter()
-        .filter(|r| {
-            r.status != crate::model::LedgerStatus::Failed
-                && r.status != crate::model::LedgerStatus::Forgotten
-        })
-        .map(|r| (r.file_path.as_str(), r.file_version.as_str()))
-        .collect();
-    let sizes: HashSet<u64> = ledger
-        .iter()
-        .filter(|r| r.status == crate::model::LedgerStatus::Loaded && r.content.is_some())
-        .map(|r| r.file_size_bytes)
-        .collect();
-    let mut contents = HashMap::new();
-    for file in listing {
-        let version = file.version_key();
-        if file.checksum.is_some()
-            || !sizes.contains(&file.size)
-            || settled.contains(&(file.path.as_str(), version.as_str()))
-        {
-            continue;
-        }
-        match store.content_hash(file).await {
-            Ok(hash) => {
-                contents.insert((file.path.clone(), version), hash);
-            }
-            Err(e) => tracing::debug!(file = %file.path, "not hashed: {e}"),
-        }
-    }
-    contents
-}
-
-/// The folders under the job's prefix that hold a ready marker named `marker`.
-async fn marked_folders(
-    store: &Store,
-    pattern: &FilePattern,
-    marker: &str,
-) -> Result<HashSet<String>> {
-    let markers = FilePattern::new(pattern.prefix(), marker)?;
-    Ok(store
-        .list(&markers)
-        .await?
-        .files
-        .iter()
-        .map(|f| crate::plan::folder_of(&f.path).to_string())
-        .collect())
-}
-
-/// Stops renewing a lease when the run ends.
-struct LeaseGuard {
-    task: tokio::task::JoinHandle<()>,
-    /// Cancelled when the run has lost its lease.
-    lost: CancellationToken,
-}
-
-impl Drop for LeaseGuard {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

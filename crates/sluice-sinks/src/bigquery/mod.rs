@@ -194,12 +194,7 @@ impl BigQuerySink {
         columns: &[Column],
         load: Load,
     ) -> Result<LoadReceipt> {
-        let what = load.describe();
-        let marker = FileLoad {
-            load_id: load.load_id.clone(),
-            file_path: what.clone(),
-            file_version: load.marker_version(),
-        };
+        let (what, marker) = marker_of(&load);
         let job_id = self.next_attempt(table, &marker).await?;
         let stage = TableName::parse(&format!(
             "{}.{}",
@@ -341,12 +336,7 @@ impl Sink for BigQuerySink {
         if load.parts.iter().any(|p| p.replace_rows) {
             return self.load_replacing_rows(table, columns, load).await;
         }
-        let what = load.describe();
-        let marker = FileLoad {
-            load_id: load.load_id.clone(),
-            file_path: what.clone(),
-            file_version: load.marker_version(),
-        };
+        let (what, marker) = marker_of(&load);
         let job_id = self.next_attempt(table, &marker).await?;
         let (state, parts) = self
             .upload(&job_id, table, columns, load.mode, load.parts, &what)
@@ -456,6 +446,17 @@ impl Sink for BigQuerySink {
             Err(e) => Err(self.api_error(&format!("dropping table {table}"), e)),
         }
     }
+}
+
+/// What a load's messages name it by, and the file its attempts' job ids derive from.
+fn marker_of(load: &Load) -> (String, FileLoad) {
+    let what = load.describe();
+    let marker = FileLoad {
+        load_id: load.load_id.clone(),
+        file_path: what.clone(),
+        file_version: load.marker_version(),
+    };
+    (what, marker)
 }
 
 /// A GoogleSQL string literal.

@@ -364,25 +364,19 @@ impl Sink for PostgresSink {
             )
             .await
             .map_err(|e| self.sql_error(e, &format!("reading the loads of {table}")))?;
+        let read = |e| self.sql_error(e, "reading _sluice_loads");
         rows.iter()
             .map(|r| {
                 Ok(TableLoad {
-                    load_id: r
-                        .try_get(0)
-                        .map_err(|e| self.sql_error(e, "reading _sluice_loads"))?,
+                    load_id: r.try_get(0).map_err(read)?,
                     file_paths: r
                         .try_get::<_, String>(1)
-                        .map_err(|e| self.sql_error(e, "reading _sluice_loads"))?
+                        .map_err(read)?
                         .split('\n')
                         .map(str::to_string)
                         .collect(),
-                    file_version: r
-                        .try_get(2)
-                        .map_err(|e| self.sql_error(e, "reading _sluice_loads"))?,
-                    rows: r
-                        .try_get::<_, i64>(3)
-                        .map_err(|e| self.sql_error(e, "reading _sluice_loads"))?
-                        as u64,
+                    file_version: r.try_get(2).map_err(read)?,
+                    rows: r.try_get::<_, i64>(3).map_err(read)? as u64,
                 })
             })
             .collect::<Result<Vec<_>>>()

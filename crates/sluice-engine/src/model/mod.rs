@@ -15,6 +15,9 @@ use sluice_sinks::{LoadMode, SinkConfig};
 use crate::alerts::Alerts;
 use crate::schedule::{Schedule, Timezone};
 
+mod update;
+pub use update::{FieldChange, JobChange, JobUpdate};
+
 /// Default per-job file size limit: 1 GiB.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 1 << 30;
 
@@ -211,188 +214,6 @@ impl JobSettings {
     }
 }
 
-/// A change to a job; fields left `None` stay as they are. The job's connection, schema,
-/// destination, table and lineage are fixed when it is created.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JobUpdate {
-    pub file_path_prefix: Option<String>,
-    pub file_pattern: Option<String>,
-    pub file_format_options: Option<FormatOptions>,
-    pub load_latest_only: Option<bool>,
-    pub max_file_size: Option<u64>,
-    pub load_type: Option<LoadMode>,
-    pub schedule: Option<Schedule>,
-    pub timezone: Option<Timezone>,
-    pub paused: Option<bool>,
-    pub alerts: Option<Alerts>,
-    pub park_after_failures: Option<u32>,
-    pub changed_files: Option<ChangedFiles>,
-    pub settle_time_seconds: Option<u64>,
-    /// The marker's file name; empty for none.
-    pub ready_marker: Option<String>,
-}
-
-/// One field of a job as a change recorded it: its value before and after.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FieldChange {
-    pub field: String,
-    pub old: String,
-    pub new: String,
-}
-
-/// A change to a job, as its history keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobChange {
-    pub changed_at: DateTime<Utc>,
-    pub changes: Vec<FieldChange>,
-}
-
-impl JobUpdate {
-    /// Whether the change can make other files match or be taken: what the plan shown
-    /// before saving is for.
-    pub fn changes_selection(&self) -> bool {
-        self.file_path_prefix.is_some()
-            || self.file_pattern.is_some()
-            || self.load_latest_only.is_some()
-            || self.max_file_size.is_some()
-            || self.settle_time_seconds.is_some()
-            || self.ready_marker.is_some()
-    }
-
-    /// Applies the settings part of the change (schedule, alerts, policies) to `settings`,
-    /// for a job not yet created.
-    pub fn apply_settings(self, settings: &mut JobSettings) {
-        self.change_settings(settings, &mut Vec::new());
-    }
-
-    /// Applies the change to `job`; returns what changed, field by field.
-    pub fn apply(mut self, job: &mut Job) -> Vec<FieldChange> {
-        let mut changes = Vec::new();
-        let c = &mut changes;
-        set(
-            c,
-            "file_path_prefix",
-            &mut job.file_path_prefix,
-            self.file_path_prefix.take(),
-            |v| v.clone(),
-        );
-        set(
-            c,
-            "file_pattern",
-            &mut job.file_pattern,
-            self.file_pattern.take(),
-            |v| v.clone(),
-        );
-        set(
-            c,
-            "file_format_options",
-            &mut job.file_format_options,
-            self.file_format_options.take(),
-            |v| serde_json::to_string(v).unwrap_or_default(),
-        );
-        set(
-            c,
-            "load_latest_only",
-            &mut job.load_latest_only,
-            self.load_latest_only.take(),
-            |v| v.to_string(),
-        );
-        set(
-            c,
-            "max_file_size",
-            &mut job.max_file_size,
-            self.max_file_size.take(),
-            |v| v.to_string(),
-        );
-        set(
-            c,
-            "load_type",
-            &mut job.load_type,
-            self.load_type.take(),
-            |v| v.to_string(),
-        );
-        self.change_settings(&mut job.settings, &mut changes);
-        changes
-    }
-
-    fn change_settings(self, st: &mut JobSettings, c: &mut Vec<FieldChange>) {
-        set(c, "schedule", &mut st.schedule, self.schedule, |v| {
-            v.to_string()
-        });
-        set(c, "timezone", &mut st.timezone, self.timezone, |v| {
-            v.to_string()
-        });
-        set(c, "paused", &mut st.paused, self.paused, |v| v.to_string());
-        // Webhook URLs are credentials (and sealed here): a change names its targets only.
-        set(c, "alerts", &mut st.alerts, self.alerts, |v| {
-            let mut shown: Vec<String> = v
-                .targets
-                .iter()
-                .map(|t| match t {
-                    crate::alerts::AlertTarget::Webhook { .. } => "webhook".to_string(),
-                    crate::alerts::AlertTarget::Email { to } => format!("email {to}"),
-                })
-                .collect();
-            if let Some(h) = v.freshness_hours {
-                shown.push(format!("freshness {h} h"));
-            }
-            if shown.is_empty() {
-                "none".into()
-            } else {
-                shown.join(", ")
-            }
-        });
-        set(
-            c,
-            "park_after_failures",
-            &mut st.park_after_failures,
-            self.park_after_failures,
-            |v| v.to_string(),
-        );
-        set(
-            c,
-            "changed_files",
-            &mut st.changed_files,
-            self.changed_files,
-            |v| v.to_string(),
-        );
-        set(
-            c,
-            "settle_time_seconds",
-            &mut st.settle_time_seconds,
-            self.settle_time_seconds,
-            |v| v.to_string(),
-        );
-        let marker = self
-            .ready_marker
-            .map(|m| Some(m.trim().to_string()).filter(|m| !m.is_empty()));
-        set(c, "ready_marker", &mut st.ready_marker, marker, |v| {
-            v.clone().unwrap_or_default()
-        });
-    }
-}
-
-/// Sets `slot` to `new` if given and different, recording the change.
-fn set<T: PartialEq>(
-    changes: &mut Vec<FieldChange>,
-    field: &str,
-    slot: &mut T,
-    new: Option<T>,
-    show: impl Fn(&T) -> String,
-) {
-    if let Some(new) = new
-        && *slot != new
-    {
-        changes.push(FieldChange {
-            field: field.into(),
-            old: show(slot),
-            new: show(&new),
-        });
-        *slot = new;
-    }
-}
-
 /// A new job for the catalog to store.
 #[derive(Debug, Clone)]
 pub struct NewJob {
@@ -584,6 +405,28 @@ pub struct RunFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<Hint>,
     pub rows_loaded: u64,
+}
+
+impl RunFile {
+    /// A file taken up by a run, before anything happened to it.
+    pub fn taken(file: &sluice_core::storage::FileEntry) -> Self {
+        Self {
+            file_path: file.path.clone(),
+            file_version: file.version_key(),
+            file_size_bytes: file.size,
+            outcome: FileOutcome::Loaded,
+            message: None,
+            hint: None,
+            rows_loaded: 0,
+        }
+    }
+
+    /// Another runner claimed the file between this run's listing and its claim.
+    pub fn claimed_elsewhere(&mut self) {
+        self.outcome = FileOutcome::SkippedClaimed;
+        self.message = Some("another run holds or finished this file".into());
+        self.hint = None;
+    }
 }
 
 /// A run and its statistics. Loaded/skipped/failed counts, rows and bytes are derived from

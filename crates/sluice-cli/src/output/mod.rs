@@ -20,6 +20,8 @@ pub struct Printer {
     out: Mutex<Box<dyn Write + Send>>,
 }
 
+mod plan;
+
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY)
@@ -44,97 +46,6 @@ pub fn thousands(n: u64) -> String {
 }
 
 impl Printer {
-    /// What the next run of a job would do, file by file.
-    pub(crate) fn plan(&self, p: &sluice_engine::files::PlanReport) {
-        self.line(&format!(
-            "next run of '{}' ({}): {} to load, {} waiting, {} skipped{}",
-            p.job,
-            if p.load_latest_only {
-                "newest unprocessed file"
-            } else {
-                "all unprocessed files"
-            },
-            p.files_to_load,
-            p.files_waiting,
-            p.files_skipped,
-            if p.files_to_fail > 0 {
-                format!(", {} to fail", p.files_to_fail)
-            } else {
-                String::new()
-            }
-        ));
-        if p.files.is_empty() {
-            return;
-        }
-        let mut t = table(&["file", "size", "modified", "action", "why"]);
-        for f in p.files.iter().take(200) {
-            t.add_row(vec![
-                f.file_path.clone(),
-                human_bytes(f.file_size_bytes),
-                when(&f.last_modified),
-                f.action.as_str().to_string(),
-                f.detail.clone(),
-            ]);
-        }
-        self.line(&t.to_string());
-        if p.files.len() > 200 {
-            self.line(&format!(
-                "… and {} more (--json for all)",
-                p.files.len() - 200
-            ));
-        }
-        for s in &p.schema {
-            match (&s.diff, &s.error) {
-                (Some(d), _) => self.line(&format!(
-                    "schema of {}: differs from the job's:\n{d}",
-                    s.file_path
-                )),
-                (None, Some(e)) => {
-                    self.line(&format!("schema of {}: cannot be read: {e}", s.file_path))
-                }
-                (None, None) => {}
-            }
-        }
-        let same = p.schema.iter().filter(|s| s.matches).count();
-        if same > 0 {
-            self.line(&format!("{same} file(s) to load have the job's columns"));
-        }
-    }
-
-    /// A job's history of changes.
-    pub(crate) fn history(&self, history: &[sluice_engine::model::JobChange]) {
-        if history.is_empty() {
-            return;
-        }
-        self.line("changes:");
-        for h in history.iter().take(20) {
-            for c in &h.changes {
-                self.line(&format!(
-                    "  {}  {}: {} → {}",
-                    when(&h.changed_at),
-                    c.field,
-                    if c.old.is_empty() { "(none)" } else { &c.old },
-                    if c.new.is_empty() { "(none)" } else { &c.new }
-                ));
-            }
-        }
-    }
-
-    /// What a change to a job changes.
-    pub(crate) fn changes(&self, changes: &[sluice_engine::model::FieldChange]) {
-        if changes.is_empty() {
-            self.line("nothing to change: the job already has these settings");
-        }
-        for c in changes {
-            self.line(&format!(
-                "{}: {} → {}",
-                c.field,
-                if c.old.is_empty() { "(none)" } else { &c.old },
-                if c.new.is_empty() { "(none)" } else { &c.new }
-            ));
-        }
-    }
-
     pub fn stdout() -> Self {
         Self {
             out: Mutex::new(Box::new(std::io::stdout())),
