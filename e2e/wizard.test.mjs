@@ -1,7 +1,7 @@
 // Drives the web UI end to end in headless Chromium against a real `sluice serve`: the
 // wizard (add a connection inline, preview files, detect, edit a type, pick a timezone,
 // create), then the job page (run now, history, schedule and timezone, pause and resume,
-// alerts to a webhook, the run chart, a run's files and log). Screenshots go to
+// alerts to a webhook, the run chart, a run's files and log, the next run with its file actions, a change previewed before it is saved). Screenshots go to
 // e2e/artifacts/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -382,6 +382,45 @@ test("a run asked for while another runs waits in the queue, and says so", async
   await page.click(".crumbs a");
   await page.waitForSelector("#incidents-table");
   assert.match(await page.innerText("#incidents-table"), /resolved\s+schema change/);
+});
+
+test("the job page shows the next run, acts on a file and changes the job after a preview", async () => {
+  writeFileSync(join(drop, "transactions_2024-11-23.csv"), csv(40001, 10));
+  // The page is already on this job (the last test ended there): load it anew, so that
+  // its plan sees the new file.
+  await page.goto(base + "/#/jobs/daily-transactions");
+  await page.reload();
+  await page.waitForSelector("#plan-table");
+  const row = (file) => page.locator(`#plan-table tr[data-file="${file}"]`);
+  assert.match(await row("transactions_2024-11-22.csv").innerText(), /skip\s+already loaded/);
+  assert.match(await row("transactions_2024-11-23.csv").innerText(), /load\s+new/);
+  assert.match(await page.innerText("#plan-counts"), /1 to load/);
+  await shot("14-next-run");
+  // Skip the new file, then let it be tried again.
+  await row("transactions_2024-11-23.csv").locator('button[data-action="skip"]').click();
+  await page.waitForFunction(() => document.getElementById("file-action-msg").textContent.includes("skipped"));
+  assert.match(await row("transactions_2024-11-23.csv").innerText(), /skipped by a person/);
+  await row("transactions_2024-11-23.csv").locator('button[data-action="retry"]').click();
+  await page.waitForFunction(() => document.getElementById("file-action-msg").textContent.includes("tries it again"));
+  assert.match(await row("transactions_2024-11-23.csv").innerText(), /load/);
+  // A settle time of a day holds the new file back: the preview shows it before saving.
+  await page.fill("#edit-settle", "86400");
+  await page.click("#edit-check");
+  await page.waitForSelector("#edit-changes");
+  assert.match(await page.innerText("#edit-changes"), /settle_time_seconds: 0 → 86400/);
+  assert.match(await page.innerText("#edit-preview"), /not settled/);
+  let { job } = await getJSON("/api/jobs/daily-transactions");
+  assert.equal(job.settle_time_seconds, 0, "a preview saves nothing");
+  await shot("15-change-preview");
+  await page.click("#edit-save");
+  await page.waitForFunction(() => document.getElementById("edit-msg").textContent.includes("Saved"));
+  ({ job } = await getJSON("/api/jobs/daily-transactions"));
+  assert.equal(job.settle_time_seconds, 86400);
+  await page.waitForSelector("#changes-table");
+  assert.match(await page.innerText("#changes-table"), /settle_time_seconds\s+0\s+86400/);
+  await page.waitForFunction(() => /waiting/.test(document.getElementById("plan-counts").textContent));
+  assert.match(await page.innerText("#plan-counts"), /0 to load, 1 waiting/);
+  await shot("16-changed-job");
 });
 
 test("the wizard loads into BigQuery chosen on the table step", async () => {
