@@ -1,8 +1,8 @@
 // Drives the web UI end to end in headless Chromium against a real `sluice serve`: the
 // wizard (add a connection inline, preview files, detect, edit a type, pick a timezone,
 // create), then the job page (run now, history, schedule and timezone, pause and resume,
-// alerts to a webhook, the run chart, a run's files and log, the next run with its file actions, a change previewed before it is saved). Screenshots go to
-// e2e/artifacts/.
+// alerts to a webhook, the run chart, a run's files and log, the next run with its file
+// actions, a change previewed before it is saved). Screenshots go to e2e/artifacts/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
