@@ -80,20 +80,20 @@ impl PlanReport {
                 Ok(detected) => {
                     let d = diff(&job.schema, &detected.columns);
                     FileSchema {
-                        file_path: p.file_path.clone(),
+                        file_path: p.file.path.clone(),
                         matches: d.is_empty(),
                         diff: (!d.is_empty()).then_some(d),
                         error: None,
                     }
                 }
                 Err(sluice_core::Error::NoRows { .. }) => FileSchema {
-                    file_path: p.file_path.clone(),
+                    file_path: p.file.path.clone(),
                     matches: true,
                     diff: None,
                     error: None,
                 },
                 Err(e) => FileSchema {
-                    file_path: p.file_path.clone(),
+                    file_path: p.file.path.clone(),
                     matches: false,
                     diff: None,
                     error: Some(e.to_string()),

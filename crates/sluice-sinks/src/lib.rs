@@ -293,6 +293,10 @@ pub struct DirectSource {
     pub format: sluice_core::format::FormatOptions,
 }
 
+/// Whether a file a destination reads itself is still the version listed: awaited after
+/// the destination has read it, before its rows are committed.
+pub type Pin<'a> = futures::future::BoxFuture<'a, sluice_core::Result<()>>;
+
 /// A destination.
 ///
 /// # Contract
@@ -365,9 +369,12 @@ pub trait Sink: Send + Sync {
     }
 
     /// Loads a file the destination reads itself, with the same contract as [`Sink::load`].
+    /// The destination reads the file into a place of its own first and awaits `pin`
+    /// before it commits: if the file changed since it was listed, `pin` says so
+    /// ([`sluice_core::Error::Changed`]) and nothing is committed.
     ///
     /// # Errors
-    /// The destination's; by default, that it cannot.
+    /// The destination's, or `pin`'s as [`Error::Source`]; by default, that it cannot.
     async fn load_direct(
         &self,
         _table: &TableName,
@@ -375,6 +382,7 @@ pub trait Sink: Send + Sync {
         file: &FileLoad,
         _mode: LoadMode,
         source: &DirectSource,
+        _pin: Pin<'_>,
     ) -> Result<LoadReceipt> {
         Err(Error::Destination {
             destination: self.describe(),

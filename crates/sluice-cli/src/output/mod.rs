@@ -537,9 +537,9 @@ impl RunProgress {
 }
 
 impl sluice_engine::Progress for RunProgress {
-    fn planned(&self, files: &[FileEntry]) {
+    fn planned(&self, files: usize) {
         if let Some(b) = &self.bar {
-            b.set_length(files.len() as u64);
+            b.set_length(files as u64);
         }
     }
     fn file_started(&self, file: &FileEntry) {

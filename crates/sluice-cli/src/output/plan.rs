@@ -28,11 +28,11 @@ impl Printer {
         let mut t = table(&["file", "size", "modified", "action", "why"]);
         for f in p.files.iter().take(200) {
             t.add_row(vec![
-                f.file_path.clone(),
-                human_bytes(f.file_size_bytes),
-                when(&f.last_modified),
+                f.file.path.clone(),
+                human_bytes(f.file.size),
+                when(&f.file.last_modified),
                 f.action.as_str().to_string(),
-                f.detail.clone(),
+                f.detail(),
             ]);
         }
         self.line(&t.to_string());

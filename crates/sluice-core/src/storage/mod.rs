@@ -505,6 +505,13 @@ impl Store {
         Ok(self.entry(self.relative(&meta.location), meta))
     }
 
+    /// Whether `file` is still the version listed: [`Error::Changed`] if it was rewritten
+    /// since. A destination that reads a file itself asks this before it commits the rows.
+    pub async fn still_listed(&self, file: &FileEntry) -> Result<()> {
+        self.check_readable(&file.path)?;
+        still_listed(self.store.as_ref(), &self.location(&file.path), file).await
+    }
+
     /// The whole file as a stream of byte chunks: nothing is buffered beyond a chunk.
     ///
     /// The read is pinned to the version listed: the store serves that version or refuses
@@ -532,23 +539,31 @@ impl Store {
             file.clone(),
         );
         let recheck = futures::stream::once(async move {
-            let now = store
-                .head(&location)
-                .await
-                .map_err(|e| Error::storage(&listed.path, e))?;
-            // Listings and HEADs quote ETags differently (Azure, GCS).
-            let tag = |t: &Option<String>| {
-                t.as_deref()
-                    .map(|t| t.trim_start_matches("W/").trim_matches('"').to_string())
-            };
-            if tag(&now.e_tag) != tag(&listed.e_tag) || now.size != listed.size {
-                return Err(Error::Changed { path: listed.path });
-            }
+            still_listed(store.as_ref(), &location, &listed).await?;
             Ok(Bytes::new())
         })
         .try_filter(|b| futures::future::ready(!b.is_empty()));
         Ok(Box::pin(bytes.chain(recheck)))
     }
+}
+
+/// [`Store::still_listed`] on the object store itself.
+async fn still_listed(store: &dyn ObjectStore, location: &Path, listed: &FileEntry) -> Result<()> {
+    let now = store
+        .head(location)
+        .await
+        .map_err(|e| Error::storage(&listed.path, e))?;
+    // Listings and HEADs quote ETags differently (Azure, GCS).
+    let tag = |t: &Option<String>| {
+        t.as_deref()
+            .map(|t| t.trim_start_matches("W/").trim_matches('"').to_string())
+    };
+    if tag(&now.e_tag) != tag(&listed.e_tag) || now.size != listed.size {
+        return Err(Error::Changed {
+            path: listed.path.clone(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ impl Alerting {
         job: &Job,
         run_id: i64,
         ledger: &[ProcessedFile],
-        take: &[FileEntry],
+        take: &[crate::plan::Take],
     ) {
         let mut recent: Vec<&ProcessedFile> = ledger.iter().filter(|p| p.is_loaded()).collect();
         recent.sort_by_key(|p| std::cmp::Reverse(p.processed_at));
@@ -60,7 +60,7 @@ impl Alerting {
             .take(SIZE_HISTORY)
             .map(|p| p.file_size_bytes)
             .collect();
-        for file in take {
+        for file in take.iter().map(|t| &t.file) {
             let Some(median) = size_anomaly(file.size, &history) else {
                 continue;
             };

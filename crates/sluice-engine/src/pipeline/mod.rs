@@ -192,7 +192,7 @@ impl<'a> FilePipeline<'a> {
             && let Some(push_down) =
                 PushDown::offer(self.store, file, &checked, self.job, self.sink)
         {
-            let rows = push_down.load(self.job, load).await?;
+            let rows = push_down.load(self.job, self.store, load).await?;
             self.progress.rows(rows);
             return Ok(Loaded {
                 rows,

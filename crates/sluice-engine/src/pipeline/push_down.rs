@@ -36,7 +36,12 @@ impl<'a> PushDown<'a> {
             .then_some(Self { file, sink, source })
     }
 
-    pub(super) async fn load(&self, job: &Job, load: &FileLoad) -> Result<u64, Failure> {
+    pub(super) async fn load(
+        &self,
+        job: &Job,
+        store: &Store,
+        load: &FileLoad,
+    ) -> Result<u64, Failure> {
         self.sink
             .load_direct(
                 &job.table_name,
@@ -44,6 +49,7 @@ impl<'a> PushDown<'a> {
                 load,
                 job.load_type,
                 &self.source,
+                Box::pin(store.still_listed(self.file)),
             )
             .await
             .map(|r| r.rows)

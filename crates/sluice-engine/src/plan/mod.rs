@@ -16,6 +16,7 @@
 //!    files takes every one, oldest first.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -143,26 +144,57 @@ impl Reason {
     }
 }
 
-/// One matching file and what the next run does with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One matching file and what the next run does with it. It holds the listed entry itself
+/// (shared with the run's [`Take`]), and says the reason in words only when shown: a plan
+/// over a large folder costs the listing and little more.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planned {
-    pub file_path: String,
-    pub file_size_bytes: u64,
-    pub last_modified: DateTime<Utc>,
-    pub file_version: String,
+    pub file: Arc<FileEntry>,
     pub action: Action,
-    #[serde(flatten)]
     pub reason: Reason,
+}
+
+impl Planned {
+    pub fn file_path(&self) -> &str {
+        &self.file.path
+    }
+
     /// The reason in words.
-    pub detail: String,
-    #[serde(skip)]
-    pub file: FileEntry,
+    pub fn detail(&self) -> String {
+        self.reason.describe()
+    }
+}
+
+impl Serialize for Planned {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            file_path: &'a str,
+            file_size_bytes: u64,
+            last_modified: DateTime<Utc>,
+            file_version: String,
+            action: Action,
+            #[serde(flatten)]
+            reason: &'a Reason,
+            detail: String,
+        }
+        Shown {
+            file_path: &self.file.path,
+            file_size_bytes: self.file.size,
+            last_modified: self.file.last_modified,
+            file_version: self.file.version_key(),
+            action: self.action,
+            reason: &self.reason,
+            detail: self.reason.describe(),
+        }
+        .serialize(serializer)
+    }
 }
 
 /// A file the run takes up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Take {
-    pub file: FileEntry,
+    pub file: Arc<FileEntry>,
     /// Its content's identity, where already known.
     pub content: Option<String>,
     /// Replace the rows of its earlier version (a changed file, reloaded).
@@ -176,7 +208,7 @@ pub struct Take {
 /// A file whose content repeats a loaded one: recorded as loaded, not loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repeat {
-    pub file: FileEntry,
+    pub file: Arc<FileEntry>,
     pub content: String,
     pub same_as: String,
 }
@@ -255,7 +287,7 @@ fn current_contents(ledger: &[ProcessedFile]) -> HashMap<&str, (&ProcessedFile, 
 }
 
 /// Plans a run over `listing` (newest first, as listed).
-pub fn plan(listing: &[FileEntry], ledger: &[ProcessedFile], rules: &Rules<'_>) -> Plan {
+pub fn plan(listing: Vec<FileEntry>, ledger: &[ProcessedFile], rules: &Rules<'_>) -> Plan {
     let rows: HashMap<(&str, &str), &ProcessedFile> = ledger
         .iter()
         .map(|r| ((r.file_path.as_str(), r.file_version.as_str()), r))
@@ -278,6 +310,7 @@ pub fn plan(listing: &[FileEntry], ledger: &[ProcessedFile], rules: &Rules<'_>) 
     let mut plan = Plan::default();
     let mut candidates: Vec<(usize, Take)> = Vec::new();
     for file in listing {
+        let file = Arc::new(file);
         let version = file.version_key();
         let row = rows.get(&(file.path.as_str(), version.as_str())).copied();
         let content = file.checksum.clone().or_else(|| {
@@ -311,7 +344,7 @@ pub fn plan(listing: &[FileEntry], ledger: &[ProcessedFile], rules: &Rules<'_>) 
             .and_then(|c| holders.get(c).map(|p| (c, *p)))
             .map(|(c, p)| {
                 plan.repeats.push(Repeat {
-                    file: file.clone(),
+                    file: Arc::clone(&file),
                     content: c.to_string(),
                     same_as: p.to_string(),
                 });
@@ -342,13 +375,13 @@ pub fn plan(listing: &[FileEntry], ledger: &[ProcessedFile], rules: &Rules<'_>) 
                 (Action::Load, reason, false, false)
             };
             let take = (action != Action::Skip).then(|| Take {
-                file: file.clone(),
+                file: Arc::clone(&file),
                 content: content.clone(),
                 reload,
                 fail,
                 generation,
             });
-            match gate(file, rules) {
+            match gate(&file, rules) {
                 Some((action, reason)) => (action, reason, None),
                 None => (action, reason, take),
             }
@@ -357,14 +390,9 @@ pub fn plan(listing: &[FileEntry], ledger: &[ProcessedFile], rules: &Rules<'_>) 
             candidates.push((plan.files.len(), take));
         }
         plan.files.push(Planned {
-            file_path: file.path.clone(),
-            file_size_bytes: file.size,
-            last_modified: file.last_modified,
-            file_version: version,
+            file,
             action,
-            detail: reason.describe(),
             reason,
-            file: file.clone(),
         });
     }
     if rules.latest_only {
@@ -377,7 +405,6 @@ pub fn plan(listing: &[FileEntry], ledger: &[ProcessedFile], rules: &Rules<'_>) 
             let p = &mut plan.files[i];
             p.action = Action::Wait;
             p.reason = Reason::NotNewest;
-            p.detail = p.reason.describe();
         }
     } else {
         plan.take = candidates.into_iter().rev().map(|(_, t)| t).collect();

@@ -66,16 +66,16 @@ fn taken(p: &Plan) -> Vec<&str> {
 fn latest_only_takes_the_newest_unprocessed_file() {
     let none = HashMap::new();
     let l = listing();
-    let p = plan(&l, &[], &rules(true, 1000, &none));
+    let p = plan(l.clone(), &[], &rules(true, 1000, &none));
     assert_eq!(taken(&p), vec!["d3.csv"]);
     assert_eq!(p.files[1].reason, Reason::NotNewest);
     assert_eq!(p.files[1].action, Action::Wait);
     // The newest is loaded: the newest of the rest is taken, not nothing.
-    let p = plan(&l, &loaded(&[&l[0]]), &rules(true, 1000, &none));
+    let p = plan(l.clone(), &loaded(&[&l[0]]), &rules(true, 1000, &none));
     assert_eq!(taken(&p), vec!["d2.csv"]);
     assert_eq!(p.already_loaded(), 1);
     let p = plan(
-        &l,
+        l.clone(),
         &loaded(&[&l[0], &l[1], &l[2]]),
         &rules(true, 1000, &none),
     );
@@ -86,11 +86,11 @@ fn latest_only_takes_the_newest_unprocessed_file() {
 fn all_takes_every_unloaded_file_oldest_first_and_skips_large_ones() {
     let none = HashMap::new();
     let l = listing();
-    let p = plan(&l, &loaded(&[&l[2]]), &rules(false, 100, &none));
+    let p = plan(l.clone(), &loaded(&[&l[2]]), &rules(false, 100, &none));
     assert_eq!(taken(&p), vec!["d3.csv"]);
     assert_eq!(p.too_large().len(), 1);
-    assert_eq!(p.too_large()[0].file_path, "d2.csv");
-    let p = plan(&l, &[], &rules(false, 1000, &none));
+    assert_eq!(p.too_large()[0].file.path, "d2.csv");
+    let p = plan(l.clone(), &[], &rules(false, 1000, &none));
     assert_eq!(taken(&p), vec!["d1.csv", "d2.csv", "d3.csv"]);
 }
 
@@ -99,7 +99,7 @@ fn latest_only_passes_over_parked_and_oversized_files() {
     let none = HashMap::new();
     let l = listing();
     let ledger = vec![row(&l[0], LedgerStatus::Parked, None)];
-    let p = plan(&l, &ledger, &rules(true, 100, &none));
+    let p = plan(l.clone(), &ledger, &rules(true, 100, &none));
     assert_eq!(taken(&p), vec!["d1.csv"], "d3 parked, d2 too large");
     assert_eq!(p.parked(), 1);
 }
@@ -114,7 +114,7 @@ fn a_changed_file_follows_the_policy_and_same_content_is_not_loaded_again() {
     // Touched, same bytes: a repeat of itself.
     let same = HashMap::from([(key.clone(), "md5:aaa".to_string())]);
     let p = plan(
-        std::slice::from_ref(&touched),
+        vec![touched.clone()],
         &ledger,
         &rules(false, 1000, &same),
     );
@@ -130,7 +130,7 @@ fn a_changed_file_follows_the_policy_and_same_content_is_not_loaded_again() {
     let mut copy = file("copy_of_d3.csv", 10, 9);
     copy.checksum = Some("md5:aaa".into());
     let p = plan(
-        std::slice::from_ref(&copy),
+        vec![copy.clone()],
         &ledger,
         &rules(false, 1000, &same),
     );
@@ -147,7 +147,7 @@ fn a_changed_file_follows_the_policy_and_same_content_is_not_loaded_again() {
             changed_files: policy,
             ..rules(false, 1000, &other)
         };
-        let p = plan(std::slice::from_ref(&touched), &ledger, &r);
+        let p = plan(vec![touched.clone()], &ledger, &r);
         assert_eq!(p.files[0].action, action, "{policy}");
         assert_eq!(p.files[0].reason, Reason::Changed { policy });
         assert_eq!(
@@ -174,7 +174,7 @@ fn files_wait_for_their_settle_time_and_their_folders_marker() {
         settle: Some((std::time::Duration::from_secs(300), now)),
         ..rules(false, 1000, &none)
     };
-    let p = plan(&l, &[], &r);
+    let p = plan(l.clone(), &[], &r);
     assert_eq!(taken(&p), vec!["b/_SUCCESS", "b/y.csv"]);
     assert!(matches!(p.files[0].reason, Reason::NotSettled { .. }));
     assert_eq!(p.files[0].action, Action::Wait);
@@ -183,7 +183,7 @@ fn files_wait_for_their_settle_time_and_their_folders_marker() {
         ready_marker: Some(("_SUCCESS", &folders)),
         ..rules(false, 1000, &none)
     };
-    let p = plan(&l, &[], &r);
+    let p = plan(l.clone(), &[], &r);
     assert_eq!(
         taken(&p),
         vec!["b/y.csv"],

@@ -274,7 +274,7 @@ impl Runner {
         let store = self.connections.store(&job.connection).await?;
         let latest_only = !options.all_files.unwrap_or(!job.load_latest_only);
         let survey = self.survey(job, &store, latest_only, true).await?;
-        let (listing, ledger, plan) = (&survey.listing, &survey.ledger, &survey.plan);
+        let (ledger, plan) = (&survey.ledger, &survey.plan);
         let pattern = &survey.pattern;
         self.log
             .write(
@@ -282,7 +282,7 @@ impl Runner {
                 Level::Info,
                 format!(
                     "listed {} file(s) matching '{}' {}: {} already loaded, {} to load, {} over the size limit{}{}",
-                    listing.files.len(),
+                    survey.listed,
                     pattern.glob(),
                     if pattern.prefix().is_empty() {
                         "in the connection".to_string()
@@ -303,12 +303,11 @@ impl Runner {
                 ),
             )
             .await;
-        for w in &listing.warnings {
+        for w in &survey.warnings {
             self.log.write(run_id, Level::Warn, w.clone()).await;
         }
-        let taking: Vec<_> = plan.take.iter().map(|t| t.file.clone()).collect();
-        self.alerts.check_sizes(job, run_id, ledger, &taking).await;
-        progress.planned(&taking);
+        self.alerts.check_sizes(job, run_id, ledger, &plan.take).await;
+        progress.planned(plan.take.len());
 
         for repeat in &plan.repeats {
             self.catalog
@@ -359,8 +358,8 @@ impl Runner {
             let message = match &planned.reason {
                 Reason::TooLarge { limit } => format!(
                     "{} is {}, over the job's limit of {}",
-                    planned.file_path,
-                    human_bytes(planned.file_size_bytes),
+                    planned.file.path,
+                    human_bytes(planned.file.size),
                     human_bytes(*limit)
                 ),
                 other => other.describe(),
@@ -412,10 +411,10 @@ impl Runner {
             }
         }
         // Files recovered above are counted as loaded by this run, not as loaded before it.
-        let recovered_listed = listing
+        let recovered_listed = plan
             .files
             .iter()
-            .filter(|f| recovered.contains(&(f.path.clone(), f.version_key())))
+            .filter(|p| recovered.contains(&(p.file.path.clone(), p.file.version_key())))
             .count() as u64;
         Ok(Done {
             seen: listing.files.len() as u64,

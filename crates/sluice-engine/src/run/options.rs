@@ -9,7 +9,8 @@ use crate::model::RunFile;
 /// Hears about a run as it goes (a progress bar, a log).
 pub trait Progress: Send + Sync {
     /// The run is about to load these files.
-    fn planned(&self, _files: &[FileEntry]) {}
+    /// How many files the run takes.
+    fn planned(&self, _files: usize) {}
     fn file_started(&self, _file: &FileEntry) {}
     /// Rows read so far from the current file.
     fn rows(&self, _rows: u64) {}

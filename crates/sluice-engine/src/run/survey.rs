@@ -24,7 +24,7 @@ impl Runner {
         hash: bool,
     ) -> Result<Survey> {
         let pattern = FilePattern::new(&job.file_path_prefix, &job.file_pattern)?;
-        let listing = store.list(&pattern).await?;
+        let mut listing = store.list(&pattern).await?;
         let ledger = self.catalog.processed_files(job.id).await?;
         let contents = if hash {
             identify(store, &listing.files, &ledger).await
@@ -47,20 +47,26 @@ impl Runner {
             ready_marker: job.settings.ready_marker.as_deref().zip(marked.as_ref()),
             contents: &contents,
         };
-        let plan = crate::plan::plan(&listing.files, &ledger, &rules);
+        let listed = listing.files.len();
+        let plan = crate::plan::plan(std::mem::take(&mut listing.files), &ledger, &rules);
         Ok(Survey {
             pattern,
-            listing,
+            listed,
+            warnings: listing.warnings,
             ledger,
             plan,
         })
     }
 }
 
-/// A job's files as a run finds them: listed, with the ledger, planned.
+/// A job's files as a run finds them: listed, with the ledger, planned (the plan holds the
+/// listed entries).
 pub(crate) struct Survey {
     pub(crate) pattern: FilePattern,
-    pub(crate) listing: sluice_core::storage::Listing,
+    /// How many files matched.
+    pub(crate) listed: usize,
+    /// What the listing skipped and why.
+    pub(crate) warnings: Vec<String>,
     pub(crate) ledger: Vec<crate::model::ProcessedFile>,
     pub(crate) plan: Plan,
 }

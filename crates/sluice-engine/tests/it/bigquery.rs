@@ -225,14 +225,15 @@ async fn with_push_down_bigquery_reads_a_gcs_csv_file_itself() {
         );
     }
 
-    // Each file was loaded by a job reading its gs:// URI, not by an upload from sluice.
+    // Each file was loaded by a job reading its gs:// URI into a staging table, not by an
+    // upload from sluice; the load's marker is the transaction that moved the rows.
     let prefix = match &gcs.config {
         sluice_core::storage::ConnectionConfig::Gcs(c) => c.prefix.clone(),
         _ => unreachable!(),
     };
     let http = reqwest::Client::new();
     for file in engine.processed_files("orders").await.unwrap() {
-        let id = job_id(&config.job_id_prefix, &file.load_id, 1);
+        let id = format!("{}_stage", job_id(&config.job_id_prefix, &file.load_id, 1));
         let got = http
             .get(format!(
                 "{}/bigquery/v2/projects/{}/jobs/{id}",
@@ -274,4 +275,97 @@ async fn with_push_down_bigquery_reads_a_gcs_csv_file_itself() {
             vec![json!("multi\nline")]
         ]
     );
+}
+
+/// Push-down is pinned to the listed version: a file overwritten while BigQuery read it
+/// leaves the table and the markers as they were, and loads once it is read unchanged.
+#[tokio::test]
+async fn push_down_commits_nothing_when_the_file_changed_while_bigquery_read_it() {
+    use sluice_core::format::FormatOptions;
+    use sluice_core::format::csv::CsvOptions;
+    use sluice_core::schema::{Column, WarehouseType};
+    use sluice_sinks::{DirectSource, FileLoad, LoadMode, Sink};
+
+    let gcs = Backend::new(Provider::Gcs);
+    gcs.put("drop/orders.csv", "id,note\n1,first\n2,second\n")
+        .await;
+    let store = gcs.config.build().unwrap();
+    let listed = store.head("drop/orders.csv").await.unwrap();
+    let mut config = config(Auth::None);
+    config.push_down = true;
+    let sink = BigQuerySink::new(config.clone()).unwrap();
+    let table = TableName::parse("orders").unwrap();
+    let columns = vec![
+        Column::new("id", WarehouseType::Int64),
+        Column::new("note", WarehouseType::String),
+    ];
+    sink.ensure_table(&table, &columns).await.unwrap();
+    let source = DirectSource {
+        uri: store.uri_of("drop/orders.csv").unwrap(),
+        format: FormatOptions::Csv(CsvOptions {
+            delimiter: Some(','),
+            has_header: Some(true),
+            ..Default::default()
+        }),
+    };
+    let load = FileLoad {
+        load_id: "pinned_1".into(),
+        file_path: listed.path.clone(),
+        file_version: listed.version_key(),
+    };
+    assert!(sink.loads_directly(&source));
+
+    // Rewritten after BigQuery's load job read it, before the rows are committed.
+    let err = sink
+        .load_direct(
+            &table,
+            &columns,
+            &load,
+            LoadMode::Append,
+            &source,
+            Box::pin(async {
+                gcs.put("drop/orders.csv", "id,note\n9,rewritten\n").await;
+                store.still_listed(&listed).await
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            sluice_sinks::Error::Source(sluice_core::Error::Changed { path }) if path == "drop/orders.csv"
+        ),
+        "{err}"
+    );
+    assert_eq!(sink.count_rows(&table).await.unwrap(), 0);
+    assert!(sink.was_loaded("pinned_1").await.unwrap().is_none());
+
+    // The version now listed loads, once.
+    let listed = store.head("drop/orders.csv").await.unwrap();
+    let load = FileLoad {
+        load_id: "pinned_2".into(),
+        file_version: listed.version_key(),
+        ..load
+    };
+    let receipt = sink
+        .load_direct(
+            &table,
+            &columns,
+            &load,
+            LoadMode::Append,
+            &source,
+            Box::pin(store.still_listed(&listed)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(receipt.rows, 1);
+    let rows = sink
+        .query(&format!(
+            "SELECT id, note FROM `{}.{}.orders`",
+            config.project, config.dataset
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows, vec![vec![json!("9"), json!("rewritten")]]);
+    assert!(sink.was_loaded("pinned_2").await.unwrap().is_some());
 }

@@ -37,8 +37,8 @@ use self::job::{JobState, MAX_ATTEMPTS, state_of};
 pub use self::rows::write_ndjson;
 pub use self::types::{TYPE_MAP, bigquery_type};
 use crate::{
-    DirectSource, Error, FileLoad, Inspect, Load, LoadMode, LoadReceipt, Part, Result, Sink,
-    TableLoad,
+    DirectSource, Error, FileLoad, Inspect, Load, LoadMode, LoadReceipt, Part, Pin, Result,
+    Sink, TableLoad,
 };
 
 /// A BigQuery project and dataset.
@@ -196,21 +196,12 @@ impl BigQuerySink {
     ) -> Result<LoadReceipt> {
         let (what, marker) = marker_of(&load);
         let job_id = self.next_attempt(table, &marker).await?;
-        let stage = TableName::parse(&format!(
-            "{}.{}",
-            self.dataset_of(table),
-            format!("{job_id}_stage")
-                .replace('-', "_")
-                .to_ascii_lowercase()
-        ))
-        .map_err(|e| self.error(format!("{what}: staging table: {e}")))?;
-        self.drop_table(&stage).await?;
-        self.create_or_check_table(&stage, columns).await?;
+        let stage = self.stage_table(table, &job_id, columns, &what).await?;
         let replaced: Vec<String> = load
             .parts
             .iter()
             .filter(|p| p.replace_rows)
-            .map(|p| string_literal(&p.file_path))
+            .map(|p| p.file_path.clone())
             .collect();
         let stage_job = format!("{job_id}_stage");
         let result = async {
@@ -229,27 +220,7 @@ impl BigQuerySink {
                 ..marker.clone()
             };
             self.receipt(&stage, &staged, &stage_job, state, parts.iter().sum())?;
-            let names: Vec<String> = columns.iter().map(|c| format!("`{}`", c.name)).collect();
-            let mut script = String::from("BEGIN TRANSACTION;\n");
-            if load.mode == LoadMode::Replace {
-                script.push_str(&format!(
-                    "DELETE FROM {} WHERE TRUE;\n",
-                    self.sql_table(table)
-                ));
-            } else if !replaced.is_empty() {
-                script.push_str(&format!(
-                    "DELETE FROM {} WHERE {} IN ({});\n",
-                    self.sql_table(table),
-                    lineage::FILE,
-                    replaced.join(", ")
-                ));
-            }
-            script.push_str(&format!(
-                "INSERT INTO {} ({cols}) SELECT {cols} FROM {};\nCOMMIT TRANSACTION;",
-                self.sql_table(table),
-                self.sql_table(&stage),
-                cols = names.join(", ")
-            ));
+            let script = self.commit_script(table, &stage, columns, load.mode, &replaced);
             self.run_script(&job_id, &script).await?;
             Ok::<_, Error>(parts)
         }
@@ -261,6 +232,63 @@ impl BigQuerySink {
             rows: parts.iter().sum(),
             parts,
         })
+    }
+
+    /// A staging table for load `job_id` into `table`, new and empty, with `columns`.
+    async fn stage_table(
+        &self,
+        table: &TableName,
+        job_id: &str,
+        columns: &[Column],
+        what: &str,
+    ) -> Result<TableName> {
+        let stage = TableName::parse(&format!(
+            "{}.{}",
+            self.dataset_of(table),
+            format!("{job_id}_stage")
+                .replace('-', "_")
+                .to_ascii_lowercase()
+        ))
+        .map_err(|e| self.error(format!("{what}: staging table: {e}")))?;
+        self.drop_table(&stage).await?;
+        self.create_or_check_table(&stage, columns).await?;
+        Ok(stage)
+    }
+
+    /// The multi-statement transaction that moves a staged load into `table`: the table's
+    /// rows deleted first (`Replace`) or those of the `replaced` files, then the staged
+    /// rows inserted. Run as the load's marker job, it commits all of it or nothing.
+    fn commit_script(
+        &self,
+        table: &TableName,
+        stage: &TableName,
+        columns: &[Column],
+        mode: LoadMode,
+        replaced: &[String],
+    ) -> String {
+        let names: Vec<String> = columns.iter().map(|c| format!("`{}`", c.name)).collect();
+        let mut script = String::from("BEGIN TRANSACTION;\n");
+        if mode == LoadMode::Replace {
+            script.push_str(&format!(
+                "DELETE FROM {} WHERE TRUE;\n",
+                self.sql_table(table)
+            ));
+        } else if !replaced.is_empty() {
+            let files: Vec<String> = replaced.iter().map(|f| string_literal(f)).collect();
+            script.push_str(&format!(
+                "DELETE FROM {} WHERE {} IN ({});\n",
+                self.sql_table(table),
+                lineage::FILE,
+                files.join(", ")
+            ));
+        }
+        script.push_str(&format!(
+            "INSERT INTO {} ({cols}) SELECT {cols} FROM {};\nCOMMIT TRANSACTION;",
+            self.sql_table(table),
+            self.sql_table(stage),
+            cols = names.join(", ")
+        ));
+        script
     }
 
     /// Runs a GoogleSQL script as query job `job_id` and waits for it.
@@ -413,12 +441,14 @@ impl Sink for BigQuerySink {
     async fn load_direct(
         &self,
         table: &TableName,
-        _columns: &[Column],
+        columns: &[Column],
         file: &FileLoad,
         mode: LoadMode,
         source: &DirectSource,
+        pin: Pin<'_>,
     ) -> Result<LoadReceipt> {
-        self.push_down(table, file, mode, source).await
+        self.push_down(table, columns, file, mode, source, pin)
+            .await
     }
 
     async fn was_loaded(&self, load_id: &str) -> Result<Option<LoadReceipt>> {

@@ -1,14 +1,17 @@
 //! Push-down: a file BigQuery can read itself (a UTF-8 CSV file at a `gs://` URI) is loaded
-//! by a load job from its URI, and its bytes never pass through sluice.
+//! by a load job from its URI, and its bytes never pass through sluice. The load job fills
+//! a staging table; the rows reach the table in one transaction, and only if the file is
+//! still the version listed (BigQuery's URIs cannot name a generation).
 
 use serde_json::{Value, json};
 use sluice_core::format::FormatOptions;
 use sluice_core::format::csv::Encoding;
 use sluice_core::names::TableName;
+use sluice_core::schema::Column;
 
 use super::BigQuerySink;
 use super::job::{JobState, state_of};
-use crate::{DirectSource, FileLoad, LoadMode, LoadReceipt, Result};
+use crate::{DirectSource, Error, FileLoad, LoadMode, LoadReceipt, Pin, Result};
 
 /// The CSV fields of a load job from `source`, when BigQuery reads it as sluice does:
 /// a `gs://` URI of a UTF-8 CSV file. (BigQuery's ISO-8859-1 is not the Windows-1252
@@ -32,13 +35,18 @@ pub(super) fn csv_source(source: &DirectSource) -> Option<Value> {
 }
 
 impl BigQuerySink {
-    /// Loads `source` by a load job that reads its URI.
+    /// Loads `source` by a load job that reads its URI into a staging table; once `pin`
+    /// says the file is still the version listed, one transaction (the load's marker job)
+    /// moves the rows into `table`. A file rewritten while BigQuery read it commits
+    /// nothing.
     pub(super) async fn push_down(
         &self,
         table: &TableName,
+        columns: &[Column],
         file: &FileLoad,
         mode: LoadMode,
         source: &DirectSource,
+        pin: Pin<'_>,
     ) -> Result<LoadReceipt> {
         let Some(csv) = csv_source(source) else {
             return Err(self.error(format!(
@@ -47,22 +55,37 @@ impl BigQuerySink {
             )));
         };
         let job_id = self.next_attempt(table, file).await?;
-        let body = self.load_job(&job_id, table, mode, csv);
-        let job = self
-            .client
-            .post_json(&format!("{}/jobs", self.project_path()), &body)
-            .await
-            .map_err(|e| {
-                self.error(format!(
-                    "{}: starting load job {job_id} from {} into {table}: {e}",
-                    file.file_path, source.uri
-                ))
-            })?;
-        let state = match state_of(&job) {
-            JobState::Running | JobState::Missing => self.wait_for(&job_id).await?,
-            done => done,
-        };
-        self.receipt(table, file, &job_id, state, 0)
+        let stage = self
+            .stage_table(table, &job_id, columns, &file.file_path)
+            .await?;
+        let stage_job = format!("{job_id}_stage");
+        let result = async {
+            let body = self.load_job(&stage_job, &stage, LoadMode::Replace, csv);
+            let job = self
+                .client
+                .post_json(&format!("{}/jobs", self.project_path()), &body)
+                .await
+                .map_err(|e| {
+                    self.error(format!(
+                        "{}: starting load job {stage_job} from {} into {stage}: {e}",
+                        file.file_path, source.uri
+                    ))
+                })?;
+            let state = match state_of(&job) {
+                JobState::Running | JobState::Missing => self.wait_for(&stage_job).await?,
+                done => done,
+            };
+            let rows = self.receipt(&stage, file, &stage_job, state, 0)?.rows;
+            pin.await.map_err(Error::Source)?;
+            let script = self.commit_script(table, &stage, columns, mode, &[]);
+            self.run_script(&job_id, &script)
+                .await
+                .map_err(|e| e.about(&file.file_path))?;
+            Ok::<_, Error>(rows)
+        }
+        .await;
+        let _ = self.drop_table(&stage).await;
+        Ok(LoadReceipt::new(file.load_id.clone(), result?))
     }
 }
 
