@@ -256,7 +256,7 @@ pub(crate) struct CreateJobArgs {
     /// PostgreSQL: postgres://user:password@host:5432/database?sslmode=verify-full&sslrootcert=ca.pem
     /// (sslmode disable, prefer (default), require, verify-ca, verify-full).
     /// BigQuery: bigquery://PROJECT/DATASET?location=US&credentials=/path/key.json (or
-    /// credentials=adc, the default), push_down=true to let BigQuery read gs:// CSV files itself.
+    /// credentials=adc, the default), push_down=true to let BigQuery read gs:// files itself.
     /// Passwords and keys are stored sealed with the secret key and shown as ••••.
     #[arg(long, value_name = "URL")]
     pub(crate) destination: Option<String>,

@@ -25,11 +25,12 @@ fn csv_options(flags: u8) -> CsvOptions {
             2 => Some(false),
             _ => None,
         },
-        encoding: if flags & 0b100_0000 != 0 {
-            Encoding::Latin1
+        encoding: Some(if flags & 0b100_0000 != 0 {
+            Encoding::LATIN1
         } else {
-            Encoding::Utf8
-        },
+            Encoding::UTF8
+        }),
+        ..Default::default()
     }
 }
 

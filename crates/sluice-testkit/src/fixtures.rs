@@ -39,3 +39,31 @@ pub fn write(dir: &Path, name: &str, content: &str, age_minutes: u64) -> std::pa
     set_age(&path, age_minutes);
     path
 }
+
+/// `data` compressed by a system tool (`["gzip", "-c"]`, `["zstd", "-c", "-q"]` …), as the
+/// tool writes it: fixtures from another implementation than the one that reads them.
+pub fn compress(tool: &[&str], data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(tool[0])
+        .args(&tool[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}; scripts/test installs it", tool[0]));
+    let mut stdin = child.stdin.take().expect("piped");
+    let data = data.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&data).expect("write"));
+    let out = child.wait_with_output().expect("wait");
+    writer.join().expect("writer");
+    assert!(out.status.success(), "{tool:?} failed");
+    out.stdout
+}
+
+/// A fixture file of sluice-core's `testdata/` (`avro/logical.avro`).
+pub fn core_testdata(path: &str) -> Vec<u8> {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../sluice-core/testdata")
+        .join(path);
+    std::fs::read(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+}

@@ -137,7 +137,8 @@ fn any_format_option_can_be_given_by_name_and_unknown_ones_are_named() {
     let unknown = cli.run(&["detect", "local", "p.txt", "--format", "xls"]);
     assert_eq!(unknown.status.code(), Some(2), "a usage error");
     assert!(
-        stderr(&unknown).contains("unknown format 'xls'; expected csv, parquet or json"),
+        stderr(&unknown)
+            .contains("unknown format 'xls'; expected csv, parquet, json, avro, orc or tfrecord"),
         "{}",
         stderr(&unknown)
     );

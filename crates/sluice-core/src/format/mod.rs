@@ -12,11 +12,16 @@
 //! the file's [`Compression`]. [`read`] streams a whole file as Arrow record batches in a
 //! job's column types; a value that does not fit names the file, line and column.
 
+pub mod avro;
+mod columnar;
 pub mod compression;
 pub mod csv;
 pub mod json;
+pub mod orc;
 pub mod parquet;
 mod source;
+pub mod tfrecord;
+mod values;
 
 use std::future::Future;
 
@@ -163,6 +168,9 @@ registry! {
     Csv => csv::Csv,
     Parquet => parquet::Parquet,
     Json => json::Json,
+    Avro => avro::Avro,
+    Orc => orc::Orc,
+    Tfrecord => tfrecord::TfRecord,
 }
 
 /// The format named `name` (or one of its aliases), in any case.
@@ -182,7 +190,7 @@ pub fn by_extension(path: &str) -> Option<&'static FormatInfo> {
     FORMATS.iter().find(|f| f.extensions.contains(&ext))
 }
 
-/// `csv, parquet or json`.
+/// `csv, parquet, json, avro, orc or tfrecord`.
 pub fn names() -> String {
     let names: Vec<&str> = FORMATS.iter().map(|f| f.name).collect();
     match names.split_last() {
@@ -318,6 +326,59 @@ pub(crate) fn batch_stream(source: impl BatchSource) -> BatchStream {
     .boxed()
 }
 
+/// A reader crate that panicked on a file, as the file's error.
+fn panicked(path: &str) -> Error {
+    Error::Parse {
+        path: path.into(),
+        line: None,
+        column: None,
+        message: "the reader failed on this file: it is corrupt, or uses a feature the reader does not support".into(),
+        hint: Some(crate::error::Hint::text("check that the file is completely written and readable by its own tools").into()),
+    }
+}
+
+/// Runs a reader's work on a task of its own, so that a reader crate that panics on a
+/// corrupt file fails that file with an error instead of taking the process down.
+pub(crate) async fn guarded<T: Send + 'static>(
+    path: &str,
+    work: impl Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    tokio::spawn(work)
+        .await
+        .unwrap_or_else(|_| Err(panicked(path)))
+}
+
+/// [`guarded`] for a stream of batches: read on a task of its own, batch by batch.
+pub(crate) fn guarded_stream(path: &str, mut stream: BatchStream) -> BatchStream {
+    use futures::StreamExt;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(2);
+    let handle = tokio::spawn(async move {
+        while let Some(item) = stream.next().await {
+            let stop = item.is_err();
+            if tx.send(item).await.is_err() || stop {
+                break;
+            }
+        }
+    });
+    let path = path.to_string();
+    futures::stream::unfold(
+        (rx, Some(handle), path),
+        |(mut rx, handle, path)| async move {
+            match rx.recv().await {
+                Some(item) => Some((item, (rx, handle, path))),
+                None => match handle?.await {
+                    Err(e) if e.is_panic() => {
+                        let err = panicked(&path);
+                        Some((Err(err), (rx, None, path)))
+                    }
+                    _ => None,
+                },
+            }
+        },
+    )
+    .boxed()
+}
+
 /// Keeps the complete lines of a sample: the bytes after the last newline are dropped when
 /// the sample stops before the end of the file.
 pub(crate) fn complete_lines(sample: &[u8], truncated: bool) -> &[u8] {
@@ -343,7 +404,8 @@ mod tests {
         let err = FormatOptions::for_file(None, "data.bin").unwrap_err();
         assert_eq!(err.field(), Some("file_format"));
         assert!(
-            err.to_string().contains("name it (csv, parquet or json)"),
+            err.to_string()
+                .contains("name it (csv, parquet, json, avro, orc or tfrecord)"),
             "{err}"
         );
     }
@@ -403,7 +465,8 @@ mod tests {
         let err = FormatOptions::from_request(Some("xls"), &Default::default()).unwrap_err();
         assert_eq!(err.field(), Some("file_format"));
         assert!(
-            err.to_string().contains("expected csv, parquet or json"),
+            err.to_string()
+                .contains("expected csv, parquet, json, avro, orc or tfrecord"),
             "{err}"
         );
         let err = FormatOptions::from_request(

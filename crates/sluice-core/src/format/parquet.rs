@@ -4,11 +4,6 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, StringBuilder};
-use arrow::compute::{CastOptions, cast_with_options};
-use arrow::datatypes::{DataType, Field, Schema};
-use arrow::record_batch::RecordBatch;
-use arrow::util::display::{ArrayFormatter, FormatOptions as DisplayOptions};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
@@ -20,10 +15,12 @@ use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
 use serde::{Deserialize, Serialize};
 
+pub use super::columnar::warehouse_type;
+use super::columnar::{Conform, detected_columns, indices_of};
 use super::{BATCH_ROWS, BatchStream, Format, FormatInfo, Source};
 use crate::error::Hint;
 use crate::schema::infer::SAMPLE_VALUES;
-use crate::schema::{Column, DetectedColumn, DetectedSchema, Mode, WarehouseType, arrow_schema};
+use crate::schema::{Column, DetectedSchema};
 use crate::storage::{FileEntry, Store};
 use crate::{Error, Result};
 
@@ -138,27 +135,6 @@ impl AsyncFileReader for ObjectReader {
     }
 }
 
-/// The warehouse type of an Arrow type found in a Parquet file.
-pub fn warehouse_type(dt: &DataType) -> WarehouseType {
-    use DataType::*;
-    match dt {
-        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 => WarehouseType::Int64,
-        // Above i64::MAX a UInt64 would not fit INT64.
-        UInt64 => WarehouseType::Numeric,
-        Float16 | Float32 | Float64 => WarehouseType::Float64,
-        Decimal32(..) | Decimal64(..) | Decimal128(..) | Decimal256(..) => WarehouseType::Numeric,
-        Boolean => WarehouseType::Bool,
-        Date32 | Date64 => WarehouseType::Date,
-        Timestamp(..) => WarehouseType::Timestamp,
-        Utf8 | LargeUtf8 | Utf8View => WarehouseType::String,
-        Binary | LargeBinary | BinaryView | FixedSizeBinary(_) => WarehouseType::Bytes,
-        Struct(_) | List(_) | LargeList(_) | ListView(_) | LargeListView(_) | FixedSizeList(..)
-        | Map(..) => WarehouseType::Json,
-        Dictionary(_, value) => warehouse_type(value),
-        _ => WarehouseType::String,
-    }
-}
-
 fn reader(source: &Source<'_>) -> Result<ObjectReader> {
     let (store, file) = source.ranged("Parquet")?;
     Ok(ObjectReader { store, file })
@@ -186,7 +162,7 @@ pub async fn detect(source: &Source<'_>) -> Result<DetectedSchema> {
         .map_err(|e| open_error(&file.path, e))?;
     let total_rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
     let schema = builder.schema().clone();
-    let mut first = if builder.metadata().num_row_groups() > 0 {
+    let first = if builder.metadata().num_row_groups() > 0 {
         builder
             .with_row_groups(vec![0])
             .with_batch_size(SAMPLE_VALUES * 20)
@@ -199,71 +175,8 @@ pub async fn detect(source: &Source<'_>) -> Result<DetectedSchema> {
     } else {
         None
     };
-    let columns = schema
-        .fields()
-        .iter()
-        .enumerate()
-        .map(|(i, field)| {
-            let samples = first
-                .as_mut()
-                .map(|b| sample_values(b.column(i)))
-                .unwrap_or_default();
-            DetectedColumn {
-                name: field.name().clone(),
-                source_type: field.data_type().to_string(),
-                bigquery_type: warehouse_type(field.data_type()),
-                bigquery_mode: if field.is_nullable() {
-                    Mode::Nullable
-                } else {
-                    Mode::Required
-                },
-                nullable: field.is_nullable(),
-                all_null: false,
-                sample_values: samples,
-                source: None,
-            }
-        })
-        .collect::<Vec<_>>();
-    let mut columns = columns;
-    refuse_repeated_names(&columns, &file.path)?;
-    crate::schema::name_from_source(&mut columns);
+    let columns = detected_columns(&schema, first.as_ref(), &file.path)?;
     Ok(DetectedSchema::new(columns, total_rows, false, file.size))
-}
-
-/// Two fields of one name cannot be told apart by name, which is how rows are read.
-fn refuse_repeated_names(columns: &[DetectedColumn], path: &str) -> Result<()> {
-    let mut seen = std::collections::HashSet::with_capacity(columns.len());
-    for c in columns {
-        if !seen.insert(c.name.as_str()) {
-            return Err(Error::Parse {
-                path: path.into(),
-                line: None,
-                column: Some(crate::error::excerpt(&c.name)),
-                message: "the file has more than one column of this name; sluice reads columns by name and cannot tell them apart".into(),
-                hint: Some(crate::error::Hint::text("write the file with distinct column names").into()),
-            });
-        }
-    }
-    Ok(())
-}
-
-fn sample_values(array: &ArrayRef) -> Vec<String> {
-    let Ok(formatter) = ArrayFormatter::try_new(array.as_ref(), &DisplayOptions::default()) else {
-        return Vec::new();
-    };
-    let mut out: Vec<String> = Vec::new();
-    for i in 0..array.len() {
-        if out.len() == SAMPLE_VALUES {
-            break;
-        }
-        if array.is_valid(i) {
-            let v = formatter.value(i).to_string();
-            if !out.contains(&v) {
-                out.push(v);
-            }
-        }
-    }
-    out
 }
 
 /// Streams the file's row groups as batches of `columns`, matched to the file's columns by name.
@@ -272,137 +185,33 @@ pub async fn read(source: &Source<'_>, columns: &[Column]) -> Result<BatchStream
     let builder = ParquetRecordBatchStreamBuilder::new(reader(source)?)
         .await
         .map_err(|e| open_error(&file.path, e))?;
-    let file_schema = builder.schema().clone();
-    let mut indices = Vec::with_capacity(columns.len());
-    for c in columns {
-        let i = file_schema
-            .index_of(c.source_name())
-            .map_err(|_| Error::Parse {
-                path: file.path.clone(),
-                line: None,
-                column: Some(c.name.clone()),
-                message: "the column is missing from the file".into(),
-                hint: None,
-            })?;
-        indices.push(i);
-    }
+    let indices = indices_of(builder.schema(), columns, &file.path)?;
     let stream = builder
         .with_batch_size(BATCH_ROWS)
         .build()
         .map_err(|e| open_error(&file.path, e))?;
-    let target = arrow_schema(columns);
-    let columns = columns.to_vec();
+    let mut conform = Conform::new(columns, indices, &file.path);
     let path = file.path.clone();
-    let mut rows_before = 0u64;
     Ok(stream
         .map(move |batch| {
             let batch = batch.map_err(|e| {
                 changed(&path, &e).unwrap_or_else(|| Error::parse(&path, e.to_string()))
             })?;
-            let arrays = indices
-                .iter()
-                .zip(&columns)
-                .map(|(&i, c)| conform(batch.column(i), c, &path, rows_before))
-                .collect::<Result<Vec<_>>>()?;
-            rows_before += batch.num_rows() as u64;
-            RecordBatch::try_new(Arc::clone(&target), arrays)
-                .map_err(|e| Error::parse(&path, e.to_string()))
+            conform.batch(&batch)
         })
         .boxed())
-}
-
-/// Casts one column to the job's type; a value that does not fit names its row.
-fn conform(array: &ArrayRef, column: &Column, path: &str, rows_before: u64) -> Result<ArrayRef> {
-    let target = column.ty.arrow_type();
-    if array.data_type() == &target {
-        return Ok(Arc::clone(array));
-    }
-    if column.ty == WarehouseType::Json && warehouse_type(array.data_type()) == WarehouseType::Json
-    {
-        return nested_to_json(array, column, path);
-    }
-    let strict = CastOptions {
-        safe: false,
-        ..Default::default()
-    };
-    cast_with_options(array, &target, &strict).map_err(|e| {
-        // Find the first value that failed: the lenient cast turns it into a NULL.
-        let lenient = cast_with_options(array, &target, &CastOptions::default()).ok();
-        let row =
-            lenient.and_then(|l| (0..array.len()).find(|&i| array.is_valid(i) && l.is_null(i)));
-        let value = row.and_then(|r| {
-            ArrayFormatter::try_new(array.as_ref(), &DisplayOptions::default())
-                .ok()
-                .map(|f| f.value(r).to_string())
-        });
-        Error::Parse {
-            path: path.into(),
-            line: row.map(|r| rows_before + r as u64 + 1),
-            column: Some(column.name.clone()),
-            message: match value {
-                Some(v) => format!(
-                    "'{}' does not fit {} (row number)",
-                    crate::error::excerpt(&v),
-                    column.ty
-                ),
-                None => format!("cannot cast {} to {}: {e}", array.data_type(), column.ty),
-            },
-            hint: Some(
-                Hint::set(
-                    "change the column's type in the job's schema",
-                    "schema",
-                    None,
-                )
-                .into(),
-            ),
-        }
-    })
-}
-
-/// Nested values (structs, lists, maps) become their JSON text.
-fn nested_to_json(array: &ArrayRef, column: &Column, path: &str) -> Result<ArrayRef> {
-    let field = Field::new("v", array.data_type().clone(), true);
-    let batch = RecordBatch::try_new(Arc::new(Schema::new(vec![field])), vec![Arc::clone(array)])
-        .map_err(|e| Error::parse(path, e.to_string()))?;
-    let mut buf = Vec::new();
-    {
-        let mut writer = arrow::json::LineDelimitedWriter::new(&mut buf);
-        writer
-            .write(&batch)
-            .map_err(|e| Error::parse(path, e.to_string()))?;
-        writer
-            .finish()
-            .map_err(|e| Error::parse(path, e.to_string()))?;
-    }
-    let mut out = StringBuilder::new();
-    let mut lines = buf.split(|&b| b == b'\n');
-    for i in 0..array.len() {
-        let line = lines.next().unwrap_or_default();
-        if array.is_null(i) {
-            out.append_null();
-            continue;
-        }
-        let value: serde_json::Value = serde_json::from_slice(line).map_err(|e| Error::Parse {
-            path: path.into(),
-            line: Some(i as u64 + 1),
-            column: Some(column.name.clone()),
-            message: e.to_string(),
-            hint: None,
-        })?;
-        match value.get("v") {
-            Some(v) => out.append_value(v.to_string()),
-            None => out.append_null(),
-        }
-    }
-    Ok(Arc::new(out.finish()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::WarehouseType;
     use crate::storage::{FileEntry, Store};
+    use arrow::array::ArrayRef;
     use arrow::array::{AsArray, Int32Array, StringArray, StructArray};
     use arrow::datatypes::Int64Type;
+    use arrow::datatypes::{DataType, Field};
+    use arrow::record_batch::RecordBatch;
     use futures::TryStreamExt;
     use parquet::arrow::ArrowWriter;
     use std::collections::BTreeMap;

@@ -1,10 +1,14 @@
 //! One file as formats read it: its head for detection, its bytes as a stream, or ranged
 //! reads for formats that seek (Parquet's footer), all through its [`Compression`].
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use bytes::Bytes;
 use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 
-use super::compression::Compression;
+use super::compression::{Compression, Limits};
 use crate::storage::{FileEntry, Store};
 use crate::{Error, Result};
 
@@ -14,6 +18,7 @@ pub struct Source<'a> {
     store: &'a Store,
     file: &'a FileEntry,
     compression: Compression,
+    limits: Limits,
 }
 
 /// The head of a file, decompressed: what detection reads.
@@ -68,7 +73,14 @@ impl<'a> Source<'a> {
             store,
             file,
             compression,
+            limits: Limits::default(),
         }
+    }
+
+    /// The same source with other decompression limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     pub fn path(&self) -> &str {
@@ -79,6 +91,8 @@ impl<'a> Source<'a> {
         self.file
     }
 
+    /// The compression the file's name shows (its bytes may show one the name does not:
+    /// [`Source::head`] and [`Source::stream`] look).
     pub fn compression(&self) -> Compression {
         self.compression
     }
@@ -86,14 +100,47 @@ impl<'a> Source<'a> {
     /// The first `len` decompressed bytes (fewer if the file is shorter).
     ///
     /// # Errors
-    /// The store's.
+    /// The store's, or a compressed stream that cannot be read.
     pub async fn head(&self, len: u64) -> Result<Sample> {
-        match self.compression {
+        let compression = match self.compression {
             Compression::None => {
                 let bytes = self.store.read_head(self.file, len).await?;
-                Ok(Sample::new(bytes, self.file.size))
+                match Compression::sniff(&bytes) {
+                    Compression::None => return Ok(Sample::new(bytes, self.file.size)),
+                    found => found,
+                }
+            }
+            named => named,
+        };
+        // Decompress from the start until `len` bytes are out, counting the stored bytes
+        // that took (for estimates).
+        let read = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&read);
+        let stored = self
+            .store
+            .read_stream(self.file)
+            .await?
+            .inspect_ok(move |b| {
+                counted.fetch_add(b.len() as u64, Ordering::Relaxed);
+            })
+            .boxed();
+        let mut out = compression.decode(stored, &self.file.path, self.file.size, self.limits);
+        let mut bytes = Vec::new();
+        let mut complete = true;
+        while let Some(chunk) = out.next().await {
+            bytes.extend_from_slice(&chunk?);
+            if bytes.len() as u64 >= len {
+                complete = false;
+                bytes.truncate(len as usize);
+                break;
             }
         }
+        Ok(Sample {
+            bytes: Bytes::from(bytes),
+            complete,
+            stored_read: read.load(Ordering::Relaxed).min(self.file.size),
+            stored_size: self.file.size,
+        })
     }
 
     /// The whole file's decompressed bytes, chunk by chunk.
@@ -101,8 +148,23 @@ impl<'a> Source<'a> {
     /// # Errors
     /// The store's.
     pub async fn stream(&self) -> Result<BoxStream<'static, Result<Bytes>>> {
-        let stored = self.store.read_stream(self.file).await?;
-        Ok(self.compression.decode(stored))
+        let mut stored = self.store.read_stream(self.file).await?;
+        let compression = match self.compression {
+            Compression::None => {
+                // The first chunk shows whether the bytes are compressed all the same.
+                let first = match stored.next().await {
+                    Some(first) => first?,
+                    None => return Ok(futures::stream::empty().boxed()),
+                };
+                let found = Compression::sniff(&first);
+                stored = futures::stream::once(async { Ok(first) })
+                    .chain(stored)
+                    .boxed();
+                found
+            }
+            named => named,
+        };
+        Ok(compression.decode(stored, &self.file.path, self.file.size, self.limits))
     }
 
     /// The store and file for ranged reads ([`Store::read_range`], pinned to the version
@@ -115,7 +177,8 @@ impl<'a> Source<'a> {
             return Err(Error::parse(
                 &self.file.path,
                 format!(
-                    "a {format} file compressed as a whole cannot be read; {format} compresses inside the file"
+                    "a {format} file compressed as a whole ({}) cannot be read; {format} compresses inside the file, so store it uncompressed",
+                    self.compression.name()
                 ),
             ));
         }

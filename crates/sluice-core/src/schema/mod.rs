@@ -265,6 +265,13 @@ pub struct DetectedSchema {
     pub format_options: Option<crate::format::FormatOptions>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_path: Option<String>,
+    /// The text encoding detection found (CSV), how sure it is and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<crate::format::csv::EncodingGuess>,
+    /// What else detection found that a person should know: a title block skipped,
+    /// null markers, a decimal comma.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl DetectedSchema {
@@ -284,6 +291,8 @@ impl DetectedSchema {
             file_size,
             format_options: None,
             file_path: None,
+            encoding: None,
+            notes: Vec::new(),
         }
     }
 

@@ -2,7 +2,8 @@
 //! load is its own job and no byte of the file passes through sluice. The gate has already
 //! checked the file's schema from its sample.
 
-use sluice_core::schema::DetectedSchema;
+use sluice_core::format::FormatOptions;
+use sluice_core::schema::{DetectedSchema, WarehouseType};
 use sluice_core::storage::{FileEntry, Store};
 use sluice_sinks::{DirectSource, FileLoad, Sink};
 
@@ -24,6 +25,17 @@ impl<'a> PushDown<'a> {
         job: &Job,
         sink: &'a dyn Sink,
     ) -> Option<Self> {
+        // The destination matches columns by name (or, for CSV, by position, which the
+        // gate checked): a renamed column, or a nested value sluice writes as JSON text,
+        // would not load as sluice loads it.
+        let columnar = !matches!(job.file_format_options, FormatOptions::Csv(_));
+        let maps_by_name = job
+            .schema
+            .iter()
+            .all(|c| c.source_name() == c.name && !(columnar && c.ty == WarehouseType::Json));
+        if !maps_by_name {
+            return None;
+        }
         let uri = store.uri_of(&file.path)?;
         let source = DirectSource {
             uri,

@@ -113,11 +113,7 @@ fn a_changed_file_follows_the_policy_and_same_content_is_not_loaded_again() {
     let key = (touched.path.clone(), touched.version_key());
     // Touched, same bytes: a repeat of itself.
     let same = HashMap::from([(key.clone(), "md5:aaa".to_string())]);
-    let p = plan(
-        vec![touched.clone()],
-        &ledger,
-        &rules(false, 1000, &same),
-    );
+    let p = plan(vec![touched.clone()], &ledger, &rules(false, 1000, &same));
     assert!(p.take.is_empty());
     assert_eq!(
         p.files[0].reason,
@@ -129,11 +125,7 @@ fn a_changed_file_follows_the_policy_and_same_content_is_not_loaded_again() {
     // A copy under another name: a repeat of the loaded file.
     let mut copy = file("copy_of_d3.csv", 10, 9);
     copy.checksum = Some("md5:aaa".into());
-    let p = plan(
-        vec![copy.clone()],
-        &ledger,
-        &rules(false, 1000, &same),
-    );
+    let p = plan(vec![copy.clone()], &ledger, &rules(false, 1000, &same));
     assert_eq!(p.repeats[0].same_as, "d3.csv");
     // Other bytes: the policy.
     let other = HashMap::from([(key, "md5:bbb".to_string())]);

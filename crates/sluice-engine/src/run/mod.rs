@@ -306,7 +306,9 @@ impl Runner {
         for w in &survey.warnings {
             self.log.write(run_id, Level::Warn, w.clone()).await;
         }
-        self.alerts.check_sizes(job, run_id, ledger, &plan.take).await;
+        self.alerts
+            .check_sizes(job, run_id, ledger, &plan.take)
+            .await;
         progress.planned(plan.take.len());
 
         for repeat in &plan.repeats {

@@ -6,6 +6,7 @@ mod alerts;
 mod bad_input;
 mod bigquery;
 mod catalog;
+mod formats;
 mod jobs;
 mod postgres;
 mod retries;

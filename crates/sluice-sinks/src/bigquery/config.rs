@@ -198,7 +198,7 @@ const FIELDS: &[Field] = &[
         .secret(FieldKind::Textarea)
         .hint("needs roles/bigquery.dataEditor on the dataset and roles/bigquery.jobUser on the project")
         .when("auth.type", "service_account_key"),
-    Field::text("push_down", "Push-down: BigQuery reads UTF-8 CSV files in Google Cloud Storage itself")
+    Field::text("push_down", "Push-down: BigQuery reads files in Google Cloud Storage itself (CSV, JSONL, Parquet, Avro, ORC)")
         .checkbox(),
 ];
 

@@ -37,8 +37,8 @@ use self::job::{JobState, MAX_ATTEMPTS, state_of};
 pub use self::rows::write_ndjson;
 pub use self::types::{TYPE_MAP, bigquery_type};
 use crate::{
-    DirectSource, Error, FileLoad, Inspect, Load, LoadMode, LoadReceipt, Part, Pin, Result,
-    Sink, TableLoad,
+    DirectSource, Error, FileLoad, Inspect, Load, LoadMode, LoadReceipt, Part, Pin, Result, Sink,
+    TableLoad,
 };
 
 /// A BigQuery project and dataset.
@@ -435,7 +435,7 @@ impl Sink for BigQuerySink {
     }
 
     fn loads_directly(&self, source: &DirectSource) -> bool {
-        self.config.push_down && push_down::csv_source(source).is_some()
+        self.config.push_down && push_down::source_fields(source).is_some()
     }
 
     async fn load_direct(

@@ -2,16 +2,17 @@
 //! streaming a file through arrow-csv's push decoder into the job's column types (`read`),
 //! with arrow-csv's errors turned into ones that name the file, line and column (`errors`).
 
+mod dialect;
+pub mod encoding;
 mod errors;
+mod numbers;
 mod quotes;
 mod read;
 mod sniff;
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
+pub use self::encoding::{Confidence, Encoding, EncodingGuess};
 pub(crate) use self::errors::fix_or_retype;
 pub use self::read::read;
 pub use self::sniff::detect;
@@ -51,8 +52,31 @@ impl Format for Csv {
             }),
             Field::text("has_header", "First row is a header").kind(FieldKind::Tristate),
             Field::text("encoding", "Encoding").kind(FieldKind::Choice {
-                choices: &[("utf-8", "UTF-8"), ("latin-1", "Latin-1 / Windows-1252")],
+                choices: &[
+                    ("", "Detect"),
+                    ("utf-8", "UTF-8"),
+                    ("utf-16le", "UTF-16 LE"),
+                    ("utf-16be", "UTF-16 BE"),
+                    ("latin-1", "Latin-1 / Windows-1252"),
+                    ("windows-1250", "Central European (Windows-1250)"),
+                    ("windows-1251", "Cyrillic (Windows-1251)"),
+                    ("shift_jis", "Japanese (Shift-JIS)"),
+                    ("euc-jp", "Japanese (EUC-JP)"),
+                    ("gbk", "Chinese simplified (GBK)"),
+                    ("big5", "Chinese traditional (Big5)"),
+                    ("euc-kr", "Korean (EUC-KR)"),
+                ],
             }),
+            Field::text("skip_rows", "Lines to skip before the header").kind(FieldKind::Number),
+            Field::text("comment", "Comment lines start with"),
+            Field::text(
+                "null_markers",
+                "Also NULL (comma-separated, e.g. NULL,NA,\\N)",
+            ),
+            Field::text("escape", "Quote escape character").kind(FieldKind::Choice {
+                choices: &[("", "Detect (or doubled quotes)"), ("\\", "Backslash")],
+            }),
+            Field::text("decimal_comma", "Decimal comma (1.234,56)").kind(FieldKind::Tristate),
         ],
     };
 
@@ -85,46 +109,6 @@ impl Format for Csv {
 /// Delimiters sniffing tries, in order of preference on a tie.
 pub const DELIMITERS: [char; 4] = [',', '|', '\t', ';'];
 
-/// Text encodings a CSV file can be in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum Encoding {
-    #[default]
-    #[serde(rename = "utf-8", alias = "utf8", alias = "UTF-8")]
-    Utf8,
-    /// ISO-8859-1 and its superset Windows-1252, decoded as Windows-1252 as browsers do.
-    #[serde(
-        rename = "latin-1",
-        alias = "iso-8859-1",
-        alias = "latin1",
-        alias = "windows-1252"
-    )]
-    Latin1,
-}
-
-impl FromStr for Encoding {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "utf-8" | "utf8" => Ok(Self::Utf8),
-            "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "windows-1252" | "cp1252" => {
-                Ok(Self::Latin1)
-            }
-            other => Err(format!(
-                "unknown encoding '{other}'; expected utf-8, latin-1 or iso-8859-1"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Encoding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Utf8 => "utf-8",
-            Self::Latin1 => "latin-1",
-        })
-    }
-}
-
 /// CSV options; `None` means "sniff it".
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -132,7 +116,30 @@ pub struct CsvOptions {
     pub delimiter: Option<char>,
     pub quote: Option<char>,
     pub has_header: Option<bool>,
-    pub encoding: Encoding,
+    /// The text encoding; detected when not given.
+    pub encoding: Option<Encoding>,
+    /// Lines before the header (a title or comment block an export writes first);
+    /// detected when not given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_rows: Option<u32>,
+    /// Lines that start with this character are skipped wherever they are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<char>,
+    /// Cells that are NULL besides the empty one (`NULL`, `NA`, `\N`); detected when not
+    /// given.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "markers_or_list"
+    )]
+    pub null_markers: Option<Vec<String>>,
+    /// The character that escapes a quote inside a quoted field (`\"`), where the file
+    /// does not double it; detected when not given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escape: Option<char>,
+    /// Numbers written with a decimal comma and dot thousands (`1.234,56`), as European
+    /// exports do; detected when not given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decimal_comma: Option<bool>,
 }
 
 impl CsvOptions {
@@ -146,9 +153,23 @@ impl CsvOptions {
         self.has_header.unwrap_or(true)
     }
 
-    /// Checks that delimiter and quote are single ASCII characters.
+    pub(crate) fn encoding(&self) -> Encoding {
+        self.encoding.unwrap_or_default()
+    }
+
+    /// The cells read as NULL: the empty one and the markers.
+    pub(crate) fn null_markers(&self) -> &[String] {
+        self.null_markers.as_deref().unwrap_or_default()
+    }
+
+    /// Checks that delimiter, quote, comment and escape are single ASCII characters.
     pub fn validate(&self) -> Result<()> {
-        for (option, c) in [("delimiter", self.delimiter), ("quote", self.quote)] {
+        for (option, c) in [
+            ("delimiter", self.delimiter),
+            ("quote", self.quote),
+            ("comment", self.comment),
+            ("escape", self.escape),
+        ] {
             if let Some(c) = c
                 && (!c.is_ascii() || c == '\n' || c == '\r')
             {
@@ -160,6 +181,29 @@ impl CsvOptions {
         }
         Ok(())
     }
+}
+
+/// Null markers as a list, or as one comma-separated text (as a form field gives them).
+fn markers_or_list<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Option::<Given>::deserialize(d)? {
+        None => None,
+        Some(Given::List(l)) => Some(l),
+        Some(Given::Text(t)) => Some(
+            t.split(',')
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .map(str::to_string)
+                .collect(),
+        ),
+    })
 }
 
 pub(crate) fn show_delimiter(c: char) -> String {

@@ -1,18 +1,22 @@
 //! Streaming a CSV file through arrow-csv's push decoder, chunk by chunk, into batches of
 //! the job's column types.
 
-use arrow::csv::reader::{Decoder, ReaderBuilder};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray, StringBuilder};
+use arrow::csv::reader::ReaderBuilder;
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use bytes::{Buf, Bytes};
 use futures::stream::{BoxStream, StreamExt};
 
+use super::encoding::Decoder;
 use super::errors::locate_error;
 use super::quotes::QuoteTracker;
 use super::sniff::unclosed_quote;
-use super::{CsvOptions, Encoding};
+use super::{CsvOptions, numbers};
 use crate::format::{BATCH_ROWS, BatchSource, BatchStream, MAX_RECORD_BYTES, batch_stream};
-use crate::schema::{Column, arrow_schema};
+use crate::schema::{Column, WarehouseType, arrow_schema};
 use crate::{Error, Result};
 
 /// Streams a CSV file as record batches of `columns`' types.
@@ -22,22 +26,46 @@ pub fn read(
     columns: &[Column],
     path: &str,
 ) -> BatchStream {
-    let decoder = ReaderBuilder::new(arrow_schema(columns))
+    let decimal_comma = options.decimal_comma == Some(true);
+    // Numbers with a decimal comma are read as text and rewritten before they are cast.
+    let read_as: Vec<Column> = columns
+        .iter()
+        .map(|c| match c.ty {
+            WarehouseType::Float64 | WarehouseType::Numeric if decimal_comma => Column {
+                ty: WarehouseType::String,
+                ..c.clone()
+            },
+            _ => c.clone(),
+        })
+        .collect();
+    let mut builder = ReaderBuilder::new(arrow_schema(&read_as))
         .with_header(options.header())
         .with_delimiter(options.delimiter_byte())
         .with_quote(options.quote_byte())
-        .with_batch_size(BATCH_ROWS)
-        .build_decoder();
+        .with_batch_size(BATCH_ROWS);
+    if let Some(escape) = options.escape {
+        builder = builder.with_escape(escape as u8);
+    }
+    if let Some(comment) = options.comment {
+        builder = builder.with_comment(comment as u8);
+    }
+    if let Some(regex) = null_regex(options.null_markers()) {
+        builder = builder.with_null_regex(regex);
+    }
     let state = CsvStream {
         input: bytes,
         buf: Bytes::new(),
         eof: false,
-        at_start: true,
-        decoder,
-        latin1: (options.encoding == Encoding::Latin1)
-            .then(|| encoding_rs::WINDOWS_1252.new_decoder_without_bom_handling()),
+        decoder: builder.build_decoder(),
+        text: Decoder::new(options.encoding()),
+        skip: options.skip_rows.unwrap_or(0),
+        skipped: 0,
         path: path.to_string(),
         names: columns.iter().map(|c| c.name.clone()).collect(),
+        columns: columns.to_vec(),
+        decimal_comma,
+        rows_before: 0,
+        header: options.header(),
         delimiter: options.delimiter.unwrap_or(','),
         quote: options.quote.unwrap_or('"'),
         quotes: QuoteTracker::new(options.delimiter_byte(), options.quote_byte()),
@@ -46,15 +74,31 @@ pub fn read(
     batch_stream(state)
 }
 
+/// The regex of cells arrow-csv reads as NULL: the empty cell and each marker.
+pub(crate) fn null_regex(markers: &[String]) -> Option<regex::Regex> {
+    if markers.is_empty() {
+        return None;
+    }
+    let alternatives: Vec<String> = markers.iter().map(|m| regex::escape(m)).collect();
+    regex::Regex::new(&format!("^(?:|{})$", alternatives.join("|"))).ok()
+}
+
 struct CsvStream {
     input: BoxStream<'static, Result<Bytes>>,
     buf: Bytes,
     eof: bool,
-    at_start: bool,
-    decoder: Decoder,
-    latin1: Option<encoding_rs::Decoder>,
+    decoder: arrow::csv::reader::Decoder,
+    /// The file's text as UTF-8.
+    text: Decoder,
+    /// Lines to drop before the header, and how many are dropped.
+    skip: u32,
+    skipped: u32,
     path: String,
     names: Vec<String>,
+    columns: Vec<Column>,
+    decimal_comma: bool,
+    rows_before: u64,
+    header: bool,
     delimiter: char,
     quote: char,
     /// Follows the quoting, to refuse a quote that never closes.
@@ -77,14 +121,21 @@ impl BatchSource for CsvStream {
                 }
                 match self.input.next().await {
                     Some(chunk) => {
-                        let chunk = self.prepare(chunk?);
+                        let chunk = self.prepare(chunk?, false);
                         self.check(&chunk)?;
                         self.buf = chunk;
                     }
                     None => {
                         self.eof = true;
+                        let rest = self.prepare(Bytes::new(), true);
+                        self.check(&rest)?;
+                        self.buf = rest;
                         if let Some(line) = self.quotes.unclosed() {
-                            return Err(unclosed_quote(&self.path, line, self.quote));
+                            return Err(unclosed_quote(
+                                &self.path,
+                                line + u64::from(self.skipped),
+                                self.quote,
+                            ));
                         }
                     }
                 }
@@ -93,33 +144,91 @@ impl BatchSource for CsvStream {
             let n = self.decoder.decode(&self.buf).map_err(|e| self.error(e))?;
             self.buf.advance(n);
         }
-        self.decoder.flush().map_err(|e| self.error(e))
+        let Some(batch) = self.decoder.flush().map_err(|e| self.error(e))? else {
+            return Ok(None);
+        };
+        let batch = if self.decimal_comma {
+            self.rewrite_numbers(batch)?
+        } else {
+            batch
+        };
+        self.rows_before += batch.num_rows() as u64;
+        Ok(Some(batch))
     }
 }
 
 impl CsvStream {
-    /// Strips a UTF-8 byte-order mark and turns Latin-1 into UTF-8, chunk by chunk.
-    fn prepare(&mut self, chunk: Bytes) -> Bytes {
-        let chunk = if std::mem::take(&mut self.at_start)
-            && chunk.starts_with(b"\xEF\xBB\xBF")
-            && self.latin1.is_none()
-        {
-            chunk.slice(3..)
-        } else {
-            chunk
-        };
-        match &mut self.latin1 {
-            None => chunk,
-            Some(decoder) => {
-                let mut out = String::with_capacity(
-                    decoder
-                        .max_utf8_buffer_length(chunk.len())
-                        .unwrap_or(chunk.len() * 3),
-                );
-                let _ = decoder.decode_to_string(&chunk, &mut out, false);
-                Bytes::from(out)
+    /// Decodes the next chunk into UTF-8 and drops the lines before the header.
+    fn prepare(&mut self, chunk: Bytes, last: bool) -> Bytes {
+        let mut text = self.text.decode(chunk, last);
+        while self.skipped < self.skip && !text.is_empty() {
+            match memchr::memchr(b'\n', &text) {
+                Some(i) => {
+                    text.advance(i + 1);
+                    self.skipped += 1;
+                }
+                None => text = Bytes::new(),
             }
         }
+        text
+    }
+
+    /// Numbers written with a decimal comma, as the job's FLOAT64 and NUMERIC columns.
+    fn rewrite_numbers(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
+        for (i, c) in self.columns.iter().enumerate() {
+            let array = batch.column(i);
+            if !matches!(c.ty, WarehouseType::Float64 | WarehouseType::Numeric) {
+                arrays.push(Arc::clone(array));
+                continue;
+            }
+            let text = array.as_string::<i32>();
+            let mut rewritten = StringBuilder::new();
+            for (row, value) in text.iter().enumerate() {
+                match value {
+                    None => rewritten.append_null(),
+                    Some(v) => match numbers::decimal_comma(v) {
+                        Some(n) => rewritten.append_value(n),
+                        // `12` or `-3` are numbers either way.
+                        None if v.trim().parse::<i64>().is_ok() => rewritten.append_value(v.trim()),
+                        None => {
+                            return Err(Error::Parse {
+                                path: self.path.clone(),
+                                line: Some(self.line_of(row)),
+                                column: Some(c.name.clone()),
+                                message: format!(
+                                    "'{}' is not a number with a decimal comma",
+                                    crate::error::excerpt(v)
+                                ),
+                                hint: Some(super::fix_or_retype().into()),
+                            });
+                        }
+                    },
+                }
+            }
+            let rewritten: ArrayRef = Arc::new(rewritten.finish());
+            let strict = arrow::compute::CastOptions {
+                safe: false,
+                ..Default::default()
+            };
+            let cast = arrow::compute::cast_with_options(&rewritten, &c.ty.arrow_type(), &strict)
+                .map_err(|e| Error::Parse {
+                path: self.path.clone(),
+                line: None,
+                column: Some(c.name.clone()),
+                message: format!("does not fit {}: {e}", c.ty),
+                hint: Some(super::fix_or_retype().into()),
+            })?;
+            arrays.push(cast);
+        }
+        RecordBatch::try_new(arrow_schema(&self.columns), arrays)
+            .map_err(|e| Error::parse(&self.path, e.to_string()))
+    }
+
+    /// The file's line of a row of the current batch (exact unless quoted fields hold
+    /// line ends).
+    fn line_of(&self, row: usize) -> u64 {
+        self.rows_before + row as u64 + 1 + u64::from(self.header) + u64::from(self.skipped)
     }
 
     /// Follows the quoting of the next bytes, and refuses a line longer than
@@ -149,7 +258,14 @@ impl CsvStream {
     }
 
     fn error(&self, e: ArrowError) -> Error {
-        locate_error(&e.to_string(), &self.path, &self.names, self.delimiter)
+        let mut e = locate_error(&e.to_string(), &self.path, &self.names, self.delimiter);
+        if let Error::Parse {
+            line: Some(line), ..
+        } = &mut e
+        {
+            *line += u64::from(self.skipped);
+        }
+        e
     }
 }
 
@@ -296,7 +412,7 @@ mod tests {
         ];
         let text: &'static [u8] = include_bytes!("../../../../../testdata/csv/latin1.csv");
         let opts = CsvOptions {
-            encoding: Encoding::Latin1,
+            encoding: Some(super::super::Encoding::LATIN1),
             ..Default::default()
         };
         let batches = read_all(text, &opts, &columns).await.unwrap();

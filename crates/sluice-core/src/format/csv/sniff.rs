@@ -1,7 +1,8 @@
 //! Sniffing a CSV sample: encoding, quote, delimiter and header, then the columns' types.
 
+use super::dialect::{self, Dialect};
 use super::quotes::QuoteTracker;
-use super::{CsvOptions, DELIMITERS, Encoding, show_delimiter};
+use super::{CsvOptions, DELIMITERS, Encoding, numbers, show_delimiter};
 use crate::error::Hint;
 use crate::format::{MAX_COLUMNS, Sample};
 use crate::schema::infer::ColumnInference;
@@ -11,52 +12,51 @@ use crate::{Error, Result};
 /// Rows sniffing looks at to choose a delimiter and a header.
 const SNIFF_ROWS: usize = 200;
 
-/// Turns the raw sample into text: strips a BOM, decodes Latin-1, and reports invalid
-/// UTF-8 with its line.
+/// Turns the raw sample into text in `encoding`; a UTF-8 sample that is not valid UTF-8
+/// (an encoding a person gave) is refused with its line.
 fn decode_sample(sample: &[u8], encoding: Encoding, path: &str) -> Result<String> {
-    match encoding {
-        Encoding::Latin1 => Ok(encoding_rs::WINDOWS_1252
-            .decode_without_bom_handling(sample)
-            .0
-            .into_owned()),
-        Encoding::Utf8 => {
-            let sample = sample.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(sample);
-            match std::str::from_utf8(sample) {
-                Ok(s) => Ok(s.to_string()),
-                Err(e) => {
-                    let line = sample[..e.valid_up_to()]
-                        .iter()
-                        .filter(|&&b| b == b'\n')
-                        .count() as u64
-                        + 1;
-                    Err(Error::Parse {
-                        path: path.into(),
-                        line: Some(line),
-                        column: None,
-                        message: "the file is not valid UTF-8".into(),
-                        hint: Some(Hint::set(
-                            "if it was written by Excel or an older system, set the encoding to latin-1",
-                            "encoding",
-                            Some("latin-1"),
-                        ).into()),
-                    })
-                }
-            }
+    if !encoding.is_utf8() {
+        return Ok(super::encoding::decode_all(sample, encoding));
+    }
+    let sample = sample.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(sample);
+    match std::str::from_utf8(sample) {
+        Ok(s) => Ok(s.to_string()),
+        Err(e) => {
+            let line = sample[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64
+                + 1;
+            let guess = super::encoding::detect(sample).encoding;
+            Err(Error::Parse {
+                path: path.into(),
+                line: Some(line),
+                column: None,
+                message: "the file is not valid UTF-8".into(),
+                hint: Some(
+                    Hint::set(
+                        format!(
+                            "it looks like {guess}; set the encoding to {guess}, or leave it out to detect it"
+                        ),
+                        "encoding",
+                        Some(&guess.name()),
+                    )
+                    .into(),
+                ),
+            })
         }
     }
 }
 
-fn records(
-    text: &str,
-    delimiter: char,
-    quote: char,
-    limit: usize,
-) -> (Vec<csv::StringRecord>, bool) {
+pub(super) fn records(text: &str, d: Dialect, limit: usize) -> (Vec<csv::StringRecord>, bool) {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .delimiter(delimiter as u8)
-        .quote(quote as u8)
+        .delimiter(d.delimiter as u8)
+        .quote(d.quote as u8)
+        .escape(d.escape.map(|e| e as u8))
+        .double_quote(d.escape.is_none())
+        .comment(d.comment.map(|c| c as u8))
         .from_reader(text.as_bytes());
     let mut out = Vec::new();
     let mut failed = false;
@@ -73,8 +73,8 @@ fn records(
 }
 
 /// How well a delimiter splits the first rows: (fields in most rows, share of rows with that count).
-fn split_score(text: &str, delimiter: char, quote: char) -> (usize, f64) {
-    let (rows, _) = records(text, delimiter, quote, SNIFF_ROWS);
+pub(super) fn split_score(text: &str, d: Dialect) -> (usize, f64) {
+    let (rows, _) = records(text, d, SNIFF_ROWS);
     let rows: Vec<usize> = rows
         .iter()
         .map(csv::StringRecord::len)
@@ -98,10 +98,18 @@ fn split_score(text: &str, delimiter: char, quote: char) -> (usize, f64) {
 }
 
 /// The delimiter that splits the rows into the same number (> 1) of fields most consistently.
-fn sniff_delimiter(text: &str, quote: char) -> Option<(char, usize)> {
+/// A title block before the header is left out of the count.
+fn sniff_delimiter(text: &str, base: Dialect) -> Option<(char, usize)> {
     DELIMITERS
         .iter()
-        .map(|&d| (d, split_score(text, d, quote)))
+        .map(|&d| {
+            let dialect = Dialect {
+                delimiter: d,
+                ..base
+            };
+            let rows = dialect::after_lines(text, dialect::sniff_skip(text, dialect));
+            (d, split_score(rows, dialect))
+        })
         .filter(|(_, (fields, share))| *fields > 1 && *share >= 0.9)
         .max_by(|a, b| {
             let (_, (fa, sa)) = a;
@@ -219,19 +227,41 @@ pub fn detect(
 ) -> Result<(CsvOptions, DetectedSchema)> {
     given.validate()?;
     let truncated = !sample.complete;
-    if looks_binary(sample.complete_lines()) {
+    let guess = match given.encoding {
+        Some(_) => None,
+        None => Some(super::encoding::detect(&sample.bytes)),
+    };
+    let encoding = given
+        .encoding
+        .or(guess.as_ref().map(|g| g.encoding))
+        .unwrap_or_default();
+    let utf16 = encoding == Encoding::UTF16LE || encoding == Encoding::UTF16BE;
+    if !utf16 && looks_binary(sample.complete_lines()) {
         return Err(Error::Parse {
             path: path.into(),
             line: None,
             column: None,
             message: "the file is mostly NUL bytes: it is UTF-16 text or binary, not CSV in the expected encoding".into(),
             hint: Some(
-                Hint::text("save it as UTF-8 (or Latin-1) CSV, or check that it is the file you meant")
-                    .into(),
+                Hint::set(
+                    "if it is UTF-16 text, set the encoding to utf-16le (or leave it out to detect it); else check that it is the file you meant",
+                    "encoding",
+                    Some("utf-16le"),
+                )
+                .into(),
             ),
         });
     }
-    let text = decode_sample(sample.complete_lines(), given.encoding, path)?;
+    // UTF-16 lines end in two bytes: decode the whole sample and cut at the last line end.
+    let raw = if utf16 {
+        &sample.bytes[..]
+    } else {
+        sample.complete_lines()
+    };
+    let mut text = decode_sample(raw, encoding, path)?;
+    if utf16 && truncated {
+        text.truncate(text.rfind('\n').map_or(text.len(), |i| i + 1));
+    }
     if text.trim().is_empty() {
         return Err(Error::NoRows {
             path: path.into(),
@@ -240,11 +270,24 @@ pub fn detect(
     }
 
     let quote = given.quote.unwrap_or_else(|| sniff_quote(&text));
+    let comment = given.comment.or_else(|| dialect::sniff_comment(&text));
+    let base = Dialect {
+        delimiter: ',',
+        quote,
+        escape: given.escape,
+        comment,
+    };
     let delimiter = match given.delimiter {
         Some(d) => {
-            let (fields, _) = split_score(&text, d, quote);
+            let (fields, _) = split_score(
+                &text,
+                Dialect {
+                    delimiter: d,
+                    ..base
+                },
+            );
             if fields <= 1
-                && let Some((better, n)) = sniff_delimiter(&text, quote)
+                && let Some((better, n)) = sniff_delimiter(&text, base)
             {
                 return Err(Error::Parse {
                     path: path.into(),
@@ -270,17 +313,29 @@ pub fn detect(
             }
             d
         }
-        None => sniff_delimiter(&text, quote).map_or(',', |(d, _)| d),
+        None => sniff_delimiter(&text, base).map_or(',', |(d, _)| d),
     };
+    let mut dialect = Dialect { delimiter, ..base };
+    if given.escape.is_none() {
+        dialect.escape = dialect::sniff_escape(&text, dialect);
+    }
+    let skip_rows = match given.skip_rows {
+        Some(n) => n,
+        None => dialect::sniff_skip(&text, dialect),
+    };
+    let text = dialect::after_lines(&text, skip_rows).to_string();
+    let (delimiter, quote) = (dialect.delimiter, dialect.quote);
 
     if !truncated {
         let mut quotes = QuoteTracker::new(delimiter as u8, quote as u8);
         quotes.feed(text.as_bytes());
-        if let Some(line) = quotes.unclosed() {
-            return Err(unclosed_quote(path, line, quote));
+        if dialect.escape.is_none()
+            && let Some(line) = quotes.unclosed()
+        {
+            return Err(unclosed_quote(path, line + u64::from(skip_rows), quote));
         }
     }
-    let (mut rows, failed) = records(&text, delimiter, quote, usize::MAX);
+    let (mut rows, failed) = records(&text, dialect, usize::MAX);
     if failed && !truncated {
         return Err(Error::parse(
             path,
@@ -302,7 +357,7 @@ pub fn detect(
     if width > MAX_COLUMNS {
         return Err(Error::Parse {
             path: path.into(),
-            line: Some(first.position().map_or(1, csv::Position::line)),
+            line: Some(first.position().map_or(1, csv::Position::line) + u64::from(skip_rows)),
             column: None,
             message: format!(
                 "the row has {width} fields; sluice reads at most {MAX_COLUMNS} columns"
@@ -333,7 +388,8 @@ pub fn detect(
         if row.len() != width {
             let line = row
                 .position()
-                .map_or(i as u64 + 1 + u64::from(has_header), |p| p.line());
+                .map_or(i as u64 + 1 + u64::from(has_header), |p| p.line())
+                + u64::from(skip_rows);
             return Err(Error::Parse {
                 path: path.into(),
                 line: Some(line),
@@ -352,8 +408,24 @@ pub fn detect(
                 ),
             });
         }
+    }
+    let null_markers = match &given.null_markers {
+        Some(m) => m.clone(),
+        None => dialect::sniff_null_markers(data, width),
+    };
+    let decimal_comma = match given.decimal_comma {
+        Some(d) => d,
+        None => dialect::sniff_decimal_comma(data, width, delimiter, &null_markers),
+    };
+    for row in data {
         for (c, value) in columns.iter_mut().zip(row.iter()) {
-            c.observe(Some(value));
+            if null_markers.iter().any(|m| m == value) {
+                c.observe(None);
+            } else if decimal_comma && let Some(n) = numbers::decimal_comma(value) {
+                c.observe(Some(&n));
+            } else {
+                c.observe(Some(value));
+            }
         }
     }
     let detected = columns
@@ -362,16 +434,46 @@ pub fn detect(
         .map(|(c, name)| c.finish(name))
         .collect();
     let total_rows = sample.estimate_rows(data.len() as u64);
+    let mut notes = Vec::new();
+    if skip_rows > 0 && given.skip_rows.is_none() {
+        notes.push(format!(
+            "skipped {skip_rows} line(s) before the header (a title block); set skip_rows to change it"
+        ));
+    }
+    if let (Some(c), None) = (comment, given.comment) {
+        notes.push(format!("lines starting with {c} are comments"));
+    }
+    if let (Some(e), None) = (dialect.escape, given.escape) {
+        notes.push(format!("quotes inside quoted fields are escaped with {e}"));
+    }
+    if !null_markers.is_empty() && given.null_markers.is_none() {
+        notes.push(format!(
+            "{} read as NULL",
+            null_markers
+                .iter()
+                .map(|m| format!("'{m}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if decimal_comma && given.decimal_comma.is_none() {
+        notes.push("numbers are written with a decimal comma (1.234,56)".into());
+    }
     let resolved = CsvOptions {
         delimiter: Some(delimiter),
         quote: Some(quote),
         has_header: Some(has_header),
-        encoding: given.encoding,
+        encoding: Some(encoding),
+        skip_rows: Some(skip_rows),
+        comment,
+        null_markers: Some(null_markers),
+        escape: dialect.escape,
+        decimal_comma: Some(decimal_comma),
     };
-    Ok((
-        resolved,
-        DetectedSchema::new(detected, total_rows, truncated, sample.file_size()),
-    ))
+    let mut schema = DetectedSchema::new(detected, total_rows, truncated, sample.file_size());
+    schema.encoding = guess;
+    schema.notes = notes;
+    Ok((resolved, schema))
 }
 
 #[cfg(test)]
@@ -430,14 +532,28 @@ mod tests {
     }
 
     #[test]
-    fn latin1_needs_its_encoding_and_says_so() {
+    fn latin1_is_detected_and_a_wrong_encoding_says_which_it_looks_like() {
         let text = include_bytes!("../../../../../testdata/csv/latin1.csv");
-        let err = detect(
+        let (opts, schema) = detect(
             &entry(text, text.len()),
             "latin1.csv",
             &CsvOptions::default(),
         )
-        .unwrap_err();
+        .unwrap();
+        assert_eq!(opts.encoding, Some(Encoding::LATIN1));
+        let guess = schema.encoding.clone().unwrap();
+        assert_eq!(guess.encoding, Encoding::LATIN1);
+        assert!(guess.reason.contains("not UTF-8"), "{guess:?}");
+        assert!(
+            schema.columns[1].sample_values.iter().any(|v| v == "Zoë"),
+            "{:?}",
+            schema.columns[1]
+        );
+        let opts = CsvOptions {
+            encoding: Some(Encoding::UTF8),
+            ..Default::default()
+        };
+        let err = detect(&entry(text, text.len()), "latin1.csv", &opts).unwrap_err();
         assert_eq!(
             err.hint().map(|h| (h.field.as_deref(), h.value.as_deref())),
             Some((Some("encoding"), Some("latin-1")))
@@ -448,15 +564,62 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("set the encoding to latin-1"), "{err}");
-        let opts = CsvOptions {
-            encoding: Encoding::Latin1,
-            ..Default::default()
-        };
-        let (_, schema) = detect(&entry(text, text.len()), "latin1.csv", &opts).unwrap();
-        assert!(
-            schema.columns[1].sample_values.iter().any(|v| v == "Zoë"),
-            "{:?}",
-            schema.columns[1]
+    }
+
+    #[test]
+    fn utf16_with_or_without_a_mark_is_read_as_text() {
+        let csv = "id,name\n1,Zoë\n2,Åsa\n";
+        for (bytes, want) in [
+            (
+                [
+                    vec![0xFF, 0xFE],
+                    csv.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+                ]
+                .concat(),
+                Encoding::UTF16LE,
+            ),
+            (
+                csv.encode_utf16()
+                    .flat_map(u16::to_be_bytes)
+                    .collect::<Vec<u8>>(),
+                Encoding::UTF16BE,
+            ),
+        ] {
+            let (opts, schema) =
+                detect(&entry(&bytes, bytes.len()), "u.csv", &CsvOptions::default()).unwrap();
+            assert_eq!(opts.encoding, Some(want));
+            assert_eq!(schema.columns[0].bigquery_type, Int64);
+            assert_eq!(schema.columns[1].sample_values, vec!["Zoë", "Åsa"]);
+        }
+    }
+
+    #[test]
+    fn a_european_export_with_a_title_block_nulls_and_decimal_commas() {
+        let text = "Umsatzbericht\nerstellt am 19.11.2024\n\nid;betrag;stadt;rabatt\n1;1.234,56;Köln;NULL\n2;-0,50;Bonn;5\n3;12;Ulm;NULL\n";
+        let (opts, schema) = sniff(text.as_bytes());
+        assert_eq!(opts.delimiter, Some(';'));
+        assert_eq!(opts.skip_rows, Some(3));
+        assert_eq!(opts.decimal_comma, Some(true));
+        assert_eq!(opts.null_markers, Some(vec!["NULL".to_string()]));
+        assert_eq!(
+            types(&schema),
+            vec![Int64, Float64, WarehouseType::String, Int64]
+        );
+        assert_eq!(schema.columns[1].name, "betrag");
+        assert_eq!(schema.columns[1].sample_values[0], "1234.56");
+        assert_eq!(schema.notes.len(), 3, "{:?}", schema.notes);
+    }
+
+    #[test]
+    fn comments_and_backslash_escapes_are_found() {
+        let text = "# exported by tool 1.2\nid,note\n1,\"say \\\"hi\\\"\"\n2,\"plain\"\n# a note\n3,\"x \\\"y\\\"\"\n";
+        let (opts, schema) = sniff(text.as_bytes());
+        assert_eq!(opts.comment, Some('#'));
+        assert_eq!(opts.escape, Some('\\'));
+        assert_eq!(schema.columns.len(), 2, "{schema:?}");
+        assert_eq!(
+            schema.columns[1].sample_values[0], "say \"hi\"",
+            "{schema:?}"
         );
     }
 

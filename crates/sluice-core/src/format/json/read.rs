@@ -1,25 +1,17 @@
 //! Streaming a JSON file as batches of the job's columns, converting each raw value.
 
-use std::sync::Arc;
-
-use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder,
-    Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
-};
-use arrow::compute::kernels::cast_utils::{Parser, parse_decimal, string_to_datetime};
-use arrow::datatypes::{Date32Type, Decimal128Type};
+use arrow::array::ArrayRef;
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
-use chrono::Utc;
 use futures::stream::{BoxStream, StreamExt};
-use serde_json::value::RawValue;
 
 use super::parse_record;
 use super::split::RecordSplitter;
 use crate::error::Hint;
 use crate::format::csv::fix_or_retype;
+use crate::format::values::Builder;
 use crate::format::{BATCH_ROWS, BatchSource, BatchStream, batch_stream};
-use crate::schema::{Column, NUMERIC_PRECISION, NUMERIC_SCALE, WarehouseType, arrow_schema};
+use crate::schema::{Column, arrow_schema};
 use crate::{Error, Result};
 
 /// Streams a JSON file as record batches of `columns`' types. Keys not in `columns` are ignored.
@@ -114,117 +106,10 @@ impl BatchSource for JsonStream {
     }
 }
 
-/// One column being built from raw JSON values.
-enum Builder {
-    Int(Int64Builder),
-    Float(Float64Builder),
-    Numeric(Decimal128Builder),
-    Bool(BooleanBuilder),
-    Date(Date32Builder),
-    Timestamp(TimestampMicrosecondBuilder),
-    Text { builder: StringBuilder, json: bool },
-    Bytes(BinaryBuilder),
-}
-
-impl Builder {
-    fn new(ty: WarehouseType) -> Self {
-        match ty {
-            WarehouseType::Int64 => Self::Int(Int64Builder::new()),
-            WarehouseType::Float64 => Self::Float(Float64Builder::new()),
-            WarehouseType::Numeric => Self::Numeric(
-                Decimal128Builder::new()
-                    .with_precision_and_scale(NUMERIC_PRECISION, NUMERIC_SCALE)
-                    .expect("valid"),
-            ),
-            WarehouseType::Bool => Self::Bool(BooleanBuilder::new()),
-            WarehouseType::Date => Self::Date(Date32Builder::new()),
-            WarehouseType::Timestamp => Self::Timestamp(
-                TimestampMicrosecondBuilder::new().with_timezone(crate::schema::UTC),
-            ),
-            WarehouseType::String => Self::Text {
-                builder: StringBuilder::new(),
-                json: false,
-            },
-            WarehouseType::Json => Self::Text {
-                builder: StringBuilder::new(),
-                json: true,
-            },
-            WarehouseType::Bytes => Self::Bytes(BinaryBuilder::new()),
-        }
-    }
-
-    fn append(&mut self, raw: Option<&RawValue>) -> Result<(), String> {
-        let text = raw.map(RawValue::get).filter(|t| *t != "null");
-        let Some(text) = text else {
-            self.append_null();
-            return Ok(());
-        };
-        let unquoted = if text.starts_with('"') {
-            serde_json::from_str::<String>(text).ok()
-        } else {
-            None
-        };
-        let scalar = unquoted.as_deref().unwrap_or(text);
-        if unquoted.as_deref() == Some("") && !matches!(self, Self::Text { .. } | Self::Bytes(_)) {
-            self.append_null();
-            return Ok(());
-        }
-        let bad = |ty: &str| format!("{} is not a valid {ty}", crate::error::excerpt(text));
-        match self {
-            Self::Int(b) => b.append_value(scalar.parse::<i64>().map_err(|_| bad("INT64"))?),
-            Self::Float(b) => b.append_value(scalar.parse::<f64>().map_err(|_| bad("FLOAT64"))?),
-            Self::Numeric(b) => b.append_value(
-                parse_decimal::<Decimal128Type>(scalar, NUMERIC_PRECISION, NUMERIC_SCALE)
-                    .map_err(|_| bad("NUMERIC"))?,
-            ),
-            Self::Bool(b) => b.append_value(match scalar {
-                "true" => true,
-                "false" => false,
-                _ => return Err(bad("BOOL")),
-            }),
-            Self::Date(b) => b.append_value(Date32Type::parse(scalar).ok_or_else(|| bad("DATE"))?),
-            Self::Timestamp(b) => b.append_value(
-                string_to_datetime(&Utc, scalar)
-                    .map_err(|_| bad("TIMESTAMP"))?
-                    .timestamp_micros(),
-            ),
-            Self::Text { builder, json } => builder.append_value(if *json { text } else { scalar }),
-            Self::Bytes(b) => b.append_value(scalar.as_bytes()),
-        }
-        Ok(())
-    }
-
-    fn append_null(&mut self) {
-        match self {
-            Self::Int(b) => b.append_null(),
-            Self::Float(b) => b.append_null(),
-            Self::Numeric(b) => b.append_null(),
-            Self::Bool(b) => b.append_null(),
-            Self::Date(b) => b.append_null(),
-            Self::Timestamp(b) => b.append_null(),
-            Self::Text { builder, .. } => builder.append_null(),
-            Self::Bytes(b) => b.append_null(),
-        }
-    }
-
-    fn finish(self) -> ArrayRef {
-        match self {
-            Self::Int(mut b) => Arc::new(b.finish()),
-            Self::Float(mut b) => Arc::new(b.finish()),
-            Self::Numeric(mut b) => Arc::new(b.finish()),
-            Self::Bool(mut b) => Arc::new(b.finish()),
-            Self::Date(mut b) => Arc::new(b.finish()),
-            Self::Timestamp(mut b) => Arc::new(b.finish()),
-            Self::Text { mut builder, .. } => Arc::new(builder.finish()),
-            Self::Bytes(mut b) => Arc::new(b.finish()),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use WarehouseType::{Int64, Json, Numeric};
+    use crate::schema::WarehouseType::{Int64, Json, Numeric};
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::Int64Type;
     use futures::TryStreamExt;

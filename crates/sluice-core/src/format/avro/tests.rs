@@ -1,0 +1,198 @@
+//! Avro files written by fastavro (`testdata/avro/make.py`), read as sluice reads them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{
+    Date32Type, Decimal128Type, Float64Type, Int64Type, TimestampMicrosecondType,
+};
+use futures::TryStreamExt;
+
+use crate::format::{self, FormatOptions};
+use crate::schema::WarehouseType::*;
+use crate::schema::{Column, DetectedSchema};
+use crate::storage::{FileEntry, Store};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/avro");
+
+fn store(dir: &Path) -> Store {
+    Store::open(
+        url::Url::from_directory_path(dir).unwrap().as_str(),
+        &BTreeMap::new(),
+    )
+    .unwrap()
+}
+
+async fn fixture(name: &str) -> (Store, FileEntry) {
+    let store = store(Path::new(FIXTURES));
+    let file = store.head(name).await.unwrap();
+    (store, file)
+}
+
+async fn load(
+    store: &Store,
+    file: &FileEntry,
+) -> crate::Result<(DetectedSchema, Vec<arrow::record_batch::RecordBatch>)> {
+    let options = FormatOptions::for_file(None, &file.path)?;
+    let detected = format::detect(store, file, &options).await?;
+    let batches = format::read(store, file, &options, &detected.reviewed_columns())
+        .await?
+        .try_collect()
+        .await?;
+    Ok((detected, batches))
+}
+
+#[tokio::test]
+async fn logical_types_and_nested_values_map_to_the_warehouses_types() {
+    let (store, file) = fixture("logical.avro").await;
+    let (detected, batches) = load(&store, &file).await.unwrap();
+    let types: Vec<_> = detected
+        .columns
+        .iter()
+        .map(|c| (c.name.as_str(), c.bigquery_type, c.nullable))
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            ("id", Int64, false),
+            ("name", String, false),
+            ("note", String, true),
+            ("amount", Numeric, false),
+            ("day", Date, false),
+            ("at_ms", Timestamp, false),
+            ("at_us", Timestamp, false),
+            ("uid", String, false),
+            ("flag", Bool, false),
+            ("ratio", Float64, false),
+            ("small", Float64, false),
+            ("raw", Bytes, false),
+            ("kind", String, false),
+            ("tags", Json, false),
+            ("attrs", Json, false),
+            ("address", Json, false),
+            ("choice", Json, false),
+        ]
+    );
+    assert_eq!(
+        (detected.total_rows, detected.total_rows_estimated),
+        (2, false)
+    );
+    let uid = &detected.columns[7];
+    assert_eq!(uid.source_type, "uuid");
+    assert_eq!(uid.sample_values[0], "12345678-1234-5678-1234-567812345678");
+
+    let b = &batches[0];
+    let col = |name: &str| b.column(b.schema().index_of(name).unwrap()).clone();
+    assert_eq!(col("id").as_primitive::<Int64Type>().values(), &[1, 2]);
+    assert!(col("note").is_null(0));
+    assert_eq!(col("note").as_string::<i32>().value(1), "rush");
+    // NUMERIC(38, 9): 1234.56 and -0.05.
+    let amount = col("amount");
+    let amount = amount.as_primitive::<Decimal128Type>();
+    assert_eq!(
+        (amount.value(0), amount.value(1)),
+        (1_234_560_000_000, -50_000_000)
+    );
+    assert_eq!(
+        col("day").as_primitive::<Date32Type>().value(0),
+        chrono::NaiveDate::from_ymd_opt(2024, 11, 19)
+            .unwrap()
+            .signed_duration_since(chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap())
+            .num_days() as i32
+    );
+    let at = |name: &str, i: usize| {
+        col(name)
+            .as_primitive::<TimestampMicrosecondType>()
+            .value(i)
+    };
+    assert_eq!(at("at_ms", 0), 1_732_005_000_123_000);
+    assert_eq!(at("at_us", 0), 1_732_005_000_123_456);
+    assert_eq!(at("at_us", 1), 946_684_799_000_001);
+    assert_eq!(
+        col("uid").as_string::<i32>().value(1),
+        "00000000-0000-0000-0000-000000000001"
+    );
+    assert_eq!(col("small").as_primitive::<Float64Type>().value(0), 1.5);
+    assert_eq!(col("raw").as_binary::<i32>().value(0), &[0x00, 0xff]);
+    assert_eq!(col("kind").as_string::<i32>().value(1), "PAID");
+    assert_eq!(col("tags").as_string::<i32>().value(0), r#"["a","b"]"#);
+    assert_eq!(col("attrs").as_string::<i32>().value(0), r#"{"x":1}"#);
+    assert_eq!(
+        col("address").as_string::<i32>().value(0),
+        r#"{"city":"Oslo","zip":150}"#
+    );
+    let choice = col("choice");
+    let choice = choice.as_string::<i32>();
+    assert_eq!((choice.value(0), choice.value(1)), ("7", "\"seven\""));
+}
+
+#[tokio::test]
+async fn every_codec_reads_every_block() {
+    for codec in ["null", "deflate", "snappy", "zstandard", "bzip2", "xz"] {
+        let (store, file) = fixture(&format!("codec_{codec}.avro")).await;
+        let (detected, batches) = load(&store, &file).await.unwrap();
+        assert_eq!(detected.total_rows, 3000, "{codec}");
+        let ids: Vec<i64> = batches
+            .iter()
+            .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+            .collect();
+        assert_eq!(ids, (0..3000).collect::<Vec<i64>>(), "{codec}");
+        assert_eq!(
+            batches[0].column(1).as_string::<i32>().value(1),
+            "name 856",
+            "{codec}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cut_short_and_corrupt_files_fail_and_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(Path::new(FIXTURES).join("codec_deflate.avro")).unwrap();
+    let store = store(dir.path());
+    let put = |name: &str, bytes: &[u8]| {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    };
+
+    put("cut.avro", &good[..good.len() - 100]);
+    let file = store.head("cut.avro").await.unwrap();
+    let err = load(&store, &file).await.unwrap_err().to_string();
+    assert!(
+        err.starts_with("cut.avro: ") && err.contains("the file ends inside block"),
+        "{err}"
+    );
+    // Its schema and known blocks still read as a sample would, but a load of the whole
+    // file refuses it too.
+    let columns = vec![Column::new("id", Int64), Column::new("name", String)];
+    let options = FormatOptions::for_file(None, "cut.avro").unwrap();
+    let err = format::read(&store, &file, &options, &columns)
+        .await
+        .unwrap()
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("the file ends inside block"), "{err}");
+
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    for b in &mut bad[mid..mid + 40] {
+        *b = !*b;
+    }
+    put("bad.avro", &bad);
+    let file = store.head("bad.avro").await.unwrap();
+    let err = format::read(&store, &file, &options, &columns)
+        .await
+        .unwrap()
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("bad.avro: "), "{err}");
+
+    put("not.avro", b"id,name\n1,ann\n");
+    let file = store.head("not.avro").await.unwrap();
+    let err = load(&store, &file).await.unwrap_err().to_string();
+    assert!(err.contains("not a valid Avro file"), "{err}");
+}

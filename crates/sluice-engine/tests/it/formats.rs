@@ -1,0 +1,325 @@
+//! Every format and codec end to end: detected and loaded from each store, and the
+//! logical types of Avro and ORC files (written by fastavro and pyarrow) round-tripped
+//! into DuckDB, PostgreSQL and BigQuery.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use sluice_engine::{JobRequest, Quiet, RunOptions};
+use sluice_sinks::SinkConfig;
+use sluice_testkit::fixtures::{compress, core_testdata};
+
+use crate::storage::{Backend, Provider};
+use crate::{Env, transactions};
+
+async fn run_all(engine: &sluice_engine::Engine, job: &str) -> sluice_engine::model::Run {
+    engine
+        .run(
+            job,
+            RunOptions {
+                wait: false,
+                all_files: Some(true),
+            },
+            Arc::new(Quiet),
+        )
+        .await
+        .unwrap()
+}
+
+/// A plain and a gzipped CSV file in one job, and an Avro file, from `b`.
+async fn loads_compressed_and_avro_files(b: &Backend) {
+    b.put("in/t_1.csv", transactions(1, 10)).await;
+    b.put_later(
+        "in/t_2.csv.gz",
+        compress(&["gzip", "-c"], transactions(11, 15).as_bytes()),
+    )
+    .await;
+    b.put("avro/orders.avro", core_testdata("avro/codec_deflate.avro"))
+        .await;
+    let (_d, engine) = b.engine().await;
+    engine
+        .create_job(JobRequest {
+            name: "tx".into(),
+            connection: "src".into(),
+            file_path_prefix: "in".into(),
+            file_pattern: "t_*.csv*".into(),
+            ..JobRequest::default()
+        })
+        .await
+        .unwrap();
+    let run = run_all(&engine, "tx").await;
+    assert_eq!(
+        (run.files_loaded, run.rows_loaded),
+        (2, 25),
+        "{:?}: {run:?}",
+        b.provider
+    );
+    engine
+        .create_job(JobRequest {
+            name: "orders".into(),
+            connection: "src".into(),
+            file_path_prefix: "avro".into(),
+            file_pattern: "*.avro".into(),
+            ..JobRequest::default()
+        })
+        .await
+        .unwrap();
+    let run = run_all(&engine, "orders").await;
+    assert_eq!(
+        (run.files_loaded, run.rows_loaded),
+        (1, 3000),
+        "{:?}: {run:?}",
+        b.provider
+    );
+    assert_eq!(engine.table_rows("orders").await.unwrap(), 3000);
+}
+
+macro_rules! on_every_store {
+    ($($module:ident => $provider:expr),*) => {
+        $(mod $module {
+            use super::*;
+
+            #[tokio::test]
+            async fn loads_compressed_and_avro_files() {
+                super::loads_compressed_and_avro_files(&Backend::new($provider)).await;
+            }
+        })*
+    };
+}
+
+on_every_store!(local => Provider::Local, s3 => Provider::S3, gcs => Provider::Gcs, azure => Provider::Azure);
+
+/// Loads `file` of the core fixtures into a job `t` of `env` with `destination`.
+async fn load_fixture(env: &Env, file: &str, destination: SinkConfig) {
+    let name = file.rsplit('/').next().unwrap();
+    env.write_bytes(name, &core_testdata(file), 1);
+    let mut req = env.request("t", name);
+    req.destination = destination;
+    env.engine.create_job(req).await.unwrap();
+    let run = env.run_all("t").await;
+    assert_eq!(run.files_loaded, 1, "{run:?}");
+}
+
+/// The values each destination should hold for `avro/logical.avro`, as text.
+const AVRO_EXPECTED: &[(&str, &str)] = &[
+    ("id", "1"),
+    ("note", "NULL"),
+    ("amount", "1234.56"),
+    ("day", "2024-11-19"),
+    ("at_ms", "2024-11-19 08:30:00.123"),
+    ("at_us", "2024-11-19 08:30:00.123456"),
+    ("uid", "12345678-1234-5678-1234-567812345678"),
+    ("flag", "true"),
+    ("kind", "NEW"),
+    ("tags", r#"["a","b"]"#),
+    ("address", r#"{"city":"Oslo","zip":150}"#),
+];
+
+#[tokio::test]
+async fn avro_and_orc_types_round_trip_into_duckdb() {
+    let env = Env::new().await;
+    load_fixture(&env, "avro/logical.avro", SinkConfig::default()).await;
+    let table = env.engine.job_table("t").await.unwrap();
+    let job = env.engine.job("t").await.unwrap();
+    let batches = table.preview(&job.table_name, 10).await.unwrap();
+    let b = &batches[0];
+    let shown = |name: &str| {
+        let i = b.schema().index_of(name).unwrap();
+        let f = arrow::util::display::ArrayFormatter::try_new(
+            b.column(i).as_ref(),
+            &arrow::util::display::FormatOptions::default().with_null("NULL"),
+        )
+        .unwrap();
+        f.value(0).to_string()
+    };
+    for (column, want) in AVRO_EXPECTED {
+        let got = shown(column);
+        let got = got.trim_end_matches('Z').replace('T', " ");
+        let got = if *column == "amount" {
+            got.trim_end_matches('0').to_string()
+        } else {
+            got
+        };
+        assert_eq!(&got, want, "{column}");
+    }
+}
+
+#[tokio::test]
+async fn avro_types_round_trip_into_postgres() {
+    let db = sluice_testkit::postgres::TestDb::new("formats").await;
+    let env = Env::new().await;
+    load_fixture(
+        &env,
+        "avro/logical.avro",
+        SinkConfig::Postgres(sluice_sinks::postgres::PostgresConfig {
+            url: db.url_with_password("disable"),
+        }),
+    )
+    .await;
+    let text = |sql: &str| db.text(sql);
+    assert_eq!(
+        text("SELECT amount::text FROM t WHERE id = 1").await,
+        "1234.560000000"
+    );
+    assert_eq!(
+        text("SELECT day::text FROM t WHERE id = 1").await,
+        "2024-11-19"
+    );
+    assert_eq!(
+        text("SELECT (at_us AT TIME ZONE 'UTC')::text FROM t WHERE id = 1").await,
+        "2024-11-19 08:30:00.123456"
+    );
+    assert_eq!(
+        text("SELECT uid FROM t WHERE id = 1").await,
+        "12345678-1234-5678-1234-567812345678"
+    );
+    assert_eq!(
+        text("SELECT tags::text FROM t WHERE id = 1").await,
+        r#"["a", "b"]"#
+    );
+    assert_eq!(
+        text("SELECT address->>'city' FROM t WHERE id = 1").await,
+        "Oslo"
+    );
+    assert_eq!(
+        text("SELECT choice::text FROM t WHERE id = 2").await,
+        r#""seven""#
+    );
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM t WHERE note IS NULL").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn orc_types_round_trip_into_postgres() {
+    let db = sluice_testkit::postgres::TestDb::new("formats").await;
+    let env = Env::new().await;
+    load_fixture(
+        &env,
+        "orc/typed.orc",
+        SinkConfig::Postgres(sluice_sinks::postgres::PostgresConfig {
+            url: db.url_with_password("disable"),
+        }),
+    )
+    .await;
+    assert_eq!(db.scalar("SELECT count(*) FROM t").await, 3);
+    assert_eq!(
+        db.text("SELECT (at AT TIME ZONE 'UTC')::text FROM t WHERE id = 1")
+            .await,
+        "2024-11-19 08:30:00.123456"
+    );
+    assert_eq!(
+        db.text("SELECT amount::text FROM t WHERE id = 2").await,
+        "-0.050000000"
+    );
+    assert_eq!(
+        db.text("SELECT address->>'zip' FROM t WHERE id = 1").await,
+        "150"
+    );
+}
+
+fn bigquery_config() -> sluice_sinks::bigquery::BigQueryConfig {
+    let dataset = sluice_testkit::peers::unique("formats");
+    let mut c = sluice_sinks::bigquery::BigQueryConfig::new(
+        crate::storage::var("SLUICE_TEST_BIGQUERY_PROJECT", "test-proj"),
+        &dataset,
+        sluice_sinks::bigquery::Auth::None,
+    );
+    c.endpoint = crate::storage::var("SLUICE_TEST_BIGQUERY_URL", "http://127.0.0.1:9050");
+    c.job_id_prefix = format!("sluice_{dataset}_");
+    c
+}
+
+#[tokio::test]
+async fn avro_types_round_trip_into_bigquery() {
+    let env = Env::new().await;
+    let config = bigquery_config();
+    env.engine
+        .set_bigquery_endpoint(Some(config.endpoint.clone()))
+        .unwrap();
+    load_fixture(
+        &env,
+        "avro/logical.avro",
+        SinkConfig::BigQuery(config.clone()),
+    )
+    .await;
+    let sink = sluice_sinks::bigquery::BigQuerySink::new(config.clone()).unwrap();
+    let rows = sink
+        .query(&format!(
+            "SELECT CAST(amount AS STRING), CAST(day AS STRING), CAST(at_us AS STRING), uid, TO_JSON_STRING(tags) FROM `{}.{}.t` WHERE id = 1",
+            config.project, config.dataset
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        rows[0],
+        vec![
+            json!("1234.56"),
+            json!("2024-11-19"),
+            json!("2024-11-19 08:30:00.123456+00"),
+            json!("12345678-1234-5678-1234-567812345678"),
+            Value::String(r#"["a","b"]"#.into()),
+        ]
+    );
+}
+
+/// With push-down on, each format BigQuery reads from `gs://` is loaded by a load job of
+/// its own, and the rows are those sluice would have loaded.
+#[tokio::test]
+async fn push_down_covers_parquet_avro_orc_jsonl_and_gzip_csv() {
+    let gcs = Backend::new(Provider::Gcs);
+    gcs.put("d/a.avro", core_testdata("avro/codec_snappy.avro"))
+        .await;
+    gcs.put("d/o.orc", core_testdata("orc/codec_zstd.orc"))
+        .await;
+    gcs.put(
+        "d/j.jsonl",
+        "{\"id\": 1, \"name\": \"a\"}\n{\"id\": 2, \"name\": \"b\"}\n",
+    )
+    .await;
+    gcs.put(
+        "d/c.csv.gz",
+        compress(&["gzip", "-c"], b"id,name\n1,a\n2,b\n3,c\n"),
+    )
+    .await;
+    let (_d, engine) = gcs.engine().await;
+    let mut config = bigquery_config();
+    config.push_down = true;
+    engine
+        .set_bigquery_endpoint(Some(config.endpoint.clone()))
+        .unwrap();
+    for (job, pattern, rows) in [
+        ("a", "*.avro", 3000),
+        ("o", "*.orc", 5000),
+        ("j", "*.jsonl", 2),
+        ("c", "*.csv.gz", 3),
+    ] {
+        engine
+            .create_job(JobRequest {
+                name: job.into(),
+                connection: "src".into(),
+                file_path_prefix: "d".into(),
+                file_pattern: pattern.into(),
+                destination: SinkConfig::BigQuery(config.clone()),
+                settings: sluice_engine::model::JobSettings {
+                    lineage: false,
+                    changed_files: sluice_engine::model::ChangedFiles::Append,
+                    ..Default::default()
+                },
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let run = run_all(&engine, job).await;
+        assert_eq!(
+            (run.files_loaded, run.rows_loaded),
+            (1, rows),
+            "{job}: {run:?}"
+        );
+        let details = engine.run_details(run.id).await.unwrap();
+        let note = details.files[0].message.clone().unwrap_or_default();
+        assert!(note.ends_with("(push-down)"), "{job}: {note}");
+        assert_eq!(engine.table_rows(job).await.unwrap(), rows, "{job}");
+    }
+}
