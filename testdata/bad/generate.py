@@ -65,14 +65,18 @@ put("line_endings_crlf.csv", (H + ok(3)).replace("\n", "\r\n"), rows=3)
 put("line_endings_mixed.csv", "id,name,amount\r\n1,a,1.5\n2,b,2.5\r3,c,3.5\r\n", rows=3)
 
 # --- CSV: encodings and odd bytes -------------------------------------------------------------
-put("utf8_invalid_byte.csv", H.encode() + b"1,caf\xe9,1.5\n2,b,2.5\n", error="UTF-8")
-put("utf8_truncated_sequence.csv", H.encode() + b"1,\xe2\x82,1.5\n", error="UTF-8")
-put("utf8_overlong_encoding.csv", H.encode() + b"1,\xc0\xaf,1.5\n", error="UTF-8")
-put("utf16le_no_bom.csv", (H + ok(2)).encode("utf-16-le"), error="NUL bytes")
-put("utf16be_no_bom.csv", (H + ok(2)).encode("utf-16-be"), error="NUL bytes")
-put("utf16le_with_bom.csv", b"\xff\xfe" + (H + ok(2)).encode("utf-16-le"), error="NUL bytes")
-put("latin1_accents.csv", "id,name\n1,café\n2,naïve\n".encode("latin-1"), error="UTF-8")
-put("shift_jis.csv", "id,name\n1,日本語\n".encode("shift_jis"), error="UTF-8")
+# Encodings are detected: a file that is not UTF-8 and has no valid UTF-8 beyond ASCII is
+# read in the legacy encoding chardetng guesses; UTF-16 is recognised by its mark or NULs.
+put("utf8_invalid_byte.csv", H.encode() + b"1,caf\xe9,1.5\n2,b,2.5\n", rows=2)
+put("utf8_truncated_sequence.csv", H.encode() + b"1,\xe2\x82,1.5\n", rows=1)
+put("utf8_overlong_encoding.csv", H.encode() + b"1,\xc0\xaf,1.5\n", rows=1)
+put("utf16le_no_bom.csv", (H + ok(2)).encode("utf-16-le"), rows=2)
+put("utf16be_no_bom.csv", (H + ok(2)).encode("utf-16-be"), rows=2)
+put("utf16le_with_bom.csv", b"\xff\xfe" + (H + ok(2)).encode("utf-16-le"), rows=2)
+put("latin1_accents.csv", "id,name\n1,café\n2,naïve\n".encode("latin-1"), rows=2)
+put("shift_jis.csv", "id,name\n1,日本語\n".encode("shift_jis"), rows=1)
+# UTF-8 with one bad byte among valid characters is UTF-8 gone wrong, not another encoding.
+put("utf8_mostly_valid_one_bad_byte.csv", "id,name\n1,Zoë\n".encode() + b"2,caf\xe9\n", error="UTF-8")
 put("bom_at_start.csv", "\ufeff" + H + ok(2), rows=2)
 put("bom_twice_at_start.csv", "\ufeff\ufeff" + H + ok(2), rows=2)
 put("bom_in_the_middle.csv", H + "1,a\ufeffb,1.5\n\ufeff2,b,2.5\n", rows=2)

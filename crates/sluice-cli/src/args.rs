@@ -8,7 +8,8 @@ use sluice_core::format::{self, CsvOptions, Encoding, FormatInfo, FormatOptions}
 
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct FormatArgs {
-    /// The file format (csv, parquet, json …); by default from the file's extension.
+    /// The file format (csv, parquet, json, avro, orc, tfrecord); by default from the
+    /// file's extension, looking through .gz, .zst, .bz2 and .xz.
     #[arg(long, value_parser = parse_format)]
     pub(crate) format: Option<&'static FormatInfo>,
     /// CSV delimiter: ',', '|', ';' or 'tab'; sniffed when not given.
@@ -17,9 +18,31 @@ pub(crate) struct FormatArgs {
     /// CSV quote character; sniffed when not given.
     #[arg(long)]
     pub(crate) quote: Option<char>,
-    /// CSV encoding: utf-8 (default), latin-1 or iso-8859-1.
+    /// CSV text encoding (utf-8, utf-16le, utf-16be, latin-1, windows-1250, shift_jis,
+    /// gbk, big5, euc-kr …); detected when not given (`detect` shows how sure it is).
     #[arg(long)]
     pub(crate) encoding: Option<Encoding>,
+    /// CSV lines to skip before the header (a title block); detected when not given.
+    #[arg(long, value_name = "N")]
+    pub(crate) skip_rows: Option<u32>,
+    /// CSV lines starting with this character are comments, skipped wherever they are.
+    #[arg(long, value_name = "CHAR")]
+    pub(crate) comment: Option<char>,
+    /// A CSV cell that means NULL besides the empty one (repeatable): NULL, NA, '\N';
+    /// detected when not given.
+    #[arg(long = "null", value_name = "MARKER")]
+    pub(crate) null_markers: Vec<String>,
+    /// CSV quotes inside quoted fields are escaped with this character (\\) rather than
+    /// doubled; detected when not given.
+    #[arg(long, value_name = "CHAR")]
+    pub(crate) escape: Option<char>,
+    /// CSV numbers use a decimal comma and dot thousands (1.234,56); detected when not
+    /// given.
+    #[arg(long)]
+    pub(crate) decimal_comma: bool,
+    /// CSV numbers use a decimal point, even where detection would see a decimal comma.
+    #[arg(long, conflicts_with = "decimal_comma")]
+    pub(crate) decimal_point: bool,
     /// The CSV's first row is data, not a header.
     #[arg(long)]
     pub(crate) no_header: bool,
@@ -37,6 +60,12 @@ impl FormatArgs {
         let csv_given = self.delimiter.is_some()
             || self.quote.is_some()
             || self.encoding.is_some()
+            || self.skip_rows.is_some()
+            || self.comment.is_some()
+            || !self.null_markers.is_empty()
+            || self.escape.is_some()
+            || self.decimal_comma
+            || self.decimal_point
             || self.no_header
             || self.header;
         let csv = CsvOptions {
@@ -49,7 +78,18 @@ impl FormatArgs {
             } else {
                 None
             },
-            encoding: self.encoding.unwrap_or_default(),
+            encoding: self.encoding,
+            skip_rows: self.skip_rows,
+            comment: self.comment,
+            null_markers: (!self.null_markers.is_empty()).then(|| self.null_markers.clone()),
+            escape: self.escape,
+            decimal_comma: if self.decimal_comma {
+                Some(true)
+            } else if self.decimal_point {
+                Some(false)
+            } else {
+                None
+            },
         };
         if !self.format_options.is_empty() {
             return self.generic_options(csv_given.then_some(csv));

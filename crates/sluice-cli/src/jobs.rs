@@ -137,6 +137,10 @@ pub(crate) struct PolicyArgs {
     /// BigQuery exports write _SUCCESS); "" for none.
     #[arg(long, value_name = "NAME")]
     pub(crate) ready_marker: Option<String>,
+    /// A compressed file may decompress to at most this many times its stored size (and
+    /// at least 64 MiB) before it is stopped as a possible decompression bomb [default: 20].
+    #[arg(long, value_name = "RATIO")]
+    pub(crate) max_expansion: Option<u32>,
 }
 
 impl PolicyArgs {
@@ -144,6 +148,7 @@ impl PolicyArgs {
         update.changed_files = self.changed_files;
         update.settle_time_seconds = self.settle_time;
         update.ready_marker = self.ready_marker.clone();
+        update.max_expansion = self.max_expansion;
     }
 }
 

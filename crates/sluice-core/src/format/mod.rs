@@ -300,7 +300,28 @@ pub async fn read(
     options: &FormatOptions,
     columns: &[Column],
 ) -> Result<BatchStream> {
-    let source = Source::new(store, file);
+    read_with(
+        store,
+        file,
+        options,
+        columns,
+        compression::Limits::default(),
+    )
+    .await
+}
+
+/// [`read`] with decompression limits of a job's own.
+///
+/// # Errors
+/// As [`read`].
+pub async fn read_with(
+    store: &Store,
+    file: &FileEntry,
+    options: &FormatOptions,
+    columns: &[Column],
+    limits: compression::Limits,
+) -> Result<BatchStream> {
+    let source = Source::new(store, file).with_limits(limits);
     options.read_in(&source, columns).await
 }
 

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use sluice_core::storage::FileEntry;
 
 use super::{Alert, AlertKind, AlertState, Notifier, SIZE_HISTORY, size_anomaly};
 use crate::Result;

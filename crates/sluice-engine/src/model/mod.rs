@@ -110,6 +110,14 @@ pub struct JobSettings {
     /// replaced and a forgotten file's rows be deleted.
     #[serde(default = "yes")]
     pub lineage: bool,
+    /// A compressed file may decompress to at most this many times its stored size (and at
+    /// least 64 MiB): past it, it is stopped as a possible decompression bomb.
+    #[serde(default = "default_expansion")]
+    pub max_expansion: u32,
+}
+
+fn default_expansion() -> u32 {
+    sluice_core::format::compression::Limits::DEFAULT_EXPANSION
 }
 
 /// What a run does with a file whose content changed after it was loaded (same path, other
@@ -200,6 +208,7 @@ impl Default for JobSettings {
             settle_time_seconds: 0,
             ready_marker: None,
             lineage: true,
+            max_expansion: default_expansion(),
         }
     }
 }

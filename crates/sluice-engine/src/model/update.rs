@@ -29,6 +29,7 @@ pub struct JobUpdate {
     pub settle_time_seconds: Option<u64>,
     /// The marker's file name; empty for none.
     pub ready_marker: Option<String>,
+    pub max_expansion: Option<u32>,
 }
 
 /// One field of a job as a change recorded it: its value before and after.
@@ -168,6 +169,13 @@ impl JobUpdate {
         set(c, "ready_marker", &mut st.ready_marker, marker, |v| {
             v.clone().unwrap_or_default()
         });
+        set(
+            c,
+            "max_expansion",
+            &mut st.max_expansion,
+            self.max_expansion.map(|m| m.max(1)),
+            |v| v.to_string(),
+        );
     }
 }
 

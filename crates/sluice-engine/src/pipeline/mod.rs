@@ -202,9 +202,14 @@ impl<'a> FilePipeline<'a> {
         let batches = if emptied {
             futures::stream::empty().boxed()
         } else {
-            Reader::new(self.store, file, &self.job.file_format_options)
-                .read(&self.job.schema)
-                .await?
+            Reader::new(
+                self.store,
+                file,
+                &self.job.file_format_options,
+                read::limits_of(self.job),
+            )
+            .read(&self.job.schema)
+            .await?
         };
         let part = Part {
             file_path: file.path.clone(),
@@ -242,14 +247,15 @@ impl<'a> FilePipeline<'a> {
                 }
                 Err(Gate::Failed(f)) => return Err((i, f)),
             }
-            let (store, owned, options, columns) = (
+            let (store, owned, options, columns, limits) = (
                 self.store.clone(),
                 (*file).clone(),
                 self.job.file_format_options.clone(),
                 self.job.schema.clone(),
+                read::limits_of(self.job),
             );
             let batches = futures::stream::once(async move {
-                format::read(&store, &owned, &options, &columns).await
+                format::read_with(&store, &owned, &options, &columns, limits).await
             })
             .try_flatten()
             .boxed();

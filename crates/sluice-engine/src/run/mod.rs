@@ -419,7 +419,7 @@ impl Runner {
             .filter(|p| recovered.contains(&(p.file.path.clone(), p.file.version_key())))
             .count() as u64;
         Ok(Done {
-            seen: listing.files.len() as u64,
+            seen: survey.listed as u64,
             already_loaded: plan.already_loaded().saturating_sub(recovered_listed),
             outcomes,
             left,

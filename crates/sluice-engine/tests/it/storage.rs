@@ -191,7 +191,7 @@ impl Backend {
     }
 }
 
-fn parquet_bytes() -> Vec<u8> {
+pub fn parquet_bytes() -> Vec<u8> {
     let batch = arrow::record_batch::RecordBatch::try_from_iter([
         (
             "id",

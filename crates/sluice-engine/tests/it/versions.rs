@@ -202,7 +202,7 @@ async fn latest_only_takes_the_newest_unprocessed_file_run_after_run() {
         .unwrap();
     let plan = env.engine.plan("latest", None).await.unwrap();
     assert_eq!(plan.files_to_load, 1);
-    assert_eq!(plan.files[0].file_path, "d3.csv");
+    assert_eq!(plan.files[0].file_path(), "d3.csv");
     assert_eq!(plan.files[1].reason, Reason::NotNewest);
     let mut order = Vec::new();
     for _ in 0..4 {
@@ -330,7 +330,7 @@ async fn the_plan_says_what_the_next_run_does_and_why_without_loading() {
     let by: std::collections::HashMap<_, _> = plan
         .files
         .iter()
-        .map(|p| (p.file_path.as_str(), (p.action, p.reason.clone())))
+        .map(|p| (p.file_path(), (p.action, p.reason.clone())))
         .collect();
     assert_eq!(
         by["t_1.csv"],

@@ -242,12 +242,17 @@ impl BigQuerySink {
         columns: &[Column],
         what: &str,
     ) -> Result<TableName> {
+        // A table name is at most 63 characters, job ids are longer: the stage is named
+        // by a hash of its job's id.
+        let hash = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            job_id.hash(&mut h);
+            h.finish()
+        };
         let stage = TableName::parse(&format!(
-            "{}.{}",
-            self.dataset_of(table),
-            format!("{job_id}_stage")
-                .replace('-', "_")
-                .to_ascii_lowercase()
+            "{}._sluice_stage_{hash:016x}",
+            self.dataset_of(table)
         ))
         .map_err(|e| self.error(format!("{what}: staging table: {e}")))?;
         self.drop_table(&stage).await?;

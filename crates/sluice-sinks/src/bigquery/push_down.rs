@@ -5,14 +5,13 @@
 //! still the version listed (BigQuery's URIs cannot name a generation).
 
 use serde_json::{Value, json};
-use sluice_core::format::csv::Encoding;
 use sluice_core::format::{Compression, FormatOptions};
 use sluice_core::names::TableName;
 use sluice_core::schema::Column;
 
 use super::BigQuerySink;
 use super::job::{JobState, state_of};
-use crate::{DirectSource, Error, FileLoad, LoadMode, LoadReceipt, Pin, Result};
+use crate::{DirectSource, Error, FileLoad, LoadMode, LoadReceipt, Pin, Result, Sink};
 
 /// The source fields of a load job from `source`, when BigQuery reads it as sluice does:
 /// a `gs://` URI of UTF-8 CSV (plain or gzipped: BigQuery reads no other codec),
@@ -27,14 +26,16 @@ pub(super) fn source_fields(source: &DirectSource) -> Option<Value> {
     let (compression, inner) = Compression::of(name);
     let gzip_or_plain = matches!(compression, Compression::None | Compression::Gzip);
     let fields = match &source.format {
-        FormatOptions::Csv(csv) if gzip_or_plain && csv.encoding == Encoding::Utf8 => json!({
-            "sourceFormat": "CSV",
-            "encoding": "UTF-8",
-            "fieldDelimiter": csv.delimiter.unwrap_or(',').to_string(),
-            "quote": csv.quote.unwrap_or('"').to_string(),
-            "skipLeadingRows": u32::from(csv.has_header.unwrap_or(true)),
-            "allowQuotedNewlines": true,
-        }),
+        FormatOptions::Csv(csv) if gzip_or_plain && csv.encoding.unwrap_or_default().is_utf8() => {
+            json!({
+                "sourceFormat": "CSV",
+                "encoding": "UTF-8",
+                "fieldDelimiter": csv.delimiter.unwrap_or(',').to_string(),
+                "quote": csv.quote.unwrap_or('"').to_string(),
+                "skipLeadingRows": u32::from(csv.has_header.unwrap_or(true)),
+                "allowQuotedNewlines": true,
+            })
+        }
         FormatOptions::Json(_) if gzip_or_plain && is_jsonl(inner) => {
             json!({"sourceFormat": "NEWLINE_DELIMITED_JSON"})
         }
@@ -115,6 +116,7 @@ impl BigQuerySink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_core::format::csv::Encoding;
 
     #[test]
     fn push_down_takes_what_bigquery_reads_as_sluice_does() {
@@ -125,13 +127,14 @@ mod tests {
                 quote: Some('\''),
                 has_header: Some(false),
                 encoding,
+                ..Default::default()
             })
         };
         let source = |uri: &str, format| DirectSource {
             uri: uri.into(),
             format,
         };
-        let fields = source_fields(&source("gs://b/x.csv", csv(Encoding::Utf8))).unwrap();
+        let fields = source_fields(&source("gs://b/x.csv", csv(Some(Encoding::UTF8)))).unwrap();
         assert_eq!(fields["sourceUris"], json!(["gs://b/x.csv"]));
         assert_eq!(
             (
@@ -141,10 +144,10 @@ mod tests {
             ),
             (&json!(";"), &json!("'"), &json!(0))
         );
-        assert!(source_fields(&source("gs://b/x.csv.gz", csv(Encoding::Utf8))).is_some());
-        assert!(source_fields(&source("gs://b/x.csv.zst", csv(Encoding::Utf8))).is_none());
-        assert!(source_fields(&source("gs://b/x.csv", csv(Encoding::Latin1))).is_none());
-        assert!(source_fields(&source("s3://b/x.csv", csv(Encoding::Utf8))).is_none());
+        assert!(source_fields(&source("gs://b/x.csv.gz", csv(Some(Encoding::UTF8)))).is_some());
+        assert!(source_fields(&source("gs://b/x.csv.zst", csv(Some(Encoding::UTF8)))).is_none());
+        assert!(source_fields(&source("gs://b/x.csv", csv(Some(Encoding::LATIN1)))).is_none());
+        assert!(source_fields(&source("s3://b/x.csv", csv(Some(Encoding::UTF8)))).is_none());
         let format_of = |uri: &str, format| {
             source_fields(&source(uri, format)).map(|f| f["sourceFormat"].clone())
         };

@@ -73,6 +73,8 @@ pub struct NewJob {
     /// The settle time as people write it: `10m`.
     settle_time: Option<String>,
     ready_marker: Option<String>,
+    /// A compressed file may decompress to this many times its stored size (default 20).
+    max_expansion: Option<u32>,
     /// Add the lineage columns (default true).
     lineage: Option<bool>,
     /// The table holds loads of a deleted job: `adopt` them or `replace` the table.
@@ -146,6 +148,7 @@ struct PolicyFields {
     settle_time_seconds: Option<u64>,
     settle_time: Option<String>,
     ready_marker: Option<String>,
+    max_expansion: Option<u32>,
 }
 
 impl PolicyFields {
@@ -164,6 +167,7 @@ impl PolicyFields {
             (None, s) => s,
         };
         update.ready_marker = self.ready_marker.clone();
+        update.max_expansion = self.max_expansion;
         Ok(())
     }
 }
@@ -188,6 +192,7 @@ macro_rules! policy_fields {
             settle_time_seconds: $b.settle_time_seconds,
             settle_time: $b.settle_time,
             ready_marker: $b.ready_marker,
+            max_expansion: $b.max_expansion,
         }
     };
 }
@@ -340,6 +345,8 @@ pub struct JobPatch {
     /// The settle time as people write it: `10m`.
     settle_time: Option<String>,
     ready_marker: Option<String>,
+    /// A compressed file may decompress to this many times its stored size (default 20).
+    max_expansion: Option<u32>,
     /// Only show what the change would do (and the next run's plan under it); save nothing.
     #[serde(default)]
     dry_run: bool,

@@ -127,7 +127,7 @@ function stepFiles(app, body, connections, next, back) {
       detectOut.replaceChildren(h("table", { id: "schema" }, h("thead", {}, h("tr", {}, ["Column", "Type", "Sample values"].map((t) => h("th", { text: t })))),
         h("tbody", {}, d.columns.map((c) => h("tr", {}, h("td", { text: c.name }), h("td", { text: c.bigquery_type }), h("td", { class: "samples", text: c.sample_values.join(" · ") }))))),
         h("p", { class: "success", id: "detect-ok" }, `✓ Detected ${d.columns.length} columns in ${newest.name}` + (d.total_rows_estimated ? ` (about ${d.total_rows} rows)` : ` (${d.total_rows} rows)`)),
-        foundOptions(d.format_options));
+        foundOptions(d.format_options), foundNotes(d));
       nextBtn.disabled = false;
     } catch (e) { detectOut.replaceChildren(); showError(e, msg); }
   }
@@ -148,10 +148,24 @@ function foundOptions(resolved) {
     const v = resolved[f.name];
     if (v == null) return null;
     const shown = f.kind.type === "choice" ? (f.kind.choices.find(([c]) => c === v) || [v, JSON.stringify(v)])[1]
-      : f.kind.type === "tristate" ? (v ? "yes" : "no") : v;
+      : f.kind.type === "tristate" ? (v ? "yes" : "no") : Array.isArray(v) ? (v.length ? v.join(", ") : null) : v;
+    if (shown == null || shown === "") return null;
     return `${f.label}: ${shown}`;
   }).filter(Boolean);
   return h("p", { class: "hint", id: "detected-options" }, "Found " + parts.join(", "));
+}
+
+// How sure detection is of the encoding, and what else it found (a title block skipped,
+// null markers, a decimal comma), so a person can set an option where it guessed wrong.
+function foundNotes(d) {
+  const lines = [];
+  if (d.encoding) {
+    const sure = { certain: "certain", high: "likely", low: "a guess: check the sample values, and set the encoding if they look wrong" }[d.encoding.confidence] || d.encoding.confidence;
+    lines.push(`Encoding ${d.encoding.encoding} (${d.encoding.reason}; ${sure})`);
+  }
+  (d.notes || []).forEach((n) => lines.push(n.charAt(0).toUpperCase() + n.slice(1)));
+  if (!lines.length) return null;
+  return h("ul", { class: "hint", id: "detected-notes" }, lines.map((t) => h("li", { text: t })));
 }
 
 function stepTable(app, body, connections, next, back) {

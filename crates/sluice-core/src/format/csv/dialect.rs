@@ -61,14 +61,13 @@ pub(super) fn after_lines(text: &str, n: u32) -> &str {
     rest
 }
 
-/// Lines before the header that are not rows: the first line from which the rows have the
-/// width most rows have, and keep it for the next few lines.
+/// Lines before the header that are not rows: a title block of lines with no delimiter
+/// (or blank, or comments) before the first line as wide as most rows are.
 pub(super) fn sniff_skip(text: &str, d: Dialect) -> u32 {
     let (width, _) = split_score(text, d);
     if width <= 1 {
         return 0;
     }
-    let lines: Vec<&str> = text.lines().take(MAX_TITLE_LINES + 6).collect();
     let fields = |line: &str| -> usize {
         records(line, d, 1)
             .0
@@ -76,22 +75,13 @@ pub(super) fn sniff_skip(text: &str, d: Dialect) -> u32 {
             .map(csv::StringRecord::len)
             .unwrap_or(0)
     };
-    let is_row = |line: &str| {
-        !line.trim().is_empty()
-            && !d.comment.is_some_and(|c| line.starts_with(c))
-            && fields(line) == width
-    };
-    for start in 0..lines.len().min(MAX_TITLE_LINES) {
-        if !is_row(lines[start]) {
-            continue;
-        }
-        let following: Vec<&&str> = lines[start + 1..]
-            .iter()
-            .filter(|l| !l.trim().is_empty() && !d.comment.is_some_and(|c| l.starts_with(c)))
-            .take(5)
-            .collect();
-        if following.iter().all(|l| is_row(l)) {
-            return start as u32;
+    for (i, line) in text.lines().take(MAX_TITLE_LINES + 1).enumerate() {
+        let title = line.trim().is_empty()
+            || d.comment.is_some_and(|c| line.starts_with(c))
+            || fields(line) <= 1;
+        if !title {
+            // The first line with a delimiter: the header, if it is as wide as the rows.
+            return if fields(line) == width { i as u32 } else { 0 };
         }
     }
     0

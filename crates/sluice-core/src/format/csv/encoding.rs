@@ -171,6 +171,20 @@ pub fn detect(sample: &[u8]) -> EncodingGuess {
         }
         Err(_) => {}
     }
+    // Valid UTF-8 characters beside invalid bytes: UTF-8 gone wrong, not another encoding
+    // (a legacy encoding would read those characters as two or three others).
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    for chunk in sample.utf8_chunks() {
+        valid += chunk.valid().chars().filter(|ch| !ch.is_ascii()).count();
+        invalid += usize::from(!chunk.invalid().is_empty());
+    }
+    if valid > 0 && valid >= invalid {
+        return guess(
+            Encoding::UTF8,
+            Confidence::Low,
+            "UTF-8 characters beside bytes that are not UTF-8",
+        );
+    }
     let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
     detector.feed(sample, true);
     let best = Encoding(detector.guess(None, chardetng::Utf8Detection::Deny));

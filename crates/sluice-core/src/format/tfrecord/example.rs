@@ -60,6 +60,10 @@ impl Kind {
         }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Self::BytesList(l) => l.value.len(),

@@ -161,7 +161,7 @@ impl Seen {
             self.nulls += 1;
             return;
         };
-        if kind.len() == 0 {
+        if kind.is_empty() {
             self.nulls += 1;
             return;
         }
@@ -252,7 +252,7 @@ fn append(
 ) -> Result<(), String> {
     let Some(kind) = feature
         .and_then(|f| f.kind.as_ref())
-        .filter(|k| k.len() > 0)
+        .filter(|k| !k.is_empty())
     else {
         builder.append_null();
         return Ok(());

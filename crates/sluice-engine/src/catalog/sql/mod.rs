@@ -49,6 +49,12 @@ pub(super) struct Policies {
     ready_marker: Option<String>,
     #[serde(default)]
     lineage: bool,
+    #[serde(default = "default_expansion")]
+    max_expansion: u32,
+}
+
+fn default_expansion() -> u32 {
+    sluice_core::format::compression::Limits::DEFAULT_EXPANSION
 }
 
 impl Policies {
@@ -58,6 +64,7 @@ impl Policies {
             settle_time_seconds: settings.settle_time_seconds,
             ready_marker: settings.ready_marker.clone(),
             lineage: settings.lineage,
+            max_expansion: settings.max_expansion,
         })
     }
 
@@ -66,6 +73,7 @@ impl Policies {
         settings.settle_time_seconds = self.settle_time_seconds;
         settings.ready_marker = self.ready_marker;
         settings.lineage = self.lineage;
+        settings.max_expansion = self.max_expansion;
     }
 }
 
