@@ -475,3 +475,30 @@ test("the wizard loads into BigQuery chosen on the table step", async () => {
   assert.equal(answer.rows[0].f[0].v, "40");
   await shot("15-bigquery-job-after-run");
 });
+
+test("the wizard offers every format and says what it sniffed in a European export", async () => {
+  // Latin-1, a title block, semicolons, a decimal comma and NULL markers.
+  const text = "Umsatzbericht\nerstellt am 19.11.2024\n\nid;betrag;stadt;rabatt\n1;1.234,56;Köln;NULL\n2;-0,50;Düsseldorf;5\n3;12;Ulm;NULL\n";
+  writeFileSync(join(drop, "umsatz_2024-11.csv"), Buffer.from(text, "latin1"));
+  await page.goto(base + "/#/new");
+  await page.fill("#job-name", "umsatz");
+  await page.waitForFunction(() => [...document.querySelectorAll("#connection option")].some((o) => o.value === "landing"));
+  await page.selectOption("#connection", "landing");
+  await page.click("#next");
+  await page.waitForSelector("#format");
+  const formats = await page.$$eval("#format option", (os) => os.map((o) => o.value));
+  for (const f of ["csv", "parquet", "json", "avro", "orc", "tfrecord"]) assert.ok(formats.includes(f), `${f} is offered: ${formats}`);
+  await page.fill("#pattern", "umsatz_*.csv");
+  await page.click("#detect-btn");
+  await page.waitForSelector("#detect-ok");
+  assert.match(await page.innerText("#detect-ok"), /Detected 4 columns/);
+  assert.match(await page.innerText("#schema"), /betrag\s+FLOAT64/);
+  assert.match(await page.innerText("#schema"), /Köln/);
+  const notes = await page.innerText("#detected-notes");
+  assert.match(notes, /Encoding latin-1/);
+  assert.match(notes, /Skipped 3 line/);
+  assert.match(notes, /decimal comma/);
+  assert.match(notes, /'NULL' read as NULL/);
+  assert.match(await page.innerText("#detected-options"), /Delimiter: Semicolon/);
+  await shot("9-european-export");
+});
