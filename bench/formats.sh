@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Loads the same transactions (ROWS rows, default 1,000,000) as CSV, gzip CSV, zstd CSV,
+# Loads the same transactions (ROWS rows, default 500,000) as CSV, gzip CSV, zstd CSV,
 # JSONL, Parquet, Avro (deflate), ORC (zstd) and TFRecord into DuckDB with a release
 # `sluice run`, and prints one row per format: file size, seconds, rows/s, MB/s of file,
 # peak RSS. The files are written once by pyarrow and fastavro (a venv under
@@ -10,12 +10,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
-ROWS="${ROWS:-1000000}"
+ROWS="${ROWS:-500000}"
 OUT="$PWD/bench/out/formats"
 VENV="$HOME/.cache/sluice-bench/venv"
 mkdir -p "$OUT"
 
-cargo build --release -p sluice-cli
+cargo build --release --workspace
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q pyarrow fastavro
@@ -40,7 +40,8 @@ with open(f"{drop}/t.jsonl", "w") as f:
 fields = []
 for field in table.schema:
     t = field.type
-    kind = "long" if pa.types.is_integer(t) else "double" if pa.types.is_floating(t) else "string"
+    kind = ("boolean" if pa.types.is_boolean(t) else "long" if pa.types.is_integer(t)
+            else "double" if pa.types.is_floating(t) else "string")
     fields.append({"name": field.name, "type": ["null", kind]})
 schema = fastavro.parse_schema({"type": "record", "name": "T", "fields": fields})
 def rows():
@@ -79,7 +80,8 @@ with open(f"{drop}/t.tfrecord", "wb") as f:
             entries = b""
             for k, v in row.items():
                 if v is None: continue
-                if isinstance(v, int): feat = ld(3, ld(1, varint(v)))
+                if isinstance(v, bool): feat = ld(3, ld(1, varint(int(v))))
+                elif isinstance(v, int): feat = ld(3, ld(1, varint(v)))
                 elif isinstance(v, float): feat = ld(2, ld(1, struct.pack("<f", v)))
                 else: feat = ld(1, ld(1, str(v).encode()))
                 entries += ld(1, ld(1, k.encode()) + ld(2, feat))
