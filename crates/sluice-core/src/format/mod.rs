@@ -12,6 +12,7 @@
 //! the file's [`Compression`]. [`read`] streams a whole file as Arrow record batches in a
 //! job's column types; a value that does not fit names the file, line and column.
 
+pub mod archive;
 pub mod avro;
 mod columnar;
 pub mod compression;
@@ -185,7 +186,8 @@ pub fn by_name(name: &str) -> Option<&'static FormatInfo> {
 /// (`a.csv.gz` is CSV).
 pub fn by_extension(path: &str) -> Option<&'static FormatInfo> {
     let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
-    let (_, inner) = Compression::of(&name);
+    let name = name.strip_suffix(".zip").unwrap_or(&name);
+    let (_, inner) = Compression::of(name);
     let ext = inner.rsplit_once('.').map(|(_, e)| e)?;
     FORMATS.iter().find(|f| f.extensions.contains(&ext))
 }
@@ -282,7 +284,15 @@ pub async fn detect(
             what: "the file is empty".into(),
         });
     }
-    let source = Source::new(store, file);
+    // A zip archive: its first entry of the format stands for them all.
+    let source = if archive::is_zip(&file.path) {
+        let first = archive::entries(store, file, options.info())
+            .await?
+            .remove(0);
+        Source::entry(store, file, first)
+    } else {
+        Source::new(store, file)
+    };
     let (resolved, mut detected) = options.detect_in(&source).await?;
     detected.format_options = Some(resolved);
     detected.file_path = Some(file.path.clone());
@@ -321,6 +331,32 @@ pub async fn read_with(
     columns: &[Column],
     limits: compression::Limits,
 ) -> Result<BatchStream> {
+    if archive::is_zip(&file.path) {
+        use futures::{StreamExt, TryStreamExt};
+        // Each entry in turn, into one stream: the archive loads whole or not at all.
+        let entries = archive::entries(store, file, options.info()).await?;
+        let (store, file, options, columns) = (
+            store.clone(),
+            file.clone(),
+            options.clone(),
+            columns.to_vec(),
+        );
+        return Ok(futures::stream::iter(entries)
+            .then(move |entry| {
+                let (store, file, options, columns) = (
+                    store.clone(),
+                    file.clone(),
+                    options.clone(),
+                    columns.clone(),
+                );
+                async move {
+                    let source = Source::entry(&store, &file, entry).with_limits(limits);
+                    options.read_in(&source, &columns).await
+                }
+            })
+            .try_flatten()
+            .boxed());
+    }
     let source = Source::new(store, file).with_limits(limits);
     options.read_in(&source, columns).await
 }

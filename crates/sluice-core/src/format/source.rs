@@ -8,6 +8,7 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
+use super::archive::Entry;
 use super::compression::{Compression, Limits};
 use crate::storage::{FileEntry, Store};
 use crate::{Error, Result};
@@ -19,6 +20,8 @@ pub struct Source<'a> {
     file: &'a FileEntry,
     compression: Compression,
     limits: Limits,
+    /// An entry of a zip archive, and how errors name it (`archive.zip!entry.csv`).
+    entry: Option<(Entry, String)>,
 }
 
 /// The head of a file, decompressed: what detection reads.
@@ -74,6 +77,20 @@ impl<'a> Source<'a> {
             file,
             compression,
             limits: Limits::default(),
+            entry: None,
+        }
+    }
+
+    /// An entry of the zip archive `file`.
+    pub fn entry(store: &'a Store, file: &'a FileEntry, entry: Entry) -> Self {
+        let (compression, _) = Compression::of(&entry.name);
+        let shown = format!("{}!{}", file.path, entry.name);
+        Self {
+            store,
+            file,
+            compression,
+            limits: Limits::default(),
+            entry: Some((entry, shown)),
         }
     }
 
@@ -84,7 +101,31 @@ impl<'a> Source<'a> {
     }
 
     pub fn path(&self) -> &str {
-        &self.file.path
+        match &self.entry {
+            Some((_, shown)) => shown,
+            None => &self.file.path,
+        }
+    }
+
+    /// The stored bytes: the file's, or an archive entry's decompressed by the archive.
+    async fn stored(&self) -> Result<BoxStream<'static, Result<Bytes>>> {
+        match &self.entry {
+            Some((entry, _)) => Ok(super::archive::entry_stream(
+                self.store,
+                self.file,
+                entry,
+                self.limits,
+            )),
+            None => self.store.read_stream(self.file).await,
+        }
+    }
+
+    /// The stored size: the file's, or an archive entry's.
+    fn stored_size(&self) -> u64 {
+        match &self.entry {
+            Some((entry, _)) => entry.size,
+            None => self.file.size,
+        }
     }
 
     pub fn file(&self) -> &FileEntry {
@@ -103,7 +144,7 @@ impl<'a> Source<'a> {
     /// The store's, or a compressed stream that cannot be read.
     pub async fn head(&self, len: u64) -> Result<Sample> {
         let compression = match self.compression {
-            Compression::None => {
+            Compression::None if self.entry.is_none() => {
                 let bytes = self.store.read_head(self.file, len).await?;
                 match Compression::sniff(&bytes) {
                     Compression::None => return Ok(Sample::new(bytes, self.file.size)),
@@ -117,14 +158,13 @@ impl<'a> Source<'a> {
         let read = Arc::new(AtomicU64::new(0));
         let counted = Arc::clone(&read);
         let stored = self
-            .store
-            .read_stream(self.file)
+            .stored()
             .await?
             .inspect_ok(move |b| {
                 counted.fetch_add(b.len() as u64, Ordering::Relaxed);
             })
             .boxed();
-        let mut out = compression.decode(stored, &self.file.path, self.file.size, self.limits);
+        let mut out = compression.decode(stored, self.path(), self.stored_size(), self.limits);
         let mut bytes = Vec::new();
         let mut complete = true;
         while let Some(chunk) = out.next().await {
@@ -138,8 +178,8 @@ impl<'a> Source<'a> {
         Ok(Sample {
             bytes: Bytes::from(bytes),
             complete,
-            stored_read: read.load(Ordering::Relaxed).min(self.file.size),
-            stored_size: self.file.size,
+            stored_read: read.load(Ordering::Relaxed).min(self.stored_size()),
+            stored_size: self.stored_size(),
         })
     }
 
@@ -148,7 +188,7 @@ impl<'a> Source<'a> {
     /// # Errors
     /// The store's.
     pub async fn stream(&self) -> Result<BoxStream<'static, Result<Bytes>>> {
-        let mut stored = self.store.read_stream(self.file).await?;
+        let mut stored = self.stored().await?;
         let compression = match self.compression {
             Compression::None => {
                 // The first chunk shows whether the bytes are compressed all the same.
@@ -164,7 +204,7 @@ impl<'a> Source<'a> {
             }
             named => named,
         };
-        Ok(compression.decode(stored, &self.file.path, self.file.size, self.limits))
+        Ok(compression.decode(stored, self.path(), self.stored_size(), self.limits))
     }
 
     /// The store and file for ranged reads ([`Store::read_range`], pinned to the version
@@ -173,6 +213,14 @@ impl<'a> Source<'a> {
     /// # Errors
     /// A file compressed as a whole cannot be read at an offset.
     pub fn ranged(&self, format: &str) -> Result<(Store, FileEntry)> {
+        if self.entry.is_some() {
+            return Err(Error::parse(
+                self.path(),
+                format!(
+                    "a {format} file inside a zip archive cannot be read; {format} compresses inside the file, so store it unzipped"
+                ),
+            ));
+        }
         if !self.compression.is_none() {
             return Err(Error::parse(
                 &self.file.path,

@@ -337,3 +337,51 @@ async fn push_down_covers_parquet_avro_orc_jsonl_and_gzip_csv() {
         assert_eq!(engine.table_rows(job).await.unwrap(), rows, "{job}");
     }
 }
+
+/// A zip of CSV entries is one load: every entry, or (when one entry is bad) none.
+#[tokio::test]
+async fn a_zip_archive_loads_all_its_entries_or_none() {
+    let env = Env::new().await;
+    let zip = |name: &str, entries: &[(&str, String)]| {
+        let src = env.dir.path().join("zipsrc");
+        std::fs::create_dir_all(&src).unwrap();
+        for (entry, body) in entries {
+            std::fs::write(src.join(entry), body).unwrap();
+        }
+        let names: Vec<&str> = entries.iter().map(|(n, _)| *n).collect();
+        let status = std::process::Command::new("zip")
+            .arg("-q")
+            .arg(env.drop_dir().join(name))
+            .args(&names)
+            .current_dir(&src)
+            .status()
+            .expect("zip (scripts/test installs it)");
+        assert!(status.success());
+        std::fs::remove_dir_all(&src).unwrap();
+    };
+    zip(
+        "orders_1.csv.zip",
+        &[
+            ("a.csv", transactions(1, 10)),
+            ("b.csv", transactions(11, 5)),
+        ],
+    );
+    let mut req = env.request("z", "orders_*.csv.zip");
+    req.load_latest_only = false;
+    env.engine.create_job(req).await.unwrap();
+    let run = env.run_all("z").await;
+    assert_eq!((run.files_loaded, run.rows_loaded), (1, 15), "{run:?}");
+
+    // The second entry has a value its column cannot take: the archive loads nothing.
+    let mut bad = transactions(31, 5);
+    bad.push_str("x,1.00,EUR,2024-11-19T08:00:00Z,\"bad id\"\n");
+    zip(
+        "orders_2.csv.zip",
+        &[("a.csv", transactions(21, 10)), ("b.csv", bad)],
+    );
+    let run = env.run_all("z").await;
+    assert_eq!((run.files_loaded, run.files_failed), (0, 1), "{run:?}");
+    let message = run.files[0].message.clone().unwrap_or_default();
+    assert!(message.contains("orders_2.csv.zip!b.csv"), "{message}");
+    assert_eq!(env.rows("z").await, 15);
+}
