@@ -21,6 +21,8 @@ pub mod json;
 pub mod orc;
 pub mod parquet;
 mod source;
+#[cfg(test)]
+mod testing;
 pub mod tfrecord;
 mod values;
 

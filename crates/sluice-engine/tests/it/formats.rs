@@ -2,29 +2,13 @@
 //! logical types of Avro and ORC files (written by fastavro and pyarrow) round-tripped
 //! into DuckDB, PostgreSQL and BigQuery.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
-use sluice_engine::{JobRequest, Quiet, RunOptions};
+use sluice_engine::JobRequest;
 use sluice_sinks::SinkConfig;
 use sluice_testkit::fixtures::{compress, core_testdata};
 
 use crate::storage::{Backend, Provider};
-use crate::{Env, transactions};
-
-async fn run_all(engine: &sluice_engine::Engine, job: &str) -> sluice_engine::model::Run {
-    engine
-        .run(
-            job,
-            RunOptions {
-                wait: false,
-                all_files: Some(true),
-            },
-            Arc::new(Quiet),
-        )
-        .await
-        .unwrap()
-}
+use crate::{Env, run_all, transactions};
 
 /// A plain and a gzipped CSV file in one job, and an Avro file, from `b`.
 async fn loads_compressed_and_avro_files(b: &Backend) {

@@ -78,17 +78,7 @@ impl Env {
     }
 
     pub async fn run_all(&self, job: &str) -> Run {
-        self.engine
-            .run(
-                job,
-                RunOptions {
-                    wait: false,
-                    all_files: Some(true),
-                },
-                Arc::new(Quiet),
-            )
-            .await
-            .unwrap()
+        run_all(&self.engine, job).await
     }
 
     pub async fn rows(&self, job: &str) -> u64 {
@@ -111,3 +101,18 @@ impl Env {
 }
 
 pub use sluice_testkit::fixtures::{set_age, transactions};
+
+/// Runs `job` once over all its unprocessed files.
+pub async fn run_all(engine: &Engine, job: &str) -> Run {
+    engine
+        .run(
+            job,
+            RunOptions {
+                wait: false,
+                all_files: Some(true),
+            },
+            Arc::new(Quiet),
+        )
+        .await
+        .unwrap()
+}

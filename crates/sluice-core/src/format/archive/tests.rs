@@ -1,23 +1,9 @@
 //! Zip archives made by the system's `zip`, read as sluice reads them.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use arrow::array::AsArray;
-use arrow::datatypes::Int64Type;
-use futures::TryStreamExt;
-
-use crate::format::{self, FormatOptions};
-use crate::storage::{FileEntry, Store};
-
-fn store(dir: &Path) -> Store {
-    Store::open(
-        url::Url::from_directory_path(dir).unwrap().as_str(),
-        &BTreeMap::new(),
-    )
-    .unwrap()
-}
+use crate::format::testing::{ids, store};
 
 /// `zip` of `files` (name, content) into `dir/archive`, as the `zip` tool writes it.
 fn zip(dir: &Path, archive: &str, files: &[(&str, &[u8])]) {
@@ -38,21 +24,6 @@ fn zip(dir: &Path, archive: &str, files: &[(&str, &[u8])]) {
         .expect("zip (scripts/test installs it)");
     assert!(status.success());
     std::fs::remove_dir_all(&src).unwrap();
-}
-
-async fn ids(store: &Store, file: &FileEntry) -> crate::Result<Vec<i64>> {
-    let options = FormatOptions::for_file(None, &file.path)?;
-    let detected = format::detect(store, file, &options).await?;
-    let columns = detected.reviewed_columns();
-    let options = detected.format_options.unwrap();
-    let batches: Vec<_> = format::read(store, file, &options, &columns)
-        .await?
-        .try_collect()
-        .await?;
-    Ok(batches
-        .iter()
-        .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
-        .collect())
 }
 
 #[tokio::test]

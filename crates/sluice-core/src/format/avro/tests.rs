@@ -1,6 +1,5 @@
 //! Avro files written by fastavro (`testdata/avro/make.py`), read as sluice reads them.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use arrow::array::{Array, AsArray};
@@ -9,20 +8,13 @@ use arrow::datatypes::{
 };
 use futures::TryStreamExt;
 
+use crate::format::testing::{load, store, typed};
 use crate::format::{self, FormatOptions};
+use crate::schema::Column;
 use crate::schema::WarehouseType::*;
-use crate::schema::{Column, DetectedSchema};
 use crate::storage::{FileEntry, Store};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/avro");
-
-fn store(dir: &Path) -> Store {
-    Store::open(
-        url::Url::from_directory_path(dir).unwrap().as_str(),
-        &BTreeMap::new(),
-    )
-    .unwrap()
-}
 
 async fn fixture(name: &str) -> (Store, FileEntry) {
     let store = store(Path::new(FIXTURES));
@@ -30,28 +22,11 @@ async fn fixture(name: &str) -> (Store, FileEntry) {
     (store, file)
 }
 
-async fn load(
-    store: &Store,
-    file: &FileEntry,
-) -> crate::Result<(DetectedSchema, Vec<arrow::record_batch::RecordBatch>)> {
-    let options = FormatOptions::for_file(None, &file.path)?;
-    let detected = format::detect(store, file, &options).await?;
-    let batches = format::read(store, file, &options, &detected.reviewed_columns())
-        .await?
-        .try_collect()
-        .await?;
-    Ok((detected, batches))
-}
-
 #[tokio::test]
 async fn logical_types_and_nested_values_map_to_the_warehouses_types() {
     let (store, file) = fixture("logical.avro").await;
     let (detected, batches) = load(&store, &file).await.unwrap();
-    let types: Vec<_> = detected
-        .columns
-        .iter()
-        .map(|c| (c.name.as_str(), c.bigquery_type, c.nullable))
-        .collect();
+    let types = typed(&detected);
     assert_eq!(
         types,
         vec![

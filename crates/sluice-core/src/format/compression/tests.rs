@@ -1,71 +1,13 @@
 //! Compressed files written by the system's own tools (gzip, zstd, bzip2, xz), not by the
 //! crates that read them, then detected and read through the store.
 
-use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
-
-use arrow::array::AsArray;
-use arrow::datatypes::Int64Type;
 use futures::TryStreamExt;
 
 use super::*;
+use crate::format::testing::{compress, ids, put, store};
 use crate::format::{self, FormatOptions};
-use crate::storage::{FileEntry, Store};
 
 const CSV: &str = "id,name\n1,ann\n2,bob\n3,\"c, d\"\n";
-
-/// `data` through `tool` (`gzip -c`, `zstd -c` …), as the tool writes it.
-fn compress(tool: &[&str], data: &[u8]) -> Vec<u8> {
-    let mut child = Command::new(tool[0])
-        .args(&tool[1..])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "{}: {e}; the tests need gzip, zstd, bzip2 and xz (scripts/test installs them)",
-                tool[0]
-            )
-        });
-    let mut stdin = child.stdin.take().unwrap();
-    let data = data.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&data).unwrap());
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    assert!(out.status.success(), "{tool:?} failed");
-    out.stdout
-}
-
-fn store(dir: &Path) -> Store {
-    Store::open(
-        url::Url::from_directory_path(dir).unwrap().as_str(),
-        &BTreeMap::new(),
-    )
-    .unwrap()
-}
-
-async fn put(store: &Store, dir: &Path, name: &str, bytes: &[u8]) -> FileEntry {
-    std::fs::write(dir.join(name), bytes).unwrap();
-    store.head(name).await.unwrap()
-}
-
-/// The ids of a file, detected and read as sluice reads it.
-async fn ids(store: &Store, file: &FileEntry) -> crate::Result<Vec<i64>> {
-    let options = FormatOptions::for_file(None, &file.path)?;
-    let detected = format::detect(store, file, &options).await?;
-    let columns = detected.reviewed_columns();
-    let options = detected.format_options.unwrap();
-    let batches: Vec<_> = format::read(store, file, &options, &columns)
-        .await?
-        .try_collect()
-        .await?;
-    Ok(batches
-        .iter()
-        .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
-        .collect())
-}
 
 #[test]
 fn names_and_magic_bytes_show_the_codec() {

@@ -1,40 +1,15 @@
 //! ORC files written by pyarrow (the Apache ORC C++ library; `testdata/orc/make.py`), read
 //! as sluice reads them.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Date32Type, Decimal128Type, Int64Type, TimestampMicrosecondType};
-use futures::TryStreamExt;
 
-use crate::format::{self, FormatOptions};
-use crate::schema::DetectedSchema;
+use crate::format::testing::{load, store};
 use crate::schema::WarehouseType::*;
-use crate::storage::{FileEntry, Store};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/orc");
-
-fn store(dir: &Path) -> Store {
-    Store::open(
-        url::Url::from_directory_path(dir).unwrap().as_str(),
-        &BTreeMap::new(),
-    )
-    .unwrap()
-}
-
-async fn load(
-    store: &Store,
-    file: &FileEntry,
-) -> crate::Result<(DetectedSchema, Vec<arrow::record_batch::RecordBatch>)> {
-    let options = FormatOptions::for_file(None, &file.path)?;
-    let detected = format::detect(store, file, &options).await?;
-    let batches = format::read(store, file, &options, &detected.reviewed_columns())
-        .await?
-        .try_collect()
-        .await?;
-    Ok((detected, batches))
-}
 
 #[tokio::test]
 async fn types_map_to_the_warehouses_and_values_cross_the_bridge() {

@@ -1,15 +1,13 @@
 //! TFRecord files framed and encoded by hand here — protobuf bytes written field by field,
 //! not by prost — then detected and read as sluice reads them.
 
-use std::collections::BTreeMap;
-
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Float64Type, Int64Type};
 use futures::TryStreamExt;
 
 use super::*;
+use crate::format::testing::{load, put, store, typed};
 use crate::format::{self, FormatOptions};
-use crate::storage::{FileEntry, Store};
 
 /// A protobuf varint.
 fn varint(mut v: u64, out: &mut Vec<u8>) {
@@ -102,43 +100,13 @@ fn records() -> Vec<Vec<u8>> {
     ]
 }
 
-fn store(dir: &std::path::Path) -> Store {
-    Store::open(
-        url::Url::from_directory_path(dir).unwrap().as_str(),
-        &BTreeMap::new(),
-    )
-    .unwrap()
-}
-
-async fn put(store: &Store, dir: &std::path::Path, name: &str, bytes: &[u8]) -> FileEntry {
-    std::fs::write(dir.join(name), bytes).unwrap();
-    store.head(name).await.unwrap()
-}
-
-async fn load(
-    store: &Store,
-    file: &FileEntry,
-) -> crate::Result<(DetectedSchema, Vec<RecordBatch>)> {
-    let options = FormatOptions::for_file(None, &file.path)?;
-    let detected = format::detect(store, file, &options).await?;
-    let batches = format::read(store, file, &options, &detected.reviewed_columns())
-        .await?
-        .try_collect()
-        .await?;
-    Ok((detected, batches))
-}
-
 #[tokio::test]
 async fn features_become_typed_columns() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(dir.path());
     let file = put(&store, dir.path(), "train.tfrecord", &tfrecord(&records())).await;
     let (detected, batches) = load(&store, &file).await.unwrap();
-    let types: Vec<_> = detected
-        .columns
-        .iter()
-        .map(|c| (c.name.as_str(), c.bigquery_type, c.nullable))
-        .collect();
+    let types = typed(&detected);
     assert_eq!(
         types,
         vec![
