@@ -141,6 +141,10 @@ pub(crate) struct PolicyArgs {
     /// at least 64 MiB) before it is stopped as a possible decompression bomb [default: 20].
     #[arg(long, value_name = "RATIO")]
     pub(crate) max_expansion: Option<u32>,
+    /// Which entries of a zip archive are the job's files: a glob on their paths inside it
+    /// ('data/*.csv'); "" for the default, every entry whose extension is the format's.
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) archive_entries: Option<String>,
 }
 
 impl PolicyArgs {
@@ -149,6 +153,7 @@ impl PolicyArgs {
         update.settle_time_seconds = self.settle_time;
         update.ready_marker = self.ready_marker.clone();
         update.max_expansion = self.max_expansion;
+        update.archive_entries = self.archive_entries.clone();
     }
 }
 

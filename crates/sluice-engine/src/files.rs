@@ -76,7 +76,10 @@ impl PlanReport {
             .filter(|p| p.action == Action::Load)
             .take(PLAN_SCHEMA_FILES)
         {
-            let entry = match format::detect(store, &p.file, &job.file_format_options).await {
+            let reading = crate::pipeline::reading_of(&job.settings);
+            let detected =
+                format::detect_with(store, &p.file, &job.file_format_options, &reading).await;
+            let entry = match detected {
                 Ok(detected) => {
                     let d = diff(&job.schema, &detected.columns);
                     FileSchema {

@@ -161,7 +161,8 @@ impl Jobs {
             return Err(no_match(&listing, &pattern));
         };
         let options = FormatOptions::for_file(req.format.clone(), &newest.path)?;
-        let detected = format::detect(&store, &newest, &options).await?;
+        let reading = crate::pipeline::reading_of(&req.settings);
+        let detected = format::detect_with(&store, &newest, &options, &reading).await?;
         if let Some(expected) = req
             .expected_fingerprint
             .as_deref()

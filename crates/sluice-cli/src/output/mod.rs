@@ -247,6 +247,15 @@ impl Printer {
         if let Some(m) = &j.settings.ready_marker {
             self.line(&format!("  ready when:  {m} is in the file's folder"));
         }
+        if let Some(e) = &j.settings.archive_entries {
+            self.line(&format!("  zip entries: {e}"));
+        }
+        if j.settings.max_expansion != sluice_core::format::compression::Limits::DEFAULT_EXPANSION {
+            self.line(&format!(
+                "  expansion:   a compressed file may inflate {}× (at least 64 MiB)",
+                j.settings.max_expansion
+            ));
+        }
         self.line(&format!(
             "  lineage:     {}",
             if j.settings.lineage {

@@ -105,12 +105,30 @@ fn zip_error(path: &str, e: zip::result::ZipError) -> Error {
     }
 }
 
-/// The archive's entries of `format`: files (not folders, not macOS resource forks) whose
-/// name shows the format, in the archive's order.
+/// The archive's entries of `format`, in the archive's order: files (not folders, not
+/// macOS resource forks) whose path matches `pattern` (a glob: `data/*.csv`), or by
+/// default whose name shows the format.
 ///
 /// # Errors
-/// An archive that cannot be read, or holds no such entry.
-pub async fn entries(store: &Store, file: &FileEntry, format: &FormatInfo) -> Result<Vec<Entry>> {
+/// An archive that cannot be read, a pattern that is not a glob, or no such entry.
+pub async fn entries(
+    store: &Store,
+    file: &FileEntry,
+    format: &FormatInfo,
+    pattern: Option<&str>,
+) -> Result<Vec<Entry>> {
+    let glob = pattern
+        .map(|p| {
+            globset::GlobBuilder::new(p)
+                .literal_separator(true)
+                .build()
+                .map(|g| g.compile_matcher())
+                .map_err(|e| Error::InvalidOption {
+                    option: "archive_entries".into(),
+                    reason: format!("'{p}' is not a glob: {e}"),
+                })
+        })
+        .transpose()?;
     let (store, owned) = (store.clone(), file.clone());
     let runtime = tokio::runtime::Handle::current();
     let all = tokio::task::spawn_blocking(move || -> Result<Vec<Entry>> {
@@ -142,15 +160,21 @@ pub async fn entries(store: &Store, file: &FileEntry, format: &FormatInfo) -> Re
     let kept: Vec<Entry> = all
         .into_iter()
         .filter(|e| !e.name.starts_with("__MACOSX/"))
-        .filter(|e| by_extension(&e.name).is_some_and(|f| f.name == format.name))
+        .filter(|e| match &glob {
+            Some(g) => g.is_match(&e.name),
+            None => by_extension(&e.name).is_some_and(|f| f.name == format.name),
+        })
         .collect();
     if kept.is_empty() {
         return Err(Error::NoRows {
             path: file.path.clone(),
-            what: format!(
-                "the archive holds {total} file(s), none of them {} (by its extension)",
-                format.label
-            ),
+            what: match pattern {
+                Some(p) => format!("the archive holds {total} file(s), none matching '{p}'"),
+                None => format!(
+                    "the archive holds {total} file(s), none of them {} (by its extension)",
+                    format.label
+                ),
+            },
         });
     }
     Ok(kept)

@@ -54,7 +54,7 @@ const CODECS: &[(Compression, &[&str], &[u8])] = &[
 ];
 
 /// How far decompression may go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Limits {
     /// Decompressed bytes may be at most this many times the stored size.
     pub max_expansion: u32,

@@ -279,6 +279,29 @@ pub async fn detect(
     file: &FileEntry,
     options: &FormatOptions,
 ) -> Result<DetectedSchema> {
+    detect_with(store, file, options, &Reading::default()).await
+}
+
+/// How a job reads its files beyond their format: how far a compressed file may inflate,
+/// and which entries of a zip archive are its files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reading {
+    pub limits: compression::Limits,
+    /// A glob on the entries' paths inside an archive (`data/*.csv`); by default, every
+    /// entry whose extension is the format's.
+    pub archive_entries: Option<String>,
+}
+
+/// [`detect`] as a job reads its files.
+///
+/// # Errors
+/// As [`detect`].
+pub async fn detect_with(
+    store: &Store,
+    file: &FileEntry,
+    options: &FormatOptions,
+    reading: &Reading,
+) -> Result<DetectedSchema> {
     options.validate()?;
     if file.size == 0 {
         return Err(Error::NoRows {
@@ -288,10 +311,15 @@ pub async fn detect(
     }
     // A zip archive: its first entry of the format stands for them all.
     let source = if archive::is_zip(&file.path) {
-        let first = archive::entries(store, file, options.info())
-            .await?
-            .remove(0);
-        Source::entry(store, file, first)
+        let first = archive::entries(
+            store,
+            file,
+            options.info(),
+            reading.archive_entries.as_deref(),
+        )
+        .await?
+        .remove(0);
+        Source::entry(store, file, first).with_limits(reading.limits)
     } else {
         Source::new(store, file)
     };
@@ -312,17 +340,10 @@ pub async fn read(
     options: &FormatOptions,
     columns: &[Column],
 ) -> Result<BatchStream> {
-    read_with(
-        store,
-        file,
-        options,
-        columns,
-        compression::Limits::default(),
-    )
-    .await
+    read_with(store, file, options, columns, &Reading::default()).await
 }
 
-/// [`read`] with decompression limits of a job's own.
+/// [`read`] as a job reads its files ([`Reading`]).
 ///
 /// # Errors
 /// As [`read`].
@@ -331,12 +352,19 @@ pub async fn read_with(
     file: &FileEntry,
     options: &FormatOptions,
     columns: &[Column],
-    limits: compression::Limits,
+    reading: &Reading,
 ) -> Result<BatchStream> {
+    let limits = reading.limits;
     if archive::is_zip(&file.path) {
         use futures::{StreamExt, TryStreamExt};
         // Each entry in turn, into one stream: the archive loads whole or not at all.
-        let entries = archive::entries(store, file, options.info()).await?;
+        let entries = archive::entries(
+            store,
+            file,
+            options.info(),
+            reading.archive_entries.as_deref(),
+        )
+        .await?;
         let (store, file, options, columns) = (
             store.clone(),
             file.clone(),

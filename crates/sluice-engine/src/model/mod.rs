@@ -114,6 +114,10 @@ pub struct JobSettings {
     /// least 64 MiB): past it, it is stopped as a possible decompression bomb.
     #[serde(default = "default_expansion")]
     pub max_expansion: u32,
+    /// Which entries of a zip archive are the job's files: a glob on their paths inside
+    /// it (`data/*.csv`); by default every entry whose extension is the format's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_entries: Option<String>,
 }
 
 fn default_expansion() -> u32 {
@@ -209,6 +213,7 @@ impl Default for JobSettings {
             ready_marker: None,
             lineage: true,
             max_expansion: default_expansion(),
+            archive_entries: None,
         }
     }
 }

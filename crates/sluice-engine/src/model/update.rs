@@ -30,6 +30,8 @@ pub struct JobUpdate {
     /// The marker's file name; empty for none.
     pub ready_marker: Option<String>,
     pub max_expansion: Option<u32>,
+    /// The glob choosing a zip archive's entries; empty for the default.
+    pub archive_entries: Option<String>,
 }
 
 /// One field of a job as a change recorded it: its value before and after.
@@ -57,6 +59,7 @@ impl JobUpdate {
             || self.max_file_size.is_some()
             || self.settle_time_seconds.is_some()
             || self.ready_marker.is_some()
+            || self.archive_entries.is_some()
     }
 
     /// Applies the settings part of the change (schedule, alerts, policies) to `settings`,
@@ -175,6 +178,16 @@ impl JobUpdate {
             &mut st.max_expansion,
             self.max_expansion.map(|m| m.max(1)),
             |v| v.to_string(),
+        );
+        let entries = self
+            .archive_entries
+            .map(|m| Some(m.trim().to_string()).filter(|m| !m.is_empty()));
+        set(
+            c,
+            "archive_entries",
+            &mut st.archive_entries,
+            entries,
+            |v| v.clone().unwrap_or_default(),
         );
     }
 }

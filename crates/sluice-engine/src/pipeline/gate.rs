@@ -41,11 +41,13 @@ impl<'a> SchemaGate<'a> {
         store: &Store,
         file: &FileEntry,
     ) -> Result<DetectedSchema, Gate> {
-        let detected = match format::detect(store, file, &self.job.file_format_options).await {
-            Ok(d) => d,
-            Err(sluice_core::Error::NoRows { what, .. }) => return Err(Gate::Empty(what)),
-            Err(e) => return Err(Failure::from_core(e).into()),
-        };
+        let reading = super::reading_of(&self.job.settings);
+        let detected =
+            match format::detect_with(store, file, &self.job.file_format_options, &reading).await {
+                Ok(d) => d,
+                Err(sluice_core::Error::NoRows { what, .. }) => return Err(Gate::Empty(what)),
+                Err(e) => return Err(Failure::from_core(e).into()),
+            };
         if detected.schema_fingerprint != self.job.schema_fingerprint {
             let d = diff(&self.job.schema, &detected.columns);
             if !d.is_empty() {

@@ -34,6 +34,7 @@ use self::lineage::Lineage;
 use self::observe::Observe;
 use self::push_down::PushDown;
 use self::read::Reader;
+pub(crate) use self::read::reading_of;
 pub use self::stage::RowStage;
 use crate::model::{FileOutcome, Job};
 use crate::run::Progress;
@@ -206,7 +207,7 @@ impl<'a> FilePipeline<'a> {
                 self.store,
                 file,
                 &self.job.file_format_options,
-                read::limits_of(self.job),
+                read::reading_of(&self.job.settings),
             )
             .read(&self.job.schema)
             .await?
@@ -252,10 +253,10 @@ impl<'a> FilePipeline<'a> {
                 (*file).clone(),
                 self.job.file_format_options.clone(),
                 self.job.schema.clone(),
-                read::limits_of(self.job),
+                read::reading_of(&self.job.settings),
             );
             let batches = futures::stream::once(async move {
-                format::read_with(&store, &owned, &options, &columns, limits).await
+                format::read_with(&store, &owned, &options, &columns, &limits).await
             })
             .try_flatten()
             .boxed();

@@ -1,8 +1,7 @@
 //! The reader: a file through its format (and its compression) as batches of the job's
 //! columns.
 
-use sluice_core::format::compression::Limits;
-use sluice_core::format::{self, BatchStream, FormatOptions};
+use sluice_core::format::{self, BatchStream, FormatOptions, Reading};
 use sluice_core::schema::Column;
 use sluice_core::storage::{FileEntry, Store};
 
@@ -12,13 +11,16 @@ pub(super) struct Reader<'a> {
     store: &'a Store,
     file: &'a FileEntry,
     options: &'a FormatOptions,
-    limits: Limits,
+    reading: Reading,
 }
 
-/// The decompression limits of a job.
-pub(super) fn limits_of(job: &crate::model::Job) -> Limits {
-    Limits {
-        max_expansion: job.settings.max_expansion,
+/// How a job reads its files: its expansion cap and archive entries.
+pub(crate) fn reading_of(settings: &crate::model::JobSettings) -> Reading {
+    Reading {
+        limits: sluice_core::format::compression::Limits {
+            max_expansion: settings.max_expansion,
+        },
+        archive_entries: settings.archive_entries.clone(),
     }
 }
 
@@ -27,18 +29,18 @@ impl<'a> Reader<'a> {
         store: &'a Store,
         file: &'a FileEntry,
         options: &'a FormatOptions,
-        limits: Limits,
+        reading: Reading,
     ) -> Self {
         Self {
             store,
             file,
             options,
-            limits,
+            reading,
         }
     }
 
     pub(super) async fn read(&self, columns: &[Column]) -> Result<BatchStream, Failure> {
-        format::read_with(self.store, self.file, self.options, columns, self.limits)
+        format::read_with(self.store, self.file, self.options, columns, &self.reading)
             .await
             .map_err(Failure::from_core)
     }

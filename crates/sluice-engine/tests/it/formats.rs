@@ -368,4 +368,13 @@ async fn a_zip_archive_loads_all_its_entries_or_none() {
     let message = run.files[0].message.clone().unwrap_or_default();
     assert!(message.contains("orders_2.csv.zip!b.csv"), "{message}");
     assert_eq!(env.rows("z").await, 15);
+
+    // A job's glob chooses the entries: only a.csv of each archive.
+    let mut req = env.request("za", "orders_*.csv.zip");
+    req.load_latest_only = false;
+    req.table_name = Some("za".into());
+    req.settings.archive_entries = Some("a.csv".into());
+    env.engine.create_job(req).await.unwrap();
+    let run = env.run_all("za").await;
+    assert_eq!((run.files_loaded, run.rows_loaded), (2, 20), "{run:?}");
 }

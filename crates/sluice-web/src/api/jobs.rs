@@ -75,6 +75,8 @@ pub struct NewJob {
     ready_marker: Option<String>,
     /// A compressed file may decompress to this many times its stored size (default 20).
     max_expansion: Option<u32>,
+    /// A glob choosing a zip archive's entries (`data/*.csv`); "" for the default.
+    archive_entries: Option<String>,
     /// Add the lineage columns (default true).
     lineage: Option<bool>,
     /// The table holds loads of a deleted job: `adopt` them or `replace` the table.
@@ -149,6 +151,7 @@ struct PolicyFields {
     settle_time: Option<String>,
     ready_marker: Option<String>,
     max_expansion: Option<u32>,
+    archive_entries: Option<String>,
 }
 
 impl PolicyFields {
@@ -168,6 +171,7 @@ impl PolicyFields {
         };
         update.ready_marker = self.ready_marker.clone();
         update.max_expansion = self.max_expansion;
+        update.archive_entries = self.archive_entries.clone();
         Ok(())
     }
 }
@@ -193,6 +197,7 @@ macro_rules! policy_fields {
             settle_time: $b.settle_time,
             ready_marker: $b.ready_marker,
             max_expansion: $b.max_expansion,
+            archive_entries: $b.archive_entries,
         }
     };
 }
@@ -347,6 +352,8 @@ pub struct JobPatch {
     ready_marker: Option<String>,
     /// A compressed file may decompress to this many times its stored size (default 20).
     max_expansion: Option<u32>,
+    /// A glob choosing a zip archive's entries (`data/*.csv`); "" for the default.
+    archive_entries: Option<String>,
     /// Only show what the change would do (and the next run's plan under it); save nothing.
     #[serde(default)]
     dry_run: bool,

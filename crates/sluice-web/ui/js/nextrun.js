@@ -79,18 +79,21 @@ export function filesCard(path, getJob, setJob) {
   const changed = h("select", { id: "edit-changed-files" }, vocab.changed_files.map((c) => h("option", { value: c.value, selected: c.value === job.changed_files, disabled: c.value === "reload" && !job.lineage }, `${c.value}: ${c.label}`)));
   const settle = h("input", { type: "number", id: "edit-settle", min: 0, value: job.settle_time_seconds || 0 });
   const marker = h("input", { id: "edit-marker", value: job.ready_marker || "", placeholder: "_SUCCESS" });
+  const expansion = h("input", { type: "number", id: "edit-expansion", min: 1, value: job.max_expansion || 20 });
+  const entries = h("input", { id: "edit-entries", value: job.archive_entries || "", placeholder: "data/*.csv" });
   const preview = h("div", { id: "edit-preview" });
   const ok = h("div", { class: "success", id: "edit-msg", "aria-live": "polite" });
   const card = h("div", { class: "card", id: "files-card" });
   const body = () => ({ file_path_prefix: prefix.value.trim(), file_pattern: pattern.value.trim(), load_latest_only: strategy.value === "true",
-    max_file_size: Number(maxSize.value), changed_files: changed.value, settle_time_seconds: Number(settle.value || 0), ready_marker: marker.value.trim() });
+    max_file_size: Number(maxSize.value), changed_files: changed.value, settle_time_seconds: Number(settle.value || 0), ready_marker: marker.value.trim(),
+    max_expansion: Number(expansion.value || 20), archive_entries: entries.value.trim() });
   async function check() {
     ok.textContent = "";
     try {
       const { plan, changes } = await api("PATCH", path, { ...body(), dry_run: true });
       showError({}, null, card);
       put(preview, changes.length ? h("ul", { id: "edit-changes" }, changes.map((c) => h("li", { text: `${c.field}: ${c.old || "(none)"} → ${c.new || "(none)"}` }))) : h("p", { class: "hint", text: "Nothing changes." }),
-        plan.files.length || changes.some((c) => ["file_path_prefix", "file_pattern", "load_latest_only", "max_file_size", "settle_time_seconds", "ready_marker"].includes(c.field)) ? planView(plan, null) : null,
+        plan.files.length || changes.some((c) => ["file_path_prefix", "file_pattern", "load_latest_only", "max_file_size", "settle_time_seconds", "ready_marker", "archive_entries"].includes(c.field)) ? planView(plan, null) : null,
         changes.length ? h("div", { class: "form-actions" }, h("button", { class: "primary", id: "edit-save", onclick: save }, "Save these changes")) : null);
     } catch (e) { showError(e, card.querySelector("#err-edit"), card); }
   }
@@ -108,6 +111,8 @@ export function filesCard(path, getJob, setJob) {
     field("Changed files", changed, "changed_files", job.lineage ? "a file whose content changed after it was loaded" : "reload needs the lineage columns, which this job was created without"),
     h("div", { class: "row" }, field("Settle time (seconds)", settle, "settle_time_seconds", "a file is taken once it is this old; 0: at once"),
       field("Ready marker", marker, "ready_marker", "take a folder's files once this file is in it; empty: none")),
+    h("div", { class: "row" }, field("Max expansion", expansion, "max_expansion", "a compressed file may inflate to this many times its size (at least 64 MiB)"),
+      field("Zip entries", entries, "archive_entries", "a glob on the paths inside a zip archive; empty: every entry of the format")),
     h("div", { class: "error", id: "err-edit", "aria-live": "polite" }),
     h("div", { class: "form-actions" }, h("button", { id: "edit-check", onclick: check }, "Preview the change"), ok), preview);
   return card;

@@ -240,10 +240,14 @@ function stepReview(app, body, connections, next, back) {
     vocab.changed_files.map((c) => h("option", { value: c.value, selected: c.value === wiz.changedFiles }, `${c.value}: ${c.label}`)));
   const settle = h("input", { type: "number", id: "settle-time", min: 0, value: wiz.settle || 0, oninput: () => (wiz.settle = Number(settle.value || 0)) });
   const marker = h("input", { id: "ready-marker", value: wiz.marker || "", placeholder: "_SUCCESS", oninput: () => (wiz.marker = marker.value.trim()) });
+  const expansion = h("input", { type: "number", id: "max-expansion", min: 1, value: wiz.expansion || 20, oninput: () => (wiz.expansion = Number(expansion.value || 20)) });
+  const entries = h("input", { id: "archive-entries", value: wiz.entries || "", placeholder: "data/*.csv", oninput: () => (wiz.entries = entries.value.trim()) });
   const policies = h("div", { class: "card" }, h("h2", { text: "Files that change or are still arriving" }),
     field("Changed files", changed, "changed_files", "a file whose content changed after it was loaded; a byte-identical copy is never loaded twice"),
     h("div", { class: "row" }, field("Settle time (seconds)", settle, "settle_time_seconds", "take a file once it is this old; 0: at once"),
-      field("Ready marker", marker, "ready_marker", "take a folder's files once this file is in it; empty: none")));
+      field("Ready marker", marker, "ready_marker", "take a folder's files once this file is in it; empty: none")),
+    h("div", { class: "row" }, field("Max expansion", expansion, "max_expansion", "a compressed file may inflate to this many times its size (at least 64 MiB)"),
+      field("Zip entries", entries, "archive_entries", "a glob on the paths inside a zip archive; empty: every entry of the format")));
   const msg = h("div", { class: "error", id: "create-msg" });
   async function create() {
     try {
@@ -253,6 +257,7 @@ function stepReview(app, body, connections, next, back) {
         schema_fingerprint: wiz.detected.schema_fingerprint, load_type: wiz.loadType, table_name: wiz.table,
         schema: wiz.columns, schedule: scheduleText(wiz), timezone: wiz.timezone || "UTC", destination: wiz.destination,
         changed_files: wiz.changedFiles, settle_time_seconds: wiz.settle || 0, ready_marker: wiz.marker || "",
+        max_expansion: wiz.expansion || 20, archive_entries: wiz.entries || "",
       });
       wiz = null;
       location.hash = `#/jobs/${encodeURIComponent(job.name)}`;

@@ -4,6 +4,10 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::format::testing::{ids, store};
+use crate::format::{self, FormatOptions};
+use arrow::array::AsArray;
+use arrow::datatypes::Int64Type;
+use futures::TryStreamExt;
 
 /// `zip` of `files` (name, content) into `dir/archive`, as the `zip` tool writes it.
 fn zip(dir: &Path, archive: &str, files: &[(&str, &[u8])]) {
@@ -74,4 +78,56 @@ async fn an_archive_without_such_entries_a_corrupt_one_and_a_bomb_fail_by_name()
         err.starts_with("cut.csv.zip") && err.contains("not a readable zip archive"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_glob_of_the_job_chooses_the_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    zip(
+        dir.path(),
+        "export.zip",
+        &[
+            ("data/part_1.csv", b"id,name\n1,a\n"),
+            ("data/notes.txt", b"id,name\n9,z\n"),
+            ("other/part_2.csv", b"id,name\n2,b\n"),
+        ],
+    );
+    let store = store(dir.path());
+    let file = store.head("export.zip").await.unwrap();
+    let options = FormatOptions::default_for(format::by_name("csv").unwrap()).unwrap();
+    let reading = format::Reading {
+        archive_entries: Some("data/*.csv".into()),
+        ..Default::default()
+    };
+    let detected = format::detect_with(&store, &file, &options, &reading)
+        .await
+        .unwrap();
+    let resolved = detected.format_options.clone().unwrap();
+    let batches: Vec<_> = format::read_with(
+        &store,
+        &file,
+        &resolved,
+        &detected.reviewed_columns(),
+        &reading,
+    )
+    .await
+    .unwrap()
+    .try_collect()
+    .await
+    .unwrap();
+    let ids: Vec<i64> = batches
+        .iter()
+        .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+        .collect();
+    assert_eq!(ids, vec![1]);
+    // Without the glob, every CSV entry (by extension: .csv and .txt are CSV's).
+    let all = crate::format::archive::entries(&store, &file, options.info(), None)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    let err = crate::format::archive::entries(&store, &file, options.info(), Some("*.json"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("none matching '*.json'"), "{err}");
 }

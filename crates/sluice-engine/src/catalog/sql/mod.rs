@@ -51,6 +51,8 @@ pub(super) struct Policies {
     lineage: bool,
     #[serde(default = "default_expansion")]
     max_expansion: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    archive_entries: Option<String>,
 }
 
 fn default_expansion() -> u32 {
@@ -65,6 +67,7 @@ impl Policies {
             ready_marker: settings.ready_marker.clone(),
             lineage: settings.lineage,
             max_expansion: settings.max_expansion,
+            archive_entries: settings.archive_entries.clone(),
         })
     }
 
@@ -74,6 +77,7 @@ impl Policies {
         settings.ready_marker = self.ready_marker;
         settings.lineage = self.lineage;
         settings.max_expansion = self.max_expansion;
+        settings.archive_entries = self.archive_entries;
     }
 }
 
