@@ -70,6 +70,12 @@ pub struct FormatInfo {
     pub extensions: &'static [&'static str],
     /// Its options, as forms show them; each name is a key of its options.
     pub options: &'static [Field],
+    /// Its readers find the job's columns by name, so a file that orders them otherwise
+    /// is not a changed schema (CSV reads by position).
+    pub columns_by_name: bool,
+    /// A record may leave a column out, which then loads as NULL (JSON keys, TFRecord
+    /// features), so a file whose sample lacks a nullable column is not a changed schema.
+    pub missing_is_null: bool,
 }
 
 /// A file format: detection from a sample and a streaming reader.

@@ -42,6 +42,8 @@ impl Format for Parquet {
         aliases: &[],
         extensions: &["parquet", "pq"],
         options: &[],
+        columns_by_name: true,
+        missing_is_null: false,
     };
 
     async fn detect(

@@ -313,6 +313,19 @@ pub struct SchemaDiff {
 }
 
 impl SchemaDiff {
+    /// The differences that change what a format's reader loads: none of the moves for a
+    /// format that reads columns by name, none of the left-out nullable columns for one
+    /// whose records may leave columns out (they load as NULL).
+    pub fn as_read_by(mut self, format: &crate::format::FormatInfo) -> Self {
+        if format.columns_by_name {
+            self.moved.clear();
+        }
+        if format.missing_is_null && self.added.is_empty() {
+            self.removed.retain(|c| c.mode == Mode::Required);
+        }
+        self
+    }
+
     pub fn is_empty(&self) -> bool {
         self.added.is_empty()
             && self.removed.is_empty()

@@ -378,3 +378,45 @@ async fn a_zip_archive_loads_all_its_entries_or_none() {
     let run = env.run_all("za").await;
     assert_eq!((run.files_loaded, run.rows_loaded), (2, 20), "{run:?}");
 }
+
+/// JSON reads keys by name: records that order them otherwise, or leave an optional one
+/// out, load; a new key is still a changed schema. CSV reads by position, so a reordered
+/// header is one.
+#[tokio::test]
+async fn json_keys_in_another_order_or_left_out_are_not_a_changed_schema() {
+    let env = Env::new().await;
+    env.write(
+        "events_1.jsonl",
+        "{\"id\": 1, \"name\": \"a\", \"note\": \"x\"}\n{\"id\": 2, \"name\": \"b\", \"note\": null}\n",
+        3,
+    );
+    let mut req = env.request("ev", "events_*.jsonl");
+    req.load_latest_only = false;
+    env.engine.create_job(req).await.unwrap();
+    assert_eq!(env.run_all("ev").await.rows_loaded, 2);
+    env.write(
+        "events_2.jsonl",
+        "{\"note\": \"y\", \"id\": 3}\n{\"id\": 4, \"note\": \"z\"}\n",
+        2,
+    );
+    let run = env.run_all("ev").await;
+    assert_eq!((run.files_loaded, run.rows_loaded), (1, 2), "{run:?}");
+    env.write(
+        "events_3.jsonl",
+        "{\"id\": 5, \"name\": \"e\", \"extra\": 1}\n",
+        1,
+    );
+    let run = env.run_all("ev").await;
+    assert_eq!(run.files_failed, 1, "{run:?}");
+    let message = run.files[0].message.clone().unwrap_or_default();
+    assert!(message.contains("extra"), "{message}");
+
+    env.write("t_1.csv", "id,name\n1,a\n", 2);
+    let mut req = env.request("csv", "t_*.csv");
+    req.load_latest_only = false;
+    env.engine.create_job(req).await.unwrap();
+    env.run_all("csv").await;
+    env.write("t_2.csv", "name,id\nb,2\n", 1);
+    let run = env.run_all("csv").await;
+    assert_eq!(run.files_failed, 1, "{run:?}");
+}

@@ -48,6 +48,8 @@ impl Format for Avro {
         aliases: &[],
         extensions: &["avro"],
         options: &[],
+        columns_by_name: true,
+        missing_is_null: false,
     };
 
     async fn detect(

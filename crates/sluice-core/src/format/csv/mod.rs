@@ -78,6 +78,8 @@ impl Format for Csv {
             }),
             Field::text("decimal_comma", "Decimal comma (1.234,56)").kind(FieldKind::Tristate),
         ],
+        columns_by_name: false,
+        missing_is_null: false,
     };
 
     async fn detect(

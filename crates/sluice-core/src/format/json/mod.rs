@@ -40,6 +40,8 @@ impl Format for Json {
         aliases: &["jsonl", "ndjson"],
         extensions: &["json", "jsonl", "ndjson"],
         options: &[],
+        columns_by_name: true,
+        missing_is_null: true,
     };
 
     async fn detect(

@@ -37,6 +37,8 @@ impl Format for Orc {
         aliases: &[],
         extensions: &["orc"],
         options: &[],
+        columns_by_name: true,
+        missing_is_null: false,
     };
 
     async fn detect(

@@ -48,6 +48,8 @@ impl Format for TfRecord {
         aliases: &["tfrecords"],
         extensions: &["tfrecord", "tfrecords"],
         options: &[],
+        columns_by_name: true,
+        missing_is_null: true,
     };
 
     async fn detect(
