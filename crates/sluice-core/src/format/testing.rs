@@ -43,6 +43,22 @@ pub(crate) async fn load(
     Ok((detected, batches))
 }
 
+/// The error a whole read of `file` in `columns` ends with (its format from its name).
+pub(crate) async fn read_error(
+    store: &Store,
+    file: &FileEntry,
+    columns: &[crate::schema::Column],
+) -> String {
+    let options = FormatOptions::for_file(None, &file.path).unwrap();
+    let read = async {
+        format::read(store, file, &options, columns)
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    };
+    read.await.unwrap_err().to_string()
+}
+
 /// Each detected column's name, type and whether it is nullable.
 pub(crate) fn typed(schema: &DetectedSchema) -> Vec<(&str, crate::schema::WarehouseType, bool)> {
     schema

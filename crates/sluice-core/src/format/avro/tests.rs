@@ -6,10 +6,9 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::{
     Date32Type, Decimal128Type, Float64Type, Int64Type, TimestampMicrosecondType,
 };
-use futures::TryStreamExt;
 
-use crate::format::testing::{load, store, typed};
-use crate::format::{self, FormatOptions};
+use crate::format::FormatOptions;
+use crate::format::testing::{load, read_error, store, typed};
 use crate::schema::Column;
 use crate::schema::WarehouseType::*;
 use crate::storage::{FileEntry, Store};
@@ -140,14 +139,8 @@ async fn cut_short_and_corrupt_files_fail_and_name_the_file() {
     // Its schema and known blocks still read as a sample would, but a load of the whole
     // file refuses it too.
     let columns = vec![Column::new("id", Int64), Column::new("name", String)];
-    let options = FormatOptions::for_file(None, "cut.avro").unwrap();
-    let err = format::read(&store, &file, &options, &columns)
-        .await
-        .unwrap()
-        .try_collect::<Vec<_>>()
-        .await
-        .unwrap_err()
-        .to_string();
+    let _options = FormatOptions::for_file(None, "cut.avro").unwrap();
+    let err = read_error(&store, &file, &columns).await;
     assert!(err.contains("the file ends inside block"), "{err}");
 
     let mut bad = good.clone();
@@ -157,13 +150,7 @@ async fn cut_short_and_corrupt_files_fail_and_name_the_file() {
     }
     put("bad.avro", &bad);
     let file = store.head("bad.avro").await.unwrap();
-    let err = format::read(&store, &file, &options, &columns)
-        .await
-        .unwrap()
-        .try_collect::<Vec<_>>()
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = read_error(&store, &file, &columns).await;
     assert!(err.starts_with("bad.avro: "), "{err}");
 
     put("not.avro", b"id,name\n1,ann\n");

@@ -3,11 +3,10 @@
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Float64Type, Int64Type};
-use futures::TryStreamExt;
 
 use super::*;
-use crate::format::testing::{load, put, store, typed};
-use crate::format::{self, FormatOptions};
+use crate::format::FormatOptions;
+use crate::format::testing::{load, put, read_error, store, typed};
 
 /// A protobuf varint.
 fn varint(mut v: u64, out: &mut Vec<u8>) {
@@ -205,14 +204,8 @@ async fn corrupt_and_truncated_files_name_the_record_and_offset() {
     // A value the job's type cannot take names the record and column.
     let columns = vec![Column::new("embedding", WarehouseType::Float64)];
     let file = put(&store, dir.path(), "t.tfrecord", &good).await;
-    let options = FormatOptions::for_file(None, &file.path).unwrap();
-    let err = format::read(&store, &file, &options, &columns)
-        .await
-        .unwrap()
-        .try_collect::<Vec<_>>()
-        .await
-        .unwrap_err()
-        .to_string();
+    let _options = FormatOptions::for_file(None, &file.path).unwrap();
+    let err = read_error(&store, &file, &columns).await;
     assert!(
         err.starts_with(
             "t.tfrecord, column 'embedding': record 0 at byte offset 0: the feature holds 2 values"
