@@ -12,9 +12,6 @@
 //! output passes [`Limits::max_expansion`] times its stored size (and at least
 //! [`Limits::MIN_CAP`]), with an error that says how to raise the cap.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use async_compression::tokio::bufread::{BzDecoder, GzipDecoder, XzDecoder, ZstdDecoder};
 use bytes::Bytes;
 use futures::stream::BoxStream;
@@ -84,15 +81,6 @@ impl Default for Limits {
 }
 
 impl Compression {
-    /// Every codec, for help texts: `gz, zst, bz2, xz`.
-    pub fn extensions() -> String {
-        CODECS
-            .iter()
-            .map(|(_, ext, _)| ext[0])
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
     /// The compression a file's name shows, and the name without its extension.
     pub fn of(name: &str) -> (Self, &str) {
         if let Some((inner, ext)) = name.rsplit_once('.') {
@@ -179,11 +167,10 @@ impl Compression {
         };
         let cap = limits.cap(stored_size);
         let path = path.to_string();
-        let out = Arc::new(AtomicU64::new(0));
-        ReaderStream::with_capacity(decoder, 256 * 1024)
-            .map(move |chunk| {
+        let mut total = 0u64;
+        let decoded = ReaderStream::with_capacity(decoder, 256 * 1024).map(move |chunk| {
                 let chunk = chunk.map_err(|e| self.error_of(&path, e))?;
-                let total = out.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
+                total += chunk.len() as u64;
                 if total > cap {
                     return Err(Error::parse(
                         &path,
@@ -196,14 +183,8 @@ impl Compression {
                     ));
                 }
                 Ok(chunk)
-            })
-            .scan(false, |failed, item| {
-                // The first error ends the stream.
-                let stop = *failed;
-                *failed |= item.is_err();
-                futures::future::ready((!stop).then_some(item))
-            })
-            .boxed()
+            });
+        super::until_error(decoded)
     }
 
     /// A decoding failure as the file's error: the store's own error if it was one, else

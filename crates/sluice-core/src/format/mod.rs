@@ -419,6 +419,20 @@ pub(crate) fn batch_stream(source: impl BatchSource) -> BatchStream {
     .boxed()
 }
 
+/// `stream` up to and with its first error: what comes after an error is never read.
+pub(crate) fn until_error<T: Send + 'static>(
+    stream: impl futures::Stream<Item = Result<T>> + Send + 'static,
+) -> BoxStream<'static, Result<T>> {
+    use futures::StreamExt;
+    stream
+        .scan(false, |failed, item| {
+            let stop = *failed;
+            *failed |= item.is_err();
+            futures::future::ready((!stop).then_some(item))
+        })
+        .boxed()
+}
+
 /// A reader crate that panicked on a file, as the file's error.
 fn panicked(path: &str) -> Error {
     Error::Parse {

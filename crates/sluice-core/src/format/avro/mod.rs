@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use arrow::record_batch::RecordBatch;
 use arrow_avro::reader::{ReaderBuilder, read_header_info};
 use bytes::Bytes;
+use futures::TryStreamExt;
 use futures::stream::BoxStream;
-use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
@@ -206,15 +206,10 @@ async fn read(source: &Source<'_>, columns: &[Column]) -> Result<BatchStream> {
             let _ = tx.blocking_send(Err(e));
         }
     });
-    Ok(futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    })
-    .scan(false, |failed, item| {
-        let stop = *failed;
-        *failed |= item.is_err();
-        futures::future::ready((!stop).then_some(item))
-    })
-    .boxed())
+    Ok(super::until_error(futures::stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|item| (item, rx)) },
+    )))
 }
 
 fn stream_blocking(
