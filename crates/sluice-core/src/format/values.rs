@@ -118,6 +118,22 @@ impl Builder {
         }
     }
 
+    /// The batch of `rows` rows the builders of `columns` hold; `None` for no rows.
+    pub(crate) fn batch(
+        builders: Vec<Self>,
+        rows: usize,
+        columns: &[crate::schema::Column],
+        path: &str,
+    ) -> crate::Result<Option<arrow::record_batch::RecordBatch>> {
+        if rows == 0 {
+            return Ok(None);
+        }
+        let arrays: Vec<ArrayRef> = builders.into_iter().map(Self::finish).collect();
+        arrow::record_batch::RecordBatch::try_new(crate::schema::arrow_schema(columns), arrays)
+            .map(Some)
+            .map_err(|e| crate::Error::parse(path, e.to_string()))
+    }
+
     pub(crate) fn append_null(&mut self) {
         match self {
             Self::Int(b) => b.append_null(),

@@ -1,6 +1,5 @@
 //! Streaming a JSON file as batches of the job's columns, converting each raw value.
 
-use arrow::array::ArrayRef;
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt};
@@ -11,7 +10,7 @@ use crate::error::Hint;
 use crate::format::csv::fix_or_retype;
 use crate::format::values::Builder;
 use crate::format::{BATCH_ROWS, BatchSource, BatchStream, batch_stream};
-use crate::schema::{Column, arrow_schema};
+use crate::schema::Column;
 use crate::{Error, Result};
 
 /// Streams a JSON file as record batches of `columns`' types. Keys not in `columns` are ignored.
@@ -96,13 +95,7 @@ impl BatchSource for JsonStream {
                 },
             }
         }
-        if rows == 0 {
-            return Ok(None);
-        }
-        let arrays: Vec<ArrayRef> = builders.into_iter().map(Builder::finish).collect();
-        RecordBatch::try_new(arrow_schema(&self.columns), arrays)
-            .map(Some)
-            .map_err(|e| Error::parse(&self.path, e.to_string()))
+        Builder::batch(builders, rows, &self.columns, &self.path)
     }
 }
 

@@ -13,7 +13,6 @@ mod frame;
 
 use std::collections::BTreeMap;
 
-use arrow::array::ArrayRef;
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use futures::StreamExt;
@@ -27,7 +26,7 @@ use super::values::Builder;
 use super::{BATCH_ROWS, BatchSource, BatchStream, Format, FormatInfo, SAMPLE_BYTES, Source};
 use crate::error::Hint;
 use crate::schema::infer::SAMPLE_VALUES;
-use crate::schema::{Column, DetectedColumn, DetectedSchema, Mode, WarehouseType, arrow_schema};
+use crate::schema::{Column, DetectedColumn, DetectedSchema, Mode, WarehouseType};
 use crate::{Error, Result};
 
 /// TFRecord files of `tf.train.Example`.
@@ -337,13 +336,7 @@ impl BatchSource for Reader {
                 None => self.eof = true,
             }
         }
-        if rows == 0 {
-            return Ok(None);
-        }
-        let arrays: Vec<ArrayRef> = builders.into_iter().map(Builder::finish).collect();
-        RecordBatch::try_new(arrow_schema(&self.columns), arrays)
-            .map(Some)
-            .map_err(|e| Error::parse(&self.path, e.to_string()))
+        Builder::batch(builders, rows, &self.columns, &self.path)
     }
 }
 
