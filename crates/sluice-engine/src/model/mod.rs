@@ -120,7 +120,7 @@ pub struct JobSettings {
     pub archive_entries: Option<String>,
 }
 
-fn default_expansion() -> u32 {
+pub(crate) fn default_expansion() -> u32 {
     sluice_core::format::compression::Limits::DEFAULT_EXPANSION
 }
 

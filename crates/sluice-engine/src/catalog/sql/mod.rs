@@ -49,15 +49,12 @@ pub(super) struct Policies {
     ready_marker: Option<String>,
     #[serde(default)]
     lineage: bool,
-    #[serde(default = "default_expansion")]
+    #[serde(default = "crate::model::default_expansion")]
     max_expansion: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     archive_entries: Option<String>,
 }
 
-fn default_expansion() -> u32 {
-    sluice_core::format::compression::Limits::DEFAULT_EXPANSION
-}
 
 impl Policies {
     pub(super) fn of(settings: &crate::model::JobSettings) -> String {
