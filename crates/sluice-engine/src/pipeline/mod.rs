@@ -248,7 +248,7 @@ impl<'a> FilePipeline<'a> {
                 }
                 Err(Gate::Failed(f)) => return Err((i, f)),
             }
-            let (store, owned, options, columns, limits) = (
+            let (store, owned, options, columns, reading) = (
                 self.store.clone(),
                 (*file).clone(),
                 self.job.file_format_options.clone(),
@@ -256,7 +256,7 @@ impl<'a> FilePipeline<'a> {
                 read::reading_of(&self.job.settings),
             );
             let batches = futures::stream::once(async move {
-                format::read_with(&store, &owned, &options, &columns, &limits).await
+                format::read_with(&store, &owned, &options, &columns, &reading).await
             })
             .try_flatten()
             .boxed();

@@ -28,11 +28,11 @@ impl<'a> PushDown<'a> {
         // The destination matches columns by name (or, for CSV, by position, which the
         // gate checked): a renamed column, or a nested value sluice writes as JSON text,
         // would not load as sluice loads it.
-        let columnar = !matches!(job.file_format_options, FormatOptions::Csv(_));
+        let by_name = !matches!(job.file_format_options, FormatOptions::Csv(_));
         let maps_by_name = job
             .schema
             .iter()
-            .all(|c| c.source_name() == c.name && !(columnar && c.ty == WarehouseType::Json));
+            .all(|c| c.source_name() == c.name && !(by_name && c.ty == WarehouseType::Json));
         if !maps_by_name {
             return None;
         }

@@ -55,7 +55,6 @@ pub(super) struct Policies {
     archive_entries: Option<String>,
 }
 
-
 impl Policies {
     pub(super) fn of(settings: &crate::model::JobSettings) -> String {
         to_json(&Self {
