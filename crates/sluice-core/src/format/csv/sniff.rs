@@ -258,10 +258,11 @@ pub fn detect(
     } else {
         sample.complete_lines()
     };
-    let mut text = decode_sample(raw, encoding, path)?;
+    let mut decoded = decode_sample(raw, encoding, path)?;
     if utf16 && truncated {
-        text.truncate(text.rfind('\n').map_or(text.len(), |i| i + 1));
+        decoded.truncate(decoded.rfind('\n').map_or(decoded.len(), |i| i + 1));
     }
+    let text = decoded.as_str();
     if text.trim().is_empty() {
         return Err(Error::NoRows {
             path: path.into(),
@@ -269,8 +270,8 @@ pub fn detect(
         });
     }
 
-    let quote = given.quote.unwrap_or_else(|| sniff_quote(&text));
-    let comment = given.comment.or_else(|| dialect::sniff_comment(&text));
+    let quote = given.quote.unwrap_or_else(|| sniff_quote(text));
+    let comment = given.comment.or_else(|| dialect::sniff_comment(text));
     let base = Dialect {
         delimiter: ',',
         quote,
@@ -280,14 +281,14 @@ pub fn detect(
     let delimiter = match given.delimiter {
         Some(d) => {
             let (fields, _) = split_score(
-                &text,
+                text,
                 Dialect {
                     delimiter: d,
                     ..base
                 },
             );
             if fields <= 1
-                && let Some((better, n)) = sniff_delimiter(&text, base)
+                && let Some((better, n)) = sniff_delimiter(text, base)
             {
                 return Err(Error::Parse {
                     path: path.into(),
@@ -313,17 +314,17 @@ pub fn detect(
             }
             d
         }
-        None => sniff_delimiter(&text, base).map_or(',', |(d, _)| d),
+        None => sniff_delimiter(text, base).map_or(',', |(d, _)| d),
     };
     let mut dialect = Dialect { delimiter, ..base };
     if given.escape.is_none() {
-        dialect.escape = dialect::sniff_escape(&text, dialect);
+        dialect.escape = dialect::sniff_escape(text, dialect);
     }
     let skip_rows = match given.skip_rows {
         Some(n) => n,
-        None => dialect::sniff_skip(&text, dialect),
+        None => dialect::sniff_skip(text, dialect),
     };
-    let text = dialect::after_lines(&text, skip_rows).to_string();
+    let text = dialect::after_lines(text, skip_rows);
     let (delimiter, quote) = (dialect.delimiter, dialect.quote);
 
     if !truncated {
@@ -335,7 +336,7 @@ pub fn detect(
             return Err(unclosed_quote(path, line + u64::from(skip_rows), quote));
         }
     }
-    let (mut rows, failed) = records(&text, dialect, usize::MAX);
+    let (mut rows, failed) = records(text, dialect, usize::MAX);
     if failed && !truncated {
         return Err(Error::parse(
             path,
