@@ -221,7 +221,7 @@ pub async fn run(engine: &Engine, args: &DemoArgs, out: &Printer) -> Result<()> 
         "   {}",
         job.schema
             .iter()
-            .map(|c| format!("{} {}", c.name, c.ty))
+            .map(|c| format!("{} {}", c.name, c.column_type()))
             .collect::<Vec<_>>()
             .join(", ")
     ));

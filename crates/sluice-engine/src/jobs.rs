@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sluice_core::format::{self, FormatOptions};
 use sluice_core::names::TableName;
 use sluice_core::schema::lineage;
-use sluice_core::schema::{Column, DetectedSchema};
+use sluice_core::schema::{Column, DetectedSchema, Mode, WarehouseType};
 use sluice_core::secret::Secrets;
 use sluice_core::storage::{FileEntry, FilePattern};
 use sluice_sinks::{BuiltSink, LoadMode, SinkConfig, TableLoad};
@@ -455,6 +455,27 @@ fn check_reviewed(reviewed: &[Column], detected: &DetectedSchema) -> Result<Vec<
                 file.join(", ")
             ),
         ));
+    }
+    for (r, d) in reviewed.iter().zip(&detected.columns) {
+        let file_array = d.bigquery_mode == Mode::Repeated;
+        if r.is_repeated() && !file_array {
+            return Err(Error::invalid(
+                "schema",
+                format!(
+                    "column {}: REPEATED is for columns the file holds as arrays, and the file holds one {} value a row; make it NULLABLE or REQUIRED",
+                    r.name, d.bigquery_type
+                ),
+            ));
+        }
+        if file_array && !r.is_repeated() && r.ty != WarehouseType::Json {
+            return Err(Error::invalid(
+                "schema",
+                format!(
+                    "column {}: the file holds an array of {} a row; keep it REPEATED, or make it JSON to load each array as its JSON text",
+                    r.name, d.bigquery_type
+                ),
+            ));
+        }
     }
     Ok(reviewed.to_vec())
 }

@@ -2,22 +2,32 @@
 //! checking an existing one.
 
 use sluice_core::names::TableName;
-use sluice_core::schema::Column;
+use sluice_core::schema::{Column, Mode, WarehouseType};
 
 use crate::{Error, Result};
 
+/// The destination's type of a column: its type's name (`type_name`), with `[]` for an
+/// array, which DuckDB and PostgreSQL both spell so (and print so back).
+fn column_type(c: &Column, type_name: fn(WarehouseType) -> &'static str) -> String {
+    if c.mode == Mode::Repeated {
+        format!("{}[]", type_name(c.ty))
+    } else {
+        type_name(c.ty).to_string()
+    }
+}
+
 /// `CREATE TABLE IF NOT EXISTS` for the columns, with the destination's type names
-/// (`type_name`); REQUIRED columns are `NOT NULL`. Identifiers are double-quoted, which
+/// (`type_name`); REQUIRED columns are `NOT NULL`, REPEATED ones arrays. Identifiers are double-quoted, which
 /// DuckDB and PostgreSQL both take.
 pub(crate) fn create_table_sql(
     table: &TableName,
     columns: &[Column],
-    type_name: fn(sluice_core::schema::WarehouseType) -> &'static str,
+    type_name: fn(WarehouseType) -> &'static str,
 ) -> String {
     let cols: Vec<String> = columns
         .iter()
         .map(|c| {
-            let not_null = if c.mode == sluice_core::schema::Mode::Required {
+            let not_null = if c.mode == Mode::Required {
                 " NOT NULL"
             } else {
                 ""
@@ -25,7 +35,7 @@ pub(crate) fn create_table_sql(
             format!(
                 "{} {}{not_null}",
                 sluice_core::names::quote_ident(&c.name),
-                type_name(c.ty)
+                column_type(c, type_name)
             )
         })
         .collect();
@@ -42,11 +52,11 @@ pub(crate) fn check_columns(
     table: &TableName,
     existing: &[(String, String)],
     columns: &[Column],
-    type_name: fn(sluice_core::schema::WarehouseType) -> &'static str,
+    type_name: fn(WarehouseType) -> &'static str,
 ) -> Result<()> {
-    let expected: Vec<(&str, &str)> = columns
+    let expected: Vec<(&str, String)> = columns
         .iter()
-        .map(|c| (c.name.as_str(), type_name(c.ty)))
+        .map(|c| (c.name.as_str(), column_type(c, type_name)))
         .collect();
     let same = existing.len() == expected.len()
         && existing
@@ -64,6 +74,6 @@ pub(crate) fn check_columns(
     Err(Error::TableMismatch {
         table: table.to_string(),
         found: describe(&mut existing.iter().map(|(n, t)| (n.as_str(), t.as_str()))),
-        expected: describe(&mut expected.into_iter()),
+        expected: describe(&mut expected.iter().map(|(n, t)| (*n, t.as_str()))),
     })
 }

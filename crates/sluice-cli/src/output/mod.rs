@@ -110,7 +110,7 @@ impl Printer {
             t.add_row(vec![
                 c.name.clone(),
                 c.source_type.clone(),
-                c.bigquery_type.to_string(),
+                c.column_type().to_string(),
                 format!("{:?}", c.bigquery_mode).to_uppercase(),
                 if c.nullable {
                     "yes".into()
@@ -269,7 +269,7 @@ impl Printer {
         for c in &j.schema {
             t.add_row(vec![
                 c.name.clone(),
-                c.ty.to_string(),
+                c.column_type().to_string(),
                 format!("{:?}", c.mode).to_uppercase(),
             ]);
         }

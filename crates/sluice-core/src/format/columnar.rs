@@ -12,7 +12,7 @@ use arrow::util::display::{ArrayFormatter, FormatOptions as DisplayOptions};
 
 use crate::error::Hint;
 use crate::schema::infer::SAMPLE_VALUES;
-use crate::schema::{Column, DetectedColumn, Mode, WarehouseType, arrow_schema};
+use crate::schema::{Column, ColumnType, DetectedColumn, Mode, WarehouseType, arrow_schema};
 use crate::{Error, Result};
 
 /// Whether a field holds UUIDs (Arrow's `arrow.uuid` extension, or Avro's logical type):
@@ -33,6 +33,20 @@ pub fn field_type(field: &Field) -> WarehouseType {
         return WarehouseType::String;
     }
     warehouse_type(field.data_type())
+}
+
+/// The type of the values of a list field whose values are scalars (not lists, structs
+/// or UUIDs): such a field is a REPEATED column of that type. Anything else nested is JSON.
+pub fn repeated_item(field: &Field) -> Option<WarehouseType> {
+    use DataType::*;
+    let item = match field.data_type() {
+        List(item) | LargeList(item) | FixedSizeList(item, _) => item,
+        _ => return None,
+    };
+    if is_uuid(item) || matches!(item.data_type(), FixedSizeBinary(_)) {
+        return None;
+    }
+    Some(warehouse_type(item.data_type())).filter(|t| *t != WarehouseType::Json)
 }
 
 /// The warehouse type of an Arrow type found in a file.
@@ -71,6 +85,7 @@ pub fn detected_columns(
             let samples = first
                 .map(|b| sample_values(&shown(b.column(i), field)))
                 .unwrap_or_default();
+            let item = repeated_item(field);
             DetectedColumn {
                 name: field.name().clone(),
                 source_type: if is_uuid(field) {
@@ -78,8 +93,10 @@ pub fn detected_columns(
                 } else {
                     field.data_type().to_string()
                 },
-                bigquery_type: field_type(field),
-                bigquery_mode: if field.is_nullable() {
+                bigquery_type: item.unwrap_or_else(|| field_type(field)),
+                bigquery_mode: if item.is_some() {
+                    Mode::Repeated
+                } else if field.is_nullable() {
                     Mode::Nullable
                 } else {
                     Mode::Required
@@ -223,14 +240,15 @@ fn sample_values(array: &ArrayRef) -> Vec<String> {
 
 /// Casts one column to the job's type; a value that does not fit names its row.
 fn conform(array: &ArrayRef, column: &Column, path: &str, rows_before: u64) -> Result<ArrayRef> {
-    let target = column.ty.arrow_type();
+    let target = column.column_type().arrow_type();
     if array.data_type() == &target {
         return Ok(Arc::clone(array));
     }
     if let DataType::Union(..) = array.data_type() {
         return union_to_json(array, column, path, rows_before);
     }
-    if column.ty == WarehouseType::Json && warehouse_type(array.data_type()) == WarehouseType::Json
+    if column.column_type() == ColumnType::new(WarehouseType::Json, Mode::Nullable)
+        && warehouse_type(array.data_type()) == WarehouseType::Json
     {
         return nested_to_json(array, column, path);
     }
@@ -256,9 +274,13 @@ fn conform(array: &ArrayRef, column: &Column, path: &str, rows_before: u64) -> R
                 Some(v) => format!(
                     "'{}' does not fit {} (row number)",
                     crate::error::excerpt(&v),
-                    column.ty
+                    column.column_type()
                 ),
-                None => format!("cannot cast {} to {}: {e}", array.data_type(), column.ty),
+                None => format!(
+                    "cannot cast {} to {}: {e}",
+                    array.data_type(),
+                    column.column_type()
+                ),
             },
             hint: Some(
                 Hint::set(

@@ -43,20 +43,49 @@ pub(crate) async fn load(
     Ok((detected, batches))
 }
 
+/// A whole read of `file` in `columns` (its format from its name).
+pub(crate) async fn read_as(
+    store: &Store,
+    file: &FileEntry,
+    columns: &[crate::schema::Column],
+) -> crate::Result<Vec<RecordBatch>> {
+    let options = FormatOptions::for_file(None, &file.path)?;
+    format::read(store, file, &options, columns)
+        .await?
+        .try_collect::<Vec<_>>()
+        .await
+}
+
 /// The error a whole read of `file` in `columns` ends with (its format from its name).
 pub(crate) async fn read_error(
     store: &Store,
     file: &FileEntry,
     columns: &[crate::schema::Column],
 ) -> String {
-    let options = FormatOptions::for_file(None, &file.path).unwrap();
-    let read = async {
-        format::read(store, file, &options, columns)
-            .await?
-            .try_collect::<Vec<_>>()
-            .await
-    };
-    read.await.unwrap_err().to_string()
+    read_as(store, file, columns).await.unwrap_err().to_string()
+}
+
+/// The columns of `schema` with the array columns made JSON, as a job may choose.
+pub(crate) fn arrays_as_json(schema: &DetectedSchema) -> Vec<crate::schema::Column> {
+    schema
+        .reviewed_columns()
+        .into_iter()
+        .map(|mut c| {
+            if c.is_repeated() {
+                c.ty = crate::schema::WarehouseType::Json;
+                c.mode = crate::schema::Mode::Nullable;
+            }
+            c
+        })
+        .collect()
+}
+
+/// The values of row `row` of a list column, as text.
+pub(crate) fn list_text(array: &arrow::array::ArrayRef, row: usize) -> Vec<String> {
+    let list = array.as_list::<i32>().value(row);
+    let f =
+        arrow::util::display::ArrayFormatter::try_new(list.as_ref(), &Default::default()).unwrap();
+    (0..list.len()).map(|i| f.value(i).to_string()).collect()
 }
 
 /// Each detected column's name, type and whether it is nullable.

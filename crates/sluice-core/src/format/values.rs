@@ -3,16 +3,19 @@
 
 use std::sync::Arc;
 
+use arrow::array::NullBufferBuilder;
 use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder,
-    Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder,
+    Float64Builder, Int64Builder, ListArray, StringBuilder, TimestampMicrosecondBuilder,
 };
+use arrow::buffer::OffsetBuffer;
 use arrow::compute::kernels::cast_utils::{Parser, parse_decimal, string_to_datetime};
+use arrow::datatypes::Field;
 use arrow::datatypes::{Date32Type, Decimal128Type};
 use chrono::Utc;
 use serde_json::value::RawValue;
 
-use crate::schema::{NUMERIC_PRECISION, NUMERIC_SCALE, WarehouseType};
+use crate::schema::{Column, NUMERIC_PRECISION, NUMERIC_SCALE, WarehouseType};
 
 /// One column being built from text values, in the job's type.
 pub(crate) enum Builder {
@@ -22,11 +25,71 @@ pub(crate) enum Builder {
     Bool(BooleanBuilder),
     Date(Date32Builder),
     Timestamp(TimestampMicrosecondBuilder),
-    Text { builder: StringBuilder, json: bool },
+    Text {
+        builder: StringBuilder,
+        json: bool,
+    },
     Bytes(BinaryBuilder),
+    /// A REPEATED column: each row a list of the item builder's values.
+    List(Box<ListParts>),
+}
+
+pub(crate) struct ListParts {
+    item: Builder,
+    ty: WarehouseType,
+    offsets: Vec<i32>,
+    nulls: NullBufferBuilder,
 }
 
 impl Builder {
+    /// The builder of a job's column: of its type, or of lists of it.
+    pub(crate) fn for_column(column: &Column) -> Self {
+        if column.is_repeated() {
+            Self::List(Box::new(ListParts {
+                item: Self::new(column.ty),
+                ty: column.ty,
+                offsets: vec![0],
+                nulls: NullBufferBuilder::new(0),
+            }))
+        } else {
+            Self::new(column.ty)
+        }
+    }
+
+    /// The builder the values of the current row's list go to; `None` for a column
+    /// that is not REPEATED.
+    pub(crate) fn items(&mut self) -> Option<&mut Builder> {
+        match self {
+            Self::List(l) => Some(&mut l.item),
+            _ => None,
+        }
+    }
+
+    /// Ends the current row's list (of the values appended to [`Builder::items`] since).
+    pub(crate) fn end_list(&mut self) -> Result<(), String> {
+        if let Self::List(l) = self {
+            let end = i32::try_from(l.item.len())
+                .map_err(|_| "more than 2^31 array values in one batch".to_string())?;
+            l.offsets.push(end);
+            l.nulls.append_non_null();
+        }
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Int(b) => b.len(),
+            Self::Float(b) => b.len(),
+            Self::Numeric(b) => b.len(),
+            Self::Bool(b) => b.len(),
+            Self::Date(b) => b.len(),
+            Self::Timestamp(b) => b.len(),
+            Self::Text { builder, .. } => builder.len(),
+            Self::Bytes(b) => b.len(),
+            Self::List(l) => l.offsets.len() - 1,
+        }
+    }
+
     pub(crate) fn new(ty: WarehouseType) -> Self {
         match ty {
             WarehouseType::Int64 => Self::Int(Int64Builder::new()),
@@ -61,6 +124,14 @@ impl Builder {
             self.append_null();
             return Ok(());
         };
+        if let Self::List(l) = self {
+            let values: Vec<&RawValue> = serde_json::from_str(text)
+                .map_err(|_| format!("{} is not an array", crate::error::excerpt(text)))?;
+            for v in values {
+                l.item.append(Some(v))?;
+            }
+            return self.end_list();
+        }
         let unquoted = if text.starts_with('"') {
             serde_json::from_str::<String>(text).ok()
         } else {
@@ -98,6 +169,9 @@ impl Builder {
             ),
             Self::Text { builder, json: j } => builder.append_value(if *j { json } else { scalar }),
             Self::Bytes(b) => b.append_value(scalar.as_bytes()),
+            Self::List(_) => {
+                return Err(format!("{} is not an array", crate::error::excerpt(json)));
+            }
         }
         Ok(())
     }
@@ -144,6 +218,10 @@ impl Builder {
             Self::Timestamp(b) => b.append_null(),
             Self::Text { builder, .. } => builder.append_null(),
             Self::Bytes(b) => b.append_null(),
+            Self::List(l) => {
+                l.offsets.push(*l.offsets.last().expect("starts with 0"));
+                l.nulls.append_null();
+            }
         }
     }
 
@@ -157,6 +235,20 @@ impl Builder {
             Self::Timestamp(mut b) => Arc::new(b.finish()),
             Self::Text { mut builder, .. } => Arc::new(builder.finish()),
             Self::Bytes(mut b) => Arc::new(b.finish()),
+            Self::List(l) => {
+                let ListParts {
+                    item,
+                    ty,
+                    offsets,
+                    mut nulls,
+                } = *l;
+                Arc::new(ListArray::new(
+                    Arc::new(Field::new("item", ty.arrow_type(), true)),
+                    OffsetBuffer::new(offsets.into()),
+                    item.finish(),
+                    nulls.finish(),
+                ))
+            }
         }
     }
 }

@@ -5,8 +5,11 @@
 //! in column order; at run time each file's detected schema is compared with the job's
 //! and a [`SchemaDiff`] explains any difference.
 
+mod diff;
 pub mod infer;
 pub mod lineage;
+
+pub use self::diff::{SchemaDiff, diff};
 
 use std::fmt;
 use std::str::FromStr;
@@ -137,13 +140,92 @@ impl FromStr for WarehouseType {
     }
 }
 
-/// NULLABLE or REQUIRED, as BigQuery calls a column's mode.
+/// NULLABLE, REQUIRED or REPEATED, as BigQuery calls a column's mode. A REPEATED column
+/// holds an array of its type's values in each row (DuckDB `T[]`, PostgreSQL `t[]`,
+/// BigQuery `ARRAY<T>`); formats with lists (Parquet, Avro, ORC, TFRecord) detect them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Mode {
     #[default]
     Nullable,
     Required,
+    Repeated,
+}
+
+/// What a column holds: one value of a type, or an array of them. Shown and serialized as
+/// `INT64` or `ARRAY<INT64>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ColumnType {
+    pub ty: WarehouseType,
+    pub repeated: bool,
+}
+
+impl ColumnType {
+    pub fn new(ty: WarehouseType, mode: Mode) -> Self {
+        Self {
+            ty,
+            repeated: mode == Mode::Repeated,
+        }
+    }
+
+    /// The Arrow type of the column's batches: the type's, or a list of it.
+    pub fn arrow_type(self) -> DataType {
+        if self.repeated {
+            DataType::List(Arc::new(Field::new("item", self.ty.arrow_type(), true)))
+        } else {
+            self.ty.arrow_type()
+        }
+    }
+
+    /// Whether every value of a column of this type in a file loads into a column of type
+    /// `target` without loss of meaning: arrays into arrays of a type their values load
+    /// into, or into JSON (as their JSON text).
+    pub fn loads_into(self, target: ColumnType) -> bool {
+        match (self.repeated, target.repeated) {
+            (true, true) | (false, false) => self.ty.loads_into(target.ty),
+            (true, false) => target.ty == WarehouseType::Json,
+            (false, true) => false,
+        }
+    }
+}
+
+impl fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.repeated {
+            write!(f, "ARRAY<{}>", self.ty)
+        } else {
+            f.write_str(self.ty.as_str())
+        }
+    }
+}
+
+impl Serialize for ColumnType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ColumnType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl FromStr for ColumnType {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        let inner = t
+            .get(..6)
+            .filter(|p| p.eq_ignore_ascii_case("ARRAY<"))
+            .and_then(|_| t[6..].strip_suffix('>'));
+        Ok(match inner {
+            Some(item) => Self::new(item.parse()?, Mode::Repeated),
+            None => Self::new(t.parse()?, Mode::Nullable),
+        })
+    }
 }
 
 /// One column of a job's reviewed schema: what the destination table holds.
@@ -174,6 +256,15 @@ impl Column {
     pub fn source_name(&self) -> &str {
         self.source.as_deref().unwrap_or(&self.name)
     }
+
+    /// Its type, or an array of it.
+    pub fn column_type(&self) -> ColumnType {
+        ColumnType::new(self.ty, self.mode)
+    }
+
+    pub fn is_repeated(&self) -> bool {
+        self.mode == Mode::Repeated
+    }
 }
 
 /// The Arrow schema of the batches a reader yields for `columns`.
@@ -183,13 +274,13 @@ pub fn arrow_schema(columns: &[Column]) -> SchemaRef {
     Arc::new(Schema::new(
         columns
             .iter()
-            .map(|c| Field::new(&c.name, c.ty.arrow_type(), true))
+            .map(|c| Field::new(&c.name, c.column_type().arrow_type(), true))
             .collect::<Vec<_>>(),
     ))
 }
 
-/// MD5 hex of `name:TYPE|name:TYPE|…` in column order.
-pub fn fingerprint<'a>(columns: impl IntoIterator<Item = (&'a str, WarehouseType)>) -> String {
+/// MD5 hex of `name:TYPE|name:TYPE|…` in column order (an array's type is `ARRAY<TYPE>`).
+pub fn fingerprint<'a>(columns: impl IntoIterator<Item = (&'a str, ColumnType)>) -> String {
     let text = columns
         .into_iter()
         .map(|(name, ty)| format!("{name}:{ty}"))
@@ -230,6 +321,11 @@ fn yes() -> bool {
 }
 
 impl DetectedColumn {
+    /// Its type, or an array of it.
+    pub fn column_type(&self) -> ColumnType {
+        ColumnType::new(self.bigquery_type, self.bigquery_mode)
+    }
+
     pub fn column(&self) -> Column {
         Column {
             name: self.name.clone(),
@@ -282,7 +378,7 @@ impl DetectedSchema {
         file_size: u64,
     ) -> Self {
         let schema_fingerprint =
-            fingerprint(columns.iter().map(|c| (c.name.as_str(), c.bigquery_type)));
+            fingerprint(columns.iter().map(|c| (c.name.as_str(), c.column_type())));
         Self {
             columns,
             total_rows,
@@ -299,93 +395,6 @@ impl DetectedSchema {
     pub fn reviewed_columns(&self) -> Vec<Column> {
         self.columns.iter().map(DetectedColumn::column).collect()
     }
-}
-
-/// How a file's columns differ from a job's.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SchemaDiff {
-    pub added: Vec<Column>,
-    pub removed: Vec<Column>,
-    /// `(name, job's type, file's type)`.
-    pub retyped: Vec<(String, WarehouseType, WarehouseType)>,
-    /// Columns present in both whose position changed: `(name, job's position, file's position)`, 1-based.
-    pub moved: Vec<(String, usize, usize)>,
-}
-
-impl SchemaDiff {
-    /// The differences that change what a format's reader loads: none of the moves for a
-    /// format that reads columns by name, none of the left-out nullable columns for one
-    /// whose records may leave columns out (they load as NULL).
-    pub fn as_read_by(mut self, format: &crate::format::FormatInfo) -> Self {
-        if format.columns_by_name {
-            self.moved.clear();
-        }
-        if format.missing_is_null && self.added.is_empty() {
-            self.removed.retain(|c| c.mode == Mode::Required);
-        }
-        self
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.added.is_empty()
-            && self.removed.is_empty()
-            && self.retyped.is_empty()
-            && self.moved.is_empty()
-    }
-}
-
-impl fmt::Display for SchemaDiff {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in &self.added {
-            writeln!(f, "  + {} {} (new in the file)", c.name, c.ty)?;
-        }
-        for c in &self.removed {
-            writeln!(f, "  - {} {} (missing from the file)", c.name, c.ty)?;
-        }
-        for (name, job, file) in &self.retyped {
-            writeln!(f, "  ~ {name}: job has {job}, file has {file}")?;
-        }
-        for (name, job, file) in &self.moved {
-            writeln!(
-                f,
-                "  ↕ {name}: job has it at position {job}, file at {file}"
-            )?;
-        }
-        Ok(())
-    }
-}
-
-/// Compares a file's detected columns with a job's reviewed columns.
-///
-/// A retyped column is reported only when the file's type does not load into the job's
-/// (an INT64 column loads into FLOAT64, anything into STRING), and a column the sample
-/// saw no value of is never reported as retyped: the reader's cast decides for those.
-pub fn diff(job: &[Column], file: &[DetectedColumn]) -> SchemaDiff {
-    let mut d = SchemaDiff::default();
-    for (jpos, jc) in job.iter().enumerate() {
-        match file.iter().position(|fc| fc.name == jc.name) {
-            None => d.removed.push(jc.clone()),
-            Some(fpos) => {
-                let fc = &file[fpos];
-                if !fc.all_null && !fc.bigquery_type.loads_into(jc.ty) {
-                    d.retyped.push((jc.name.clone(), jc.ty, fc.bigquery_type));
-                }
-                if fpos != jpos {
-                    d.moved.push((jc.name.clone(), jpos + 1, fpos + 1));
-                }
-            }
-        }
-    }
-    for fc in file {
-        if !job.iter().any(|jc| jc.name == fc.name) {
-            d.added.push(fc.column());
-        }
-    }
-    // When columns were added or removed, every later column moves; the moves add nothing.
-    if !d.added.is_empty() || !d.removed.is_empty() {
-        d.moved.clear();
-    }
-    d
 }
 
 /// Column names a table can hold: trimmed, control characters (NUL, tabs, line breaks) made
@@ -446,100 +455,48 @@ mod tests {
         assert_eq!(names, vec!["a_b", "c_d", "e"]);
     }
 
-    fn detected(name: &str, ty: WarehouseType) -> DetectedColumn {
-        DetectedColumn {
-            name: name.into(),
-            source_type: String::new(),
-            bigquery_type: ty,
-            bigquery_mode: Mode::Nullable,
-            source: None,
-            sample_values: vec![],
-            nullable: true,
-            all_null: false,
-        }
-    }
-
     #[test]
     fn fingerprint_is_md5_of_name_type_pairs_in_order() {
         // md5("id:INT64|name:STRING")
+        let one = |ty| ColumnType::new(ty, Mode::Nullable);
         let fp = fingerprint([
-            ("id", WarehouseType::Int64),
-            ("name", WarehouseType::String),
+            ("id", one(WarehouseType::Int64)),
+            ("name", one(WarehouseType::String)),
         ]);
         assert_eq!(fp, hex(&Md5::digest(b"id:INT64|name:STRING")));
         assert_eq!(fp.len(), 32);
         let swapped = fingerprint([
-            ("name", WarehouseType::String),
-            ("id", WarehouseType::Int64),
+            ("name", one(WarehouseType::String)),
+            ("id", one(WarehouseType::Int64)),
         ]);
         assert_ne!(fp, swapped);
+        let tags = fingerprint([
+            ("id", one(WarehouseType::Int64)),
+            (
+                "name",
+                ColumnType::new(WarehouseType::String, Mode::Repeated),
+            ),
+        ]);
+        assert_eq!(tags, hex(&Md5::digest(b"id:INT64|name:ARRAY<STRING>")));
     }
 
     #[test]
-    fn diff_lists_added_removed_and_retyped_columns() {
-        let job = vec![
-            Column::new("id", WarehouseType::Int64),
-            Column::new("amount", WarehouseType::Float64),
-            Column::new("note", WarehouseType::String),
-        ];
-        let file = vec![
-            detected("id", WarehouseType::Int64),
-            detected("amount", WarehouseType::String),
-            detected("channel", WarehouseType::String),
-        ];
-        let d = diff(&job, &file);
-        assert_eq!(d.removed, vec![Column::new("note", WarehouseType::String)]);
-        assert_eq!(d.added, vec![Column::new("channel", WarehouseType::String)]);
-        assert_eq!(
-            d.retyped,
-            vec![(
-                "amount".to_string(),
-                WarehouseType::Float64,
-                WarehouseType::String
-            )]
-        );
-        let text = d.to_string();
-        assert!(text.contains("+ channel STRING"), "{text}");
-        assert!(text.contains("- note STRING"), "{text}");
-        assert!(
-            text.contains("~ amount: job has FLOAT64, file has STRING"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn diff_accepts_widening_and_unseen_columns() {
-        let job = vec![
-            Column::new("id", WarehouseType::Float64),
-            Column::new("code", WarehouseType::String),
-            Column::new("when", WarehouseType::Int64),
-        ];
-        let mut unseen = detected("when", WarehouseType::String);
-        unseen.all_null = true;
-        let file = vec![
-            detected("id", WarehouseType::Int64),
-            detected("code", WarehouseType::Int64),
-            unseen,
-        ];
-        assert!(diff(&job, &file).is_empty());
-    }
-
-    #[test]
-    fn diff_reports_reordered_columns() {
-        let job = vec![
-            Column::new("a", WarehouseType::String),
-            Column::new("b", WarehouseType::String),
-        ];
-        let file = vec![
-            detected("b", WarehouseType::String),
-            detected("a", WarehouseType::String),
-        ];
-        let d = diff(&job, &file);
-        assert_eq!(d.moved.len(), 2);
-        assert!(
-            d.to_string()
-                .contains("a: job has it at position 1, file at 2")
-        );
+    fn array_types_read_and_show_as_array_of_their_type() {
+        let t: ColumnType = "array<int64>".parse().unwrap();
+        assert_eq!(t, ColumnType::new(WarehouseType::Int64, Mode::Repeated));
+        assert_eq!(t.to_string(), "ARRAY<INT64>");
+        assert_eq!(serde_json::to_value(t).unwrap(), "ARRAY<INT64>");
+        let scalar: ColumnType = serde_json::from_value("FLOAT64".into()).unwrap();
+        assert!(!scalar.repeated);
+        assert!("ARRAY<MONEY>".parse::<ColumnType>().is_err());
+        let ints = ColumnType::new(WarehouseType::Int64, Mode::Repeated);
+        let floats = ColumnType::new(WarehouseType::Float64, Mode::Repeated);
+        let json = ColumnType::new(WarehouseType::Json, Mode::Nullable);
+        let int = ColumnType::new(WarehouseType::Int64, Mode::Nullable);
+        assert!(ints.loads_into(floats));
+        assert!(ints.loads_into(json), "an array loads as its JSON text");
+        assert!(!ints.loads_into(int));
+        assert!(!int.loads_into(ints));
     }
 
     #[test]

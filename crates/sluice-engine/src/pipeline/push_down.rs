@@ -26,13 +26,15 @@ impl<'a> PushDown<'a> {
         sink: &'a dyn Sink,
     ) -> Option<Self> {
         // The destination matches columns by name (or, for CSV, by position, which the
-        // gate checked): a renamed column, or a nested value sluice writes as JSON text,
-        // would not load as sluice loads it.
+        // gate checked): a renamed column, a nested value sluice writes as JSON text, or
+        // a list (which BigQuery reads from Parquet as a record of its own), would not load
+        // as sluice loads it.
         let by_name = !matches!(job.file_format_options, FormatOptions::Csv(_));
-        let maps_by_name = job
-            .schema
-            .iter()
-            .all(|c| c.source_name() == c.name && !(by_name && c.ty == WarehouseType::Json));
+        let maps_by_name = job.schema.iter().all(|c| {
+            c.source_name() == c.name
+                && !c.is_repeated()
+                && !(by_name && c.ty == WarehouseType::Json)
+        });
         if !maps_by_name {
             return None;
         }

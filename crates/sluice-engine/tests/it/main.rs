@@ -3,6 +3,7 @@
 //! `SLUICE_TEST_BIGQUERY_URL` (`bash scripts/peers.sh start`).
 
 mod alerts;
+mod arrays;
 mod bad_input;
 mod bigquery;
 mod catalog;

@@ -102,19 +102,23 @@ impl Inspect for BigQuerySink {
         let Some(cols) = self.table_columns(table).await? else {
             return Err(self.error(format!("table {table} does not exist")));
         };
+        // Arrays are previewed as their JSON text.
         let columns: Vec<Column> = cols
             .iter()
-            .map(|(n, t, _)| {
+            .map(|(n, t, m)| {
                 let ty = WarehouseType::ALL
                     .into_iter()
                     .find(|w| bigquery_type(*w) == t)
+                    .filter(|_| m != "REPEATED")
                     .unwrap_or(WarehouseType::String);
                 Column::new(n.clone(), ty)
             })
             .collect();
         let select: Vec<String> = columns
             .iter()
-            .map(|c| match c.ty {
+            .zip(&cols)
+            .map(|(c, (_, _, mode))| match c.ty {
+                _ if mode == "REPEATED" => format!("TO_JSON_STRING(`{0}`) AS `{0}`", c.name),
                 // Exact text for the types whose JSON form would lose digits.
                 WarehouseType::Numeric => format!("CAST(`{0}` AS STRING) AS `{0}`", c.name),
                 WarehouseType::Json => {

@@ -56,7 +56,12 @@ pub fn write_ndjson(
             first = false;
             out.extend_from_slice(names[i].as_bytes());
             out.push(b':');
-            write_value(array.as_ref(), col, row, out).map_err(|e| {
+            let written = if col.mode == Mode::Repeated {
+                write_array(array.as_ref(), col, row, out)
+            } else {
+                write_value(array.as_ref(), col, row, out)
+            };
+            written.map_err(|e| {
                 format!(
                     "row {}: column {}: {e}",
                     first_row + row as u64 + 1,
@@ -66,6 +71,39 @@ pub fn write_ndjson(
         }
         out.extend_from_slice(b"}\n");
     }
+    Ok(())
+}
+
+/// An array as a JSON array of its values. BigQuery's arrays hold no NULL: one is refused
+/// by its position (a NULL array, by contrast, is left out and reads back empty).
+fn write_array(
+    array: &dyn Array,
+    col: &Column,
+    row: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let list = array.as_list_opt::<i32>().ok_or_else(|| {
+        format!(
+            "expected {} values, found Arrow {}",
+            col.column_type(),
+            array.data_type()
+        )
+    })?;
+    let values = list.value(row);
+    out.push(b'[');
+    for i in 0..values.len() {
+        if values.is_null(i) {
+            return Err(format!(
+                "value {} of the array is NULL, which a BigQuery array cannot hold",
+                i + 1
+            ));
+        }
+        if i > 0 {
+            out.push(b',');
+        }
+        write_value(values.as_ref(), col, i, out)?;
+    }
+    out.push(b']');
     Ok(())
 }
 

@@ -111,12 +111,10 @@ impl BigQuerySink {
 
 fn describe_columns(cols: &[(String, String, String)]) -> String {
     cols.iter()
-        .map(|(n, t, m)| {
-            if m == "REQUIRED" {
-                format!("{n} {t} REQUIRED")
-            } else {
-                format!("{n} {t}")
-            }
+        .map(|(n, t, m)| match m.as_str() {
+            "REQUIRED" => format!("{n} {t} REQUIRED"),
+            "REPEATED" => format!("{n} ARRAY<{t}>"),
+            _ => format!("{n} {t}"),
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -145,6 +143,7 @@ fn expected_columns(columns: &[Column]) -> Vec<(String, String, String)> {
             let mode = match c.mode {
                 Mode::Required => "REQUIRED",
                 Mode::Nullable => "NULLABLE",
+                Mode::Repeated => "REPEATED",
             };
             (
                 c.name.clone(),

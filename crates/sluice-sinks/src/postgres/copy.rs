@@ -31,8 +31,8 @@ pub(super) fn encode_batch(
         .iter()
         .zip(batch.columns())
         .map(|(c, a)| {
-            arrow::compute::cast(a, &c.ty.arrow_type())
-                .map_err(|e| format!("column {}: cannot read as {}: {e}", c.name, c.ty))
+            arrow::compute::cast(a, &c.column_type().arrow_type())
+                .map_err(|e| format!("column {}: cannot read as {}: {e}", c.name, c.column_type()))
         })
         .collect::<Result<_, _>>()?;
     for row in 0..batch.num_rows() {
@@ -44,19 +44,25 @@ pub(super) fn encode_batch(
                 out.push_str("\\N");
                 continue;
             }
-            encode_value(c.ty, a, row, out)
-                .map_err(|e| format!("column {} row {}: {e}", c.name, row + 1))?;
+            let written = if c.is_repeated() {
+                encode_array(c.ty, a, row, out)
+            } else {
+                encode_value(c.ty, a, row, out, true)
+            };
+            written.map_err(|e| format!("column {} row {}: {e}", c.name, row + 1))?;
         }
         out.push('\n');
     }
     Ok(())
 }
 
+/// One value as PostgreSQL's text input reads it; `copy`: escaped for `COPY` text.
 fn encode_value(
     ty: WarehouseType,
     a: &ArrayRef,
     row: usize,
     out: &mut String,
+    copy: bool,
 ) -> Result<(), String> {
     match ty {
         WarehouseType::Int64 => {
@@ -92,17 +98,67 @@ fn encode_value(
                 .ok_or_else(|| format!("timestamp {micros}µs from 1970 is out of range"))?;
             let _ = write!(out, "{}", at.format("%Y-%m-%d %H:%M:%S%.6f+00"));
         }
-        WarehouseType::String | WarehouseType::Json => {
+        WarehouseType::String | WarehouseType::Json if copy => {
             push_escaped(a.as_string::<i32>().value(row), out);
+        }
+        WarehouseType::String | WarehouseType::Json => {
+            out.push_str(a.as_string::<i32>().value(row));
         }
         WarehouseType::Bytes => {
             // bytea's hex form `\x…`, its backslash escaped for COPY.
-            out.push_str("\\\\x");
+            out.push_str(if copy { "\\\\x" } else { "\\x" });
             for b in a.as_binary::<i32>().value(row) {
                 let _ = write!(out, "{b:02x}");
             }
         }
     }
+    Ok(())
+}
+
+/// An array as PostgreSQL's array literal, `{1,2,NULL}`, then escaped for `COPY`: every
+/// element quoted but numbers and booleans, `"` and `\` inside quotes backslash-escaped.
+fn encode_array(
+    ty: WarehouseType,
+    a: &ArrayRef,
+    row: usize,
+    out: &mut String,
+) -> Result<(), String> {
+    let values = a.as_list::<i32>().value(row);
+    let quoted = !matches!(
+        ty,
+        WarehouseType::Int64
+            | WarehouseType::Float64
+            | WarehouseType::Numeric
+            | WarehouseType::Bool
+    );
+    let mut literal = String::from("{");
+    let mut element = String::new();
+    for i in 0..values.len() {
+        if i > 0 {
+            literal.push(',');
+        }
+        if values.is_null(i) {
+            literal.push_str("NULL");
+            continue;
+        }
+        element.clear();
+        // Unescaped: the literal is escaped for COPY as a whole below.
+        encode_value(ty, &values, i, &mut element, false)?;
+        if quoted {
+            literal.push('"');
+            for ch in element.chars() {
+                if ch == '"' || ch == '\\' {
+                    literal.push('\\');
+                }
+                literal.push(ch);
+            }
+            literal.push('"');
+        } else {
+            literal.push_str(&element);
+        }
+    }
+    literal.push('}');
+    push_escaped(&literal, out);
     Ok(())
 }
 
@@ -153,6 +209,21 @@ mod tests {
         s.clear();
         push_decimal(-5, 9, &mut s);
         assert_eq!(s, "-0.000000005");
+    }
+
+    #[test]
+    fn arrays_are_array_literals_escaped_for_copy() {
+        use arrow::array::{ListBuilder, StringBuilder};
+        let mut b = ListBuilder::new(StringBuilder::new());
+        b.values().append_value("a\"b");
+        b.values().append_null();
+        b.values().append_value("c\\d\te");
+        b.append(true);
+        let a: ArrayRef = std::sync::Arc::new(b.finish());
+        let mut s = String::new();
+        encode_array(WarehouseType::String, &a, 0, &mut s).unwrap();
+        // {"a\"b",NULL,"c\\d<tab>e"}, each backslash doubled for COPY, the tab as \t.
+        assert_eq!(s, r#"{"a\\"b",NULL,"c\\\\d\te"}"#);
     }
 
     #[test]

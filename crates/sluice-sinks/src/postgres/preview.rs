@@ -18,6 +18,13 @@ use crate::{Inspect, Result};
 /// How a preview reads one column: the SQL expression and the warehouse type it becomes.
 fn preview_column(name: &str, postgres: &str) -> (String, Option<WarehouseType>) {
     let col = quote_ident(name);
+    if postgres.ends_with("[]") {
+        // Arrays as their JSON text, as BigQuery's previews show them.
+        return (
+            format!("array_to_json({col})::text"),
+            Some(WarehouseType::Json),
+        );
+    }
     match warehouse_type(postgres) {
         Some(WarehouseType::Numeric) => (format!("{col}::text"), Some(WarehouseType::Numeric)),
         Some(WarehouseType::Date) => (

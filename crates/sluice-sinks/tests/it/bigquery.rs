@@ -62,6 +62,7 @@ async fn bigquery_fixture() -> suite::Fixture {
         // bytes "AP8="), where BigQuery decodes base64 as documented. BYTES values are
         // loaded but not compared; `bigquery::rows` tests that they are written as base64.
         unread: &[WarehouseType::Bytes],
+        arrays_hold_nulls: false,
         guard: Box::new(()),
     }
 }

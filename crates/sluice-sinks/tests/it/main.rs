@@ -4,6 +4,7 @@
 //! servers are started by `sluice_testkit::peers`. Each sink's file adds what only a query
 //! through that destination can show.
 
+mod arrays;
 mod bigquery;
 mod postgres;
 mod suite;
@@ -17,6 +18,7 @@ async fn duckdb_fixture() -> suite::Fixture {
         sink: Box::new(sink),
         int64: duckdb_type(sluice_core::schema::WarehouseType::Int64),
         unread: &[],
+        arrays_hold_nulls: true,
         guard: Box::new(dir),
     }
 }

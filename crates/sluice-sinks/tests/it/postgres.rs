@@ -19,6 +19,7 @@ async fn postgres_fixture() -> suite::Fixture {
         sink: Box::new(sink(&db).await),
         int64: sluice_sinks::postgres::postgres_type(WarehouseType::Int64),
         unread: &[],
+        arrays_hold_nulls: true,
         guard: Box::new(db),
     }
 }

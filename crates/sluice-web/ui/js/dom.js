@@ -18,6 +18,9 @@ export function add(el, ...children) {
 }
 export const put = (el, ...children) => { el.replaceChildren(); return add(el, ...children); };
 
+// A column's type as the schema shows it: `INT64`, or `ARRAY<INT64>` for a REPEATED column.
+export const typeOf = (c) => (c.bigquery_mode === "REPEATED" ? `ARRAY<${c.bigquery_type}>` : c.bigquery_type);
+
 // SVG elements, for the run chart.
 export function svg(tag, attrs, ...children) {
   const el = document.createElementNS("http://www.w3.org/2000/svg", tag);

@@ -1,6 +1,6 @@
 // A job's page: its settings, "Run now", the run chart and history, schedule, alerts and
 // processed files.
-import { h, add, put, svg, size, when, spinner, sleep, badge, whenIn, relative, seconds, fmtSeconds, showError, field, ACTIVE } from "./dom.js";
+import { h, add, put, svg, size, when, spinner, sleep, badge, whenIn, relative, seconds, fmtSeconds, showError, field, ACTIVE, typeOf } from "./dom.js";
 import { api, vocab, outcomeLabel, alertLabel } from "./api.js";
 import { parseSchedule, scheduleText, nextRunText, scheduleCell, scheduleFields } from "./schedule.js";
 import { nextRunCard, filesCard, historyCard } from "./nextrun.js";
@@ -96,7 +96,7 @@ export async function jobPage(app, name, v, view) {
       ["Waits for", [job.settle_time_seconds ? `${job.settle_time_seconds} s to settle` : "", job.ready_marker ? `${job.ready_marker} in the folder` : ""].filter(Boolean).join("; ") || "nothing", "gates"],
       ["Lineage", job.lineage ? "_sluice_file, _sluice_line, _sluice_loaded_at" : "none"],
       ["Schedule", scheduleCell(job), "schedule-text"], ["Next run", nextRunText(job), "next-run"],
-      ["Columns", job.schema.map((c) => `${c.name} ${c.bigquery_type}`).join(", ")]]
+      ["Columns", job.schema.map((c) => `${c.name} ${typeOf(c)}`).join(", ")]]
       .flatMap(([k, val, id]) => [h("dt", { text: k }), h("dd", { id }, val)]));
   }
   pauseBtn.addEventListener("click", async () => {

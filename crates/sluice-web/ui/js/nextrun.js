@@ -2,7 +2,7 @@
 // schema of the files it would load), the actions a person takes on one file (skip, retry,
 // forget), the form that changes a job's files and policies (previewing the plan of a
 // change before saving it), and the job's history of changes.
-import { h, put, size, when, badge, showError, field } from "./dom.js";
+import { h, put, size, when, badge, showError, field, typeOf } from "./dom.js";
 import { api, vocab } from "./api.js";
 
 const actionBadge = (a) => badge({ load: "succeeded", skip: "skipped", wait: "queued", fail: "failed" }[a] || a, a);
@@ -20,7 +20,7 @@ function fileButtons(p, act) {
 
 function diffText(d) {
   const parts = [];
-  if (d.added.length) parts.push("new: " + d.added.map((c) => `${c.name} ${c.bigquery_type}`).join(", "));
+  if (d.added.length) parts.push("new: " + d.added.map((c) => `${c.name} ${typeOf(c)}`).join(", "));
   if (d.removed.length) parts.push("missing: " + d.removed.map((c) => c.name).join(", "));
   if (d.retyped.length) parts.push("retyped: " + d.retyped.map(([n, a, b]) => `${n} ${a} → ${b}`).join(", "));
   if (d.moved.length) parts.push("moved: " + d.moved.map(([n, a, b]) => `${n} ${a} → ${b}`).join(", "));

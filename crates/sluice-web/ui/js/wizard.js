@@ -1,6 +1,6 @@
 // The "+ ETL job" wizard: name and connection, files (preview and detect), table and
 // destination, schedule and review.
-import { h, field, spinner, size, when, showError } from "./dom.js";
+import { h, field, spinner, size, when, showError, typeOf } from "./dom.js";
 import { api, vocab, formatInfo, destinationInfo, matches } from "./api.js";
 import { fieldsForm } from "./forms.js";
 import { parseSchedule, scheduleText, describeSchedule, scheduleFields } from "./schedule.js";
@@ -125,7 +125,7 @@ function stepFiles(app, body, connections, next, back) {
       wiz.columns = d.columns.map((c) => ({ name: c.name, bigquery_type: c.bigquery_type, bigquery_mode: c.bigquery_mode }));
       if (!wiz.table) wiz.table = wiz.suggestedTable || wiz.name.replace(/-/g, "_");
       detectOut.replaceChildren(h("table", { id: "schema" }, h("thead", {}, h("tr", {}, ["Column", "Type", "Sample values"].map((t) => h("th", { text: t })))),
-        h("tbody", {}, d.columns.map((c) => h("tr", {}, h("td", { text: c.name }), h("td", { text: c.bigquery_type }), h("td", { class: "samples", text: c.sample_values.join(" · ") }))))),
+        h("tbody", {}, d.columns.map((c) => h("tr", {}, h("td", { text: c.name }), h("td", { text: typeOf(c) }), h("td", { class: "samples", text: c.sample_values.join(" · ") }))))),
         h("p", { class: "success", id: "detect-ok" }, `✓ Detected ${d.columns.length} columns in ${newest.name}` + (d.total_rows_estimated ? ` (about ${d.total_rows} rows)` : ` (${d.total_rows} rows)`)),
         foundOptions(d.format_options), foundNotes(d));
       nextBtn.disabled = false;
@@ -211,7 +211,9 @@ function stepTable(app, body, connections, next, back) {
     const sel = h("select", { id: `type-${i}`, "aria-label": `Type of ${c.name}` }, vocab.warehouse_types.map((t) => h("option", { value: t, selected: t === c.bigquery_type }, t)));
     sel.addEventListener("change", () => (c.bigquery_type = sel.value));
     const samples = wiz.detected.columns[i].sample_values.join(" · ");
-    return h("tr", {}, h("td", { text: c.name }), h("td", {}, sel), h("td", { class: "samples", text: samples }));
+    // An array's values take the chosen type; making it JSON loads each array as its text.
+    const array = c.bigquery_mode === "REPEATED" ? h("span", { class: "hint" }, "array of ") : null;
+    return h("tr", {}, h("td", { text: c.name }), h("td", {}, array, sel), h("td", { class: "samples", text: samples }));
   });
   const destCard = h("div", { class: "card" }, field("Destination", destKind, "destination_kind"), destPanel,
     h("div", { class: "form-actions" }, h("button", { id: "destination-test", onclick: testDestination }, "Test destination"), testMsg),
@@ -229,7 +231,7 @@ function stepReview(app, body, connections, next, back) {
     ["Job", wiz.name], ["Connection", wiz.connection], ["Files", (wiz.prefix ? wiz.prefix + "/" : "") + wiz.pattern],
     ["Format", info.label + (options.length ? ` (${options.join(", ")})` : info.options.length ? " (detected)" : "")],
     ["Strategy", wiz.latestOnly ? "latest file only" : "all unprocessed files"], ["Destination", wiz.destinationText],
-    ["Table", `${wiz.table} (${wiz.loadType})`], ["Columns", wiz.columns.map((c) => `${c.name} ${c.bigquery_type}`).join(", ")],
+    ["Table", `${wiz.table} (${wiz.loadType})`], ["Columns", wiz.columns.map((c) => `${c.name} ${typeOf(c)}`).join(", ")],
     ["Schedule", `${scheduleText(wiz)} — ${describeSchedule(scheduleText(wiz))}`], ["Timezone", wiz.timezone || "UTC"],
   ].flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })]));
   const fields = scheduleFields(wiz, renderSummary);

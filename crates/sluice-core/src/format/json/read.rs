@@ -41,7 +41,7 @@ struct JsonStream {
 
 impl BatchSource for JsonStream {
     async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        let mut builders: Vec<Builder> = self.columns.iter().map(|c| Builder::new(c.ty)).collect();
+        let mut builders: Vec<Builder> = self.columns.iter().map(Builder::for_column).collect();
         let mut rows = 0;
         while rows < BATCH_ROWS {
             match self.splitter.next_record() {

@@ -6,7 +6,7 @@ use std::path::Path;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Date32Type, Decimal128Type, Int64Type, TimestampMicrosecondType};
 
-use crate::format::testing::{load, store};
+use crate::format::testing::{arrays_as_json, list_text, load, read_as, store};
 use crate::schema::WarehouseType::*;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/orc");
@@ -33,7 +33,7 @@ async fn types_map_to_the_warehouses_and_values_cross_the_bridge() {
             ("flag", Bool),
             ("ratio", Float64),
             ("raw", Bytes),
-            ("tags", Json),
+            ("tags", String),
             ("address", Json),
         ]
     );
@@ -42,6 +42,10 @@ async fn types_map_to_the_warehouses_and_values_cross_the_bridge() {
         (3, false)
     );
     assert_eq!(detected.columns[2].sample_values, vec!["ann", "bob"]);
+    assert_eq!(
+        detected.columns[9].column_type().to_string(),
+        "ARRAY<STRING>"
+    );
 
     let b = &batches[0];
     let col = |name: &str| b.column(b.schema().index_of(name).unwrap()).clone();
@@ -61,12 +65,18 @@ async fn types_map_to_the_warehouses_and_values_cross_the_bridge() {
         1_732_005_000_123_456
     );
     assert_eq!(col("raw").as_binary::<i32>().value(0), &[0x00, 0xff]);
-    assert_eq!(col("tags").as_string::<i32>().value(0), r#"["a","b"]"#);
+    assert_eq!(list_text(&col("tags"), 0), ["a", "b"]);
     assert_eq!(
         col("address").as_string::<i32>().value(0),
         r#"{"city":"Oslo","zip":150}"#
     );
     assert!(col("address").is_null(2));
+
+    let batches = read_as(&store, &file, &arrays_as_json(&detected))
+        .await
+        .unwrap();
+    let tags = batches[0].column(9).as_string::<i32>().value(0).to_string();
+    assert_eq!(tags, r#"["a","b"]"#);
 }
 
 #[tokio::test]

@@ -4,9 +4,9 @@
 //! Records are framed and checked (`frame`), decoded with prost (`example`), and each
 //! feature is a column: `int64_list` → INT64, `float_list` → FLOAT64, `bytes_list` →
 //! STRING when every sampled value is UTF-8, else BYTES. A feature with more than one value
-//! in any sampled record is a JSON array (`[0.5, 1.5]`); sluice's destinations have no
-//! array type, and JSON keeps every value. Columns are named after the features, sorted
-//! (an Example's features have no order).
+//! in any sampled record is a REPEATED column, an array in the destination (`[0.5, 1.5]`);
+//! one whose records mix kinds of list is JSON. Columns are named after the features,
+//! sorted (an Example's features have no order).
 
 mod example;
 mod frame;
@@ -193,20 +193,27 @@ impl Seen {
     }
 
     fn finish(self, name: String) -> DetectedColumn {
-        let (ty, source) = match self.kind {
+        let (ty, mut source) = match self.kind {
             _ if self.mixed => (WarehouseType::Json, "mixed lists".to_string()),
             None => (WarehouseType::String, "empty".to_string()),
-            Some(k) if self.multi => (WarehouseType::Json, format!("{k} (several values)")),
             Some("int64_list") => (WarehouseType::Int64, "int64_list".into()),
             Some("float_list") => (WarehouseType::Float64, "float_list".into()),
             Some(_) if self.utf8 => (WarehouseType::String, "bytes_list (UTF-8)".into()),
             Some(_) => (WarehouseType::Bytes, "bytes_list".into()),
         };
+        let repeated = self.multi && !self.mixed;
+        if repeated {
+            source.push_str(" (several values)");
+        }
         DetectedColumn {
             name,
             source_type: source,
             bigquery_type: ty,
-            bigquery_mode: Mode::Nullable,
+            bigquery_mode: if repeated {
+                Mode::Repeated
+            } else {
+                Mode::Nullable
+            },
             sample_values: self.samples,
             nullable: self.nulls > 0 || self.values == 0,
             all_null: self.values == 0,
@@ -245,12 +252,23 @@ fn json_of(kind: &Kind) -> String {
     }
 }
 
-/// Appends a feature's value to its column.
+/// Appends a feature's value to its column: a REPEATED column takes every value (none
+/// when the feature is empty, NULL when the record lacks it), another column one.
 fn append(
     builder: &mut Builder,
     ty: WarehouseType,
     feature: Option<&Feature>,
 ) -> Result<(), String> {
+    if let Some(items) = builder.items() {
+        let Some(kind) = feature.and_then(|f| f.kind.as_ref()) else {
+            builder.append_null();
+            return Ok(());
+        };
+        for i in 0..kind.len() {
+            append_one(items, ty, kind, i)?;
+        }
+        return builder.end_list();
+    }
     let Some(kind) = feature
         .and_then(|f| f.kind.as_ref())
         .filter(|k| !k.is_empty())
@@ -268,24 +286,34 @@ fn append(
     }
     if kind.len() > 1 {
         return Err(format!(
-            "the feature holds {} values ({}); choose JSON for this column",
+            "the feature holds {} values ({}); choose JSON for this column, or detect the schema from a file whose records show it",
             kind.len(),
             crate::error::excerpt(&json_of(kind))
         ));
     }
+    append_one(builder, ty, kind, 0)
+}
+
+/// Appends the `i`th value of a feature's list.
+fn append_one(
+    builder: &mut Builder,
+    ty: WarehouseType,
+    kind: &Kind,
+    i: usize,
+) -> Result<(), String> {
     match kind {
         Kind::Int64List(l) => {
-            let v = l.value[0].to_string();
+            let v = l.value[i].to_string();
             builder.append_value(&v, &v)
         }
         Kind::FloatList(l) => {
-            let v = f64::from(l.value[0]).to_string();
+            let v = f64::from(l.value[i]).to_string();
             if ty == WarehouseType::Int64 {
                 return Err(format!("{v} is a float_list value, not an INT64"));
             }
             builder.append_value(&v, &v)
         }
-        Kind::BytesList(l) => builder.append_binary(&l.value[0]),
+        Kind::BytesList(l) => builder.append_binary(&l.value[i]),
     }
 }
 
@@ -299,7 +327,7 @@ struct Reader {
 
 impl BatchSource for Reader {
     async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        let mut builders: Vec<Builder> = self.columns.iter().map(|c| Builder::new(c.ty)).collect();
+        let mut builders: Vec<Builder> = self.columns.iter().map(Builder::for_column).collect();
         let mut rows = 0;
         while rows < BATCH_ROWS {
             if let Some(record) = self.framer.next_record()? {

@@ -6,7 +6,9 @@ use arrow::datatypes::{Float64Type, Int64Type};
 
 use super::*;
 use crate::format::FormatOptions;
-use crate::format::testing::{load, put, read_error, store, typed};
+use crate::format::testing::{
+    arrays_as_json, list_text, load, put, read_as, read_error, store, typed,
+};
 
 /// A protobuf varint.
 fn varint(mut v: u64, out: &mut Vec<u8>) {
@@ -109,7 +111,7 @@ async fn features_become_typed_columns() {
     assert_eq!(
         types,
         vec![
-            ("embedding", WarehouseType::Json, false),
+            ("embedding", WarehouseType::Float64, false),
             ("label", WarehouseType::Int64, false),
             ("raw", WarehouseType::Bytes, false),
             ("score", WarehouseType::Float64, false),
@@ -119,16 +121,31 @@ async fn features_become_typed_columns() {
     assert_eq!(detected.total_rows, 2);
     assert!(!detected.total_rows_estimated);
     assert_eq!(detected.columns[1].sample_values, vec!["1", "-7"]);
+    assert_eq!(
+        detected.columns[0].column_type().to_string(),
+        "ARRAY<FLOAT64>"
+    );
+    assert_eq!(
+        detected.columns[0].source_type,
+        "float_list (several values)"
+    );
 
     let b = &batches[0];
     assert_eq!(b.num_rows(), 2);
-    assert_eq!(b.column(0).as_string::<i32>().value(0), "[0.25,-1.5]");
-    assert_eq!(b.column(0).as_string::<i32>().value(1), "[1.0]");
+    assert_eq!(list_text(b.column(0), 0), ["0.25", "-1.5"]);
+    assert_eq!(list_text(b.column(0), 1), ["1.0"]);
     assert_eq!(b.column(1).as_primitive::<Int64Type>().values(), &[1, -7]);
     assert_eq!(b.column(2).as_binary::<i32>().value(0), &[0xff, 0x00, 0xfe]);
     assert_eq!(b.column(3).as_primitive::<Float64Type>().value(1), 2.0);
     assert_eq!(b.column(4).as_string::<i32>().value(0), "hello");
     assert!(b.column(4).is_null(1));
+
+    // A job that made the array JSON loads each record's list as JSON text.
+    let b = &read_as(&store, &file, &arrays_as_json(&detected))
+        .await
+        .unwrap()[0];
+    assert_eq!(b.column(0).as_string::<i32>().value(0), "[0.25,-1.5]");
+    assert_eq!(b.column(0).as_string::<i32>().value(1), "[1.0]");
 }
 
 #[tokio::test]
