@@ -61,9 +61,14 @@ pub fn compress(tool: &[&str], data: &[u8]) -> Vec<u8> {
 }
 
 /// A fixture file of sluice-core's `testdata/` (`avro/logical.avro`).
+///
+/// Found from the test's own crate (cargo sets `CARGO_MANIFEST_DIR` when it runs a test),
+/// not from where this crate was built: a target directory shared by two checkouts may
+/// hold this crate built in the other.
 pub fn core_testdata(path: &str) -> Vec<u8> {
-    let full = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../sluice-core/testdata")
-        .join(path);
+    let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf());
+    let full = crate_dir.join("../sluice-core/testdata").join(path);
     std::fs::read(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
 }

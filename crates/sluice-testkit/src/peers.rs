@@ -5,8 +5,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+/// The checkout's `scripts/peers.sh`, found from the running test's crate (see
+/// [`crate::fixtures::core_testdata`]).
 fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/peers.sh")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join("../../scripts/peers.sh")
 }
 
 fn vars() -> &'static BTreeMap<String, String> {
