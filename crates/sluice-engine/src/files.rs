@@ -81,8 +81,8 @@ impl PlanReport {
                 format::detect_with(store, &p.file, &job.file_format_options, &reading).await;
             let entry = match detected {
                 Ok(detected) => {
-                    let d = diff(&job.schema, &detected.columns)
-                        .as_read_by(job.file_format_options.info());
+                    let d =
+                        diff(&job.schema, &detected.columns).as_read_by(&job.file_format_options);
                     FileSchema {
                         file_path: p.file.path.clone(),
                         matches: d.is_empty(),

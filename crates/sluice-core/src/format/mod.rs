@@ -71,7 +71,8 @@ pub struct FormatInfo {
     /// Its options, as forms show them; each name is a key of its options.
     pub options: &'static [Field],
     /// Its readers find the job's columns by name, so a file that orders them otherwise
-    /// is not a changed schema (CSV reads by position).
+    /// is not a changed schema (CSV matches by its header's names, or by position when it
+    /// has none).
     pub columns_by_name: bool,
     /// A record may leave a column out, which then loads as NULL (JSON keys, TFRecord
     /// features), so a file whose sample lacks a nullable column is not a changed schema.

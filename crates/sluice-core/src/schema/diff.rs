@@ -21,8 +21,16 @@ impl SchemaDiff {
     /// The differences that change what a format's reader loads: none of the moves for a
     /// format that reads columns by name, none of the left-out nullable columns for one
     /// whose records may leave columns out (they load as NULL).
-    pub fn as_read_by(mut self, format: &crate::format::FormatInfo) -> Self {
-        if format.columns_by_name {
+    ///
+    /// A CSV file with a header has its columns matched by the header's names; one without
+    /// is read by position.
+    pub fn as_read_by(mut self, options: &crate::format::FormatOptions) -> Self {
+        let format = options.info();
+        let by_name = match options {
+            crate::format::FormatOptions::Csv(csv) => csv.header(),
+            _ => format.columns_by_name,
+        };
+        if by_name {
             self.moved.clear();
         }
         if format.missing_is_null && self.added.is_empty() {

@@ -49,8 +49,8 @@ impl<'a> SchemaGate<'a> {
                 Err(e) => return Err(Failure::from_core(e).into()),
             };
         if detected.schema_fingerprint != self.job.schema_fingerprint {
-            let d = diff(&self.job.schema, &detected.columns)
-                .as_read_by(self.job.file_format_options.info());
+            let d =
+                diff(&self.job.schema, &detected.columns).as_read_by(&self.job.file_format_options);
             if !d.is_empty() {
                 let e = sluice_core::Error::SchemaMismatch {
                     path: file.path.clone(),

@@ -25,8 +25,7 @@ impl<'a> PushDown<'a> {
         job: &Job,
         sink: &'a dyn Sink,
     ) -> Option<Self> {
-        // The destination matches columns by name (or, for CSV, by position, which the
-        // gate checked): a renamed column, a nested value sluice writes as JSON text, or
+        // The destination matches columns by name (or, for CSV, by position): a renamed column, a nested value sluice writes as JSON text, or
         // a list (which BigQuery reads from Parquet as a record of its own), would not load
         // as sluice loads it.
         let by_name = !matches!(job.file_format_options, FormatOptions::Csv(_));
@@ -35,7 +34,16 @@ impl<'a> PushDown<'a> {
                 && !c.is_repeated()
                 && !(by_name && c.ty == WarehouseType::Json)
         });
-        if !maps_by_name {
+        // BigQuery reads CSV by position: the file's header must be the job's, in order
+        // (sluice itself matches the header's names).
+        let in_order = by_name
+            || (checked.columns.len() == job.schema.len()
+                && checked
+                    .columns
+                    .iter()
+                    .zip(&job.schema)
+                    .all(|(f, c)| f.name == c.name));
+        if !maps_by_name || !in_order {
             return None;
         }
         let uri = store.uri_of(&file.path)?;

@@ -16,7 +16,7 @@ use sluice_sinks::bigquery::{Auth, BigQueryConfig, BigQuerySink, job_id};
 use sluice_sinks::{Inspect, SinkConfig};
 
 use crate::storage::{Backend, Provider, var};
-use crate::{Env, transactions};
+use crate::{Env, run_all, transactions};
 
 const TEST_KEY: &str = include_str!("../../../sluice-sinks/testdata/bigquery/test_key.pem");
 
@@ -275,6 +275,24 @@ async fn with_push_down_bigquery_reads_a_gcs_csv_file_itself() {
             vec![json!("multi\nline")]
         ]
     );
+
+    // A header in another order: BigQuery would read it by position, so sluice loads it,
+    // matching the header's names.
+    gcs.put_later("drop/orders_3.csv", "note,id,amount\nz,4,9.50\n")
+        .await;
+    let run = run_all(&engine, "orders").await;
+    assert_eq!((run.files_loaded, run.rows_loaded), (1, 1), "{run:?}");
+    let details = engine.run_details(run.id).await.unwrap();
+    let note = details.files[0].message.clone().unwrap_or_default();
+    assert!(!note.ends_with("(push-down)"), "{note}");
+    let rows = check
+        .query(&format!(
+            "SELECT note, CAST(amount AS STRING) FROM `{}.{}.{}` WHERE id = 4",
+            config.project, config.dataset, job.table_name
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows, vec![vec![json!("z"), json!("9.5")]]);
 }
 
 /// Push-down is pinned to the listed version: a file overwritten while BigQuery read it

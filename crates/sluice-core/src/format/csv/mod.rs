@@ -5,6 +5,7 @@
 mod dialect;
 pub mod encoding;
 mod errors;
+mod layout;
 mod numbers;
 mod quotes;
 mod read;

@@ -12,6 +12,7 @@ use futures::stream::{BoxStream, StreamExt};
 
 use super::encoding::Decoder;
 use super::errors::locate_error;
+use super::layout::{self, Layout};
 use super::quotes::QuoteTracker;
 use super::sniff::unclosed_quote;
 use super::{CsvOptions, numbers};
@@ -38,25 +39,14 @@ pub fn read(
             _ => c.clone(),
         })
         .collect();
-    let mut builder = ReaderBuilder::new(arrow_schema(&read_as))
-        .with_header(options.header())
-        .with_delimiter(options.delimiter_byte())
-        .with_quote(options.quote_byte())
-        .with_batch_size(BATCH_ROWS);
-    if let Some(escape) = options.escape {
-        builder = builder.with_escape(escape as u8);
-    }
-    if let Some(comment) = options.comment {
-        builder = builder.with_comment(comment as u8);
-    }
-    if let Some(regex) = null_regex(options.null_markers()) {
-        builder = builder.with_null_regex(regex);
-    }
-    let state = CsvStream {
+    let mut state = CsvStream {
         input: bytes,
         buf: Bytes::new(),
         eof: false,
-        decoder: builder.build_decoder(),
+        decoder: None,
+        layout: None,
+        options: options.clone(),
+        read_as,
         text: Decoder::new(options.encoding()),
         skip: options.skip_rows.unwrap_or(0),
         skipped: 0,
@@ -71,6 +61,10 @@ pub fn read(
         quotes: QuoteTracker::new(options.delimiter_byte(), options.quote_byte()),
         line_bytes: 0,
     };
+    if !state.header {
+        // Without a header columns are positional: the file's first is the job's first.
+        state.decoder = Some(state.decoder_for(arrow_schema(&state.read_as), None));
+    }
     batch_stream(state)
 }
 
@@ -87,7 +81,13 @@ struct CsvStream {
     input: BoxStream<'static, Result<Bytes>>,
     buf: Bytes,
     eof: bool,
-    decoder: arrow::csv::reader::Decoder,
+    /// Made once the header is read (at once for a file without one).
+    decoder: Option<arrow::csv::reader::Decoder>,
+    /// Where the file holds the job's columns, when not where the job has them.
+    layout: Option<Layout>,
+    options: CsvOptions,
+    /// The job's columns as decoded (numbers with a decimal comma as text).
+    read_as: Vec<Column>,
     /// The file's text as UTF-8.
     text: Decoder,
     /// Lines to drop before the header, and how many are dropped.
@@ -109,43 +109,18 @@ struct CsvStream {
 
 impl BatchSource for CsvStream {
     async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        loop {
-            if self.decoder.capacity() == 0 {
-                break;
-            }
-            if self.buf.is_empty() {
-                if self.eof {
-                    // Ends a last record that has no trailing newline.
-                    self.decoder.decode(&[]).map_err(|e| self.error(e))?;
-                    break;
-                }
-                match self.input.next().await {
-                    Some(chunk) => {
-                        let chunk = self.prepare(chunk?, false);
-                        self.check(&chunk)?;
-                        self.buf = chunk;
-                    }
-                    None => {
-                        self.eof = true;
-                        let rest = self.prepare(Bytes::new(), true);
-                        self.check(&rest)?;
-                        self.buf = rest;
-                        if let Some(line) = self.quotes.unclosed() {
-                            return Err(unclosed_quote(
-                                &self.path,
-                                line + u64::from(self.skipped),
-                                self.quote,
-                            ));
-                        }
-                    }
-                }
-                continue;
-            }
-            let n = self.decoder.decode(&self.buf).map_err(|e| self.error(e))?;
-            self.buf.advance(n);
+        if self.decoder.is_none() {
+            self.read_header().await?;
         }
-        let Some(batch) = self.decoder.flush().map_err(|e| self.error(e))? else {
+        let mut decoder = self.decoder.take().expect("made above");
+        let batch = self.decode(&mut decoder).await;
+        self.decoder = Some(decoder);
+        let Some(batch) = batch? else {
             return Ok(None);
+        };
+        let batch = match &self.layout {
+            Some(layout) => layout.arrange(&batch, &self.read_as, &self.path)?,
+            None => batch,
         };
         let batch = if self.decimal_comma {
             self.rewrite_numbers(batch)?
@@ -158,6 +133,112 @@ impl BatchSource for CsvStream {
 }
 
 impl CsvStream {
+    /// Decodes the file's next batch.
+    async fn decode(
+        &mut self,
+        decoder: &mut arrow::csv::reader::Decoder,
+    ) -> Result<Option<RecordBatch>> {
+        loop {
+            if decoder.capacity() == 0 {
+                break;
+            }
+            if self.buf.is_empty() {
+                if self.eof {
+                    // Ends a last record that has no trailing newline.
+                    decoder.decode(&[]).map_err(|e| self.error(e))?;
+                    break;
+                }
+                self.buf = self.next_text().await?;
+                continue;
+            }
+            let n = decoder.decode(&self.buf).map_err(|e| self.error(e))?;
+            self.buf.advance(n);
+        }
+        decoder.flush().map_err(|e| self.error(e))
+    }
+
+    /// The next chunk of the file's text; at the end, what is left, refusing a quote that
+    /// never closed.
+    async fn next_text(&mut self) -> Result<Bytes> {
+        match self.input.next().await {
+            Some(chunk) => {
+                let chunk = self.prepare(chunk?, false);
+                self.check(&chunk)?;
+                Ok(chunk)
+            }
+            None => {
+                self.eof = true;
+                let rest = self.prepare(Bytes::new(), true);
+                self.check(&rest)?;
+                if let Some(line) = self.quotes.unclosed() {
+                    return Err(unclosed_quote(
+                        &self.path,
+                        line + u64::from(self.skipped),
+                        self.quote,
+                    ));
+                }
+                Ok(rest)
+            }
+        }
+    }
+
+    /// Reads up to the end of the header line, and makes the decoder for the columns it
+    /// names: as the job's when they are the job's in its order, else by name.
+    async fn read_header(&mut self) -> Result<()> {
+        let mut head = bytes::BytesMut::new();
+        let names = loop {
+            if let Some(names) = layout::header(&head, &self.options, self.eof) {
+                break Some(names);
+            }
+            if self.eof {
+                break None;
+            }
+            let text = self.next_text().await?;
+            head.extend_from_slice(&text);
+        };
+        let layout = names
+            .map(|n| Layout::of(n, &self.columns))
+            .filter(|l| !l.is_identity());
+        let decoder = match &layout {
+            Some(layout) => {
+                let (schema, projection) = layout.decoding(&self.read_as);
+                self.names = layout.file_names.clone();
+                self.decoder_for(schema, Some(projection))
+            }
+            None => self.decoder_for(arrow_schema(&self.read_as), None),
+        };
+        self.decoder = Some(decoder);
+        self.layout = layout;
+        self.buf = head.freeze();
+        Ok(())
+    }
+
+    fn decoder_for(
+        &self,
+        schema: arrow::datatypes::SchemaRef,
+        projection: Option<Vec<usize>>,
+    ) -> arrow::csv::reader::Decoder {
+        let options = &self.options;
+        let mut builder = ReaderBuilder::new(schema)
+            .with_header(options.header())
+            .with_delimiter(options.delimiter_byte())
+            .with_quote(options.quote_byte())
+            .with_batch_size(BATCH_ROWS);
+        if let Some(projection) = projection {
+            builder = builder.with_projection(projection);
+        }
+        if let Some(escape) = options.escape {
+            builder = builder.with_escape(escape as u8);
+        }
+        if let Some(comment) = options.comment {
+            builder = builder.with_comment(comment as u8);
+        }
+        if let Some(regex) = null_regex(options.null_markers()) {
+            builder = builder.with_null_regex(regex);
+        }
+        builder.build_decoder()
+    }
+
     /// Decodes the next chunk into UTF-8 and drops the lines before the header.
     fn prepare(&mut self, chunk: Bytes, last: bool) -> Bytes {
         let mut text = self.text.decode(chunk, last);
@@ -321,6 +402,30 @@ mod tests {
         assert_eq!(note.value(0), "a, b");
         assert!(note.is_null(1), "empty cells are NULL");
         assert_eq!(batch.column(0).as_primitive::<Int64Type>().value(2), 3);
+    }
+
+    #[tokio::test]
+    async fn columns_are_found_by_the_headers_names() {
+        let columns = vec![
+            Column::new("id", Int64),
+            Column::new("note", WarehouseType::String),
+            Column::new("gone", WarehouseType::String),
+        ];
+        // Reordered, a column more, one less, and a bad value in a moved column.
+        let text: &'static [u8] = b"extra,note,id\nx,\"a, b\",1\ny,c,2\n";
+        let batches = read_all(text, &CsvOptions::default(), &columns)
+            .await
+            .unwrap();
+        let b = &batches[0];
+        assert_eq!(b.schema().field(0).name(), "id");
+        assert_eq!(b.column(0).as_primitive::<Int64Type>().values(), &[1, 2]);
+        assert_eq!(b.column(1).as_string::<i32>().value(0), "a, b");
+        assert_eq!(b.column(2).null_count(), 2);
+        let err = read_all(b"note,id\nc,two\n", &CsvOptions::default(), &columns[..2])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("t.csv line 2, column 'id': 'two'"), "{err}");
     }
 
     #[tokio::test]
