@@ -286,6 +286,54 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_list_of_scalars_is_an_array_column_and_a_list_of_lists_json() {
+        use arrow::array::{Array, Int32Builder, ListBuilder};
+        let dir = tempfile::tempdir().unwrap();
+        let mut ints = ListBuilder::new(Int32Builder::new());
+        ints.values().append_value(3);
+        ints.values().append_null();
+        ints.append(true);
+        ints.append(false);
+        let mut nested = ListBuilder::new(ListBuilder::new(Int32Builder::new()));
+        nested.values().values().append_value(1);
+        nested.values().append(true);
+        nested.append(true);
+        nested.append(true);
+        let batch = RecordBatch::try_from_iter([
+            ("ids", Arc::new(ints.finish()) as ArrayRef),
+            ("grid", Arc::new(nested.finish()) as ArrayRef),
+        ])
+        .unwrap();
+        let file = write_parquet(dir.path(), "l.parquet", &batch);
+        let store = Store::open(
+            url::Url::from_directory_path(dir.path()).unwrap().as_str(),
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        let schema = detect(&Source::new(&store, &file)).await.unwrap();
+        let types: Vec<String> = schema
+            .columns
+            .iter()
+            .map(|c| c.column_type().to_string())
+            .collect();
+        assert_eq!(types, ["ARRAY<INT64>", "JSON"]);
+        let batches: Vec<RecordBatch> =
+            read(&Source::new(&store, &file), &schema.reviewed_columns())
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap();
+        let ids = batches[0].column(0).as_list::<i32>();
+        // Widened to INT64 values, the NULL item and the NULL list kept.
+        let first = ids.value(0);
+        assert_eq!(first.as_primitive::<Int64Type>().value(0), 3);
+        assert!(first.is_null(1));
+        assert!(ids.is_null(1));
+        assert_eq!(batches[0].column(1).as_string::<i32>().value(0), "[[1]]");
+    }
+
+    #[tokio::test]
     async fn a_value_that_does_not_fit_names_its_row() {
         let dir = tempfile::tempdir().unwrap();
         let file = write_parquet(dir.path(), "p.parquet", &sample_batch());
