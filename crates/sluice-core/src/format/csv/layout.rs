@@ -116,12 +116,11 @@ pub(super) fn header(head: &[u8], options: &CsvOptions, last: bool) -> Option<Ve
             None if last => rest,
             None => return None,
         };
-        if options
+        let comment = options
             .comment
-            .is_some_and(|c| line.first() == Some(&(c as u8)))
-            && end.is_some()
-        {
-            start += end.expect("checked") + 1;
+            .is_some_and(|c| line.first() == Some(&(c as u8)));
+        if let (true, Some(e)) = (comment, end) {
+            start += e + 1;
             continue;
         }
         let mut reader = csv::ReaderBuilder::new()
