@@ -321,6 +321,13 @@ pub trait Sink: Send + Sync {
     /// [`Error::TableMismatch`] when a table of that name has other columns.
     async fn ensure_table(&self, table: &TableName, columns: &[Column]) -> Result<()>;
 
+    /// Adds `columns` to an existing table, each nullable, leaving out those it has
+    /// already (so a retry adds nothing twice). Existing rows hold NULL in them.
+    ///
+    /// # Errors
+    /// The destination's, naming the table.
+    async fn add_columns(&self, table: &TableName, columns: &[Column]) -> Result<()>;
+
     /// Loads the parts of `load` in order, in one transaction with its marker.
     ///
     /// # Errors

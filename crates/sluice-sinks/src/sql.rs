@@ -47,7 +47,7 @@ pub(crate) fn create_table_sql(
 }
 
 /// Checks that an existing table's columns (`existing`: name and the destination's type
-/// name, in order) are the job's, refusing it with both lists otherwise.
+/// name, in order) are the job's, in any order, refusing it with both lists otherwise.
 pub(crate) fn check_columns(
     table: &TableName,
     existing: &[(String, String)],
@@ -58,11 +58,16 @@ pub(crate) fn check_columns(
         .iter()
         .map(|c| (c.name.as_str(), column_type(c, type_name)))
         .collect();
-    let same = existing.len() == expected.len()
-        && existing
-            .iter()
-            .zip(&expected)
-            .all(|((n, t), (en, et))| n == en && t == et);
+    // By name: loads name their columns, so a table whose columns were added to later
+    // (or created in another order) is the job's when it holds the same columns.
+    let mut have: Vec<(&str, &str)> = existing
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let mut want: Vec<(&str, &str)> = expected.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    have.sort_unstable();
+    want.sort_unstable();
+    let same = have == want;
     if same {
         return Ok(());
     }
@@ -76,4 +81,25 @@ pub(crate) fn check_columns(
         found: describe(&mut existing.iter().map(|(n, t)| (n.as_str(), t.as_str()))),
         expected: describe(&mut expected.iter().map(|(n, t)| (*n, t.as_str()))),
     })
+}
+
+/// `ALTER TABLE … ADD COLUMN IF NOT EXISTS` for each column, nullable, which DuckDB and
+/// PostgreSQL both take.
+pub(crate) fn add_columns_sql(
+    table: &TableName,
+    columns: &[Column],
+    type_name: fn(WarehouseType) -> &'static str,
+) -> String {
+    columns
+        .iter()
+        .map(|c| {
+            format!(
+                "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {};",
+                table.quoted(),
+                sluice_core::names::quote_ident(&c.name),
+                column_type(c, type_name)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -360,6 +360,32 @@ impl Sink for BigQuerySink {
         self.create_or_check_table(table, columns).await
     }
 
+    async fn add_columns(&self, table: &TableName, columns: &[Column]) -> Result<()> {
+        // BigQuery's own rule for a new field: NULLABLE (or REPEATED), never REQUIRED.
+        let adds: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                let ty = bigquery_type(c.ty);
+                let ty = if c.is_repeated() {
+                    format!("ARRAY<{ty}>")
+                } else {
+                    ty.to_string()
+                };
+                format!("ADD COLUMN IF NOT EXISTS `{}` {ty}", c.name)
+            })
+            .collect();
+        if adds.is_empty() {
+            return Ok(());
+        }
+        self.query(&format!(
+            "ALTER TABLE {} {}",
+            self.sql_table(table),
+            adds.join(", ")
+        ))
+        .await
+        .map(|_| ())
+    }
+
     async fn load_parts(
         &self,
         table: &TableName,

@@ -120,13 +120,20 @@ fn describe_columns(cols: &[(String, String, String)]) -> String {
         .join(", ")
 }
 
-/// An existing table's columns (name, type, mode) must be the job's, in order.
+/// An existing table's columns (name, type, mode) must be the job's, in any order.
 fn same_columns(
     table: &TableName,
     existing: &[(String, String, String)],
     expected: &[(String, String, String)],
 ) -> Result<()> {
-    if existing == expected {
+    // By name: loads name their columns, so a table added to later is the job's when it
+    // holds the same columns.
+    let sorted = |cols: &[(String, String, String)]| {
+        let mut v = cols.to_vec();
+        v.sort_unstable();
+        v
+    };
+    if sorted(existing) == sorted(expected) {
         return Ok(());
     }
     Err(Error::TableMismatch {

@@ -175,13 +175,21 @@ impl Sink for DuckDbSink {
         crate::sql::check_columns(table, &existing, columns, duckdb_type)
     }
 
+    async fn add_columns(&self, table: &TableName, columns: &[Column]) -> Result<()> {
+        let sql = crate::sql::add_columns_sql(table, columns, duckdb_type);
+        self.with_conn(move |c| c.execute_batch(&sql)).await
+    }
+
     async fn load_parts(
         &self,
         table: &TableName,
-        _columns: &[Column],
+        columns: &[Column],
         load: Load,
     ) -> Result<LoadReceipt> {
         let conn = self.clone_connection()?;
+        // The batches' columns by name: a table whose columns were added to since it was
+        // created holds them in another order.
+        let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(PIPELINE_DEPTH);
         let table = table.clone();
         let load_id = load.load_id.clone();
@@ -214,11 +222,12 @@ impl Sink for DuckDbSink {
                                     params![path],
                                 )?;
                             }
-                            appender =
-                                Some(conn.appender_to_db(
-                                    table.name(),
-                                    table.schema().unwrap_or("main"),
-                                )?);
+                            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                            appender = Some(conn.appender_with_columns_to_db(
+                                table.name(),
+                                table.schema().unwrap_or("main"),
+                                &names,
+                            )?);
                             parts.push(0);
                         }
                         Some(Msg::Batch(batch)) => {

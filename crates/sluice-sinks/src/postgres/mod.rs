@@ -242,6 +242,17 @@ impl Sink for PostgresSink {
         crate::sql::check_columns(table, &existing, columns, postgres_type)
     }
 
+    async fn add_columns(&self, table: &TableName, columns: &[Column]) -> Result<()> {
+        let client = self.client().await?;
+        let sql = crate::sql::add_columns_sql(table, columns, postgres_type);
+        client.batch_execute(&sql).await.map_err(|e| {
+            self.sql_error(
+                e,
+                &format!("cannot add columns to {table} (the user must own the table)"),
+            )
+        })
+    }
+
     async fn load_parts(
         &self,
         table: &TableName,

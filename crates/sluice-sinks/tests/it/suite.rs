@@ -16,7 +16,7 @@ use sluice_core::schema::{
 };
 use sluice_sinks::{BuiltSink, FileLoad, Load, LoadMode, Part};
 
-pub use crate::arrays::arrays_of_every_type_round_trip;
+pub use crate::arrays::{adds_columns_and_loads_by_name, arrays_of_every_type_round_trip};
 
 fn all_types() -> Vec<Column> {
     WarehouseType::ALL
@@ -123,6 +123,7 @@ macro_rules! conformance {
                 reads_back_timestamps_as_utc_instants(),
                 parts_commit_together_and_a_files_rows_are_replaced(),
                 arrays_of_every_type_round_trip(arrays_hold_nulls),
+                adds_columns_and_loads_by_name(),
             );
         }
     };
