@@ -110,9 +110,16 @@ impl fmt::Display for WarehouseType {
 
 impl<'de> Deserialize<'de> for WarehouseType {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
+        from_text(d)
     }
+}
+
+/// A value read from its text as [`FromStr`] reads it (types by any of their spellings).
+fn from_text<'de, D: serde::Deserializer<'de>, T: FromStr<Err = String>>(
+    d: D,
+) -> Result<T, D::Error> {
+    let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+    text.parse().map_err(serde::de::Error::custom)
 }
 
 impl FromStr for WarehouseType {
@@ -207,8 +214,7 @@ impl Serialize for ColumnType {
 
 impl<'de> Deserialize<'de> for ColumnType {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
+        from_text(d)
     }
 }
 

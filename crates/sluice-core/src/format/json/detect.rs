@@ -130,11 +130,7 @@ mod tests {
     fn detects_types_nested_values_and_missing_keys() {
         let text = include_bytes!("../../../../../testdata/json/events.jsonl");
         let schema = detect(&sample(text), "e.jsonl").unwrap();
-        let got: Vec<(&str, WarehouseType, bool)> = schema
-            .columns
-            .iter()
-            .map(|c| (c.name.as_str(), c.bigquery_type, c.nullable))
-            .collect();
+        let got = crate::format::testing::typed(&schema);
         assert_eq!(
             got,
             vec![

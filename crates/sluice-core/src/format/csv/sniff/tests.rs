@@ -237,11 +237,7 @@ fn a_truncated_sample_estimates_rows_and_drops_the_partial_line() {
 #[test]
 fn inference_fixture_covers_what_users_trip_on() {
     let (_, schema) = sniff(include_bytes!("../../../../../../testdata/csv/types.csv"));
-    let got: Vec<(&str, WarehouseType, bool)> = schema
-        .columns
-        .iter()
-        .map(|c| (c.name.as_str(), c.bigquery_type, c.nullable))
-        .collect();
+    let got = crate::format::testing::typed(&schema);
     assert_eq!(
         got,
         vec![
