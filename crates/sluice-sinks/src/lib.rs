@@ -321,12 +321,18 @@ pub trait Sink: Send + Sync {
     /// [`Error::TableMismatch`] when a table of that name has other columns.
     async fn ensure_table(&self, table: &TableName, columns: &[Column]) -> Result<()>;
 
-    /// Adds `columns` to an existing table, each nullable, leaving out those it has
-    /// already (so a retry adds nothing twice). Existing rows hold NULL in them.
+    /// Changes an existing table to hold a job's evolved columns: adds columns (nullable;
+    /// existing rows hold NULL), widens types, drops NOT NULL. Each step is left out where
+    /// the table has it already, so a retry changes nothing twice; nothing is dropped.
     ///
     /// # Errors
-    /// The destination's, naming the table.
-    async fn add_columns(&self, table: &TableName, columns: &[Column]) -> Result<()>;
+    /// [`Error::Invalid`] for a change the destination cannot make in place (naming the
+    /// column), else the destination's, naming the table.
+    async fn alter_table(
+        &self,
+        table: &TableName,
+        change: &sluice_core::schema::TableChange,
+    ) -> Result<()>;
 
     /// Loads the parts of `load` in order, in one transaction with its marker.
     ///

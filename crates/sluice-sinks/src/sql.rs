@@ -83,23 +83,40 @@ pub(crate) fn check_columns(
     })
 }
 
-/// `ALTER TABLE … ADD COLUMN IF NOT EXISTS` for each column, nullable, which DuckDB and
-/// PostgreSQL both take.
-pub(crate) fn add_columns_sql(
+/// The statements that make a table hold a job's changed columns, which DuckDB and
+/// PostgreSQL both take: `ADD COLUMN IF NOT EXISTS` (nullable), `ALTER COLUMN … TYPE … USING`
+/// (`using` gives the conversion of a column's values, `None` for a plain cast) and
+/// `ALTER COLUMN … DROP NOT NULL`. Each is a no-op when run again.
+pub(crate) fn alter_table_sql(
     table: &TableName,
-    columns: &[Column],
+    change: &sluice_core::schema::TableChange,
     type_name: fn(WarehouseType) -> &'static str,
+    using: fn(&str, WarehouseType, WarehouseType) -> Option<String>,
 ) -> String {
-    columns
-        .iter()
-        .map(|c| {
-            format!(
-                "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {};",
-                table.quoted(),
-                sluice_core::names::quote_ident(&c.name),
-                column_type(c, type_name)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    let q = sluice_core::names::quote_ident;
+    let t = table.quoted();
+    let mut sql: Vec<String> = Vec::new();
+    for c in &change.add {
+        sql.push(format!(
+            "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {} {};",
+            q(&c.name),
+            column_type(c, type_name)
+        ));
+    }
+    for (name, from, to) in &change.retype {
+        let target = type_name(to.ty);
+        let expr = using(&q(name), from.ty, to.ty)
+            .unwrap_or_else(|| format!("CAST({} AS {target})", q(name)));
+        sql.push(format!(
+            "ALTER TABLE {t} ALTER COLUMN {} TYPE {target} USING {expr};",
+            q(name)
+        ));
+    }
+    for name in &change.relax {
+        sql.push(format!(
+            "ALTER TABLE {t} ALTER COLUMN {} DROP NOT NULL;",
+            q(name)
+        ));
+    }
+    sql.join("\n")
 }

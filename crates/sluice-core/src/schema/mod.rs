@@ -6,10 +6,12 @@
 //! and a [`SchemaDiff`] explains any difference.
 
 mod diff;
+pub mod evolve;
 pub mod infer;
 pub mod lineage;
 
 pub use self::diff::{SchemaDiff, diff};
+pub use self::evolve::TableChange;
 
 use std::fmt;
 use std::str::FromStr;

@@ -360,9 +360,31 @@ impl Sink for BigQuerySink {
         self.create_or_check_table(table, columns).await
     }
 
-    async fn add_columns(&self, table: &TableName, columns: &[Column]) -> Result<()> {
+    async fn alter_table(
+        &self,
+        table: &TableName,
+        change: &sluice_core::schema::TableChange,
+    ) -> Result<()> {
+        use sluice_core::schema::WarehouseType::{Float64, Int64, Numeric};
+        // BigQuery changes a column's type in place only where its rules allow: INT64 to
+        // NUMERIC or FLOAT64, NUMERIC to FLOAT64.
+        if let Some((name, from, to)) = change.retype.iter().find(|(_, from, to)| {
+            !matches!(
+                (from.ty, to.ty),
+                (Int64, Numeric) | (Int64, Float64) | (Numeric, Float64)
+            ) || from.repeated
+                || to.repeated
+        }) {
+            return Err(Error::Invalid {
+                field: name.clone(),
+                message: format!(
+                    "BigQuery cannot change column {name} of {table} from {from} to {to} in place (it widens INT64 to NUMERIC or FLOAT64, and NUMERIC to FLOAT64); load such files into a new table, or keep the column's type"
+                ),
+            });
+        }
         // BigQuery's own rule for a new field: NULLABLE (or REPEATED), never REQUIRED.
-        let adds: Vec<String> = columns
+        let adds: Vec<String> = change
+            .add
             .iter()
             .map(|c| {
                 let ty = bigquery_type(c.ty);
@@ -374,16 +396,45 @@ impl Sink for BigQuerySink {
                 format!("ADD COLUMN IF NOT EXISTS `{}` {ty}", c.name)
             })
             .collect();
-        if adds.is_empty() {
-            return Ok(());
+        let t = self.sql_table(table);
+        // What the table has already is left out: BigQuery refuses a change made twice.
+        let existing = self.table_columns(table).await?.unwrap_or_default();
+        let has = |name: &str, ty: Option<&str>, mode: Option<&str>| {
+            existing.iter().any(|(n, t, m)| {
+                n == name && ty.is_none_or(|ty| t == ty) && mode.is_none_or(|mode| m == mode)
+            })
+        };
+        let mut statements = Vec::new();
+        if !adds.is_empty() {
+            statements.push(format!("ALTER TABLE {t} {}", adds.join(", ")));
         }
-        self.query(&format!(
-            "ALTER TABLE {} {}",
-            self.sql_table(table),
-            adds.join(", ")
-        ))
-        .await
-        .map(|_| ())
+        // One column's change per statement: BigQuery takes several ADD COLUMNs in one, but
+        // an ALTER COLUMN alone.
+        statements.extend(
+            change
+                .retype
+                .iter()
+                .filter(|(name, _, to)| {
+                    !has(name, Some(types::canonical(bigquery_type(to.ty))), None)
+                })
+                .map(|(name, _, to)| {
+                    format!(
+                        "ALTER TABLE {t} ALTER COLUMN `{name}` SET DATA TYPE {}",
+                        bigquery_type(to.ty)
+                    )
+                }),
+        );
+        statements.extend(
+            change
+                .relax
+                .iter()
+                .filter(|name| has(name, None, Some("REQUIRED")))
+                .map(|name| format!("ALTER TABLE {t} ALTER COLUMN `{name}` DROP NOT NULL")),
+        );
+        for statement in statements {
+            self.query(&statement).await?;
+        }
+        Ok(())
     }
 
     async fn load_parts(

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use duckdb::{Connection, params};
 use futures::StreamExt;
 use sluice_core::names::{TableName, quote_ident};
-use sluice_core::schema::{Column, lineage};
+use sluice_core::schema::{Column, WarehouseType, lineage};
 
 pub use self::config::{DuckDbConfig, WAREHOUSE_FILE};
 pub use self::types::{TYPE_MAP, duckdb_type};
@@ -175,9 +175,30 @@ impl Sink for DuckDbSink {
         crate::sql::check_columns(table, &existing, columns, duckdb_type)
     }
 
-    async fn add_columns(&self, table: &TableName, columns: &[Column]) -> Result<()> {
-        let sql = crate::sql::add_columns_sql(table, columns, duckdb_type);
-        self.with_conn(move |c| c.execute_batch(&sql)).await
+    async fn alter_table(
+        &self,
+        table: &TableName,
+        change: &sluice_core::schema::TableChange,
+    ) -> Result<()> {
+        // A date becomes the instant of its midnight in UTC.
+        let sql = crate::sql::alter_table_sql(table, change, duckdb_type, |c, from, to| {
+            (from == WarehouseType::Date && to == WarehouseType::Timestamp)
+                .then(|| format!("CAST(CAST({c} AS TIMESTAMP) AS TIMESTAMP WITH TIME ZONE)"))
+        });
+        if change.is_empty() {
+            return Ok(());
+        }
+        self.with_conn(move |c| {
+            c.execute_batch("BEGIN TRANSACTION")?;
+            match c.execute_batch(&sql) {
+                Ok(()) => c.execute_batch("COMMIT"),
+                Err(e) => {
+                    let _ = c.execute_batch("ROLLBACK");
+                    Err(e)
+                }
+            }
+        })
+        .await
     }
 
     async fn load_parts(

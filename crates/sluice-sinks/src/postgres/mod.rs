@@ -21,7 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::{SinkExt, StreamExt};
 use sluice_core::names::{TableName, quote_ident};
-use sluice_core::schema::{Column, lineage};
+use sluice_core::schema::{Column, WarehouseType, lineage};
 use tokio::sync::OnceCell;
 use tokio_postgres::{Client, Config};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -242,13 +242,25 @@ impl Sink for PostgresSink {
         crate::sql::check_columns(table, &existing, columns, postgres_type)
     }
 
-    async fn add_columns(&self, table: &TableName, columns: &[Column]) -> Result<()> {
+    async fn alter_table(
+        &self,
+        table: &TableName,
+        change: &sluice_core::schema::TableChange,
+    ) -> Result<()> {
         let client = self.client().await?;
-        let sql = crate::sql::add_columns_sql(table, columns, postgres_type);
+        // A date becomes the instant of its midnight in UTC, whatever the session's zone.
+        let sql = crate::sql::alter_table_sql(table, change, postgres_type, |c, from, to| {
+            (from == WarehouseType::Date && to == WarehouseType::Timestamp)
+                .then(|| format!("CAST({c} AS timestamp) AT TIME ZONE 'UTC'"))
+        });
+        if change.is_empty() {
+            return Ok(());
+        }
+        // One simple query: PostgreSQL runs its statements as one transaction.
         client.batch_execute(&sql).await.map_err(|e| {
             self.sql_error(
                 e,
-                &format!("cannot add columns to {table} (the user must own the table)"),
+                &format!("cannot change table {table} ({change}; the user must own the table)"),
             )
         })
     }

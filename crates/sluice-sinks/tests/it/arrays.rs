@@ -20,7 +20,7 @@ use crate::suite::{load, stream};
 /// Each row of a list column: NULL, or its values as text.
 type Rows = Vec<Option<Vec<Option<String>>>>;
 
-fn repeated(ty: WarehouseType) -> Column {
+pub(crate) fn repeated(ty: WarehouseType) -> Column {
     let mut c = Column::new(format!("a_{}", ty.as_str().to_lowercase()), ty);
     c.mode = Mode::Repeated;
     c
@@ -106,7 +106,7 @@ fn arrays() -> (Vec<Column>, RecordBatch) {
 
 /// A list column (DuckDB's read-back) or a JSON array column (PostgreSQL's and
 /// BigQuery's previews) as rows of value texts, each value in the shape `norm` gives.
-fn rows_of(array: &ArrayRef, ty: WarehouseType) -> Rows {
+pub(crate) fn rows_of(array: &ArrayRef, ty: WarehouseType) -> Rows {
     if array.as_list_opt::<i32>().is_some() {
         // In the warehouse's Arrow types (DuckDB names the zone "UTC", which the formatter
         // does not know).
@@ -270,80 +270,4 @@ pub async fn arrays_of_every_type_round_trip(sink: &dyn BuiltSink, arrays_hold_n
         assert_eq!(sink.count_rows(&table).await.unwrap(), 0);
         assert_eq!(sink.was_loaded("n1").await.unwrap(), None);
     }
-}
-
-/// Columns added to a table with rows: the old rows hold NULL there, the table is the job's
-/// whatever order it lists the columns in, and batches load by column name.
-pub async fn adds_columns_and_loads_by_name(sink: &dyn BuiltSink) {
-    let table = TableName::parse("grown").unwrap();
-    let id = Column::new("id", WarehouseType::Int64);
-    sink.ensure_table(&table, std::slice::from_ref(&id))
-        .await
-        .unwrap();
-    let ids: ArrayRef = Arc::new(arrow::array::Int64Array::from(vec![1, 2]));
-    let first = RecordBatch::try_new(arrow_schema(std::slice::from_ref(&id)), vec![ids]).unwrap();
-    sink.load(
-        &table,
-        std::slice::from_ref(&id),
-        &load("g1"),
-        LoadMode::Append,
-        stream(vec![Ok(first)]),
-    )
-    .await
-    .unwrap();
-
-    let note = Column::new("note", WarehouseType::String);
-    let tags = repeated(WarehouseType::Int64);
-    let added = [note.clone(), tags.clone()];
-    sink.add_columns(&table, &added).await.unwrap();
-    sink.add_columns(&table, &added).await.unwrap(); // nothing added twice
-    // The job lists its columns in another order than the table now has them.
-    let columns = vec![note, id, tags.clone()];
-    sink.ensure_table(&table, &columns).await.unwrap();
-    let mut t = ListBuilder::new(Int64Builder::new());
-    t.values().append_value(5);
-    t.append(true);
-    let batch = RecordBatch::try_new(
-        arrow_schema(&columns),
-        vec![
-            Arc::new(arrow::array::StringArray::from(vec!["new"])),
-            Arc::new(arrow::array::Int64Array::from(vec![3])),
-            Arc::new(t.finish()),
-        ],
-    )
-    .unwrap();
-    sink.load(
-        &table,
-        &columns,
-        &load("g2"),
-        LoadMode::Append,
-        stream(vec![Ok(batch)]),
-    )
-    .await
-    .unwrap();
-
-    let back = sink.preview(&table, 10).await.unwrap();
-    let back = arrow::compute::concat_batches(&back[0].schema(), &back).unwrap();
-    let col = |name: &str| back.column(back.schema().index_of(name).unwrap()).clone();
-    let f = |a: &ArrayRef| {
-        let f = ArrayFormatter::try_new(
-            a.as_ref(),
-            &arrow::util::display::FormatOptions::default().with_null("NULL"),
-        )
-        .unwrap();
-        (0..a.len())
-            .map(|i| f.value(i).to_string())
-            .collect::<Vec<_>>()
-    };
-    let mut rows: Vec<(String, String)> = f(&col("id")).into_iter().zip(f(&col("note"))).collect();
-    rows.sort();
-    assert_eq!(
-        rows,
-        [("1", "NULL"), ("2", "NULL"), ("3", "new")].map(|(a, b)| (a.to_string(), b.to_string()))
-    );
-    let tags_back = rows_of(&col(&tags.name), WarehouseType::Int64);
-    assert!(
-        tags_back.contains(&Some(vec![Some("5".to_string())])),
-        "{tags_back:?}"
-    );
 }

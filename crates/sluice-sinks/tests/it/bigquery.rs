@@ -63,6 +63,7 @@ async fn bigquery_fixture() -> suite::Fixture {
         // loaded but not compared; `bigquery::rows` tests that they are written as base64.
         unread: &[WarehouseType::Bytes],
         arrays_hold_nulls: false,
+        widens_dates: false,
         guard: Box::new(()),
     }
 }

@@ -6,6 +6,7 @@
 
 mod arrays;
 mod bigquery;
+mod evolution;
 mod postgres;
 mod suite;
 
@@ -19,6 +20,7 @@ async fn duckdb_fixture() -> suite::Fixture {
         int64: duckdb_type(sluice_core::schema::WarehouseType::Int64),
         unread: &[],
         arrays_hold_nulls: true,
+        widens_dates: true,
         guard: Box::new(dir),
     }
 }

@@ -20,6 +20,7 @@ async fn postgres_fixture() -> suite::Fixture {
         int64: sluice_sinks::postgres::postgres_type(WarehouseType::Int64),
         unread: &[],
         arrays_hold_nulls: true,
+        widens_dates: true,
         guard: Box::new(db),
     }
 }

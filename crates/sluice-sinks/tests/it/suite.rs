@@ -16,7 +16,8 @@ use sluice_core::schema::{
 };
 use sluice_sinks::{BuiltSink, FileLoad, Load, LoadMode, Part};
 
-pub use crate::arrays::{adds_columns_and_loads_by_name, arrays_of_every_type_round_trip};
+pub use crate::arrays::arrays_of_every_type_round_trip;
+pub use crate::evolution::{adds_columns_and_loads_by_name, widens_types_and_relaxes_columns};
 
 fn all_types() -> Vec<Column> {
     WarehouseType::ALL
@@ -100,6 +101,8 @@ pub struct Fixture {
     pub unread: &'static [WarehouseType],
     /// The destination keeps a NULL inside an array (BigQuery's arrays cannot hold one).
     pub arrays_hold_nulls: bool,
+    /// The destination changes a DATE column to TIMESTAMP in place (BigQuery does not).
+    pub widens_dates: bool,
     /// Kept alive for the test (a scratch database, a folder).
     pub guard: Box<dyn std::any::Any + Send>,
 }
@@ -124,6 +127,7 @@ macro_rules! conformance {
                 parts_commit_together_and_a_files_rows_are_replaced(),
                 arrays_of_every_type_round_trip(arrays_hold_nulls),
                 adds_columns_and_loads_by_name(),
+                widens_types_and_relaxes_columns(widens_dates),
             );
         }
     };
