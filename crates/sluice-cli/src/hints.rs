@@ -66,6 +66,7 @@ pub fn for_error(e: &Error) -> String {
             Kind::Job => "; see `sluice jobs list`",
             Kind::Run => "; see `sluice runs JOB`",
             Kind::File => "; see `sluice plan JOB`",
+            Kind::SchemaVersion => "; see `sluice jobs schema JOB`",
         }),
         Error::Conflict(m) if m.contains("no job has") => {
             extra.push_str(" (--adopt, --replace-table or --table NAME)");

@@ -50,9 +50,7 @@ pub enum Error {
     )]
     Changed { path: String },
 
-    #[error(
-        "{path}: the file's columns differ from the job's schema:\n{diff}Edit the job's schema or move the file out of the job's pattern."
-    )]
+    #[error("{path}: the file's columns differ from the job's schema:\n{diff}")]
     SchemaMismatch { path: String, diff: SchemaDiff },
 }
 

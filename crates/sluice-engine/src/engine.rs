@@ -31,6 +31,9 @@ use crate::scheduler::Scheduler;
 use crate::sinks::SinkPool;
 use crate::{Error, Result};
 
+mod versions;
+pub use versions::SchemaAccepted;
+
 /// The catalog file's name in the data directory.
 pub const CATALOG_FILE: &str = "catalog.db";
 pub use sluice_sinks::duckdb::WAREHOUSE_FILE;

@@ -14,6 +14,7 @@ pub enum Kind {
     Job,
     Run,
     File,
+    SchemaVersion,
 }
 
 impl fmt::Display for Kind {
@@ -23,6 +24,7 @@ impl fmt::Display for Kind {
             Self::Job => "job",
             Self::Run => "run",
             Self::File => "file",
+            Self::SchemaVersion => "schema version",
         })
     }
 }
@@ -106,6 +108,7 @@ fn not_found(kind: Kind, name: &str) -> String {
     match kind {
         Kind::Run => format!("no run {name}"),
         Kind::File => format!("nothing to do for {name}"),
+        Kind::SchemaVersion => format!("no schema version {name}"),
         _ => format!("no {kind} named '{name}'"),
     }
 }

@@ -42,6 +42,10 @@ pub struct FileSchema {
     pub matches: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<SchemaDiff>,
+    /// What the job's schema policy does with the difference, where it takes it
+    /// (`add-columns: add channel STRING`); none where the file is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taken: Option<String>,
     /// Why the head could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -83,10 +87,12 @@ impl PlanReport {
                 Ok(detected) => {
                     let d =
                         diff(&job.schema, &detected.columns).as_read_by(&job.file_format_options);
+                    let taken = crate::pipeline::taken_by_policy(job, &detected);
                     FileSchema {
                         file_path: p.file.path.clone(),
                         matches: d.is_empty(),
                         diff: (!d.is_empty()).then_some(d),
+                        taken,
                         error: None,
                     }
                 }
@@ -94,12 +100,14 @@ impl PlanReport {
                     file_path: p.file.path.clone(),
                     matches: true,
                     diff: None,
+                    taken: None,
                     error: None,
                 },
                 Err(e) => FileSchema {
                     file_path: p.file.path.clone(),
                     matches: false,
                     diff: None,
+                    taken: None,
                     error: Some(e.to_string()),
                 },
             };

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sluice_core::format::{self, FormatOptions};
 use sluice_core::names::TableName;
-use sluice_core::schema::lineage;
 use sluice_core::schema::{Column, DetectedSchema, Mode, WarehouseType};
+use sluice_core::schema::{evolve, lineage};
 use sluice_core::secret::Secrets;
 use sluice_core::storage::{FileEntry, FilePattern};
 use sluice_sinks::{BuiltSink, LoadMode, SinkConfig, TableLoad};
@@ -205,7 +205,20 @@ impl Jobs {
         }
         self.check_destination(&req.destination)?;
         let sink = self.sinks.get(&req.destination)?;
+        let rescues = req.settings.schema_policy == crate::model::SchemaPolicy::Rescue;
+        if rescues && let Some(c) = schema.iter().find(|c| c.name == evolve::RESCUED) {
+            return Err(Error::invalid(
+                "schema",
+                format!(
+                    "the file has a column named {}, which the rescue policy adds itself; rename it in the file or choose another schema policy",
+                    c.name
+                ),
+            ));
+        }
         let mut table_columns = schema.clone();
+        if rescues {
+            table_columns.push(evolve::rescued_column());
+        }
         if req.settings.lineage {
             table_columns.extend(lineage::columns());
         }
@@ -388,6 +401,25 @@ impl Jobs {
     /// Changes a job (see [`crate::model::JobUpdate`]) and records the change in its history.
     pub(crate) async fn update(&self, name: &str, update: JobUpdate) -> Result<Job> {
         let (job, changes) = self.preview_update(name, update).await?;
+        // A job that starts rescuing needs the column its rescued values go to.
+        if changes.iter().any(|c| c.field == "schema_policy")
+            && job.settings.schema_policy == crate::model::SchemaPolicy::Rescue
+            && !job.schema.iter().any(|c| c.name == evolve::RESCUED)
+        {
+            let change = sluice_core::schema::TableChange {
+                add: vec![evolve::rescued_column()],
+                ..Default::default()
+            };
+            self.sink(&job)?
+                .alter_table(&job.table_name, &change)
+                .await
+                .map_err(|e| {
+                    Error::Sink(e.about(format!(
+                        "adding column _rescued to table {}",
+                        job.table_name
+                    )))
+                })?;
+        }
         if !changes.is_empty() {
             self.catalog.update_job(&job, &changes).await?;
         }

@@ -45,8 +45,12 @@ impl Printer {
         for s in &p.schema {
             match (&s.diff, &s.error) {
                 (Some(d), _) => self.line(&format!(
-                    "schema of {}: differs from the job's:\n{d}",
-                    s.file_path
+                    "schema of {}: differs from the job's:\n{d}{}",
+                    s.file_path,
+                    match &s.taken {
+                        Some(t) => format!("  taken by the job's schema policy ({t})"),
+                        None => "  refused by the job's schema policy".to_string(),
+                    }
                 )),
                 (None, Some(e)) => {
                     self.line(&format!("schema of {}: cannot be read: {e}", s.file_path))

@@ -145,17 +145,21 @@ fn uuid_text(array: &ArrayRef) -> ArrayRef {
 }
 
 /// The index in `schema` of each of `columns`, by name.
-pub fn indices_of(schema: &Schema, columns: &[Column], path: &str) -> Result<Vec<usize>> {
+pub fn indices_of(schema: &Schema, columns: &[Column], path: &str) -> Result<Vec<Option<usize>>> {
     columns
         .iter()
-        .map(|c| {
-            schema.index_of(c.source_name()).map_err(|_| Error::Parse {
+        .map(|c| match schema.index_of(c.source_name()) {
+            Ok(i) => Ok(Some(i)),
+            // A nullable column the file lacks loads as NULL (a job whose schema grew).
+            Err(_) if c.mode != crate::schema::Mode::Required => Ok(None),
+            Err(_) => Err(Error::Parse {
                 path: path.into(),
                 line: None,
                 column: Some(c.name.clone()),
-                message: "the column is missing from the file".into(),
+                message: "the column is missing from the file, and the job's schema requires it"
+                    .into(),
                 hint: None,
-            })
+            }),
         })
         .collect()
 }
@@ -164,14 +168,14 @@ pub fn indices_of(schema: &Schema, columns: &[Column], path: &str) -> Result<Vec
 pub struct Conform {
     target: SchemaRef,
     columns: Vec<Column>,
-    indices: Vec<usize>,
+    indices: Vec<Option<usize>>,
     path: String,
     rows_before: u64,
 }
 
 impl Conform {
     /// `indices`: where each of `columns` is in the file's batches ([`indices_of`]).
-    pub fn new(columns: &[Column], indices: Vec<usize>, path: &str) -> Self {
+    pub fn new(columns: &[Column], indices: Vec<Option<usize>>, path: &str) -> Self {
         Self {
             target: arrow_schema(columns),
             columns: columns.to_vec(),
@@ -191,9 +195,15 @@ impl Conform {
             .indices
             .iter()
             .zip(&self.columns)
-            .map(|(&i, c)| {
-                let array = shown(batch.column(i), schema.field(i));
-                conform(&array, c, &self.path, self.rows_before)
+            .map(|(&i, c)| match i {
+                Some(i) => {
+                    let array = shown(batch.column(i), schema.field(i));
+                    conform(&array, c, &self.path, self.rows_before)
+                }
+                None => Ok(arrow::array::new_null_array(
+                    &c.column_type().arrow_type(),
+                    batch.num_rows(),
+                )),
             })
             .collect::<Result<Vec<_>>>()?;
         self.rows_before += batch.num_rows() as u64;

@@ -7,6 +7,15 @@ use serde::{Deserialize, Serialize};
 
 use super::{Column, ColumnType, Mode, SchemaDiff, WarehouseType};
 
+/// The column that holds, as a JSON object per row, the values of a file's columns the
+/// job's schema does not have or whose values its types cannot hold (the rescue policy).
+pub const RESCUED: &str = "_rescued";
+
+/// The `_rescued` column: JSON, nullable (NULL where nothing was rescued).
+pub fn rescued_column() -> Column {
+    Column::new(RESCUED, WarehouseType::Json)
+}
+
 /// What a schema change may do to a job's columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Allow {

@@ -18,8 +18,8 @@ use chrono::{DateTime, Utc};
 use crate::Result;
 use crate::alerts::{AlertKind, Incident};
 use crate::model::{
-    ConnectionRecord, FieldChange, Job, JobChange, LogLine, NewJob, ProcessedFile, Run, RunFile,
-    RunStatus, RunTotals,
+    ConnectionRecord, FieldChange, Job, JobChange, LogLine, NewJob, NewSchemaVersion,
+    ProcessedFile, Run, RunFile, RunStatus, RunTotals, SchemaVersion,
 };
 use sluice_core::storage::{ConnectionConfig, FileEntry};
 use sluice_sinks::SinkConfig;
@@ -258,6 +258,30 @@ pub trait IncidentCatalog: Send + Sync {
     async fn incidents(&self, job_id: i64, limit: u32) -> Result<Vec<Incident>>;
 }
 
+/// The versions of each job's schema.
+#[async_trait]
+pub trait SchemaCatalog: Send + Sync {
+    /// The job's schema versions, newest first.
+    async fn schema_versions(&self, job_id: i64) -> Result<Vec<SchemaVersion>>;
+    /// Records a proposed version, unless one of the same columns is proposed already;
+    /// returns the one that is.
+    async fn propose_schema(
+        &self,
+        job_id: i64,
+        version: &NewSchemaVersion,
+    ) -> Result<SchemaVersion>;
+    /// Makes `version`'s columns the job's schema, in one transaction: records it as
+    /// accepted (the proposed version `proposed`, if given, becomes it), and sets the job's
+    /// schema and the fingerprint its files are checked against (`file_fingerprint`).
+    async fn accept_schema(
+        &self,
+        job_id: i64,
+        proposed: Option<u32>,
+        version: &NewSchemaVersion,
+        file_fingerprint: &str,
+    ) -> Result<SchemaVersion>;
+}
+
 /// Where the catalog lives.
 pub trait Shared: Send + Sync {
     /// Whether processes on other machines may share this catalog (PostgreSQL), so that
@@ -267,12 +291,18 @@ pub trait Shared: Send + Sync {
 
 /// Everything sluice remembers.
 pub trait Catalog:
-    ConnectionCatalog + JobCatalog + Ledger + RunCatalog + IncidentCatalog + Shared
+    ConnectionCatalog + JobCatalog + Ledger + RunCatalog + IncidentCatalog + SchemaCatalog + Shared
 {
 }
 
 impl<T> Catalog for T where
-    T: ConnectionCatalog + JobCatalog + Ledger + RunCatalog + IncidentCatalog + Shared
+    T: ConnectionCatalog
+        + JobCatalog
+        + Ledger
+        + RunCatalog
+        + IncidentCatalog
+        + SchemaCatalog
+        + Shared
 {
 }
 

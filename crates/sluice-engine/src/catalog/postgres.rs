@@ -17,13 +17,13 @@ use std::collections::HashMap;
 use super::sql::{JOB_COLUMNS, RUN_COLUMNS, catalog, db, is_unique_violation, to_json};
 use super::{
     Adopted, ConnectionCatalog, FileFailure, IncidentCatalog, JobCatalog, Ledger, Promotion,
-    RunCatalog, SealedJob, tally,
+    RunCatalog, SchemaCatalog, SealedJob, tally,
 };
 use crate::alerts::{AlertKind, Incident};
 use crate::error::Kind;
 use crate::model::{
     ConnectionRecord, FieldChange, FileOutcome, Job, JobChange, JobSettings, LogLine, NewJob,
-    ProcessedFile, Run, RunFile, RunStatus, RunTotals,
+    NewSchemaVersion, ProcessedFile, Run, RunFile, RunStatus, RunTotals, SchemaVersion,
 };
 use crate::{Error, Result};
 

@@ -15,8 +15,12 @@ use sluice_sinks::{LoadMode, SinkConfig};
 use crate::alerts::Alerts;
 use crate::schedule::{Schedule, Timezone};
 
+mod policies;
 mod update;
+mod versions;
+pub use policies::{ChangedFiles, SchemaPolicy};
 pub use update::{FieldChange, JobChange, JobUpdate};
+pub use versions::{NewSchemaVersion, SchemaVersion, VersionStatus, fingerprint_of};
 
 /// Default per-job file size limit: 1 GiB.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 1 << 30;
@@ -68,9 +72,13 @@ pub struct Job {
 }
 
 impl Job {
-    /// The table's columns: the job's schema, then the lineage columns if it has them.
+    /// The table's columns: the job's schema, `_rescued` if the job rescues what its columns
+    /// cannot hold, then the lineage columns if it has them (the order of a load's batches).
     pub fn table_columns(&self) -> Vec<Column> {
         let mut columns = self.schema.clone();
+        if self.settings.schema_policy == SchemaPolicy::Rescue {
+            columns.push(sluice_core::schema::evolve::rescued_column());
+        }
         if self.settings.lineage {
             columns.extend(sluice_core::schema::lineage::columns());
         }
@@ -118,75 +126,13 @@ pub struct JobSettings {
     /// it (`data/*.csv`); by default every entry whose extension is the format's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archive_entries: Option<String>,
+    /// What a run does with a file whose columns differ from the job's.
+    #[serde(default)]
+    pub schema_policy: SchemaPolicy,
 }
 
 pub(crate) fn default_expansion() -> u32 {
     sluice_core::format::compression::Limits::DEFAULT_EXPANSION
-}
-
-/// What a run does with a file whose content changed after it was loaded (same path, other
-/// bytes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChangedFiles {
-    /// Replace the file's rows with its new content, in one transaction with its marker
-    /// (needs lineage).
-    #[default]
-    Reload,
-    /// Keep the first version; the change is reported and passed over.
-    Ignore,
-    /// Load the new version as new rows beside the old ones.
-    Append,
-    /// Record the change as the file's failure and alert.
-    Fail,
-}
-
-impl ChangedFiles {
-    pub const ALL: [ChangedFiles; 4] = [Self::Reload, Self::Ignore, Self::Append, Self::Fail];
-
-    /// What jobs stored before the policy existed did: load the new version as new rows.
-    pub fn legacy() -> Self {
-        Self::Append
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Reload => "reload",
-            Self::Ignore => "ignore",
-            Self::Append => "append",
-            Self::Fail => "fail",
-        }
-    }
-
-    /// What it does, for people.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Reload => "replace the file's rows with its new content",
-            Self::Ignore => "keep the first version",
-            Self::Append => "load the new version as new rows",
-            Self::Fail => "fail the file and alert",
-        }
-    }
-}
-
-impl FromStr for ChangedFiles {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s.trim().to_ascii_lowercase())
-            .ok_or_else(|| {
-                format!(
-                    "unknown changed-files policy '{s}'; expected reload, ignore, append or fail"
-                )
-            })
-    }
-}
-
-impl fmt::Display for ChangedFiles {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// Failures in a row, the same each time, after which a file is parked.
@@ -214,6 +160,7 @@ impl Default for JobSettings {
             lineage: true,
             max_expansion: default_expansion(),
             archive_entries: None,
+            schema_policy: SchemaPolicy::Fail,
         }
     }
 }

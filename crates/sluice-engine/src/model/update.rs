@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sluice_core::format::FormatOptions;
 use sluice_sinks::LoadMode;
 
-use super::{ChangedFiles, Job, JobSettings};
+use super::{ChangedFiles, Job, JobSettings, SchemaPolicy};
 use crate::alerts::Alerts;
 use crate::schedule::{Schedule, Timezone};
 
@@ -32,6 +32,7 @@ pub struct JobUpdate {
     pub max_expansion: Option<u32>,
     /// The glob choosing a zip archive's entries; empty for the default.
     pub archive_entries: Option<String>,
+    pub schema_policy: Option<SchemaPolicy>,
 }
 
 /// One field of a job as a change recorded it: its value before and after.
@@ -188,6 +189,13 @@ impl JobUpdate {
             &mut st.archive_entries,
             entries,
             |v| v.clone().unwrap_or_default(),
+        );
+        set(
+            c,
+            "schema_policy",
+            &mut st.schema_policy,
+            self.schema_policy,
+            |v| v.to_string(),
         );
     }
 }

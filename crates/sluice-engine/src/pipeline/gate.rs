@@ -1,17 +1,27 @@
-//! The schema gate: a file whose columns (detected from its sample) differ from the job's is
-//! refused with the column-by-column difference, before a row of it is read.
+//! The schema gate: a file's columns (detected from its sample) against the job's, before a
+//! row of it is read. A file that differs is refused, or taken as the job's schema policy
+//! allows: the job's schema evolved to hold it, or its stray values rescued.
 
 use sluice_core::format;
-use sluice_core::schema::{DetectedSchema, diff};
+use sluice_core::schema::evolve::{self, Allow};
+use sluice_core::schema::{Column, DetectedSchema, Mode, SchemaDiff, diff};
 use sluice_core::storage::{FileEntry, Store};
 
 use super::Failure;
-use crate::model::{FileOutcome, Job};
+use super::rescue::Rescue;
+use crate::model::{FileOutcome, Job, SchemaPolicy};
 
 /// Why a file does not pass the gate.
 pub(crate) enum Gate {
     /// It holds no rows (what it holds instead): settled as loaded with none.
     Empty(String),
+    /// Its columns differ from the job's in a way the policy does not take: `proposal` is
+    /// the job's schema evolved to hold them, where one can (for a person to approve).
+    Refused {
+        diff: SchemaDiff,
+        why: Vec<String>,
+        proposal: Option<Vec<Column>>,
+    },
     Failed(Failure),
 }
 
@@ -21,50 +31,126 @@ impl From<Failure> for Gate {
     }
 }
 
-pub(crate) struct SchemaGate<'a> {
-    job: &'a Job,
+/// How a file that passes the gate is taken.
+pub(crate) enum Admission {
+    /// Its columns are the job's (by name where the format reads them so).
+    Matches,
+    /// The job's schema becomes `columns` to hold it (the policy's change).
+    Evolve {
+        columns: Vec<Column>,
+        diff: SchemaDiff,
+    },
+    /// The table stays; values the job's columns cannot hold are rescued.
+    Rescue(Rescue),
 }
 
-impl<'a> SchemaGate<'a> {
-    pub(crate) fn new(job: &'a Job) -> Self {
-        Self { job }
-    }
+pub(crate) struct Checked {
+    pub detected: DetectedSchema,
+    pub admission: Admission,
+}
 
-    /// What a file with no rows passes as: no columns (nothing is read of it).
-    pub(crate) fn empty(&self) -> DetectedSchema {
-        DetectedSchema::new(Vec::new(), 0, false, 0)
-    }
+pub(crate) struct SchemaGate;
 
+impl SchemaGate {
     /// Detects the file's schema from its sample and checks it against the job's.
-    pub(crate) async fn check(
-        &self,
-        store: &Store,
-        file: &FileEntry,
-    ) -> Result<DetectedSchema, Gate> {
-        let reading = super::reading_of(&self.job.settings);
+    pub(crate) async fn check(job: &Job, store: &Store, file: &FileEntry) -> Result<Checked, Gate> {
+        let reading = super::reading_of(&job.settings);
         let detected =
-            match format::detect_with(store, file, &self.job.file_format_options, &reading).await {
+            match format::detect_with(store, file, &job.file_format_options, &reading).await {
                 Ok(d) => d,
                 Err(sluice_core::Error::NoRows { what, .. }) => return Err(Gate::Empty(what)),
                 Err(e) => return Err(Failure::from_core(e).into()),
             };
-        if detected.schema_fingerprint != self.job.schema_fingerprint {
-            let d =
-                diff(&self.job.schema, &detected.columns).as_read_by(&self.job.file_format_options);
-            if !d.is_empty() {
-                let e = sluice_core::Error::SchemaMismatch {
-                    path: file.path.clone(),
-                    diff: d,
-                };
-                return Err(Failure {
-                    outcome: FileOutcome::FailedSchemaMismatch,
-                    message: e.to_string(),
-                    hint: None,
-                    transient: false,
-                }
-                .into());
-            }
+        let admission = Self::judge(job, &detected)?;
+        Ok(Checked {
+            detected,
+            admission,
+        })
+    }
+
+    /// How the job takes a file of the `detected` schema, by its schema policy.
+    pub(crate) fn judge(job: &Job, detected: &DetectedSchema) -> Result<Admission, Gate> {
+        if detected.schema_fingerprint == job.schema_fingerprint {
+            return Ok(Admission::Matches);
         }
-        Ok(detected)
+        let d = diff(&job.schema, &detected.columns).as_read_by(&job.file_format_options);
+        if d.is_empty() {
+            return Ok(Admission::Matches);
+        }
+        let refuse = |why: Vec<String>, d: SchemaDiff| Gate::Refused {
+            proposal: evolve::evolve(&job.schema, &d, Allow::Any).ok(),
+            diff: d,
+            why,
+        };
+        let allow = match job.settings.schema_policy {
+            SchemaPolicy::Fail => return Err(refuse(Vec::new(), d)),
+            SchemaPolicy::AddColumns => Allow::AddColumns,
+            SchemaPolicy::Widen => Allow::Widen,
+            SchemaPolicy::Rescue => {
+                let required: Vec<String> = d
+                    .removed
+                    .iter()
+                    .filter(|c| c.mode == Mode::Required)
+                    .map(|c| format!("{}: the job requires it and the file lacks it", c.name))
+                    .collect();
+                if !required.is_empty() {
+                    return Err(refuse(required, d));
+                }
+                return Ok(Admission::Rescue(Rescue::plan(job, &detected.columns, &d)));
+            }
+        };
+        match evolve::evolve(&job.schema, &d, allow) {
+            // Nothing to change: a file that lacks a column the job has as nullable.
+            Ok(columns) if columns == job.schema => Ok(Admission::Matches),
+            Ok(columns) => Ok(Admission::Evolve { columns, diff: d }),
+            Err(why) => Err(refuse(why, d)),
+        }
+    }
+
+    /// The failure of a refused file: the difference, why the policy did not take it, and
+    /// the proposed version that would (`proposed`).
+    pub(crate) fn refusal(
+        job: &Job,
+        file: &FileEntry,
+        diff: SchemaDiff,
+        why: &[String],
+        proposed: Option<u32>,
+    ) -> Failure {
+        let mut message = sluice_core::Error::SchemaMismatch {
+            path: file.path.clone(),
+            diff,
+        }
+        .to_string()
+        .trim_end()
+        .to_string();
+        if !why.is_empty() {
+            message.push_str(&format!(
+                "\nthe job's schema policy ({}) does not take: {}",
+                job.settings.schema_policy,
+                why.join("; ")
+            ));
+        }
+        let hint = match proposed {
+            Some(n) => {
+                message.push_str(&format!(
+                    "\nkept as proposed schema version {n}: `sluice jobs schema {} --approve {n}` accepts it and alters the table; the file loads on the next run",
+                    job.name
+                ));
+                sluice_core::error::Hint::set(
+                    format!("approve schema version {n}, or let the job add new columns itself"),
+                    "schema_policy",
+                    Some("add-columns"),
+                )
+            }
+            None => sluice_core::error::Hint::text(
+                "edit the job's schema (`sluice jobs schema JOB --edit`) or change the file",
+            ),
+        };
+        Failure {
+            outcome: FileOutcome::FailedSchemaMismatch,
+            message,
+            hint: Some(hint),
+            transient: false,
+        }
     }
 }

@@ -18,9 +18,10 @@ mod lineage;
 mod observe;
 mod push_down;
 mod read;
+mod rescue;
 mod stage;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
@@ -29,14 +30,16 @@ use sluice_core::format::{self, BatchStream};
 use sluice_core::storage::{FileEntry, Store};
 use sluice_sinks::{FileLoad, Load, Part, Sink};
 
-pub(crate) use self::gate::{Gate, SchemaGate};
+pub(crate) use self::gate::{Admission, Gate, SchemaGate};
 use self::lineage::Lineage;
 use self::observe::Observe;
 use self::push_down::PushDown;
 use self::read::Reader;
 pub(crate) use self::read::reading_of;
+use self::rescue::Rescue;
 pub use self::stage::RowStage;
-use crate::model::{FileOutcome, Job};
+use crate::catalog::SchemaCatalog;
+use crate::model::{FileOutcome, Job, NewSchemaVersion, SchemaPolicy};
 use crate::run::Progress;
 
 /// What a committed file left: its rows, and a note when the destination read it itself.
@@ -56,6 +59,16 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
+    /// The catalog failed while the file's schema version was recorded: worth a retry.
+    pub(crate) fn catalog(file: &FileEntry, e: crate::Error) -> Self {
+        Self {
+            outcome: FileOutcome::FailedDestination,
+            message: format!("{}: recording its schema version failed: {e}", file.path),
+            hint: None,
+            transient: true,
+        }
+    }
+
     /// The failure as a file's outcome in its run record.
     pub(crate) fn onto(&self, record: &mut crate::model::RunFile) {
         record.outcome = self.outcome;
@@ -93,6 +106,25 @@ impl Failure {
     }
 }
 
+/// What the job's schema policy would do with a file of the `detected` schema, where it
+/// takes a difference: for plans, before a run.
+pub(crate) fn taken_by_policy(
+    job: &Job,
+    detected: &sluice_core::schema::DetectedSchema,
+) -> Option<String> {
+    let policy = job.settings.schema_policy;
+    match SchemaGate::judge(job, detected) {
+        Ok(Admission::Evolve { columns, .. }) => Some(format!(
+            "{policy}: {}",
+            sluice_core::schema::TableChange::between(&job.schema, &columns)
+        )),
+        Ok(Admission::Rescue(_)) => Some(format!(
+            "{policy}: values the job's columns cannot hold go to _rescued"
+        )),
+        _ => None,
+    }
+}
+
 /// The row stages a job's files pass through, in order, between the gate and the sink.
 fn row_stages(_job: &Job) -> Vec<Box<dyn RowStage>> {
     Vec::new()
@@ -100,32 +132,163 @@ fn row_stages(_job: &Job) -> Vec<Box<dyn RowStage>> {
 
 /// One job's path for its files.
 pub(crate) struct FilePipeline<'a> {
-    job: &'a Job,
+    /// The job as its files find it: its schema grows as a policy takes their changes.
+    job: RwLock<Arc<Job>>,
     store: &'a Store,
     sink: &'a dyn Sink,
-    gate: SchemaGate<'a>,
+    schemas: &'a dyn SchemaCatalog,
     stages: Vec<Box<dyn RowStage>>,
     progress: Arc<dyn Progress>,
     /// When the run started: each row's `_sluice_loaded_at`.
     loaded_at: DateTime<Utc>,
 }
 
+/// Why a file is not let through.
+enum NotAdmitted {
+    /// It holds no rows (what it holds instead).
+    Empty(String),
+    Failed(Failure),
+}
+
+impl From<Failure> for NotAdmitted {
+    fn from(f: Failure) -> Self {
+        Self::Failed(f)
+    }
+}
+
+/// A file the gate let through: how it is read, and what its admission did.
+struct Admitted {
+    /// The job its rows load under (its schema evolved to hold them, if it was).
+    job: Arc<Job>,
+    detected: sluice_core::schema::DetectedSchema,
+    rescue: Option<Rescue>,
+    /// What the file changed in the job's schema, for its record.
+    note: Option<String>,
+}
+
 impl<'a> FilePipeline<'a> {
     pub(crate) fn new(
-        job: &'a Job,
+        job: &Job,
         store: &'a Store,
         sink: &'a dyn Sink,
+        schemas: &'a dyn SchemaCatalog,
         progress: Arc<dyn Progress>,
         loaded_at: DateTime<Utc>,
     ) -> Self {
         Self {
-            job,
+            job: RwLock::new(Arc::new(job.clone())),
             store,
             sink,
-            gate: SchemaGate::new(job),
+            schemas,
             stages: row_stages(job),
             progress,
             loaded_at,
+        }
+    }
+
+    /// The job as it stands now.
+    fn job(&self) -> Arc<Job> {
+        Arc::clone(&self.job.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Passes a file through the gate, taking its columns as the job's policy allows: a
+    /// schema change is made in the table first, then recorded as the job's new version (so
+    /// a crash between leaves a table ahead of the job, which loads as before, and the next
+    /// file with the change makes it again, changing nothing twice). A refused file's
+    /// columns are kept as a proposed version.
+    async fn admit(&self, file: &FileEntry) -> Result<Admitted, NotAdmitted> {
+        let job = self.job();
+        let checked = match SchemaGate::check(&job, self.store, file).await {
+            Ok(checked) => checked,
+            Err(Gate::Refused {
+                diff,
+                why,
+                proposal,
+            }) => {
+                let proposed = match proposal {
+                    Some(schema) => Some(
+                        self.schemas
+                            .propose_schema(
+                                job.id,
+                                &NewSchemaVersion {
+                                    change: sluice_core::schema::TableChange::between(
+                                        &job.schema,
+                                        &schema,
+                                    ),
+                                    schema,
+                                    diff: Some(diff.clone()),
+                                    file_path: Some(file.path.clone()),
+                                    how: "proposed".into(),
+                                },
+                            )
+                            .await
+                            .map_err(|e| Failure::catalog(file, e))?
+                            .version,
+                    ),
+                    None => None,
+                };
+                return Err(SchemaGate::refusal(&job, file, diff, &why, proposed).into());
+            }
+            Err(Gate::Empty(what)) => return Err(NotAdmitted::Empty(what)),
+            Err(Gate::Failed(f)) => return Err(f.into()),
+        };
+        let detected = checked.detected;
+        match checked.admission {
+            Admission::Matches => Ok(Admitted {
+                rescue: (job.settings.schema_policy == SchemaPolicy::Rescue)
+                    .then(|| Rescue::nothing(&job).of(&file.path)),
+                job,
+                detected,
+                note: None,
+            }),
+            Admission::Rescue(rescue) => Ok(Admitted {
+                rescue: Some(rescue.of(&file.path)),
+                job,
+                detected,
+                note: None,
+            }),
+            Admission::Evolve { columns, diff } => {
+                let change = sluice_core::schema::TableChange::between(&job.schema, &columns);
+                self.sink
+                    .alter_table(&job.table_name, &change)
+                    .await
+                    .map_err(|e| Failure {
+                        outcome: FileOutcome::FailedDestination,
+                        transient: e.is_transient(),
+                        hint: None,
+                        message: format!(
+                            "{}: the job's schema policy ({}) takes the file's columns, but changing table {} failed ({change}): {e}",
+                            file.path, job.settings.schema_policy, job.table_name
+                        ),
+                    })?;
+                let version = self
+                    .schemas
+                    .accept_schema(
+                        job.id,
+                        None,
+                        &NewSchemaVersion {
+                            schema: columns.clone(),
+                            diff: Some(diff),
+                            change: change.clone(),
+                            file_path: Some(file.path.clone()),
+                            how: job.settings.schema_policy.to_string(),
+                        },
+                        &detected.schema_fingerprint,
+                    )
+                    .await
+                    .map_err(|e| Failure::catalog(file, e))?;
+                let mut evolved = (*job).clone();
+                evolved.schema = columns;
+                evolved.schema_fingerprint = detected.schema_fingerprint.clone();
+                let evolved = Arc::new(evolved);
+                *self.job.write().unwrap_or_else(|e| e.into_inner()) = Arc::clone(&evolved);
+                Ok(Admitted {
+                    job: evolved,
+                    detected,
+                    rescue: None,
+                    note: Some(format!("schema version {}: {change}", version.version)),
+                })
+            }
         }
     }
 
@@ -135,13 +298,14 @@ impl<'a> FilePipeline<'a> {
         load_id: &str,
         parts: Vec<Part>,
     ) -> Result<sluice_sinks::LoadReceipt, sluice_sinks::Error> {
+        let job = self.job();
         let load = Load {
             load_id: load_id.to_string(),
-            mode: self.job.load_type,
+            mode: job.load_type,
             parts,
         };
         self.sink
-            .load_parts(&self.job.table_name, &self.job.table_columns(), load)
+            .load_parts(&job.table_name, &job.table_columns(), load)
             .await
     }
 
@@ -153,12 +317,22 @@ impl<'a> FilePipeline<'a> {
         self.sink
     }
 
-    /// A file's batches after the reader: the row stages, the lineage columns, progress.
-    fn staged(&self, file: &FileEntry, mut batches: BatchStream) -> BatchStream {
+    /// A file's batches after the reader: the rescue of what the job's columns cannot hold,
+    /// the row stages, the lineage columns, progress.
+    fn staged(
+        &self,
+        job: &Job,
+        file: &FileEntry,
+        rescue: Option<&Rescue>,
+        mut batches: BatchStream,
+    ) -> BatchStream {
+        if let Some(rescue) = rescue {
+            batches = rescue.apply(batches);
+        }
         for stage in &self.stages {
             batches = stage.apply(batches);
         }
-        if self.job.settings.lineage {
+        if job.settings.lineage {
             batches = Lineage::new(&file.path, self.loaded_at).apply(batches);
         }
         Observe::new(Arc::clone(&self.progress)).apply(batches)
@@ -175,48 +349,58 @@ impl<'a> FilePipeline<'a> {
         load: &FileLoad,
         reload: bool,
     ) -> Result<Loaded, Failure> {
-        let (checked, emptied) = match self.gate.check(self.store, file).await {
-            Ok(checked) => (checked, false),
-            Err(Gate::Empty(what)) if !reload => {
+        let admitted = match self.admit(file).await {
+            Ok(admitted) => Some(admitted),
+            Err(NotAdmitted::Empty(what)) if !reload => {
                 return Ok(Loaded {
                     rows: 0,
                     note: Some(format!("{what}: nothing to load")),
                 });
             }
             // An emptied file that was loaded before: its old rows go.
-            Err(Gate::Empty(_)) => (self.gate.empty(), true),
-            Err(Gate::Failed(f)) => return Err(f),
+            Err(NotAdmitted::Empty(_)) => None,
+            Err(NotAdmitted::Failed(f)) => return Err(f),
         };
+        let job = admitted
+            .as_ref()
+            .map_or_else(|| self.job(), |a| Arc::clone(&a.job));
+        let rescue = admitted.as_ref().and_then(|a| a.rescue.clone());
+        let schema_note = admitted.as_ref().and_then(|a| a.note.clone());
         if !reload
-            && !self.job.settings.lineage
+            && !job.settings.lineage
+            && rescue.is_none()
             && self.stages.iter().all(|s| !s.needs_rows())
+            && let Some(admitted) = &admitted
             && let Some(push_down) =
-                PushDown::offer(self.store, file, &checked, self.job, self.sink)
+                PushDown::offer(self.store, file, &admitted.detected, &job, self.sink)
         {
-            let rows = push_down.load(self.job, self.store, load).await?;
+            let rows = push_down.load(&job, self.store, load).await?;
             self.progress.rows(rows);
             return Ok(Loaded {
                 rows,
-                note: Some(push_down.note()),
+                note: joined(schema_note, Some(push_down.note())),
             });
         }
-        let batches = if emptied {
+        let batches = if admitted.is_none() {
             futures::stream::empty().boxed()
         } else {
+            let columns = rescue
+                .as_ref()
+                .map_or(job.schema.as_slice(), |r| r.read_columns());
             Reader::new(
                 self.store,
                 file,
-                &self.job.file_format_options,
-                read::reading_of(&self.job.settings),
+                &job.file_format_options,
+                read::reading_of(&job.settings),
             )
-            .read(&self.job.schema)
+            .read(columns)
             .await?
         };
         let part = Part {
             file_path: file.path.clone(),
             file_version: load.file_version.clone(),
             replace_rows: reload,
-            batches: self.staged(file, batches),
+            batches: self.staged(&job, file, rescue.as_ref(), batches),
         };
         let receipt = self
             .commit(&load.load_id, vec![part])
@@ -224,7 +408,10 @@ impl<'a> FilePipeline<'a> {
             .map_err(|e| Failure::from_sink(file, e))?;
         Ok(Loaded {
             rows: receipt.rows,
-            note: reload.then(|| "its earlier version's rows replaced".to_string()),
+            note: joined(
+                schema_note,
+                reload.then(|| "its earlier version's rows replaced".to_string()),
+            ),
         })
     }
 
@@ -237,23 +424,30 @@ impl<'a> FilePipeline<'a> {
         files: &[&FileEntry],
         load_id: &str,
     ) -> Result<Vec<u64>, (usize, Failure)> {
-        let mut parts = Vec::with_capacity(files.len());
-        let mut empty = Vec::with_capacity(files.len());
+        // Every file through the gate first: a change one of them makes to the job's schema
+        // is the schema all of them are read in.
+        let mut admitted = Vec::with_capacity(files.len());
         for (i, file) in files.iter().enumerate() {
-            match self.gate.check(self.store, file).await {
-                Ok(_) => empty.push(false),
-                Err(Gate::Empty(_)) => {
-                    empty.push(true);
-                    continue;
-                }
-                Err(Gate::Failed(f)) => return Err((i, f)),
+            match self.admit(file).await {
+                Ok(a) => admitted.push(Some(a)),
+                Err(NotAdmitted::Empty(_)) => admitted.push(None),
+                Err(NotAdmitted::Failed(f)) => return Err((i, f)),
             }
-            let (store, owned, options, columns, reading) = (
+        }
+        let job = self.job();
+        let mut parts = Vec::with_capacity(files.len());
+        for (file, admitted) in files.iter().zip(&admitted) {
+            let Some(admitted) = admitted else { continue };
+            // Rescued columns follow the file's own difference from the final schema.
+            let rescue = admitted.rescue.clone();
+            let columns = rescue
+                .as_ref()
+                .map_or_else(|| job.schema.clone(), |r| r.read_columns().to_vec());
+            let (store, owned, options, reading) = (
                 self.store.clone(),
                 (*file).clone(),
-                self.job.file_format_options.clone(),
-                self.job.schema.clone(),
-                read::reading_of(&self.job.settings),
+                job.file_format_options.clone(),
+                read::reading_of(&job.settings),
             );
             let batches = futures::stream::once(async move {
                 format::read_with(&store, &owned, &options, &columns, &reading).await
@@ -264,9 +458,10 @@ impl<'a> FilePipeline<'a> {
                 file_path: file.path.clone(),
                 file_version: file.version_key(),
                 replace_rows: false,
-                batches: self.staged(file, batches),
+                batches: self.staged(&job, file, rescue.as_ref(), batches),
             });
         }
+        let empty: Vec<bool> = admitted.iter().map(Option::is_none).collect();
         let receipt = self.commit(load_id, parts).await.map_err(|e| {
             let at = match &e {
                 sluice_sinks::Error::Source(core) => {
@@ -285,5 +480,13 @@ impl<'a> FilePipeline<'a> {
             .into_iter()
             .map(|e| if e { 0 } else { counts.next().unwrap_or(0) })
             .collect())
+    }
+}
+
+/// Two notes as one, either or both absent.
+fn joined(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
     }
 }

@@ -43,7 +43,12 @@ impl<'a> PushDown<'a> {
                     .iter()
                     .zip(&job.schema)
                     .all(|(f, c)| f.name == c.name));
-        if !maps_by_name || !in_order {
+        // A column the file lacks loads as NULL through sluice; the destination might not.
+        let has_all = job
+            .schema
+            .iter()
+            .all(|c| checked.columns.iter().any(|f| f.name == c.source_name()));
+        if !maps_by_name || !in_order || !has_all {
             return None;
         }
         let uri = store.uri_of(&file.path)?;

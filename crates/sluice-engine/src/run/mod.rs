@@ -376,6 +376,7 @@ impl Runner {
             job,
             &store,
             sink.as_ref(),
+            self.catalog.as_ref(),
             Arc::clone(&progress),
             chrono::Utc::now(),
         );

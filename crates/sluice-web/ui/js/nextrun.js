@@ -34,7 +34,7 @@ export function planView(plan, act) {
     h("td", { text: p.file_path }), h("td", { text: size(p.file_size_bytes) }), h("td", { text: when(p.last_modified) }),
     h("td", {}, actionBadge(p.action)), h("td", { text: p.detail }), h("td", { class: "nowrap" }, act ? fileButtons(p, act) : null)));
   const schema = plan.schema.filter((s) => !s.matches).map((s) => h("div", { class: "error", "data-schema": s.file_path },
-    `${s.file_path}: ` + (s.error ? `cannot be read: ${s.error}` : `columns differ from the job's (${diffText(s.diff)})`)));
+    `${s.file_path}: ` + (s.error ? `cannot be read: ${s.error}` : `columns differ from the job's (${diffText(s.diff)})` + (s.taken ? `; taken by the schema policy (${s.taken})` : "; refused by the schema policy"))));
   return h("div", { class: "plan" },
     h("p", { id: "plan-counts" }, (plan.load_latest_only ? "Newest unprocessed file only: " : "All unprocessed files: ") + counts),
     plan.files.length ? h("table", { id: "plan-table" }, h("thead", {}, h("tr", {}, ["File", "Size", "Modified", "Action", "Why", ""].map((t) => h("th", { text: t })))), h("tbody", {}, rows)) : h("p", { class: "hint" }, "No file matches the job's folder and pattern."),

@@ -75,7 +75,16 @@ macro_rules! jobs {
                         db(e)
                     }
                 })?;
-                self.job(&job.name).await
+                let created = self.job(&job.name).await?;
+                let first = crate::model::NewSchemaVersion {
+                    schema: job.schema.clone(),
+                    diff: None,
+                    change: Default::default(),
+                    file_path: None,
+                    how: "created".into(),
+                };
+                Self::insert_version(&self.pool, created.id, crate::model::VersionStatus::Accepted, &first).await?;
+                Ok(created)
             }
 
             async fn list_jobs(&self) -> Result<Vec<Job>> {

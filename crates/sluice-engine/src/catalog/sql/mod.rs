@@ -10,12 +10,14 @@ mod incidents;
 mod jobs;
 mod ledger;
 mod runs;
+mod schemas;
 
 pub(super) use connections::connections;
 pub(super) use incidents::incidents;
 pub(super) use jobs::jobs;
 pub(super) use ledger::ledger;
 pub(super) use runs::runs;
+pub(super) use schemas::schemas;
 
 use crate::Error;
 
@@ -53,6 +55,8 @@ pub(super) struct Policies {
     max_expansion: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     archive_entries: Option<String>,
+    #[serde(default)]
+    schema_policy: crate::model::SchemaPolicy,
 }
 
 impl Policies {
@@ -64,6 +68,7 @@ impl Policies {
             lineage: settings.lineage,
             max_expansion: settings.max_expansion,
             archive_entries: settings.archive_entries.clone(),
+            schema_policy: settings.schema_policy,
         })
     }
 
@@ -74,6 +79,7 @@ impl Policies {
         settings.lineage = self.lineage;
         settings.max_expansion = self.max_expansion;
         settings.archive_entries = self.archive_entries;
+        settings.schema_policy = self.schema_policy;
     }
 }
 
@@ -137,6 +143,7 @@ macro_rules! catalog {
         super::sql::ledger!($name, $row);
         super::sql::runs!($name, $row);
         super::sql::incidents!($name, $row);
+        super::sql::schemas!($name, $row);
     };
 }
 

@@ -1,0 +1,155 @@
+//! A job's schema versions: listed, a proposed one approved, the schema edited as a new one.
+//! Each change is made in the table first and then recorded (a crash between leaves a table
+//! ahead of the job, which loads as before; asking again changes nothing twice).
+
+use sluice_core::schema::evolve::widens;
+use sluice_core::schema::{Column, ColumnType, TableChange};
+
+use super::Engine;
+use crate::error::Kind;
+use crate::model::{Job, LedgerStatus, NewSchemaVersion, SchemaVersion, VersionStatus};
+use crate::{Error, Result};
+
+/// What approving or editing a schema did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SchemaAccepted {
+    pub version: SchemaVersion,
+    /// Files refused for their schema that the next run tries again.
+    pub files_retried: u64,
+}
+
+impl Engine {
+    /// The job's schema versions, newest first.
+    pub async fn schema_versions(&self, name: &str) -> Result<Vec<SchemaVersion>> {
+        let job = self.catalog.job(name).await?;
+        self.catalog.schema_versions(job.id).await
+    }
+
+    /// Accepts proposed schema version `n`: changes the table to hold it, makes it the job's
+    /// schema, and lets the files refused for their schema load on the next run.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for no such version, [`Error::Conflict`] for one accepted already,
+    /// the destination's when it cannot change the table so.
+    pub async fn approve_schema(&self, name: &str, n: u32) -> Result<SchemaAccepted> {
+        let job = self.catalog.job(name).await?;
+        let versions = self.catalog.schema_versions(job.id).await?;
+        let proposed = versions
+            .iter()
+            .find(|v| v.version == n)
+            .ok_or_else(|| Error::not_found(Kind::SchemaVersion, format!("{n} of job '{name}'")))?;
+        if proposed.status != VersionStatus::Proposed {
+            return Err(Error::Conflict(format!(
+                "schema version {n} of job '{name}' is {} already",
+                proposed.status.as_str()
+            )));
+        }
+        // Columns the job gained since the proposal stay.
+        let mut schema = proposed.schema.clone();
+        for c in &job.schema {
+            if !schema.iter().any(|p| p.name == c.name) {
+                schema.push(c.clone());
+            }
+        }
+        let version = NewSchemaVersion {
+            change: TableChange::between(&job.schema, &schema),
+            schema,
+            diff: proposed.diff.clone(),
+            file_path: proposed.file_path.clone(),
+            how: "approved".into(),
+        };
+        self.accept(&job, Some(n), version).await
+    }
+
+    /// Sets column types of the job's schema (`types`: name and type) as a new version:
+    /// each change must keep every value the table holds (INT64 → NUMERIC or FLOAT64, DATE →
+    /// TIMESTAMP, anything but an array → STRING).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming an unknown column or a change that could lose values.
+    pub async fn edit_schema(
+        &self,
+        name: &str,
+        types: &[(String, ColumnType)],
+    ) -> Result<SchemaAccepted> {
+        let job = self.catalog.job(name).await?;
+        let mut schema: Vec<Column> = job.schema.clone();
+        for (column, to) in types {
+            let Some(c) = schema.iter_mut().find(|c| &c.name == column) else {
+                return Err(Error::invalid(
+                    "schema",
+                    format!(
+                        "job '{name}' has no column {column}; its columns are {}",
+                        job.schema
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            };
+            if !widens(c.column_type(), *to, true) {
+                return Err(Error::invalid(
+                    "schema",
+                    format!(
+                        "column {column} cannot change from {} to {to} in place: the table's values might not convert (a type can widen: INT64 to NUMERIC or FLOAT64, DATE to TIMESTAMP, anything but an array to STRING)",
+                        c.column_type()
+                    ),
+                ));
+            }
+            c.ty = to.ty;
+        }
+        if schema == job.schema {
+            return Err(Error::invalid(
+                "schema",
+                "the edit changes nothing in the job's schema",
+            ));
+        }
+        let version = NewSchemaVersion {
+            change: TableChange::between(&job.schema, &schema),
+            schema,
+            diff: None,
+            file_path: None,
+            how: "edited".into(),
+        };
+        self.accept(&job, None, version).await
+    }
+
+    async fn accept(
+        &self,
+        job: &Job,
+        proposed: Option<u32>,
+        version: NewSchemaVersion,
+    ) -> Result<SchemaAccepted> {
+        let sink = self.jobs.sink(job)?;
+        sink.alter_table(&job.table_name, &version.change)
+            .await
+            .map_err(|e| {
+                Error::Sink(e.about(format!(
+                    "changing table {} ({})",
+                    job.table_name, version.change
+                )))
+            })?;
+        let fingerprint = version.fingerprint();
+        let accepted = self
+            .catalog
+            .accept_schema(job.id, proposed, &version, &fingerprint)
+            .await?;
+        // Files refused for their schema (parked, too) load on the next run.
+        let mut files_retried = 0;
+        for f in self.catalog.processed_files(job.id).await? {
+            let refused = f
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("failed_schema_mismatch"));
+            if refused && matches!(f.status, LedgerStatus::Failed | LedgerStatus::Parked) {
+                files_retried += self.catalog.retry_file(job.id, &f.file_path).await?;
+            }
+        }
+        self.runner.forget_waiting(job.id);
+        Ok(SchemaAccepted {
+            version: accepted,
+            files_retried,
+        })
+    }
+}
