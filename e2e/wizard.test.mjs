@@ -502,3 +502,62 @@ test("the wizard offers every format and says what it sniffed in a European expo
   assert.match(await page.innerText("#detected-options"), /Delimiter: Semicolon/);
   await shot("9-european-export");
 });
+
+test("the job page shows a refused file's columns as a proposed schema version and approves it", async () => {
+  const send = async (method, path, body) => {
+    const r = await fetch(base + path, { method, headers: { Authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    return { status: r.status, body: await r.json() };
+  };
+  const folder = join(drop, "evolving");
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(join(folder, "orders_1.csv"), "id,amount\n1,5\n2,7\n");
+  let r = await send("POST", "/api/connections", { name: "evolving", provider: "local", path: folder });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  r = await send("POST", "/api/jobs", { name: "orders", connection_id: "evolving", file_pattern: "orders_*.csv", load_latest_only: false, table_name: "orders" });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(r.body.job.schema_policy, "fail");
+  const started = await send("POST", "/api/jobs/orders/run", {});
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  for (;;) {
+    const { run } = await getJSON(`/api/runs/${started.body.run_id}`);
+    if (!["queued", "running"].includes(run.status)) { assert.equal(run.status, "succeeded"); break; }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  // A file with a new column is refused; its columns are kept as proposed version 2.
+  writeFileSync(join(folder, "orders_2.csv"), "id,channel,amount\n3,web,9\n");
+  await page.goto(ui); // signed in (when run alone)
+  await page.goto(base + "/#/jobs/orders");
+  await page.waitForSelector("#schema-versions");
+  await page.click("#run-now");
+  await page.waitForSelector('#schema-versions tr[data-version="2"]');
+  const proposed = page.locator('#schema-versions tr[data-version="2"]');
+  assert.match(await proposed.innerText(), /proposed/);
+  assert.match(await proposed.innerText(), /\+ channel STRING \(new in the file\)/);
+  assert.match(await proposed.innerText(), /add channel STRING/);
+  assert.match(await page.innerText("#run-status"), /failed/);
+  await shot("20-proposed-schema");
+  await proposed.locator("button[data-approve]").click();
+  await page.waitForFunction(() => document.getElementById("schema-msg").textContent.includes("accepted"));
+  assert.match(await page.innerText("#schema-msg"), /version 2 accepted; table: add channel STRING\. 1 refused file\(s\) load on the next run/);
+  assert.match(await page.innerText('#schema-versions tr[data-version="2"]'), /accepted/);
+  assert.match(await page.innerText("#job-info"), /channel STRING/);
+  // The next run loads the refused file into the new column.
+  await page.click("#run-now");
+  await page.waitForFunction(() => /succeeded/.test(document.getElementById("run-status").textContent));
+  const { runs } = await getJSON("/api/jobs/orders/runs");
+  assert.equal(runs[0].status, "succeeded");
+  assert.equal(runs[0].rows_loaded, 1);
+  // A type widened from the page, as a new version.
+  await page.selectOption("#retype-column", "amount");
+  await page.selectOption("#retype-type", "NUMERIC");
+  await page.click("#retype");
+  await page.waitForFunction(() => document.getElementById("schema-msg").textContent.includes("version 3"));
+  assert.match(await page.innerText("#schema-msg"), /change amount from INT64 to NUMERIC/);
+  // A change that could lose values is refused, naming the column.
+  await page.selectOption("#retype-column", "id");
+  await page.selectOption("#retype-type", "BOOL");
+  await page.click("#retype");
+  await page.waitForSelector("#err-schema:not(:empty)");
+  assert.match(await page.innerText("#err-schema"), /column id cannot change from INT64 to BOOL/);
+  await shot("21-schema-versions");
+});

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use sluice_core::schema::Column;
 use sluice_engine::alerts::{AlertTarget, Alerts, WebhookFormat};
 use sluice_engine::jobs::ExistingTable;
-use sluice_engine::model::{ChangedFiles, JobSettings, JobUpdate};
+use sluice_engine::model::{ChangedFiles, JobSettings, JobUpdate, SchemaPolicy};
 use sluice_engine::schedule::{Schedule, Timezone};
 use sluice_engine::{Engine, JobRequest};
 use sluice_sinks::duckdb::DuckDbConfig;
@@ -50,6 +50,33 @@ pub(crate) enum JobsCmd {
         #[arg(long)]
         json: bool,
     },
+    /// A job's schema versions, newest first: each with its fingerprint, the difference of
+    /// the file that caused it, the change it made to the table, when and how it was
+    /// accepted. --approve N accepts a proposed version; --set changes a column's type.
+    Schema(SchemaArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct SchemaArgs {
+    pub(crate) name: String,
+    /// Accept proposed version N: the table is changed to hold it and the files refused
+    /// for their schema load on the next run.
+    #[arg(long, value_name = "N", conflicts_with = "set")]
+    pub(crate) approve: Option<u32>,
+    /// Change a column's type, as a new version: 'amount=NUMERIC' (repeatable). Only
+    /// changes that keep every value: INT64 to NUMERIC or FLOAT64, DATE to TIMESTAMP,
+    /// anything but an array to STRING.
+    #[arg(long, value_name = "COLUMN=TYPE", value_parser = parse_column_type)]
+    pub(crate) set: Vec<(String, sluice_core::schema::ColumnType)>,
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+fn parse_column_type(s: &str) -> Result<(String, sluice_core::schema::ColumnType), String> {
+    let (name, ty) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected COLUMN=TYPE, e.g. amount=NUMERIC; got '{s}'"))?;
+    Ok((name.trim().to_string(), ty.parse()?))
 }
 
 /// When a job runs and who hears about it.
@@ -145,6 +172,13 @@ pub(crate) struct PolicyArgs {
     /// ('data/*.csv'); "" for the default, every entry whose extension is the format's.
     #[arg(long, value_name = "GLOB")]
     pub(crate) archive_entries: Option<String>,
+    /// What to do with a file whose columns differ from the job's: fail (the default:
+    /// refuse it, keeping its columns as a proposed schema version to approve), add-columns
+    /// (add new columns to the table; missing ones load as NULL), widen (also widen types
+    /// without loss: INT64 to NUMERIC or FLOAT64, DATE to TIMESTAMP) or rescue (keep the
+    /// table; unknown or mistyped values go to the row's _rescued JSON column).
+    #[arg(long, value_name = "POLICY")]
+    pub(crate) schema_policy: Option<SchemaPolicy>,
 }
 
 impl PolicyArgs {
@@ -154,6 +188,7 @@ impl PolicyArgs {
         update.ready_marker = self.ready_marker.clone();
         update.max_expansion = self.max_expansion;
         update.archive_entries = self.archive_entries.clone();
+        update.schema_policy = self.schema_policy;
     }
 }
 
@@ -412,6 +447,27 @@ pub(crate) async fn run(engine: &Engine, cmd: JobsCmd, out: &Printer) -> Result<
                 out.json(&list)?;
             } else {
                 out.incidents(&list);
+            }
+        }
+        JobsCmd::Schema(a) => {
+            let accepted = if let Some(n) = a.approve {
+                Some(engine.approve_schema(&a.name, n).await?)
+            } else if !a.set.is_empty() {
+                Some(engine.edit_schema(&a.name, &a.set).await?)
+            } else {
+                None
+            };
+            match accepted {
+                Some(accepted) if a.json => out.json(&accepted)?,
+                Some(accepted) => out.schema_accepted(&a.name, &accepted),
+                None => {
+                    let versions = engine.schema_versions(&a.name).await?;
+                    if a.json {
+                        out.json(&versions)?;
+                    } else {
+                        out.schema_versions(&a.name, &versions);
+                    }
+                }
             }
         }
         JobsCmd::Delete { name, drop_table } => {

@@ -238,6 +238,11 @@ impl Printer {
             j.settings.changed_files,
             j.settings.changed_files.label()
         ));
+        self.line(&format!(
+            "  schema:      {} ({})",
+            j.settings.schema_policy,
+            j.settings.schema_policy.label()
+        ));
         if j.settings.settle_time_seconds > 0 {
             self.line(&format!(
                 "  settle time: {} (a file is taken once it is this old)",

@@ -97,4 +97,70 @@ impl Printer {
             ));
         }
     }
+
+    /// A job's schema versions, newest first.
+    pub(crate) fn schema_versions(
+        &self,
+        job: &str,
+        versions: &[sluice_engine::model::SchemaVersion],
+    ) {
+        for v in versions {
+            let status = match (v.status, v.accepted_at) {
+                (sluice_engine::model::VersionStatus::Proposed, _) => "proposed".to_string(),
+                (_, Some(at)) => format!("accepted {}", when(&at)),
+                _ => "accepted".to_string(),
+            };
+            self.line(&format!(
+                "version {}  {status}  ({})  fingerprint {}",
+                v.version,
+                v.how,
+                &v.fingerprint[..v.fingerprint.len().min(12)]
+            ));
+            if let Some(f) = &v.file_path {
+                self.line(&format!("  file: {f}"));
+            }
+            if let Some(d) = &v.diff {
+                for line in d.to_string().lines() {
+                    self.line(&format!("  {line}"));
+                }
+            }
+            if !v.change.is_empty() {
+                self.line(&format!("  table: {}", v.change));
+            }
+            let columns: Vec<String> = v
+                .schema
+                .iter()
+                .map(|c| format!("{} {}", c.name, c.column_type()))
+                .collect();
+            self.line(&format!("  columns: {}", columns.join(", ")));
+        }
+        if let Some(p) = versions
+            .iter()
+            .find(|v| v.status == sluice_engine::model::VersionStatus::Proposed)
+        {
+            self.line(&format!(
+                "\naccept a proposed version with: sluice jobs schema {job} --approve {}",
+                p.version
+            ));
+        }
+    }
+
+    /// What approving or editing a schema did.
+    pub(crate) fn schema_accepted(&self, job: &str, a: &sluice_engine::engine::SchemaAccepted) {
+        let change = if a.version.change.is_empty() {
+            "the table is unchanged".to_string()
+        } else {
+            format!("table changed: {}", a.version.change)
+        };
+        self.line(&format!(
+            "job '{job}': schema version {} accepted ({}); {change}",
+            a.version.version, a.version.how
+        ));
+        if a.files_retried > 0 {
+            self.line(&format!(
+                "{} file(s) refused for their schema load on the next run: sluice run {job}",
+                a.files_retried
+            ));
+        }
+    }
 }

@@ -116,6 +116,7 @@ impl SchemaGate {
         why: &[String],
         proposed: Option<u32>,
     ) -> Failure {
+        let diff_retypes = !diff.retyped.is_empty();
         let mut message = sluice_core::Error::SchemaMismatch {
             path: file.path.clone(),
             diff,
@@ -130,6 +131,7 @@ impl SchemaGate {
                 why.join("; ")
             ));
         }
+        let takes = if diff_retypes { "widen" } else { "add-columns" };
         let hint = match proposed {
             Some(n) => {
                 message.push_str(&format!(
@@ -137,9 +139,9 @@ impl SchemaGate {
                     job.name
                 ));
                 sluice_core::error::Hint::set(
-                    format!("approve schema version {n}, or let the job add new columns itself"),
+                    format!("or let the job take such changes itself: schema policy {takes}"),
                     "schema_policy",
-                    Some("add-columns"),
+                    Some(takes),
                 )
             }
             None => sluice_core::error::Hint::text(

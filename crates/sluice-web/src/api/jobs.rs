@@ -77,6 +77,8 @@ pub struct NewJob {
     max_expansion: Option<u32>,
     /// A glob choosing a zip archive's entries (`data/*.csv`); "" for the default.
     archive_entries: Option<String>,
+    /// What to do with a file whose columns differ: fail, add-columns, widen or rescue.
+    schema_policy: Option<String>,
     /// Add the lineage columns (default true).
     lineage: Option<bool>,
     /// The table holds loads of a deleted job: `adopt` them or `replace` the table.
@@ -152,6 +154,7 @@ struct PolicyFields {
     ready_marker: Option<String>,
     max_expansion: Option<u32>,
     archive_entries: Option<String>,
+    schema_policy: Option<String>,
 }
 
 impl PolicyFields {
@@ -172,6 +175,11 @@ impl PolicyFields {
         update.ready_marker = self.ready_marker.clone();
         update.max_expansion = self.max_expansion;
         update.archive_entries = self.archive_entries.clone();
+        update.schema_policy = self
+            .schema_policy
+            .as_deref()
+            .map(|c| c.parse().map_err(|e| bad_field("schema_policy", e)))
+            .transpose()?;
         Ok(())
     }
 }
@@ -198,6 +206,7 @@ macro_rules! policy_fields {
             ready_marker: $b.ready_marker,
             max_expansion: $b.max_expansion,
             archive_entries: $b.archive_entries,
+            schema_policy: $b.schema_policy,
         }
     };
 }
@@ -354,6 +363,8 @@ pub struct JobPatch {
     max_expansion: Option<u32>,
     /// A glob choosing a zip archive's entries (`data/*.csv`); "" for the default.
     archive_entries: Option<String>,
+    /// What to do with a file whose columns differ: fail, add-columns, widen or rescue.
+    schema_policy: Option<String>,
     /// Only show what the change would do (and the next run's plan under it); save nothing.
     #[serde(default)]
     dry_run: bool,

@@ -4,6 +4,7 @@
 mod connections;
 mod destinations;
 mod jobs;
+mod schemas;
 mod session;
 mod vocabulary;
 
@@ -41,6 +42,14 @@ pub fn routes() -> Router<Shared> {
         .route("/jobs/{name}/incidents", get(jobs::incidents))
         .route("/jobs/{name}/plan", get(jobs::plan))
         .route("/jobs/{name}/history", get(jobs::history))
+        .route(
+            "/jobs/{name}/schema",
+            get(schemas::list).patch(schemas::edit),
+        )
+        .route(
+            "/jobs/{name}/schema/{version}/approve",
+            post(schemas::approve),
+        )
         .route("/jobs/{name}/files/{action}", post(jobs::file_action))
         .route("/jobs/{name}/run", post(jobs::run))
         .route("/jobs/{name}/runs", get(jobs::runs))

@@ -11,7 +11,7 @@ use sluice_core::schema::WarehouseType;
 use sluice_core::storage::PROVIDERS;
 use sluice_engine::alerts::AlertKind;
 use sluice_engine::connections::NAME_PATTERN;
-use sluice_engine::model::{ChangedFiles, FileOutcome};
+use sluice_engine::model::{ChangedFiles, FileOutcome, SchemaPolicy};
 use sluice_engine::plan::Action;
 use sluice_engine::schedule::{DAYS, FORMS};
 use sluice_sinks::{LoadMode, SINKS};
@@ -28,6 +28,7 @@ pub async fn vocabulary() -> Json<Value> {
             "outcome": o.as_str(), "label": o.label(), "failure": o.is_failure(), "loaded": o.is_loaded()
         })),
         "changed_files": ChangedFiles::ALL.map(|c| json!({"value": c.as_str(), "label": c.label()})),
+        "schema_policies": SchemaPolicy::ALL.map(|c| json!({"value": c.as_str(), "label": c.label()})),
         "plan_actions": Action::ALL.map(|a| json!({"action": a.as_str(), "label": a.label()})),
         "alert_kinds": AlertKind::ALL.map(|k| json!({"kind": k.as_str(), "label": k.label()})),
         "schedules": {"forms": FORMS, "days": DAYS},

@@ -4,6 +4,7 @@ import { h, add, put, svg, size, when, spinner, sleep, badge, whenIn, relative, 
 import { api, vocab, outcomeLabel, alertLabel } from "./api.js";
 import { parseSchedule, scheduleText, nextRunText, scheduleCell, scheduleFields } from "./schedule.js";
 import { nextRunCard, filesCard, historyCard } from "./nextrun.js";
+import { schemaCard } from "./schema.js";
 
 export const outcomeBadge = (o) => {
   const info = vocab.outcomes.find((x) => x.outcome === o) || {};
@@ -92,7 +93,7 @@ export async function jobPage(app, name, v, view) {
     pauseBtn.textContent = job.paused ? "Resume schedule" : "Pause schedule";
     info.replaceChildren(...[["Connection", job.connection], ["Files", (job.file_path_prefix ? job.file_path_prefix + "/" : "") + job.file_pattern],
       ["Strategy", job.load_latest_only ? "latest file only" : "all unprocessed files"], ["Destination", job.destination_description || job.destination.kind],
-      ["Table", `${job.table_name} (${job.load_type})`], ["Changed files", job.changed_files, "changed-files"],
+      ["Table", `${job.table_name} (${job.load_type})`], ["Changed files", job.changed_files, "changed-files"], ["Schema changes", job.schema_policy, "schema-policy"],
       ["Waits for", [job.settle_time_seconds ? `${job.settle_time_seconds} s to settle` : "", job.ready_marker ? `${job.ready_marker} in the folder` : ""].filter(Boolean).join("; ") || "nothing", "gates"],
       ["Lineage", job.lineage ? "_sluice_file, _sluice_line, _sluice_loaded_at" : "none"],
       ["Schedule", scheduleCell(job), "schedule-text"], ["Next run", nextRunText(job), "next-run"],
@@ -244,18 +245,20 @@ export async function jobPage(app, name, v, view) {
       }
     } catch (e) { status.replaceChildren(h("div", { class: "error", text: e.message })); }
     following--;
-    if (live()) await refresh();
+    if (live()) { await refresh(); await schema.load().catch(() => {}); }
   }
 
   renderJob();
   let changes = await historyCard(path);
+  const schema = schemaCard(path, () => job, async () => { ({ job } = await api("GET", path)); renderJob(); refresh().catch(() => {}); });
+  await schema.load();
   app.replaceChildren(h("h1", { class: "title" }, job.name, " ", state),
     h("div", { class: "card" }, info, pauseMsg,
       h("div", { class: "actions" }, h("div", { class: "form-actions" }, h("button", { class: "primary", id: "run-now", onclick: runNow }, "Run now"), status), pauseBtn)),
     next.card,
     h("div", { class: "card" }, h("h2", { text: "Run history" }), chart, history),
-    filesCard(path, () => job, (saved) => { job = saved; renderJob(); refresh().catch(() => {}); historyCard(path).then((c) => changes.replaceWith((changes = c))).catch(() => {}); }),
-    schedCard, alertsCard,
+    filesCard(path, () => job, (saved) => { job = saved; renderJob(); refresh().catch(() => {}); schema.load().catch(() => {}); historyCard(path).then((c) => changes.replaceWith((changes = c))).catch(() => {}); }),
+    schema.card, schedCard, alertsCard,
     h("div", { class: "card" }, h("h2", { text: "Processed files" }), files),
     changes);
   await refresh();

@@ -77,6 +77,7 @@ export function filesCard(path, getJob, setJob) {
   const strategy = h("select", { id: "edit-strategy" }, [["true", "Newest unprocessed file"], ["false", "All unprocessed files"]].map(([v, t]) => h("option", { value: v, selected: String(job.load_latest_only) === v }, t)));
   const maxSize = h("input", { type: "number", id: "edit-max-size", min: 1, value: job.max_file_size });
   const changed = h("select", { id: "edit-changed-files" }, vocab.changed_files.map((c) => h("option", { value: c.value, selected: c.value === job.changed_files, disabled: c.value === "reload" && !job.lineage }, `${c.value}: ${c.label}`)));
+  const policy = h("select", { id: "edit-schema-policy" }, vocab.schema_policies.map((c) => h("option", { value: c.value, selected: c.value === job.schema_policy }, `${c.value}: ${c.label}`)));
   const settle = h("input", { type: "number", id: "edit-settle", min: 0, value: job.settle_time_seconds || 0 });
   const marker = h("input", { id: "edit-marker", value: job.ready_marker || "", placeholder: "_SUCCESS" });
   const expansion = h("input", { type: "number", id: "edit-expansion", min: 1, value: job.max_expansion || 20 });
@@ -85,7 +86,7 @@ export function filesCard(path, getJob, setJob) {
   const ok = h("div", { class: "success", id: "edit-msg", "aria-live": "polite" });
   const card = h("div", { class: "card", id: "files-card" });
   const body = () => ({ file_path_prefix: prefix.value.trim(), file_pattern: pattern.value.trim(), load_latest_only: strategy.value === "true",
-    max_file_size: Number(maxSize.value), changed_files: changed.value, settle_time_seconds: Number(settle.value || 0), ready_marker: marker.value.trim(),
+    max_file_size: Number(maxSize.value), changed_files: changed.value, schema_policy: policy.value, settle_time_seconds: Number(settle.value || 0), ready_marker: marker.value.trim(),
     max_expansion: Number(expansion.value || 20), archive_entries: entries.value.trim() });
   async function check() {
     ok.textContent = "";
@@ -109,6 +110,7 @@ export function filesCard(path, getJob, setJob) {
     h("div", { class: "row" }, field("Folder", prefix, "file_path_prefix", "searched recursively"), field("File pattern", pattern, "file_pattern", "a glob on the file name")),
     h("div", { class: "row" }, field("Strategy", strategy, "load_latest_only"), field("Size limit (bytes)", maxSize, "max_file_size")),
     field("Changed files", changed, "changed_files", job.lineage ? "a file whose content changed after it was loaded" : "reload needs the lineage columns, which this job was created without"),
+    field("Schema changes", policy, "schema_policy", "a file whose columns differ from the job's: refused (its columns become a proposed version), added, widened or rescued"),
     h("div", { class: "row" }, field("Settle time (seconds)", settle, "settle_time_seconds", "a file is taken once it is this old; 0: at once"),
       field("Ready marker", marker, "ready_marker", "take a folder's files once this file is in it; empty: none")),
     h("div", { class: "row" }, field("Max expansion", expansion, "max_expansion", "a compressed file may inflate to this many times its size (at least 64 MiB)"),

@@ -240,12 +240,16 @@ function stepReview(app, body, connections, next, back) {
   wiz.changedFiles = wiz.changedFiles || "reload";
   const changed = h("select", { id: "changed-files", onchange: () => (wiz.changedFiles = changed.value) },
     vocab.changed_files.map((c) => h("option", { value: c.value, selected: c.value === wiz.changedFiles }, `${c.value}: ${c.label}`)));
+  wiz.schemaPolicy = wiz.schemaPolicy || "fail";
+  const policy = h("select", { id: "schema-policy", onchange: () => (wiz.schemaPolicy = policy.value) },
+    vocab.schema_policies.map((c) => h("option", { value: c.value, selected: c.value === wiz.schemaPolicy }, `${c.value}: ${c.label}`)));
   const settle = h("input", { type: "number", id: "settle-time", min: 0, value: wiz.settle || 0, oninput: () => (wiz.settle = Number(settle.value || 0)) });
   const marker = h("input", { id: "ready-marker", value: wiz.marker || "", placeholder: "_SUCCESS", oninput: () => (wiz.marker = marker.value.trim()) });
   const expansion = h("input", { type: "number", id: "max-expansion", min: 1, value: wiz.expansion || 20, oninput: () => (wiz.expansion = Number(expansion.value || 20)) });
   const entries = h("input", { id: "archive-entries", value: wiz.entries || "", placeholder: "data/*.csv", oninput: () => (wiz.entries = entries.value.trim()) });
   const policies = h("div", { class: "card" }, h("h2", { text: "Files that change or are still arriving" }),
     field("Changed files", changed, "changed_files", "a file whose content changed after it was loaded; a byte-identical copy is never loaded twice"),
+    field("Schema changes", policy, "schema_policy", "a file whose columns differ from the job's (matched by name): refused, added to the table, widened, or rescued into _rescued"),
     h("div", { class: "row" }, field("Settle time (seconds)", settle, "settle_time_seconds", "take a file once it is this old; 0: at once"),
       field("Ready marker", marker, "ready_marker", "take a folder's files once this file is in it; empty: none")),
     h("div", { class: "row" }, field("Max expansion", expansion, "max_expansion", "a compressed file may inflate to this many times its size (at least 64 MiB)"),
@@ -259,13 +263,13 @@ function stepReview(app, body, connections, next, back) {
         schema_fingerprint: wiz.detected.schema_fingerprint, load_type: wiz.loadType, table_name: wiz.table,
         schema: wiz.columns, schedule: scheduleText(wiz), timezone: wiz.timezone || "UTC", destination: wiz.destination,
         changed_files: wiz.changedFiles, settle_time_seconds: wiz.settle || 0, ready_marker: wiz.marker || "",
-        max_expansion: wiz.expansion || 20, archive_entries: wiz.entries || "",
+        max_expansion: wiz.expansion || 20, archive_entries: wiz.entries || "", schema_policy: wiz.schemaPolicy,
       });
       wiz = null;
       location.hash = `#/jobs/${encodeURIComponent(job.name)}`;
     } catch (e) { showError(e, msg); }
   }
-  const slots = ["name", "table_name", "destination", "schema_fingerprint", "file_pattern", "changed_files", "settle_time_seconds", "ready_marker", ...vocab.destinations.flatMap((d) => d.fields.map((f) => "destination." + f.name))];
+  const slots = ["name", "table_name", "destination", "schema_fingerprint", "file_pattern", "changed_files", "schema_policy", "settle_time_seconds", "ready_marker", ...vocab.destinations.flatMap((d) => d.fields.map((f) => "destination." + f.name))];
   body.append(h("div", { class: "card" }, fields, h("div", { class: "error", id: "err-schedule_detail" })), policies,
     h("div", { class: "card" }, h("h2", { text: "Review" }), summary, [...new Set(slots)].map((s) => h("div", { class: "error", id: "err-" + s })), msg),
     h("div", { class: "actions" }, back(), h("button", { class: "primary", id: "create", onclick: create }, "Create job")));

@@ -1,0 +1,68 @@
+// The job page's "Schema versions" card: every version of the job's schema with the
+// difference of the file that caused it and what it changed in the table; a proposed
+// version (a refused file's columns) is approved here, and a column's type widened.
+import { h, put, when, badge, showError, field, typeOf } from "./dom.js";
+import { api, vocab } from "./api.js";
+
+function diffLines(d) {
+  if (!d) return [];
+  return [
+    ...d.added.map((c) => `+ ${c.name} ${typeOf(c)} (new in the file)`),
+    ...d.removed.map((c) => `− ${c.name} ${typeOf(c)} (missing from the file)`),
+    ...d.retyped.map(([n, a, b]) => `~ ${n}: job has ${a}, file has ${b}`),
+    ...d.moved.map(([n, a, b]) => `↕ ${n}: position ${a} → ${b}`),
+  ];
+}
+
+function changeText(c) {
+  const parts = [
+    ...(c.add || []).map((col) => `add ${col.name} ${typeOf(col)}`),
+    ...(c.retype || []).map(([n, a, b]) => `change ${n} from ${a} to ${b}`),
+    ...(c.relax || []).map((n) => `let ${n} be NULL`),
+  ];
+  return parts.join(", ") || "none";
+}
+
+// `onChange` is called after a version is accepted (the job's columns changed).
+export function schemaCard(path, getJob, onChange) {
+  const card = h("div", { class: "card", id: "schema-card" });
+  const msg = h("div", { class: "success", id: "schema-msg", "aria-live": "polite" });
+  const err = h("div", { class: "error", id: "err-schema", "aria-live": "polite" });
+  async function accepted(answer) {
+    msg.textContent = `✓ Schema version ${answer.version.version} accepted; table: ${changeText(answer.version.change)}.` +
+      (answer.files_retried ? ` ${answer.files_retried} refused file(s) load on the next run.` : "");
+    await load();
+    onChange();
+  }
+  async function approve(n) {
+    err.textContent = "";
+    msg.textContent = "";
+    try { await accepted(await api("POST", `${path}/schema/${n}/approve`, {})); } catch (e) { showError(e, err); }
+  }
+  async function load() {
+    const { versions } = await api("GET", path + "/schema");
+    const job = getJob();
+    const column = h("select", { id: "retype-column" }, job.schema.filter((c) => c.bigquery_mode !== "REPEATED").map((c) => h("option", { value: c.name }, `${c.name} (${typeOf(c)})`)));
+    const type = h("select", { id: "retype-type" }, vocab.warehouse_types.map((t) => h("option", { value: t }, t)));
+    async function retype() {
+      err.textContent = "";
+      msg.textContent = "";
+      try { await accepted(await api("PATCH", path + "/schema", { types: { [column.value]: type.value } })); } catch (e) { showError(e, err); }
+    }
+    const rows = versions.map((v) => h("tr", { "data-version": v.version, class: "version-" + v.status },
+      h("td", { text: String(v.version) }),
+      h("td", {}, badge(v.status === "proposed" ? "queued" : "succeeded", v.status)),
+      h("td", { text: v.how + (v.accepted_at ? ` ${when(v.accepted_at)}` : ` ${when(v.created_at)}`) }),
+      h("td", { text: v.file_path || "" }),
+      h("td", {}, diffLines(v.diff).map((l) => h("div", { class: "mono", text: l }))),
+      h("td", { text: changeText(v.change) }),
+      h("td", { text: v.schema.map((c) => `${c.name} ${typeOf(c)}`).join(", ") }),
+      h("td", {}, v.status === "proposed" ? h("button", { class: "small primary", "data-approve": v.version, onclick: () => approve(v.version) }, "Approve") : null)));
+    put(card, h("h2", { text: "Schema versions" }),
+      h("p", { class: "hint", text: `Policy for files whose columns differ: ${job.schema_policy}. A refused file's columns are kept as a proposed version; approving it alters the table and lets the file load on the next run.` }),
+      h("table", { id: "schema-versions" }, h("thead", {}, h("tr", {}, ["Version", "Status", "How", "File", "Difference", "Table change", "Columns", ""].map((t) => h("th", { text: t })))), h("tbody", {}, rows)),
+      h("div", { class: "row" }, field("Column", column, "retype_column"), field("New type", type, "retype_type", "only a change that keeps every value: INT64 → NUMERIC or FLOAT64, DATE → TIMESTAMP, anything → STRING")),
+      h("div", { class: "form-actions" }, h("button", { id: "retype", onclick: retype }, "Change the type"), msg), err);
+  }
+  return { card, load };
+}
