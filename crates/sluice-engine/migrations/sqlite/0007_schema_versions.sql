@@ -11,6 +11,7 @@ CREATE TABLE schema_versions (
     diff TEXT,
     change TEXT NOT NULL DEFAULT '{}',
     file_path TEXT,
+    file_fingerprint TEXT,
     how TEXT NOT NULL,
     created_at TEXT NOT NULL,
     accepted_at TEXT,

@@ -56,9 +56,16 @@ impl Engine {
             schema,
             diff: proposed.diff.clone(),
             file_path: proposed.file_path.clone(),
+            file_fingerprint: proposed.file_fingerprint.clone(),
             how: "approved".into(),
         };
-        self.accept(&job, Some(n), version).await
+        // Files of the approved file's exact columns pass the gate (the columns it lacks
+        // load as NULL); others are checked against the new schema.
+        let fingerprint = version
+            .file_fingerprint
+            .clone()
+            .unwrap_or_else(|| version.fingerprint());
+        self.accept(&job, Some(n), version, fingerprint).await
     }
 
     /// Sets column types of the job's schema (`types`: name and type) as a new version:
@@ -110,16 +117,21 @@ impl Engine {
             schema,
             diff: None,
             file_path: None,
+            file_fingerprint: None,
             how: "edited".into(),
         };
-        self.accept(&job, None, version).await
+        // The files' columns are what they were: the edit only widens the job's types.
+        let fingerprint = job.schema_fingerprint.clone();
+        self.accept(&job, None, version, fingerprint).await
     }
 
+    /// Makes `version` the job's schema; files of `fingerprint` pass the gate at once.
     async fn accept(
         &self,
         job: &Job,
         proposed: Option<u32>,
         version: NewSchemaVersion,
+        fingerprint: String,
     ) -> Result<SchemaAccepted> {
         let sink = self.jobs.sink(job)?;
         sink.alter_table(&job.table_name, &version.change)
@@ -130,7 +142,7 @@ impl Engine {
                     job.table_name, version.change
                 )))
             })?;
-        let fingerprint = version.fingerprint();
+
         let accepted = self
             .catalog
             .accept_schema(job.id, proposed, &version, &fingerprint)

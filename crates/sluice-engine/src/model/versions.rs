@@ -55,6 +55,10 @@ pub struct SchemaVersion {
     /// The file that caused it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_path: Option<String>,
+    /// That file's fingerprint: files of its exact columns pass the gate once it is
+    /// accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_fingerprint: Option<String>,
     /// How it came to be: `created`, `add-columns`, `widen` (a policy took a file's change),
     /// `proposed`, `approved`, `edited`.
     pub how: String,
@@ -70,6 +74,7 @@ pub struct NewSchemaVersion {
     pub diff: Option<SchemaDiff>,
     pub change: TableChange,
     pub file_path: Option<String>,
+    pub file_fingerprint: Option<String>,
     pub how: String,
 }
 

@@ -21,6 +21,8 @@ pub(crate) enum Gate {
         diff: SchemaDiff,
         why: Vec<String>,
         proposal: Option<Vec<Column>>,
+        /// The file's fingerprint.
+        fingerprint: String,
     },
     Failed(Failure),
 }
@@ -81,6 +83,7 @@ impl SchemaGate {
             proposal: evolve::evolve(&job.schema, &d, Allow::Any).ok(),
             diff: d,
             why,
+            fingerprint: detected.schema_fingerprint.clone(),
         };
         let allow = match job.settings.schema_policy {
             SchemaPolicy::Fail => return Err(refuse(Vec::new(), d)),

@@ -204,6 +204,7 @@ impl<'a> FilePipeline<'a> {
                 diff,
                 why,
                 proposal,
+                fingerprint,
             }) => {
                 let proposed = match proposal {
                     Some(schema) => Some(
@@ -218,6 +219,7 @@ impl<'a> FilePipeline<'a> {
                                     schema,
                                     diff: Some(diff.clone()),
                                     file_path: Some(file.path.clone()),
+                                    file_fingerprint: Some(fingerprint),
                                     how: "proposed".into(),
                                 },
                             )
@@ -271,6 +273,7 @@ impl<'a> FilePipeline<'a> {
                             diff: Some(diff),
                             change: change.clone(),
                             file_path: Some(file.path.clone()),
+                            file_fingerprint: Some(detected.schema_fingerprint.clone()),
                             how: job.settings.schema_policy.to_string(),
                         },
                         &detected.schema_fingerprint,

@@ -9,7 +9,7 @@ use sluice_sinks::SinkConfig;
 use crate::Env;
 
 /// The table's rows as text, the columns by name, sorted.
-async fn rows(env: &Env, job: &str, columns: &[&str]) -> Vec<Vec<String>> {
+pub(crate) async fn rows(env: &Env, job: &str, columns: &[&str]) -> Vec<Vec<String>> {
     let table = env.engine.job_table(job).await.unwrap();
     let job = env.engine.job(job).await.unwrap();
     let mut out = Vec::new();
@@ -23,6 +23,20 @@ async fn rows(env: &Env, job: &str, columns: &[&str]) -> Vec<Vec<String>> {
                 shown
                     .iter()
                     .map(|a| {
+                        // Instants by their offset: named zones need chrono-tz to print.
+                        let a = match a.data_type() {
+                            arrow::datatypes::DataType::Timestamp(unit, Some(_)) => {
+                                arrow::compute::cast(
+                                    a,
+                                    &arrow::datatypes::DataType::Timestamp(
+                                        *unit,
+                                        Some("+00:00".into()),
+                                    ),
+                                )
+                                .unwrap()
+                            }
+                            _ => a.clone(),
+                        };
                         let f = ArrayFormatter::try_new(
                             a.as_ref(),
                             &Display::default().with_null("NULL"),

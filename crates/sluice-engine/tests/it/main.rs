@@ -10,6 +10,7 @@ mod catalog;
 mod evolution;
 mod formats;
 mod jobs;
+mod policies;
 mod postgres;
 mod retries;
 mod runs;

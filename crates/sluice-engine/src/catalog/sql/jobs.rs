@@ -81,6 +81,7 @@ macro_rules! jobs {
                     diff: None,
                     change: Default::default(),
                     file_path: None,
+                    file_fingerprint: Some(job.schema_fingerprint.clone()),
                     how: "created".into(),
                 };
                 Self::insert_version(&self.pool, created.id, crate::model::VersionStatus::Accepted, &first).await?;

@@ -16,6 +16,7 @@ macro_rules! schemas {
                         .map_err(|e| Error::Catalog(format!("column diff holds invalid JSON: {e}")))?,
                     change: Self::json(row, "change")?,
                     file_path: row.try_get("file_path").map_err(db)?,
+                    file_fingerprint: row.try_get("file_fingerprint").map_err(db)?,
                     how: row.try_get("how").map_err(db)?,
                     created_at: row.try_get("created_at").map_err(db)?,
                     accepted_at: row.try_get("accepted_at").map_err(db)?,
@@ -23,7 +24,7 @@ macro_rules! schemas {
             }
 
             const VERSION_COLUMNS: &'static str =
-                "version, status, schema, fingerprint, diff, change, file_path, how, created_at, accepted_at";
+                "version, status, schema, fingerprint, diff, change, file_path, file_fingerprint, how, created_at, accepted_at";
 
             /// Inserts a version numbered one past the job's newest.
             async fn insert_version<'c, E>(
@@ -38,8 +39,8 @@ macro_rules! schemas {
                 let now = Utc::now();
                 let accepted = (status == crate::model::VersionStatus::Accepted).then_some(now);
                 let sql = format!(
-                    "INSERT INTO schema_versions (job_id, version, status, schema, fingerprint, diff, change, file_path, how, created_at, accepted_at)
-                     SELECT ?, COALESCE(MAX(version), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM schema_versions WHERE job_id = ?
+                    "INSERT INTO schema_versions (job_id, version, status, schema, fingerprint, diff, change, file_path, file_fingerprint, how, created_at, accepted_at)
+                     SELECT ?, COALESCE(MAX(version), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM schema_versions WHERE job_id = ?
                      RETURNING {}",
                     Self::VERSION_COLUMNS
                 );
@@ -51,6 +52,7 @@ macro_rules! schemas {
                     .bind(v.diff.as_ref().map(to_json))
                     .bind(to_json(&v.change))
                     .bind(v.file_path.clone())
+                    .bind(v.file_fingerprint.clone())
                     .bind(&v.how)
                     .bind(now)
                     .bind(accepted)
