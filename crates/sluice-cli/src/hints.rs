@@ -19,6 +19,7 @@ const FLAGS: &[(&str, &str)] = &[
     ("destination", "--destination"),
     ("schedule", "--schedule"),
     ("timezone", "--timezone"),
+    ("schema_policy", "sluice jobs update JOB --schema-policy"),
 ];
 
 /// The flag that sets a request field, if the CLI has one.

@@ -509,6 +509,12 @@ pub fn file_line(f: &RunFile) -> String {
     if f.rows_loaded > 0 {
         s.push_str(&format!(", {} rows", thousands(f.rows_loaded)));
     }
+    // What loading it also did: a schema change taken, earlier rows replaced, a push-down.
+    if let Some(m) = &f.message
+        && f.outcome.is_loaded()
+    {
+        s.push_str(&format!(" ({m})"));
+    }
     if let Some(m) = &f.message
         && (f.outcome.is_failure()
             || f.outcome == sluice_engine::model::FileOutcome::SkippedTooLarge)

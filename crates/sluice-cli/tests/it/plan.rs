@@ -132,3 +132,65 @@ fn jobs_change_after_creation_with_a_preview_and_a_history() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("lineage"), "{}", stderr(&bad));
 }
+
+#[test]
+fn a_refused_files_schema_is_listed_and_approved_from_the_cli() {
+    let cli = Cli::new();
+    cli.write("t_1.csv", "id,amount\n1,5\n");
+    cli.setup_job(&[]);
+    cli.ok(&["run", "tx"]);
+    cli.write("t_2.csv", "id,amount,channel\n2,7,web\n");
+    let out = cli.run(&["run", "tx"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let shown = String::from_utf8_lossy(&out.stdout).to_string() + &stderr(&out);
+    assert!(
+        shown.contains("sluice jobs schema tx --approve 2"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("(sluice jobs update JOB --schema-policy add-columns)"),
+        "{shown}"
+    );
+    let listed = cli.ok(&["jobs", "schema", "tx"]);
+    for part in [
+        "version 2  proposed",
+        "+ channel STRING (new in the file)",
+        "table: add channel STRING",
+        "version 1  accepted",
+    ] {
+        assert!(listed.contains(part), "{part}: {listed}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&cli.ok(&["jobs", "schema", "tx", "--json"])).unwrap();
+    assert_eq!(json[0]["status"], "proposed", "{json}");
+    assert_eq!(json[0]["file_path"], "t_2.csv", "{json}");
+    let approved = cli.ok(&["jobs", "schema", "tx", "--approve", "2"]);
+    assert!(
+        approved
+            .contains("schema version 2 accepted (approved); table changed: add channel STRING")
+            && approved.contains("1 file(s) refused for their schema load on the next run"),
+        "{approved}"
+    );
+    let out = cli.run(&["jobs", "schema", "tx", "--approve", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("accepted already"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(cli.ok(&["run", "tx"]).contains("t_2.csv"));
+    // A policy set later takes the next change by itself.
+    cli.ok(&["jobs", "update", "tx", "--schema-policy", "add-columns"]);
+    cli.write("t_3.csv", "id,amount,channel,region\n3,8,shop,eu\n");
+    let run = cli.ok(&["run", "tx"]);
+    assert!(run.contains("schema version 3: add region STRING"), "{run}");
+    let shown = cli.ok(&["jobs", "show", "tx"]);
+    assert!(shown.contains("add-columns"), "{shown}");
+    let out = cli.run(&["jobs", "update", "tx", "--schema-policy", "sometimes"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("expected fail, add-columns, widen or rescue"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -15,15 +15,8 @@ use crate::model::{FileOutcome, Job, SchemaPolicy};
 pub(crate) enum Gate {
     /// It holds no rows (what it holds instead): settled as loaded with none.
     Empty(String),
-    /// Its columns differ from the job's in a way the policy does not take: `proposal` is
-    /// the job's schema evolved to hold them, where one can (for a person to approve).
-    Refused {
-        diff: SchemaDiff,
-        why: Vec<String>,
-        proposal: Option<Vec<Column>>,
-        /// The file's fingerprint.
-        fingerprint: String,
-    },
+    /// Its columns differ from the job's in a way the policy does not take.
+    Refused(Box<Refused>),
     Failed(Failure),
 }
 
@@ -31,6 +24,18 @@ impl From<Failure> for Gate {
     fn from(f: Failure) -> Self {
         Self::Failed(f)
     }
+}
+
+/// A file's columns differ from the job's in a way the policy does not take.
+pub(crate) struct Refused {
+    pub diff: SchemaDiff,
+    /// What the policy does not take, one line per column.
+    pub why: Vec<String>,
+    /// The job's schema evolved to hold the file's columns, where one can (for a person to
+    /// approve).
+    pub proposal: Option<Vec<Column>>,
+    /// The file's fingerprint.
+    pub fingerprint: String,
 }
 
 /// How a file that passes the gate is taken.
@@ -79,11 +84,13 @@ impl SchemaGate {
         if d.is_empty() {
             return Ok(Admission::Matches);
         }
-        let refuse = |why: Vec<String>, d: SchemaDiff| Gate::Refused {
-            proposal: evolve::evolve(&job.schema, &d, Allow::Any).ok(),
-            diff: d,
-            why,
-            fingerprint: detected.schema_fingerprint.clone(),
+        let refuse = |why: Vec<String>, d: SchemaDiff| {
+            Gate::Refused(Box::new(Refused {
+                proposal: evolve::evolve(&job.schema, &d, Allow::Any).ok(),
+                diff: d,
+                why,
+                fingerprint: detected.schema_fingerprint.clone(),
+            }))
         };
         let allow = match job.settings.schema_policy {
             SchemaPolicy::Fail => return Err(refuse(Vec::new(), d)),

@@ -30,7 +30,7 @@ use sluice_core::format::{self, BatchStream};
 use sluice_core::storage::{FileEntry, Store};
 use sluice_sinks::{FileLoad, Load, Part, Sink};
 
-pub(crate) use self::gate::{Admission, Gate, SchemaGate};
+pub(crate) use self::gate::{Admission, Gate, Refused, SchemaGate};
 use self::lineage::Lineage;
 use self::observe::Observe;
 use self::push_down::PushDown;
@@ -200,12 +200,13 @@ impl<'a> FilePipeline<'a> {
         let job = self.job();
         let checked = match SchemaGate::check(&job, self.store, file).await {
             Ok(checked) => checked,
-            Err(Gate::Refused {
-                diff,
-                why,
-                proposal,
-                fingerprint,
-            }) => {
+            Err(Gate::Refused(refused)) => {
+                let Refused {
+                    diff,
+                    why,
+                    proposal,
+                    fingerprint,
+                } = *refused;
                 let proposed = match proposal {
                     Some(schema) => Some(
                         self.schemas

@@ -109,7 +109,7 @@ impl Rescue {
                 _ => cast_with_options(array, &target, &CastOptions::default())?,
             };
             let text = array.as_any().downcast_ref::<arrow::array::StringArray>();
-            for r in 0..rows {
+            for (r, object) in rescued.iter_mut().enumerate() {
                 if array.is_valid(r) && converted.is_null(r) {
                     let raw = text.map(|t| t.value(r).to_string()).unwrap_or_default();
                     let value = if self.read[i].ty == WarehouseType::Json {
@@ -117,7 +117,7 @@ impl Rescue {
                     } else {
                         serde_json::Value::String(raw)
                     };
-                    rescued[r].insert(c.name.clone(), value);
+                    object.insert(c.name.clone(), value);
                 }
             }
             columns.push(converted);

@@ -332,3 +332,98 @@ async fn plans_file_actions_and_changes_with_history() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["details"]["fields"][0]["field"], "changed_files");
 }
+
+#[tokio::test]
+async fn schema_versions_are_listed_approved_and_edited() {
+    let api = Api::new(None).await;
+    api.add_local().await;
+    api.write("o_1.csv", "id,amount\n1,5\n");
+    let (status, body) = api
+        .post(
+            "/api/jobs",
+            json!({"name": "o", "connection_id": "local", "file_pattern": "o_*.csv", "load_latest_only": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["job"]["schema_policy"], "fail");
+    api.run_now_and_wait("o", Duration::from_secs(20)).await;
+    api.write("o_2.csv", "id,amount,channel\n2,7,web\n");
+    let run = api.run_now_and_wait("o", Duration::from_secs(20)).await;
+    assert_eq!(run["files_failed"], 1, "{run}");
+    let (status, body) = api.get("/api/jobs/o/schema").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let proposed = &body["versions"][0];
+    assert_eq!(
+        (proposed["version"].as_i64(), proposed["status"].as_str()),
+        (Some(2), Some("proposed"))
+    );
+    assert_eq!(proposed["diff"]["added"][0]["name"], "channel", "{body}");
+    assert_eq!(proposed["change"]["add"][0]["name"], "channel", "{body}");
+
+    let (status, body) = api.post("/api/jobs/o/schema/9/approve", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = api.post("/api/jobs/o/schema/2/approve", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["version"]["status"], "accepted");
+    assert_eq!(body["files_retried"], 1);
+    let (status, body) = api.post("/api/jobs/o/schema/2/approve", json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let run = api.run_now_and_wait("o", Duration::from_secs(20)).await;
+    assert_eq!(
+        (run["files_loaded"].as_i64(), run["rows_loaded"].as_i64()),
+        (Some(1), Some(1)),
+        "{run}"
+    );
+
+    // Edits: a widening is a new version; a lossy change is refused naming the field.
+    let (status, body) = api
+        .call(
+            "PATCH",
+            "/api/jobs/o/schema",
+            Some(json!({"types": {"amount": "NUMERIC"}})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["version"]["version"], 3);
+    assert_eq!(body["version"]["how"], "edited");
+    let (status, body) = api
+        .call(
+            "PATCH",
+            "/api/jobs/o/schema",
+            Some(json!({"types": {"id": "BOOL"}})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("column id cannot change"),
+        "{body}"
+    );
+    let (status, body) = api
+        .call(
+            "PATCH",
+            "/api/jobs/o",
+            Some(json!({"schema_policy": "sometimes"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["details"]["fields"][0]["field"], "schema_policy",
+        "{body}"
+    );
+    let (status, body) = api
+        .call(
+            "PATCH",
+            "/api/jobs/o",
+            Some(json!({"schema_policy": "rescue"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["job"]["schema_policy"], "rescue");
+}
