@@ -179,6 +179,23 @@ pub(crate) struct PolicyArgs {
     /// table; unknown or mistyped values go to the row's _rescued JSON column).
     #[arg(long, value_name = "POLICY")]
     pub(crate) schema_policy: Option<SchemaPolicy>,
+    /// A check each row must pass (repeatable): 'NAME: SQL boolean' ('positive: amount > 0'),
+    /// or not_null(col), unique(col), accepted(col: a, b), regex(col: pattern),
+    /// range(col: min, max). A row that breaks one fails its file, naming the record.
+    /// On update the rules given replace the job's.
+    #[arg(long = "rule", value_name = "RULE")]
+    pub(crate) rules: Vec<sluice_rules::Rule>,
+    /// Load only the rows for which this SQL boolean is true (repeatable; the others are
+    /// dropped and counted, not errors): --filter "status <> 'test'".
+    #[arg(long = "filter", value_name = "SQL")]
+    pub(crate) filters: Vec<String>,
+    /// Set a column from a SQL expression of the row, before filters and rules
+    /// (repeatable): --transform "note = trim(note)".
+    #[arg(long = "transform", value_name = "COLUMN = SQL")]
+    pub(crate) transforms: Vec<sluice_rules::Transform>,
+    /// Remove the job's rules, filters and transforms (on update).
+    #[arg(long, conflicts_with_all = ["rules", "filters", "transforms"])]
+    pub(crate) no_rules: bool,
 }
 
 impl PolicyArgs {
@@ -189,6 +206,16 @@ impl PolicyArgs {
         update.max_expansion = self.max_expansion;
         update.archive_entries = self.archive_entries.clone();
         update.schema_policy = self.schema_policy;
+        let given = |empty: bool| !empty || self.no_rules;
+        if given(self.rules.is_empty()) {
+            update.rules = Some(self.rules.clone());
+        }
+        if given(self.filters.is_empty()) {
+            update.filters = Some(self.filters.clone());
+        }
+        if given(self.transforms.is_empty()) {
+            update.transforms = Some(self.transforms.clone());
+        }
     }
 }
 

@@ -192,6 +192,7 @@ impl Jobs {
             ));
         }
         check_policies(&req.settings)?;
+        check_rules(&req.settings, &schema)?;
         if req.settings.lineage
             && let Some(c) = schema.iter().find(|c| lineage::is_lineage(&c.name))
         {
@@ -395,6 +396,7 @@ impl Jobs {
             ));
         }
         check_policies(&job.settings)?;
+        check_rules(&job.settings, &job.schema)?;
         Ok((job, changes))
     }
 
@@ -554,4 +556,14 @@ fn check_policies(settings: &JobSettings) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Row rules must read against the job's columns: a wrong column or SQL is said now.
+fn check_rules(settings: &JobSettings, schema: &[Column]) -> Result<()> {
+    if settings.row_rules.is_empty() {
+        return Ok(());
+    }
+    sluice_rules::Evaluator::new(&settings.row_rules, schema)
+        .map(|_| ())
+        .map_err(|e| Error::invalid("rules", e))
 }

@@ -243,6 +243,16 @@ impl Printer {
             j.settings.schema_policy,
             j.settings.schema_policy.label()
         ));
+        let rr = &j.settings.row_rules;
+        for t in &rr.transforms {
+            self.line(&format!("  transform:   {t}"));
+        }
+        for f in &rr.filters {
+            self.line(&format!("  filter:      {f}"));
+        }
+        for r in &rr.rules {
+            self.line(&format!("  rule:        {r}"));
+        }
         if j.settings.settle_time_seconds > 0 {
             self.line(&format!(
                 "  settle time: {} (a file is taken once it is this old)",

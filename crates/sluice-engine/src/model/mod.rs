@@ -129,6 +129,9 @@ pub struct JobSettings {
     /// What a run does with a file whose columns differ from the job's.
     #[serde(default)]
     pub schema_policy: SchemaPolicy,
+    /// Transforms, filters and validation rules each row passes before it is loaded.
+    #[serde(default, flatten)]
+    pub row_rules: sluice_rules::RowRules,
 }
 
 pub(crate) fn default_expansion() -> u32 {
@@ -161,6 +164,7 @@ impl Default for JobSettings {
             max_expansion: default_expansion(),
             archive_entries: None,
             schema_policy: SchemaPolicy::Fail,
+            row_rules: sluice_rules::RowRules::default(),
         }
     }
 }

@@ -33,6 +33,12 @@ pub struct JobUpdate {
     /// The glob choosing a zip archive's entries; empty for the default.
     pub archive_entries: Option<String>,
     pub schema_policy: Option<SchemaPolicy>,
+    /// The validation rules (all of them: the list replaces the job's).
+    pub rules: Option<Vec<sluice_rules::Rule>>,
+    /// The row filters (the list replaces the job's).
+    pub filters: Option<Vec<String>>,
+    /// The column transforms (the list replaces the job's).
+    pub transforms: Option<Vec<sluice_rules::Transform>>,
 }
 
 /// One field of a job as a change recorded it: its value before and after.
@@ -196,6 +202,26 @@ impl JobUpdate {
             &mut st.schema_policy,
             self.schema_policy,
             |v| v.to_string(),
+        );
+        let listed = |items: Vec<String>| {
+            if items.is_empty() {
+                "none".to_string()
+            } else {
+                items.join("; ")
+            }
+        };
+        set(c, "rules", &mut st.row_rules.rules, self.rules, |v| {
+            listed(v.iter().map(ToString::to_string).collect())
+        });
+        set(c, "filters", &mut st.row_rules.filters, self.filters, |v| {
+            listed(v.clone())
+        });
+        set(
+            c,
+            "transforms",
+            &mut st.row_rules.transforms,
+            self.transforms,
+            |v| listed(v.iter().map(ToString::to_string).collect()),
         );
     }
 }

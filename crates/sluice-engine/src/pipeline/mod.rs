@@ -19,6 +19,7 @@ mod observe;
 mod push_down;
 mod read;
 mod rescue;
+mod rules;
 mod stage;
 
 use std::sync::{Arc, RwLock};
@@ -322,16 +323,27 @@ impl<'a> FilePipeline<'a> {
     }
 
     /// A file's batches after the reader: the rescue of what the job's columns cannot hold,
-    /// the row stages, the lineage columns, progress.
+    /// the job's row rules, the row stages, the lineage columns, progress. Returns the rules
+    /// stage too, which says afterwards what it did.
     fn staged(
         &self,
         job: &Job,
         file: &FileEntry,
         rescue: Option<&Rescue>,
         mut batches: BatchStream,
-    ) -> BatchStream {
+    ) -> (BatchStream, Option<rules::Rules>) {
         if let Some(rescue) = rescue {
             batches = rescue.apply(batches);
+        }
+        let rules = (!job.settings.row_rules.is_empty()).then(|| {
+            let mut columns = job.schema.clone();
+            if rescue.is_some() {
+                columns.push(sluice_core::schema::evolve::rescued_column());
+            }
+            rules::Rules::new(&job.settings.row_rules, columns, &file.path)
+        });
+        if let Some(rules) = &rules {
+            batches = rules.apply(batches);
         }
         for stage in &self.stages {
             batches = stage.apply(batches);
@@ -339,7 +351,10 @@ impl<'a> FilePipeline<'a> {
         if job.settings.lineage {
             batches = Lineage::new(&file.path, self.loaded_at).apply(batches);
         }
-        Observe::new(Arc::clone(&self.progress)).apply(batches)
+        (
+            Observe::new(Arc::clone(&self.progress)).apply(batches),
+            rules,
+        )
     }
 
     /// Loads one claimed file: gate, then push-down where the destination can read the file
@@ -373,6 +388,7 @@ impl<'a> FilePipeline<'a> {
         if !reload
             && !job.settings.lineage
             && rescue.is_none()
+            && job.settings.row_rules.is_empty()
             && self.stages.iter().all(|s| !s.needs_rows())
             && let Some(admitted) = &admitted
             && let Some(push_down) =
@@ -400,22 +416,24 @@ impl<'a> FilePipeline<'a> {
             .read(columns)
             .await?
         };
+        let (batches, rules) = self.staged(&job, file, rescue.as_ref(), batches);
         let part = Part {
             file_path: file.path.clone(),
             file_version: load.file_version.clone(),
             replace_rows: reload,
-            batches: self.staged(&job, file, rescue.as_ref(), batches),
+            batches,
         };
         let receipt = self
             .commit(&load.load_id, vec![part])
             .await
             .map_err(|e| Failure::from_sink(file, e))?;
+        let note = joined(
+            schema_note,
+            reload.then(|| "its earlier version's rows replaced".to_string()),
+        );
         Ok(Loaded {
             rows: receipt.rows,
-            note: joined(
-                schema_note,
-                reload.then(|| "its earlier version's rows replaced".to_string()),
-            ),
+            note: joined(note, rules.and_then(|r| r.note())),
         })
     }
 
@@ -462,7 +480,7 @@ impl<'a> FilePipeline<'a> {
                 file_path: file.path.clone(),
                 file_version: file.version_key(),
                 replace_rows: false,
-                batches: self.staged(&job, file, rescue.as_ref(), batches),
+                batches: self.staged(&job, file, rescue.as_ref(), batches).0,
             });
         }
         let empty: Vec<bool> = admitted.iter().map(Option::is_none).collect();

@@ -13,6 +13,7 @@ mod jobs;
 mod policies;
 mod postgres;
 mod retries;
+mod rules;
 mod runs;
 mod scheduler;
 mod secrets;

@@ -79,6 +79,13 @@ pub struct NewJob {
     archive_entries: Option<String>,
     /// What to do with a file whose columns differ: fail, add-columns, widen or rescue.
     schema_policy: Option<String>,
+    /// Checks each row must pass: `"positive: amount > 0"`, `"not_null(id)"`, … (or
+    /// `{name, check}` objects); the list replaces the job's.
+    rules: Option<Vec<RuleInput>>,
+    /// SQL booleans a row must meet to be loaded.
+    filters: Option<Vec<String>>,
+    /// `"column = SQL expression"` (or `{column, sql}` objects).
+    transforms: Option<Vec<TransformInput>>,
     /// Add the lineage columns (default true).
     lineage: Option<bool>,
     /// The table holds loads of a deleted job: `adopt` them or `replace` the table.
@@ -155,10 +162,29 @@ struct PolicyFields {
     max_expansion: Option<u32>,
     archive_entries: Option<String>,
     schema_policy: Option<String>,
+    rules: Option<Vec<RuleInput>>,
+    filters: Option<Vec<String>>,
+    transforms: Option<Vec<TransformInput>>,
+}
+
+/// A rule as people write it, or as the API returns it.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum RuleInput {
+    Text(String),
+    Rule(sluice_rules::Rule),
+}
+
+/// A transform as people write it, or as the API returns it.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum TransformInput {
+    Text(String),
+    Transform(sluice_rules::Transform),
 }
 
 impl PolicyFields {
-    fn apply(&self, update: &mut JobUpdate) -> Result<(), ApiError> {
+    fn apply(mut self, update: &mut JobUpdate) -> Result<(), ApiError> {
         update.changed_files = self
             .changed_files
             .as_deref()
@@ -179,6 +205,34 @@ impl PolicyFields {
             .schema_policy
             .as_deref()
             .map(|c| c.parse().map_err(|e| bad_field("schema_policy", e)))
+            .transpose()?;
+        update.rules = self
+            .rules
+            .take()
+            .map(|rules| {
+                rules
+                    .into_iter()
+                    .map(|r| match r {
+                        RuleInput::Text(t) => t.parse().map_err(|e| bad_field("rules", e)),
+                        RuleInput::Rule(r) => Ok(r),
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        update.filters = self.filters.take();
+        update.transforms = self
+            .transforms
+            .take()
+            .map(|list| {
+                list.into_iter()
+                    .map(|t| match t {
+                        TransformInput::Text(t) => {
+                            t.parse().map_err(|e| bad_field("transforms", e))
+                        }
+                        TransformInput::Transform(t) => Ok(t),
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
             .transpose()?;
         Ok(())
     }
@@ -207,6 +261,9 @@ macro_rules! policy_fields {
             max_expansion: $b.max_expansion,
             archive_entries: $b.archive_entries,
             schema_policy: $b.schema_policy,
+            rules: $b.rules,
+            filters: $b.filters,
+            transforms: $b.transforms,
         }
     };
 }
@@ -365,6 +422,13 @@ pub struct JobPatch {
     archive_entries: Option<String>,
     /// What to do with a file whose columns differ: fail, add-columns, widen or rescue.
     schema_policy: Option<String>,
+    /// Checks each row must pass: `"positive: amount > 0"`, `"not_null(id)"`, … (or
+    /// `{name, check}` objects); the list replaces the job's.
+    rules: Option<Vec<RuleInput>>,
+    /// SQL booleans a row must meet to be loaded.
+    filters: Option<Vec<String>>,
+    /// `"column = SQL expression"` (or `{column, sql}` objects).
+    transforms: Option<Vec<TransformInput>>,
     /// Only show what the change would do (and the next run's plan under it); save nothing.
     #[serde(default)]
     dry_run: bool,

@@ -57,6 +57,8 @@ pub(super) struct Policies {
     archive_entries: Option<String>,
     #[serde(default)]
     schema_policy: crate::model::SchemaPolicy,
+    #[serde(default, skip_serializing_if = "sluice_rules::RowRules::is_empty")]
+    row_rules: sluice_rules::RowRules,
 }
 
 impl Policies {
@@ -69,6 +71,7 @@ impl Policies {
             max_expansion: settings.max_expansion,
             archive_entries: settings.archive_entries.clone(),
             schema_policy: settings.schema_policy,
+            row_rules: settings.row_rules.clone(),
         })
     }
 
@@ -80,6 +83,7 @@ impl Policies {
         settings.max_expansion = self.max_expansion;
         settings.archive_entries = self.archive_entries;
         settings.schema_policy = self.schema_policy;
+        settings.row_rules = self.row_rules;
     }
 }
 
