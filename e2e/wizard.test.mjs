@@ -547,7 +547,8 @@ test("the job page shows a refused file's columns as a proposed schema version a
   const { runs } = await getJSON("/api/jobs/orders/runs");
   assert.equal(runs[0].status, "succeeded");
   assert.equal(runs[0].rows_loaded, 1);
-  // A type widened from the page, as a new version.
+  // A type widened from the page, as a new version (once the page has redrawn after the run).
+  await page.waitForLoadState("networkidle");
   await page.selectOption("#retype-column", "amount");
   await page.selectOption("#retype-type", "NUMERIC");
   await page.click("#retype");
@@ -560,4 +561,24 @@ test("the job page shows a refused file's columns as a proposed schema version a
   await page.waitForSelector("#err-schema:not(:empty)");
   assert.match(await page.innerText("#err-schema"), /column id cannot change from INT64 to BOOL/);
   await shot("21-schema-versions");
+  // Row rules are set on the same page, checked against the job's columns when saved.
+  await page.fill("#edit-rules", "bad: nope > 1");
+  await page.click("#edit-check");
+  await page.waitForSelector("#err-rules:not(:empty), #err-edit:not(:empty)");
+  assert.match(await page.innerText("#files-card"), /nope/);
+  await page.fill("#edit-rules", "positive: amount > 0\nunique(id)");
+  await page.fill("#edit-filters", "channel IS DISTINCT FROM 'test'");
+  await page.click("#edit-check");
+  await page.waitForSelector("#edit-changes");
+  assert.match(await page.innerText("#edit-changes"), /rules: none → positive: amount > 0; unique_id: unique\(id\)/);
+  await page.click("#edit-save");
+  await page.waitForFunction(() => document.getElementById("edit-msg").textContent.includes("Saved"));
+  const { job } = await getJSON("/api/jobs/orders");
+  assert.deepEqual(job.rules.map((r) => r.name), ["positive", "unique_id"]);
+  assert.deepEqual(job.filters, ["channel IS DISTINCT FROM 'test'"]);
+  assert.match(await page.innerText("#job-info"), /1 filter\(s\), 2 rule\(s\)/);
+  // What the page shows is what it saves again unchanged.
+  await page.click("#edit-check");
+  await page.waitForFunction(() => /Nothing changes/.test(document.getElementById("edit-preview").textContent));
+  await shot("22-row-rules");
 });

@@ -78,7 +78,7 @@ pub struct Transform {
 
 impl std::fmt::Display for Rule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.name, self.check.sql())
+        write!(f, "{}: {}", self.name, self.check.written())
     }
 }
 

@@ -53,6 +53,24 @@ impl Check {
         }
     }
 
+    /// The check as people write it: its SQL, or its shorthand (`accepted(currency: EUR, USD)`).
+    pub fn written(&self) -> String {
+        match self {
+            Self::Sql { sql } => sql.clone(),
+            Self::NotNull { column } => format!("not_null({column})"),
+            Self::Unique { column } => format!("unique({column})"),
+            Self::Accepted { column, values } => {
+                format!("accepted({column}: {})", values.join(", "))
+            }
+            Self::Regex { column, pattern } => format!("regex({column}: {pattern})"),
+            Self::Range { column, min, max } => format!(
+                "range({column}: {}, {})",
+                min.as_deref().unwrap_or(""),
+                max.as_deref().unwrap_or("")
+            ),
+        }
+    }
+
     /// The column a shorthand check is about.
     pub fn column(&self) -> Option<&str> {
         match self {
@@ -218,6 +236,10 @@ mod tests {
                 .unwrap_err()
                 .contains("needs its values")
         );
+        // Written back as typed, and read again the same.
+        let r: Rule = "range(amount: 0, )".parse().unwrap();
+        assert_eq!(r.to_string(), "range_amount: range(amount: 0, )");
+        assert_eq!(r.to_string().parse::<Rule>().unwrap(), r);
         let t: Transform = "note = trim(note)".parse().unwrap();
         assert_eq!((t.column.as_str(), t.sql.as_str()), ("note", "trim(note)"));
         assert!("trim(note)".parse::<Transform>().is_err());

@@ -85,3 +85,32 @@ export function field(label, input, name, hint) {
   return h("div", {}, h("label", { for: input.id }, label, hint ? h("span", { class: "hint" }, " — " + hint) : null),
     input, h("div", { class: "error", id: "err-" + name, "aria-live": "polite" }));
 }
+
+// A job's row rules as people write them, one per line (what the API reads back).
+export function ruleText(r) {
+  const c = r.check;
+  switch (c.kind) {
+    case "sql": return `${r.name}: ${c.sql}`;
+    case "accepted": return `${r.name}: accepted(${c.column}: ${c.values.join(", ")})`;
+    case "regex": return `${r.name}: regex(${c.column}: ${c.pattern})`;
+    case "range": return `${r.name}: range(${c.column}: ${c.min ?? ""}, ${c.max ?? ""})`;
+    default: return `${r.name}: ${c.kind}(${c.column})`;
+  }
+}
+
+// The three row-rule lists as textareas (one item per line), and the request fields they make.
+export function rowRuleFields(prefix, job) {
+  const area = (id, lines, placeholder) => h("textarea", { id: prefix + id, rows: 2, placeholder }, lines.join("\n"));
+  const transforms = area("transforms", (job.transforms || []).map((t) => `${t.column} = ${t.sql}`), "note = trim(note)");
+  const filters = area("filters", job.filters || [], "status <> 'test'");
+  const rules = area("rules", (job.rules || []).map(ruleText), "positive: amount > 0\nnot_null(id)");
+  const lines = (t) => t.value.split("\n").map((l) => l.trim()).filter(Boolean);
+  return {
+    fields: [
+      field("Transforms", transforms, "transforms", "one per line: column = SQL expression, applied first"),
+      field("Filters", filters, "filters", "one per line: SQL boolean; other rows are dropped and counted"),
+      field("Rules", rules, "rules", "one per line: NAME: SQL boolean, or not_null(col), unique(col), accepted(col: a, b), regex(col: pattern), range(col: min, max); a row that breaks one fails its file"),
+    ],
+    body: () => ({ transforms: lines(transforms), filters: lines(filters), rules: lines(rules) }),
+  };
+}

@@ -94,6 +94,7 @@ export async function jobPage(app, name, v, view) {
     info.replaceChildren(...[["Connection", job.connection], ["Files", (job.file_path_prefix ? job.file_path_prefix + "/" : "") + job.file_pattern],
       ["Strategy", job.load_latest_only ? "latest file only" : "all unprocessed files"], ["Destination", job.destination_description || job.destination.kind],
       ["Table", `${job.table_name} (${job.load_type})`], ["Changed files", job.changed_files, "changed-files"], ["Schema changes", job.schema_policy, "schema-policy"],
+      ["Row rules", [(job.transforms || []).length && `${job.transforms.length} transform(s)`, (job.filters || []).length && `${job.filters.length} filter(s)`, (job.rules || []).length && `${job.rules.length} rule(s)`].filter(Boolean).join(", ") || "none", "row-rules"],
       ["Waits for", [job.settle_time_seconds ? `${job.settle_time_seconds} s to settle` : "", job.ready_marker ? `${job.ready_marker} in the folder` : ""].filter(Boolean).join("; ") || "nothing", "gates"],
       ["Lineage", job.lineage ? "_sluice_file, _sluice_line, _sluice_loaded_at" : "none"],
       ["Schedule", scheduleCell(job), "schedule-text"], ["Next run", nextRunText(job), "next-run"],

@@ -2,7 +2,7 @@
 // schema of the files it would load), the actions a person takes on one file (skip, retry,
 // forget), the form that changes a job's files and policies (previewing the plan of a
 // change before saving it), and the job's history of changes.
-import { h, put, size, when, badge, showError, field, typeOf } from "./dom.js";
+import { h, put, size, when, badge, showError, field, typeOf, rowRuleFields } from "./dom.js";
 import { api, vocab } from "./api.js";
 
 const actionBadge = (a) => badge({ load: "succeeded", skip: "skipped", wait: "queued", fail: "failed" }[a] || a, a);
@@ -82,12 +82,13 @@ export function filesCard(path, getJob, setJob) {
   const marker = h("input", { id: "edit-marker", value: job.ready_marker || "", placeholder: "_SUCCESS" });
   const expansion = h("input", { type: "number", id: "edit-expansion", min: 1, value: job.max_expansion || 20 });
   const entries = h("input", { id: "edit-entries", value: job.archive_entries || "", placeholder: "data/*.csv" });
+  const rowRules = rowRuleFields("edit-", job);
   const preview = h("div", { id: "edit-preview" });
   const ok = h("div", { class: "success", id: "edit-msg", "aria-live": "polite" });
   const card = h("div", { class: "card", id: "files-card" });
   const body = () => ({ file_path_prefix: prefix.value.trim(), file_pattern: pattern.value.trim(), load_latest_only: strategy.value === "true",
     max_file_size: Number(maxSize.value), changed_files: changed.value, schema_policy: policy.value, settle_time_seconds: Number(settle.value || 0), ready_marker: marker.value.trim(),
-    max_expansion: Number(expansion.value || 20), archive_entries: entries.value.trim() });
+    max_expansion: Number(expansion.value || 20), archive_entries: entries.value.trim(), ...rowRules.body() });
   async function check() {
     ok.textContent = "";
     try {
@@ -115,6 +116,7 @@ export function filesCard(path, getJob, setJob) {
       field("Ready marker", marker, "ready_marker", "take a folder's files once this file is in it; empty: none")),
     h("div", { class: "row" }, field("Max expansion", expansion, "max_expansion", "a compressed file may inflate to this many times its size (at least 64 MiB)"),
       field("Zip entries", entries, "archive_entries", "a glob on the paths inside a zip archive; empty: every entry of the format")),
+    h("h3", { text: "Row rules" }), ...rowRules.fields,
     h("div", { class: "error", id: "err-edit", "aria-live": "polite" }),
     h("div", { class: "form-actions" }, h("button", { id: "edit-check", onclick: check }, "Preview the change"), ok), preview);
   return card;

@@ -28,6 +28,8 @@ export function schemaCard(path, getJob, onChange) {
   const card = h("div", { class: "card", id: "schema-card" });
   const msg = h("div", { class: "success", id: "schema-msg", "aria-live": "polite" });
   const err = h("div", { class: "error", id: "err-schema", "aria-live": "polite" });
+  // The column and type chosen, kept when the card is drawn again (after a run).
+  const chosen = {};
   async function accepted(answer) {
     msg.textContent = `✓ Schema version ${answer.version.version} accepted; table: ${changeText(answer.version.change)}.` +
       (answer.files_retried ? ` ${answer.files_retried} refused file(s) load on the next run.` : "");
@@ -42,8 +44,10 @@ export function schemaCard(path, getJob, onChange) {
   async function load() {
     const { versions } = await api("GET", path + "/schema");
     const job = getJob();
-    const column = h("select", { id: "retype-column" }, job.schema.filter((c) => c.bigquery_mode !== "REPEATED").map((c) => h("option", { value: c.name }, `${c.name} (${typeOf(c)})`)));
-    const type = h("select", { id: "retype-type" }, vocab.warehouse_types.map((t) => h("option", { value: t }, t)));
+    const column = h("select", { id: "retype-column", onchange: () => (chosen.column = column.value) },
+      job.schema.filter((c) => c.bigquery_mode !== "REPEATED").map((c) => h("option", { value: c.name, selected: c.name === chosen.column }, `${c.name} (${typeOf(c)})`)));
+    const type = h("select", { id: "retype-type", onchange: () => (chosen.type = type.value) },
+      vocab.warehouse_types.map((t) => h("option", { value: t, selected: t === chosen.type }, t)));
     async function retype() {
       err.textContent = "";
       msg.textContent = "";

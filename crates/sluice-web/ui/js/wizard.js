@@ -1,6 +1,6 @@
 // The "+ ETL job" wizard: name and connection, files (preview and detect), table and
 // destination, schedule and review.
-import { h, field, spinner, size, when, showError, typeOf } from "./dom.js";
+import { h, field, spinner, size, when, showError, typeOf, rowRuleFields } from "./dom.js";
 import { api, vocab, formatInfo, destinationInfo, matches } from "./api.js";
 import { fieldsForm } from "./forms.js";
 import { parseSchedule, scheduleText, describeSchedule, scheduleFields } from "./schedule.js";
@@ -247,6 +247,16 @@ function stepReview(app, body, connections, next, back) {
   const marker = h("input", { id: "ready-marker", value: wiz.marker || "", placeholder: "_SUCCESS", oninput: () => (wiz.marker = marker.value.trim()) });
   const expansion = h("input", { type: "number", id: "max-expansion", min: 1, value: wiz.expansion || 20, oninput: () => (wiz.expansion = Number(expansion.value || 20)) });
   const entries = h("input", { id: "archive-entries", value: wiz.entries || "", placeholder: "data/*.csv", oninput: () => (wiz.entries = entries.value.trim()) });
+  // Row rules, kept in the wizard's state as typed (one per line).
+  const rowRules = rowRuleFields("wiz-", wiz.rowRules || {});
+  const keepRules = () => {
+    const b = rowRules.body();
+    wiz.rowRules = { transforms: b.transforms.map((t) => ({ column: t.split("=")[0].trim(), sql: t.slice(t.indexOf("=") + 1).trim() })), filters: b.filters, rules: [] };
+    wiz.ruleLines = b.rules;
+  };
+  const rulesCard = h("div", { class: "card", oninput: keepRules }, h("h2", { text: "Row rules" }),
+    h("p", { class: "hint", text: "SQL over each row, run by DuckDB as the file streams: transforms first, then filters, then rules." }), ...rowRules.fields);
+  if (wiz.ruleLines) rulesCard.querySelector("#wiz-rules").value = wiz.ruleLines.join("\n");
   const policies = h("div", { class: "card" }, h("h2", { text: "Files that change or are still arriving" }),
     field("Changed files", changed, "changed_files", "a file whose content changed after it was loaded; a byte-identical copy is never loaded twice"),
     field("Schema changes", policy, "schema_policy", "a file whose columns differ from the job's (matched by name): refused, added to the table, widened, or rescued into _rescued"),
@@ -264,13 +274,14 @@ function stepReview(app, body, connections, next, back) {
         schema: wiz.columns, schedule: scheduleText(wiz), timezone: wiz.timezone || "UTC", destination: wiz.destination,
         changed_files: wiz.changedFiles, settle_time_seconds: wiz.settle || 0, ready_marker: wiz.marker || "",
         max_expansion: wiz.expansion || 20, archive_entries: wiz.entries || "", schema_policy: wiz.schemaPolicy,
+        ...rowRules.body(),
       });
       wiz = null;
       location.hash = `#/jobs/${encodeURIComponent(job.name)}`;
     } catch (e) { showError(e, msg); }
   }
-  const slots = ["name", "table_name", "destination", "schema_fingerprint", "file_pattern", "changed_files", "schema_policy", "settle_time_seconds", "ready_marker", ...vocab.destinations.flatMap((d) => d.fields.map((f) => "destination." + f.name))];
-  body.append(h("div", { class: "card" }, fields, h("div", { class: "error", id: "err-schedule_detail" })), policies,
+  const slots = ["name", "table_name", "destination", "schema_fingerprint", "file_pattern", "changed_files", "settle_time_seconds", "ready_marker", ...vocab.destinations.flatMap((d) => d.fields.map((f) => "destination." + f.name))];
+  body.append(h("div", { class: "card" }, fields, h("div", { class: "error", id: "err-schedule_detail" })), policies, rulesCard,
     h("div", { class: "card" }, h("h2", { text: "Review" }), summary, [...new Set(slots)].map((s) => h("div", { class: "error", id: "err-" + s })), msg),
     h("div", { class: "actions" }, back(), h("button", { class: "primary", id: "create", onclick: create }, "Create job")));
 }
