@@ -18,6 +18,7 @@ pub mod bigquery;
 pub mod config;
 pub mod duckdb;
 pub mod postgres;
+pub mod quarantine;
 mod sql;
 
 pub use config::{BuildContext, Config, SINKS, SinkConfig, SinkInfo};
@@ -234,6 +235,12 @@ pub struct Part {
     /// replaced in the same transaction.
     pub replace_rows: bool,
     pub batches: BatchStream,
+    /// The rows the file's stages rejected, written to the table's quarantine table
+    /// ([`quarantine::table_of`]) once its batches end, in the same transaction.
+    pub rejects: Option<quarantine::Rejects>,
+    /// Delete the rows the quarantine table holds for this file first: they are being
+    /// loaded again (a replay), and those that fail again are among `rejects`.
+    pub clear_rejected: bool,
 }
 
 impl Part {
@@ -243,6 +250,8 @@ impl Part {
             file_version: file.file_version.clone(),
             replace_rows: false,
             batches,
+            rejects: None,
+            clear_rejected: false,
         }
     }
 }
@@ -256,6 +265,13 @@ pub struct Load {
 }
 
 impl Load {
+    /// Whether a part writes to the quarantine table.
+    pub fn quarantines(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| p.rejects.is_some() || p.clear_rejected)
+    }
+
     /// The paths of its files, for messages: `a.csv`, or `a.csv and 9 more files`.
     pub fn describe(&self) -> String {
         match self.parts.as_slice() {
@@ -413,6 +429,9 @@ pub trait Sink: Send + Sync {
 /// Reading a table back, in the destination's own types: for summaries and tests.
 #[async_trait]
 pub trait Inspect: Send + Sync {
+    /// Whether the table exists.
+    async fn table_exists(&self, table: &TableName) -> Result<bool>;
+
     /// How many rows the table holds.
     async fn count_rows(&self, table: &TableName) -> Result<u64>;
 

@@ -20,6 +20,7 @@ mod job;
 mod push_down;
 mod query;
 mod rows;
+mod staged;
 mod table;
 mod types;
 
@@ -183,119 +184,6 @@ impl BigQuerySink {
         Ok((state, counts))
     }
 
-    /// A load that replaces the rows earlier versions of its files left: the parts go into
-    /// a staging table first (a load job of its own), then one multi-statement transaction
-    /// deletes the files' old rows and inserts the new. That transaction's query job is the
-    /// load's marker (`sluice_<load_id>`), so [`Sink::was_loaded`] sees the load only once
-    /// it committed.
-    async fn load_replacing_rows(
-        &self,
-        table: &TableName,
-        columns: &[Column],
-        load: Load,
-    ) -> Result<LoadReceipt> {
-        let (what, marker) = marker_of(&load);
-        let job_id = self.next_attempt(table, &marker).await?;
-        let stage = self.stage_table(table, &job_id, columns, &what).await?;
-        let replaced: Vec<String> = load
-            .parts
-            .iter()
-            .filter(|p| p.replace_rows)
-            .map(|p| p.file_path.clone())
-            .collect();
-        let stage_job = format!("{job_id}_stage");
-        let result = async {
-            let (state, parts) = self
-                .upload(
-                    &stage_job,
-                    &stage,
-                    columns,
-                    LoadMode::Replace,
-                    load.parts,
-                    &what,
-                )
-                .await?;
-            let staged = FileLoad {
-                load_id: stage_job.clone(),
-                ..marker.clone()
-            };
-            self.receipt(&stage, &staged, &stage_job, state, parts.iter().sum())?;
-            let script = self.commit_script(table, &stage, columns, load.mode, &replaced);
-            self.run_script(&job_id, &script).await?;
-            Ok::<_, Error>(parts)
-        }
-        .await;
-        let _ = self.drop_table(&stage).await;
-        let parts = result.map_err(|e| e.about(&what))?;
-        Ok(LoadReceipt {
-            load_id: load.load_id,
-            rows: parts.iter().sum(),
-            parts,
-        })
-    }
-
-    /// A staging table for load `job_id` into `table`, new and empty, with `columns`.
-    async fn stage_table(
-        &self,
-        table: &TableName,
-        job_id: &str,
-        columns: &[Column],
-        what: &str,
-    ) -> Result<TableName> {
-        // A table name is at most 63 characters, job ids are longer: the stage is named
-        // by a hash of its job's id.
-        let hash = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            job_id.hash(&mut h);
-            h.finish()
-        };
-        let stage = TableName::parse(&format!(
-            "{}._sluice_stage_{hash:016x}",
-            self.dataset_of(table)
-        ))
-        .map_err(|e| self.error(format!("{what}: staging table: {e}")))?;
-        self.drop_table(&stage).await?;
-        self.create_or_check_table(&stage, columns).await?;
-        Ok(stage)
-    }
-
-    /// The multi-statement transaction that moves a staged load into `table`: the table's
-    /// rows deleted first (`Replace`) or those of the `replaced` files, then the staged
-    /// rows inserted. Run as the load's marker job, it commits all of it or nothing.
-    fn commit_script(
-        &self,
-        table: &TableName,
-        stage: &TableName,
-        columns: &[Column],
-        mode: LoadMode,
-        replaced: &[String],
-    ) -> String {
-        let names: Vec<String> = columns.iter().map(|c| format!("`{}`", c.name)).collect();
-        let mut script = String::from("BEGIN TRANSACTION;\n");
-        if mode == LoadMode::Replace {
-            script.push_str(&format!(
-                "DELETE FROM {} WHERE TRUE;\n",
-                self.sql_table(table)
-            ));
-        } else if !replaced.is_empty() {
-            let files: Vec<String> = replaced.iter().map(|f| string_literal(f)).collect();
-            script.push_str(&format!(
-                "DELETE FROM {} WHERE {} IN ({});\n",
-                self.sql_table(table),
-                lineage::FILE,
-                files.join(", ")
-            ));
-        }
-        script.push_str(&format!(
-            "INSERT INTO {} ({cols}) SELECT {cols} FROM {};\nCOMMIT TRANSACTION;",
-            self.sql_table(table),
-            self.sql_table(stage),
-            cols = names.join(", ")
-        ));
-        script
-    }
-
     /// Runs a GoogleSQL script as query job `job_id` and waits for it.
     async fn run_script(&self, job_id: &str, sql: &str) -> Result<()> {
         let body = json!({
@@ -443,8 +331,8 @@ impl Sink for BigQuerySink {
         columns: &[Column],
         load: Load,
     ) -> Result<LoadReceipt> {
-        if load.parts.iter().any(|p| p.replace_rows) {
-            return self.load_replacing_rows(table, columns, load).await;
+        if load.parts.iter().any(|p| p.replace_rows) || load.quarantines() {
+            return self.load_staged(table, columns, load).await;
         }
         let (what, marker) = marker_of(&load);
         let job_id = self.next_attempt(table, &marker).await?;

@@ -87,6 +87,10 @@ impl BigQuerySink {
 
 #[async_trait]
 impl Inspect for BigQuerySink {
+    async fn table_exists(&self, table: &TableName) -> Result<bool> {
+        Ok(self.table_columns(table).await?.is_some())
+    }
+
     async fn count_rows(&self, table: &TableName) -> Result<u64> {
         let rows = self
             .query(&format!("SELECT COUNT(*) FROM {}", self.sql_table(table)))

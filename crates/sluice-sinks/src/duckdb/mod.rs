@@ -55,6 +55,13 @@ enum Msg {
         replace_rows: bool,
     },
     Batch(RecordBatch),
+    /// The part's batches ended: its rejected rows (and, for a replay, first delete those
+    /// the quarantine table held for it).
+    Rejected {
+        path: String,
+        clear: bool,
+        batch: Option<RecordBatch>,
+    },
     /// Every part was sent: commit.
     Done,
     /// The reader failed: roll back.
@@ -143,6 +150,53 @@ impl DuckDbSink {
     }
 }
 
+/// Writes a part's rejected rows to the quarantine table (made if missing), after deleting
+/// those it held for the file when they are being replayed.
+fn write_rejected(
+    conn: &Connection,
+    quarantine: &TableName,
+    path: &str,
+    clear: bool,
+    batch: Option<RecordBatch>,
+) -> duckdb::Result<()> {
+    let columns = crate::quarantine::columns();
+    let mut ddl = String::new();
+    if let Some(schema) = quarantine.schema() {
+        ddl.push_str(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {};\n",
+            quote_ident(schema)
+        ));
+    }
+    ddl.push_str(&crate::sql::create_table_sql(
+        quarantine,
+        &columns,
+        duckdb_type,
+    ));
+    conn.execute_batch(&ddl)?;
+    if clear {
+        conn.execute(
+            &format!(
+                "DELETE FROM {} WHERE {} = ?",
+                quarantine.quoted(),
+                quote_ident(crate::quarantine::column::FILE)
+            ),
+            params![path],
+        )?;
+    }
+    if let Some(batch) = batch {
+        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        let mut a = conn.appender_with_columns_to_db(
+            quarantine.name(),
+            quarantine.schema().unwrap_or("main"),
+            &names,
+        )?;
+        a.append_record_batch(batch)?;
+        a.flush()?;
+        sluice_core::fault::hit("mid-quarantine");
+    }
+    Ok(())
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339()
 }
@@ -216,6 +270,7 @@ impl Sink for DuckDbSink {
         let load_id = load.load_id.clone();
         let (marker_path, marker_version) = (load.marker_path(), load.marker_version());
         let mode = load.mode;
+        let quarantine = crate::quarantine::table_of(&table);
         let writer = tokio::task::spawn_blocking(move || -> duckdb::Result<Option<Vec<u64>>> {
             conn.execute_batch("BEGIN TRANSACTION")?;
             let result = (|| {
@@ -258,6 +313,12 @@ impl Sink for DuckDbSink {
                             }
                             sluice_core::fault::hit("mid-load");
                         }
+                        Some(Msg::Rejected { path, clear, batch }) => {
+                            if let Some(mut a) = appender.take() {
+                                a.flush()?;
+                            }
+                            write_rejected(&conn, &quarantine, &path, clear, batch)?;
+                        }
                         Some(Msg::Done) => {
                             if let Some(mut a) = appender.take() {
                                 a.flush()?;
@@ -293,6 +354,7 @@ impl Sink for DuckDbSink {
         });
 
         let mut source_error = None;
+        let load_id_of_parts = load.load_id.clone();
         'parts: for mut part in load.parts {
             let start = Msg::Part {
                 path: part.file_path.clone(),
@@ -313,6 +375,22 @@ impl Sink for DuckDbSink {
                         break 'parts;
                     }
                 }
+            }
+            let batch = part
+                .rejects
+                .as_ref()
+                .and_then(|r| r.batch(&part.file_path, &load_id_of_parts));
+            if (batch.is_some() || part.clear_rejected)
+                && tx
+                    .send(Msg::Rejected {
+                        path: part.file_path.clone(),
+                        clear: part.clear_rejected,
+                        batch,
+                    })
+                    .await
+                    .is_err()
+            {
+                break;
             }
         }
         let _ = tx
@@ -412,6 +490,12 @@ impl Sink for DuckDbSink {
 
 #[async_trait]
 impl Inspect for DuckDbSink {
+    async fn table_exists(&self, table: &TableName) -> Result<bool> {
+        let t = table.clone();
+        self.with_conn(move |c| Self::table_columns(c, &t).map(|c| !c.is_empty()))
+            .await
+    }
+
     async fn preview(&self, table: &TableName, limit: usize) -> Result<Vec<RecordBatch>> {
         let sql = format!("SELECT * FROM {} LIMIT {limit}", table.quoted());
         self.with_conn(move |c| Ok(c.prepare(&sql)?.query_arrow([])?.collect()))

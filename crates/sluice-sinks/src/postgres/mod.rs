@@ -11,6 +11,7 @@
 mod config;
 mod copy;
 mod preview;
+mod quarantine;
 mod tls;
 mod types;
 
@@ -184,7 +185,7 @@ impl PostgresSink {
 
     /// Columns of a table as `(name, type)`, empty if there is no such table. The name
     /// resolves as PostgreSQL resolves it in a query (`search_path` for unqualified ones).
-    async fn table_columns(
+    pub(super) async fn table_columns(
         &self,
         client: &Client,
         table: &TableName,
@@ -341,6 +342,15 @@ impl Sink for PostgresSink {
                 .await
                 .map_err(|e| self.sql_error(e, &at(&file, "COPY")))?;
             parts.push(rows);
+            let rejected = part
+                .rejects
+                .as_ref()
+                .and_then(|r| r.batch(&file, &load.load_id));
+            if rejected.is_some() || part.clear_rejected {
+                self.write_rejected(&tx, table, &file, part.clear_rejected, rejected)
+                    .await
+                    .map_err(|e| e.about(at(&file, "writing its rejected rows")))?;
+            }
         }
         let rows: u64 = parts.iter().sum();
         tx.execute(

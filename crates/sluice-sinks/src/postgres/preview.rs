@@ -116,6 +116,11 @@ fn preview_array(
 
 #[async_trait]
 impl Inspect for PostgresSink {
+    async fn table_exists(&self, table: &TableName) -> Result<bool> {
+        let client = self.client().await?;
+        Ok(!self.table_columns(&client, table).await?.is_empty())
+    }
+
     async fn count_rows(&self, table: &TableName) -> Result<u64> {
         let client = self.client().await?;
         let row = client

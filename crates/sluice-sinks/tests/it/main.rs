@@ -8,6 +8,7 @@ mod arrays;
 mod bigquery;
 mod evolution;
 mod postgres;
+mod quarantine;
 mod suite;
 
 use sluice_sinks::duckdb::{DuckDbSink, duckdb_type};

@@ -18,6 +18,7 @@ use sluice_sinks::{BuiltSink, FileLoad, Load, LoadMode, Part};
 
 pub use crate::arrays::arrays_of_every_type_round_trip;
 pub use crate::evolution::{adds_columns_and_loads_by_name, widens_types_and_relaxes_columns};
+pub use crate::quarantine::rejected_rows_commit_with_the_file_and_only_with_it;
 
 fn all_types() -> Vec<Column> {
     WarehouseType::ALL
@@ -128,6 +129,7 @@ macro_rules! conformance {
                 arrays_of_every_type_round_trip(arrays_hold_nulls),
                 adds_columns_and_loads_by_name(),
                 widens_types_and_relaxes_columns(widens_dates),
+                rejected_rows_commit_with_the_file_and_only_with_it(),
             );
         }
     };
@@ -519,7 +521,7 @@ pub async fn reads_back_timestamps_as_utc_instants(sink: &dyn BuiltSink) {
 }
 
 /// A file's rows with the lineage columns, as the pipeline stamps them.
-fn stamped(file: &str, ids: &[i64]) -> RecordBatch {
+pub fn stamped(file: &str, ids: &[i64]) -> RecordBatch {
     let (columns, _) = ints(0);
     let batch = RecordBatch::try_new(
         arrow_schema(&columns),
@@ -537,6 +539,8 @@ fn part(file: &str, ids: &[i64], replace_rows: bool) -> Part {
         file_version: "v1".into(),
         replace_rows,
         batches: stream(vec![Ok(stamped(file, ids))]),
+        rejects: None,
+        clear_rejected: false,
     }
 }
 
@@ -592,6 +596,8 @@ pub async fn parts_commit_together_and_a_files_rows_are_replaced(sink: &dyn Buil
             file_version: "v1".into(),
             replace_rows: true,
             batches: stream(vec![Err(sluice_core::Error::parse("d.csv", "bad row"))]),
+            rejects: None,
+            clear_rejected: false,
         },
     ];
     assert!(
