@@ -31,7 +31,9 @@ use crate::scheduler::Scheduler;
 use crate::sinks::SinkPool;
 use crate::{Error, Result};
 
+mod rejected;
 mod versions;
+pub use rejected::{Rejected, RejectedCount, RejectedRow};
 pub use versions::SchemaAccepted;
 
 /// The catalog file's name in the data directory.

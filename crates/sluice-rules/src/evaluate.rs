@@ -21,6 +21,8 @@ use crate::{Check, RowRules};
 pub struct Violation {
     /// The row's record number in the file, from 1.
     pub record: u64,
+    /// Its index in the batch it came in.
+    pub row: usize,
     pub rule: String,
     /// The column a shorthand rule is about, and its value as text (cut at 1 KB).
     pub column: Option<String>,
@@ -36,6 +38,8 @@ pub struct Applied {
     pub dropped: u64,
     /// Rows kept that broke a rule, in record order.
     pub violations: Vec<Violation>,
+    /// Which of the batch's rows are in `batch`; `None` when all of them are.
+    pub kept: Option<BooleanArray>,
 }
 
 /// A job's row rules over one file's batches.
@@ -49,6 +53,8 @@ pub struct Evaluator {
     unique: Vec<(String, usize, HashSet<String>)>,
     has_filter: bool,
     rows_before: u64,
+    /// Rows that break a rule are left out of the result (quarantined by the caller).
+    drop_broken: bool,
 }
 
 const KEEP: &str = "__sluice_keep";
@@ -150,11 +156,20 @@ impl Evaluator {
             unique,
             has_filter: keep.is_some(),
             rows_before: 0,
+            drop_broken: false,
         };
         // Checked once on no rows: a wrong column or SQL is said now, not on the first file.
         let empty = RecordBatch::new_empty(arrow_schema(columns));
         evaluator.query(&empty)?;
         Ok(evaluator)
+    }
+
+    /// The same evaluator, leaving the rows that break a rule out of its results: the
+    /// caller quarantines them from its [`Applied::violations`].
+    #[must_use]
+    pub fn dropping_broken(mut self) -> Self {
+        self.drop_broken = true;
+        self
     }
 
     fn query(&self, batch: &RecordBatch) -> Result<Vec<RecordBatch>, String> {
@@ -178,6 +193,7 @@ impl Evaluator {
                 batch: RecordBatch::new_empty(target),
                 dropped: 0,
                 violations: Vec::new(),
+                kept: None,
             });
         }
         let out = if results.len() == 1 {
@@ -204,6 +220,7 @@ impl Evaluator {
                 if verdict.is_valid(r) && !verdict.value(r) && kept(r) {
                     violations.push(Violation {
                         record: first + r as u64 + 1,
+                        row: r,
                         rule: name.clone(),
                         value: column
                             .as_ref()
@@ -223,6 +240,7 @@ impl Evaluator {
                 {
                     violations.push(Violation {
                         record: first + r as u64 + 1,
+                        row: r,
                         rule: name.clone(),
                         column: Some(self.columns[*c].name.clone()),
                         value: Some(v),
@@ -262,12 +280,25 @@ impl Evaluator {
         let mut dropped = 0;
         if let Some(k) = &keep {
             dropped = k.iter().filter(|v| !v.unwrap_or(false)).count() as u64;
-            result = filter_record_batch(&result, k).map_err(error)?;
+        }
+        let mask = if self.drop_broken && !violations.is_empty() {
+            let broken: HashSet<usize> = violations.iter().map(|v| v.row).collect();
+            Some(BooleanArray::from(
+                (0..out.num_rows())
+                    .map(|r| kept(r) && !broken.contains(&r))
+                    .collect::<Vec<bool>>(),
+            ))
+        } else {
+            keep.clone()
+        };
+        if let Some(mask) = &mask {
+            result = filter_record_batch(&result, mask).map_err(error)?;
         }
         Ok(Applied {
             batch: result,
             dropped,
             violations,
+            kept: mask,
         })
     }
 }
@@ -345,6 +376,7 @@ mod tests {
             a.violations,
             vec![Violation {
                 record: 2,
+                row: 1,
                 rule: "positive".into(),
                 column: None,
                 value: None
@@ -361,6 +393,31 @@ mod tests {
         // Record 4 repeats id 1 and has a code not accepted; record 5 is all NULL: passes.
         assert_eq!(found, vec![(4, "accepted_code"), (4, "unique_id")]);
         assert_eq!(b.violations[0].value.as_deref(), Some("GBP"));
+    }
+
+    #[test]
+    fn rows_that_break_a_rule_can_be_left_out_for_quarantine() {
+        let mut e = Evaluator::new(
+            &rules(&["positive: id > 0"], &["id <> 99"], &[]),
+            &columns(),
+        )
+        .unwrap()
+        .dropping_broken();
+        let a = e
+            .apply(&batch(
+                vec![Some(1), Some(-2), Some(99), Some(3)],
+                vec![None, None, None, None],
+            ))
+            .unwrap();
+        let kept: Vec<i64> = a
+            .batch
+            .column(0)
+            .as_primitive::<arrow::datatypes::Int64Type>()
+            .values()
+            .to_vec();
+        assert_eq!((kept, a.dropped), (vec![1, 3], 1));
+        assert_eq!(a.violations.len(), 1);
+        assert_eq!((a.violations[0].record, a.violations[0].row), (2, 1));
     }
 
     #[test]

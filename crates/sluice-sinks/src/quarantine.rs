@@ -59,6 +59,11 @@ impl Rejects {
         self.lock().len()
     }
 
+    /// The first row rejected (by record).
+    pub fn first(&self) -> Option<Rejected> {
+        self.lock().iter().min_by_key(|r| r.record).cloned()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -63,6 +63,19 @@ impl Stamp {
     /// Arrow's, if the batch's columns do not make a batch with them (never for a
     /// reader's batches).
     pub fn apply(&mut self, batch: &RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
+        self.apply_numbered(batch, None)
+    }
+
+    /// [`Stamp::apply`], each row's record number given (`records`, INT64) where rows were
+    /// left out before it: a row keeps the number it has in the file.
+    ///
+    /// # Errors
+    /// As [`Stamp::apply`].
+    pub fn apply_numbered(
+        &mut self,
+        batch: &RecordBatch,
+        records: Option<ArrayRef>,
+    ) -> Result<RecordBatch, arrow::error::ArrowError> {
         let n = batch.num_rows();
         let first = self.next_line;
         self.next_line += n as i64;
@@ -70,7 +83,10 @@ impl Stamp {
             self.file.as_str(),
             n,
         )));
-        let line: ArrayRef = Arc::new(Int64Array::from_iter_values(first..first + n as i64));
+        let line: ArrayRef = match records {
+            Some(records) => records,
+            None => Arc::new(Int64Array::from_iter_values(first..first + n as i64)),
+        };
         let at: ArrayRef = Arc::new(
             TimestampMicrosecondArray::from_iter_values(std::iter::repeat_n(self.loaded_at, n))
                 .with_timezone(super::UTC),

@@ -18,7 +18,7 @@ use crate::schedule::{Schedule, Timezone};
 mod policies;
 mod update;
 mod versions;
-pub use policies::{ChangedFiles, SchemaPolicy};
+pub use policies::{ChangedFiles, MaxRejected, SchemaPolicy};
 pub use update::{FieldChange, JobChange, JobUpdate};
 pub use versions::{NewSchemaVersion, SchemaVersion, VersionStatus, fingerprint_of};
 
@@ -132,6 +132,9 @@ pub struct JobSettings {
     /// Transforms, filters and validation rules each row passes before it is loaded.
     #[serde(default, flatten)]
     pub row_rules: sluice_rules::RowRules,
+    /// How many bad rows of a file go to `<table>_rejected` before the file fails.
+    #[serde(default)]
+    pub max_rejected: MaxRejected,
 }
 
 pub(crate) fn default_expansion() -> u32 {
@@ -165,6 +168,7 @@ impl Default for JobSettings {
             archive_entries: None,
             schema_policy: SchemaPolicy::Fail,
             row_rules: sluice_rules::RowRules::default(),
+            max_rejected: MaxRejected::None,
         }
     }
 }
@@ -370,6 +374,9 @@ pub struct RunFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint: Option<Hint>,
     pub rows_loaded: u64,
+    /// Rows of the file sent to the quarantine table instead.
+    #[serde(default)]
+    pub rows_rejected: u64,
 }
 
 impl RunFile {
@@ -383,6 +390,7 @@ impl RunFile {
             message: None,
             hint: None,
             rows_loaded: 0,
+            rows_rejected: 0,
         }
     }
 
@@ -413,6 +421,9 @@ pub struct Run {
     pub files_already_loaded: u64,
     pub files_failed: u64,
     pub rows_loaded: u64,
+    /// Rows its files sent to the quarantine table.
+    #[serde(default)]
+    pub rows_rejected: u64,
     pub bytes_loaded: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

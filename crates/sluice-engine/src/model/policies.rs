@@ -130,3 +130,138 @@ impl fmt::Display for ChangedFiles {
         f.write_str(self.as_str())
     }
 }
+
+/// How many rows of a file may be quarantined (sent to `<table>_rejected`) before the whole
+/// file fails: a count, or a share of the file's records. Zero, the default, quarantines
+/// nothing: the first bad row fails its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "RowsOrShare")]
+pub enum MaxRejected {
+    /// No row is quarantined: the first bad one fails its file.
+    #[default]
+    None,
+    Rows(u64),
+    /// Hundredths of a percent of the file's records (`2.5%` is 250).
+    Share(u32),
+}
+
+/// What [`MaxRejected`] is written as: a number of rows, or text (`"25"`, `"2.5%"`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RowsOrShare {
+    Rows(u64),
+    Text(String),
+}
+
+impl TryFrom<RowsOrShare> for MaxRejected {
+    type Error = String;
+    fn try_from(v: RowsOrShare) -> Result<Self, String> {
+        match v {
+            RowsOrShare::Rows(0) => Ok(Self::None),
+            RowsOrShare::Rows(n) => Ok(Self::Rows(n)),
+            RowsOrShare::Text(t) => t.parse(),
+        }
+    }
+}
+
+impl From<MaxRejected> for String {
+    fn from(m: MaxRejected) -> String {
+        m.to_string()
+    }
+}
+
+impl MaxRejected {
+    /// Whether bad rows are quarantined at all.
+    pub fn quarantines(self) -> bool {
+        self != Self::None
+    }
+
+    /// Whether `rejected` rows of a file of `records` records are more than it allows.
+    pub fn exceeded(self, rejected: u64, records: u64) -> bool {
+        match self {
+            Self::None => rejected > 0,
+            Self::Rows(n) => rejected > n,
+            // rejected / records > share / 10000, without rounding.
+            Self::Share(share) => {
+                u128::from(rejected) * 10_000 > u128::from(records) * u128::from(share)
+            }
+        }
+    }
+
+    /// Whether `rejected` rows are too many however many records the file turns out to hold:
+    /// a count can be judged before the file ends, a share only at its end.
+    pub fn exceeded_already(self, rejected: u64) -> bool {
+        match self {
+            Self::None => rejected > 0,
+            Self::Rows(n) => rejected > n,
+            Self::Share(_) => false,
+        }
+    }
+}
+
+impl FromStr for MaxRejected {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let bad = || {
+            format!(
+                "invalid max rejected '{s}': give a number of rows (100) or a share of the file's records (2.5%)"
+            )
+        };
+        if let Some(share) = t.strip_suffix('%') {
+            let p: f64 = share.trim().parse().map_err(|_| bad())?;
+            if !(0.0..=100.0).contains(&p) {
+                return Err(format!(
+                    "invalid max rejected '{s}': a share is between 0% and 100%"
+                ));
+            }
+            let hundredths = (p * 100.0).round() as u32;
+            return Ok(if hundredths == 0 {
+                Self::None
+            } else {
+                Self::Share(hundredths)
+            });
+        }
+        match t.parse::<u64>().map_err(|_| bad())? {
+            0 => Ok(Self::None),
+            n => Ok(Self::Rows(n)),
+        }
+    }
+}
+
+impl fmt::Display for MaxRejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("0"),
+            Self::Rows(n) => write!(f, "{n}"),
+            Self::Share(h) if h % 100 == 0 => write!(f, "{}%", h / 100),
+            Self::Share(h) => write!(f, "{}%", f64::from(*h) / 100.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod max_rejected_tests {
+    use super::MaxRejected;
+
+    #[test]
+    fn counts_and_shares_parse_print_and_judge() {
+        let m: MaxRejected = "2.5%".parse().unwrap();
+        assert_eq!(
+            (m, m.to_string().as_str()),
+            (MaxRejected::Share(250), "2.5%")
+        );
+        assert!(!m.exceeded(25, 1000) && m.exceeded(26, 1000));
+        assert!(!m.exceeded_already(1_000_000));
+        let n: MaxRejected = "3".parse().unwrap();
+        assert!(!n.exceeded(3, 10) && n.exceeded(4, 10_000) && n.exceeded_already(4));
+        assert_eq!("0".parse::<MaxRejected>().unwrap(), MaxRejected::None);
+        assert!(MaxRejected::None.exceeded(1, 1_000_000));
+        assert!("lots".parse::<MaxRejected>().unwrap_err().contains("2.5%"));
+        assert!("120%".parse::<MaxRejected>().is_err());
+        let back: MaxRejected = serde_json::from_str("\"10%\"").unwrap();
+        assert_eq!(back, MaxRejected::Share(1000));
+        let back: MaxRejected = serde_json::from_str("7").unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), "\"7\"");
+    }
+}

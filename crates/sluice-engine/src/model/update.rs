@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sluice_core::format::FormatOptions;
 use sluice_sinks::LoadMode;
 
-use super::{ChangedFiles, Job, JobSettings, SchemaPolicy};
+use super::{ChangedFiles, Job, JobSettings, MaxRejected, SchemaPolicy};
 use crate::alerts::Alerts;
 use crate::schedule::{Schedule, Timezone};
 
@@ -39,6 +39,7 @@ pub struct JobUpdate {
     pub filters: Option<Vec<String>>,
     /// The column transforms (the list replaces the job's).
     pub transforms: Option<Vec<sluice_rules::Transform>>,
+    pub max_rejected: Option<MaxRejected>,
 }
 
 /// One field of a job as a change recorded it: its value before and after.
@@ -222,6 +223,13 @@ impl JobUpdate {
             &mut st.row_rules.transforms,
             self.transforms,
             |v| listed(v.iter().map(ToString::to_string).collect()),
+        );
+        set(
+            c,
+            "max_rejected",
+            &mut st.max_rejected,
+            self.max_rejected,
+            |v| v.to_string(),
         );
     }
 }

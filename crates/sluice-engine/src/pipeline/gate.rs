@@ -80,7 +80,19 @@ impl SchemaGate {
         if detected.schema_fingerprint == job.schema_fingerprint {
             return Ok(Admission::Matches);
         }
-        let d = diff(&job.schema, &detected.columns).as_read_by(&job.file_format_options);
+        let mut d = diff(&job.schema, &detected.columns).as_read_by(&job.file_format_options);
+        if super::quarantine::types_rows(job) {
+            // Text the sample holds where the job has a type is typed row by row: the
+            // values that do not fit are quarantined, not the file.
+            d.retyped.retain(|(name, _, file)| {
+                !(file.ty == sluice_core::schema::WarehouseType::String
+                    && !file.repeated
+                    && job
+                        .schema
+                        .iter()
+                        .any(|c| &c.name == name && super::quarantine::typed_here(c)))
+            });
+        }
         if d.is_empty() {
             return Ok(Admission::Matches);
         }

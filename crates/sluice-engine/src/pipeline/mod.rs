@@ -17,6 +17,7 @@ mod gate;
 mod lineage;
 mod observe;
 mod push_down;
+mod quarantine;
 mod read;
 mod rescue;
 mod rules;
@@ -35,6 +36,7 @@ pub(crate) use self::gate::{Admission, Gate, Refused, SchemaGate};
 use self::lineage::Lineage;
 use self::observe::Observe;
 use self::push_down::PushDown;
+use self::quarantine::Quarantine;
 use self::read::Reader;
 pub(crate) use self::read::reading_of;
 use self::rescue::Rescue;
@@ -47,6 +49,8 @@ use crate::run::Progress;
 #[derive(Debug)]
 pub(crate) struct Loaded {
     pub rows: u64,
+    /// Rows sent to the quarantine table instead.
+    pub rejected: u64,
     pub note: Option<String>,
 }
 
@@ -142,6 +146,8 @@ pub(crate) struct FilePipeline<'a> {
     progress: Arc<dyn Progress>,
     /// When the run started: each row's `_sluice_loaded_at`.
     loaded_at: DateTime<Utc>,
+    /// The run, recorded with each row it quarantines.
+    run_id: i64,
 }
 
 /// Why a file is not let through.
@@ -175,6 +181,7 @@ impl<'a> FilePipeline<'a> {
         schemas: &'a dyn SchemaCatalog,
         progress: Arc<dyn Progress>,
         loaded_at: DateTime<Utc>,
+        run_id: i64,
     ) -> Self {
         Self {
             job: RwLock::new(Arc::new(job.clone())),
@@ -184,6 +191,7 @@ impl<'a> FilePipeline<'a> {
             stages: row_stages(job),
             progress,
             loaded_at,
+            run_id,
         }
     }
 
@@ -323,33 +331,52 @@ impl<'a> FilePipeline<'a> {
     }
 
     /// A file's batches after the reader: the rescue of what the job's columns cannot hold,
-    /// the job's row rules, the row stages, the lineage columns, progress. Returns the rules
-    /// stage too, which says afterwards what it did.
+    /// record numbers, the typing of text a quarantine reads ([`Quarantine::typed`]), the
+    /// job's row rules, the quarantine's limit, the row stages, the lineage columns,
+    /// progress. Returns the rules stage too, which says afterwards what it did.
     fn staged(
         &self,
         job: &Job,
         file: &FileEntry,
         rescue: Option<&Rescue>,
+        quarantine: Option<&Quarantine>,
         mut batches: BatchStream,
     ) -> (BatchStream, Option<rules::Rules>) {
         if let Some(rescue) = rescue {
             batches = rescue.apply(batches);
         }
+        let mut columns = job.schema.clone();
+        if rescue.is_some() {
+            columns.push(sluice_core::schema::evolve::rescued_column());
+        }
+        let numbering = quarantine
+            .cloned()
+            .unwrap_or_else(|| Quarantine::counting(&file.path));
+        batches = numbering.numbered(batches);
+        if let Some(q) = quarantine {
+            batches = q.typed(columns.clone(), batches);
+        }
         let rules = (!job.settings.row_rules.is_empty()).then(|| {
-            let mut columns = job.schema.clone();
-            if rescue.is_some() {
-                columns.push(sluice_core::schema::evolve::rescued_column());
-            }
-            rules::Rules::new(&job.settings.row_rules, columns, &file.path)
+            rules::Rules::new(
+                &job.settings.row_rules,
+                columns,
+                &file.path,
+                quarantine.cloned(),
+            )
         });
         if let Some(rules) = &rules {
             batches = rules.apply(batches);
         }
-        for stage in &self.stages {
-            batches = stage.apply(batches);
+        if let Some(q) = quarantine {
+            batches = q.limited(batches);
         }
         if job.settings.lineage {
             batches = Lineage::new(&file.path, self.loaded_at).apply(batches);
+        } else {
+            batches = quarantine::unnumbered(batches);
+        }
+        for stage in &self.stages {
+            batches = stage.apply(batches);
         }
         (
             Observe::new(Arc::clone(&self.progress)).apply(batches),
@@ -373,6 +400,7 @@ impl<'a> FilePipeline<'a> {
             Err(NotAdmitted::Empty(what)) if !reload => {
                 return Ok(Loaded {
                     rows: 0,
+                    rejected: 0,
                     note: Some(format!("{what}: nothing to load")),
                 });
             }
@@ -389,6 +417,7 @@ impl<'a> FilePipeline<'a> {
             && !job.settings.lineage
             && rescue.is_none()
             && job.settings.row_rules.is_empty()
+            && !job.settings.max_rejected.quarantines()
             && self.stages.iter().all(|s| !s.needs_rows())
             && let Some(admitted) = &admitted
             && let Some(push_down) =
@@ -398,30 +427,38 @@ impl<'a> FilePipeline<'a> {
             self.progress.rows(rows);
             return Ok(Loaded {
                 rows,
+                rejected: 0,
                 note: joined(schema_note, Some(push_down.note())),
             });
         }
+        let quarantine = Quarantine::of(&job, &file.path, self.run_id, rescue.is_some());
         let batches = if admitted.is_none() {
             futures::stream::empty().boxed()
         } else {
             let columns = rescue
                 .as_ref()
                 .map_or(job.schema.as_slice(), |r| r.read_columns());
+            let columns = quarantine
+                .as_ref()
+                .map_or_else(|| columns.to_vec(), |q| q.read_columns(columns));
             Reader::new(
                 self.store,
                 file,
                 &job.file_format_options,
                 read::reading_of(&job.settings),
             )
-            .read(columns)
+            .read(&columns)
             .await?
         };
-        let (batches, rules) = self.staged(&job, file, rescue.as_ref(), batches);
+        let (batches, rules) =
+            self.staged(&job, file, rescue.as_ref(), quarantine.as_ref(), batches);
         let part = Part {
             file_path: file.path.clone(),
             file_version: load.file_version.clone(),
             replace_rows: reload,
             batches,
+            rejects: quarantine.as_ref().map(|q| q.rejects.clone()),
+            clear_rejected: false,
         };
         let receipt = self
             .commit(&load.load_id, vec![part])
@@ -431,21 +468,23 @@ impl<'a> FilePipeline<'a> {
             schema_note,
             reload.then(|| "its earlier version's rows replaced".to_string()),
         );
+        let note = joined(note, rules.and_then(|r| r.note()));
         Ok(Loaded {
             rows: receipt.rows,
-            note: joined(note, rules.and_then(|r| r.note())),
+            rejected: quarantine.as_ref().map_or(0, |q| q.rejects.len() as u64),
+            note: joined(note, quarantine.and_then(|q| q.note(&job.table_name))),
         })
     }
 
     /// Loads several claimed files as one load (`load_id`), in one transaction: a replace
     /// run of several files replaces the table with all of them. Each file passes the gate
     /// first; the first that does not fails them all, nothing loaded. Files are opened one
-    /// at a time, as the load reaches them. Returns each file's rows.
+    /// at a time, as the load reaches them. Returns each file's rows, loaded and rejected.
     pub(crate) async fn load_together(
         &self,
         files: &[&FileEntry],
         load_id: &str,
-    ) -> Result<Vec<u64>, (usize, Failure)> {
+    ) -> Result<Vec<(u64, u64)>, (usize, Failure)> {
         // Every file through the gate first: a change one of them makes to the job's schema
         // is the schema all of them are read in.
         let mut admitted = Vec::with_capacity(files.len());
@@ -458,6 +497,7 @@ impl<'a> FilePipeline<'a> {
         }
         let job = self.job();
         let mut parts = Vec::with_capacity(files.len());
+        let mut rejects = Vec::with_capacity(files.len());
         for (file, admitted) in files.iter().zip(&admitted) {
             let Some(admitted) = admitted else { continue };
             // Rescued columns follow the file's own difference from the final schema.
@@ -465,6 +505,10 @@ impl<'a> FilePipeline<'a> {
             let columns = rescue
                 .as_ref()
                 .map_or_else(|| job.schema.clone(), |r| r.read_columns().to_vec());
+            let quarantine = Quarantine::of(&job, &file.path, self.run_id, rescue.is_some());
+            let columns = quarantine
+                .as_ref()
+                .map_or(columns.clone(), |q| q.read_columns(&columns));
             let (store, owned, options, reading) = (
                 self.store.clone(),
                 (*file).clone(),
@@ -480,8 +524,13 @@ impl<'a> FilePipeline<'a> {
                 file_path: file.path.clone(),
                 file_version: file.version_key(),
                 replace_rows: false,
-                batches: self.staged(&job, file, rescue.as_ref(), batches).0,
+                batches: self
+                    .staged(&job, file, rescue.as_ref(), quarantine.as_ref(), batches)
+                    .0,
+                rejects: quarantine.as_ref().map(|q| q.rejects.clone()),
+                clear_rejected: false,
             });
+            rejects.push(quarantine.map(|q| q.rejects));
         }
         let empty: Vec<bool> = admitted.iter().map(Option::is_none).collect();
         let receipt = self.commit(load_id, parts).await.map_err(|e| {
@@ -497,10 +546,18 @@ impl<'a> FilePipeline<'a> {
             };
             (at, Failure::from_sink(files[at], e))
         })?;
-        let mut counts = receipt.parts.into_iter();
+        let mut counts = receipt.parts.into_iter().zip(rejects);
         Ok(empty
             .into_iter()
-            .map(|e| if e { 0 } else { counts.next().unwrap_or(0) })
+            .map(|e| {
+                if e {
+                    (0, 0)
+                } else {
+                    counts
+                        .next()
+                        .map_or((0, 0), |(rows, r)| (rows, r.map_or(0, |r| r.len() as u64)))
+                }
+            })
             .collect())
     }
 }

@@ -195,6 +195,7 @@ impl Runner {
                     .mark_loaded(job.id, &file.path, &version, loaded.rows, run_id)
                     .await?;
                 record.rows_loaded = loaded.rows;
+                record.rows_rejected = loaded.rejected;
                 record.message = loaded.note;
                 Ok((record, false))
             }
@@ -286,8 +287,9 @@ impl Runner {
             Ok(rows) => {
                 sluice_core::fault::hit("after-commit");
                 let n = records.len();
-                for (r, rows) in records.iter_mut().zip(rows) {
+                for (r, (rows, rejected)) in records.iter_mut().zip(rows) {
                     r.rows_loaded = rows;
+                    r.rows_rejected = rejected;
                     r.message = Some(format!(
                         "loaded with the run's {n} files in one transaction, replacing the table"
                     ));

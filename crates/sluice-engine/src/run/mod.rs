@@ -379,6 +379,7 @@ impl Runner {
             self.catalog.as_ref(),
             Arc::clone(&progress),
             chrono::Utc::now(),
+            run_id,
         );
         let mut left = 0;
         if job.load_type == sluice_sinks::LoadMode::Replace && plan.take.len() > 1 {

@@ -49,6 +49,7 @@ impl Runner {
                         ),
                         hint: None,
                         rows_loaded: receipt.rows,
+                        rows_rejected: 0,
                     };
                     self.finish_file(job, run_id, &record).await?;
                 }

@@ -321,6 +321,7 @@ async fn run_statistics_are_derived_from_file_outcomes(c: &dyn Catalog) {
             message: None,
             hint: None,
             rows_loaded: rows,
+            rows_rejected: rows / 5,
         };
         c.record_file(run.id, &f).await.unwrap();
     }
@@ -335,9 +336,10 @@ async fn run_statistics_are_derived_from_file_outcomes(c: &dyn Catalog) {
             done.files_skipped,
             done.files_failed,
             done.rows_loaded,
+            done.rows_rejected,
             done.bytes_loaded
         ),
-        (5, 1, 3, 1, 10, 100)
+        (5, 1, 3, 1, 10, 2, 100)
     );
     assert!(done.finished_at.is_some());
     assert_eq!(c.runs(job.id, 5).await.unwrap(), vec![done]);

@@ -12,6 +12,7 @@ mod formats;
 mod jobs;
 mod policies;
 mod postgres;
+mod quarantine;
 mod retries;
 mod rules;
 mod runs;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::encoding::{Confidence, Encoding, EncodingGuess};
 pub(crate) use self::errors::fix_or_retype;
+pub use self::numbers::decimal_comma;
 pub use self::read::read;
 pub use self::sniff::detect;
 use super::{BatchStream, Format, FormatInfo, SAMPLE_BYTES, Source};
@@ -152,7 +153,8 @@ impl CsvOptions {
     pub(crate) fn quote_byte(&self) -> u8 {
         self.quote.unwrap_or('"') as u8
     }
-    pub(crate) fn header(&self) -> bool {
+    /// Whether the file begins with a header line (yes unless told otherwise).
+    pub fn header(&self) -> bool {
         self.has_header.unwrap_or(true)
     }
 

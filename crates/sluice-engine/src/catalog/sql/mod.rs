@@ -59,6 +59,8 @@ pub(super) struct Policies {
     schema_policy: crate::model::SchemaPolicy,
     #[serde(default, skip_serializing_if = "sluice_rules::RowRules::is_empty")]
     row_rules: sluice_rules::RowRules,
+    #[serde(default)]
+    max_rejected: crate::model::MaxRejected,
 }
 
 impl Policies {
@@ -72,6 +74,7 @@ impl Policies {
             archive_entries: settings.archive_entries.clone(),
             schema_policy: settings.schema_policy,
             row_rules: settings.row_rules.clone(),
+            max_rejected: settings.max_rejected,
         })
     }
 
@@ -84,6 +87,7 @@ impl Policies {
         settings.archive_entries = self.archive_entries;
         settings.schema_policy = self.schema_policy;
         settings.row_rules = self.row_rules;
+        settings.max_rejected = self.max_rejected;
     }
 }
 

@@ -62,7 +62,7 @@ macro_rules! runs {
                 limit: i64,
             ) -> Result<HashMap<i64, Vec<RunFile>>> {
                 let sql = format!(
-                    "SELECT run_id, file_path, file_version, file_size_bytes, outcome, message, hint, rows_loaded
+                    "SELECT run_id, file_path, file_version, file_size_bytes, outcome, message, hint, rows_loaded, rows_rejected
                      FROM run_files WHERE run_id IN ({scope}) ORDER BY run_id, id"
                 );
                 let rows = sqlx::query(Self::sql(&sql))
@@ -85,6 +85,7 @@ macro_rules! runs {
                         message: r.try_get("message").map_err(db)?,
                         hint: hint.and_then(|h| serde_json::from_str(&h).ok()),
                         rows_loaded: r.try_get::<i64, _>("rows_loaded").map_err(db)? as u64,
+                        rows_rejected: r.try_get::<i64, _>("rows_rejected").map_err(db)? as u64,
                     };
                     out.entry(r.try_get("run_id").map_err(db)?).or_default().push(file);
                 }
@@ -107,6 +108,7 @@ macro_rules! runs {
                     files_already_loaded: already,
                     files_failed: failed,
                     rows_loaded: loaded.clone().map(|f| f.rows_loaded).sum(),
+                    rows_rejected: loaded.clone().map(|f| f.rows_rejected).sum(),
                     bytes_loaded: loaded.map(|f| f.file_size_bytes).sum(),
                     error: row.try_get("error").map_err(db)?,
                     queued_at: row.try_get("queued_at").map_err(db)?,
@@ -266,8 +268,8 @@ macro_rules! runs {
 
             async fn record_file(&self, run_id: i64, file: &RunFile) -> Result<()> {
                 sqlx::query(
-                    Self::sql("INSERT INTO run_files (run_id, file_path, file_version, file_size_bytes, outcome, message, hint, rows_loaded)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+                    Self::sql("INSERT INTO run_files (run_id, file_path, file_version, file_size_bytes, outcome, message, hint, rows_loaded, rows_rejected)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                 )
                 .bind(run_id)
                 .bind(&file.file_path)
@@ -277,6 +279,7 @@ macro_rules! runs {
                 .bind(&file.message)
                 .bind(file.hint.as_ref().map(to_json))
                 .bind(file.rows_loaded as i64)
+                .bind(file.rows_rejected as i64)
                 .execute(&self.pool)
                 .await
                 .map_err(db)?;

@@ -1,0 +1,218 @@
+//! Quarantine through runs, on every destination: a file's bad rows go to
+//! `<table>_rejected` with their line, column, raw values and error while its good rows
+//! load; past the job's limit the whole file fails and neither table changes.
+
+use sluice_engine::model::MaxRejected;
+use sluice_sinks::SinkConfig;
+
+use crate::Env;
+use crate::evolution::rows;
+
+/// 10,000 records; record 17's amount, record 4,000's day and record 9,999's id do not fit
+/// their columns.
+fn ten_thousand() -> String {
+    let mut text = String::from("id,amount,day\n");
+    for i in 1..=10_000 {
+        let row = match i {
+            17 => format!("{i},12x,2024-01-01\n"),
+            4000 => format!("{i},4.5,2024-13-45\n"),
+            9999 => "x9999,1,2024-01-02\n".to_string(),
+            _ => format!("{i},{}.25,2024-01-0{}\n", i % 100, 1 + i % 9),
+        };
+        text.push_str(&row);
+    }
+    text
+}
+
+async fn job(
+    env: &Env,
+    destination: SinkConfig,
+    pattern: &str,
+    max_rejected: &str,
+    rules: &[&str],
+) -> sluice_engine::Result<sluice_engine::model::Job> {
+    if let SinkConfig::BigQuery(c) = &destination {
+        env.engine
+            .set_bigquery_endpoint(Some(c.endpoint.clone()))
+            .unwrap();
+    }
+    let mut req = env.request("q", pattern);
+    req.load_latest_only = false;
+    req.table_name = Some("q".into());
+    req.destination = destination;
+    req.settings.max_rejected = max_rejected.parse::<MaxRejected>().unwrap();
+    req.settings.row_rules.rules = rules.iter().map(|r| r.parse().unwrap()).collect();
+    env.engine.create_job(req).await
+}
+
+async fn three_bad_rows_are_quarantined(destination: SinkConfig) {
+    let env = Env::new().await;
+    // The newest file has good rows only: detection types the columns from it.
+    env.write("q_0.csv", "id,amount,day\n0,1.5,2024-01-01\n", 1);
+    env.write("q_1.csv", &ten_thousand(), 2);
+    job(&env, destination, "q_*.csv", "5", &[]).await.unwrap();
+    let run = env.run_all("q").await;
+    assert_eq!((run.files_loaded, run.rows_loaded), (2, 9_998), "{run:?}");
+    assert_eq!(run.rows_rejected, 3);
+    let file = run.files.iter().find(|f| f.file_path == "q_1.csv").unwrap();
+    assert_eq!((file.rows_loaded, file.rows_rejected), (9_997, 3));
+    let note = file.message.clone().unwrap_or_default();
+    assert!(note.contains("3 row(s) rejected to q_rejected"), "{note}");
+    assert_eq!(env.rows("q").await, 9_998);
+
+    let rejected = env.engine.rejected("q").await.unwrap();
+    assert_eq!((rejected.table.as_str(), rejected.total), ("q_rejected", 3));
+    let found: Vec<(u64, Option<u64>, Option<&str>)> = rejected
+        .rows
+        .iter()
+        .map(|r| (r.record_number, r.line_number, r.column_name.as_deref()))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (17, Some(18), Some("amount")),
+            (4000, Some(4001), Some("day")),
+            (9999, Some(10_000), Some("id")),
+        ]
+    );
+    assert_eq!(
+        rejected.rows[0].raw_text,
+        r#"{"id":"17","amount":"12x","day":"2024-01-01"}"#
+    );
+    assert!(
+        rejected.rows[0]
+            .error_message
+            .contains("'12x' is not a valid FLOAT64"),
+        "{}",
+        rejected.rows[0].error_message
+    );
+    assert_eq!(rejected.counts.len(), 1);
+    assert_eq!(rejected.counts[0].rows, 3);
+    // The good rows keep their record numbers in the lineage column.
+    let lines = rows(&env, "q", &["id", "_sluice_line"]).await;
+    assert!(
+        lines.iter().all(|r| r[0] == r[1] || r[0] == "0"),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn three_bad_rows_among_10000_are_quarantined_in_duckdb() {
+    three_bad_rows_are_quarantined(SinkConfig::default()).await;
+}
+
+#[tokio::test]
+async fn three_bad_rows_among_10000_are_quarantined_in_postgres() {
+    let db = sluice_testkit::postgres::TestDb::new("quarantine").await;
+    three_bad_rows_are_quarantined(SinkConfig::Postgres(
+        sluice_sinks::postgres::PostgresConfig {
+            url: db.url_with_password("disable"),
+        },
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn three_bad_rows_among_10000_are_quarantined_in_bigquery() {
+    three_bad_rows_are_quarantined(SinkConfig::BigQuery(crate::formats::bigquery_config())).await;
+}
+
+/// Past the limit (a count, or a share of the file's records) the file fails as a whole:
+/// neither the table nor the quarantine table holds any of it, and the error names the
+/// first bad row and the setting.
+#[tokio::test]
+async fn more_bad_rows_than_allowed_fail_the_file_and_leave_both_tables() {
+    for limit in ["2", "0.02%"] {
+        let env = Env::new().await;
+        env.write("q_0.csv", "id,amount,day\n0,1.5,2024-01-01\n", 1);
+        env.write("q_1.csv", &ten_thousand(), 2);
+        job(&env, SinkConfig::default(), "q_*.csv", limit, &[])
+            .await
+            .unwrap();
+        let run = env.run_all("q").await;
+        assert_eq!(
+            (run.files_loaded, run.files_failed),
+            (1, 1),
+            "{limit}: {run:?}"
+        );
+        let failed = run.files.iter().find(|f| f.file_path == "q_1.csv").unwrap();
+        let message = failed.message.clone().unwrap_or_default();
+        assert!(
+            message.contains("3 row(s) rejected, more than the job allows")
+                && message.contains("line 18")
+                && message.contains("nothing of the file was loaded"),
+            "{limit}: {message}"
+        );
+        assert_eq!(
+            failed.hint.as_ref().and_then(|h| h.field.as_deref()),
+            Some("max_rejected")
+        );
+        assert_eq!(env.rows("q").await, 1);
+        assert_eq!(env.engine.rejected("q").await.unwrap().total, 0);
+    }
+    // 0.03% of 10,000 records is 3: the file loads.
+    let env = Env::new().await;
+    env.write("q_0.csv", "id,amount,day\n0,1.5,2024-01-01\n", 1);
+    env.write("q_1.csv", &ten_thousand(), 2);
+    job(&env, SinkConfig::default(), "q_*.csv", "0.03%", &[])
+        .await
+        .unwrap();
+    assert_eq!(env.run_all("q").await.rows_rejected, 3);
+}
+
+/// Rows that break a rule are quarantined naming it (on a typed format too), and JSON's bad
+/// values by record.
+#[tokio::test]
+async fn rule_breaks_and_json_values_are_quarantined() {
+    let env = Env::new().await;
+    env.write(
+        "q_1.csv",
+        "id,amount,day\n1,5,2024-01-01\n2,-3,2024-01-01\n3,-4,2024-01-02\n",
+        2,
+    );
+    job(
+        &env,
+        SinkConfig::default(),
+        "q_*.csv",
+        "2",
+        &["positive: amount > 0"],
+    )
+    .await
+    .unwrap();
+    let run = env.run_all("q").await;
+    assert_eq!((run.rows_loaded, run.rows_rejected), (1, 2), "{run:?}");
+    let rejected = env.engine.rejected("q").await.unwrap();
+    let found: Vec<(u64, Option<&str>)> = rejected
+        .rows
+        .iter()
+        .map(|r| (r.record_number, r.rule_name.as_deref()))
+        .collect();
+    assert_eq!(found, vec![(2, Some("positive")), (3, Some("positive"))]);
+    assert_eq!(rejected.counts[0].reason, "positive");
+    assert!(
+        rejected.rows[0].raw_text.contains(r#""amount":-3"#),
+        "{}",
+        rejected.rows[0].raw_text
+    );
+
+    let env = Env::new().await;
+    env.write("j_1.jsonl", "{\"id\": 1, \"ok\": true}\n{\"id\": \"two\", \"ok\": false}\n{\"id\": 3, \"ok\": \"maybe\"}\n{\"id\": 4}\n", 2);
+    let mut req = env.request("j", "j_*.jsonl");
+    req.table_name = Some("j".into());
+    req.settings.max_rejected = "2".parse().unwrap();
+    // Detected from the first record alone the columns are INT64 and BOOL.
+    req.schema = Some(vec![
+        sluice_core::schema::Column::new("id", sluice_core::schema::WarehouseType::Int64),
+        sluice_core::schema::Column::new("ok", sluice_core::schema::WarehouseType::Bool),
+    ]);
+    env.engine.create_job(req).await.unwrap();
+    let run = env.run_all("j").await;
+    assert_eq!((run.rows_loaded, run.rows_rejected), (2, 2), "{run:?}");
+    let rejected = env.engine.rejected("j").await.unwrap();
+    let found: Vec<(u64, Option<u64>, Option<&str>)> = rejected
+        .rows
+        .iter()
+        .map(|r| (r.record_number, r.line_number, r.column_name.as_deref()))
+        .collect();
+    assert_eq!(found, vec![(2, None, Some("id")), (3, None, Some("ok"))]);
+}
