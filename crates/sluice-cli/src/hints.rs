@@ -20,6 +20,10 @@ const FLAGS: &[(&str, &str)] = &[
     ("schedule", "--schedule"),
     ("timezone", "--timezone"),
     ("schema_policy", "sluice jobs update JOB --schema-policy"),
+    (
+        "max_rejected",
+        "sluice jobs update JOB --max-rejected N or N%",
+    ),
 ];
 
 /// The flag that sets a request field, if the CLI has one.

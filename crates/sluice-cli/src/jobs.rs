@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use sluice_core::schema::Column;
 use sluice_engine::alerts::{AlertTarget, Alerts, WebhookFormat};
 use sluice_engine::jobs::ExistingTable;
-use sluice_engine::model::{ChangedFiles, JobSettings, JobUpdate, SchemaPolicy};
+use sluice_engine::model::{ChangedFiles, JobSettings, JobUpdate, MaxRejected, SchemaPolicy};
 use sluice_engine::schedule::{Schedule, Timezone};
 use sluice_engine::{Engine, JobRequest};
 use sluice_sinks::duckdb::DuckDbConfig;
@@ -181,8 +181,8 @@ pub(crate) struct PolicyArgs {
     pub(crate) schema_policy: Option<SchemaPolicy>,
     /// A check each row must pass (repeatable): 'NAME: SQL boolean' ('positive: amount > 0'),
     /// or not_null(col), unique(col), accepted(col: a, b), regex(col: pattern),
-    /// range(col: min, max). A row that breaks one fails its file, naming the record.
-    /// On update the rules given replace the job's.
+    /// range(col: min, max). A row that breaks one is quarantined (see --max-rejected),
+    /// else fails its file, naming the record. On update the rules given replace the job's.
     #[arg(long = "rule", value_name = "RULE")]
     pub(crate) rules: Vec<sluice_rules::Rule>,
     /// Load only the rows for which this SQL boolean is true (repeatable; the others are
@@ -193,6 +193,12 @@ pub(crate) struct PolicyArgs {
     /// (repeatable): --transform "note = trim(note)".
     #[arg(long = "transform", value_name = "COLUMN = SQL")]
     pub(crate) transforms: Vec<sluice_rules::Transform>,
+    /// How many rows of a file may go to the table's quarantine table (TABLE_rejected) with
+    /// their line, column, raw values and error while its good rows load: a count (100) or
+    /// a share of its records (2.5%). Past it the whole file fails. 0, the default,
+    /// quarantines nothing: the first bad value or broken rule fails the file.
+    #[arg(long, value_name = "N or N%")]
+    pub(crate) max_rejected: Option<MaxRejected>,
     /// Remove the job's rules, filters and transforms (on update).
     #[arg(long, conflicts_with_all = ["rules", "filters", "transforms"])]
     pub(crate) no_rules: bool,
@@ -206,6 +212,7 @@ impl PolicyArgs {
         update.max_expansion = self.max_expansion;
         update.archive_entries = self.archive_entries.clone();
         update.schema_policy = self.schema_policy;
+        update.max_rejected = self.max_rejected;
         let given = |empty: bool| !empty || self.no_rules;
         if given(self.rules.is_empty()) {
             update.rules = Some(self.rules.clone());

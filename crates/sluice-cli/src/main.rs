@@ -11,6 +11,7 @@ mod files;
 mod hints;
 mod jobs;
 mod output;
+mod rejected;
 mod run;
 
 use std::path::PathBuf;
@@ -79,6 +80,9 @@ enum Command {
     Run(run::RunArgs),
     /// List a job's past runs with their statistics; `runs show RUN` for one run's files and log.
     Runs(run::RunsArgs),
+    /// Show the rows a job's files sent to its quarantine table (TABLE_rejected), per file
+    /// and rule; --replay loads them again after the rules or the schema changed.
+    Rejected(rejected::RejectedArgs),
     /// Serve the web UI and the REST API, and start scheduled jobs when they are due.
     Serve(ServeArgs),
     /// Write a reproducible transactions CSV (used by the benchmark).
@@ -249,6 +253,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Jobs(cmd) => jobs::run(&engine, cmd, &out).await?,
         Command::Run(a) => return run::run(&engine, a, &out).await,
         Command::Runs(a) => run::runs(&engine, a, &out).await?,
+        Command::Rejected(a) => rejected::rejected(&engine, a, &out).await?,
         Command::Serve(a) => serve(engine, a, &out).await?,
         Command::GenerateTransactions(_) => unreachable!("handled above"),
     }

@@ -56,6 +56,7 @@ pub(crate) async fn run(engine: &Engine, a: RunArgs, out: &Printer) -> Result<Ex
     let options = RunOptions {
         all_files: a.all.then_some(true),
         wait: a.wait,
+        ..Default::default()
     };
     let run = engine.run(&a.job, options, progress.clone());
     tokio::pin!(run);

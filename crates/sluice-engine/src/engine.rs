@@ -31,7 +31,7 @@ use crate::scheduler::Scheduler;
 use crate::sinks::SinkPool;
 use crate::{Error, Result};
 
-mod rejected;
+pub(crate) mod rejected;
 mod versions;
 pub use rejected::{Rejected, RejectedCount, RejectedRow};
 pub use versions::SchemaAccepted;

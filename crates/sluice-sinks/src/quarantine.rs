@@ -39,11 +39,11 @@ pub struct Rejected {
 pub struct Rejects {
     inner: Arc<Mutex<Vec<Rejected>>>,
     /// The run the rows were rejected in, recorded with each.
-    pub run_id: i64,
+    pub run_id: Option<i64>,
 }
 
 impl Rejects {
-    pub fn new(run_id: i64) -> Self {
+    pub fn new(run_id: Option<i64>) -> Self {
         Self {
             inner: Arc::new(Mutex::new(Vec::new())),
             run_id,
@@ -180,7 +180,7 @@ mod tests {
 
     #[test]
     fn rejects_become_one_batch_in_record_order_with_raw_text_cut() {
-        let rejects = Rejects::new(7);
+        let rejects = Rejects::new(Some(7));
         assert!(rejects.batch("a.csv", "l1").is_none());
         for record in [9, 2] {
             rejects.push(Rejected {

@@ -349,8 +349,17 @@ impl Printer {
             "  files: {} seen, {} loaded, {} skipped, {} failed",
             r.files_seen, r.files_loaded, r.files_skipped, r.files_failed
         ));
+        let rejected = if r.rows_rejected > 0 {
+            format!(
+                ", {} rejected (sluice rejected {})",
+                thousands(r.rows_rejected),
+                r.job
+            )
+        } else {
+            String::new()
+        };
         self.line(&format!(
-            "  rows:  {} loaded ({})",
+            "  rows:  {} loaded ({}){rejected}",
             thousands(r.rows_loaded),
             human_bytes(r.bytes_loaded)
         ));

@@ -2,6 +2,7 @@
 //! and the rows themselves.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int64Type};
@@ -61,6 +62,32 @@ impl Rejected {
 }
 
 impl Engine {
+    /// Loads the job's quarantined rows again through its current schema and rules, as a
+    /// run of its own (it waits for a run of the job going on): per file, in one
+    /// transaction, the rows that pass load and the rest stay quarantined with their new
+    /// error, each row exactly once. Returns the run.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for no such job; [`Error::Invalid`] for a job that rescues
+    /// values (its rows are not quarantined).
+    pub async fn replay_rejected(&self, name: &str) -> Result<crate::model::Run> {
+        let job = self.catalog.job(name).await?;
+        if job.settings.schema_policy == crate::model::SchemaPolicy::Rescue {
+            return Err(Error::invalid(
+                "schema_policy",
+                format!(
+                    "job '{name}' rescues values into _rescued instead of quarantining rows; there is nothing to replay"
+                ),
+            ));
+        }
+        let options = crate::run::RunOptions {
+            replay: true,
+            wait: true,
+            ..Default::default()
+        };
+        self.run(name, options, Arc::new(crate::run::Quiet)).await
+    }
+
     /// The job's quarantined rows, with counts per file and rule.
     ///
     /// # Errors
@@ -69,20 +96,7 @@ impl Engine {
         let job = self.catalog.job(name).await?;
         let sink = self.jobs.sink(&job)?;
         let table = quarantine::table_of(&job.table_name);
-        let mut rows = Vec::new();
-        if sink.table_exists(&table).await.map_err(Error::Sink)? {
-            let total = sink.count_rows(&table).await.map_err(Error::Sink)?;
-            let batches = sink
-                .preview(&table, MAX_ROWS.min(total as usize))
-                .await
-                .map_err(Error::Sink)?;
-            for b in &batches {
-                rows.extend(
-                    rows_of(b).map_err(|e| Error::Catalog(format!("reading {table}: {e}")))?,
-                );
-            }
-        }
-        rows.sort_by(|a, b| (&a.file_path, a.record_number).cmp(&(&b.file_path, b.record_number)));
+        let rows = quarantined(sink.as_ref(), &job.table_name).await?;
         let mut counts: BTreeMap<(String, String), u64> = BTreeMap::new();
         for r in &rows {
             *counts
@@ -103,6 +117,28 @@ impl Engine {
             rows,
         })
     }
+}
+
+/// The rows the quarantine table of `table` holds (none if it was never made), by file and
+/// record, at most [`MAX_ROWS`].
+pub(crate) async fn quarantined(
+    sink: &dyn sluice_sinks::BuiltSink,
+    table: &sluice_core::names::TableName,
+) -> Result<Vec<RejectedRow>> {
+    let table = quarantine::table_of(table);
+    let mut rows = Vec::new();
+    if sink.table_exists(&table).await.map_err(Error::Sink)? {
+        let total = sink.count_rows(&table).await.map_err(Error::Sink)?;
+        let batches = sink
+            .preview(&table, MAX_ROWS.min(total as usize))
+            .await
+            .map_err(Error::Sink)?;
+        for b in &batches {
+            rows.extend(rows_of(b).map_err(|e| Error::Catalog(format!("reading {table}: {e}")))?);
+        }
+    }
+    rows.sort_by(|a, b| (&a.file_path, a.record_number).cmp(&(&b.file_path, b.record_number)));
+    Ok(rows)
 }
 
 /// A quarantine table's rows from a batch in the destination's own types.

@@ -19,6 +19,7 @@ mod observe;
 mod push_down;
 mod quarantine;
 mod read;
+mod replay;
 mod rescue;
 mod rules;
 mod stage;
@@ -99,13 +100,18 @@ impl Failure {
 
     /// A sink's error as the file's outcome: the reader's errors as the reader's.
     pub(crate) fn from_sink(file: &FileEntry, e: sluice_sinks::Error) -> Self {
+        Self::from_sink_at(&file.path, e)
+    }
+
+    /// [`Failure::from_sink`] for the file at `path`.
+    pub(crate) fn from_sink_at(path: &str, e: sluice_sinks::Error) -> Self {
         match e {
             sluice_sinks::Error::Source(e) => Self::from_core(e),
             other => Self {
                 outcome: FileOutcome::FailedDestination,
                 transient: other.is_transient(),
                 hint: None,
-                message: format!("{}: {other}", file.path),
+                message: format!("{path}: {other}"),
             },
         }
     }
@@ -337,7 +343,7 @@ impl<'a> FilePipeline<'a> {
     fn staged(
         &self,
         job: &Job,
-        file: &FileEntry,
+        path: &str,
         rescue: Option<&Rescue>,
         quarantine: Option<&Quarantine>,
         mut batches: BatchStream,
@@ -351,18 +357,13 @@ impl<'a> FilePipeline<'a> {
         }
         let numbering = quarantine
             .cloned()
-            .unwrap_or_else(|| Quarantine::counting(&file.path));
+            .unwrap_or_else(|| Quarantine::counting(path));
         batches = numbering.numbered(batches);
         if let Some(q) = quarantine {
             batches = q.typed(columns.clone(), batches);
         }
         let rules = (!job.settings.row_rules.is_empty()).then(|| {
-            rules::Rules::new(
-                &job.settings.row_rules,
-                columns,
-                &file.path,
-                quarantine.cloned(),
-            )
+            rules::Rules::new(&job.settings.row_rules, columns, path, quarantine.cloned())
         });
         if let Some(rules) = &rules {
             batches = rules.apply(batches);
@@ -371,7 +372,7 @@ impl<'a> FilePipeline<'a> {
             batches = q.limited(batches);
         }
         if job.settings.lineage {
-            batches = Lineage::new(&file.path, self.loaded_at).apply(batches);
+            batches = Lineage::new(path, self.loaded_at).apply(batches);
         } else {
             batches = quarantine::unnumbered(batches);
         }
@@ -450,8 +451,13 @@ impl<'a> FilePipeline<'a> {
             .read(&columns)
             .await?
         };
-        let (batches, rules) =
-            self.staged(&job, file, rescue.as_ref(), quarantine.as_ref(), batches);
+        let (batches, rules) = self.staged(
+            &job,
+            &file.path,
+            rescue.as_ref(),
+            quarantine.as_ref(),
+            batches,
+        );
         let part = Part {
             file_path: file.path.clone(),
             file_version: load.file_version.clone(),
@@ -525,7 +531,13 @@ impl<'a> FilePipeline<'a> {
                 file_version: file.version_key(),
                 replace_rows: false,
                 batches: self
-                    .staged(&job, file, rescue.as_ref(), quarantine.as_ref(), batches)
+                    .staged(
+                        &job,
+                        &file.path,
+                        rescue.as_ref(),
+                        quarantine.as_ref(),
+                        batches,
+                    )
                     .0,
                 rejects: quarantine.as_ref().map(|q| q.rejects.clone()),
                 clear_rejected: false,

@@ -39,6 +39,8 @@ pub(super) struct Quarantine {
     /// Read as text and typed here.
     text: bool,
     decimal_comma: bool,
+    /// The rows' record numbers, where they are not 1, 2, 3 … (a replay's rows).
+    given: Option<Arc<Vec<u64>>>,
 }
 
 impl Quarantine {
@@ -59,26 +61,50 @@ impl Quarantine {
             _ => (None, false, false),
         };
         Some(Self {
-            rejects: Rejects::new(run_id),
+            rejects: Rejects::new(Some(run_id)),
             limit,
             path: path.to_string(),
             records: Arc::new(AtomicU64::new(0)),
             lines_before,
             text: text && !rescued,
             decimal_comma,
+            given: None,
         })
     }
 
     /// Record numbering alone, for a file whose job quarantines nothing.
     pub(super) fn counting(path: &str) -> Self {
         Self {
-            rejects: Rejects::new(0),
+            rejects: Rejects::new(None),
             limit: MaxRejected::None,
             path: path.to_string(),
             records: Arc::new(AtomicU64::new(0)),
             lines_before: None,
             text: false,
             decimal_comma: false,
+            given: None,
+        }
+    }
+
+    /// The quarantine of a replay of rows quarantined before: read again from their raw
+    /// values (JSON objects of text), numbered as they were in their file, and quarantined
+    /// again however many fail (the replay itself never fails for them).
+    pub(super) fn replaying(job: &Job, path: &str, records: Vec<u64>) -> Self {
+        let lines_before = match &job.file_format_options {
+            FormatOptions::Csv(csv) => {
+                Some(u64::from(csv.header()) + u64::from(csv.skip_rows.unwrap_or(0)))
+            }
+            _ => None,
+        };
+        Self {
+            rejects: Rejects::new(None),
+            limit: MaxRejected::Rows(u64::MAX),
+            path: path.to_string(),
+            records: Arc::new(AtomicU64::new(0)),
+            lines_before,
+            text: true,
+            decimal_comma: false,
+            given: Some(Arc::new(records)),
         }
     }
 
@@ -112,13 +138,22 @@ impl Quarantine {
     pub(super) fn numbered(&self, batches: BatchStream) -> BatchStream {
         let records = Arc::clone(&self.records);
         let path = self.path.clone();
+        let given = self.given.clone();
         batches
             .map(move |batch| {
                 let batch = batch?;
                 let n = batch.num_rows() as u64;
-                let first = records.fetch_add(n, Ordering::SeqCst) as i64 + 1;
-                let numbers: ArrayRef =
-                    Arc::new(Int64Array::from_iter_values(first..first + n as i64));
+                let before = records.fetch_add(n, Ordering::SeqCst);
+                let numbers: ArrayRef = match &given {
+                    Some(given) => Arc::new(Int64Array::from_iter_values(
+                        (before..before + n)
+                            .map(|i| given.get(i as usize).copied().unwrap_or(i + 1) as i64),
+                    )),
+                    None => {
+                        let first = before as i64 + 1;
+                        Arc::new(Int64Array::from_iter_values(first..first + n as i64))
+                    }
+                };
                 with_records(&batch, numbers).map_err(|e| sluice_core::Error::parse(&path, e))
             })
             .boxed()

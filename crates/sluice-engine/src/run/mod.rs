@@ -19,6 +19,7 @@ mod load;
 pub(crate) mod log;
 mod options;
 mod reconcile;
+mod replay;
 mod survey;
 
 use std::collections::{HashMap, HashSet};
@@ -267,6 +268,9 @@ impl Runner {
         progress: Arc<dyn Progress>,
         lease: &LeaseGuard,
     ) -> Result<Done> {
+        if options.replay {
+            return self.replay(job, run_id, lease).await;
+        }
         let sink = self.jobs.sink(job)?;
         let recovered = self.reconcile(job, run_id, sink.as_ref()).await?;
         let mut outcomes = vec![FileOutcome::Recovered; recovered.len()];

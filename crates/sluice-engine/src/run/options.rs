@@ -29,6 +29,8 @@ pub struct RunOptions {
     pub all_files: Option<bool>,
     /// While another run of the job is going, wait for it in the queue instead of refusing.
     pub wait: bool,
+    /// Load the rows the job's quarantine table holds again instead of new files.
+    pub replay: bool,
 }
 
 /// How transient failures of a file are retried.

@@ -209,6 +209,7 @@ async fn with_push_down_bigquery_reads_a_gcs_csv_file_itself() {
             sluice_engine::RunOptions {
                 wait: false,
                 all_files: Some(true),
+                ..Default::default()
             },
             Arc::new(sluice_engine::Quiet),
         )

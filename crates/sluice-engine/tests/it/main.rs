@@ -115,6 +115,7 @@ pub async fn run_all(engine: &Engine, job: &str) -> Run {
             RunOptions {
                 wait: false,
                 all_files: Some(true),
+                ..Default::default()
             },
             Arc::new(Quiet),
         )

@@ -216,3 +216,123 @@ async fn rule_breaks_and_json_values_are_quarantined() {
         .collect();
     assert_eq!(found, vec![(2, None, Some("id")), (3, None, Some("ok"))]);
 }
+
+/// Rows quarantined by a rule load once the rule is fixed, each exactly once: a replay
+/// loads those that pass and keeps those that fail again; a second replay loads nothing
+/// twice.
+async fn replay_after_fixing_the_rule(destination: SinkConfig) {
+    let env = Env::new().await;
+    env.write(
+        "q_1.csv",
+        "id,amount,day\n1,5,2024-01-01\n2,-3,2024-01-01\n3,0,2024-01-02\n",
+        2,
+    );
+    job(&env, destination, "q_*.csv", "5", &["positive: amount > 0"])
+        .await
+        .unwrap();
+    let run = env.run_all("q").await;
+    assert_eq!((run.rows_loaded, run.rows_rejected), (1, 2), "{run:?}");
+
+    env.engine
+        .update_job(
+            "q",
+            sluice_engine::model::JobUpdate {
+                rules: Some(vec!["not_zero: amount <> 0".parse().unwrap()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let replay = env.engine.replay_rejected("q").await.unwrap();
+    assert_eq!(
+        (replay.rows_loaded, replay.rows_rejected),
+        (1, 1),
+        "{replay:?}"
+    );
+    let note = replay.files[0].message.clone().unwrap_or_default();
+    assert!(
+        note.contains("replayed 2 quarantined row(s): 1 loaded, 1 quarantined again"),
+        "{note}"
+    );
+    assert_eq!(env.rows("q").await, 2);
+    let rejected = env.engine.rejected("q").await.unwrap();
+    let left: Vec<(u64, Option<u64>, Option<&str>)> = rejected
+        .rows
+        .iter()
+        .map(|r| (r.record_number, r.line_number, r.rule_name.as_deref()))
+        .collect();
+    assert_eq!(left, vec![(3, Some(4), Some("not_zero"))]);
+    // The replayed row keeps its record number.
+    let lines = rows(&env, "q", &["id", "_sluice_line"]).await;
+    assert!(
+        lines.contains(&vec!["2".to_string(), "2".to_string()]),
+        "{lines:?}"
+    );
+
+    let again = env.engine.replay_rejected("q").await.unwrap();
+    assert_eq!(
+        (again.rows_loaded, again.rows_rejected),
+        (0, 1),
+        "{again:?}"
+    );
+    assert_eq!(env.rows("q").await, 2);
+    assert_eq!(env.engine.rejected("q").await.unwrap().total, 1);
+}
+
+#[tokio::test]
+async fn replay_after_fixing_the_rule_in_duckdb() {
+    replay_after_fixing_the_rule(SinkConfig::default()).await;
+}
+
+#[tokio::test]
+async fn replay_after_fixing_the_rule_in_postgres() {
+    let db = sluice_testkit::postgres::TestDb::new("replay").await;
+    replay_after_fixing_the_rule(SinkConfig::Postgres(
+        sluice_sinks::postgres::PostgresConfig {
+            url: db.url_with_password("disable"),
+        },
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn replay_after_fixing_the_rule_in_bigquery() {
+    replay_after_fixing_the_rule(SinkConfig::BigQuery(crate::formats::bigquery_config())).await;
+}
+
+/// A value its column could not hold loads once the column is made STRING; the replay runs
+/// in replace mode without emptying the table.
+#[tokio::test]
+async fn replay_after_widening_a_column_to_string() {
+    let env = Env::new().await;
+    env.write("q_0.csv", "id,amount,day\n0,1.5,2024-01-01\n", 1);
+    env.write(
+        "q_1.csv",
+        "id,amount,day\n1,12x,2024-01-01\n2,3.5,2024-13-45\n3,4,2024-01-03\n",
+        2,
+    );
+    let mut req = env.request("q", "q_*.csv");
+    req.load_latest_only = false;
+    req.table_name = Some("q".into());
+    req.load_type = sluice_sinks::LoadMode::Replace;
+    req.settings.max_rejected = "5".parse().unwrap();
+    env.engine.create_job(req).await.unwrap();
+    // Replace mode loads the run's files together: the table is both files' good rows.
+    let run = env.run_all("q").await;
+    assert_eq!((run.rows_loaded, run.rows_rejected), (2, 2), "{run:?}");
+    env.engine
+        .edit_schema("q", &[("amount".into(), "STRING".parse().unwrap())])
+        .await
+        .unwrap();
+    let replay = env.engine.replay_rejected("q").await.unwrap();
+    // Only the amount row fits now; the day row is quarantined again.
+    assert_eq!(
+        (replay.rows_loaded, replay.rows_rejected),
+        (1, 1),
+        "{replay:?}"
+    );
+    assert_eq!(
+        rows(&env, "q", &["id", "amount"]).await,
+        vec![vec!["0", "1.5"], vec!["1", "12x"], vec!["3", "4.0"]]
+    );
+}

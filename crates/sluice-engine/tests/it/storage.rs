@@ -325,6 +325,7 @@ async fn runs_latest_all_again_new_and_too_large(b: &Backend) {
             RunOptions {
                 wait: false,
                 all_files: Some(true),
+                ..Default::default()
             },
             quiet.clone(),
         )
@@ -337,6 +338,7 @@ async fn runs_latest_all_again_new_and_too_large(b: &Backend) {
             RunOptions {
                 wait: false,
                 all_files: Some(true),
+                ..Default::default()
             },
             quiet.clone(),
         )
@@ -356,6 +358,7 @@ async fn runs_latest_all_again_new_and_too_large(b: &Backend) {
             RunOptions {
                 wait: false,
                 all_files: Some(true),
+                ..Default::default()
             },
             quiet.clone(),
         )

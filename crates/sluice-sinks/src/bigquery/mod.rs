@@ -106,6 +106,7 @@ impl BigQuerySink {
     /// Rows go into a buffer; whenever it holds more than one chunk, the chunk is sent. The
     /// last chunk (which may be short or empty) is sent once every part has ended. No job
     /// exists until then: a part whose stream fails cancels the upload and loads nothing.
+    /// An upload `into_stage` that holds no rows starts no job.
     async fn upload(
         &self,
         job_id: &str,
@@ -114,6 +115,7 @@ impl BigQuerySink {
         mode: LoadMode,
         parts: Vec<Part>,
         what: &str,
+        into_stage: bool,
     ) -> Result<(JobState, Vec<u64>)> {
         let config = self.load_job(
             job_id,
@@ -162,6 +164,12 @@ impl BigQuerySink {
             counts.push(rows);
         }
         let total = sent + buffer.len() as u64;
+        if total == 0 && into_stage {
+            // No rows for a staging table made empty with its columns: no job is needed
+            // (and an empty load would leave the table without its columns).
+            self.client.cancel_upload(&session).await;
+            return Ok((JobState::Done { rows: 0 }, counts));
+        }
         let job = self
             .client
             .put_chunk(&session, sent, &buffer, Some(total))
@@ -337,7 +345,7 @@ impl Sink for BigQuerySink {
         let (what, marker) = marker_of(&load);
         let job_id = self.next_attempt(table, &marker).await?;
         let (state, parts) = self
-            .upload(&job_id, table, columns, load.mode, load.parts, &what)
+            .upload(&job_id, table, columns, load.mode, load.parts, &what, false)
             .await?;
         let mut receipt = self.receipt(table, &marker, &job_id, state, parts.iter().sum())?;
         receipt.parts = parts;

@@ -51,13 +51,16 @@ impl BigQuerySink {
         let mut quarantined: Option<Quarantined> = None;
         let result = async {
             let (state, parts) = self
+                // Appended to the new, empty stage: a load that replaces a table with no rows
+                // would leave it without its columns.
                 .upload(
                     &stage_job,
                     &stage,
                     columns,
-                    LoadMode::Replace,
+                    LoadMode::Append,
                     load.parts,
                     &what,
+                    true,
                 )
                 .await?;
             let staged = FileLoad {
@@ -146,6 +149,7 @@ impl BigQuerySink {
                     LoadMode::Append,
                     vec![part],
                     what,
+                    true,
                 )
                 .await?;
             let file = FileLoad {

@@ -21,7 +21,7 @@ fn rejected(record: u64) -> Rejected {
 }
 
 fn part(file: &str, ids: &[i64], rejects: &[u64], clear: bool, fail: bool) -> Part {
-    let r = Rejects::new(7);
+    let r = Rejects::new(Some(7));
     for record in rejects {
         r.push(rejected(*record));
     }

@@ -594,6 +594,7 @@ pub async fn run(
     let options = RunOptions {
         all_files: body.all_files,
         wait: true,
+        ..Default::default()
     };
     let (job, run) = s.engine.start_run(&name, true).await?;
     let run_id = run.id;
