@@ -20,7 +20,9 @@ pub struct Printer {
     out: Mutex<Box<dyn Write + Send>>,
 }
 
+mod file_line;
 mod plan;
+pub use file_line::file_line;
 
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
@@ -242,6 +244,10 @@ impl Printer {
             "  schema:      {} ({})",
             j.settings.schema_policy,
             j.settings.schema_policy.label()
+        ));
+        self.line(&format!(
+            "  bad rows:    {}",
+            j.settings.max_rejected.label(&j.table_name)
         ));
         let rr = &j.settings.row_rules;
         for t in &rr.transforms {
@@ -514,39 +520,6 @@ fn strategy(j: &Job) -> &'static str {
     } else {
         "all unprocessed files"
     }
-}
-
-pub fn file_line(f: &RunFile) -> String {
-    let mark = if f.outcome.is_failure() {
-        "✗"
-    } else if f.rows_loaded > 0 || f.outcome == sluice_engine::model::FileOutcome::Loaded {
-        "✓"
-    } else {
-        "-"
-    };
-    let mut s = format!("  {mark} {}  {}", f.file_path, f.outcome.label());
-    if f.rows_loaded > 0 {
-        s.push_str(&format!(", {} rows", thousands(f.rows_loaded)));
-    }
-    // What loading it also did: a schema change taken, earlier rows replaced, a push-down.
-    if let Some(m) = &f.message
-        && f.outcome.is_loaded()
-    {
-        s.push_str(&format!(" ({m})"));
-    }
-    if let Some(m) = &f.message
-        && (f.outcome.is_failure()
-            || f.outcome == sluice_engine::model::FileOutcome::SkippedTooLarge)
-    {
-        s.push_str(&format!("\n      {}", m.replace('\n', "\n      ")));
-        if let Some(h) = &f.hint {
-            if !m.contains(&h.text) {
-                s.push_str(&format!("; {}", h.text));
-            }
-            s.push_str(&hints::as_flag(h));
-        }
-    }
-    s
 }
 
 /// A progress bar on stderr while a run loads files; nothing when stderr is not a terminal.

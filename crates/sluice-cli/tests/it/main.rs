@@ -10,6 +10,7 @@ mod jobs;
 mod large;
 mod plan;
 mod postgres;
+mod rejected;
 mod runs;
 mod signals;
 

@@ -176,6 +176,18 @@ impl MaxRejected {
         self != Self::None
     }
 
+    /// What it does, for people, with the quarantine table of `table` named.
+    pub fn label(self, table: &sluice_core::names::TableName) -> String {
+        let to = sluice_sinks::quarantine::table_of(table);
+        match self {
+            Self::None => "the first one fails its file (nothing quarantined)".into(),
+            Self::Rows(n) => format!("up to {n} per file go to {to}; more fail the file"),
+            Self::Share(_) => {
+                format!("up to {self} of a file's rows go to {to}; more fail the file")
+            }
+        }
+    }
+
     /// Whether `rejected` rows of a file of `records` records are more than it allows.
     pub fn exceeded(self, rejected: u64, records: u64) -> bool {
         match self {
