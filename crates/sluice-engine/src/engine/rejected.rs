@@ -68,18 +68,9 @@ impl Engine {
     /// error, each row exactly once. Returns the run.
     ///
     /// # Errors
-    /// [`Error::NotFound`] for no such job; [`Error::Invalid`] for a job that rescues
-    /// values (its rows are not quarantined).
+    /// [`Error::NotFound`] for no such job; the run fails for a job that rescues values
+    /// (its table has a `_rescued` column replayed rows would not fill).
     pub async fn replay_rejected(&self, name: &str) -> Result<crate::model::Run> {
-        let job = self.catalog.job(name).await?;
-        if job.settings.schema_policy == crate::model::SchemaPolicy::Rescue {
-            return Err(Error::invalid(
-                "schema_policy",
-                format!(
-                    "job '{name}' rescues values into _rescued instead of quarantining rows; there is nothing to replay"
-                ),
-            ));
-        }
         let options = crate::run::RunOptions {
             replay: true,
             wait: true,

@@ -14,6 +14,15 @@ use crate::{Error, Result};
 
 impl Runner {
     pub(super) async fn replay(&self, job: &Job, run_id: i64, lease: &LeaseGuard) -> Result<Done> {
+        if job.settings.schema_policy == crate::model::SchemaPolicy::Rescue {
+            return Err(Error::invalid(
+                "schema_policy",
+                format!(
+                    "job '{}' rescues values into _rescued: its quarantined rows cannot be replayed (set another schema policy first)",
+                    job.name
+                ),
+            ));
+        }
         let sink = self.jobs.sink(job)?;
         let store = self.connections.store(&job.connection).await?;
         let rows = crate::engine::rejected::quarantined(sink.as_ref(), &job.table_name).await?;

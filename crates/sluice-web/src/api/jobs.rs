@@ -13,6 +13,7 @@ use sluice_engine::{JobRequest, Kind, RunOptions};
 use sluice_sinks::{LoadMode, SinkConfig};
 
 use super::connections::format_options;
+use super::policies::{PolicyFields, RuleInput, TransformInput};
 use crate::body::{Body, OptionalBody};
 use crate::{ApiError, Shared};
 
@@ -79,6 +80,9 @@ pub struct NewJob {
     archive_entries: Option<String>,
     /// What to do with a file whose columns differ: fail, add-columns, widen or rescue.
     schema_policy: Option<String>,
+    /// Bad rows a file may send to `<table>_rejected` before it fails: a count (`100`) or
+    /// a share of its records (`"2.5%"`); 0 quarantines nothing.
+    max_rejected: Option<Value>,
     /// Checks each row must pass: `"positive: amount > 0"`, `"not_null(id)"`, … (or
     /// `{name, check}` objects); the list replaces the job's.
     rules: Option<Vec<RuleInput>>,
@@ -153,91 +157,6 @@ impl ScheduleFields {
     }
 }
 
-/// How a job treats changed files and files still arriving.
-struct PolicyFields {
-    changed_files: Option<String>,
-    settle_time_seconds: Option<u64>,
-    settle_time: Option<String>,
-    ready_marker: Option<String>,
-    max_expansion: Option<u32>,
-    archive_entries: Option<String>,
-    schema_policy: Option<String>,
-    rules: Option<Vec<RuleInput>>,
-    filters: Option<Vec<String>>,
-    transforms: Option<Vec<TransformInput>>,
-}
-
-/// A rule as people write it, or as the API returns it.
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub enum RuleInput {
-    Text(String),
-    Rule(sluice_rules::Rule),
-}
-
-/// A transform as people write it, or as the API returns it.
-#[derive(Deserialize)]
-#[serde(untagged)]
-pub enum TransformInput {
-    Text(String),
-    Transform(sluice_rules::Transform),
-}
-
-impl PolicyFields {
-    fn apply(mut self, update: &mut JobUpdate) -> Result<(), ApiError> {
-        update.changed_files = self
-            .changed_files
-            .as_deref()
-            .map(|c| c.parse().map_err(|e| bad_field("changed_files", e)))
-            .transpose()?;
-        update.settle_time_seconds = match (&self.settle_time, self.settle_time_seconds) {
-            (Some(t), _) => Some(
-                sluice_engine::plan::parse_duration(t)
-                    .map_err(|e| bad_field("settle_time", e))?
-                    .as_secs(),
-            ),
-            (None, s) => s,
-        };
-        update.ready_marker = self.ready_marker.clone();
-        update.max_expansion = self.max_expansion;
-        update.archive_entries = self.archive_entries.clone();
-        update.schema_policy = self
-            .schema_policy
-            .as_deref()
-            .map(|c| c.parse().map_err(|e| bad_field("schema_policy", e)))
-            .transpose()?;
-        update.rules = self
-            .rules
-            .take()
-            .map(|rules| {
-                rules
-                    .into_iter()
-                    .map(|r| match r {
-                        RuleInput::Text(t) => t.parse().map_err(|e| bad_field("rules", e)),
-                        RuleInput::Rule(r) => Ok(r),
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .transpose()?;
-        update.filters = self.filters.take();
-        update.transforms = self
-            .transforms
-            .take()
-            .map(|list| {
-                list.into_iter()
-                    .map(|t| match t {
-                        TransformInput::Text(t) => {
-                            t.parse().map_err(|e| bad_field("transforms", e))
-                        }
-                        TransformInput::Transform(t) => Ok(t),
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .transpose()?;
-        Ok(())
-    }
-}
-
 macro_rules! schedule_fields {
     ($b:expr) => {
         ScheduleFields {
@@ -261,6 +180,7 @@ macro_rules! policy_fields {
             max_expansion: $b.max_expansion,
             archive_entries: $b.archive_entries,
             schema_policy: $b.schema_policy,
+            max_rejected: $b.max_rejected,
             rules: $b.rules,
             filters: $b.filters,
             transforms: $b.transforms,
@@ -422,6 +342,9 @@ pub struct JobPatch {
     archive_entries: Option<String>,
     /// What to do with a file whose columns differ: fail, add-columns, widen or rescue.
     schema_policy: Option<String>,
+    /// Bad rows a file may send to `<table>_rejected` before it fails: a count (`100`) or
+    /// a share of its records (`"2.5%"`); 0 quarantines nothing.
+    max_rejected: Option<Value>,
     /// Checks each row must pass: `"positive: amount > 0"`, `"not_null(id)"`, … (or
     /// `{name, check}` objects); the list replaces the job's.
     rules: Option<Vec<RuleInput>>,

@@ -4,6 +4,8 @@
 mod connections;
 mod destinations;
 mod jobs;
+mod policies;
+mod rejected;
 mod schemas;
 mod session;
 mod vocabulary;
@@ -50,6 +52,8 @@ pub fn routes() -> Router<Shared> {
             "/jobs/{name}/schema/{version}/approve",
             post(schemas::approve),
         )
+        .route("/jobs/{name}/rejected", get(rejected::list))
+        .route("/jobs/{name}/rejected/replay", post(rejected::replay))
         .route("/jobs/{name}/files/{action}", post(jobs::file_action))
         .route("/jobs/{name}/run", post(jobs::run))
         .route("/jobs/{name}/runs", get(jobs::runs))

@@ -14,6 +14,7 @@ mod access;
 mod connections;
 mod destinations;
 mod jobs;
+mod rejected;
 mod server;
 
 struct Api {
@@ -110,7 +111,13 @@ impl Api {
     /// Asks for a run of `job` ("Run now") and polls it until it is neither queued nor
     /// running, for at most `limit`; returns the run as last seen.
     async fn run_now_and_wait(&self, job: &str, limit: Duration) -> Value {
-        let (status, body) = self.post(&format!("/api/jobs/{job}/run"), json!({})).await;
+        self.start_and_wait(&format!("/api/jobs/{job}/run"), limit)
+            .await
+    }
+
+    /// POSTs to an endpoint that starts a run, and waits for the run to end.
+    async fn start_and_wait(&self, path: &str, limit: Duration) -> Value {
+        let (status, body) = self.post(path, json!({})).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         let run_id = body["run_id"].as_i64().unwrap();
         let deadline = tokio::time::Instant::now() + limit;

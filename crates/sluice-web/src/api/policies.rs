@@ -1,0 +1,111 @@
+//! A job's policies as requests give them: changed files, settling, schema changes, bad
+//! rows and row rules.
+
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::Value;
+use sluice_engine::model::JobUpdate;
+
+use crate::ApiError;
+
+fn bad_field(field: &str, message: String) -> ApiError {
+    ApiError::field(StatusCode::BAD_REQUEST, "invalid", field, message)
+}
+
+/// How a job treats changed files and files still arriving.
+pub(super) struct PolicyFields {
+    pub(super) changed_files: Option<String>,
+    pub(super) settle_time_seconds: Option<u64>,
+    pub(super) settle_time: Option<String>,
+    pub(super) ready_marker: Option<String>,
+    pub(super) max_expansion: Option<u32>,
+    pub(super) archive_entries: Option<String>,
+    pub(super) schema_policy: Option<String>,
+    pub(super) max_rejected: Option<Value>,
+    pub(super) rules: Option<Vec<RuleInput>>,
+    pub(super) filters: Option<Vec<String>>,
+    pub(super) transforms: Option<Vec<TransformInput>>,
+}
+
+/// A rule as people write it, or as the API returns it.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum RuleInput {
+    Text(String),
+    Rule(sluice_rules::Rule),
+}
+
+/// A transform as people write it, or as the API returns it.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum TransformInput {
+    Text(String),
+    Transform(sluice_rules::Transform),
+}
+
+impl PolicyFields {
+    pub(super) fn apply(mut self, update: &mut JobUpdate) -> Result<(), ApiError> {
+        update.changed_files = self
+            .changed_files
+            .as_deref()
+            .map(|c| c.parse().map_err(|e| bad_field("changed_files", e)))
+            .transpose()?;
+        update.settle_time_seconds = match (&self.settle_time, self.settle_time_seconds) {
+            (Some(t), _) => Some(
+                sluice_engine::plan::parse_duration(t)
+                    .map_err(|e| bad_field("settle_time", e))?
+                    .as_secs(),
+            ),
+            (None, s) => s,
+        };
+        update.ready_marker = self.ready_marker.clone();
+        update.max_expansion = self.max_expansion;
+        update.archive_entries = self.archive_entries.clone();
+        update.schema_policy = self
+            .schema_policy
+            .as_deref()
+            .map(|c| c.parse().map_err(|e| bad_field("schema_policy", e)))
+            .transpose()?;
+        update.max_rejected = self
+            .max_rejected
+            .as_ref()
+            .map(|v| match v {
+                Value::Number(n) => n.to_string().parse(),
+                Value::String(t) => t.parse(),
+                other => Err(format!(
+                    "max_rejected is a number of rows or a share like \"2.5%\", not {other}"
+                )),
+            })
+            .transpose()
+            .map_err(|e| bad_field("max_rejected", e))?;
+        update.rules = self
+            .rules
+            .take()
+            .map(|rules| {
+                rules
+                    .into_iter()
+                    .map(|r| match r {
+                        RuleInput::Text(t) => t.parse().map_err(|e| bad_field("rules", e)),
+                        RuleInput::Rule(r) => Ok(r),
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        update.filters = self.filters.take();
+        update.transforms = self
+            .transforms
+            .take()
+            .map(|list| {
+                list.into_iter()
+                    .map(|t| match t {
+                        TransformInput::Text(t) => {
+                            t.parse().map_err(|e| bad_field("transforms", e))
+                        }
+                        TransformInput::Transform(t) => Ok(t),
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,78 @@
+//! Quarantine through the API: `max_rejected` on create and update (a number or a share),
+//! the quarantined rows listed, and a replay after the rule is fixed.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::{Api, assert_error};
+
+#[tokio::test]
+async fn rejected_rows_are_listed_and_replayed() {
+    let api = Api::new(None).await;
+    api.add_local().await;
+    api.write("o_1.csv", "id,amount\n1,5\n2,-3\n3,0\n");
+    let (status, body) = api
+        .post(
+            "/api/jobs",
+            json!({"name": "o", "connection_id": "local", "file_pattern": "o_*.csv",
+                   "max_rejected": "lots", "rules": ["positive: amount > 0"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_error(&body, "invalid");
+    assert_eq!(body["details"]["fields"][0]["field"], "max_rejected", "{body}");
+    let (status, body) = api
+        .post(
+            "/api/jobs",
+            json!({"name": "o", "connection_id": "local", "file_pattern": "o_*.csv",
+                   "max_rejected": 2, "rules": ["positive: amount > 0"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["job"]["max_rejected"], "2");
+    let run = api.run_now_and_wait("o", Duration::from_secs(20)).await;
+    assert_eq!(
+        (run["rows_loaded"].as_i64(), run["rows_rejected"].as_i64()),
+        (Some(1), Some(2)),
+        "{run}"
+    );
+
+    let (status, body) = api.get("/api/jobs/o/rejected").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rejected = &body["rejected"];
+    assert_eq!(
+        (rejected["table"].as_str(), rejected["total"].as_i64()),
+        (Some("o_rejected"), Some(2))
+    );
+    assert_eq!(rejected["counts"][0]["reason"], "positive");
+    assert_eq!(rejected["rows"][0]["line_number"], 3);
+    assert_eq!(rejected["rows"][0]["error_message"], "breaks rule positive");
+
+    let (status, body) = api
+        .call(
+            "PATCH",
+            "/api/jobs/o",
+            Some(json!({"rules": ["not_zero: amount <> 0"], "max_rejected": "50%"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["job"]["max_rejected"], "50%");
+    let replay = api
+        .start_and_wait("/api/jobs/o/rejected/replay", Duration::from_secs(20))
+        .await;
+    assert_eq!(replay["status"], "succeeded", "{replay}");
+    assert_eq!(
+        (
+            replay["rows_loaded"].as_i64(),
+            replay["rows_rejected"].as_i64()
+        ),
+        (Some(1), Some(1)),
+        "{replay}"
+    );
+    let (_, body) = api.get("/api/jobs/o/rejected").await;
+    assert_eq!(body["rejected"]["total"], 1);
+    assert_eq!(body["rejected"]["rows"][0]["rule_name"], "not_zero");
+}
