@@ -122,6 +122,7 @@ const UI_FILES: &[(&str, &str, &str)] = &[
     ("wizard.js", JS, include_str!("../ui/js/wizard.js")),
     ("nextrun.js", JS, include_str!("../ui/js/nextrun.js")),
     ("schema.js", JS, include_str!("../ui/js/schema.js")),
+    ("rejected.js", JS, include_str!("../ui/js/rejected.js")),
     ("jobs.js", JS, include_str!("../ui/js/jobs.js")),
     ("job.js", JS, include_str!("../ui/js/job.js")),
     ("run.js", JS, include_str!("../ui/js/run.js")),

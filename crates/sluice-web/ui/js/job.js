@@ -5,6 +5,7 @@ import { api, vocab, outcomeLabel, alertLabel } from "./api.js";
 import { parseSchedule, scheduleText, nextRunText, scheduleCell, scheduleFields } from "./schedule.js";
 import { nextRunCard, filesCard, historyCard } from "./nextrun.js";
 import { schemaCard } from "./schema.js";
+import { rejectedCard } from "./rejected.js";
 
 export const outcomeBadge = (o) => {
   const info = vocab.outcomes.find((x) => x.outcome === o) || {};
@@ -94,6 +95,7 @@ export async function jobPage(app, name, v, view) {
     info.replaceChildren(...[["Connection", job.connection], ["Files", (job.file_path_prefix ? job.file_path_prefix + "/" : "") + job.file_pattern],
       ["Strategy", job.load_latest_only ? "latest file only" : "all unprocessed files"], ["Destination", job.destination_description || job.destination.kind],
       ["Table", `${job.table_name} (${job.load_type})`], ["Changed files", job.changed_files, "changed-files"], ["Schema changes", job.schema_policy, "schema-policy"],
+      ["Bad rows", job.max_rejected === "0" ? "the first fails its file" : `up to ${job.max_rejected} per file to ${job.table_name}_rejected`, "max-rejected"],
       ["Row rules", [(job.transforms || []).length && `${job.transforms.length} transform(s)`, (job.filters || []).length && `${job.filters.length} filter(s)`, (job.rules || []).length && `${job.rules.length} rule(s)`].filter(Boolean).join(", ") || "none", "row-rules"],
       ["Waits for", [job.settle_time_seconds ? `${job.settle_time_seconds} s to settle` : "", job.ready_marker ? `${job.ready_marker} in the folder` : ""].filter(Boolean).join("; ") || "nothing", "gates"],
       ["Lineage", job.lineage ? "_sluice_file, _sluice_line, _sluice_loaded_at" : "none"],
@@ -237,6 +239,7 @@ export async function jobPage(app, name, v, view) {
           const failed = (run.files || []).filter((f) => f.outcome.startsWith("failed"));
           put(status, badge(run.status),
             ` run ${run.id}: ${run.files_loaded} file(s), ${run.rows_loaded.toLocaleString()} rows loaded` +
+            (run.rows_rejected ? `, ${run.rows_rejected.toLocaleString()} rejected` : "") +
             (run.files_skipped ? `, ${run.files_skipped} skipped` : "") + (run.files_failed ? `, ${run.files_failed} failed` : "") + " (", link, ")",
             run.error ? h("div", { class: "error", text: run.error }) : null,
             ...failed.map((f) => h("div", { class: "error", text: f.message || `${f.file_path}: ${outcomeLabel(f.outcome)}` })));
@@ -246,20 +249,22 @@ export async function jobPage(app, name, v, view) {
       }
     } catch (e) { status.replaceChildren(h("div", { class: "error", text: e.message })); }
     following--;
-    if (live()) { await refresh(); await schema.load().catch(() => {}); }
+    if (live()) { await refresh(); await schema.load().catch(() => {}); await rejected.load().catch(() => {}); }
   }
 
   renderJob();
   let changes = await historyCard(path);
   const schema = schemaCard(path, () => job, async () => { ({ job } = await api("GET", path)); renderJob(); refresh().catch(() => {}); });
   await schema.load();
+  const rejected = rejectedCard(path, () => job, () => refresh().catch(() => {}));
+  await rejected.load();
   app.replaceChildren(h("h1", { class: "title" }, job.name, " ", state),
     h("div", { class: "card" }, info, pauseMsg,
       h("div", { class: "actions" }, h("div", { class: "form-actions" }, h("button", { class: "primary", id: "run-now", onclick: runNow }, "Run now"), status), pauseBtn)),
     next.card,
     h("div", { class: "card" }, h("h2", { text: "Run history" }), chart, history),
-    filesCard(path, () => job, (saved) => { job = saved; renderJob(); refresh().catch(() => {}); schema.load().catch(() => {}); historyCard(path).then((c) => changes.replaceWith((changes = c))).catch(() => {}); }),
-    schema.card, schedCard, alertsCard,
+    filesCard(path, () => job, (saved) => { job = saved; renderJob(); refresh().catch(() => {}); schema.load().catch(() => {}); rejected.load().catch(() => {}); historyCard(path).then((c) => changes.replaceWith((changes = c))).catch(() => {}); }),
+    schema.card, rejected.card, schedCard, alertsCard,
     h("div", { class: "card" }, h("h2", { text: "Processed files" }), files),
     changes);
   await refresh();

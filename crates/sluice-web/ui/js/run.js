@@ -17,7 +17,7 @@ export async function runPage(app, jobName, id, v, view) {
       [when(run.started_at), run.scheduled_for ? ` by the scheduler (due ${when(run.scheduled_for)})` : " by hand"]],
     ["Finished", run.finished_at ? `${when(run.finished_at)} (${fmtSeconds(dur)})` : h("span", { class: "hint" }, "not yet")],
     ["Files", `${run.files_seen} seen, ${run.files_loaded} loaded, ${run.files_skipped} skipped, ${run.files_failed} failed`],
-    ["Rows", run.rows_loaded.toLocaleString()], ["Bytes", size(run.bytes_loaded)],
+    ["Rows", run.rows_loaded.toLocaleString() + (run.rows_rejected ? `, ${run.rows_rejected.toLocaleString()} rejected (see the job's Rejected rows)` : "")], ["Bytes", size(run.bytes_loaded)],
     run.error ? ["Error", h("span", { class: "error" }, run.error)] : null,
   ].filter(Boolean);
   const files = run.files || [];

@@ -251,11 +251,11 @@ function stepReview(app, body, connections, next, back) {
   const rowRules = rowRuleFields("wiz-", wiz.rowRules || {});
   const keepRules = () => {
     const b = rowRules.body();
-    wiz.rowRules = { transforms: b.transforms.map((t) => ({ column: t.split("=")[0].trim(), sql: t.slice(t.indexOf("=") + 1).trim() })), filters: b.filters, rules: [] };
+    wiz.rowRules = { transforms: b.transforms.map((t) => ({ column: t.split("=")[0].trim(), sql: t.slice(t.indexOf("=") + 1).trim() })), filters: b.filters, rules: [], max_rejected: b.max_rejected };
     wiz.ruleLines = b.rules;
   };
   const rulesCard = h("div", { class: "card", oninput: keepRules }, h("h2", { text: "Row rules" }),
-    h("p", { class: "hint", text: "SQL over each row, run by DuckDB as the file streams: transforms first, then filters, then rules." }), ...rowRules.fields);
+    h("p", { class: "hint", text: "SQL over each row, run by DuckDB as the file streams: transforms first, then filters, then rules. Bad rows can be quarantined instead of failing their file." }), ...rowRules.fields);
   if (wiz.ruleLines) rulesCard.querySelector("#wiz-rules").value = wiz.ruleLines.join("\n");
   const policies = h("div", { class: "card" }, h("h2", { text: "Files that change or are still arriving" }),
     field("Changed files", changed, "changed_files", "a file whose content changed after it was loaded; a byte-identical copy is never loaded twice"),
