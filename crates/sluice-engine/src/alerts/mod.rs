@@ -209,6 +209,8 @@ pub enum AlertKind {
     Freshness,
     /// A file failed the same way run after run and is no longer tried.
     FileParked,
+    /// A run sent rows to the table's quarantine table.
+    RowsRejected,
 }
 
 impl AlertKind {
@@ -219,15 +221,17 @@ impl AlertKind {
             Self::SizeAnomaly => "size_anomaly",
             Self::Freshness => "freshness",
             Self::FileParked => "file_parked",
+            Self::RowsRejected => "rows_rejected",
         }
     }
 
-    pub const ALL: [AlertKind; 5] = [
+    pub const ALL: [AlertKind; 6] = [
         Self::RunFailed,
         Self::SchemaChange,
         Self::SizeAnomaly,
         Self::Freshness,
         Self::FileParked,
+        Self::RowsRejected,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -242,6 +246,7 @@ impl AlertKind {
             Self::SizeAnomaly => "size anomaly",
             Self::Freshness => "no new files",
             Self::FileParked => "file parked",
+            Self::RowsRejected => "rows rejected",
         }
     }
 }

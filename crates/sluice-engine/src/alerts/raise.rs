@@ -188,6 +188,7 @@ impl Alerting {
             )
             .await;
         }
+        self.rows_rejected(job, run).await;
         let failed = matches!(run.status, RunStatus::Failed | RunStatus::PartiallyFailed)
             && (!other_failures.is_empty() || run.error.is_some());
         if failed {
@@ -229,6 +230,51 @@ impl Alerting {
             )
             .await;
         }
+    }
+
+    /// Raises an alert for a run that quarantined rows, naming its files; a later run that
+    /// loads files and quarantines none resolves it.
+    async fn rows_rejected(&self, job: &Job, run: &Run) {
+        let files: Vec<&RunFile> = run.files.iter().filter(|f| f.rows_rejected > 0).collect();
+        if files.is_empty() {
+            if run.files_loaded > 0 {
+                self.resolve(
+                    job,
+                    AlertKind::RowsRejected,
+                    format!("{}: run {} rejected no row", job.name, run.id),
+                    Some(run.id),
+                )
+                .await;
+            }
+            return;
+        }
+        let table = sluice_sinks::quarantine::table_of(&job.table_name);
+        let summary = format!(
+            "{}: run {} sent {} row(s) of {} file(s) to {table}, first {} ({}); see `sluice rejected {}`",
+            job.name,
+            run.id,
+            run.rows_rejected,
+            files.len(),
+            files[0].file_path,
+            files[0].rows_rejected,
+            job.name
+        );
+        let details = json!({
+            "table": table.to_string(),
+            "rows_rejected": run.rows_rejected,
+            "files": files.iter().map(|f| json!({
+                "file_path": f.file_path, "rows_loaded": f.rows_loaded, "rows_rejected": f.rows_rejected
+            })).collect::<Vec<_>>(),
+        });
+        self.raise(
+            job,
+            AlertKind::RowsRejected,
+            "",
+            summary,
+            Some(run.id),
+            details,
+        )
+        .await;
     }
 
     /// Raises a freshness alert for each job whose newest file is older than its

@@ -458,3 +458,50 @@ async fn alerts_are_mailed_through_a_real_smtp_server() {
         "{incident:?}"
     );
 }
+
+#[tokio::test]
+async fn quarantined_rows_alert_once_and_resolve_when_a_run_rejects_none() {
+    let (rx, base) = Receiver::start().await;
+    let env = env_with_job(targets(&base)).await;
+    env.engine
+        .update_job(
+            "tx",
+            sluice_engine::model::JobUpdate {
+                max_rejected: Some("5".parse().unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    env.run_all("tx").await;
+    env.write(
+        "t_2.csv",
+        "id,amount,currency,created_at,note\n1,2.5,EUR,2024-11-19T08:00:00Z,n\n2,lots,EUR,2024-11-19T08:00:00Z,n\n",
+        40,
+    );
+    let run = env.run_all("tx").await;
+    assert_eq!(
+        (run.status, run.rows_rejected),
+        (RunStatus::Succeeded, 1),
+        "{run:?}"
+    );
+    assert_eq!(rx.seen(), vec![("rows_rejected".into(), "firing".into())]);
+    let alert = rx.json.lock().unwrap()[0].clone();
+    assert!(
+        alert["summary"]
+            .as_str()
+            .unwrap()
+            .contains("sent 1 row(s) of 1 file(s) to t_rejected, first t_2.csv"),
+        "{alert}"
+    );
+    assert_eq!(alert["details"]["files"][0]["rows_rejected"], 1);
+    env.write("t_3.csv", &transactions(20, 5), 30);
+    env.run_all("tx").await;
+    assert_eq!(
+        rx.seen(),
+        vec![
+            ("rows_rejected".into(), "firing".into()),
+            ("rows_rejected".into(), "resolved".into())
+        ]
+    );
+}

@@ -22,7 +22,10 @@ async fn rejected_rows_are_listed_and_replayed() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_error(&body, "invalid");
-    assert_eq!(body["details"]["fields"][0]["field"], "max_rejected", "{body}");
+    assert_eq!(
+        body["details"]["fields"][0]["field"], "max_rejected",
+        "{body}"
+    );
     let (status, body) = api
         .post(
             "/api/jobs",
