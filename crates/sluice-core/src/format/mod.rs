@@ -297,6 +297,9 @@ pub struct Reading {
     /// A glob on the entries' paths inside an archive (`data/*.csv`); by default, every
     /// entry whose extension is the format's.
     pub archive_entries: Option<String>,
+    /// Keep CSV records of the wrong width in the stream, marked
+    /// ([`csv::BAD_RECORD`]), for the job to quarantine instead of failing the file.
+    pub lenient_records: bool,
 }
 
 /// [`detect`] as a job reads its files.
@@ -329,7 +332,8 @@ pub async fn detect_with(
         Source::entry(store, file, first).with_limits(reading.limits)
     } else {
         Source::new(store, file)
-    };
+    }
+    .lenient(reading.lenient_records);
     let (resolved, mut detected) = options.detect_in(&source).await?;
     detected.format_options = Some(resolved);
     detected.file_path = Some(file.path.clone());
@@ -361,7 +365,7 @@ pub async fn read_with(
     columns: &[Column],
     reading: &Reading,
 ) -> Result<BatchStream> {
-    let limits = reading.limits;
+    let (limits, lenient) = (reading.limits, reading.lenient_records);
     if archive::is_zip(&file.path) {
         use futures::{StreamExt, TryStreamExt};
         // Each entry in turn, into one stream: the archive loads whole or not at all.
@@ -387,14 +391,18 @@ pub async fn read_with(
                     columns.clone(),
                 );
                 async move {
-                    let source = Source::entry(&store, &file, entry).with_limits(limits);
+                    let source = Source::entry(&store, &file, entry)
+                        .with_limits(limits)
+                        .lenient(lenient);
                     options.read_in(&source, &columns).await
                 }
             })
             .try_flatten()
             .boxed());
     }
-    let source = Source::new(store, file).with_limits(limits);
+    let source = Source::new(store, file)
+        .with_limits(limits)
+        .lenient(lenient);
     options.read_in(&source, columns).await
 }
 

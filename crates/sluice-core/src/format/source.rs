@@ -22,6 +22,8 @@ pub struct Source<'a> {
     limits: Limits,
     /// An entry of a zip archive, and how errors name it (`archive.zip!entry.csv`).
     entry: Option<(Entry, String)>,
+    /// Records the format cannot read are kept, marked, for quarantine ([`super::Reading`]).
+    lenient: bool,
 }
 
 /// The head of a file, decompressed: what detection reads.
@@ -78,6 +80,7 @@ impl<'a> Source<'a> {
             compression,
             limits: Limits::default(),
             entry: None,
+            lenient: false,
         }
     }
 
@@ -91,6 +94,7 @@ impl<'a> Source<'a> {
             compression,
             limits: Limits::default(),
             entry: Some((entry, shown)),
+            lenient: false,
         }
     }
 
@@ -98,6 +102,17 @@ impl<'a> Source<'a> {
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// The same source, keeping records the format cannot read for quarantine.
+    pub fn lenient(mut self, lenient: bool) -> Self {
+        self.lenient = lenient;
+        self
+    }
+
+    /// Whether records the format cannot read are kept for quarantine.
+    pub fn is_lenient(&self) -> bool {
+        self.lenient
     }
 
     pub fn path(&self) -> &str {

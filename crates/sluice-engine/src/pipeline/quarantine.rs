@@ -179,6 +179,21 @@ impl Quarantine {
         let (values, records) = split_records(batch);
         let n = values.num_rows();
         let mut bad: Vec<Option<(usize, String)>> = vec![None; n];
+        // Records of the wrong width, kept by the reader in every text field.
+        let mut broken: Vec<Option<(usize, usize, String)>> = vec![None; n];
+        for i in 0..values.num_columns() {
+            let Some(text) = values.column(i).as_string_opt::<i32>() else {
+                continue;
+            };
+            for (r, slot) in broken.iter_mut().enumerate() {
+                if slot.is_none()
+                    && text.is_valid(r)
+                    && let Some(b) = sluice_core::format::csv::bad_record(text.value(r))
+                {
+                    *slot = Some((b.fields, b.expected, b.text.to_string()));
+                }
+            }
+        }
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
         for (i, c) in columns.iter().enumerate() {
             let got = values.column(i);
@@ -213,7 +228,8 @@ impl Quarantine {
             )
             .map_err(|e| format!("column {}: {e}", c.name))?;
             for (r, slot) in bad.iter_mut().enumerate() {
-                if slot.is_none() && prepared.is_valid(r) && typed.is_null(r) {
+                if slot.is_none() && broken[r].is_none() && prepared.is_valid(r) && typed.is_null(r)
+                {
                     *slot = Some((i, text.value(r).to_string()));
                 }
             }
@@ -221,10 +237,25 @@ impl Quarantine {
         }
         let typed =
             RecordBatch::try_new(arrow_schema(columns), arrays).map_err(|e| e.to_string())?;
-        if bad.iter().all(Option::is_none) {
+        if bad.iter().all(Option::is_none) && broken.iter().all(Option::is_none) {
             return with_records(&typed, records);
         }
         let numbers = records.as_primitive::<arrow::datatypes::Int64Type>();
+        for (r, slot) in broken.iter().enumerate() {
+            if let Some((fields, expected, text)) = slot {
+                let record = numbers.value(r) as u64;
+                self.rejects.push(Rejected {
+                    record,
+                    line: self.line_of(record),
+                    column: None,
+                    raw: text.clone(),
+                    rule: None,
+                    error: format!(
+                        "the line has {fields} field(s) where the header has {expected}"
+                    ),
+                });
+            }
+        }
         for (r, slot) in bad.iter().enumerate() {
             if let Some((i, value)) = slot {
                 let record = numbers.value(r) as u64;
@@ -242,7 +273,12 @@ impl Quarantine {
                 });
             }
         }
-        let keep = BooleanArray::from(bad.iter().map(Option::is_none).collect::<Vec<bool>>());
+        let keep = BooleanArray::from(
+            bad.iter()
+                .zip(&broken)
+                .map(|(b, w)| b.is_none() && w.is_none())
+                .collect::<Vec<bool>>(),
+        );
         let kept = filter_record_batch(&typed, &keep).map_err(|e| e.to_string())?;
         let records = filter(&records, &keep).map_err(|e| e.to_string())?;
         with_records(&kept, records)

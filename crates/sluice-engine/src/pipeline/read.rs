@@ -21,6 +21,9 @@ pub(crate) fn reading_of(settings: &crate::model::JobSettings) -> Reading {
             max_expansion: settings.max_expansion,
         },
         archive_entries: settings.archive_entries.clone(),
+        // Kept for the typing stage to quarantine (a job that rescues types nothing).
+        lenient_records: settings.max_rejected.quarantines()
+            && settings.schema_policy != crate::model::SchemaPolicy::Rescue,
     }
 }
 

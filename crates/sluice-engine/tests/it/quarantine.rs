@@ -336,3 +336,45 @@ async fn replay_after_widening_a_column_to_string() {
         vec![vec!["0", "1.5"], vec!["1", "12x"], vec!["3", "4.0"]]
     );
 }
+
+/// A line with a field too many or too few is quarantined with its text, not the file.
+#[tokio::test]
+async fn lines_of_the_wrong_width_are_quarantined_with_their_text() {
+    let env = Env::new().await;
+    env.write("q_0.csv", "id,amount,day\n0,1.5,2024-01-01\n", 1);
+    env.write(
+        "q_1.csv",
+        "id,amount,day\n1,2.5,2024-01-01\n2,3.5,2024-01-02,surplus\n3,\"4,5\"\n4,5.5,2024-01-04\n",
+        2,
+    );
+    job(&env, SinkConfig::default(), "q_*.csv", "5", &[])
+        .await
+        .unwrap();
+    let run = env.run_all("q").await;
+    assert_eq!((run.rows_loaded, run.rows_rejected), (3, 2), "{run:?}");
+    let rejected = env.engine.rejected("q").await.unwrap();
+    let found: Vec<(Option<u64>, &str, &str)> = rejected
+        .rows
+        .iter()
+        .map(|r| (r.line_number, r.error_message.as_str(), r.raw_text.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (
+                Some(3),
+                "the line has 4 field(s) where the header has 3",
+                "2,3.5,2024-01-02,surplus"
+            ),
+            (
+                Some(4),
+                "the line has 2 field(s) where the header has 3",
+                "3,\"4,5\""
+            ),
+        ]
+    );
+    assert_eq!(
+        rows(&env, "q", &["id", "_sluice_line"]).await,
+        vec![vec!["0", "1"], vec!["1", "1"], vec!["4", "4"]]
+    );
+}

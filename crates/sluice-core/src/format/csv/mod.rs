@@ -6,6 +6,7 @@ mod dialect;
 pub mod encoding;
 mod errors;
 mod layout;
+mod lenient;
 mod numbers;
 mod quotes;
 mod read;
@@ -15,8 +16,9 @@ use serde::{Deserialize, Serialize};
 
 pub use self::encoding::{Confidence, Encoding, EncodingGuess};
 pub(crate) use self::errors::fix_or_retype;
+pub use self::lenient::{BAD_RECORD, BadRecord, bad_record};
 pub use self::numbers::decimal_comma;
-pub use self::read::read;
+pub use self::read::{read, read_lenient};
 pub use self::sniff::detect;
 use super::{BatchStream, Format, FormatInfo, SAMPLE_BYTES, Source};
 use crate::fields::{Field, FieldKind};
@@ -89,7 +91,7 @@ impl Format for Csv {
         options: &CsvOptions,
     ) -> Result<(CsvOptions, DetectedSchema)> {
         let sample = source.head(SAMPLE_BYTES).await?;
-        detect(&sample, source.path(), options)
+        sniff::detect_lenient(&sample, source.path(), options, source.is_lenient())
     }
 
     async fn read(
@@ -97,11 +99,12 @@ impl Format for Csv {
         options: &CsvOptions,
         columns: &[Column],
     ) -> Result<BatchStream> {
-        Ok(read(
+        Ok(read_lenient(
             source.stream().await?,
             options,
             columns,
             source.path(),
+            source.is_lenient(),
         ))
     }
 

@@ -13,6 +13,7 @@ use futures::stream::{BoxStream, StreamExt};
 use super::encoding::Decoder;
 use super::errors::locate_error;
 use super::layout::{self, Layout};
+use super::lenient::RecordFilter;
 use super::quotes::QuoteTracker;
 use super::sniff::unclosed_quote;
 use super::{CsvOptions, numbers};
@@ -26,6 +27,18 @@ pub fn read(
     options: &CsvOptions,
     columns: &[Column],
     path: &str,
+) -> BatchStream {
+    read_lenient(bytes, options, columns, path, false)
+}
+
+/// [`read`], keeping records of the wrong width as marked rows ([`super::BAD_RECORD`])
+/// when `lenient`, for the job to quarantine.
+pub fn read_lenient(
+    bytes: BoxStream<'static, Result<Bytes>>,
+    options: &CsvOptions,
+    columns: &[Column],
+    path: &str,
+    lenient: bool,
 ) -> BatchStream {
     let decimal_comma = options.decimal_comma == Some(true);
     // Numbers with a decimal comma are read as text and rewritten before they are cast.
@@ -60,6 +73,15 @@ pub fn read(
         quote: options.quote.unwrap_or('"'),
         quotes: QuoteTracker::new(options.delimiter_byte(), options.quote_byte()),
         line_bytes: 0,
+        filter: lenient.then(|| {
+            RecordFilter::new(
+                options.delimiter_byte(),
+                options.quote_byte(),
+                options.escape.map(|e| e as u8),
+                options.comment.map(|c| c as u8),
+                (!options.header()).then_some(columns.len()),
+            )
+        }),
     };
     if !state.header {
         // Without a header columns are positional: the file's first is the job's first.
@@ -105,6 +127,8 @@ struct CsvStream {
     quotes: QuoteTracker,
     /// Bytes since the last line end, to refuse a line that never ends.
     line_bytes: usize,
+    /// Replaces records of the wrong width, when they are kept for quarantine.
+    filter: Option<RecordFilter>,
 }
 
 impl BatchSource for CsvStream {
@@ -164,7 +188,10 @@ impl CsvStream {
             Some(chunk) => {
                 let chunk = self.prepare(chunk?, false);
                 self.check(&chunk)?;
-                Ok(chunk)
+                Ok(match &mut self.filter {
+                    Some(f) => Bytes::from(f.feed(&chunk, false)),
+                    None => chunk,
+                })
             }
             None => {
                 self.eof = true;
@@ -177,7 +204,10 @@ impl CsvStream {
                         self.quote,
                     ));
                 }
-                Ok(rest)
+                Ok(match &mut self.filter {
+                    Some(f) => Bytes::from(f.feed(&rest, true)),
+                    None => rest,
+                })
             }
         }
     }

@@ -225,6 +225,20 @@ pub fn detect(
     path: &str,
     given: &CsvOptions,
 ) -> Result<(CsvOptions, DetectedSchema)> {
+    detect_lenient(sample, path, given, false)
+}
+
+/// [`detect`]; when `lenient`, rows of the wrong width are left out of the inference (a
+/// job that quarantines them reads the rest) instead of refusing the file.
+///
+/// # Errors
+/// As [`detect`].
+pub fn detect_lenient(
+    sample: &Sample,
+    path: &str,
+    given: &CsvOptions,
+    lenient: bool,
+) -> Result<(CsvOptions, DetectedSchema)> {
     given.validate()?;
     let truncated = !sample.complete;
     let guess = match given.encoding {
@@ -386,6 +400,9 @@ pub fn detect(
 
     let mut columns: Vec<ColumnInference> = vec![ColumnInference::default(); width];
     for (i, row) in data.iter().enumerate() {
+        if row.len() != width && lenient {
+            continue;
+        }
         if row.len() != width {
             let line = row
                 .position()

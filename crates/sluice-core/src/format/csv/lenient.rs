@@ -1,0 +1,209 @@
+//! Records with the wrong number of fields, kept in the stream for quarantine. The CSV parser
+//! refuses a whole file for one such record; when a job quarantines bad rows, each is
+//! replaced by a record of the right width whose every field is [`BAD_RECORD`] followed by
+//! the fields it had, the width the header has and the record's text. The row keeps its
+//! place (and record number), and the stage that types rows rejects it with that text.
+
+/// What each field of a record of the wrong width starts with.
+pub const BAD_RECORD: &str = "\u{1}sluice:bad-record\u{1}";
+
+/// A record of the wrong width, as [`bad_record`] reads it back from a field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRecord<'a> {
+    pub fields: usize,
+    pub expected: usize,
+    pub text: &'a str,
+}
+
+/// The bad record a field stands for, if it is one.
+pub fn bad_record(value: &str) -> Option<BadRecord<'_>> {
+    let rest = value.strip_prefix(BAD_RECORD)?;
+    let mut parts = rest.splitn(3, ':');
+    let fields = parts.next()?.parse().ok()?;
+    let expected = parts.next()?.parse().ok()?;
+    Some(BadRecord {
+        fields,
+        expected,
+        text: parts.next()?,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    /// In a quoted field, just after a quote: another quote is an escaped quote.
+    QuoteInQuoted,
+    /// In a quoted field, just after the escape character.
+    Escaped,
+}
+
+/// Follows the records of CSV text across chunks, passing those of the right width through
+/// and replacing the others.
+#[derive(Debug)]
+pub(crate) struct RecordFilter {
+    delimiter: u8,
+    quote: u8,
+    escape: Option<u8>,
+    comment: Option<u8>,
+    /// The width records must have: the header's (its first record's), or the job's.
+    expected: Option<usize>,
+    state: State,
+    fields: usize,
+    /// The current record's bytes so far.
+    record: Vec<u8>,
+}
+
+impl RecordFilter {
+    /// A filter for records of `expected` fields, or of the first record's width.
+    pub(crate) fn new(
+        delimiter: u8,
+        quote: u8,
+        escape: Option<u8>,
+        comment: Option<u8>,
+        expected: Option<usize>,
+    ) -> Self {
+        Self {
+            delimiter,
+            quote,
+            escape: escape.filter(|e| *e != quote),
+            comment,
+            expected,
+            state: State::FieldStart,
+            fields: 1,
+            record: Vec::new(),
+        }
+    }
+
+    /// The next chunk of text as the parser should see it: complete records, each of the
+    /// right width; a record the chunk ends inside waits for the next (or for `last`).
+    pub(crate) fn feed(&mut self, chunk: &[u8], last: bool) -> Vec<u8> {
+        let mut out = Vec::with_capacity(chunk.len() + 64);
+        for &b in chunk {
+            self.record.push(b);
+            match self.state {
+                State::FieldStart if b == self.quote => self.state = State::Quoted,
+                State::FieldStart | State::Unquoted => {
+                    if b == self.delimiter {
+                        self.fields += 1;
+                        self.state = State::FieldStart;
+                    } else if b == b'\n' {
+                        self.end_record(&mut out);
+                    } else {
+                        self.state = State::Unquoted;
+                    }
+                }
+                State::Quoted => {
+                    if Some(b) == self.escape {
+                        self.state = State::Escaped;
+                    } else if b == self.quote {
+                        self.state = State::QuoteInQuoted;
+                    }
+                }
+                State::Escaped => self.state = State::Quoted,
+                State::QuoteInQuoted => {
+                    if b == self.quote {
+                        self.state = State::Quoted;
+                    } else if b == self.delimiter {
+                        self.fields += 1;
+                        self.state = State::FieldStart;
+                    } else if b == b'\n' {
+                        self.end_record(&mut out);
+                    } else {
+                        self.state = State::Unquoted;
+                    }
+                }
+            }
+        }
+        if last && !self.record.is_empty() {
+            // A last record without a line end (an unclosed quote is refused elsewhere).
+            self.record.push(b'\n');
+            self.end_record(&mut out);
+            if out.ends_with(b"\n") {
+                out.pop();
+            }
+        }
+        out
+    }
+
+    fn end_record(&mut self, out: &mut Vec<u8>) {
+        let fields = std::mem::replace(&mut self.fields, 1);
+        self.state = State::FieldStart;
+        let record = std::mem::take(&mut self.record);
+        let body = record
+            .strip_suffix(b"\n")
+            .map(|r| r.strip_suffix(b"\r").unwrap_or(r))
+            .unwrap_or(&record);
+        // Blank lines and comments are the parser's to skip.
+        let passes =
+            body.is_empty() || (self.comment.is_some() && body.first() == self.comment.as_ref());
+        if passes {
+            out.extend_from_slice(&record);
+            return;
+        }
+        let expected = *self.expected.get_or_insert(fields);
+        if fields == expected {
+            out.extend_from_slice(&record);
+            return;
+        }
+        let text = String::from_utf8_lossy(body);
+        let field = format!("{BAD_RECORD}{fields}:{expected}:{text}");
+        let quoted = {
+            let q = self.quote as char;
+            let doubled = field.replace(q, &format!("{q}{q}"));
+            format!("{q}{doubled}{q}")
+        };
+        for i in 0..expected {
+            if i > 0 {
+                out.push(self.delimiter);
+            }
+            out.extend_from_slice(quoted.as_bytes());
+        }
+        out.push(b'\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filtered(text: &str, chunk: usize) -> String {
+        let mut f = RecordFilter::new(b',', b'"', None, Some(b'#'), None);
+        let mut out = Vec::new();
+        let chunks: Vec<&[u8]> = text.as_bytes().chunks(chunk).collect();
+        for (i, c) in chunks.iter().enumerate() {
+            out.extend(f.feed(c, i + 1 == chunks.len()));
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn records_of_the_wrong_width_are_replaced_at_any_chunk_size() {
+        let text = "a,b\n1,\"x,\ny\"\n2,y,extra\n# note\n\n3\n4,\"q\"\"\"";
+        for chunk in [1, 2, 5, 1000] {
+            let out = filtered(text, chunk);
+            let lines: Vec<&str> = out.split('\n').collect();
+            assert_eq!(lines[0], "a,b");
+            assert_eq!(lines[1..3].join("\n"), "1,\"x,\ny\"", "{chunk}");
+            let bad = format!("\"{BAD_RECORD}3:2:2,y,extra\"");
+            assert_eq!(lines[3], format!("{bad},{bad}"), "{chunk}");
+            assert_eq!((lines[4], lines[5]), ("# note", ""), "{chunk}");
+            assert!(
+                lines[6].starts_with(&format!("\"{BAD_RECORD}1:2:3\"")),
+                "{chunk}"
+            );
+            assert_eq!(lines[7], "4,\"q\"\"\"", "{chunk}");
+        }
+        let field = format!("{BAD_RECORD}3:2:2,\"y\",extra");
+        assert_eq!(
+            bad_record(&field),
+            Some(BadRecord {
+                fields: 3,
+                expected: 2,
+                text: "2,\"y\",extra"
+            })
+        );
+        assert_eq!(bad_record("2"), None);
+    }
+}
