@@ -16,6 +16,7 @@
 
 pub mod bigquery;
 pub mod config;
+pub mod dedup;
 pub mod duckdb;
 pub mod postgres;
 pub mod quarantine;
@@ -262,6 +263,9 @@ pub struct Load {
     pub load_id: String,
     pub mode: LoadMode,
     pub parts: Vec<Part>,
+    /// Rows with the same key load once, within the load and against the table; each
+    /// part's count is then the rows it added.
+    pub dedup: Option<dedup::Dedup>,
 }
 
 impl Load {
@@ -377,6 +381,7 @@ pub trait Sink: Send + Sync {
             load_id: file.load_id.clone(),
             mode,
             parts: vec![Part::new(file, batches)],
+            dedup: None,
         };
         self.load_parts(table, columns, load).await
     }

@@ -339,7 +339,7 @@ impl Sink for BigQuerySink {
         columns: &[Column],
         load: Load,
     ) -> Result<LoadReceipt> {
-        if load.parts.iter().any(|p| p.replace_rows) || load.quarantines() {
+        if load.parts.iter().any(|p| p.replace_rows) || load.quarantines() || load.dedup.is_some() {
             return self.load_staged(table, columns, load).await;
         }
         let (what, marker) = marker_of(&load);

@@ -46,6 +46,7 @@ impl BigQuerySink {
             .map(|p| (p.file_path.clone(), p.clear_rejected, p.rejects.clone()))
             .collect();
         let quarantines = load.quarantines();
+        let dedup = load.dedup.clone();
         let load_id = load.load_id.clone();
         let stage_job = format!("{job_id}_stage");
         let mut quarantined: Option<Quarantined> = None;
@@ -68,6 +69,13 @@ impl BigQuerySink {
                 ..marker.clone()
             };
             self.receipt(&stage, &staged, &stage_job, state, parts.iter().sum())?;
+            let mut parts = parts;
+            if let Some(dedup) = &dedup {
+                // What the keyed insert will add, counted before it runs (the lease keeps
+                // other loads of the table away).
+                let added = self.count_kept(dedup, table, &stage, columns).await?;
+                parts = if parts.len() == 1 { vec![added] } else { parts };
+            }
             if quarantines {
                 quarantined = Some(
                     self.stage_rejected(table, &job_id, &load_id, &marker, &what, &rejects)
@@ -81,6 +89,7 @@ impl BigQuerySink {
                 load.mode,
                 &replaced,
                 quarantined.as_ref(),
+                dedup.as_ref(),
             );
             self.run_script(&job_id, &script).await?;
             Ok::<_, Error>(parts)
@@ -96,6 +105,38 @@ impl BigQuerySink {
             rows: parts.iter().sum(),
             parts,
         })
+    }
+
+    /// How many staged rows a keyed insert adds.
+    async fn count_kept(
+        &self,
+        dedup: &crate::dedup::Dedup,
+        table: &TableName,
+        stage: &TableName,
+        columns: &[Column],
+    ) -> Result<u64> {
+        let cols = columns
+            .iter()
+            .map(|c| backticks(&c.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let kept = crate::dedup::kept_sql(
+            dedup,
+            &self.sql_table(table),
+            &self.sql_table(stage),
+            &cols,
+            order_of(columns),
+            backticks,
+        );
+        let rows = self
+            .query(&format!("SELECT COUNT(*) FROM ({kept})"))
+            .await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(|v| v.as_str())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0))
     }
 
     /// Makes the quarantine table if it is missing and loads the parts' rejected rows into
@@ -209,6 +250,7 @@ impl BigQuerySink {
         mode: LoadMode,
         replaced: &[String],
         quarantined: Option<&Quarantined>,
+        dedup: Option<&crate::dedup::Dedup>,
     ) -> String {
         let names: Vec<String> = columns.iter().map(|c| format!("`{}`", c.name)).collect();
         let mut script = String::from("BEGIN TRANSACTION;\n");
@@ -226,12 +268,27 @@ impl BigQuerySink {
                 files.join(", ")
             ));
         }
-        script.push_str(&format!(
-            "INSERT INTO {} ({cols}) SELECT {cols} FROM {};\n",
-            self.sql_table(table),
-            self.sql_table(stage),
-            cols = names.join(", ")
-        ));
+        match dedup {
+            Some(dedup) => {
+                for sql in crate::dedup::move_sql(
+                    dedup,
+                    &self.sql_table(table),
+                    &self.sql_table(stage),
+                    columns,
+                    order_of(columns),
+                    backticks,
+                ) {
+                    script.push_str(&sql);
+                    script.push_str(";\n");
+                }
+            }
+            None => script.push_str(&format!(
+                "INSERT INTO {} ({cols}) SELECT {cols} FROM {};\n",
+                self.sql_table(table),
+                self.sql_table(stage),
+                cols = names.join(", ")
+            )),
+        }
         if let Some(q) = quarantined {
             if !q.cleared.is_empty() {
                 let files: Vec<String> = q.cleared.iter().map(|f| string_literal(f)).collect();
@@ -258,4 +315,17 @@ impl BigQuerySink {
         script.push_str("COMMIT TRANSACTION;");
         script
     }
+}
+
+/// An identifier quoted for GoogleSQL.
+fn backticks(name: &str) -> String {
+    format!("`{name}`")
+}
+
+/// The order of a staged part's rows: their record numbers, where the table has them.
+fn order_of(columns: &[Column]) -> Option<&'static str> {
+    columns
+        .iter()
+        .any(|c| c.name == lineage::LINE)
+        .then_some("`_sluice_line`")
 }

@@ -150,6 +150,43 @@ impl DuckDbSink {
     }
 }
 
+/// The staging table of a part whose rows are deduplicated.
+const DEDUP_STAGE: &str = "__sluice_dedup";
+
+/// Ends the part being appended: flushes its appender and, when its rows are deduplicated,
+/// moves them from the staging table into the table, counting the rows it added.
+fn end_part(
+    conn: &Connection,
+    appender: &mut Option<duckdb::Appender<'_>>,
+    dedup: Option<&crate::dedup::Dedup>,
+    table: &TableName,
+    columns: &[Column],
+    parts: &mut [u64],
+) -> duckdb::Result<()> {
+    let Some(mut a) = appender.take() else {
+        return Ok(());
+    };
+    a.flush()?;
+    drop(a);
+    if let Some(dedup) = dedup {
+        let mut added = 0;
+        for sql in crate::dedup::move_sql(
+            dedup,
+            &table.quoted(),
+            DEDUP_STAGE,
+            columns,
+            Some("rowid"),
+            quote_ident,
+        ) {
+            added = conn.execute(&sql, [])?;
+        }
+        if let Some(rows) = parts.last_mut() {
+            *rows = added as u64;
+        }
+    }
+    Ok(())
+}
+
 /// Writes a part's rejected rows to the quarantine table (made if missing), after deleting
 /// those it held for the file when they are being replayed.
 fn write_rejected(
@@ -271,6 +308,8 @@ impl Sink for DuckDbSink {
         let (marker_path, marker_version) = (load.marker_path(), load.marker_version());
         let mode = load.mode;
         let quarantine = crate::quarantine::table_of(&table);
+        let dedup = load.dedup.clone();
+        let all_columns = columns.to_vec();
         let writer = tokio::task::spawn_blocking(move || -> duckdb::Result<Option<Vec<u64>>> {
             conn.execute_batch("BEGIN TRANSACTION")?;
             let result = (|| {
@@ -285,9 +324,14 @@ impl Sink for DuckDbSink {
                 loop {
                     match rx.blocking_recv() {
                         Some(Msg::Part { path, replace_rows }) => {
-                            if let Some(mut a) = appender.take() {
-                                a.flush()?;
-                            }
+                            end_part(
+                                &conn,
+                                &mut appender,
+                                dedup.as_ref(),
+                                &table,
+                                &all_columns,
+                                &mut parts,
+                            )?;
                             if replace_rows {
                                 conn.execute(
                                     &format!(
@@ -299,11 +343,20 @@ impl Sink for DuckDbSink {
                                 )?;
                             }
                             let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                            appender = Some(conn.appender_with_columns_to_db(
-                                table.name(),
-                                table.schema().unwrap_or("main"),
-                                &names,
-                            )?);
+                            appender = Some(if dedup.is_some() {
+                                // Into a staging table, moved into the table at its end.
+                                conn.execute_batch(&format!(
+                                    "CREATE OR REPLACE TEMP TABLE {DEDUP_STAGE} AS SELECT * FROM {} LIMIT 0",
+                                    table.quoted()
+                                ))?;
+                                conn.appender_with_columns(DEDUP_STAGE, &names)?
+                            } else {
+                                conn.appender_with_columns_to_db(
+                                    table.name(),
+                                    table.schema().unwrap_or("main"),
+                                    &names,
+                                )?
+                            });
                             parts.push(0);
                         }
                         Some(Msg::Batch(batch)) => {
@@ -314,15 +367,25 @@ impl Sink for DuckDbSink {
                             sluice_core::fault::hit("mid-load");
                         }
                         Some(Msg::Rejected { path, clear, batch }) => {
-                            if let Some(mut a) = appender.take() {
-                                a.flush()?;
-                            }
+                            end_part(
+                                &conn,
+                                &mut appender,
+                                dedup.as_ref(),
+                                &table,
+                                &all_columns,
+                                &mut parts,
+                            )?;
                             write_rejected(&conn, &quarantine, &path, clear, batch)?;
                         }
                         Some(Msg::Done) => {
-                            if let Some(mut a) = appender.take() {
-                                a.flush()?;
-                            }
+                            end_part(
+                                &conn,
+                                &mut appender,
+                                dedup.as_ref(),
+                                &table,
+                                &all_columns,
+                                &mut parts,
+                            )?;
                             break;
                         }
                         Some(Msg::Abort) | None => return Ok(None),

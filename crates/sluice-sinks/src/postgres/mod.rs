@@ -28,6 +28,9 @@ use tokio_postgres::{Client, Config};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub use self::config::PostgresConfig;
+
+/// The staging table of a part whose rows are deduplicated (dropped at commit).
+const DEDUP_STAGE: &str = "pg_temp.__sluice_dedup";
 use self::copy::encode_batch;
 pub use self::types::{TYPE_MAP, postgres_type, warehouse_type};
 use crate::{Error, Load, LoadMode, LoadReceipt, Result, Sink, TableLoad};
@@ -286,7 +289,13 @@ impl Sink for PostgresSink {
                 .map_err(|e| self.sql_error(e, &at(&what, "DELETE")))?;
         }
         let names: Vec<String> = columns.iter().map(|c| quote_ident(&c.name)).collect();
-        let copy_sql = format!("COPY {} ({}) FROM STDIN", table.quoted(), names.join(", "));
+        // A part whose rows are deduplicated is copied into a staging table first.
+        let target = if load.dedup.is_some() {
+            DEDUP_STAGE.to_string()
+        } else {
+            table.quoted()
+        };
+        let copy_sql = format!("COPY {target} ({}) FROM STDIN", names.join(", "));
         let mut parts = Vec::with_capacity(load.parts.len());
         let (marker_path, marker_version) = (load.marker_path(), load.marker_version());
         for mut part in load.parts {
@@ -304,6 +313,14 @@ impl Sink for PostgresSink {
                 .map_err(|e| {
                     self.sql_error(e, &at(&file, "deleting the rows of its earlier version"))
                 })?;
+            }
+            if load.dedup.is_some() {
+                tx.batch_execute(&format!(
+                    "DROP TABLE IF EXISTS {DEDUP_STAGE}; CREATE TEMP TABLE {DEDUP_STAGE} (LIKE {}) ON COMMIT DROP",
+                    table.quoted()
+                ))
+                .await
+                .map_err(|e| self.sql_error(e, &at(&file, "staging its rows")))?;
             }
             let mut copy = Box::pin(
                 tx.copy_in::<_, bytes::Bytes>(copy_sql.as_str())
@@ -336,11 +353,27 @@ impl Sink for PostgresSink {
                 let _ = tx.rollback().await;
                 return Err(failure);
             }
-            let rows = copy
+            let mut rows = copy
                 .as_mut()
                 .finish()
                 .await
                 .map_err(|e| self.sql_error(e, &at(&file, "COPY")))?;
+            if let Some(dedup) = &load.dedup {
+                // A fresh staging table holds its rows in the order they were copied.
+                for sql in crate::dedup::move_sql(
+                    dedup,
+                    &table.quoted(),
+                    DEDUP_STAGE,
+                    columns,
+                    Some("ctid"),
+                    quote_ident,
+                ) {
+                    rows = tx
+                        .execute(&sql, &[])
+                        .await
+                        .map_err(|e| self.sql_error(e, &at(&file, "moving its rows by key")))?;
+                }
+            }
             parts.push(rows);
             let rejected = part
                 .rejects

@@ -6,6 +6,7 @@
 
 mod arrays;
 mod bigquery;
+mod dedup;
 mod evolution;
 mod postgres;
 mod quarantine;

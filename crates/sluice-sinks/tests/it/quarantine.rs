@@ -78,6 +78,7 @@ pub async fn rejected_rows_commit_with_the_file_and_only_with_it(sink: &dyn Buil
         load_id: id.into(),
         mode: LoadMode::Append,
         parts,
+        dedup: None,
     };
     let receipt = sink
         .load_parts(

@@ -17,6 +17,7 @@ use sluice_core::schema::{
 use sluice_sinks::{BuiltSink, FileLoad, Load, LoadMode, Part};
 
 pub use crate::arrays::arrays_of_every_type_round_trip;
+pub use crate::dedup::rows_are_deduplicated_by_key_within_and_across_loads;
 pub use crate::evolution::{adds_columns_and_loads_by_name, widens_types_and_relaxes_columns};
 pub use crate::quarantine::rejected_rows_commit_with_the_file_and_only_with_it;
 
@@ -130,6 +131,7 @@ macro_rules! conformance {
                 adds_columns_and_loads_by_name(),
                 widens_types_and_relaxes_columns(widens_dates),
                 rejected_rows_commit_with_the_file_and_only_with_it(),
+                rows_are_deduplicated_by_key_within_and_across_loads(),
             );
         }
     };
@@ -555,6 +557,7 @@ pub async fn parts_commit_together_and_a_files_rows_are_replaced(sink: &dyn Buil
         load_id: id.into(),
         mode,
         parts,
+        dedup: None,
     };
     let receipt = sink
         .load_parts(
