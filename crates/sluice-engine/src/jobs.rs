@@ -560,6 +560,9 @@ fn check_policies(settings: &JobSettings) -> Result<()> {
 
 /// Row rules must read against the job's columns: a wrong column or SQL is said now.
 fn check_rules(settings: &JobSettings, schema: &[Column]) -> Result<()> {
+    if let Some(dedup) = &settings.dedup {
+        sluice_sinks::dedup::check_key(dedup, schema)?;
+    }
     if settings.row_rules.is_empty() {
         return Ok(());
     }

@@ -135,6 +135,9 @@ pub struct JobSettings {
     /// How many bad rows of a file go to `<table>_rejected` before the file fails.
     #[serde(default)]
     pub max_rejected: MaxRejected,
+    /// Rows with the same key load once: within a file and against the table's rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup: Option<sluice_sinks::dedup::Dedup>,
 }
 
 pub(crate) fn default_expansion() -> u32 {
@@ -169,6 +172,7 @@ impl Default for JobSettings {
             schema_policy: SchemaPolicy::Fail,
             row_rules: sluice_rules::RowRules::default(),
             max_rejected: MaxRejected::None,
+            dedup: None,
         }
     }
 }

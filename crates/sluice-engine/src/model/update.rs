@@ -40,6 +40,8 @@ pub struct JobUpdate {
     /// The column transforms (the list replaces the job's).
     pub transforms: Option<Vec<sluice_rules::Transform>>,
     pub max_rejected: Option<MaxRejected>,
+    /// The key rows are deduplicated by; `Some(None)` stops deduplicating.
+    pub dedup: Option<Option<sluice_sinks::dedup::Dedup>>,
 }
 
 /// One field of a job as a change recorded it: its value before and after.
@@ -231,6 +233,10 @@ impl JobUpdate {
             self.max_rejected,
             |v| v.to_string(),
         );
+        set(c, "dedup", &mut st.dedup, self.dedup, |v| match v {
+            Some(d) => format!("key {} (keep {})", d.key.join(", "), d.keep),
+            None => "none".into(),
+        });
     }
 }
 

@@ -13,6 +13,7 @@
 //! records. A row stage is a type implementing [`RowStage`] in a file of its own, added to
 //! [`row_stages`]; push-down is chosen only when no stage needs to see the rows.
 
+mod failure;
 mod gate;
 mod lineage;
 mod observe;
@@ -28,11 +29,11 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
-use sluice_core::error::Hint;
 use sluice_core::format::{self, BatchStream};
 use sluice_core::storage::{FileEntry, Store};
 use sluice_sinks::{FileLoad, Load, Part, Sink};
 
+pub(crate) use self::failure::Failure;
 pub(crate) use self::gate::{Admission, Gate, Refused, SchemaGate};
 use self::lineage::Lineage;
 use self::observe::Observe;
@@ -53,68 +54,6 @@ pub(crate) struct Loaded {
     /// Rows sent to the quarantine table instead.
     pub rejected: u64,
     pub note: Option<String>,
-}
-
-/// A file's failure: what it was, why, and whether trying again could help.
-#[derive(Debug)]
-pub(crate) struct Failure {
-    pub outcome: FileOutcome,
-    pub message: String,
-    pub hint: Option<Hint>,
-    pub transient: bool,
-}
-
-impl Failure {
-    /// The catalog failed while the file's schema version was recorded: worth a retry.
-    pub(crate) fn catalog(file: &FileEntry, e: crate::Error) -> Self {
-        Self {
-            outcome: FileOutcome::FailedDestination,
-            message: format!("{}: recording its schema version failed: {e}", file.path),
-            hint: None,
-            transient: true,
-        }
-    }
-
-    /// The failure as a file's outcome in its run record.
-    pub(crate) fn onto(&self, record: &mut crate::model::RunFile) {
-        record.outcome = self.outcome;
-        record.message = Some(self.message.clone());
-        record.hint = self.hint.clone();
-    }
-
-    /// A reader's or gate's error as the file's outcome.
-    pub(crate) fn from_core(e: sluice_core::Error) -> Self {
-        let outcome = match &e {
-            sluice_core::Error::Changed { .. } => FileOutcome::SkippedChanged,
-            sluice_core::Error::Storage { .. } => FileOutcome::FailedStorage,
-            sluice_core::Error::SchemaMismatch { .. } => FileOutcome::FailedSchemaMismatch,
-            _ => FileOutcome::FailedParse,
-        };
-        Self {
-            outcome,
-            transient: e.is_transient(),
-            hint: e.hint().cloned(),
-            message: e.to_string(),
-        }
-    }
-
-    /// A sink's error as the file's outcome: the reader's errors as the reader's.
-    pub(crate) fn from_sink(file: &FileEntry, e: sluice_sinks::Error) -> Self {
-        Self::from_sink_at(&file.path, e)
-    }
-
-    /// [`Failure::from_sink`] for the file at `path`.
-    pub(crate) fn from_sink_at(path: &str, e: sluice_sinks::Error) -> Self {
-        match e {
-            sluice_sinks::Error::Source(e) => Self::from_core(e),
-            other => Self {
-                outcome: FileOutcome::FailedDestination,
-                transient: other.is_transient(),
-                hint: None,
-                message: format!("{path}: {other}"),
-            },
-        }
-    }
 }
 
 /// What the job's schema policy would do with a file of the `detected` schema, where it
@@ -322,6 +261,7 @@ impl<'a> FilePipeline<'a> {
             load_id: load_id.to_string(),
             mode: job.load_type,
             parts,
+            dedup: job.settings.dedup.clone(),
         };
         self.sink
             .load_parts(&job.table_name, &job.table_columns(), load)
@@ -419,6 +359,7 @@ impl<'a> FilePipeline<'a> {
             && rescue.is_none()
             && job.settings.row_rules.is_empty()
             && !job.settings.max_rejected.quarantines()
+            && job.settings.dedup.is_none()
             && self.stages.iter().all(|s| !s.needs_rows())
             && let Some(admitted) = &admitted
             && let Some(push_down) =
@@ -458,6 +399,7 @@ impl<'a> FilePipeline<'a> {
             quarantine.as_ref(),
             batches,
         );
+        let (batches, read) = counted(batches);
         let part = Part {
             file_path: file.path.clone(),
             file_version: load.file_version.clone(),
@@ -475,6 +417,8 @@ impl<'a> FilePipeline<'a> {
             reload.then(|| "its earlier version's rows replaced".to_string()),
         );
         let note = joined(note, rules.and_then(|r| r.note()));
+        let read = read.load(std::sync::atomic::Ordering::SeqCst);
+        let note = joined(note, duplicates(&job, read, receipt.rows));
         Ok(Loaded {
             rows: receipt.rows,
             rejected: quarantine.as_ref().map_or(0, |q| q.rejects.len() as u64),
@@ -572,6 +516,33 @@ impl<'a> FilePipeline<'a> {
             })
             .collect())
     }
+}
+
+/// The batches, and how many rows passed through them.
+fn counted(batches: BatchStream) -> (BatchStream, Arc<std::sync::atomic::AtomicU64>) {
+    let n = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = Arc::clone(&n);
+    let batches = batches
+        .inspect(move |b| {
+            if let Ok(b) = b {
+                seen.fetch_add(b.num_rows() as u64, std::sync::atomic::Ordering::SeqCst);
+            }
+        })
+        .boxed();
+    (batches, n)
+}
+
+/// What deduplication left out of a file that sent `read` rows and added `added`.
+fn duplicates(job: &Job, read: u64, added: u64) -> Option<String> {
+    let dedup = job.settings.dedup.as_ref()?;
+    (read > added).then(|| {
+        format!(
+            "{} row(s) left out as duplicates by key {} (keep {})",
+            read - added,
+            dedup.key.join(", "),
+            dedup.keep
+        )
+    })
 }
 
 /// Two notes as one, either or both absent.

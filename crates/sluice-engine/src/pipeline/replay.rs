@@ -72,6 +72,7 @@ impl FilePipeline<'_> {
                 rejects: Some(quarantine.rejects.clone()),
                 clear_rejected: true,
             }],
+            dedup: job.settings.dedup.clone(),
         };
         let receipt = self
             .sink

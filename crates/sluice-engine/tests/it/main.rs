@@ -7,6 +7,7 @@ mod arrays;
 mod bad_input;
 mod bigquery;
 mod catalog;
+mod dedup;
 mod evolution;
 mod formats;
 mod jobs;

@@ -61,6 +61,8 @@ pub(super) struct Policies {
     row_rules: sluice_rules::RowRules,
     #[serde(default)]
     max_rejected: crate::model::MaxRejected,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dedup: Option<sluice_sinks::dedup::Dedup>,
 }
 
 impl Policies {
@@ -75,6 +77,7 @@ impl Policies {
             schema_policy: settings.schema_policy,
             row_rules: settings.row_rules.clone(),
             max_rejected: settings.max_rejected,
+            dedup: settings.dedup.clone(),
         })
     }
 
@@ -88,6 +91,7 @@ impl Policies {
         settings.schema_policy = self.schema_policy;
         settings.row_rules = self.row_rules;
         settings.max_rejected = self.max_rejected;
+        settings.dedup = self.dedup;
     }
 }
 
