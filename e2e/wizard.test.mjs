@@ -629,4 +629,13 @@ test("the job page quarantines bad rows, lists them and replays them after the r
   const { rejected } = await getJSON("/api/jobs/pay/rejected");
   assert.equal(rejected.total, 1);
   assert.equal(rejected.rows[0].record_number, 3);
+  // A dedup key, set on the same card and shown in the job's info.
+  await page.fill("#edit-dedup-key", "id");
+  await page.selectOption("#edit-dedup-keep", "last");
+  await page.click("#edit-check");
+  await page.waitForSelector("#edit-changes");
+  assert.match(await page.innerText("#edit-changes"), /dedup: none → key id \(keep last\)/);
+  await page.click("#edit-save");
+  await page.waitForFunction(() => document.getElementById("edit-msg").textContent.includes("Saved"));
+  assert.match(await page.innerText("#job-info"), /Dedup\s+by id, keep the last/);
 });

@@ -199,6 +199,17 @@ pub(crate) struct PolicyArgs {
     /// quarantines nothing: the first bad value or broken rule fails the file.
     #[arg(long, value_name = "N or N%")]
     pub(crate) max_rejected: Option<MaxRejected>,
+    /// Load rows with the same values in these columns once (comma-separated): within a
+    /// file and against the rows the table holds. See --dedup-keep.
+    #[arg(long, value_name = "COL[,COL]", value_delimiter = ',')]
+    pub(crate) dedup_key: Vec<String>,
+    /// Which row of a key stays: first (the one loaded first; later ones are left out,
+    /// the default) or last (a newer row replaces the loaded one).
+    #[arg(long, value_name = "first|last", requires = "dedup_key")]
+    pub(crate) dedup_keep: Option<sluice_sinks::dedup::Keep>,
+    /// Stop deduplicating rows (on update).
+    #[arg(long, conflicts_with = "dedup_key")]
+    pub(crate) no_dedup: bool,
     /// Remove the job's rules, filters and transforms (on update).
     #[arg(long, conflicts_with_all = ["rules", "filters", "transforms"])]
     pub(crate) no_rules: bool,
@@ -213,6 +224,18 @@ impl PolicyArgs {
         update.archive_entries = self.archive_entries.clone();
         update.schema_policy = self.schema_policy;
         update.max_rejected = self.max_rejected;
+        if self.no_dedup {
+            update.dedup = Some(None);
+        } else if !self.dedup_key.is_empty() {
+            update.dedup = Some(Some(sluice_sinks::dedup::Dedup {
+                key: self
+                    .dedup_key
+                    .iter()
+                    .map(|k| k.trim().to_string())
+                    .collect(),
+                keep: self.dedup_keep.unwrap_or_default(),
+            }));
+        }
         let given = |empty: bool| !empty || self.no_rules;
         if given(self.rules.is_empty()) {
             update.rules = Some(self.rules.clone());

@@ -249,6 +249,13 @@ impl Printer {
             "  bad rows:    {}",
             j.settings.max_rejected.label(&j.table_name)
         ));
+        if let Some(d) = &j.settings.dedup {
+            self.line(&format!(
+                "  dedup:       key {} (keep {})",
+                d.key.join(", "),
+                d.keep
+            ));
+        }
         let rr = &j.settings.row_rules;
         for t in &rr.transforms {
             self.line(&format!("  transform:   {t}"));

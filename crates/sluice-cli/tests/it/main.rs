@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 
 mod bigquery;
 mod connections;
+mod dedup;
 mod files;
 mod jobs;
 mod large;

@@ -83,6 +83,10 @@ pub struct NewJob {
     /// Bad rows a file may send to `<table>_rejected` before it fails: a count (`100`) or
     /// a share of its records (`"2.5%"`); 0 quarantines nothing.
     max_rejected: Option<Value>,
+    /// Columns rows are deduplicated by (`"id"`, `"a,b"` or `["a", "b"]`); empty stops it.
+    dedup_key: Option<Value>,
+    /// Which row of a key stays: `first` (default) or `last`.
+    dedup_keep: Option<String>,
     /// Checks each row must pass: `"positive: amount > 0"`, `"not_null(id)"`, … (or
     /// `{name, check}` objects); the list replaces the job's.
     rules: Option<Vec<RuleInput>>,
@@ -181,6 +185,8 @@ macro_rules! policy_fields {
             archive_entries: $b.archive_entries,
             schema_policy: $b.schema_policy,
             max_rejected: $b.max_rejected,
+            dedup_key: $b.dedup_key,
+            dedup_keep: $b.dedup_keep,
             rules: $b.rules,
             filters: $b.filters,
             transforms: $b.transforms,
@@ -345,6 +351,10 @@ pub struct JobPatch {
     /// Bad rows a file may send to `<table>_rejected` before it fails: a count (`100`) or
     /// a share of its records (`"2.5%"`); 0 quarantines nothing.
     max_rejected: Option<Value>,
+    /// Columns rows are deduplicated by (`"id"`, `"a,b"` or `["a", "b"]`); empty stops it.
+    dedup_key: Option<Value>,
+    /// Which row of a key stays: `first` (default) or `last`.
+    dedup_keep: Option<String>,
     /// Checks each row must pass: `"positive: amount > 0"`, `"not_null(id)"`, … (or
     /// `{name, check}` objects); the list replaces the job's.
     rules: Option<Vec<RuleInput>>,

@@ -22,6 +22,8 @@ pub(super) struct PolicyFields {
     pub(super) archive_entries: Option<String>,
     pub(super) schema_policy: Option<String>,
     pub(super) max_rejected: Option<Value>,
+    pub(super) dedup_key: Option<Value>,
+    pub(super) dedup_keep: Option<String>,
     pub(super) rules: Option<Vec<RuleInput>>,
     pub(super) filters: Option<Vec<String>>,
     pub(super) transforms: Option<Vec<TransformInput>>,
@@ -44,6 +46,55 @@ pub enum TransformInput {
 }
 
 impl PolicyFields {
+    /// The dedup key and keep as given: `Some(None)` for an empty key (stop deduplicating).
+    fn dedup(&self) -> Result<Option<Option<sluice_sinks::dedup::Dedup>>, ApiError> {
+        let keep = self
+            .dedup_keep
+            .as_deref()
+            .map(|k| k.parse().map_err(|e| bad_field("dedup_keep", e)))
+            .transpose()?;
+        let key: Option<Vec<String>> = match &self.dedup_key {
+            None => None,
+            Some(Value::String(s)) => Some(
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            ),
+            Some(Value::Array(a)) => Some(
+                a.iter()
+                    .map(|v| {
+                        v.as_str().map(str::to_string).ok_or_else(|| {
+                            bad_field("dedup_key", format!("{v} is not a column name"))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            Some(Value::Null) => Some(Vec::new()),
+            Some(other) => {
+                return Err(bad_field(
+                    "dedup_key",
+                    format!("a column name or a list of them, not {other}"),
+                ));
+            }
+        };
+        Ok(match key {
+            None if keep.is_some() => {
+                return Err(bad_field(
+                    "dedup_keep",
+                    "give dedup_key with dedup_keep".into(),
+                ));
+            }
+            None => None,
+            Some(key) if key.is_empty() => Some(None),
+            Some(key) => Some(Some(sluice_sinks::dedup::Dedup {
+                key,
+                keep: keep.unwrap_or_default(),
+            })),
+        })
+    }
+
     pub(super) fn apply(mut self, update: &mut JobUpdate) -> Result<(), ApiError> {
         update.changed_files = self
             .changed_files
@@ -78,6 +129,7 @@ impl PolicyFields {
             })
             .transpose()
             .map_err(|e| bad_field("max_rejected", e))?;
+        update.dedup = self.dedup()?;
         update.rules = self
             .rules
             .take()

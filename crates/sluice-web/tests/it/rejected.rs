@@ -79,3 +79,33 @@ async fn rejected_rows_are_listed_and_replayed() {
     assert_eq!(body["rejected"]["total"], 1);
     assert_eq!(body["rejected"]["rows"][0]["rule_name"], "not_zero");
 }
+
+#[tokio::test]
+async fn a_dedup_key_is_set_checked_and_removed() {
+    let api = Api::new(None).await;
+    api.add_local().await;
+    api.write("o_1.csv", "id,amount\n1,5\n1,6\n2,7\n");
+    let (status, body) = api
+        .post(
+            "/api/jobs",
+            json!({"name": "o", "connection_id": "local", "file_pattern": "o_*.csv", "dedup_key": "nope"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["details"]["fields"][0]["field"], "dedup_key", "{body}");
+    let (status, body) = api
+        .post(
+            "/api/jobs",
+            json!({"name": "o", "connection_id": "local", "file_pattern": "o_*.csv", "dedup_key": ["id"], "dedup_keep": "last"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["job"]["dedup"], json!({"key": ["id"], "keep": "last"}));
+    let run = api.run_now_and_wait("o", Duration::from_secs(20)).await;
+    assert_eq!(run["rows_loaded"], 2, "{run}");
+    let (status, body) = api
+        .call("PATCH", "/api/jobs/o", Some(json!({"dedup_key": ""})), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["job"].get("dedup").is_none(), "{body}");
+}

@@ -105,14 +105,20 @@ export function rowRuleFields(prefix, job) {
   const filters = area("filters", job.filters || [], "status <> 'test'");
   const rules = area("rules", (job.rules || []).map(ruleText), "positive: amount > 0\nnot_null(id)");
   const maxRejected = h("input", { id: prefix + "max-rejected", value: job.max_rejected || "0", placeholder: "0, 100 or 2.5%" });
+  const dedupKey = h("input", { id: prefix + "dedup-key", value: ((job.dedup || {}).key || []).join(", "), placeholder: "id, or order_id, line" });
+  const dedupKeep = h("select", { id: prefix + "dedup-keep" }, [["first", "the first (later rows with the key are left out)"], ["last", "the last (a newer row replaces the loaded one)"]]
+    .map(([v, t]) => h("option", { value: v, selected: v === ((job.dedup || {}).keep || "first") }, t)));
   const lines = (t) => t.value.split("\n").map((l) => l.trim()).filter(Boolean);
   return {
     fields: [
       field("Transforms", transforms, "transforms", "one per line: column = SQL expression, applied first"),
       field("Filters", filters, "filters", "one per line: SQL boolean; other rows are dropped and counted"),
       field("Rules", rules, "rules", "one per line: NAME: SQL boolean, or not_null(col), unique(col), accepted(col: a, b), regex(col: pattern), range(col: min, max); a row that breaks one is quarantined, or fails its file"),
+      h("div", { class: "row" }, field("Dedup key", dedupKey, "dedup_key", "columns whose values identify a row: rows with a key already loaded (or seen in the file) load once; empty: no deduplication"),
+        field("Keep", dedupKeep, "dedup_keep")),
       field("Bad rows", maxRejected, "max_rejected", "rows of a file that do not fit their column or break a rule, sent to TABLE_rejected while the rest load: a count (100) or a share (2.5%); past it the file fails; 0: the first one fails its file"),
     ],
-    body: () => ({ transforms: lines(transforms), filters: lines(filters), rules: lines(rules), max_rejected: maxRejected.value.trim() || "0" }),
+    body: () => ({ transforms: lines(transforms), filters: lines(filters), rules: lines(rules), max_rejected: maxRejected.value.trim() || "0",
+      ...(dedupKey.value.trim() ? { dedup_key: dedupKey.value.trim(), dedup_keep: dedupKeep.value } : { dedup_key: "" }) }),
   };
 }

@@ -95,6 +95,7 @@ export async function jobPage(app, name, v, view) {
     info.replaceChildren(...[["Connection", job.connection], ["Files", (job.file_path_prefix ? job.file_path_prefix + "/" : "") + job.file_pattern],
       ["Strategy", job.load_latest_only ? "latest file only" : "all unprocessed files"], ["Destination", job.destination_description || job.destination.kind],
       ["Table", `${job.table_name} (${job.load_type})`], ["Changed files", job.changed_files, "changed-files"], ["Schema changes", job.schema_policy, "schema-policy"],
+      ["Dedup", job.dedup ? `by ${job.dedup.key.join(", ")}, keep the ${job.dedup.keep}` : "none", "dedup"],
       ["Bad rows", job.max_rejected === "0" ? "the first fails its file" : `up to ${job.max_rejected} per file to ${job.table_name}_rejected`, "max-rejected"],
       ["Row rules", [(job.transforms || []).length && `${job.transforms.length} transform(s)`, (job.filters || []).length && `${job.filters.length} filter(s)`, (job.rules || []).length && `${job.rules.length} rule(s)`].filter(Boolean).join(", ") || "none", "row-rules"],
       ["Waits for", [job.settle_time_seconds ? `${job.settle_time_seconds} s to settle` : "", job.ready_marker ? `${job.ready_marker} in the folder` : ""].filter(Boolean).join("; ") || "nothing", "gates"],

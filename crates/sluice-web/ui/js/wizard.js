@@ -251,7 +251,8 @@ function stepReview(app, body, connections, next, back) {
   const rowRules = rowRuleFields("wiz-", wiz.rowRules || {});
   const keepRules = () => {
     const b = rowRules.body();
-    wiz.rowRules = { transforms: b.transforms.map((t) => ({ column: t.split("=")[0].trim(), sql: t.slice(t.indexOf("=") + 1).trim() })), filters: b.filters, rules: [], max_rejected: b.max_rejected };
+    wiz.rowRules = { transforms: b.transforms.map((t) => ({ column: t.split("=")[0].trim(), sql: t.slice(t.indexOf("=") + 1).trim() })), filters: b.filters, rules: [], max_rejected: b.max_rejected,
+      dedup: b.dedup_key ? { key: b.dedup_key.split(",").map((k) => k.trim()).filter(Boolean), keep: b.dedup_keep } : null };
     wiz.ruleLines = b.rules;
   };
   const rulesCard = h("div", { class: "card", oninput: keepRules }, h("h2", { text: "Row rules" }),
