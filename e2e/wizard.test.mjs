@@ -402,6 +402,8 @@ test("the job page shows the next run, acts on a file and changes the job after 
   assert.match(await row("transactions_2024-11-23.csv").innerText(), /skipped by a person/);
   await row("transactions_2024-11-23.csv").locator('button[data-action="retry"]').click();
   await page.waitForFunction(() => document.getElementById("file-action-msg").textContent.includes("tries it again"));
+  // The plan is drawn again after the message.
+  await page.waitForFunction(() => /load/.test(document.querySelector('#plan-table tr[data-file="transactions_2024-11-23.csv"]')?.textContent || ""));
   assert.match(await row("transactions_2024-11-23.csv").innerText(), /load/);
   // A settle time of a day holds the new file back: the preview shows it before saving.
   await page.fill("#edit-settle", "86400");
