@@ -42,6 +42,14 @@ use crate::{
     TableLoad,
 };
 
+/// What an upload loads into: the table, in a mode, or a new, empty staging table (appended
+/// to; an upload of no rows starts no job there).
+#[derive(Debug, Clone, Copy)]
+enum UploadTo {
+    Table(LoadMode),
+    Stage,
+}
+
 /// A BigQuery project and dataset.
 #[derive(Debug)]
 pub struct BigQuerySink {
@@ -112,11 +120,14 @@ impl BigQuerySink {
         job_id: &str,
         table: &TableName,
         columns: &[Column],
-        mode: LoadMode,
+        into: UploadTo,
         parts: Vec<Part>,
         what: &str,
-        into_stage: bool,
     ) -> Result<(JobState, Vec<u64>)> {
+        let (mode, into_stage) = match into {
+            UploadTo::Table(mode) => (mode, false),
+            UploadTo::Stage => (LoadMode::Append, true),
+        };
         let config = self.load_job(
             job_id,
             table,
@@ -345,7 +356,14 @@ impl Sink for BigQuerySink {
         let (what, marker) = marker_of(&load);
         let job_id = self.next_attempt(table, &marker).await?;
         let (state, parts) = self
-            .upload(&job_id, table, columns, load.mode, load.parts, &what, false)
+            .upload(
+                &job_id,
+                table,
+                columns,
+                UploadTo::Table(load.mode),
+                load.parts,
+                &what,
+            )
             .await?;
         let mut receipt = self.receipt(table, &marker, &job_id, state, parts.iter().sum())?;
         receipt.parts = parts;

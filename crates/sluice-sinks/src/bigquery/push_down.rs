@@ -101,7 +101,7 @@ impl BigQuerySink {
             };
             let rows = self.receipt(&stage, file, &stage_job, state, 0)?.rows;
             pin.await.map_err(Error::Source)?;
-            let script = self.commit_script(table, &stage, columns, mode, &[], None, None);
+            let script = self.commit_script(table, &stage, columns, mode, &Default::default());
             self.run_script(&job_id, &script)
                 .await
                 .map_err(|e| e.about(&file.file_path))?;

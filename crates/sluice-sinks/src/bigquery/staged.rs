@@ -9,9 +9,18 @@ use futures::StreamExt;
 use sluice_core::names::TableName;
 use sluice_core::schema::{Column, lineage};
 
-use super::{BigQuerySink, marker_of, string_literal};
+use super::{BigQuerySink, UploadTo, marker_of, string_literal};
 use crate::quarantine::{self, Rejects};
 use crate::{Error, FileLoad, Load, LoadMode, LoadReceipt, Part, Result, Sink};
+
+/// What a staged load does besides inserting its rows.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Moves<'a> {
+    /// Files whose earlier rows are deleted first.
+    pub replaced: &'a [String],
+    pub quarantined: Option<&'a Quarantined>,
+    pub dedup: Option<&'a crate::dedup::Dedup>,
+}
 
 /// What a staged load writes to the quarantine table.
 pub(super) struct Quarantined {
@@ -58,10 +67,9 @@ impl BigQuerySink {
                     &stage_job,
                     &stage,
                     columns,
-                    LoadMode::Append,
+                    UploadTo::Stage,
                     load.parts,
                     &what,
-                    true,
                 )
                 .await?;
             let staged = FileLoad {
@@ -87,9 +95,11 @@ impl BigQuerySink {
                 &stage,
                 columns,
                 load.mode,
-                &replaced,
-                quarantined.as_ref(),
-                dedup.as_ref(),
+                &Moves {
+                    replaced: &replaced,
+                    quarantined: quarantined.as_ref(),
+                    dedup: dedup.as_ref(),
+                },
             );
             self.run_script(&job_id, &script).await?;
             Ok::<_, Error>(parts)
@@ -187,10 +197,9 @@ impl BigQuerySink {
                     &stage_job,
                     &stage,
                     &columns,
-                    LoadMode::Append,
+                    UploadTo::Stage,
                     vec![part],
                     what,
-                    true,
                 )
                 .await?;
             let file = FileLoad {
@@ -248,10 +257,13 @@ impl BigQuerySink {
         stage: &TableName,
         columns: &[Column],
         mode: LoadMode,
-        replaced: &[String],
-        quarantined: Option<&Quarantined>,
-        dedup: Option<&crate::dedup::Dedup>,
+        moves: &Moves<'_>,
     ) -> String {
+        let Moves {
+            replaced,
+            quarantined,
+            dedup,
+        } = *moves;
         let names: Vec<String> = columns.iter().map(|c| format!("`{}`", c.name)).collect();
         let mut script = String::from("BEGIN TRANSACTION;\n");
         if mode == LoadMode::Replace {
