@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# What row rules cost: the same transactions CSV loaded into DuckDB twice with a release
-# `sluice run`, without rules and with a transform, a filter and four rules (evaluated by
-# an in-memory DuckDB over each Arrow batch). Prints both runs' throughput, CPU time and
-# peak RSS, and the rules' cost per GB of CSV.
+# What row rules and quarantine cost: the same transactions CSV loaded into DuckDB with a
+# release `sluice run`, without rules; with a transform, a filter and four rules (evaluated
+# by an in-memory DuckDB over each Arrow batch); and with bad rows quarantined
+# (--max-rejected 1%: the file read as text and typed row by row). Prints each run's
+# throughput, CPU time and peak RSS, and the cost per GB of CSV against the first.
 #
 #   bench/rules.sh                 # 4,000,000 rows (~340 MB)
 #   ROWS=12000000 bench/rules.sh   # the 1 GB file of bench/run.sh
@@ -56,10 +57,13 @@ def load(name, extra):
 
 plain = load("plain", [])
 ruled = load("rules", RULES)
+quarantined = load("quarantine", ["--max-rejected", "1%"])
 gb = size / 1e9
 print(f"file: {size / 1e6:,.0f} MB of CSV, {int(open(os.path.join(out, 'rows')).read()):,} rows")
 print(f"{'':14} {'rows loaded':>12} {'elapsed s':>10} {'MB/s':>8} {'CPU s':>8} {'CPU s/GB':>9} {'peak RSS MiB':>13}")
-for name, (elapsed, cpu, rss, rows) in (("no rules", plain), ("with rules", ruled)):
+runs = (("no rules", plain), ("with rules", ruled), ("quarantine", quarantined))
+for name, (elapsed, cpu, rss, rows) in runs:
     print(f"{name:14} {rows:>12,} {elapsed:>10.1f} {size / 1e6 / elapsed:>8.0f} {cpu:>8.1f} {cpu / gb:>9.1f} {rss:>13.0f}")
 print(f"rules cost: {(ruled[0] - plain[0]) / gb:+.1f} s/GB elapsed, {(ruled[1] - plain[1]) / gb:+.1f} CPU s/GB")
+print(f"quarantine cost: {(quarantined[0] - plain[0]) / gb:+.1f} s/GB elapsed, {(quarantined[1] - plain[1]) / gb:+.1f} CPU s/GB")
 PY
