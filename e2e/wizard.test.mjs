@@ -144,9 +144,12 @@ test("the wizard creates a job that loads the files", async () => {
   await shot("2-files-and-schema");
   await page.click("#next");
 
-  // Step 3: edit a type; the table name defaults from the pattern.
+  // Step 3: edit a type, load a column under another name, add a column set by SQL; the
+  // table name defaults from the pattern.
   assert.equal(await page.inputValue("#table-name"), "transactions");
   await page.selectOption("#type-1", "NUMERIC");
+  await page.fill("#name-4", "memo");
+  await page.fill("#derived-columns", "source_system = 'bank'");
   await shot("3-table");
   await page.click("#next");
 
@@ -167,6 +170,7 @@ test("the wizard creates a job that loads the files", async () => {
   assert.match(summary, new RegExp(`weekly@${day}@03:30`));
   assert.match(summary, /Timezone\s+America\/New_York/);
   assert.match(summary, /amount NUMERIC/);
+  assert.match(summary, /memo STRING, source_system \(set\)/);
   assert.match(summary, /all unprocessed files/);
   await shot("4-schedule-and-review");
   await page.click("#create");
@@ -187,6 +191,8 @@ test("the wizard creates a job that loads the files", async () => {
   assert.equal(runs.runs[0].rows_loaded, 200);
   const job = await getJSON("/api/jobs/daily-transactions");
   assert.equal(job.job.schema[1].bigquery_type, "NUMERIC");
+  assert.deepEqual(job.job.schema.slice(4).map((c) => [c.name, c.source || null, c.bigquery_type]), [["memo", "note", "STRING"], ["source_system", null, "STRING"]]);
+  assert.deepEqual(job.job.derived_columns, ["source_system"]);
   assert.equal(job.job.timezone, "America/New_York");
   assert.equal(job.job.schedule, `weekly@${day}@03:30`);
 

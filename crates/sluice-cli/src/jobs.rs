@@ -249,6 +249,15 @@ impl PolicyArgs {
     }
 }
 
+fn parse_rename(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((from, to)) if !from.trim().is_empty() && !to.trim().is_empty() => {
+            Ok((from.trim().to_string(), to.trim().to_string()))
+        }
+        _ => Err(format!("'{s}' is not FILE_COLUMN=TABLE_COLUMN")),
+    }
+}
+
 fn parse_duration(s: &str) -> Result<u64, String> {
     sluice_engine::plan::parse_duration(s).map(|d| d.as_secs())
 }
@@ -333,6 +342,17 @@ pub(crate) struct CreateJobArgs {
     /// A reviewed schema: the JSON `sluice detect --json` prints, with types edited.
     #[arg(long)]
     pub(crate) schema_file: Option<PathBuf>,
+    /// Load a file's column under another name in the table (repeatable): --rename CustID=customer_id.
+    #[arg(long = "rename", value_name = "FILE_COLUMN=TABLE_COLUMN", value_parser = parse_rename)]
+    pub(crate) renames: Vec<(String, String)>,
+    /// Leave a file's column out of the table (repeatable); it is not a schema change when
+    /// later files have it.
+    #[arg(long = "drop", value_name = "COLUMN")]
+    pub(crate) drops: Vec<String>,
+    /// Add a column the file does not have, set from a SQL expression of the row (repeatable),
+    /// typed as DuckDB types it: --set "source = 'crm'" --set "cents = CAST(amount * 100 AS BIGINT)".
+    #[arg(long = "set", value_name = "COLUMN = SQL")]
+    pub(crate) sets: Vec<sluice_rules::Transform>,
     /// Files over this size are skipped and reported (e.g. 500MB, 1GiB).
     #[arg(long, value_parser = parse_size, default_value = "1GiB")]
     pub(crate) max_file_size: u64,
@@ -409,6 +429,11 @@ pub(crate) async fn run(engine: &Engine, cmd: JobsCmd, out: &Printer) -> Result<
                 },
                 destination: destination(a.destination.as_deref(), a.duckdb.clone())?,
                 expected_fingerprint: None,
+                column_mapping: sluice_engine::mapping::ColumnMapping {
+                    rename: a.renames.clone(),
+                    drop: a.drops.clone(),
+                    set: a.sets.clone(),
+                },
                 existing_table: if a.adopt {
                     ExistingTable::Adopt
                 } else if a.replace_table {

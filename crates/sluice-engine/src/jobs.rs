@@ -57,6 +57,9 @@ pub struct JobRequest {
     /// What to do when the table already holds loads no job has (a deleted job's).
     #[serde(default)]
     pub existing_table: ExistingTable,
+    /// The file's columns renamed or left out, and columns set from an expression.
+    #[serde(default)]
+    pub column_mapping: crate::mapping::ColumnMapping,
 }
 
 /// A new job's table that already holds loads no job has: those of a job that was deleted
@@ -171,9 +174,22 @@ impl Jobs {
         {
             return Err(Error::SchemaChanged { path: newest.path });
         }
-        let schema = match req.schema {
+        let mut req = req;
+        let schema = match req.schema.take() {
             Some(reviewed) => check_reviewed(&reviewed, &detected)?,
             None => detected.reviewed_columns(),
+        };
+        let schema = if req.column_mapping.is_empty() {
+            schema
+        } else {
+            let mapped = req.column_mapping.apply(schema, &options)?;
+            req.settings.ignored_columns = mapped.ignored;
+            req.settings.derived_columns = mapped.derived;
+            // Derived columns are set first: the job's own transforms may use them.
+            let mut transforms = req.column_mapping.set.clone();
+            transforms.append(&mut req.settings.row_rules.transforms);
+            req.settings.row_rules.transforms = transforms;
+            mapped.schema
         };
         let table = match &req.table_name {
             Some(t) => TableName::parse(t),

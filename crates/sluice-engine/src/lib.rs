@@ -21,6 +21,7 @@ pub mod files;
 pub mod jobs;
 mod keyring;
 pub mod lease;
+pub mod mapping;
 pub mod model;
 pub mod pipeline;
 pub mod plan;

@@ -16,7 +16,7 @@ mod parse;
 
 use serde::{Deserialize, Serialize};
 
-pub use self::evaluate::{Applied, Evaluator, Violation};
+pub use self::evaluate::{Applied, Evaluator, Violation, result_type};
 
 /// A job's row rules.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@ mod dedup;
 mod files;
 mod jobs;
 mod large;
+mod mapping;
 mod plan;
 mod postgres;
 mod rejected;

@@ -81,7 +81,11 @@ impl fmt::Display for SchemaDiff {
 pub fn diff(job: &[Column], file: &[DetectedColumn]) -> SchemaDiff {
     let mut d = SchemaDiff::default();
     for (jpos, jc) in job.iter().enumerate() {
-        match file.iter().position(|fc| fc.name == jc.name) {
+        // By the file's name for the column: a job may load it under another.
+        match file
+            .iter()
+            .position(|fc| fc.source_name() == jc.source_name())
+        {
             None => d.removed.push(jc.clone()),
             Some(fpos) => {
                 let fc = &file[fpos];
@@ -98,7 +102,7 @@ pub fn diff(job: &[Column], file: &[DetectedColumn]) -> SchemaDiff {
         }
     }
     for fc in file {
-        if !job.iter().any(|jc| jc.name == fc.name) {
+        if !job.iter().any(|jc| jc.source_name() == fc.source_name()) {
             d.added.push(fc.column());
         }
     }

@@ -329,6 +329,11 @@ fn yes() -> bool {
 }
 
 impl DetectedColumn {
+    /// The name the file gives the column.
+    pub fn source_name(&self) -> &str {
+        self.source.as_deref().unwrap_or(&self.name)
+    }
+
     /// Its type, or an array of it.
     pub fn column_type(&self) -> ColumnType {
         ColumnType::new(self.bigquery_type, self.bigquery_mode)

@@ -138,6 +138,12 @@ pub struct JobSettings {
     /// Rows with the same key load once: within a file and against the table's rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedup: Option<sluice_sinks::dedup::Dedup>,
+    /// The file's columns the job leaves out (by the file's names): not a schema change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored_columns: Vec<String>,
+    /// The job's columns set from an expression (a transform), which files do not have.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub derived_columns: Vec<String>,
 }
 
 pub(crate) fn default_expansion() -> u32 {
@@ -173,6 +179,8 @@ impl Default for JobSettings {
             row_rules: sluice_rules::RowRules::default(),
             max_rejected: MaxRejected::None,
             dedup: None,
+            ignored_columns: Vec::new(),
+            derived_columns: Vec::new(),
         }
     }
 }

@@ -81,6 +81,16 @@ impl SchemaGate {
             return Ok(Admission::Matches);
         }
         let mut d = diff(&job.schema, &detected.columns).as_read_by(&job.file_format_options);
+        // Columns the job leaves out, and those it sets itself, are not changes.
+        let settings = &job.settings;
+        d.added.retain(|c| {
+            !settings
+                .ignored_columns
+                .iter()
+                .any(|i| i == c.source_name())
+        });
+        d.removed
+            .retain(|c| !settings.derived_columns.contains(&c.name));
         if super::quarantine::types_rows(job) {
             // Text the sample holds where the job has a type is typed row by row: the
             // values that do not fit are quarantined, not the file.

@@ -11,6 +11,7 @@ mod dedup;
 mod evolution;
 mod formats;
 mod jobs;
+mod mapping;
 mod policies;
 mod postgres;
 mod quarantine;

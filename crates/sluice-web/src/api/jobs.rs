@@ -99,6 +99,8 @@ pub struct NewJob {
     /// The table holds loads of a deleted job: `adopt` them or `replace` the table.
     #[serde(default)]
     existing_table: ExistingTable,
+    /// `{"rename": {"CustID": "customer_id"}, "drop": ["junk"], "set": ["source = 'crm'"]}`.
+    column_mapping: Option<Value>,
 }
 
 /// A schedule as sluice writes it (`schedule`: `daily@02:00`, a cron expression) or as the
@@ -275,6 +277,7 @@ pub async fn create(
         destination: body.destination.unwrap_or_default(),
         expected_fingerprint: body.schema_fingerprint,
         existing_table: body.existing_table,
+        column_mapping: super::policies::column_mapping(body.column_mapping.as_ref())?,
     };
     let job = s.engine.create_job(request).await.map_err(on_connection)?;
     Ok((

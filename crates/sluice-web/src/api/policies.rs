@@ -161,3 +161,51 @@ impl PolicyFields {
         Ok(())
     }
 }
+
+/// A column mapping as a request gives it: `rename` an object of file column to table
+/// column, `drop` a list of the file's columns, `set` a list of `column = SQL`.
+pub(super) fn column_mapping(
+    v: Option<&Value>,
+) -> Result<sluice_engine::mapping::ColumnMapping, ApiError> {
+    let bad = |m: String| bad_field("column_mapping", m);
+    let mut mapping = sluice_engine::mapping::ColumnMapping::default();
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(mapping);
+    };
+    let Some(o) = v.as_object() else {
+        return Err(bad(format!("an object with rename, drop and set, not {v}")));
+    };
+    let texts = |key: &str| -> Result<Vec<String>, ApiError> {
+        match o.get(key) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| bad(format!("{key}: {x} is not text")))
+                })
+                .collect(),
+            Some(other) => Err(bad(format!("{key} is a list, not {other}"))),
+        }
+    };
+    if let Some(r) = o.get("rename").filter(|r| !r.is_null()) {
+        let r = r.as_object().ok_or_else(|| {
+            bad(format!(
+                "rename is an object of file column to table column, not {r}"
+            ))
+        })?;
+        for (from, to) in r {
+            let to = to
+                .as_str()
+                .ok_or_else(|| bad(format!("rename {from}: {to} is not a column name")))?;
+            mapping.rename.push((from.clone(), to.to_string()));
+        }
+    }
+    mapping.drop = texts("drop")?;
+    mapping.set = texts("set")?
+        .iter()
+        .map(|t| t.parse().map_err(|e| bad(format!("set: {e}"))))
+        .collect::<Result<_, _>>()?;
+    Ok(mapping)
+}

@@ -109,3 +109,40 @@ async fn a_dedup_key_is_set_checked_and_removed() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["job"].get("dedup").is_none(), "{body}");
 }
+
+#[tokio::test]
+async fn a_column_mapping_is_taken_on_create_and_a_bad_one_refused() {
+    let api = Api::new(None).await;
+    api.add_local().await;
+    api.write("o_1.csv", "CustID,amount,junk\n7,5,x\n");
+    let (status, body) = api
+        .post(
+            "/api/jobs",
+            json!({"name": "o", "connection_id": "local", "file_pattern": "o_*.csv",
+                   "column_mapping": {"rename": {"nope": "x"}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["details"]["fields"][0]["field"], "column_mapping",
+        "{body}"
+    );
+    let (status, body) = api
+        .post(
+            "/api/jobs",
+            json!({"name": "o", "connection_id": "local", "file_pattern": "o_*.csv",
+                   "column_mapping": {"rename": {"CustID": "customer_id"}, "drop": ["junk"], "set": ["origin = 'api'"]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let names: Vec<&str> = body["job"]["schema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["customer_id", "amount", "origin"]);
+    assert_eq!(body["job"]["ignored_columns"], json!(["junk"]));
+    let run = api.run_now_and_wait("o", Duration::from_secs(20)).await;
+    assert_eq!(run["rows_loaded"], 1, "{run}");
+}

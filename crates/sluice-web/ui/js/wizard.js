@@ -213,13 +213,23 @@ function stepTable(app, body, connections, next, back) {
     const samples = wiz.detected.columns[i].sample_values.join(" · ");
     // An array's values take the chosen type; making it JSON loads each array as its text.
     const array = c.bigquery_mode === "REPEATED" ? h("span", { class: "hint" }, "array of ") : null;
-    return h("tr", {}, h("td", { text: c.name }), h("td", {}, array, sel), h("td", { class: "samples", text: samples }));
+    // The table's name for the column, and whether it is loaded at all.
+    wiz.renames = wiz.renames || {};
+    wiz.drops = wiz.drops || [];
+    const as = h("input", { id: `name-${i}`, "aria-label": `Table name of ${c.name}`, value: wiz.renames[c.name] || c.name,
+      oninput: () => { const v = as.value.trim(); if (v && v !== c.name) wiz.renames[c.name] = v; else delete wiz.renames[c.name]; } });
+    const load = h("input", { type: "checkbox", id: `load-${i}`, "aria-label": `Load ${c.name}`, checked: !wiz.drops.includes(c.name),
+      onchange: () => { wiz.drops = wiz.drops.filter((d) => d !== c.name); if (!load.checked) wiz.drops.push(c.name); } });
+    return h("tr", {}, h("td", {}, load, " ", c.name), h("td", {}, as), h("td", {}, array, sel), h("td", { class: "samples", text: samples }));
   });
+  const derived = h("textarea", { id: "derived-columns", rows: 2, placeholder: "source_system = 'crm'\namount_cents = CAST(amount * 100 AS BIGINT)",
+    oninput: () => (wiz.derived = derived.value.split("\n").map((l) => l.trim()).filter(Boolean)) }, (wiz.derived || []).join("\n"));
   const destCard = h("div", { class: "card" }, field("Destination", destKind, "destination_kind"), destPanel,
     h("div", { class: "form-actions" }, h("button", { id: "destination-test", onclick: testDestination }, "Test destination"), testMsg),
     h("div", { class: "error", id: "err-destination", "aria-live": "polite" }),
     field("Table name", table, "table_name", "optionally schema.table"), field("Load type", loadType, "load_type"),
-    h("h2", { text: "Columns" }), h("table", { id: "edit-schema" }, h("thead", {}, h("tr", {}, ["Column", "Type", "Sample values"].map((t) => h("th", { text: t })))), h("tbody", {}, rows)));
+    h("h2", { text: "Columns" }), h("table", { id: "edit-schema" }, h("thead", {}, h("tr", {}, ["Load · column", "Table column", "Type", "Sample values"].map((t) => h("th", { text: t })))), h("tbody", {}, rows)),
+    field("Derived columns", derived, "column_mapping", "columns the file does not have, one per line: column = SQL expression of the row (a constant, or of the columns above)"));
   body.append(destCard, h("div", { class: "actions" }, back(), nextBtn));
 }
 
@@ -231,7 +241,8 @@ function stepReview(app, body, connections, next, back) {
     ["Job", wiz.name], ["Connection", wiz.connection], ["Files", (wiz.prefix ? wiz.prefix + "/" : "") + wiz.pattern],
     ["Format", info.label + (options.length ? ` (${options.join(", ")})` : info.options.length ? " (detected)" : "")],
     ["Strategy", wiz.latestOnly ? "latest file only" : "all unprocessed files"], ["Destination", wiz.destinationText],
-    ["Table", `${wiz.table} (${wiz.loadType})`], ["Columns", wiz.columns.map((c) => `${c.name} ${typeOf(c)}`).join(", ")],
+    ["Table", `${wiz.table} (${wiz.loadType})`], ["Columns", [...wiz.columns.filter((c) => !(wiz.drops || []).includes(c.name)).map((c) => `${(wiz.renames || {})[c.name] || c.name} ${typeOf(c)}`),
+      ...(wiz.derived || []).map((d) => `${d.split("=")[0].trim()} (set)`)].join(", ")],
     ["Schedule", `${scheduleText(wiz)} — ${describeSchedule(scheduleText(wiz))}`], ["Timezone", wiz.timezone || "UTC"],
   ].flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })]));
   const fields = scheduleFields(wiz, renderSummary);
@@ -275,13 +286,14 @@ function stepReview(app, body, connections, next, back) {
         schema: wiz.columns, schedule: scheduleText(wiz), timezone: wiz.timezone || "UTC", destination: wiz.destination,
         changed_files: wiz.changedFiles, settle_time_seconds: wiz.settle || 0, ready_marker: wiz.marker || "",
         max_expansion: wiz.expansion || 20, archive_entries: wiz.entries || "", schema_policy: wiz.schemaPolicy,
+        column_mapping: { rename: wiz.renames || {}, drop: wiz.drops || [], set: wiz.derived || [] },
         ...rowRules.body(),
       });
       wiz = null;
       location.hash = `#/jobs/${encodeURIComponent(job.name)}`;
     } catch (e) { showError(e, msg); }
   }
-  const slots = ["name", "table_name", "destination", "schema_fingerprint", "file_pattern", "changed_files", "settle_time_seconds", "ready_marker", ...vocab.destinations.flatMap((d) => d.fields.map((f) => "destination." + f.name))];
+  const slots = ["name", "table_name", "destination", "schema_fingerprint", "column_mapping", "file_pattern", "changed_files", "settle_time_seconds", "ready_marker", ...vocab.destinations.flatMap((d) => d.fields.map((f) => "destination." + f.name))];
   body.append(h("div", { class: "card" }, fields, h("div", { class: "error", id: "err-schedule_detail" })), policies, rulesCard,
     h("div", { class: "card" }, h("h2", { text: "Review" }), summary, [...new Set(slots)].map((s) => h("div", { class: "error", id: "err-" + s })), msg),
     h("div", { class: "actions" }, back(), h("button", { class: "primary", id: "create", onclick: create }, "Create job")));

@@ -63,6 +63,10 @@ pub(super) struct Policies {
     max_rejected: crate::model::MaxRejected,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     dedup: Option<sluice_sinks::dedup::Dedup>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    ignored_columns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    derived_columns: Vec<String>,
 }
 
 impl Policies {
@@ -78,6 +82,8 @@ impl Policies {
             row_rules: settings.row_rules.clone(),
             max_rejected: settings.max_rejected,
             dedup: settings.dedup.clone(),
+            ignored_columns: settings.ignored_columns.clone(),
+            derived_columns: settings.derived_columns.clone(),
         })
     }
 
@@ -92,6 +98,8 @@ impl Policies {
         settings.row_rules = self.row_rules;
         settings.max_rejected = self.max_rejected;
         settings.dedup = self.dedup;
+        settings.ignored_columns = self.ignored_columns;
+        settings.derived_columns = self.derived_columns;
     }
 }
 

@@ -1,0 +1,131 @@
+//! Column mapping, set when a job is made: a file's column loaded under another name, a
+//! column left out, and columns the file does not have set from a SQL expression of the
+//! row (a constant, or of the file's columns). The job's schema is the table's; the file's
+//! names stay on its columns (`source`), so readers and the schema gate match the file by
+//! them, and the gate takes left-out and derived columns as the job's own.
+
+use serde::{Deserialize, Serialize};
+use sluice_core::format::FormatOptions;
+use sluice_core::names::TableName;
+use sluice_core::schema::Column;
+
+use crate::{Error, Result};
+
+/// How a job maps a file's columns to its table's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnMapping {
+    /// A file's column (by its detected name) and the table's name for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rename: Vec<(String, String)>,
+    /// The file's columns left out of the table.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drop: Vec<String>,
+    /// Table columns the file does not have: `column = SQL expression` of the row, typed as
+    /// DuckDB types the expression.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<sluice_rules::Transform>,
+}
+
+/// A schema after its mapping.
+pub(crate) struct Mapped {
+    pub schema: Vec<Column>,
+    /// The file's names of the columns left out.
+    pub ignored: Vec<String>,
+    /// The columns set from an expression.
+    pub derived: Vec<String>,
+}
+
+impl ColumnMapping {
+    pub fn is_empty(&self) -> bool {
+        self.rename.is_empty() && self.drop.is_empty() && self.set.is_empty()
+    }
+
+    /// `detected` (the file's columns as reviewed) mapped: renamed, left out, derived
+    /// columns added after them.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (field `column_mapping`) naming a column the file does not have,
+    /// a name that is not valid or is taken twice, a column left out of a file read by
+    /// position, or an expression DuckDB cannot type.
+    pub(crate) fn apply(&self, detected: Vec<Column>, format: &FormatOptions) -> Result<Mapped> {
+        let bad = |m: String| Error::invalid("column_mapping", m);
+        let names = |cols: &[Column]| {
+            cols.iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let known = |name: &str, what: &str| {
+            if detected.iter().any(|c| c.name == name) {
+                Ok(())
+            } else {
+                Err(bad(format!(
+                    "cannot {what} column {name}: the file has no such column; its columns are {}",
+                    names(&detected)
+                )))
+            }
+        };
+        let by_position = matches!(format, FormatOptions::Csv(c) if !c.header());
+        if by_position && !self.drop.is_empty() {
+            return Err(bad(
+                "a CSV file without a header is read by position: its columns cannot be left out (load them, or give the file a header)".into(),
+            ));
+        }
+        for d in &self.drop {
+            known(d, "leave out")?;
+        }
+        let mut schema = Vec::with_capacity(detected.len() + self.set.len());
+        let mut ignored = Vec::new();
+        for c in detected.iter() {
+            if self.drop.contains(&c.name) {
+                ignored.push(c.source_name().to_string());
+                continue;
+            }
+            let mut c = c.clone();
+            if let Some((_, to)) = self.rename.iter().find(|(from, _)| from == &c.name) {
+                TableName::parse(to).map_err(|_| {
+                    bad(format!(
+                        "cannot rename {} to '{to}': a column name has letters, digits and '_', starting with a letter or '_'",
+                        c.name
+                    ))
+                })?;
+                c.source = Some(c.source_name().to_string());
+                c.name = to.clone();
+            }
+            schema.push(c);
+        }
+        for (from, _) in &self.rename {
+            known(from, "rename")?;
+            if self.drop.contains(from) {
+                return Err(bad(format!("column {from} is both renamed and left out")));
+            }
+        }
+        let mut derived = Vec::new();
+        for t in &self.set {
+            TableName::parse(&t.column).map_err(|_| {
+                bad(format!(
+                    "cannot set column '{}': a column name has letters, digits and '_', starting with a letter or '_'",
+                    t.column
+                ))
+            })?;
+            let ty = sluice_rules::result_type(&t.sql, &schema)
+                .map_err(|e| bad(format!("set {t}: {e}")))?;
+            schema.push(Column::new(&t.column, ty));
+            derived.push(t.column.clone());
+        }
+        for (i, c) in schema.iter().enumerate() {
+            if schema[..i].iter().any(|o| o.name == c.name) {
+                return Err(bad(format!(
+                    "two of the table's columns would be named {}; its columns would be {}",
+                    c.name,
+                    names(&schema)
+                )));
+            }
+        }
+        Ok(Mapped {
+            schema,
+            ignored,
+            derived,
+        })
+    }
+}
