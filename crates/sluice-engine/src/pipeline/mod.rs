@@ -295,10 +295,14 @@ impl<'a> FilePipeline<'a> {
         if rescue.is_some() {
             columns.push(sluice_core::schema::evolve::rescued_column());
         }
-        let numbering = quarantine
-            .cloned()
-            .unwrap_or_else(|| Quarantine::counting(path));
-        batches = numbering.numbered(batches);
+        // Record numbers, where a stage may leave rows out before the lineage stage numbers
+        // them (the lineage stage counts rows itself otherwise).
+        if quarantine.is_some() || !job.settings.row_rules.is_empty() {
+            let numbering = quarantine
+                .cloned()
+                .unwrap_or_else(|| Quarantine::counting(path));
+            batches = numbering.numbered(batches);
+        }
         if let Some(q) = quarantine {
             batches = q.typed(columns.clone(), batches);
         }

@@ -67,26 +67,7 @@ async fn dedup_within_and_across_files(destination: SinkConfig) {
     );
 }
 
-#[tokio::test]
-async fn dedup_within_and_across_files_in_duckdb() {
-    dedup_within_and_across_files(SinkConfig::default()).await;
-}
-
-#[tokio::test]
-async fn dedup_within_and_across_files_in_postgres() {
-    let db = sluice_testkit::postgres::TestDb::new("dedup").await;
-    dedup_within_and_across_files(SinkConfig::Postgres(
-        sluice_sinks::postgres::PostgresConfig {
-            url: db.url_with_password("disable"),
-        },
-    ))
-    .await;
-}
-
-#[tokio::test]
-async fn dedup_within_and_across_files_in_bigquery() {
-    dedup_within_and_across_files(SinkConfig::BigQuery(crate::formats::bigquery_config())).await;
-}
+on_every_destination!("dedup"; dedup_within_and_across_files);
 
 #[tokio::test]
 async fn a_dedup_key_that_is_not_a_column_is_refused() {

@@ -2,6 +2,37 @@
 //! PostgreSQL server at `SLUICE_TEST_POSTGRES_URL` and local-bigquery at
 //! `SLUICE_TEST_BIGQUERY_URL` (`bash scripts/peers.sh start`).
 
+/// Cases on every destination: `on_every_destination!("db"; case, …)` makes the modules
+/// `duckdb`, `postgres` (each test on a database of its own, named after `db`) and
+/// `bigquery`, with one test per case awaiting `case(destination)` of the module it is
+/// used in (once per module).
+macro_rules! on_every_destination {
+    ($db:literal; $($case:ident),* $(,)?) => {
+        mod duckdb {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(sluice_sinks::SinkConfig::default()).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $case() {
+                let db = sluice_testkit::postgres::TestDb::new($db).await;
+                super::$case(sluice_sinks::SinkConfig::Postgres(
+                    sluice_sinks::postgres::PostgresConfig { url: db.url_with_password("disable") },
+                ))
+                .await;
+            })*
+        }
+        mod bigquery {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(sluice_sinks::SinkConfig::BigQuery(crate::formats::bigquery_config())).await;
+            })*
+        }
+    };
+}
+
 mod alerts;
 mod arrays;
 mod bad_input;

@@ -60,26 +60,7 @@ async fn columns_are_mapped(destination: SinkConfig) {
     );
 }
 
-#[tokio::test]
-async fn columns_are_renamed_left_out_and_derived_in_duckdb() {
-    columns_are_mapped(SinkConfig::default()).await;
-}
-
-#[tokio::test]
-async fn columns_are_renamed_left_out_and_derived_in_postgres() {
-    let db = sluice_testkit::postgres::TestDb::new("mapping").await;
-    columns_are_mapped(SinkConfig::Postgres(
-        sluice_sinks::postgres::PostgresConfig {
-            url: db.url_with_password("disable"),
-        },
-    ))
-    .await;
-}
-
-#[tokio::test]
-async fn columns_are_renamed_left_out_and_derived_in_bigquery() {
-    columns_are_mapped(SinkConfig::BigQuery(crate::formats::bigquery_config())).await;
-}
+on_every_destination!("mapping"; columns_are_mapped);
 
 #[tokio::test]
 async fn a_mapping_of_a_column_the_file_lacks_or_a_name_taken_twice_is_refused() {

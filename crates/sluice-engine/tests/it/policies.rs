@@ -211,34 +211,8 @@ async fn rescue_keeps_the_table(destination: SinkConfig) {
     assert_eq!(env.engine.schema_versions("t").await.unwrap().len(), 1);
 }
 
-macro_rules! on_every_destination {
-    ($($case:ident),*) => {
-        mod duckdb {
-            $(#[tokio::test]
-            async fn $case() {
-                super::$case(sluice_sinks::SinkConfig::default()).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $case() {
-                let db = sluice_testkit::postgres::TestDb::new("policies").await;
-                super::$case(sluice_sinks::SinkConfig::Postgres(
-                    sluice_sinks::postgres::PostgresConfig { url: db.url_with_password("disable") },
-                ))
-                .await;
-            })*
-        }
-        mod bigquery {
-            $(#[tokio::test]
-            async fn $case() {
-                super::$case(sluice_sinks::SinkConfig::BigQuery(crate::formats::bigquery_config())).await;
-            })*
-        }
-    };
-}
-
 on_every_destination!(
+    "policies";
     fail_proposes_and_approve_loads,
     add_columns_adds_and_refuses_a_retype,
     widen_takes_the_whole_change,

@@ -96,26 +96,7 @@ async fn three_bad_rows_are_quarantined(destination: SinkConfig) {
     );
 }
 
-#[tokio::test]
-async fn three_bad_rows_among_10000_are_quarantined_in_duckdb() {
-    three_bad_rows_are_quarantined(SinkConfig::default()).await;
-}
-
-#[tokio::test]
-async fn three_bad_rows_among_10000_are_quarantined_in_postgres() {
-    let db = sluice_testkit::postgres::TestDb::new("quarantine").await;
-    three_bad_rows_are_quarantined(SinkConfig::Postgres(
-        sluice_sinks::postgres::PostgresConfig {
-            url: db.url_with_password("disable"),
-        },
-    ))
-    .await;
-}
-
-#[tokio::test]
-async fn three_bad_rows_among_10000_are_quarantined_in_bigquery() {
-    three_bad_rows_are_quarantined(SinkConfig::BigQuery(crate::formats::bigquery_config())).await;
-}
+on_every_destination!("quarantine"; three_bad_rows_are_quarantined, replay_after_fixing_the_rule);
 
 /// Past the limit (a count, or a share of the file's records) the file fails as a whole:
 /// neither the table nor the quarantine table holds any of it, and the error names the
@@ -277,27 +258,6 @@ async fn replay_after_fixing_the_rule(destination: SinkConfig) {
     );
     assert_eq!(env.rows("q").await, 2);
     assert_eq!(env.engine.rejected("q").await.unwrap().total, 1);
-}
-
-#[tokio::test]
-async fn replay_after_fixing_the_rule_in_duckdb() {
-    replay_after_fixing_the_rule(SinkConfig::default()).await;
-}
-
-#[tokio::test]
-async fn replay_after_fixing_the_rule_in_postgres() {
-    let db = sluice_testkit::postgres::TestDb::new("replay").await;
-    replay_after_fixing_the_rule(SinkConfig::Postgres(
-        sluice_sinks::postgres::PostgresConfig {
-            url: db.url_with_password("disable"),
-        },
-    ))
-    .await;
-}
-
-#[tokio::test]
-async fn replay_after_fixing_the_rule_in_bigquery() {
-    replay_after_fixing_the_rule(SinkConfig::BigQuery(crate::formats::bigquery_config())).await;
 }
 
 /// A value its column could not hold loads once the column is made STRING; the replay runs

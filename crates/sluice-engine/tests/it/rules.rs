@@ -62,27 +62,7 @@ async fn transforms_filters_and_rules_load(destination: SinkConfig) {
     );
 }
 
-#[tokio::test]
-async fn transforms_filters_and_rules_load_into_duckdb() {
-    transforms_filters_and_rules_load(SinkConfig::default()).await;
-}
-
-#[tokio::test]
-async fn transforms_filters_and_rules_load_into_postgres() {
-    let db = sluice_testkit::postgres::TestDb::new("rules").await;
-    transforms_filters_and_rules_load(SinkConfig::Postgres(
-        sluice_sinks::postgres::PostgresConfig {
-            url: db.url_with_password("disable"),
-        },
-    ))
-    .await;
-}
-
-#[tokio::test]
-async fn transforms_filters_and_rules_load_into_bigquery() {
-    transforms_filters_and_rules_load(SinkConfig::BigQuery(crate::formats::bigquery_config()))
-        .await;
-}
+on_every_destination!("rules"; transforms_filters_and_rules_load);
 
 /// Each kind of rule on a file that breaks it: the file fails naming the record and the
 /// rule, and nothing of it is loaded.
