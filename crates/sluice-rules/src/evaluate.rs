@@ -320,6 +320,43 @@ fn text(array: &ArrayRef, row: usize) -> Option<String> {
     Some(v)
 }
 
+/// The type DuckDB gives the SQL expression `sql` over rows of `columns`, as the warehouse
+/// type a column of it has: for a column set from an expression.
+///
+/// # Errors
+/// SQL DuckDB cannot read, or a type no warehouse column holds (cast it).
+pub fn result_type(sql: &str, columns: &[Column]) -> Result<WarehouseType, String> {
+    use arrow::datatypes::DataType as D;
+    let conn = Connection::open_in_memory().map_err(error)?;
+    conn.register_table_function::<ArrowVTab>("arrow")
+        .map_err(error)?;
+    let empty = RecordBatch::new_empty(arrow_schema(columns));
+    let registration = ArrowBatchRegistration::new(empty);
+    let mut stmt = conn
+        .prepare(&format!("SELECT ({sql}) AS v FROM arrow(?) AS row"))
+        .map_err(error)?;
+    let arrow = stmt.query_arrow([&registration]).map_err(error)?;
+    let schema = arrow.get_schema();
+    let ty = schema.field(0).data_type();
+    Ok(match ty {
+        D::Int8 | D::Int16 | D::Int32 | D::Int64 | D::UInt8 | D::UInt16 | D::UInt32 => {
+            WarehouseType::Int64
+        }
+        D::Float16 | D::Float32 | D::Float64 => WarehouseType::Float64,
+        D::Decimal128(..) | D::Decimal256(..) | D::UInt64 => WarehouseType::Numeric,
+        D::Utf8 | D::LargeUtf8 | D::Utf8View | D::Null => WarehouseType::String,
+        D::Boolean => WarehouseType::Bool,
+        D::Date32 | D::Date64 => WarehouseType::Date,
+        D::Timestamp(..) => WarehouseType::Timestamp,
+        D::Binary | D::LargeBinary | D::BinaryView => WarehouseType::Bytes,
+        other => {
+            return Err(format!(
+                "DuckDB types it {other}, which no warehouse column holds; cast it (CAST(… AS VARCHAR))"
+            ));
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,41 +485,34 @@ mod tests {
             .unwrap_err();
         assert!(err.contains("column id"), "{err}");
     }
-}
 
-/// The type DuckDB gives the SQL expression `sql` over rows of `columns`, as the warehouse
-/// type a column of it has: for a column set from an expression.
-///
-/// # Errors
-/// SQL DuckDB cannot read, or a type no warehouse column holds (cast it).
-pub fn result_type(sql: &str, columns: &[Column]) -> Result<WarehouseType, String> {
-    use arrow::datatypes::DataType as D;
-    let conn = Connection::open_in_memory().map_err(error)?;
-    conn.register_table_function::<ArrowVTab>("arrow")
-        .map_err(error)?;
-    let empty = RecordBatch::new_empty(arrow_schema(columns));
-    let registration = ArrowBatchRegistration::new(empty);
-    let mut stmt = conn
-        .prepare(&format!("SELECT ({sql}) AS v FROM arrow(?) AS row"))
-        .map_err(error)?;
-    let arrow = stmt.query_arrow([&registration]).map_err(error)?;
-    let schema = arrow.get_schema();
-    let ty = schema.field(0).data_type();
-    Ok(match ty {
-        D::Int8 | D::Int16 | D::Int32 | D::Int64 | D::UInt8 | D::UInt16 | D::UInt32 => {
+    #[test]
+    fn an_expression_is_typed_as_duckdb_types_it() {
+        assert_eq!(
+            result_type("'crm'", &columns()).unwrap(),
+            WarehouseType::String
+        );
+        assert_eq!(
+            result_type("id * 2", &columns()).unwrap(),
             WarehouseType::Int64
-        }
-        D::Float16 | D::Float32 | D::Float64 => WarehouseType::Float64,
-        D::Decimal128(..) | D::Decimal256(..) | D::UInt64 => WarehouseType::Numeric,
-        D::Utf8 | D::LargeUtf8 | D::Utf8View | D::Null => WarehouseType::String,
-        D::Boolean => WarehouseType::Bool,
-        D::Date32 | D::Date64 => WarehouseType::Date,
-        D::Timestamp(..) => WarehouseType::Timestamp,
-        D::Binary | D::LargeBinary | D::BinaryView => WarehouseType::Bytes,
-        other => {
-            return Err(format!(
-                "DuckDB types it {other}, which no warehouse column holds; cast it (CAST(… AS VARCHAR))"
-            ));
-        }
-    })
+        );
+        assert_eq!(
+            result_type("id / 2", &columns()).unwrap(),
+            WarehouseType::Float64
+        );
+        assert_eq!(
+            result_type("DATE '2024-01-01'", &columns()).unwrap(),
+            WarehouseType::Date
+        );
+        assert!(
+            result_type("nope + 1", &columns())
+                .unwrap_err()
+                .contains("nope")
+        );
+        assert!(
+            result_type("[1, 2]", &columns())
+                .unwrap_err()
+                .contains("cast it")
+        );
+    }
 }
