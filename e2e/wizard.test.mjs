@@ -426,7 +426,7 @@ test("the job page shows the next run, acts on a file and changes the job after 
   assert.equal(job.settle_time_seconds, 86400);
   await page.waitForSelector("#changes-table");
   assert.match(await page.innerText("#changes-table"), /settle_time_seconds\s+0\s+86400/);
-  await page.waitForFunction(() => /waiting/.test(document.getElementById("plan-counts").textContent));
+  await page.waitForFunction(() => /1 waiting/.test(document.getElementById("plan-counts").textContent));
   assert.match(await page.innerText("#plan-counts"), /0 to load, 1 waiting/);
   await shot("16-changed-job");
 });
