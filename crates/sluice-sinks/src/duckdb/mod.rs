@@ -317,6 +317,12 @@ impl Sink for DuckDbSink {
                     conn.execute_batch(&format!("DELETE FROM {}", table.quoted()))?;
                 }
                 let mut parts: Vec<u64> = Vec::new();
+                // Ends the part being appended (moving its rows by key, when deduplicated).
+                let end_part = |conn: &Connection,
+                                appender: &mut Option<duckdb::Appender<'_>>,
+                                parts: &mut Vec<u64>| {
+                    end_part(conn, appender, dedup.as_ref(), &table, &all_columns, parts)
+                };
                 // One appender per part, flushed before the next part's DELETE.
                 let mut appender: Option<duckdb::Appender<'_>> = None;
                 // A channel closed without `Done` means the load was dropped part way (its
@@ -324,14 +330,7 @@ impl Sink for DuckDbSink {
                 loop {
                     match rx.blocking_recv() {
                         Some(Msg::Part { path, replace_rows }) => {
-                            end_part(
-                                &conn,
-                                &mut appender,
-                                dedup.as_ref(),
-                                &table,
-                                &all_columns,
-                                &mut parts,
-                            )?;
+                            end_part(&conn, &mut appender, &mut parts)?;
                             if replace_rows {
                                 conn.execute(
                                     &format!(
@@ -367,25 +366,11 @@ impl Sink for DuckDbSink {
                             sluice_core::fault::hit("mid-load");
                         }
                         Some(Msg::Rejected { path, clear, batch }) => {
-                            end_part(
-                                &conn,
-                                &mut appender,
-                                dedup.as_ref(),
-                                &table,
-                                &all_columns,
-                                &mut parts,
-                            )?;
+                            end_part(&conn, &mut appender, &mut parts)?;
                             write_rejected(&conn, &quarantine, &path, clear, batch)?;
                         }
                         Some(Msg::Done) => {
-                            end_part(
-                                &conn,
-                                &mut appender,
-                                dedup.as_ref(),
-                                &table,
-                                &all_columns,
-                                &mut parts,
-                            )?;
+                            end_part(&conn, &mut appender, &mut parts)?;
                             break;
                         }
                         Some(Msg::Abort) | None => return Ok(None),
