@@ -208,6 +208,11 @@ impl Builder {
             .map_err(|e| crate::Error::parse(path, e.to_string()))
     }
 
+    /// Whether it builds text (a STRING or JSON column).
+    pub(crate) fn is_text(&self) -> bool {
+        matches!(self, Self::Text { .. })
+    }
+
     pub(crate) fn append_null(&mut self) {
         match self {
             Self::Int(b) => b.append_null(),

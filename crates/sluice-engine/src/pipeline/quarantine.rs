@@ -179,8 +179,8 @@ impl Quarantine {
         let (values, records) = split_records(batch);
         let n = values.num_rows();
         let mut bad: Vec<Option<(usize, String)>> = vec![None; n];
-        // Records of the wrong width, kept by the reader in every text field.
-        let mut broken: Vec<Option<(usize, usize, String)>> = vec![None; n];
+        // Records the reader could not read, kept by it in every text field.
+        let mut broken: Vec<Option<(String, String)>> = vec![None; n];
         for i in 0..values.num_columns() {
             let Some(text) = values.column(i).as_string_opt::<i32>() else {
                 continue;
@@ -190,7 +190,7 @@ impl Quarantine {
                     && text.is_valid(r)
                     && let Some(b) = sluice_core::format::csv::bad_record(text.value(r))
                 {
-                    *slot = Some((b.fields, b.expected, b.text.to_string()));
+                    *slot = Some((b.error.to_string(), b.text.to_string()));
                 }
             }
         }
@@ -242,7 +242,7 @@ impl Quarantine {
         }
         let numbers = records.as_primitive::<arrow::datatypes::Int64Type>();
         for (r, slot) in broken.iter().enumerate() {
-            if let Some((fields, expected, text)) = slot {
+            if let Some((error, text)) = slot {
                 let record = numbers.value(r) as u64;
                 self.rejects.push(Rejected {
                     record,
@@ -250,9 +250,7 @@ impl Quarantine {
                     column: None,
                     raw: text.clone(),
                     rule: None,
-                    error: format!(
-                        "the line has {fields} field(s) where the header has {expected}"
-                    ),
+                    error: error.clone(),
                 });
             }
         }

@@ -338,3 +338,34 @@ async fn lines_of_the_wrong_width_are_quarantined_with_their_text() {
         vec![vec!["0", "1"], vec!["1", "1"], vec!["4", "4"]]
     );
 }
+
+/// A JSON line that is not JSON is quarantined with its text, not the file.
+#[tokio::test]
+async fn a_json_line_that_is_not_json_is_quarantined_with_its_text() {
+    let env = Env::new().await;
+    env.write(
+        "j_1.jsonl",
+        "{\"id\": 1, \"name\": \"a\"}\n{\"id\": 2, \"name\": nope}\n{\"id\": 3, \"name\": \"c\"}\n",
+        2,
+    );
+    let mut req = env.request("j", "j_*.jsonl");
+    req.table_name = Some("j".into());
+    req.settings.max_rejected = "1".parse().unwrap();
+    env.engine.create_job(req).await.unwrap();
+    let run = env.run_all("j").await;
+    assert_eq!((run.rows_loaded, run.rows_rejected), (2, 1), "{run:?}");
+    let rejected = env.engine.rejected("j").await.unwrap();
+    let r = &rejected.rows[0];
+    assert_eq!(
+        (r.record_number, r.raw_text.as_str()),
+        (2, "{\"id\": 2, \"name\": nope}")
+    );
+    assert!(
+        !r.error_message.is_empty() && r.rule_name.is_none(),
+        "{r:?}"
+    );
+    assert_eq!(
+        rows(&env, "j", &["id", "name", "_sluice_line"]).await,
+        vec![vec!["1", "a", "1"], vec!["3", "c", "3"]]
+    );
+}

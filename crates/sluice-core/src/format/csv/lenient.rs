@@ -1,31 +1,29 @@
-//! Records with the wrong number of fields, kept in the stream for quarantine. The CSV parser
-//! refuses a whole file for one such record; when a job quarantines bad rows, each is
-//! replaced by a record of the right width whose every field is [`BAD_RECORD`] followed by
-//! the fields it had, the width the header has and the record's text. The row keeps its
-//! place (and record number), and the stage that types rows rejects it with that text.
+//! Records a reader cannot read (a CSV line of the wrong width, a JSON line that is not
+//! JSON), kept in the stream for quarantine. A reader refuses a whole file for one such
+//! record; when a job quarantines bad rows, each becomes a row whose every text field is
+//! [`BAD_RECORD`] followed by what is wrong and the record's text ([`mark`]). The row keeps
+//! its place (and record number), and the stage that types rows rejects it with that text.
 
 /// What each field of a record of the wrong width starts with.
 pub const BAD_RECORD: &str = "\u{1}sluice:bad-record\u{1}";
 
-/// A record of the wrong width, as [`bad_record`] reads it back from a field.
+/// A record a reader could not read, as [`bad_record`] reads it back from a field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadRecord<'a> {
-    pub fields: usize,
-    pub expected: usize,
+    /// What is wrong with it, for people.
+    pub error: &'a str,
     pub text: &'a str,
+}
+
+/// What stands in a text field for a record that could not be read.
+pub fn mark(error: &str, text: &str) -> String {
+    format!("{BAD_RECORD}{}\u{1}{text}", error.replace('\u{1}', " "))
 }
 
 /// The bad record a field stands for, if it is one.
 pub fn bad_record(value: &str) -> Option<BadRecord<'_>> {
-    let rest = value.strip_prefix(BAD_RECORD)?;
-    let mut parts = rest.splitn(3, ':');
-    let fields = parts.next()?.parse().ok()?;
-    let expected = parts.next()?.parse().ok()?;
-    Some(BadRecord {
-        fields,
-        expected,
-        text: parts.next()?,
-    })
+    let (error, text) = value.strip_prefix(BAD_RECORD)?.split_once('\u{1}')?;
+    Some(BadRecord { error, text })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,7 +146,10 @@ impl RecordFilter {
             return;
         }
         let text = String::from_utf8_lossy(body);
-        let field = format!("{BAD_RECORD}{fields}:{expected}:{text}");
+        let field = mark(
+            &format!("the line has {fields} field(s) where the header has {expected}"),
+            &text,
+        );
         let quoted = {
             let q = self.quote as char;
             let doubled = field.replace(q, &format!("{q}{q}"));
@@ -186,21 +187,29 @@ mod tests {
             let lines: Vec<&str> = out.split('\n').collect();
             assert_eq!(lines[0], "a,b");
             assert_eq!(lines[1..3].join("\n"), "1,\"x,\ny\"", "{chunk}");
-            let bad = format!("\"{BAD_RECORD}3:2:2,y,extra\"");
+            let bad = format!(
+                "\"{}\"",
+                mark(
+                    "the line has 3 field(s) where the header has 2",
+                    "2,y,extra"
+                )
+            );
             assert_eq!(lines[3], format!("{bad},{bad}"), "{chunk}");
             assert_eq!((lines[4], lines[5]), ("# note", ""), "{chunk}");
             assert!(
-                lines[6].starts_with(&format!("\"{BAD_RECORD}1:2:3\"")),
+                lines[6].starts_with(&format!(
+                    "\"{}\"",
+                    mark("the line has 1 field(s) where the header has 2", "3")
+                )),
                 "{chunk}"
             );
             assert_eq!(lines[7], "4,\"q\"\"\"", "{chunk}");
         }
-        let field = format!("{BAD_RECORD}3:2:2,\"y\",extra");
+        let field = mark("3 fields", "2,\"y\",extra");
         assert_eq!(
             bad_record(&field),
             Some(BadRecord {
-                fields: 3,
-                expected: 2,
+                error: "3 fields",
                 text: "2,\"y\",extra"
             })
         );

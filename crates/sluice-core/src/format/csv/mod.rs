@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::encoding::{Confidence, Encoding, EncodingGuess};
 pub(crate) use self::errors::fix_or_retype;
-pub use self::lenient::{BAD_RECORD, BadRecord, bad_record};
+pub use self::lenient::{BAD_RECORD, BadRecord, bad_record, mark};
 pub use self::numbers::decimal_comma;
 pub use self::read::{read, read_lenient};
 pub use self::sniff::detect;

@@ -29,6 +29,15 @@ fn observe(c: &mut ColumnInference, raw: &RawValue) {
 /// Detects the columns of a JSON file from its head: the union of the keys of its records in
 /// the order first seen.
 pub fn detect(head: &Sample, path: &str) -> Result<DetectedSchema> {
+    detect_lenient(head, path, false)
+}
+
+/// [`detect`]; when `lenient`, records that are not JSON are left out of the inference (a
+/// job that quarantines them reads the rest) instead of refusing the file.
+///
+/// # Errors
+/// As [`detect`].
+pub fn detect_lenient(head: &Sample, path: &str, lenient: bool) -> Result<DetectedSchema> {
     let truncated = !head.complete;
     let sample = head.complete_lines();
     let sample = sample.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(sample);
@@ -42,7 +51,11 @@ pub fn detect(head: &Sample, path: &str) -> Result<DetectedSchema> {
     let mut rows = 0u64;
     while let Some(next) = splitter.next_record() {
         let (record, line) = next?;
-        let fields = parse_record(&record, path, line)?;
+        let fields = match parse_record(&record, path, line) {
+            Ok(fields) => fields,
+            Err(_) if lenient => continue,
+            Err(e) => return Err(e),
+        };
         // Keys in the order the file writes them: new ones become columns in that order.
         for (key, raw) in &fields.ordered {
             let i = match index.get(key) {

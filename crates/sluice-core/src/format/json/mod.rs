@@ -49,7 +49,10 @@ impl Format for Json {
         options: &JsonOptions,
     ) -> Result<(JsonOptions, DetectedSchema)> {
         let sample = source.head(SAMPLE_BYTES).await?;
-        Ok((options.clone(), detect(&sample, source.path())?))
+        Ok((
+            options.clone(),
+            detect::detect_lenient(&sample, source.path(), source.is_lenient())?,
+        ))
     }
 
     async fn read(
@@ -57,7 +60,12 @@ impl Format for Json {
         _options: &JsonOptions,
         columns: &[Column],
     ) -> Result<BatchStream> {
-        Ok(read(source.stream().await?, columns, source.path()))
+        Ok(read::read_lenient(
+            source.stream().await?,
+            columns,
+            source.path(),
+            source.is_lenient(),
+        ))
     }
 }
 

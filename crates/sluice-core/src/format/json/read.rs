@@ -19,7 +19,19 @@ pub fn read(
     columns: &[Column],
     path: &str,
 ) -> BatchStream {
+    read_lenient(bytes, columns, path, false)
+}
+
+/// [`read`], keeping a record that is not JSON as a marked row
+/// ([`crate::format::csv::BAD_RECORD`]) when `lenient`, for the job to quarantine.
+pub fn read_lenient(
+    bytes: BoxStream<'static, Result<Bytes>>,
+    columns: &[Column],
+    path: &str,
+    lenient: bool,
+) -> BatchStream {
     let state = JsonStream {
+        lenient: lenient && columns.iter().any(|c| Builder::for_column(c).is_text()),
         input: bytes,
         splitter: RecordSplitter::new(path),
         eof: false,
@@ -31,6 +43,8 @@ pub fn read(
 }
 
 struct JsonStream {
+    /// A record that is not JSON becomes a marked row (there is a text column to mark).
+    lenient: bool,
     input: BoxStream<'static, Result<Bytes>>,
     splitter: RecordSplitter,
     eof: bool,
@@ -47,7 +61,28 @@ impl BatchSource for JsonStream {
             match self.splitter.next_record() {
                 Some(next) => {
                     let (record, line) = next?;
-                    let fields = parse_record(&record, &self.path, line)?;
+                    let fields = match parse_record(&record, &self.path, line) {
+                        Ok(fields) => fields,
+                        Err(e) if self.lenient => {
+                            let error = match &e {
+                                Error::Parse { message, .. } => message.clone(),
+                                other => other.to_string(),
+                            };
+                            let marked =
+                                crate::format::csv::mark(&error, &String::from_utf8_lossy(&record));
+                            for b in &mut builders {
+                                if b.is_text() {
+                                    b.append_value(&marked, &marked)
+                                        .map_err(|m| Error::parse(&self.path, m))?;
+                                } else {
+                                    b.append_null();
+                                }
+                            }
+                            rows += 1;
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
                     for (c, b) in self.columns.iter().zip(builders.iter_mut()) {
                         b.append(fields.get(c.source_name()))
                             .map_err(|message| Error::Parse {
