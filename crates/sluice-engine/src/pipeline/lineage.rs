@@ -34,15 +34,7 @@ impl RowStage for Lineage {
         batches
             .map(move |batch| {
                 // Rows keep the record numbers the stages before carried, if they did.
-                let batch = batch?;
-                let (batch, records) = match batch.schema().index_of(super::quarantine::RECORD) {
-                    Ok(i) => {
-                        let mut values = batch.clone();
-                        let records = values.remove_column(i);
-                        (values, Some(records))
-                    }
-                    Err(_) => (batch, None),
-                };
+                let (batch, records) = super::quarantine::take_records(batch?);
                 stamp
                     .apply_numbered(&batch, records)
                     .map_err(|e| sluice_core::Error::parse(&file, e.to_string()))

@@ -51,21 +51,17 @@ impl Quarantine {
         if !limit.quarantines() {
             return None;
         }
-        let (lines_before, decimal_comma, text) = match &job.file_format_options {
-            FormatOptions::Csv(csv) => (
-                Some(u64::from(csv.header()) + u64::from(csv.skip_rows.unwrap_or(0))),
-                csv.decimal_comma == Some(true),
-                true,
-            ),
-            FormatOptions::Json(_) => (None, false, true),
-            _ => (None, false, false),
+        let (decimal_comma, text) = match &job.file_format_options {
+            FormatOptions::Csv(csv) => (csv.decimal_comma == Some(true), true),
+            FormatOptions::Json(_) => (false, true),
+            _ => (false, false),
         };
         Some(Self {
             rejects: Rejects::new(Some(run_id)),
             limit,
             path: path.to_string(),
             records: Arc::new(AtomicU64::new(0)),
-            lines_before,
+            lines_before: lines_before(&job.file_format_options),
             text: text && !rescued,
             decimal_comma,
             given: None,
@@ -90,18 +86,12 @@ impl Quarantine {
     /// values (JSON objects of text), numbered as they were in their file, and quarantined
     /// again however many fail (the replay itself never fails for them).
     pub(super) fn replaying(job: &Job, path: &str, records: Vec<u64>) -> Self {
-        let lines_before = match &job.file_format_options {
-            FormatOptions::Csv(csv) => {
-                Some(u64::from(csv.header()) + u64::from(csv.skip_rows.unwrap_or(0)))
-            }
-            _ => None,
-        };
         Self {
             rejects: Rejects::new(None),
             limit: MaxRejected::Rows(u64::MAX),
             path: path.to_string(),
             records: Arc::new(AtomicU64::new(0)),
-            lines_before,
+            lines_before: lines_before(&job.file_format_options),
             text: true,
             decimal_comma: false,
             given: Some(Arc::new(records)),
@@ -376,8 +366,19 @@ pub(super) fn typed_here(c: &Column) -> bool {
         )
 }
 
-/// `batch` with `records` after its columns as [`RECORD`].
-fn with_records(batch: &RecordBatch, records: ArrayRef) -> Result<RecordBatch, String> {
+/// Lines before a file's first record, where its records are lines (CSV: a header and the
+/// lines skipped before it).
+fn lines_before(format: &FormatOptions) -> Option<u64> {
+    match format {
+        FormatOptions::Csv(csv) => {
+            Some(u64::from(csv.header()) + u64::from(csv.skip_rows.unwrap_or(0)))
+        }
+        _ => None,
+    }
+}
+
+/// `batch` with `records` after its columns as [`RECORD`], for the next stage.
+pub(super) fn with_records(batch: &RecordBatch, records: ArrayRef) -> Result<RecordBatch, String> {
     let mut fields = batch.schema().fields().to_vec();
     fields.push(Arc::new(Field::new(RECORD, DataType::Int64, false)));
     let mut arrays = batch.columns().to_vec();
@@ -385,37 +386,29 @@ fn with_records(batch: &RecordBatch, records: ArrayRef) -> Result<RecordBatch, S
     RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| e.to_string())
 }
 
+/// A batch's values and its record numbers ([`RECORD`]), if it carries them.
+pub(super) fn take_records(mut batch: RecordBatch) -> (RecordBatch, Option<ArrayRef>) {
+    match batch.schema().index_of(RECORD) {
+        Ok(i) => {
+            let records = batch.remove_column(i);
+            (batch, Some(records))
+        }
+        Err(_) => (batch, None),
+    }
+}
+
 /// A batch's values and its record numbers ([`RECORD`], or 1.. where it has none).
 pub(super) fn split_records(batch: &RecordBatch) -> (RecordBatch, ArrayRef) {
-    let schema = batch.schema();
-    match schema.index_of(RECORD) {
-        Ok(i) => {
-            let mut values = batch.clone();
-            let records = values.remove_column(i);
-            (values, records)
-        }
-        Err(_) => (
-            batch.clone(),
-            Arc::new(Int64Array::from_iter_values(1..=batch.num_rows() as i64)),
-        ),
-    }
+    let n = batch.num_rows() as i64;
+    let (values, records) = take_records(batch.clone());
+    let records =
+        records.unwrap_or_else(|| Arc::new(Int64Array::from_iter_values(1..=n)) as ArrayRef);
+    (values, records)
 }
 
 /// The batches without their record numbers.
 pub(super) fn unnumbered(batches: BatchStream) -> BatchStream {
-    batches
-        .map(|batch| {
-            let batch = batch?;
-            Ok(match batch.schema().index_of(RECORD) {
-                Ok(i) => {
-                    let mut batch = batch;
-                    batch.remove_column(i);
-                    batch
-                }
-                Err(_) => batch,
-            })
-        })
-        .boxed()
+    batches.map(|batch| Ok(take_records(batch?).0)).boxed()
 }
 
 /// Record numbers for the rows `kept` (a filter's mask) leaves.
@@ -427,11 +420,6 @@ pub(super) fn kept_records(
         Some(mask) => filter(records, mask).map_err(|e| e.to_string()),
         None => Ok(Arc::clone(records)),
     }
-}
-
-/// `batch` with `records` after its columns, for the next stage.
-pub(super) fn renumbered(batch: &RecordBatch, records: ArrayRef) -> Result<RecordBatch, String> {
-    with_records(batch, records)
 }
 
 /// Row `row` of `batch` as a JSON object of its values (NULLs left out), as the quarantine

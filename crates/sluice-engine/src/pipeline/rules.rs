@@ -14,7 +14,7 @@ use sluice_rules::{Evaluator, RowRules, Violation};
 use sluice_sinks::quarantine::Rejected;
 
 use super::RowStage;
-use super::quarantine::{Quarantine, kept_records, raw_row, renumbered, split_records};
+use super::quarantine::{Quarantine, kept_records, raw_row, split_records, with_records};
 
 pub(super) struct Rules {
     rules: RowRules,
@@ -98,7 +98,7 @@ impl RowStage for Rules {
                     *dropped.lock().unwrap_or_else(|e| e.into_inner()) += applied.dropped;
                     let records = kept_records(&records, applied.kept.as_ref())
                         .map_err(|e| sluice_core::Error::parse(&path, e))?;
-                    renumbered(&applied.batch, records)
+                    with_records(&applied.batch, records)
                         .map_err(|e| sluice_core::Error::parse(&path, e))
                 }
             })
