@@ -82,7 +82,10 @@ impl RecordFilter {
             self.record.push(b);
             match self.state {
                 State::FieldStart if b == self.quote => self.state = State::Quoted,
-                State::FieldStart | State::Unquoted => {
+                // `""` inside a quoted field is a quote; any other byte after a quote
+                // closes the field and is read as unquoted text.
+                State::QuoteInQuoted if b == self.quote => self.state = State::Quoted,
+                State::FieldStart | State::Unquoted | State::QuoteInQuoted => {
                     if b == self.delimiter {
                         self.fields += 1;
                         self.state = State::FieldStart;
@@ -100,18 +103,6 @@ impl RecordFilter {
                     }
                 }
                 State::Escaped => self.state = State::Quoted,
-                State::QuoteInQuoted => {
-                    if b == self.quote {
-                        self.state = State::Quoted;
-                    } else if b == self.delimiter {
-                        self.fields += 1;
-                        self.state = State::FieldStart;
-                    } else if b == b'\n' {
-                        self.end_record(&mut out);
-                    } else {
-                        self.state = State::Unquoted;
-                    }
-                }
             }
         }
         if last && !self.record.is_empty() {
