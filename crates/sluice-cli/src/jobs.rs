@@ -52,31 +52,9 @@ pub(crate) enum JobsCmd {
     },
     /// A job's schema versions, newest first: each with its fingerprint, the difference of
     /// the file that caused it, the change it made to the table, when and how it was
-    /// accepted. --approve N accepts a proposed version; --set changes a column's type.
-    Schema(SchemaArgs),
-}
-
-#[derive(Args, Debug)]
-pub(crate) struct SchemaArgs {
-    pub(crate) name: String,
-    /// Accept proposed version N: the table is changed to hold it and the files refused
-    /// for their schema load on the next run.
-    #[arg(long, value_name = "N", conflicts_with = "set")]
-    pub(crate) approve: Option<u32>,
-    /// Change a column's type, as a new version: 'amount=NUMERIC' (repeatable). Only
-    /// changes that keep every value: INT64 to NUMERIC or FLOAT64, DATE to TIMESTAMP,
-    /// anything but an array to STRING.
-    #[arg(long, value_name = "COLUMN=TYPE", value_parser = parse_column_type)]
-    pub(crate) set: Vec<(String, sluice_core::schema::ColumnType)>,
-    #[arg(long)]
-    pub(crate) json: bool,
-}
-
-fn parse_column_type(s: &str) -> Result<(String, sluice_core::schema::ColumnType), String> {
-    let (name, ty) = s
-        .split_once('=')
-        .ok_or_else(|| format!("expected COLUMN=TYPE, e.g. amount=NUMERIC; got '{s}'"))?;
-    Ok((name.trim().to_string(), ty.parse()?))
+    /// accepted. --approve N accepts a proposed version; --set, --rename and --drop edit the
+    /// schema as a new version.
+    Schema(crate::schema::SchemaArgs),
 }
 
 /// When a job runs and who hears about it.
@@ -249,12 +227,14 @@ impl PolicyArgs {
     }
 }
 
-fn parse_rename(s: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_rename(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((from, to)) if !from.trim().is_empty() && !to.trim().is_empty() => {
             Ok((from.trim().to_string(), to.trim().to_string()))
         }
-        _ => Err(format!("'{s}' is not FILE_COLUMN=TABLE_COLUMN")),
+        _ => Err(format!(
+            "'{s}' is not FROM=TO (a column's name and the name it takes)"
+        )),
     }
 }
 
@@ -531,27 +511,7 @@ pub(crate) async fn run(engine: &Engine, cmd: JobsCmd, out: &Printer) -> Result<
                 out.incidents(&list);
             }
         }
-        JobsCmd::Schema(a) => {
-            let accepted = if let Some(n) = a.approve {
-                Some(engine.approve_schema(&a.name, n).await?)
-            } else if !a.set.is_empty() {
-                Some(engine.edit_schema(&a.name, &a.set).await?)
-            } else {
-                None
-            };
-            match accepted {
-                Some(accepted) if a.json => out.json(&accepted)?,
-                Some(accepted) => out.schema_accepted(&a.name, &accepted),
-                None => {
-                    let versions = engine.schema_versions(&a.name).await?;
-                    if a.json {
-                        out.json(&versions)?;
-                    } else {
-                        out.schema_versions(&a.name, &versions);
-                    }
-                }
-            }
-        }
+        JobsCmd::Schema(a) => crate::schema::run(engine, a, out).await?,
         JobsCmd::Delete { name, drop_table } => {
             let job = engine.job(&name).await?;
             engine.delete_job(&name, drop_table).await?;

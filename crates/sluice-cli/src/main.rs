@@ -13,6 +13,7 @@ mod jobs;
 mod output;
 mod rejected;
 mod run;
+mod schema;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

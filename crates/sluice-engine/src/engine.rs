@@ -32,9 +32,10 @@ use crate::sinks::SinkPool;
 use crate::{Error, Result};
 
 pub(crate) mod rejected;
+mod schema_edit;
 mod versions;
 pub use rejected::{Rejected, RejectedCount, RejectedRow};
-pub use versions::SchemaAccepted;
+pub use versions::{SchemaAccepted, SchemaEdit};
 
 /// The catalog file's name in the data directory.
 pub const CATALOG_FILE: &str = "catalog.db";

@@ -575,7 +575,7 @@ fn check_policies(settings: &JobSettings) -> Result<()> {
 }
 
 /// Row rules must read against the job's columns: a wrong column or SQL is said now.
-fn check_rules(settings: &JobSettings, schema: &[Column]) -> Result<()> {
+pub(crate) fn check_rules(settings: &JobSettings, schema: &[Column]) -> Result<()> {
     if let Some(dedup) = &settings.dedup {
         sluice_sinks::dedup::check_key(dedup, schema)?;
     }

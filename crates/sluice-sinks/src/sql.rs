@@ -84,11 +84,13 @@ pub(crate) fn check_columns(
 }
 
 /// The statements that make a table hold a job's changed columns, which DuckDB and
-/// PostgreSQL both take: `ADD COLUMN IF NOT EXISTS` (nullable), `ALTER COLUMN … TYPE … USING`
-/// (`using` gives the conversion of a column's values, `None` for a plain cast) and
-/// `ALTER COLUMN … DROP NOT NULL`. Each is a no-op when run again.
+/// PostgreSQL both take: `DROP COLUMN IF EXISTS`, `RENAME COLUMN` (left out where the table
+/// of `existing` columns has it done), `ADD COLUMN IF NOT EXISTS` (nullable), `ALTER COLUMN
+/// … TYPE … USING` (`using` gives the conversion of a column's values, `None` for a plain
+/// cast) and `ALTER COLUMN … DROP NOT NULL`. Each is a no-op when run again.
 pub(crate) fn alter_table_sql(
     table: &TableName,
+    existing: &[String],
     change: &sluice_core::schema::TableChange,
     type_name: fn(WarehouseType) -> &'static str,
     using: fn(&str, WarehouseType, WarehouseType) -> Option<String>,
@@ -96,6 +98,19 @@ pub(crate) fn alter_table_sql(
     let q = sluice_core::names::quote_ident;
     let t = table.quoted();
     let mut sql: Vec<String> = Vec::new();
+    for name in &change.drop {
+        sql.push(format!("ALTER TABLE {t} DROP COLUMN IF EXISTS {};", q(name)));
+    }
+    for (from, to) in &change.rename {
+        let done = !existing.contains(from) && existing.contains(to);
+        if !done {
+            sql.push(format!(
+                "ALTER TABLE {t} RENAME COLUMN {} TO {};",
+                q(from),
+                q(to)
+            ));
+        }
+    }
     for c in &change.add {
         sql.push(format!(
             "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {} {};",

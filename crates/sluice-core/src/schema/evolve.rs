@@ -96,9 +96,17 @@ pub fn evolve(job: &[Column], diff: &SchemaDiff, allow: Allow) -> Result<Vec<Col
 
 /// What makes a table of columns `from` hold columns `to`: columns to add, types to widen,
 /// NOT NULL to drop. A column `from` has that `to` lacks stays in the table (nothing is
-/// dropped), nullable, and loads leave it NULL.
+/// dropped), nullable, and loads leave it NULL. Only an edit of the schema by its user
+/// renames or drops columns; sinks apply the drops first, then the renames, then the rest
+/// (which name columns by their new names).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableChange {
+    /// Columns dropped from the table, with their values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drop: Vec<String>,
+    /// `(from, to)`: columns renamed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rename: Vec<(String, String)>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub add: Vec<Column>,
     /// `(name, from, to)`.
@@ -136,13 +144,23 @@ impl TableChange {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.add.is_empty() && self.retype.is_empty() && self.relax.is_empty()
+        self.drop.is_empty()
+            && self.rename.is_empty()
+            && self.add.is_empty()
+            && self.retype.is_empty()
+            && self.relax.is_empty()
     }
 }
 
 impl fmt::Display for TableChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut parts: Vec<String> = Vec::new();
+        parts.extend(self.drop.iter().map(|n| format!("drop {n}")));
+        parts.extend(
+            self.rename
+                .iter()
+                .map(|(from, to)| format!("rename {from} to {to}")),
+        );
         parts.extend(
             self.add
                 .iter()

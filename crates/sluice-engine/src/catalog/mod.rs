@@ -272,13 +272,15 @@ pub trait SchemaCatalog: Send + Sync {
     ) -> Result<SchemaVersion>;
     /// Makes `version`'s columns the job's schema, in one transaction: records it as
     /// accepted (the proposed version `proposed`, if given, becomes it), and sets the job's
-    /// schema and the fingerprint its files are checked against (`file_fingerprint`).
+    /// schema and the fingerprint its files are checked against (`file_fingerprint`), and
+    /// its settings where the version changes them (an edit that renames or drops columns).
     async fn accept_schema(
         &self,
         job_id: i64,
         proposed: Option<u32>,
         version: &NewSchemaVersion,
         file_fingerprint: &str,
+        settings: Option<&crate::model::JobSettings>,
     ) -> Result<SchemaVersion>;
 }
 

@@ -1,13 +1,16 @@
-//! A job's schema versions: listed, a proposed one approved, the schema edited as a new one.
+//! A job's schema versions: listed, a proposed one approved, the schema edited (types,
+//! names, dropped columns) as a new one.
 //! Each change is made in the table first and then recorded (a crash between leaves a table
 //! ahead of the job, which loads as before; asking again changes nothing twice).
 
-use sluice_core::schema::evolve::widens;
-use sluice_core::schema::{Column, ColumnType, TableChange};
+use sluice_core::schema::TableChange;
 
+pub use super::schema_edit::SchemaEdit;
 use super::Engine;
 use crate::error::Kind;
-use crate::model::{Job, LedgerStatus, NewSchemaVersion, SchemaVersion, VersionStatus};
+use crate::model::{
+    Job, JobSettings, LedgerStatus, NewSchemaVersion, SchemaVersion, VersionStatus,
+};
 use crate::{Error, Result};
 
 /// What approving or editing a schema did.
@@ -65,64 +68,32 @@ impl Engine {
             .file_fingerprint
             .clone()
             .unwrap_or_else(|| version.fingerprint());
-        self.accept(&job, Some(n), version, fingerprint).await
+        self.accept(&job, Some(n), version, fingerprint, None).await
     }
 
-    /// Sets column types of the job's schema (`types`: name and type) as a new version:
-    /// each change must keep every value the table holds (INT64 → NUMERIC or FLOAT64, DATE →
-    /// TIMESTAMP, anything but an array → STRING).
+    /// Edits the job's schema as a new version (see [`SchemaEdit`]): the table's columns
+    /// are dropped, renamed and widened to match, the files keep loading by their own
+    /// column names.
     ///
     /// # Errors
-    /// [`Error::Invalid`] naming an unknown column or a change that could lose values.
-    pub async fn edit_schema(
-        &self,
-        name: &str,
-        types: &[(String, ColumnType)],
-    ) -> Result<SchemaAccepted> {
+    /// [`Error::Invalid`] naming an unknown column, a name that cannot be taken, a change
+    /// that could lose values, or a rule or dedup key the edit would break.
+    pub async fn edit_schema(&self, name: &str, edit: &SchemaEdit) -> Result<SchemaAccepted> {
         let job = self.catalog.job(name).await?;
-        let mut schema: Vec<Column> = job.schema.clone();
-        for (column, to) in types {
-            let Some(c) = schema.iter_mut().find(|c| &c.name == column) else {
-                return Err(Error::invalid(
-                    "schema",
-                    format!(
-                        "job '{name}' has no column {column}; its columns are {}",
-                        job.schema
-                            .iter()
-                            .map(|c| c.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ));
-            };
-            if !widens(c.column_type(), *to, true) {
-                return Err(Error::invalid(
-                    "schema",
-                    format!(
-                        "column {column} cannot change from {} to {to} in place: the table's values might not convert (a type can widen: INT64 to NUMERIC or FLOAT64, DATE to TIMESTAMP, anything but an array to STRING)",
-                        c.column_type()
-                    ),
-                ));
-            }
-            c.ty = to.ty;
-        }
-        if schema == job.schema {
-            return Err(Error::invalid(
-                "schema",
-                "the edit changes nothing in the job's schema",
-            ));
-        }
+        let edited = super::schema_edit::apply(&job, edit)?;
         let version = NewSchemaVersion {
-            change: TableChange::between(&job.schema, &schema),
-            schema,
+            change: edited.change,
+            schema: edited.schema,
             diff: None,
             file_path: None,
             file_fingerprint: None,
             how: "edited".into(),
         };
-        // The files' columns are what they were: the edit only widens the job's types.
+        // The files' columns are what they were: they match the edited job by their names.
         let fingerprint = job.schema_fingerprint.clone();
-        self.accept(&job, None, version, fingerprint).await
+        let settings = (edited.settings != job.settings).then_some(edited.settings);
+        self.accept(&job, None, version, fingerprint, settings.as_ref())
+            .await
     }
 
     /// Makes `version` the job's schema; files of `fingerprint` pass the gate at once.
@@ -132,6 +103,7 @@ impl Engine {
         proposed: Option<u32>,
         version: NewSchemaVersion,
         fingerprint: String,
+        settings: Option<&JobSettings>,
     ) -> Result<SchemaAccepted> {
         let sink = self.jobs.sink(job)?;
         sink.alter_table(&job.table_name, &version.change)
@@ -145,7 +117,7 @@ impl Engine {
 
         let accepted = self
             .catalog
-            .accept_schema(job.id, proposed, &version, &fingerprint)
+            .accept_schema(job.id, proposed, &version, &fingerprint, settings)
             .await?;
         // Files refused for their schema (parked, too) load on the next run.
         let mut files_retried = 0;

@@ -232,6 +232,7 @@ impl<'a> FilePipeline<'a> {
                             how: job.settings.schema_policy.to_string(),
                         },
                         &detected.schema_fingerprint,
+                        None,
                     )
                     .await
                     .map_err(|e| Failure::catalog(file, e))?;

@@ -49,6 +49,7 @@ mod quarantine;
 mod retries;
 mod rules;
 mod runs;
+mod schema_edit;
 mod scheduler;
 mod secrets;
 mod shared_catalog;

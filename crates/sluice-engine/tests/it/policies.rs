@@ -3,6 +3,7 @@
 //! approved as a proposed version; the versions each change leaves.
 
 use sluice_core::schema::WarehouseType;
+use sluice_engine::engine::SchemaEdit;
 use sluice_engine::model::{SchemaPolicy, VersionStatus};
 use sluice_sinks::SinkConfig;
 
@@ -14,7 +15,7 @@ const FIRST: &str = "id,amount,day,note\n1,5,2024-01-01,a\n";
 /// Reordered, `channel` added, `note` left out, `amount` a decimal now.
 const CHANGED: &str = "day,channel,id,amount\n2024-01-02,web,2,2.5\n";
 
-async fn env_for(destination: &SinkConfig) -> Env {
+pub(crate) async fn env_for(destination: &SinkConfig) -> Env {
     let env = Env::new().await;
     if let SinkConfig::BigQuery(c) = destination {
         env.engine
@@ -25,7 +26,7 @@ async fn env_for(destination: &SinkConfig) -> Env {
 }
 
 /// A job `t` under `policy` that has loaded [`FIRST`].
-async fn job_with(env: &Env, destination: SinkConfig, policy: SchemaPolicy) {
+pub(crate) async fn job_with(env: &Env, destination: SinkConfig, policy: SchemaPolicy) {
     env.write("t_1.csv", FIRST, 3);
     let mut req = env.request("t", "t_*.csv");
     req.load_latest_only = false;
@@ -256,7 +257,7 @@ async fn an_edit_widens_a_type_and_refuses_a_lossy_one() {
     let ty = |t: &str| t.parse().unwrap();
     let e = env
         .engine
-        .edit_schema("t", &[("id".into(), ty("BOOL"))])
+        .edit_schema("t", &SchemaEdit::types(vec![("id".into(), ty("BOOL"))]))
         .await
         .unwrap_err();
     assert!(
@@ -266,7 +267,7 @@ async fn an_edit_widens_a_type_and_refuses_a_lossy_one() {
     );
     let e = env
         .engine
-        .edit_schema("t", &[("nope".into(), ty("STRING"))])
+        .edit_schema("t", &SchemaEdit::types(vec![("nope".into(), ty("STRING"))]))
         .await
         .unwrap_err();
     assert!(e.to_string().contains("no column nope"), "{e}");
@@ -274,10 +275,10 @@ async fn an_edit_widens_a_type_and_refuses_a_lossy_one() {
         .engine
         .edit_schema(
             "t",
-            &[
+            &SchemaEdit::types(vec![
                 ("amount".into(), ty("NUMERIC")),
                 ("day".into(), ty("TIMESTAMP")),
-            ],
+            ]),
         )
         .await
         .unwrap();

@@ -2,6 +2,7 @@
 //! `<table>_rejected` with their line, column, raw values and error while its good rows
 //! load; past the job's limit the whole file fails and neither table changes.
 
+use sluice_engine::engine::SchemaEdit;
 use sluice_engine::model::MaxRejected;
 use sluice_sinks::SinkConfig;
 
@@ -281,7 +282,10 @@ async fn replay_after_widening_a_column_to_string() {
     let run = env.run_all("q").await;
     assert_eq!((run.rows_loaded, run.rows_rejected), (2, 2), "{run:?}");
     env.engine
-        .edit_schema("q", &[("amount".into(), "STRING".parse().unwrap())])
+        .edit_schema(
+            "q",
+            &SchemaEdit::types(vec![("amount".into(), "STRING".parse().unwrap())]),
+        )
         .await
         .unwrap();
     let replay = env.engine.replay_rejected("q").await.unwrap();

@@ -305,13 +305,24 @@ impl Sink for BigQuerySink {
             .collect();
         let t = self.sql_table(table);
         // What the table has already is left out: BigQuery refuses a change made twice.
-        let existing = self.table_columns(table).await?.unwrap_or_default();
+        let mut existing = self.table_columns(table).await?.unwrap_or_default();
+        let mut statements: Vec<String> = change
+            .drop
+            .iter()
+            .map(|name| format!("ALTER TABLE {t} DROP COLUMN IF EXISTS `{name}`"))
+            .collect();
+        existing.retain(|(n, _, _)| !change.drop.contains(n));
+        for (from, to) in &change.rename {
+            if let Some(c) = existing.iter_mut().find(|(n, _, _)| n == from) {
+                statements.push(format!("ALTER TABLE {t} RENAME COLUMN `{from}` TO `{to}`"));
+                c.0.clone_from(to);
+            }
+        }
         let has = |name: &str, ty: Option<&str>, mode: Option<&str>| {
             existing.iter().any(|(n, t, m)| {
                 n == name && ty.is_none_or(|ty| t == ty) && mode.is_none_or(|mode| m == mode)
             })
         };
-        let mut statements = Vec::new();
         if !adds.is_empty() {
             statements.push(format!("ALTER TABLE {t} {}", adds.join(", ")));
         }

@@ -271,15 +271,27 @@ impl Sink for DuckDbSink {
         table: &TableName,
         change: &sluice_core::schema::TableChange,
     ) -> Result<()> {
-        // A date becomes the instant of its midnight in UTC.
-        let sql = crate::sql::alter_table_sql(table, change, duckdb_type, |c, from, to| {
-            (from == WarehouseType::Date && to == WarehouseType::Timestamp)
-                .then(|| format!("CAST(CAST({c} AS TIMESTAMP) AS TIMESTAMP WITH TIME ZONE)"))
-        });
         if change.is_empty() {
             return Ok(());
         }
+        let (table, change) = (table.clone(), change.clone());
         self.with_conn(move |c| {
+            let existing: Vec<String> = Self::table_columns(c, &table)?
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect();
+            // A date becomes the instant of its midnight in UTC.
+            let sql = crate::sql::alter_table_sql(
+                &table,
+                &existing,
+                &change,
+                duckdb_type,
+                |c, from, to| {
+                    (from == WarehouseType::Date && to == WarehouseType::Timestamp).then(|| {
+                        format!("CAST(CAST({c} AS TIMESTAMP) AS TIMESTAMP WITH TIME ZONE)")
+                    })
+                },
+            );
             c.execute_batch("BEGIN TRANSACTION")?;
             match c.execute_batch(&sql) {
                 Ok(()) => c.execute_batch("COMMIT"),

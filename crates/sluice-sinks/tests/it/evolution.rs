@@ -264,3 +264,83 @@ pub async fn widens_types_and_relaxes_columns(sink: &dyn BuiltSink, widens_dates
         );
     }
 }
+
+/// A user's edit of a table with rows: a column dropped with its values, one renamed and
+/// widened under its new name; asked again (a crash before the catalog recorded it), the
+/// table changes nothing twice.
+pub async fn renames_and_drops_columns(sink: &dyn BuiltSink) {
+    let table = TableName::parse("edited").unwrap();
+    let before = [
+        Column::new("id", WarehouseType::Int64),
+        Column::new("amt", WarehouseType::Int64),
+        Column::new("note", WarehouseType::String),
+    ];
+    sink.ensure_table(&table, &before).await.unwrap();
+    let first = RecordBatch::try_new(
+        arrow_schema(&before),
+        vec![
+            Arc::new(arrow::array::Int64Array::from(vec![1])),
+            Arc::new(arrow::array::Int64Array::from(vec![5])),
+            Arc::new(arrow::array::StringArray::from(vec!["a"])),
+        ],
+    )
+    .unwrap();
+    sink.load(
+        &table,
+        &before,
+        &load("e1"),
+        LoadMode::Append,
+        stream(vec![Ok(first)]),
+    )
+    .await
+    .unwrap();
+
+    let change = TableChange {
+        drop: vec!["note".into()],
+        rename: vec![("amt".into(), "amount".into())],
+        retype: vec![(
+            "amount".into(),
+            ColumnType::new(WarehouseType::Int64, Mode::Nullable),
+            ColumnType::new(WarehouseType::Float64, Mode::Nullable),
+        )],
+        ..TableChange::default()
+    };
+    sink.alter_table(&table, &change).await.unwrap();
+    sink.alter_table(&table, &change).await.unwrap(); // a retry changes nothing twice
+
+    let after = [
+        Column::new("id", WarehouseType::Int64),
+        Column::new("amount", WarehouseType::Float64),
+    ];
+    // Exactly the edited columns: `note` is gone, `amt` is `amount`.
+    sink.ensure_table(&table, &after).await.unwrap();
+    let e = sink.ensure_table(&table, &before).await.unwrap_err();
+    assert!(e.to_string().contains("amount"), "{e}");
+    let second = RecordBatch::try_new(
+        arrow_schema(&after),
+        vec![
+            Arc::new(arrow::array::Int64Array::from(vec![2])),
+            Arc::new(arrow::array::Float64Array::from(vec![2.5])),
+        ],
+    )
+    .unwrap();
+    sink.load(
+        &table,
+        &after,
+        &load("e2"),
+        LoadMode::Append,
+        stream(vec![Ok(second)]),
+    )
+    .await
+    .unwrap();
+    let got = rows(sink, &table, &["id", "amount"]).await;
+    let amounts: Vec<(String, f64)> = got
+        .iter()
+        .map(|r| (r[0].clone(), r[1].parse().unwrap()))
+        .collect();
+    assert_eq!(
+        amounts,
+        [("1".to_string(), 5.0), ("2".to_string(), 2.5)],
+        "{got:?}"
+    );
+}

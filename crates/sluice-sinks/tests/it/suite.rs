@@ -18,7 +18,9 @@ use sluice_sinks::{BuiltSink, FileLoad, Load, LoadMode, Part};
 
 pub use crate::arrays::arrays_of_every_type_round_trip;
 pub use crate::dedup::rows_are_deduplicated_by_key_within_and_across_loads;
-pub use crate::evolution::{adds_columns_and_loads_by_name, widens_types_and_relaxes_columns};
+pub use crate::evolution::{
+    adds_columns_and_loads_by_name, renames_and_drops_columns, widens_types_and_relaxes_columns,
+};
 pub use crate::quarantine::rejected_rows_commit_with_the_file_and_only_with_it;
 
 fn all_types() -> Vec<Column> {
@@ -130,6 +132,7 @@ macro_rules! conformance {
                 arrays_of_every_type_round_trip(arrays_hold_nulls),
                 adds_columns_and_loads_by_name(),
                 widens_types_and_relaxes_columns(widens_dates),
+                renames_and_drops_columns(),
                 rejected_rows_commit_with_the_file_and_only_with_it(),
                 rows_are_deduplicated_by_key_within_and_across_loads(),
             );

@@ -1,4 +1,4 @@
-//! A job's schema versions: listed, a proposed one approved, column types edited.
+//! A job's schema versions: listed, a proposed one approved, the schema edited.
 
 use std::collections::BTreeMap;
 
@@ -33,11 +33,18 @@ pub async fn approve(
     })))
 }
 
-/// Column types to change, as a new version: `{"types": {"amount": "NUMERIC"}}`.
+/// An edit of the schema, as a new version: `{"types": {"amount": "NUMERIC"}, "rename":
+/// {"amt": "amount"}, "drop": ["note"]}` (each part optional; columns named as before the
+/// edit).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SchemaEdit {
+    #[serde(default)]
     types: BTreeMap<String, ColumnType>,
+    #[serde(default)]
+    rename: BTreeMap<String, String>,
+    #[serde(default)]
+    drop: Vec<String>,
 }
 
 pub async fn edit(
@@ -45,8 +52,12 @@ pub async fn edit(
     Path(name): Path<String>,
     Body(edit): Body<SchemaEdit>,
 ) -> Answer {
-    let types: Vec<(String, ColumnType)> = edit.types.into_iter().collect();
-    let accepted = s.engine.edit_schema(&name, &types).await?;
+    let edit = sluice_engine::engine::SchemaEdit {
+        types: edit.types.into_iter().collect(),
+        rename: edit.rename.into_iter().collect(),
+        drop: edit.drop,
+    };
+    let accepted = s.engine.edit_schema(&name, &edit).await?;
     Ok(Json(json!({
         "status": "success",
         "version": accepted.version,

@@ -106,6 +106,7 @@ macro_rules! schemas {
                 proposed: Option<u32>,
                 version: &NewSchemaVersion,
                 file_fingerprint: &str,
+                settings: Option<&crate::model::JobSettings>,
             ) -> Result<SchemaVersion> {
                 let mut tx = self.pool.begin().await.map_err(db)?;
                 let accepted = match proposed {
@@ -131,13 +132,23 @@ macro_rules! schemas {
                     }
                     None => Self::insert_version(&mut *tx, job_id, crate::model::VersionStatus::Accepted, version).await?,
                 };
-                sqlx::query(Self::sql("UPDATE jobs SET schema = ?, schema_fingerprint = ? WHERE id = ?"))
-                    .bind(to_json(&version.schema))
-                    .bind(file_fingerprint)
-                    .bind(job_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
+                match settings {
+                    Some(settings) => sqlx::query(Self::sql("UPDATE jobs SET schema = ?, schema_fingerprint = ?, policies = ? WHERE id = ?"))
+                        .bind(to_json(&version.schema))
+                        .bind(file_fingerprint)
+                        .bind(crate::catalog::sql::Policies::of(settings))
+                        .bind(job_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?,
+                    None => sqlx::query(Self::sql("UPDATE jobs SET schema = ?, schema_fingerprint = ? WHERE id = ?"))
+                        .bind(to_json(&version.schema))
+                        .bind(file_fingerprint)
+                        .bind(job_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?,
+                };
                 tx.commit().await.map_err(db)?;
                 Ok(accepted)
             }
