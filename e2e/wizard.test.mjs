@@ -532,7 +532,7 @@ test("the job page shows a refused file's columns as a proposed schema version a
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   // A file with a new column is refused; its columns are kept as proposed version 2.
-  writeFileSync(join(folder, "orders_2.csv"), "id,channel,amount\n3,web,9\n");
+  writeFileSync(join(folder, "orders_2.csv"), "id,channel,amount,note\n3,web,9,x\n");
   await page.goto(ui); // signed in (when run alone)
   await page.goto(base + "/#/jobs/orders");
   await page.waitForSelector("#schema-versions");
@@ -546,7 +546,7 @@ test("the job page shows a refused file's columns as a proposed schema version a
   await shot("20-proposed-schema");
   await proposed.locator("button[data-approve]").click();
   await page.waitForFunction(() => document.getElementById("schema-msg").textContent.includes("accepted"));
-  assert.match(await page.innerText("#schema-msg"), /version 2 accepted; table: add channel STRING\. 1 refused file\(s\) load on the next run/);
+  assert.match(await page.innerText("#schema-msg"), /version 2 accepted; table: add channel STRING, add note STRING\. 1 refused file\(s\) load on the next run/);
   assert.match(await page.innerText('#schema-versions tr[data-version="2"]'), /accepted/);
   assert.match(await page.innerText("#job-info"), /channel STRING/);
   // The next run loads the refused file into the new column.
@@ -568,6 +568,26 @@ test("the job page shows a refused file's columns as a proposed schema version a
   await page.click("#retype");
   await page.waitForSelector("#err-schema:not(:empty)");
   assert.match(await page.innerText("#err-schema"), /column id cannot change from INT64 to BOOL/);
+  // A column renamed in the table (files keep their name for it), one dropped after a
+  // second click that says what goes.
+  await page.selectOption("#retype-column", "channel");
+  await page.fill("#rename-to", "sales_channel");
+  await page.click("#rename");
+  await page.waitForFunction(() => document.getElementById("schema-msg").textContent.includes("version 4"));
+  assert.match(await page.innerText("#schema-msg"), /rename channel to sales_channel/);
+  await page.selectOption("#retype-column", "note");
+  await page.click("#drop-column");
+  assert.match(await page.innerText("#drop-confirm"), /Drop note and every value it holds from table orders/);
+  await page.click("#drop-confirmed");
+  await page.waitForFunction(() => document.getElementById("schema-msg").textContent.includes("version 5"));
+  assert.match(await page.innerText("#schema-msg"), /drop note/);
+  assert.match(await page.innerText("#job-info"), /sales_channel STRING/);
+  assert.doesNotMatch(await page.innerText("#job-info"), /note STRING/);
+  writeFileSync(join(folder, "orders_3.csv"), "id,channel,amount,note\n4,shop,11,y\n");
+  await page.click("#run-now");
+  await page.waitForFunction(() => /succeeded/.test(document.getElementById("run-status").textContent));
+  const after = await getJSON("/api/jobs/orders/runs");
+  assert.equal(after.runs[0].rows_loaded, 1);
   await shot("21-schema-versions");
   // Row rules are set on the same page, checked against the job's columns when saved.
   await page.fill("#edit-rules", "bad: nope > 1");
@@ -575,7 +595,7 @@ test("the job page shows a refused file's columns as a proposed schema version a
   await page.waitForSelector("#err-rules:not(:empty), #err-edit:not(:empty)");
   assert.match(await page.innerText("#files-card"), /nope/);
   await page.fill("#edit-rules", "positive: amount > 0\nunique(id)");
-  await page.fill("#edit-filters", "channel IS DISTINCT FROM 'test'");
+  await page.fill("#edit-filters", "sales_channel IS DISTINCT FROM 'test'");
   await page.click("#edit-check");
   await page.waitForSelector("#edit-changes");
   assert.match(await page.innerText("#edit-changes"), /rules: none → positive: amount > 0; unique_id: unique\(id\)/);
@@ -583,11 +603,17 @@ test("the job page shows a refused file's columns as a proposed schema version a
   await page.waitForFunction(() => document.getElementById("edit-msg").textContent.includes("Saved"));
   const { job } = await getJSON("/api/jobs/orders");
   assert.deepEqual(job.rules.map((r) => r.name), ["positive", "unique_id"]);
-  assert.deepEqual(job.filters, ["channel IS DISTINCT FROM 'test'"]);
+  assert.deepEqual(job.filters, ["sales_channel IS DISTINCT FROM 'test'"]);
   assert.match(await page.innerText("#job-info"), /1 filter\(s\), 2 rule\(s\)/);
   // What the page shows is what it saves again unchanged.
   await page.click("#edit-check");
   await page.waitForFunction(() => /Nothing changes/.test(document.getElementById("edit-preview").textContent));
+  // A column a rule names cannot be dropped: the error says to remove the rule first.
+  await page.selectOption("#retype-column", "amount");
+  await page.click("#drop-column");
+  await page.click("#drop-confirmed");
+  await page.waitForSelector("#err-schema:not(:empty)");
+  assert.match(await page.innerText("#err-schema"), /--no-rules/);
   await shot("22-row-rules");
 });
 

@@ -186,6 +186,26 @@ fn a_refused_files_schema_is_listed_and_approved_from_the_cli() {
     assert!(run.contains("schema version 3: add region STRING"), "{run}");
     let shown = cli.ok(&["jobs", "show", "tx"]);
     assert!(shown.contains("add-columns"), "{shown}");
+    // The schema edited by hand: a column renamed, one dropped; the files keep theirs.
+    let edited = cli.ok(&[
+        "jobs", "schema", "tx", "--rename", "channel=sales_channel", "--drop", "region",
+    ]);
+    assert!(
+        edited.contains(
+            "schema version 4 accepted (edited); table changed: drop region, rename channel to sales_channel"
+        ),
+        "{edited}"
+    );
+    cli.write("t_4.csv", "id,amount,channel,region\n4,9,web,us\n");
+    assert!(cli.ok(&["run", "tx"]).contains("t_4.csv"));
+    let listed = cli.ok(&["jobs", "schema", "tx"]);
+    assert!(listed.contains("version 4  accepted"), "{listed}");
+    let out = cli.run(&["jobs", "schema", "tx", "--rename", "channel"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is not FROM=TO"), "{}", stderr(&out));
+    let out = cli.run(&["jobs", "schema", "tx", "--drop", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("no column nope"), "{}", stderr(&out));
     let out = cli.run(&["jobs", "update", "tx", "--schema-policy", "sometimes"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(

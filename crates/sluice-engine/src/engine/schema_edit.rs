@@ -196,7 +196,7 @@ pub(crate) fn apply(job: &Job, edit: &SchemaEdit) -> Result<Edited> {
     }
     crate::jobs::check_rules(&settings, &schema).map_err(|e| {
         bad(format!(
-            "after the edit, the job's settings would not read against its columns ({e}); a rule, filter, transform or dedup key that names a renamed or dropped column must go first (sluice jobs update {} --no-rules, or --no-dedup), and come back with the new names",
+            "after the edit, the job's settings would not read against its columns ({e}); a rule, filter, transform or dedup key that names a renamed or dropped column must go first (sluice jobs update {} --no-rules or --no-dedup, or clear it on the job page) and come back with the new names",
             job.name
         ))
     })?;

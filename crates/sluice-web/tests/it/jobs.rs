@@ -403,6 +403,56 @@ async fn schema_versions_are_listed_approved_and_edited() {
             .contains("column id cannot change"),
         "{body}"
     );
+    // A rename and a drop in one edit: the table follows, files keep loading by their names.
+    let (status, body) = api
+        .call(
+            "PATCH",
+            "/api/jobs/o/schema",
+            Some(json!({"rename": {"channel": "sales_channel"}, "drop": ["amount"]})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["version"]["version"], 4, "{body}");
+    assert_eq!(body["version"]["change"]["drop"], json!(["amount"]), "{body}");
+    assert_eq!(
+        body["version"]["change"]["rename"],
+        json!([["channel", "sales_channel"]]),
+        "{body}"
+    );
+    let (_, body) = api.get("/api/jobs/o").await;
+    let names: Vec<&str> = body["job"]["schema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["id", "sales_channel"], "{body}");
+    api.write("o_3.csv", "id,amount,channel\n3,9,shop\n");
+    let run = api.run_now_and_wait("o", Duration::from_secs(20)).await;
+    assert_eq!(run["rows_loaded"], 1, "{run}");
+    let (status, body) = api
+        .call(
+            "PATCH",
+            "/api/jobs/o/schema",
+            Some(json!({"rename": {"id": "_sluice_file"}})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"].as_str().unwrap_or("").contains("keeps that name"),
+        "{body}"
+    );
+    let (status, body) = api
+        .call(
+            "PATCH",
+            "/api/jobs/o/schema",
+            Some(json!({"retype": {"id": "STRING"}})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, body) = api
         .call(
             "PATCH",

@@ -1,6 +1,7 @@
 // The job page's "Schema versions" card: every version of the job's schema with the
 // difference of the file that caused it and what it changed in the table; a proposed
-// version (a refused file's columns) is approved here, and a column's type widened.
+// version (a refused file's columns) is approved here, and a column widened, renamed or
+// dropped (each as a new version).
 import { h, put, when, badge, showError, field, typeOf } from "./dom.js";
 import { api, vocab } from "./api.js";
 
@@ -16,6 +17,8 @@ function diffLines(d) {
 
 function changeText(c) {
   const parts = [
+    ...(c.drop || []).map((n) => `drop ${n}`),
+    ...(c.rename || []).map(([a, b]) => `rename ${a} to ${b}`),
     ...(c.add || []).map((col) => `add ${col.name} ${typeOf(col)}`),
     ...(c.retype || []).map(([n, a, b]) => `change ${n} from ${a} to ${b}`),
     ...(c.relax || []).map((n) => `let ${n} be NULL`),
@@ -48,10 +51,20 @@ export function schemaCard(path, getJob, onChange) {
       job.schema.filter((c) => c.bigquery_mode !== "REPEATED").map((c) => h("option", { value: c.name, selected: c.name === chosen.column }, `${c.name} (${typeOf(c)})`)));
     const type = h("select", { id: "retype-type", onchange: () => (chosen.type = type.value) },
       vocab.warehouse_types.map((t) => h("option", { value: t, selected: t === chosen.type }, t)));
-    async function retype() {
+    async function edit(body) {
       err.textContent = "";
       msg.textContent = "";
-      try { await accepted(await api("PATCH", path + "/schema", { types: { [column.value]: type.value } })); } catch (e) { showError(e, err); }
+      try { await accepted(await api("PATCH", path + "/schema", body)); } catch (e) { showError(e, err); }
+    }
+    const retype = () => edit({ types: { [column.value]: type.value } });
+    const newName = h("input", { id: "rename-to", placeholder: "new_name", value: chosen.name || "", oninput: () => (chosen.name = newName.value) });
+    const rename = () => edit({ rename: { [column.value]: newName.value.trim() } });
+    // Dropping loses the column's values: a second click confirms it.
+    const confirmDrop = h("span", { id: "drop-confirm" });
+    function askDrop() {
+      err.textContent = "";
+      put(confirmDrop, h("span", { class: "hint", text: `Drop ${column.value} and every value it holds from table ${job.table_name}? Files' values of it are left out from then on. ` }),
+        h("button", { class: "small danger", id: "drop-confirmed", onclick: () => edit({ drop: [column.value] }) }, `Drop ${column.value}`));
     }
     const rows = versions.map((v) => h("tr", { "data-version": v.version, class: "version-" + v.status },
       h("td", { text: String(v.version) }),
@@ -65,8 +78,12 @@ export function schemaCard(path, getJob, onChange) {
     put(card, h("h2", { text: "Schema versions" }),
       h("p", { class: "hint", text: `Policy for files whose columns differ: ${job.schema_policy}. A refused file's columns are kept as a proposed version; approving it alters the table and lets the file load on the next run.` }),
       h("table", { id: "schema-versions" }, h("thead", {}, h("tr", {}, ["Version", "Status", "How", "File", "Difference", "Table change", "Columns", ""].map((t) => h("th", { text: t })))), h("tbody", {}, rows)),
-      h("div", { class: "row" }, field("Column", column, "retype_column"), field("New type", type, "retype_type", "only a change that keeps every value: INT64 → NUMERIC or FLOAT64, DATE → TIMESTAMP, anything → STRING")),
-      h("div", { class: "form-actions" }, h("button", { id: "retype", onclick: retype }, "Change the type"), msg), err);
+      h("h3", { text: "Edit the schema" }),
+      h("div", { class: "row" }, field("Column", column, "retype_column"), field("New type", type, "retype_type", "only a change that keeps every value: INT64 → NUMERIC or FLOAT64, DATE → TIMESTAMP, anything → STRING"),
+        field("New name", newName, "rename_to", "the table's name for it; files keep theirs")),
+      h("div", { class: "form-actions" }, h("button", { id: "retype", onclick: retype }, "Change the type"),
+        h("button", { id: "rename", onclick: rename }, "Rename"),
+        h("button", { id: "drop-column", class: "danger", onclick: askDrop }, "Drop column…"), confirmDrop, msg), err);
   }
   return { card, load };
 }
