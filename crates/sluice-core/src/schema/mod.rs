@@ -92,14 +92,20 @@ impl WarehouseType {
     }
 
     /// Whether every value of a column detected as `self` loads into a column of type `target`
-    /// without loss of meaning.
+    /// without loss of meaning. A FLOAT64 column loads into NUMERIC, the exact type a job
+    /// chose for it (decimals in a text file are read as decimals; a value NUMERIC cannot
+    /// hold fails its row, naming it).
     pub fn loads_into(self, target: WarehouseType) -> bool {
         use WarehouseType::*;
         self == target
             || target == String
             || matches!(
                 (self, target),
-                (Int64, Float64) | (Int64, Numeric) | (Date, Timestamp) | (Numeric, Float64)
+                (Int64, Float64)
+                    | (Int64, Numeric)
+                    | (Date, Timestamp)
+                    | (Numeric, Float64)
+                    | (Float64, Numeric)
             )
     }
 }

@@ -36,9 +36,10 @@ async fn an_edit_renames_drops_and_widens(destination: SinkConfig) {
     assert_eq!(job.schema[2].source.as_deref(), Some("note"));
     assert_eq!(job.settings.ignored_columns, ["day"]);
 
-    // A file of the first shape, and one without the dropped column: both load.
+    // A file of the first shape, and one without the dropped column and with a decimal
+    // amount (for the NUMERIC column now): both load.
     env.write("t_2.csv", "id,amount,day,note\n2,7,2024-02-01,b\n", 2);
-    env.write("t_3.csv", "note,id,amount\nc,3,8\n", 1);
+    env.write("t_3.csv", "note,id,amount\nc,3,8.5\n", 1);
     let run = env.run_all("t").await;
     assert_eq!((run.files_loaded, run.rows_loaded), (2, 2), "{run:?}");
     let got = rows(&env, "t", &["id", "amount", "comment"]).await;
@@ -52,7 +53,7 @@ async fn an_edit_renames_drops_and_widens(destination: SinkConfig) {
         [
             ("1".into(), 5.0, "a".into()),
             ("2".into(), 7.0, "b".into()),
-            ("3".into(), 8.0, "c".into())
+            ("3".into(), 8.5, "c".into())
         ]
     );
     let table = env.engine.job_table("t").await.unwrap();
