@@ -99,7 +99,10 @@ pub(crate) fn alter_table_sql(
     let t = table.quoted();
     let mut sql: Vec<String> = Vec::new();
     for name in &change.drop {
-        sql.push(format!("ALTER TABLE {t} DROP COLUMN IF EXISTS {};", q(name)));
+        sql.push(format!(
+            "ALTER TABLE {t} DROP COLUMN IF EXISTS {};",
+            q(name)
+        ));
     }
     for (from, to) in &change.rename {
         let done = !existing.contains(from) && existing.contains(to);

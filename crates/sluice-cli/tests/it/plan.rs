@@ -188,7 +188,13 @@ fn a_refused_files_schema_is_listed_and_approved_from_the_cli() {
     assert!(shown.contains("add-columns"), "{shown}");
     // The schema edited by hand: a column renamed, one dropped; the files keep theirs.
     let edited = cli.ok(&[
-        "jobs", "schema", "tx", "--rename", "channel=sales_channel", "--drop", "region",
+        "jobs",
+        "schema",
+        "tx",
+        "--rename",
+        "channel=sales_channel",
+        "--drop",
+        "region",
     ]);
     assert!(
         edited.contains(

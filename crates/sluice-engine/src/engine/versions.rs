@@ -5,8 +5,8 @@
 
 use sluice_core::schema::TableChange;
 
-pub use super::schema_edit::SchemaEdit;
 use super::Engine;
+pub use super::schema_edit::SchemaEdit;
 use crate::error::Kind;
 use crate::model::{
     Job, JobSettings, LedgerStatus, NewSchemaVersion, SchemaVersion, VersionStatus,

@@ -58,7 +58,10 @@ async fn an_edit_renames_drops_and_widens(destination: SinkConfig) {
     );
     let table = env.engine.job_table("t").await.unwrap();
     let batches = table.preview(&job.table_name, 10).await.unwrap();
-    assert!(batches[0].schema().index_of("day").is_err(), "day is dropped");
+    assert!(
+        batches[0].schema().index_of("day").is_err(),
+        "day is dropped"
+    );
     // Asked again, the edit names what is no longer there.
     let e = env.engine.edit_schema("t", &edit()).await.unwrap_err();
     assert!(e.to_string().contains("no column day"), "{e}");

@@ -262,16 +262,11 @@ impl Sink for PostgresSink {
             .map(|(name, _)| name)
             .collect();
         // A date becomes the instant of its midnight in UTC, whatever the session's zone.
-        let sql = crate::sql::alter_table_sql(
-            table,
-            &existing,
-            change,
-            postgres_type,
-            |c, from, to| {
+        let sql =
+            crate::sql::alter_table_sql(table, &existing, change, postgres_type, |c, from, to| {
                 (from == WarehouseType::Date && to == WarehouseType::Timestamp)
                     .then(|| format!("CAST({c} AS timestamp) AT TIME ZONE 'UTC'"))
-            },
-        );
+            });
         // One simple query: PostgreSQL runs its statements as one transaction.
         client.batch_execute(&sql).await.map_err(|e| {
             self.sql_error(

@@ -414,7 +414,11 @@ async fn schema_versions_are_listed_approved_and_edited() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["version"]["version"], 4, "{body}");
-    assert_eq!(body["version"]["change"]["drop"], json!(["amount"]), "{body}");
+    assert_eq!(
+        body["version"]["change"]["drop"],
+        json!(["amount"]),
+        "{body}"
+    );
     assert_eq!(
         body["version"]["change"]["rename"],
         json!([["channel", "sales_channel"]]),
@@ -441,7 +445,10 @@ async fn schema_versions_are_listed_approved_and_edited() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(
-        body["message"].as_str().unwrap_or("").contains("keeps that name"),
+        body["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("keeps that name"),
         "{body}"
     );
     let (status, body) = api
