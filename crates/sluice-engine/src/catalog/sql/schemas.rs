@@ -132,23 +132,15 @@ macro_rules! schemas {
                     }
                     None => Self::insert_version(&mut *tx, job_id, crate::model::VersionStatus::Accepted, version).await?,
                 };
-                match settings {
-                    Some(settings) => sqlx::query(Self::sql("UPDATE jobs SET schema = ?, schema_fingerprint = ?, policies = ? WHERE id = ?"))
-                        .bind(to_json(&version.schema))
-                        .bind(file_fingerprint)
-                        .bind(crate::catalog::sql::Policies::of(settings))
-                        .bind(job_id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?,
-                    None => sqlx::query(Self::sql("UPDATE jobs SET schema = ?, schema_fingerprint = ? WHERE id = ?"))
-                        .bind(to_json(&version.schema))
-                        .bind(file_fingerprint)
-                        .bind(job_id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?,
-                };
+                // The job's settings stay as they are unless the version changes them.
+                sqlx::query(Self::sql("UPDATE jobs SET schema = ?, schema_fingerprint = ?, policies = COALESCE(?, policies) WHERE id = ?"))
+                    .bind(to_json(&version.schema))
+                    .bind(file_fingerprint)
+                    .bind(settings.map(crate::catalog::sql::Policies::of))
+                    .bind(job_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
                 tx.commit().await.map_err(db)?;
                 Ok(accepted)
             }
