@@ -208,6 +208,11 @@ impl Jobs {
             ));
         }
         check_policies(&req.settings)?;
+        let schema = crate::mapping::transform_types(
+            schema,
+            &req.settings.row_rules,
+            &req.settings.derived_columns,
+        )?;
         check_rules(&req.settings, &schema)?;
         if req.settings.lineage
             && let Some(c) = schema.iter().find(|c| lineage::is_lineage(&c.name))
@@ -578,6 +583,25 @@ fn check_policies(settings: &JobSettings) -> Result<()> {
 pub(crate) fn check_rules(settings: &JobSettings, schema: &[Column]) -> Result<()> {
     if let Some(dedup) = &settings.dedup {
         sluice_sinks::dedup::check_key(dedup, schema)?;
+    }
+    // A column a transform makes of another type needs the transform still.
+    if let Some(c) = schema.iter().find(|c| {
+        c.read_as.is_some()
+            && !settings
+                .row_rules
+                .transforms
+                .iter()
+                .any(|t| t.column == c.name)
+    }) {
+        return Err(Error::invalid(
+            "rules",
+            format!(
+                "column {} is made {} by the job's transform of its {} values: the job needs a transform of it (change the transform, do not remove it)",
+                c.name,
+                c.ty,
+                c.read_as.unwrap_or(c.ty)
+            ),
+        ));
     }
     if settings.row_rules.is_empty() {
         return Ok(());

@@ -49,12 +49,6 @@ impl ColumnMapping {
     /// position, or an expression DuckDB cannot type.
     pub(crate) fn apply(&self, detected: Vec<Column>, format: &FormatOptions) -> Result<Mapped> {
         let bad = |m: String| Error::invalid("column_mapping", m);
-        let names = |cols: &[Column]| {
-            cols.iter()
-                .map(|c| c.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         let known = |name: &str, what: &str| {
             if detected.iter().any(|c| c.name == name) {
                 Ok(())
@@ -83,12 +77,7 @@ impl ColumnMapping {
             }
             let mut c = c.clone();
             if let Some((_, to)) = self.rename.iter().find(|(from, _)| from == &c.name) {
-                TableName::parse(to).map_err(|_| {
-                    bad(format!(
-                        "cannot rename {} to '{to}': a column name has letters, digits and '_', starting with a letter or '_'",
-                        c.name
-                    ))
-                })?;
+                check_column_name(&format!("rename {} to", c.name), to).map_err(bad)?;
                 c.source = Some(c.source_name().to_string());
                 c.name = to.clone();
             }
@@ -102,12 +91,7 @@ impl ColumnMapping {
         }
         let mut derived = Vec::new();
         for t in &self.set {
-            TableName::parse(&t.column).map_err(|_| {
-                bad(format!(
-                    "cannot set column '{}': a column name has letters, digits and '_', starting with a letter or '_'",
-                    t.column
-                ))
-            })?;
+            check_column_name("set column", &t.column).map_err(bad)?;
             let ty = sluice_rules::result_type(&t.sql, &schema)
                 .map_err(|e| bad(format!("set {t}: {e}")))?;
             schema.push(Column::new(&t.column, ty));
@@ -128,4 +112,61 @@ impl ColumnMapping {
             derived,
         })
     }
+}
+
+/// The names of `columns`, for a message: `id, amount, day`.
+pub(crate) fn names(columns: &[Column]) -> String {
+    columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether `name` can name a table's column; the message otherwise says what cannot be
+/// done (`what`: `rename note to`) and what a name is.
+pub(crate) fn check_column_name(what: &str, name: &str) -> std::result::Result<(), String> {
+    TableName::parse(name).map(|_| ()).map_err(|_| {
+        format!(
+            "cannot {what} '{name}': a column name has letters, digits and '_', starting with a letter or '_'"
+        )
+    })
+}
+
+/// The job's columns with the types its transforms make of them: a transform of a file's
+/// column that DuckDB types otherwise than the column (`day = strptime(day, '%d/%m/%Y')::DATE`
+/// over a STRING) makes the table's column of the expression's type, read from the file as
+/// its own type ([`Column::read_as`]). A transform to NULL, or of an array, keeps the type.
+///
+/// # Errors
+/// [`Error::Invalid`] (field `rules`): a transform DuckDB cannot type.
+pub(crate) fn transform_types(
+    mut schema: Vec<Column>,
+    rules: &sluice_rules::RowRules,
+    derived: &[String],
+) -> Result<Vec<Column>> {
+    let read = sluice_core::schema::read_view(&schema);
+    for c in &mut schema {
+        if derived.contains(&c.name) || c.is_repeated() {
+            continue;
+        }
+        // The last transform of a column is the one that sets it.
+        let Some(t) = rules.transforms.iter().rev().find(|t| t.column == c.name) else {
+            continue;
+        };
+        let ty = sluice_rules::expression_type(&t.sql, &read)
+            .map_err(|e| Error::invalid("rules", format!("transform {t}: {e}")))?;
+        let file = c.read_as.unwrap_or(c.ty);
+        match ty {
+            Some(ty) if ty != file => {
+                c.read_as = Some(file);
+                c.ty = ty;
+            }
+            _ => {
+                c.ty = file;
+                c.read_as = None;
+            }
+        }
+    }
+    Ok(schema)
 }

@@ -68,7 +68,9 @@ fn error(e: impl std::fmt::Display) -> String {
 }
 
 impl Evaluator {
-    /// The evaluator of `rules` for batches of `columns`, its SQL checked against them.
+    /// The evaluator of `rules` for batches of `columns`, its SQL checked against them. The
+    /// batches hold each column as its files do ([`Column::as_read`]); the results hold the
+    /// columns' own types.
     ///
     /// # Errors
     /// What is wrong with a rule, filter or transform: an unknown column, SQL DuckDB cannot
@@ -159,7 +161,8 @@ impl Evaluator {
             drop_broken: false,
         };
         // Checked once on no rows: a wrong column or SQL is said now, not on the first file.
-        let empty = RecordBatch::new_empty(arrow_schema(columns));
+        // The rows come as their files hold them; a transform makes a column's type of it.
+        let empty = RecordBatch::new_empty(arrow_schema(&sluice_core::schema::read_view(columns)));
         evaluator.query(&empty)?;
         Ok(evaluator)
     }
@@ -326,6 +329,14 @@ fn text(array: &ArrayRef, row: usize) -> Option<String> {
 /// # Errors
 /// SQL DuckDB cannot read, or a type no warehouse column holds (cast it).
 pub fn result_type(sql: &str, columns: &[Column]) -> Result<WarehouseType, String> {
+    Ok(expression_type(sql, columns)?.unwrap_or(WarehouseType::String))
+}
+
+/// [`result_type`], `None` for an expression DuckDB types as NULL (a NULL constant).
+///
+/// # Errors
+/// As [`result_type`].
+pub fn expression_type(sql: &str, columns: &[Column]) -> Result<Option<WarehouseType>, String> {
     use arrow::datatypes::DataType as D;
     let conn = Connection::open_in_memory().map_err(error)?;
     conn.register_table_function::<ArrowVTab>("arrow")
@@ -338,13 +349,14 @@ pub fn result_type(sql: &str, columns: &[Column]) -> Result<WarehouseType, Strin
     let arrow = stmt.query_arrow([&registration]).map_err(error)?;
     let schema = arrow.get_schema();
     let ty = schema.field(0).data_type();
-    Ok(match ty {
+    Ok(Some(match ty {
         D::Int8 | D::Int16 | D::Int32 | D::Int64 | D::UInt8 | D::UInt16 | D::UInt32 => {
             WarehouseType::Int64
         }
         D::Float16 | D::Float32 | D::Float64 => WarehouseType::Float64,
         D::Decimal128(..) | D::Decimal256(..) | D::UInt64 => WarehouseType::Numeric,
-        D::Utf8 | D::LargeUtf8 | D::Utf8View | D::Null => WarehouseType::String,
+        D::Null => return Ok(None),
+        D::Utf8 | D::LargeUtf8 | D::Utf8View => WarehouseType::String,
         D::Boolean => WarehouseType::Bool,
         D::Date32 | D::Date64 => WarehouseType::Date,
         D::Timestamp(..) => WarehouseType::Timestamp,
@@ -354,7 +366,7 @@ pub fn result_type(sql: &str, columns: &[Column]) -> Result<WarehouseType, Strin
                 "DuckDB types it {other}, which no warehouse column holds; cast it (CAST(… AS VARCHAR))"
             ));
         }
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ mod parse;
 
 use serde::{Deserialize, Serialize};
 
-pub use self::evaluate::{Applied, Evaluator, Violation, result_type};
+pub use self::evaluate::{Applied, Evaluator, Violation, expression_type, result_type};
 
 /// A job's row rules.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

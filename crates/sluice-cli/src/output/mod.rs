@@ -295,9 +295,13 @@ impl Printer {
         self.line(&format!("  fingerprint: {}", j.schema_fingerprint));
         let mut t = table(&["column", "type", "mode"]);
         for c in &j.schema {
+            let ty = match c.read_as {
+                Some(file) => format!("{} (read as {file})", c.column_type()),
+                None => c.column_type().to_string(),
+            };
             t.add_row(vec![
                 c.name.clone(),
-                c.column_type().to_string(),
+                ty,
                 format!("{:?}", c.mode).to_uppercase(),
             ]);
         }

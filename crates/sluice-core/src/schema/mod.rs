@@ -254,6 +254,11 @@ pub struct Column {
     /// unique, or usable as a column name): readers that match by name look this up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The type the file holds, where the job's transform of the column makes `ty` of it
+    /// (`day = strptime(day, '%d/%m/%Y')::DATE` over a STRING): readers and the schema gate
+    /// take the column as this type, the table as `ty`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_as: Option<WarehouseType>,
 }
 
 impl Column {
@@ -263,6 +268,16 @@ impl Column {
             ty,
             mode: Mode::Nullable,
             source: None,
+            read_as: None,
+        }
+    }
+
+    /// The column as its files hold it: of the type a transform makes the table's from.
+    pub fn as_read(&self) -> Column {
+        Column {
+            ty: self.read_as.unwrap_or(self.ty),
+            read_as: None,
+            ..self.clone()
         }
     }
 
@@ -279,6 +294,12 @@ impl Column {
     pub fn is_repeated(&self) -> bool {
         self.mode == Mode::Repeated
     }
+}
+
+/// `columns` as their files hold them ([`Column::as_read`]): what readers read and the
+/// schema gate compares a file's columns with.
+pub fn read_view(columns: &[Column]) -> Vec<Column> {
+    columns.iter().map(Column::as_read).collect()
 }
 
 /// The Arrow schema of the batches a reader yields for `columns`.
@@ -351,6 +372,7 @@ impl DetectedColumn {
             ty: self.bigquery_type,
             mode: self.bigquery_mode,
             source: self.source.clone(),
+            read_as: None,
         }
     }
 }

@@ -4,7 +4,6 @@
 
 use serde::{Deserialize, Serialize};
 use sluice_core::format::FormatOptions;
-use sluice_core::names::TableName;
 use sluice_core::schema::evolve::{RESCUED, widens};
 use sluice_core::schema::{Column, ColumnType, TableChange, lineage};
 
@@ -51,32 +50,20 @@ fn bad(message: String) -> Error {
     Error::invalid("schema", message)
 }
 
-fn names(schema: &[Column]) -> String {
-    schema
-        .iter()
-        .map(|c| c.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The position of `column` in `schema`, or an error naming the columns there are.
 fn position(job: &Job, schema: &[Column], column: &str) -> Result<usize> {
     schema.iter().position(|c| c.name == column).ok_or_else(|| {
         bad(format!(
             "job '{}' has no column {column}; its columns are {}",
             job.name,
-            names(&job.schema)
+            crate::mapping::names(&job.schema)
         ))
     })
 }
 
 /// A name the table can give a column: valid, and none of sluice's own.
 fn check_new_name(from: &str, to: &str) -> Result<()> {
-    if TableName::parse(to).is_err() {
-        return Err(bad(format!(
-            "cannot rename {from} to '{to}': a column name has letters, digits and '_', starting with a letter or '_'"
-        )));
-    }
+    crate::mapping::check_column_name(&format!("rename {from} to"), to).map_err(bad)?;
     if lineage::is_lineage(to) || to == RESCUED {
         return Err(bad(format!(
             "cannot rename {from} to {to}: sluice keeps that name for its own column"
@@ -147,7 +134,7 @@ pub(crate) fn apply(job: &Job, edit: &SchemaEdit) -> Result<Edited> {
         if schema.iter().any(|c| &c.name == to) {
             return Err(bad(format!(
                 "cannot rename {from} to {to}: the job has a column {to} already; its columns are {}",
-                names(&schema)
+                crate::mapping::names(&schema)
             )));
         }
         let column = &mut schema[at];

@@ -4,7 +4,7 @@
 
 use sluice_core::format;
 use sluice_core::schema::evolve::{self, Allow};
-use sluice_core::schema::{Column, DetectedSchema, Mode, SchemaDiff, diff};
+use sluice_core::schema::{Column, DetectedSchema, Mode, SchemaDiff, diff, read_view};
 use sluice_core::storage::{FileEntry, Store};
 
 use super::Failure;
@@ -80,7 +80,9 @@ impl SchemaGate {
         if detected.schema_fingerprint == job.schema_fingerprint {
             return Ok(Admission::Matches);
         }
-        let mut d = diff(&job.schema, &detected.columns).as_read_by(&job.file_format_options);
+        // The file's columns against the job's as its files hold them.
+        let read = read_view(&job.schema);
+        let mut d = diff(&read, &detected.columns).as_read_by(&job.file_format_options);
         // Columns the job leaves out, and those it sets itself, are not changes.
         let settings = &job.settings;
         d.added.retain(|c| {
@@ -108,7 +110,9 @@ impl SchemaGate {
         }
         let refuse = |why: Vec<String>, d: SchemaDiff| {
             Gate::Refused(Box::new(Refused {
-                proposal: evolve::evolve(&job.schema, &d, Allow::Any).ok(),
+                proposal: evolve::evolve(&read, &d, Allow::Any)
+                    .ok()
+                    .map(|c| transformed(c, &job.schema)),
                 diff: d,
                 why,
                 fingerprint: detected.schema_fingerprint.clone(),
@@ -131,7 +135,7 @@ impl SchemaGate {
                 return Ok(Admission::Rescue(Rescue::plan(job, &detected.columns, &d)));
             }
         };
-        match evolve::evolve(&job.schema, &d, allow) {
+        match evolve::evolve(&read, &d, allow).map(|c| transformed(c, &job.schema)) {
             // Nothing to change: a file that lacks a column the job has as nullable.
             Ok(columns) if columns == job.schema => Ok(Admission::Matches),
             Ok(columns) => Ok(Admission::Evolve { columns, diff: d }),
@@ -187,4 +191,17 @@ impl SchemaGate {
             transient: false,
         }
     }
+}
+
+/// `evolved` (the job's columns as its files hold them, changed to hold a file's) with the
+/// types the job's transforms make of them again: a column a transform retypes is read as
+/// the file's type now and still made the job's.
+fn transformed(mut evolved: Vec<Column>, job: &[Column]) -> Vec<Column> {
+    for c in &mut evolved {
+        if let Some(j) = job.iter().find(|j| j.name == c.name && j.read_as.is_some()) {
+            c.read_as = Some(c.ty);
+            c.ty = j.ty;
+        }
+    }
+    evolved
 }

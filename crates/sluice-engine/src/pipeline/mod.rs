@@ -93,6 +93,9 @@ pub(crate) struct FilePipeline<'a> {
     loaded_at: DateTime<Utc>,
     /// The run, recorded with each row it quarantines.
     run_id: i64,
+    /// Files loading at once pass the gate one at a time: what one's admission records
+    /// (a proposed version) the next sees.
+    admitting: tokio::sync::Mutex<()>,
 }
 
 /// Why a file is not let through.
@@ -137,6 +140,7 @@ impl<'a> FilePipeline<'a> {
             progress,
             loaded_at,
             run_id,
+            admitting: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -292,10 +296,12 @@ impl<'a> FilePipeline<'a> {
         if let Some(rescue) = rescue {
             batches = rescue.apply(batches);
         }
+        // The columns as the file holds them, then as the rules make them.
         let mut columns = job.schema.clone();
         if rescue.is_some() {
             columns.push(sluice_core::schema::evolve::rescued_column());
         }
+        let read = sluice_core::schema::read_view(&columns);
         // Record numbers, where a stage may leave rows out before the lineage stage numbers
         // them (the lineage stage counts rows itself otherwise).
         if quarantine.is_some() || !job.settings.row_rules.is_empty() {
@@ -305,7 +311,7 @@ impl<'a> FilePipeline<'a> {
             batches = numbering.numbered(batches);
         }
         if let Some(q) = quarantine {
-            batches = q.typed(columns.clone(), batches);
+            batches = q.typed(read, batches);
         }
         let rules = (!job.settings.row_rules.is_empty()).then(|| {
             rules::Rules::new(&job.settings.row_rules, columns, path, quarantine.cloned())
@@ -341,7 +347,11 @@ impl<'a> FilePipeline<'a> {
         load: &FileLoad,
         reload: bool,
     ) -> Result<Loaded, Failure> {
-        let admitted = match self.admit(file).await {
+        let admission = {
+            let _one_at_a_time = self.admitting.lock().await;
+            self.admit(file).await
+        };
+        let admitted = match admission {
             Ok(admitted) => Some(admitted),
             Err(NotAdmitted::Empty(what)) if !reload => {
                 return Ok(Loaded {
@@ -382,12 +392,13 @@ impl<'a> FilePipeline<'a> {
         let batches = if admitted.is_none() {
             futures::stream::empty().boxed()
         } else {
-            let columns = rescue
-                .as_ref()
-                .map_or(job.schema.as_slice(), |r| r.read_columns());
+            let columns = rescue.as_ref().map_or_else(
+                || sluice_core::schema::read_view(&job.schema),
+                |r| r.read_columns().to_vec(),
+            );
             let columns = quarantine
                 .as_ref()
-                .map_or_else(|| columns.to_vec(), |q| q.read_columns(columns));
+                .map_or_else(|| columns.clone(), |q| q.read_columns(&columns));
             Reader::new(
                 self.store,
                 file,
@@ -457,9 +468,10 @@ impl<'a> FilePipeline<'a> {
             let Some(admitted) = admitted else { continue };
             // Rescued columns follow the file's own difference from the final schema.
             let rescue = admitted.rescue.clone();
-            let columns = rescue
-                .as_ref()
-                .map_or_else(|| job.schema.clone(), |r| r.read_columns().to_vec());
+            let columns = rescue.as_ref().map_or_else(
+                || sluice_core::schema::read_view(&job.schema),
+                |r| r.read_columns().to_vec(),
+            );
             let quarantine = Quarantine::of(&job, &file.path, self.run_id, rescue.is_some());
             let columns = quarantine
                 .as_ref()

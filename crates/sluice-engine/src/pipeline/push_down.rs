@@ -31,6 +31,7 @@ impl<'a> PushDown<'a> {
         let by_name = !matches!(job.file_format_options, FormatOptions::Csv(_));
         let maps_by_name = job.schema.iter().all(|c| {
             c.source_name() == c.name
+                && c.read_as.is_none()
                 && !c.is_repeated()
                 && !(by_name && c.ty == WarehouseType::Json)
         });

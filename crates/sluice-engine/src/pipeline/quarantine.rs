@@ -192,31 +192,7 @@ impl Quarantine {
                 continue;
             }
             let text = got.as_string::<i32>();
-            // The empty value is NULL for a typed column, as the readers read it.
-            let prepared: StringArray = text
-                .iter()
-                .map(|v| {
-                    v.filter(|v| !v.is_empty()).map(|v| {
-                        if self.decimal_comma
-                            && matches!(c.ty, WarehouseType::Float64 | WarehouseType::Numeric)
-                        {
-                            sluice_core::format::csv::decimal_comma(v)
-                                .unwrap_or_else(|| v.trim().to_string())
-                        } else {
-                            v.to_string()
-                        }
-                    })
-                })
-                .collect();
-            let typed = cast_with_options(
-                &prepared,
-                &c.column_type().arrow_type(),
-                &CastOptions {
-                    safe: true,
-                    ..Default::default()
-                },
-            )
-            .map_err(|e| format!("column {}: {e}", c.name))?;
+            let (prepared, typed) = type_text(c, text, self.decimal_comma)?;
             for (r, slot) in bad.iter_mut().enumerate() {
                 if slot.is_none() && broken[r].is_none() && prepared.is_valid(r) && typed.is_null(r)
                 {
@@ -350,6 +326,40 @@ pub(super) fn types_rows(job: &Job) -> bool {
             job.file_format_options,
             FormatOptions::Csv(_) | FormatOptions::Json(_)
         )
+}
+
+/// The text values of `c`, typed as the readers type them: the empty value is NULL, a
+/// decimal comma is read where the format has one. Returns the values as prepared for the
+/// cast, and the typed values: NULL where a prepared value does not fit.
+pub(super) fn type_text(
+    c: &Column,
+    text: &StringArray,
+    decimal_comma: bool,
+) -> Result<(StringArray, ArrayRef), String> {
+    let prepared: StringArray = text
+        .iter()
+        .map(|v| {
+            v.filter(|v| !v.is_empty()).map(|v| {
+                if decimal_comma && matches!(c.ty, WarehouseType::Float64 | WarehouseType::Numeric)
+                {
+                    sluice_core::format::csv::decimal_comma(v)
+                        .unwrap_or_else(|| v.trim().to_string())
+                } else {
+                    v.to_string()
+                }
+            })
+        })
+        .collect();
+    let typed = cast_with_options(
+        &prepared,
+        &c.column_type().arrow_type(),
+        &CastOptions {
+            safe: true,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| format!("column {}: {e}", c.name))?;
+    Ok((prepared, typed))
 }
 
 /// Whether a column of this type is read as text and typed here.

@@ -57,7 +57,11 @@ impl FilePipeline<'_> {
             futures::stream::empty().boxed()
         } else {
             let bytes = futures::stream::once(async move { Ok(bytes::Bytes::from(text)) }).boxed();
-            sluice_core::format::json::read(bytes, &quarantine.read_columns(&job.schema), path)
+            sluice_core::format::json::read(
+                bytes,
+                &quarantine.read_columns(&sluice_core::schema::read_view(&job.schema)),
+                path,
+            )
         };
         let (batches, rules) = self.staged(&job, path, None, Some(&quarantine), batches);
         let load = Load {

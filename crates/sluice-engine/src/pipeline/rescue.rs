@@ -3,17 +3,23 @@
 //! the job's, go into the row's `_rescued` column as one JSON object
 //! (`{"channel": "web", "amount": "n/a"}`); the job's column holds NULL for a rescued value.
 //! Rows with nothing rescued hold NULL there.
+//!
+//! A text format (CSV, JSON) is read with the job's typed columns as text and typed here,
+//! row by row, so a value that does not fit is rescued wherever in the file it is, not only
+//! where the sample showed it; a typed format (Parquet, Avro, ORC) holds its types, and
+//! only a column the file holds as another type is converted.
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch, StringBuilder};
+use arrow::array::{Array, ArrayRef, RecordBatch, StringArray, StringBuilder};
 use arrow::compute::{CastOptions, cast_with_options};
 use futures::StreamExt;
-use sluice_core::format::BatchStream;
+use sluice_core::format::{BatchStream, FormatOptions};
 use sluice_core::schema::evolve::rescued_column;
 use sluice_core::schema::{Column, DetectedColumn, Mode, SchemaDiff, WarehouseType, arrow_schema};
 
 use super::RowStage;
+use super::quarantine::{type_text, typed_here};
 use crate::model::Job;
 
 /// How one file is read and rescued.
@@ -28,13 +34,17 @@ pub(crate) struct Rescue {
     mistyped: Vec<usize>,
     /// How many of `read` are the job's.
     known: usize,
+    /// Of `mistyped`, those read as text and typed as the readers type text (the empty
+    /// value NULL, a decimal comma where the format has one).
+    text: bool,
+    decimal_comma: bool,
     path: String,
 }
 
 impl Rescue {
     /// The plan for a file whose columns differ from the job's by `diff`.
     pub(crate) fn plan(job: &Job, file: &[DetectedColumn], diff: &SchemaDiff) -> Self {
-        let mut read = job.schema.clone();
+        let mut read = sluice_core::schema::read_view(&job.schema);
         let mut mistyped = Vec::new();
         for (name, _, file_type) in &diff.retyped {
             if let Some(i) = read.iter().position(|c| &c.name == name) {
@@ -48,6 +58,19 @@ impl Rescue {
                 mistyped.push(i);
             }
         }
+        let (text, decimal_comma) = match &job.file_format_options {
+            FormatOptions::Csv(csv) => (true, csv.decimal_comma == Some(true)),
+            FormatOptions::Json(_) => (true, false),
+            _ => (false, false),
+        };
+        if text {
+            for (i, c) in read.iter_mut().enumerate() {
+                if !mistyped.contains(&i) && typed_here(c) {
+                    c.ty = WarehouseType::String;
+                    mistyped.push(i);
+                }
+            }
+        }
         let known = read.len();
         for added in &diff.added {
             if let Some(f) = file.iter().find(|f| f.name == added.name) {
@@ -58,13 +81,16 @@ impl Rescue {
                 read.push(c);
             }
         }
-        let mut out = job.schema.clone();
+        // As the file holds them: the rules stage after makes the job's types of them.
+        let mut out = sluice_core::schema::read_view(&job.schema);
         out.push(rescued_column());
         Self {
             read,
             out,
             mistyped,
             known,
+            text,
+            decimal_comma,
             path: String::new(),
         }
     }
@@ -103,15 +129,36 @@ impl Rescue {
                 columns.push(Arc::clone(array));
                 continue;
             }
-            let target = c.column_type().arrow_type();
-            let converted = match c.ty {
-                WarehouseType::String | WarehouseType::Json => Arc::clone(array),
-                _ => cast_with_options(array, &target, &CastOptions::default())?,
+            let raw = array.as_any().downcast_ref::<StringArray>();
+            let (prepared, converted): (ArrayRef, ArrayRef) = match (c.ty, raw) {
+                (WarehouseType::String | WarehouseType::Json, _) => {
+                    (Arc::clone(array), Arc::clone(array))
+                }
+                (_, Some(raw)) if self.text => {
+                    let (prepared, typed) = type_text(c, raw, self.decimal_comma)
+                        .map_err(arrow::error::ArrowError::CastError)?;
+                    (Arc::new(prepared), typed)
+                }
+                _ => (
+                    Arc::clone(array),
+                    cast_with_options(
+                        array,
+                        &c.column_type().arrow_type(),
+                        &CastOptions::default(),
+                    )?,
+                ),
             };
-            let text = array.as_any().downcast_ref::<arrow::array::StringArray>();
             for (r, object) in rescued.iter_mut().enumerate() {
-                if array.is_valid(r) && converted.is_null(r) {
-                    let raw = text.map(|t| t.value(r).to_string()).unwrap_or_default();
+                if prepared.is_valid(r) && converted.is_null(r) {
+                    let raw = raw.map(|t| t.value(r).to_string()).unwrap_or_default();
+                    if c.mode == Mode::Required {
+                        return Err(arrow::error::ArrowError::CastError(format!(
+                            "column {} requires a value, and '{}' is not a valid {}: the rescue policy would leave it NULL; fix the file, or make the column nullable",
+                            c.name,
+                            sluice_core::error::excerpt(&raw),
+                            c.column_type()
+                        )));
+                    }
                     let value = if self.read[i].ty == WarehouseType::Json {
                         serde_json::from_str(&raw).unwrap_or(serde_json::Value::String(raw))
                     } else {

@@ -292,3 +292,63 @@ async fn an_edit_widens_a_type_and_refuses_a_lossy_one() {
     assert!(got[0][2].starts_with("2024-01-01T00:00:00"), "{got:?}");
     assert_eq!(got[1][1].parse::<f64>().unwrap(), 7.0, "{got:?}");
 }
+
+/// A mistyped value far past the sample the schema was detected from is rescued too, not
+/// only those the sample showed: text is typed row by row.
+#[tokio::test]
+async fn rescue_takes_a_bad_value_past_the_sample() {
+    let env = Env::new().await;
+    job_with(&env, SinkConfig::default(), SchemaPolicy::Rescue).await;
+    let mut text = String::from("id,amount,day,note\n");
+    let rows_in_file = 220_000;
+    for i in 0..rows_in_file {
+        if i == 210_000 {
+            text.push_str("210000,n/a,soon,late\n");
+        } else {
+            text.push_str(&format!("{i},{},2024-03-01,row number {i}\n", i % 97));
+        }
+    }
+    assert!(text.len() > 6 << 20, "past the 5 MB sample: {}", text.len());
+    env.write("t_2.csv", &text, 1);
+    let run = env.run_all("t").await;
+    assert_eq!(
+        (run.files_loaded, run.rows_loaded),
+        (1, rows_in_file),
+        "{run:?}"
+    );
+    // Every row read back: the bad one, and how many hold rescued values.
+    let table = env.engine.job_table("t").await.unwrap();
+    let mut bad = None;
+    let mut rescued_rows = 0;
+    for b in table.preview(&"t".parse().unwrap(), 300_000).await.unwrap() {
+        let column = |name: &str| {
+            arrow::compute::cast(
+                b.column(b.schema().index_of(name).unwrap()),
+                &arrow::datatypes::DataType::Utf8,
+            )
+            .unwrap()
+        };
+        let (id, amount, day, rescued) = (
+            column("id"),
+            column("amount"),
+            column("day"),
+            column("_rescued"),
+        );
+        let text = |a: &arrow::array::ArrayRef, r: usize| {
+            use arrow::array::{Array, AsArray};
+            a.is_valid(r)
+                .then(|| a.as_string::<i32>().value(r).to_string())
+        };
+        for r in 0..b.num_rows() {
+            rescued_rows += usize::from(text(&rescued, r).is_some());
+            if text(&id, r).as_deref() == Some("210000") {
+                bad = Some((text(&amount, r), text(&day, r), text(&rescued, r)));
+            }
+        }
+    }
+    let (amount, day, rescued) = bad.expect("the bad row loaded");
+    assert_eq!((amount, day), (None, None));
+    let rescued: serde_json::Value = serde_json::from_str(&rescued.unwrap()).unwrap();
+    assert_eq!(rescued, serde_json::json!({"amount": "n/a", "day": "soon"}));
+    assert_eq!(rescued_rows, 1, "only the bad row holds rescued values");
+}

@@ -62,7 +62,84 @@ async fn transforms_filters_and_rules_load(destination: SinkConfig) {
     );
 }
 
-on_every_destination!("rules"; transforms_filters_and_rules_load);
+/// A transform makes a column of another type than the file's: a date in the file's own
+/// format parsed into DATE, a count of cents into a decimal amount. The table's columns
+/// have the transforms' types; the files are still read (and gated) as their own.
+async fn a_transform_retypes_its_column(destination: SinkConfig) {
+    let env = Env::new().await;
+    env.write(
+        "o_1.csv",
+        "id,day,cents\n1,19/11/2024,1050\n2,03/02/2025,7\n",
+        2,
+    );
+    let job = job(
+        &env,
+        destination,
+        &["not_null(day)"],
+        &[],
+        &[
+            "day = strptime(day, '%d/%m/%Y')::DATE",
+            "cents = cents / 100",
+        ],
+    )
+    .await
+    .unwrap();
+    let types: Vec<(String, String, Option<String>)> = job
+        .schema
+        .iter()
+        .map(|c| {
+            (
+                c.name.clone(),
+                c.ty.to_string(),
+                c.read_as.map(|t| t.to_string()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            ("id".into(), "INT64".into(), None),
+            ("day".into(), "DATE".into(), Some("STRING".into())),
+            ("cents".into(), "FLOAT64".into(), Some("INT64".into())),
+        ]
+    );
+    let run = env.run_all("o").await;
+    assert_eq!((run.files_loaded, run.rows_loaded), (1, 2), "{run:?}");
+    // A second file of the same shape passes the gate: it is read as the file's types.
+    env.write("o_2.csv", "id,day,cents\n3,31/12/2025,1\n", 1);
+    let run = env.run_all("o").await;
+    assert_eq!((run.files_loaded, run.rows_loaded), (1, 1), "{run:?}");
+    let got = rows(&env, "o", &["id", "day", "cents"]).await;
+    let got: Vec<(String, String, f64)> = got
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone(), r[2].parse().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("1".into(), "2024-11-19".into(), 10.5),
+            ("2".into(), "2025-02-03".into(), 0.07),
+            ("3".into(), "2025-12-31".into(), 0.01),
+        ]
+    );
+    // The transform cannot be taken away while the column is of its type.
+    let update = sluice_engine::model::JobUpdate {
+        transforms: Some(Vec::new()),
+        ..Default::default()
+    };
+    let e = env.engine.update_job("o", update).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("column day is made DATE by the job's transform of its STRING values"),
+        "{e}"
+    );
+}
+
+on_every_destination!(
+    "rules";
+    transforms_filters_and_rules_load,
+    a_transform_retypes_its_column
+);
 
 /// Each kind of rule on a file that breaks it: the file fails naming the record and the
 /// rule, and nothing of it is loaded.

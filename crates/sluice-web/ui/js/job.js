@@ -101,7 +101,7 @@ export async function jobPage(app, name, v, view) {
       ["Waits for", [job.settle_time_seconds ? `${job.settle_time_seconds} s to settle` : "", job.ready_marker ? `${job.ready_marker} in the folder` : ""].filter(Boolean).join("; ") || "nothing", "gates"],
       ["Lineage", job.lineage ? "_sluice_file, _sluice_line, _sluice_loaded_at" : "none"],
       ["Schedule", scheduleCell(job), "schedule-text"], ["Next run", nextRunText(job), "next-run"],
-      ["Columns", job.schema.map((c) => `${c.name} ${typeOf(c)}`).join(", ")]]
+      ["Columns", job.schema.map((c) => `${c.name} ${typeOf(c)}${c.read_as ? ` (read as ${c.read_as})` : ""}`).join(", ")]]
       .flatMap(([k, val, id]) => [h("dt", { text: k }), h("dd", { id }, val)]));
   }
   pauseBtn.addEventListener("click", async () => {
