@@ -21,6 +21,11 @@ pub(crate) struct RunArgs {
     /// If the job is running, wait for that run to end instead of refusing.
     #[arg(long)]
     pub(crate) wait: bool,
+    /// Files to load at once, each in a load of its own [default: the machine's cores]. A
+    /// job that deduplicates by key, or whose schema policy alters the table, loads one at
+    /// a time.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) parallel: Option<u16>,
     /// Print the run as JSON.
     #[arg(long)]
     pub(crate) json: bool,
@@ -49,13 +54,14 @@ pub(crate) enum RunsCmd {
     },
 }
 
-/// Runs a job once. Ctrl-C or SIGTERM: finish the file being loaded, then stop; a second
-/// one stops at once (the file's load is rolled back and redone by the next run).
+/// Runs a job once. Ctrl-C or SIGTERM: finish the files being loaded, then stop; a second
+/// one stops at once (their loads are rolled back and redone by the next run).
 pub(crate) async fn run(engine: &Engine, a: RunArgs, out: &Printer) -> Result<ExitCode> {
     let progress = Arc::new(RunProgress::new(!a.json));
     let options = RunOptions {
         all_files: a.all.then_some(true),
         wait: a.wait,
+        parallel: a.parallel.map(usize::from),
         ..Default::default()
     };
     let run = engine.run(&a.job, options, progress.clone());
@@ -67,12 +73,12 @@ pub(crate) async fn run(engine: &Engine, a: RunArgs, out: &Printer) -> Result<Ex
             () = sluice_engine::scheduler::stop_requested() => {
                 if stopping {
                     progress.finish();
-                    eprintln!("stopping at once: the file being loaded is rolled back and loaded by the next run");
+                    eprintln!("stopping at once: the files being loaded are rolled back and loaded by the next run");
                     std::process::exit(130);
                 }
                 stopping = true;
                 engine.shutdown();
-                eprintln!("stopping after the file being loaded (Ctrl-C again to stop at once)");
+                eprintln!("stopping after the files being loaded (Ctrl-C again to stop at once)");
             }
         }
     };

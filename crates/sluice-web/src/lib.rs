@@ -224,8 +224,8 @@ impl Server {
     }
 
     /// Serves, with the scheduler starting due jobs, until Ctrl-C or SIGTERM. Then the
-    /// runs going on finish the file they are loading (for up to [`SHUTDOWN_GRACE`]) and
-    /// take no more; a second signal stops at once, and the file being loaded is rolled
+    /// runs going on finish the files they are loading (for up to [`SHUTDOWN_GRACE`]) and
+    /// take no more; a second signal stops at once, and the files being loaded are rolled
     /// back and settled by the next run.
     pub async fn run(self, engine: Arc<Engine>) -> Result<(), ServeError> {
         let scheduler = tokio::spawn(Arc::clone(&engine).run_scheduler(SCHEDULER_TICK));

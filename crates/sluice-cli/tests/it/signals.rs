@@ -22,7 +22,7 @@ fn sigterm_lets_the_file_being_loaded_finish_and_leaves_the_rest_for_the_next_ru
     }
     cli.setup_job(&[]);
     let child = cli
-        .cmd(&["run", "tx"])
+        .cmd(&["run", "tx", "--parallel", "2"])
         .env("SLUICE_SLOW", "batch:300")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -52,21 +52,26 @@ fn sigterm_lets_the_file_being_loaded_finish_and_leaves_the_rest_for_the_next_ru
         stdout(&out)
     );
     assert!(
-        stderr(&out).contains("stopping after the file being loaded"),
+        stderr(&out).contains("stopping after the files being loaded"),
         "{}",
         stderr(&out)
     );
+    // The files in flight (one or both of the two it loads at once) finished: whole,
+    // committed and recorded; nothing else started.
+    let ledger = cli.ledger();
+    let ledger = ledger.as_array().unwrap();
+    let loaded = ledger.len();
+    assert!((1..=2).contains(&loaded), "{ledger:?}");
+    assert!(ledger.iter().all(|p| p["status"] == "loaded"), "{ledger:?}");
+    assert_eq!(cli.table_rows("t"), 40_000 * loaded as i64);
     assert!(
-        stdout(&out).contains("stopped by a shutdown: 2 file(s) left for the next run"),
+        stdout(&out).contains(&format!(
+            "stopped by a shutdown: {} file(s) left for the next run",
+            3 - loaded
+        )),
         "{}",
         stdout(&out)
     );
-    // The file in flight finished: whole, committed and recorded; nothing else started.
-    assert_eq!(cli.table_rows("t"), 40_000);
-    let ledger = cli.ledger();
-    let ledger = ledger.as_array().unwrap();
-    assert_eq!(ledger.len(), 1, "{ledger:?}");
-    assert_eq!(ledger[0]["status"], "loaded");
 
     // `runs show` has the run's files and its log.
     let shown = cli.ok(&["runs", "show", "1"]);
@@ -83,10 +88,13 @@ fn sigterm_lets_the_file_being_loaded_finish_and_leaves_the_rest_for_the_next_ru
     assert_eq!(json["status"], "succeeded");
     assert!(json["log"].as_array().unwrap().len() >= 3, "{json}");
 
-    // The next run takes the two files left, once.
+    // The next run takes the files left, once.
     let next = cli.ok(&["run", "tx"]);
     assert!(
-        next.contains("3 seen, 2 loaded, 1 skipped, 0 failed"),
+        next.contains(&format!(
+            "3 seen, {} loaded, {loaded} skipped, 0 failed",
+            3 - loaded
+        )),
         "{next}"
     );
     assert_eq!(cli.table_rows("t"), 120_000);
@@ -127,7 +135,7 @@ fn serve_on_sigterm_lets_a_run_finish_its_file_then_stops() {
     let mut conn = std::net::TcpStream::connect(&addr).unwrap();
     write!(
         conn,
-        "POST /api/jobs/tx/run HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "POST /api/jobs/tx/run HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 14\r\nConnection: close\r\n\r\n{{\"parallel\":1}}"
     )
     .unwrap();
     let mut answer = String::new();

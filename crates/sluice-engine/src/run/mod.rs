@@ -11,7 +11,7 @@
 //!    with backoff ([`RetryPolicy`]); a failure in the data is not.
 //!
 //! A run waits `queued` while another run of its job holds the lease. After a shutdown is
-//! asked for ([`Runner::shutdown`]) a run finishes the file it is loading and takes no more;
+//! asked for ([`Runner::shutdown`]) a run finishes the files it is loading and takes no more;
 //! the files it leaves are the next run's. Every step goes to the run's log ([`log`]).
 
 mod heartbeat;
@@ -26,6 +26,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use sluice_core::storage::{FileEntry, Store};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -399,23 +400,18 @@ impl Runner {
                 outcomes.push(record.outcome);
             }
         } else {
-            for (i, take) in plan.take.iter().enumerate() {
-                if self.shutdown.is_cancelled() {
-                    left = plan.take.len() - i;
-                    break;
+            // Up to `at_once` files load together, each in a load (and transaction) of its
+            // own, recorded as each finishes. A shutdown or a lost lease stops files from
+            // starting; those started finish.
+            let at_once = options::files_at_once(job, options.parallel);
+            let mut loads = futures::stream::iter(0..plan.take.len())
+                .map(|i| self.load_one(job, run_id, &pipeline, &plan.take[i], &progress, lease))
+                .buffered(at_once);
+            while let Some(loaded) = loads.next().await {
+                match loaded? {
+                    Some(outcome) => outcomes.push(outcome),
+                    None => left += 1,
                 }
-                if lease.lost.is_cancelled() {
-                    return Err(Error::LeaseLost { run_id });
-                }
-                progress.file_started(&take.file);
-                let settled = self.load_with_retries(job, run_id, &pipeline, take).await?;
-                let record = settled.record;
-                self.finish_file(job, run_id, &record).await?;
-                if settled.parked {
-                    self.alerts.file_parked(job, run_id, &record).await;
-                }
-                progress.file_finished(&record);
-                outcomes.push(record.outcome);
             }
         }
         // Files recovered above are counted as loaded by this run, not as loaded before it.
@@ -430,6 +426,34 @@ impl Runner {
             outcomes,
             left,
         })
+    }
+
+    /// Loads one file of a run, with its retries, and records it; `None` when a shutdown
+    /// came before it started.
+    async fn load_one(
+        &self,
+        job: &Job,
+        run_id: i64,
+        pipeline: &FilePipeline<'_>,
+        take: &crate::plan::Take,
+        progress: &Arc<dyn Progress>,
+        lease: &LeaseGuard,
+    ) -> Result<Option<FileOutcome>> {
+        if self.shutdown.is_cancelled() {
+            return Ok(None);
+        }
+        if lease.lost.is_cancelled() {
+            return Err(Error::LeaseLost { run_id });
+        }
+        progress.file_started(&take.file);
+        let settled = self.load_with_retries(job, run_id, pipeline, take).await?;
+        let record = settled.record;
+        self.finish_file(job, run_id, &record).await?;
+        if settled.parked {
+            self.alerts.file_parked(job, run_id, &record).await;
+        }
+        progress.file_finished(&record);
+        Ok(Some(record.outcome))
     }
 
     /// Records a file the run passes over, and why.

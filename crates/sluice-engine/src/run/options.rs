@@ -31,6 +31,29 @@ pub struct RunOptions {
     pub wait: bool,
     /// Load the rows the job's quarantine table holds again instead of new files.
     pub replay: bool,
+    /// Files loaded at once, each in a load of its own (default: the machine's cores). A job
+    /// whose files must go in one at a time loads them so whatever this says
+    /// ([`files_at_once`]).
+    pub parallel: Option<usize>,
+}
+
+/// How many of `job`'s files a run loads at once, asked for `parallel`: one where the order
+/// of the loads matters or they would change the table under each other — rows
+/// deduplicated by key (the first or last loaded wins), a schema policy that alters the
+/// table (`add-columns`, `widen`) — else `parallel`, by default the machine's cores.
+pub(crate) fn files_at_once(job: &crate::model::Job, parallel: Option<usize>) -> usize {
+    use crate::model::SchemaPolicy;
+    let one_at_a_time = job.settings.dedup.is_some()
+        || matches!(
+            job.settings.schema_policy,
+            SchemaPolicy::AddColumns | SchemaPolicy::Widen
+        );
+    if one_at_a_time {
+        return 1;
+    }
+    parallel
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1)
 }
 
 /// How transient failures of a file are retried.

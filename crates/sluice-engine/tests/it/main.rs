@@ -43,6 +43,7 @@ mod evolution;
 mod formats;
 mod jobs;
 mod mapping;
+mod parallel;
 mod policies;
 mod postgres;
 mod quarantine;

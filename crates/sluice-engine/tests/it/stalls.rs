@@ -215,10 +215,12 @@ async fn a_run_that_lost_its_lease_stops_and_no_file_is_loaded_twice() {
         started: AtomicUsize::new(0),
         done: Default::default(),
     });
-    let err = engine
-        .run("tx", RunOptions::default(), progress)
-        .await
-        .unwrap_err();
+    // One file at a time: the lease is taken while the second loads.
+    let one_at_a_time = RunOptions {
+        parallel: Some(1),
+        ..Default::default()
+    };
+    let err = engine.run("tx", one_at_a_time, progress).await.unwrap_err();
     assert!(
         matches!(err, sluice_engine::Error::LeaseLost { .. }),
         "{err}"

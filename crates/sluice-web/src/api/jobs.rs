@@ -518,6 +518,8 @@ pub async fn delete(
 #[derive(Deserialize, Default)]
 pub struct RunBody {
     all_files: Option<bool>,
+    /// Files loaded at once (default: the server's cores).
+    parallel: Option<u16>,
 }
 
 /// Starts a run and answers at once with its id; poll `GET /api/runs/{id}`. While the job
@@ -527,9 +529,16 @@ pub async fn run(
     Path(name): Path<String>,
     OptionalBody(body): OptionalBody<RunBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if body.parallel == Some(0) || body.parallel.is_some_and(|n| n > 64) {
+        return Err(bad_field(
+            "parallel",
+            "parallel is how many files load at once: 1 to 64".into(),
+        ));
+    }
     let options = RunOptions {
         all_files: body.all_files,
         wait: true,
+        parallel: body.parallel.map(usize::from),
         ..Default::default()
     };
     let (job, run) = s.engine.start_run(&name, true).await?;
