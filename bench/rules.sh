@@ -15,7 +15,7 @@ OUT="$PWD/bench/out/rules"
 DROP="$OUT/drop"
 FILE="$DROP/transactions_bench.csv"
 
-cargo build --release -p sluice-cli
+cargo build --release --workspace
 mkdir -p "$DROP"
 if [ ! -f "$FILE" ] || [ "$(cat "$OUT/rows" 2>/dev/null)" != "$ROWS" ]; then
   echo "generating $ROWS rows into $FILE"
