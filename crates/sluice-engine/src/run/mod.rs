@@ -401,17 +401,25 @@ impl Runner {
             }
         } else {
             // Up to `at_once` files load together, each in a load (and transaction) of its
-            // own, recorded as each finishes. A shutdown or a lost lease stops files from
-            // starting; those started finish.
+            // own; their records follow the plan's order. A shutdown or a lost lease stops
+            // files from starting; those started finish.
             let at_once = options::files_at_once(job, options.parallel);
             let mut loads = futures::stream::iter(0..plan.take.len())
                 .map(|i| self.load_one(job, run_id, &pipeline, &plan.take[i], &progress, lease))
                 .buffered(at_once);
             while let Some(loaded) = loads.next().await {
-                match loaded? {
-                    Some(outcome) => outcomes.push(outcome),
-                    None => left += 1,
+                let Some(settled) = loaded? else {
+                    left += 1;
+                    continue;
+                };
+                // Recorded in the plan's order, whichever file finished first.
+                let record = settled.record;
+                self.finish_file(job, run_id, &record).await?;
+                if settled.parked {
+                    self.alerts.file_parked(job, run_id, &record).await;
                 }
+                progress.file_finished(&record);
+                outcomes.push(record.outcome);
             }
         }
         // Files recovered above are counted as loaded by this run, not as loaded before it.
@@ -428,8 +436,8 @@ impl Runner {
         })
     }
 
-    /// Loads one file of a run, with its retries, and records it; `None` when a shutdown
-    /// came before it started.
+    /// Loads one file of a run, with its retries (the caller records it); `None` when a
+    /// shutdown came before it started.
     async fn load_one(
         &self,
         job: &Job,
@@ -438,7 +446,7 @@ impl Runner {
         take: &crate::plan::Take,
         progress: &Arc<dyn Progress>,
         lease: &LeaseGuard,
-    ) -> Result<Option<FileOutcome>> {
+    ) -> Result<Option<load::FileResult>> {
         if self.shutdown.is_cancelled() {
             return Ok(None);
         }
@@ -446,14 +454,9 @@ impl Runner {
             return Err(Error::LeaseLost { run_id });
         }
         progress.file_started(&take.file);
-        let settled = self.load_with_retries(job, run_id, pipeline, take).await?;
-        let record = settled.record;
-        self.finish_file(job, run_id, &record).await?;
-        if settled.parked {
-            self.alerts.file_parked(job, run_id, &record).await;
-        }
-        progress.file_finished(&record);
-        Ok(Some(record.outcome))
+        self.load_with_retries(job, run_id, pipeline, take)
+            .await
+            .map(Some)
     }
 
     /// Records a file the run passes over, and why.
