@@ -71,34 +71,35 @@ enum Number {
 /// Classifies plain decimal notation; leading zeros (other than a lone `0` before the
 /// point) make a value a code, not a number.
 fn number(s: &str) -> Option<Number> {
-    let body = s.strip_prefix(['-', '+']).unwrap_or(s);
-    let (int_part, frac_part) = match body.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (body, None),
+    // One pass over the bytes: a text value is told apart at its first non-digit, without
+    // searching the rest of it for a '.'.
+    let bytes = s.as_bytes();
+    let body = match bytes.first() {
+        Some(b'-' | b'+') => &bytes[1..],
+        _ => bytes,
     };
-    if int_part.is_empty() || !int_part.bytes().all(|b| b.is_ascii_digit()) {
+    let int_digits = body
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(body.len());
+    if int_digits == 0 || (int_digits > 1 && body[0] == b'0') {
         return None;
     }
-    if int_part.len() > 1 && int_part.starts_with('0') {
-        return None;
-    }
-    match frac_part {
-        None => {
-            if s.parse::<i64>().is_ok() {
-                Some(Number::Int)
-            } else {
-                Some(Number::BigInt {
-                    integer_digits: int_part.len(),
-                })
-            }
-        }
-        Some(f) if !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()) => {
+    match &body[int_digits..] {
+        // Up to 18 digits always fit an INT64; more are parsed to know.
+        [] if int_digits <= 18 || s.parse::<i64>().is_ok() => Some(Number::Int),
+        [] => Some(Number::BigInt {
+            integer_digits: int_digits,
+        }),
+        [b'.', fraction @ ..]
+            if !fraction.is_empty() && fraction.iter().all(u8::is_ascii_digit) =>
+        {
             Some(Number::Decimal {
-                integer_digits: int_part.len(),
-                fraction_digits: f.len(),
+                integer_digits: int_digits,
+                fraction_digits: fraction.len(),
             })
         }
-        Some(_) => None,
+        _ => None,
     }
 }
 
@@ -247,6 +248,46 @@ pub fn infer_values<'a>(values: impl IntoIterator<Item = &'a str>) -> WarehouseT
 mod tests {
     use super::*;
     use WarehouseType::*;
+
+    #[test]
+    fn numbers_are_told_from_text_at_their_first_byte_that_is_not_a_digit() {
+        let int = Some(Number::Int);
+        for v in [
+            "0",
+            "7",
+            "-0",
+            "+5",
+            "-9223372036854775808",
+            "123456789012345678",
+        ] {
+            assert_eq!(number(v), int, "{v}");
+        }
+        assert_eq!(
+            number("9223372036854775808"),
+            Some(Number::BigInt { integer_digits: 19 })
+        );
+        assert_eq!(
+            number("-12.50"),
+            Some(Number::Decimal {
+                integer_digits: 2,
+                fraction_digits: 2
+            })
+        );
+        for v in [
+            "",
+            "-",
+            "01",
+            "1.",
+            ".5",
+            "1.2.3",
+            "1,5",
+            "12a",
+            "a long note. with a dot",
+            "1e3",
+        ] {
+            assert_eq!(number(v), None, "{v}");
+        }
+    }
 
     #[test]
     fn leading_zero_codes_stay_strings() {
