@@ -59,6 +59,12 @@ async fn jobs_run_and_report() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["details"]["fields"][0]["field"], "schedule");
 
+    // How many files load at once is 1 to 64; another value names the field.
+    for bad in [json!(0), json!(65)] {
+        let (status, body) = api.post("/api/jobs/tx/run", json!({"parallel": bad})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["details"]["fields"][0]["field"], "parallel", "{body}");
+    }
     let run = api.run_now_and_wait("tx", Duration::from_secs(5)).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["rows_loaded"], 2);
