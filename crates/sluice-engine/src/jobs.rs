@@ -584,25 +584,7 @@ pub(crate) fn check_rules(settings: &JobSettings, schema: &[Column]) -> Result<(
     if let Some(dedup) = &settings.dedup {
         sluice_sinks::dedup::check_key(dedup, schema)?;
     }
-    // A column a transform makes of another type needs the transform still.
-    if let Some(c) = schema.iter().find(|c| {
-        c.read_as.is_some()
-            && !settings
-                .row_rules
-                .transforms
-                .iter()
-                .any(|t| t.column == c.name)
-    }) {
-        return Err(Error::invalid(
-            "rules",
-            format!(
-                "column {} is made {} by the job's transform of its {} values: the job needs a transform of it (change the transform, do not remove it)",
-                c.name,
-                c.ty,
-                c.read_as.unwrap_or(c.ty)
-            ),
-        ));
-    }
+    crate::mapping::check_transformed(schema, &settings.row_rules)?;
     if settings.row_rules.is_empty() {
         return Ok(());
     }

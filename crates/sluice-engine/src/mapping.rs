@@ -170,3 +170,26 @@ pub(crate) fn transform_types(
     }
     Ok(schema)
 }
+
+/// A column a transform made of another type ([`transform_types`]) needs the transform
+/// still: without it the file's values would reach a column of the other type.
+///
+/// # Errors
+/// [`Error::Invalid`] (field `rules`) naming the column.
+pub(crate) fn check_transformed(schema: &[Column], rules: &sluice_rules::RowRules) -> Result<()> {
+    match schema
+        .iter()
+        .find(|c| c.read_as.is_some() && !rules.transforms.iter().any(|t| t.column == c.name))
+    {
+        Some(c) => Err(Error::invalid(
+            "rules",
+            format!(
+                "column {} is made {} by the job's transform of its {} values: the job needs a transform of it (change the transform, do not remove it)",
+                c.name,
+                c.ty,
+                c.read_as.unwrap_or(c.ty)
+            ),
+        )),
+        None => Ok(()),
+    }
+}

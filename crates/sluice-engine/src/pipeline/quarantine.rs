@@ -51,11 +51,7 @@ impl Quarantine {
         if !limit.quarantines() {
             return None;
         }
-        let (decimal_comma, text) = match &job.file_format_options {
-            FormatOptions::Csv(csv) => (csv.decimal_comma == Some(true), true),
-            FormatOptions::Json(_) => (false, true),
-            _ => (false, false),
-        };
+        let (text, decimal_comma) = text_typing(&job.file_format_options);
         Some(Self {
             rejects: Rejects::new(Some(run_id)),
             limit,
@@ -322,10 +318,7 @@ impl Quarantine {
 pub(super) fn types_rows(job: &Job) -> bool {
     job.settings.max_rejected.quarantines()
         && job.settings.schema_policy != crate::model::SchemaPolicy::Rescue
-        && matches!(
-            job.file_format_options,
-            FormatOptions::Csv(_) | FormatOptions::Json(_)
-        )
+        && text_typing(&job.file_format_options).0
 }
 
 /// The text values of `c`, typed as the readers type them: the empty value is NULL, a
@@ -360,6 +353,16 @@ pub(super) fn type_text(
     )
     .map_err(|e| format!("column {}: {e}", c.name))?;
     Ok((prepared, typed))
+}
+
+/// Whether a format's typed columns can be read as text and typed here (CSV, JSON: not
+/// the typed formats), and whether its numbers have a decimal comma.
+pub(super) fn text_typing(format: &FormatOptions) -> (bool, bool) {
+    match format {
+        FormatOptions::Csv(csv) => (true, csv.decimal_comma == Some(true)),
+        FormatOptions::Json(_) => (true, false),
+        _ => (false, false),
+    }
 }
 
 /// Whether a column of this type is read as text and typed here.

@@ -14,12 +14,12 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, RecordBatch, StringArray, StringBuilder};
 use arrow::compute::{CastOptions, cast_with_options};
 use futures::StreamExt;
-use sluice_core::format::{BatchStream, FormatOptions};
+use sluice_core::format::BatchStream;
 use sluice_core::schema::evolve::rescued_column;
 use sluice_core::schema::{Column, DetectedColumn, Mode, SchemaDiff, WarehouseType, arrow_schema};
 
 use super::RowStage;
-use super::quarantine::{type_text, typed_here};
+use super::quarantine::{text_typing, type_text, typed_here};
 use crate::model::Job;
 
 /// How one file is read and rescued.
@@ -58,11 +58,7 @@ impl Rescue {
                 mistyped.push(i);
             }
         }
-        let (text, decimal_comma) = match &job.file_format_options {
-            FormatOptions::Csv(csv) => (true, csv.decimal_comma == Some(true)),
-            FormatOptions::Json(_) => (true, false),
-            _ => (false, false),
-        };
+        let (text, decimal_comma) = text_typing(&job.file_format_options);
         if text {
             for (i, c) in read.iter_mut().enumerate() {
                 if !mistyped.contains(&i) && typed_here(c) {
