@@ -86,6 +86,11 @@ enum Command {
     Rejected(rejected::RejectedArgs),
     /// Serve the web UI and the REST API, and start scheduled jobs when they are due.
     Serve(ServeArgs),
+    /// Work for a shared PostgreSQL catalog, without a web server: start scheduled jobs
+    /// when they are due and load files of the runs any process on the catalog started.
+    /// Run one on each machine that should help; Ctrl-C or SIGTERM lets the files being
+    /// loaded finish.
+    Worker(WorkerArgs),
     /// Write a reproducible transactions CSV (used by the benchmark).
     #[command(hide = true)]
     GenerateTransactions(demo::GenerateArgs),
@@ -169,6 +174,49 @@ struct ServeArgs {
     /// (repeatable; `:`-separated in the environment variable).
     #[arg(long = "duckdb-root", value_name = "DIR", env = sluice_engine::access::DUCKDB_ROOTS_ENV, value_delimiter = ':')]
     duckdb_roots: Vec<std::path::PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct WorkerArgs {
+    /// Files this worker loads at once, each in a load of its own [default: the machine's
+    /// cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    parallel: Option<u16>,
+}
+
+async fn worker(engine: Engine, a: WorkerArgs, out: &Printer) -> Result<()> {
+    use sluice_engine::catalog::Shared as _;
+    if !engine.catalog().is_shared() {
+        anyhow::bail!(
+            "a worker shares a PostgreSQL catalog with other sluice processes: give --catalog postgres://… (or SLUICE_CATALOG_URL); on one machine, `sluice serve` or `sluice run --parallel N` does the work"
+        );
+    }
+    let engine = Arc::new(engine);
+    let parallel = a.parallel.map(usize::from);
+    out.line(&format!(
+        "sluice worker {}: starting scheduled jobs and loading files of shared runs, up to {} at once (Ctrl-C to stop)",
+        sluice_engine::lease::this_runner(),
+        parallel.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+    ));
+    let scheduler = tokio::spawn(Arc::clone(&engine).run_scheduler(sluice_web::SCHEDULER_TICK));
+    let helper = Arc::clone(&engine);
+    let helping = tokio::spawn(async move { helper.help_shared_runs(parallel).await });
+    sluice_engine::scheduler::stop_requested().await;
+    eprintln!("stopping after the files being loaded (Ctrl-C again to stop at once)");
+    engine.shutdown();
+    let finishing = async {
+        let _ = scheduler.await;
+        let _ = helping.await;
+        engine.wait_for_runs(sluice_web::SHUTDOWN_GRACE).await
+    };
+    tokio::select! {
+        _ = finishing => {}
+        () = sluice_engine::scheduler::stop_requested() => {
+            eprintln!("stopping at once: the files being loaded are rolled back and settled by their runs");
+            std::process::exit(130);
+        }
+    }
+    Ok(())
 }
 
 async fn serve(mut engine: Engine, a: ServeArgs, out: &Printer) -> Result<()> {
@@ -256,6 +304,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Runs(a) => run::runs(&engine, a, &out).await?,
         Command::Rejected(a) => rejected::rejected(&engine, a, &out).await?,
         Command::Serve(a) => serve(engine, a, &out).await?,
+        Command::Worker(a) => worker(engine, a, &out).await?,
         Command::GenerateTransactions(_) => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)

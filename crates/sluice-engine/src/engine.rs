@@ -556,6 +556,21 @@ impl Engine {
         self.runner.wait_for_runs(limit).await
     }
 
+    /// Loads files of runs that other processes on a shared catalog offer ([`crate::run`]'s
+    /// shared runs), up to `parallel` at once (default the machine's cores), until
+    /// [`Engine::shutdown`]. On a catalog no other process shares, there is nothing to take
+    /// and it only waits.
+    pub async fn help_shared_runs(&self, parallel: Option<usize>) {
+        if !self.catalog.is_shared() {
+            self.shutdown_token().cancelled().await;
+            return;
+        }
+        let at_once = parallel
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+            .max(1);
+        self.runner.help(at_once).await;
+    }
+
     // ---- the scheduler ----
 
     fn scheduler(&self) -> Scheduler {

@@ -223,12 +223,16 @@ impl Server {
             .expect("a bound listener has an address")
     }
 
-    /// Serves, with the scheduler starting due jobs, until Ctrl-C or SIGTERM. Then the
+    /// Serves, with the scheduler starting due jobs (and, on a shared catalog, loading files
+    /// of other processes' runs), until Ctrl-C or SIGTERM. Then the
     /// runs going on finish the files they are loading (for up to [`SHUTDOWN_GRACE`]) and
     /// take no more; a second signal stops at once, and the files being loaded are rolled
     /// back and settled by the next run.
     pub async fn run(self, engine: Arc<Engine>) -> Result<(), ServeError> {
         let scheduler = tokio::spawn(Arc::clone(&engine).run_scheduler(SCHEDULER_TICK));
+        // On a shared catalog, files of runs other processes started are loaded here too.
+        let helper = Arc::clone(&engine);
+        let helping = tokio::spawn(async move { helper.help_shared_runs(None).await });
         let stopping = Arc::clone(&engine);
         let served = axum::serve(self.listener, router(Arc::clone(&engine), self.access))
             .with_graceful_shutdown(async move {
@@ -241,8 +245,12 @@ impl Server {
             .await
             .map_err(ServeError::Serve);
         let _ = scheduler.await;
+        let finishing = async {
+            let runs = engine.wait_for_runs(SHUTDOWN_GRACE).await;
+            runs && tokio::time::timeout(SHUTDOWN_GRACE, helping).await.is_ok()
+        };
         tokio::select! {
-            done = engine.wait_for_runs(SHUTDOWN_GRACE) => {
+            done = finishing => {
                 if !done {
                     tracing::warn!("runs still going after {SHUTDOWN_GRACE:?}; stopping them: their current files are rolled back and settled by the next run");
                 }

@@ -15,6 +15,7 @@ mod postgres;
 mod rejected;
 mod runs;
 mod signals;
+mod workers;
 
 struct Cli {
     dir: tempfile::TempDir,

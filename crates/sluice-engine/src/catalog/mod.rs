@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 
 use crate::Result;
 use crate::alerts::{AlertKind, Incident};
+use crate::plan::Take;
 use crate::model::{
     ConnectionRecord, FieldChange, Job, JobChange, LogLine, NewJob, NewSchemaVersion,
     ProcessedFile, Run, RunFile, RunStatus, RunTotals, SchemaVersion,
@@ -284,6 +285,44 @@ pub trait SchemaCatalog: Send + Sync {
     ) -> Result<SchemaVersion>;
 }
 
+/// A run's files shared among the processes on one catalog (`sluice worker`, `sluice
+/// serve`): the run that planned them offers them, any worker claims the next one no worker
+/// holds, and a file whose worker died is freed for another to settle
+/// ([`crate::run`]'s shared runs).
+#[async_trait]
+pub trait TaskCatalog: Send + Sync {
+    /// Offers a run's files, in load order, in one transaction.
+    async fn offer_files(&self, run_id: i64, job_id: i64, takes: &[Take]) -> Result<()>;
+    /// Claims for `worker` the next file no worker holds of a running run (of `run_id`
+    /// only, if given): the oldest run's first. `None` if there is none.
+    async fn claim_task(&self, run_id: Option<i64>, worker: &str) -> Result<Option<Task>>;
+    /// Renews `worker`'s hold on a file; false if it no longer holds it.
+    async fn renew_task(&self, run_id: i64, position: u32, worker: &str) -> Result<bool>;
+    /// Marks a file done: it was recorded in the run.
+    async fn finish_task(&self, run_id: i64, position: u32, worker: &str) -> Result<()>;
+    /// Gives a file back unstarted (a shutdown, a transient failure of the worker's own).
+    async fn release_task(&self, run_id: i64, position: u32, worker: &str) -> Result<()>;
+    /// Frees the files of running runs held by workers that are dead ([`crate::lease`]),
+    /// marked orphaned: whoever claims one next first asks the destination whether its
+    /// load committed. Returns how many.
+    async fn free_orphaned_tasks(&self) -> Result<u64>;
+    /// How many of a run's offered files are not done.
+    async fn open_tasks(&self, run_id: i64) -> Result<u64>;
+}
+
+/// One file of a shared run, as a worker claimed it.
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub run_id: i64,
+    /// Its place in the run's load order.
+    pub position: u32,
+    /// The job's name.
+    pub job: String,
+    pub take: Take,
+    /// Its last worker died holding it: its load may have committed.
+    pub orphaned: bool,
+}
+
 /// Where the catalog lives.
 pub trait Shared: Send + Sync {
     /// Whether processes on other machines may share this catalog (PostgreSQL), so that
@@ -293,7 +332,14 @@ pub trait Shared: Send + Sync {
 
 /// Everything sluice remembers.
 pub trait Catalog:
-    ConnectionCatalog + JobCatalog + Ledger + RunCatalog + IncidentCatalog + SchemaCatalog + Shared
+    ConnectionCatalog
+    + JobCatalog
+    + Ledger
+    + RunCatalog
+    + IncidentCatalog
+    + SchemaCatalog
+    + TaskCatalog
+    + Shared
 {
 }
 
@@ -304,6 +350,7 @@ impl<T> Catalog for T where
         + RunCatalog
         + IncidentCatalog
         + SchemaCatalog
+        + TaskCatalog
         + Shared
 {
 }

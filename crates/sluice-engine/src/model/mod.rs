@@ -389,6 +389,9 @@ pub struct RunFile {
     /// Rows of the file sent to the quarantine table instead.
     #[serde(default)]
     pub rows_rejected: u64,
+    /// The process that loaded it (`host:pid@…`), in a run shared among workers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
 }
 
 impl RunFile {
@@ -403,6 +406,7 @@ impl RunFile {
             hint: None,
             rows_loaded: 0,
             rows_rejected: 0,
+            worker: None,
         }
     }
 

@@ -54,6 +54,17 @@ pub(super) struct LeaseGuard {
     pub(super) lost: CancellationToken,
 }
 
+impl LeaseGuard {
+    /// A guard for a worker loading a file of another process's run: that process keeps
+    /// the run's lease; this one is never lost (the ledger fences the worker's claims).
+    pub(super) fn unheld() -> Self {
+        Self {
+            task: tokio::spawn(async {}),
+            lost: CancellationToken::new(),
+        }
+    }
+}
+
 impl Drop for LeaseGuard {
     fn drop(&mut self) {
         self.task.abort();

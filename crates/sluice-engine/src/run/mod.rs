@@ -10,6 +10,9 @@
 //!    next file. A transient failure (network, throttling, a busy destination) is retried
 //!    with backoff ([`RetryPolicy`]); a failure in the data is not.
 //!
+//! On a shared catalog the files are offered to every worker on it, which load them beside
+//! this process ([`share`]).
+//!
 //! A run waits `queued` while another run of its job holds the lease. After a shutdown is
 //! asked for ([`Runner::shutdown`]) a run finishes the files it is loading and takes no more;
 //! the files it leaves are the next run's. Every step goes to the run's log ([`log`]).
@@ -20,7 +23,10 @@ pub(crate) mod log;
 mod options;
 mod reconcile;
 mod replay;
+mod share;
 mod survey;
+
+pub use self::share::TASK_POLL;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -399,6 +405,13 @@ impl Runner {
                 progress.file_finished(&record);
                 outcomes.push(record.outcome);
             }
+        } else if self.shares(job) && plan.take.len() > 1 {
+            let at_once = options::files_at_once(job, options.parallel);
+            left = self
+                .load_shared(job, run_id, &pipeline, &plan.take, at_once, &progress, lease)
+                .await?;
+            // The run's files as recorded, whichever worker loaded them.
+            outcomes = self.catalog.run(run_id).await?.files.iter().map(|f| f.outcome).collect();
         } else {
             // Up to `at_once` files load together, each in a load (and transaction) of its
             // own; their records follow the plan's order. A shutdown or a lost lease stops

@@ -8,7 +8,7 @@ use sluice_sinks::Sink;
 use super::Runner;
 use super::log::Level;
 use crate::Result;
-use crate::model::{FileOutcome, Job, LedgerStatus, RunFile};
+use crate::model::{FileOutcome, Job, LedgerStatus, ProcessedFile, RunFile};
 
 impl Runner {
     /// Settles files a dead process left `loading`; returns those whose load had committed.
@@ -25,51 +25,74 @@ impl Runner {
             if p.status != LedgerStatus::Loading {
                 continue;
             }
-            let committed = sink
-                .was_loaded(&p.load_id)
-                .await
-                .map_err(|e| crate::Error::Sink(e.about(&p.file_path)))?;
-            match committed {
-                Some(mut receipt) => {
-                    if !counted.insert(p.load_id.clone()) {
-                        receipt.rows = 0;
-                    }
-                    self.catalog
-                        .mark_loaded(job.id, &p.file_path, &p.file_version, receipt.rows, run_id)
-                        .await?;
-                    recovered.insert((p.file_path.clone(), p.file_version.clone()));
-                    let record = RunFile {
-                        file_path: p.file_path,
-                        file_version: p.file_version,
-                        file_size_bytes: p.file_size_bytes,
-                        outcome: FileOutcome::Recovered,
-                        message: Some(
-                            "the previous run stopped after the destination committed this file"
-                                .into(),
-                        ),
-                        hint: None,
-                        rows_loaded: receipt.rows,
-                        rows_rejected: 0,
-                    };
-                    self.finish_file(job, run_id, &record).await?;
-                }
-                None => {
-                    self.log
-                        .write(
-                            run_id,
-                            Level::Warn,
-                            format!(
-                                "{}: an interrupted load had not committed; it will be loaded again",
-                                p.file_path
-                            ),
-                        )
-                        .await;
-                    self.catalog
-                        .release_claim(job.id, &p.file_path, &p.file_version)
-                        .await?;
-                }
+            let key = (p.file_path.clone(), p.file_version.clone());
+            if self
+                .settle_interrupted(job, run_id, sink, p, &mut counted, None)
+                .await?
+            {
+                recovered.insert(key);
             }
         }
         Ok(recovered)
+    }
+
+    /// Settles one file left `loading` by a process that died: marked loaded and recorded
+    /// as recovered (by `worker`, in a shared run) if the destination holds its load's
+    /// marker — its rows counted once per load id in `counted` — else its claim is dropped
+    /// so that it is loaded again. Returns whether its load had committed.
+    pub(super) async fn settle_interrupted(
+        &self,
+        job: &Job,
+        run_id: i64,
+        sink: &dyn Sink,
+        p: ProcessedFile,
+        counted: &mut HashSet<String>,
+        worker: Option<&str>,
+    ) -> Result<bool> {
+        let committed = sink
+            .was_loaded(&p.load_id)
+            .await
+            .map_err(|e| crate::Error::Sink(e.about(&p.file_path)))?;
+        let Some(mut receipt) = committed else {
+            self.log
+                .write(
+                    run_id,
+                    Level::Warn,
+                    format!(
+                        "{}: an interrupted load had not committed; it will be loaded again",
+                        p.file_path
+                    ),
+                )
+                .await;
+            self.catalog
+                .release_claim(job.id, &p.file_path, &p.file_version)
+                .await?;
+            return Ok(false);
+        };
+        if !counted.insert(p.load_id.clone()) {
+            receipt.rows = 0;
+        }
+        self.catalog
+            .mark_loaded(job.id, &p.file_path, &p.file_version, receipt.rows, run_id)
+            .await?;
+        let record = RunFile {
+            outcome: FileOutcome::Recovered,
+            message: Some(
+                match worker {
+                    None => "the previous run stopped after the destination committed this file",
+                    Some(_) => "the worker loading it stopped after the destination committed it",
+                }
+                .into(),
+            ),
+            rows_loaded: receipt.rows,
+            worker: worker.map(str::to_string),
+            file_path: p.file_path,
+            file_version: p.file_version,
+            file_size_bytes: p.file_size_bytes,
+            hint: None,
+            rows_rejected: 0,
+        };
+        self.finish_file(job, run_id, &record).await?;
+        Ok(true)
     }
 }

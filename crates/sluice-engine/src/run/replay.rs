@@ -64,6 +64,7 @@ impl Runner {
                 hint: None,
                 rows_loaded: 0,
                 rows_rejected: 0,
+                worker: None,
             };
             let load_id = format!("{}_replay_{run_id}_{i}", job.uid.replace('-', ""));
             match pipeline.replay(path, rows, &load_id).await {

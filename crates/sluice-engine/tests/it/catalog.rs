@@ -322,6 +322,7 @@ async fn run_statistics_are_derived_from_file_outcomes(c: &dyn Catalog) {
             hint: None,
             rows_loaded: rows,
             rows_rejected: rows / 5,
+            worker: None,
         };
         c.record_file(run.id, &f).await.unwrap();
     }

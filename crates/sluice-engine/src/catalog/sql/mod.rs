@@ -1,6 +1,6 @@
 //! What the SQLite and PostgreSQL catalogs share: their queries and how rows become
 //! records, written once per concern (one file each: connections, jobs, ledger, runs,
-//! incidents) as a macro that [`catalog!`] expands for each backend. Queries are written
+//! incidents, a shared run's files) as a macro that [`catalog!`] expands for each backend. Queries are written
 //! with `?` placeholders and numbered (`$1`, `$2`, …) for PostgreSQL; they keep to SQL both
 //! backends speak (`RETURNING`, `ON CONFLICT`, partial unique indexes, window functions,
 //! `CAST(? AS TEXT)` where PostgreSQL must know a parameter's type).
@@ -11,6 +11,7 @@ mod jobs;
 mod ledger;
 mod runs;
 mod schemas;
+mod tasks;
 
 pub(super) use connections::connections;
 pub(super) use incidents::incidents;
@@ -18,6 +19,7 @@ pub(super) use jobs::jobs;
 pub(super) use ledger::ledger;
 pub(super) use runs::runs;
 pub(super) use schemas::schemas;
+pub(super) use tasks::tasks;
 
 use crate::Error;
 
@@ -164,6 +166,7 @@ macro_rules! catalog {
         super::sql::runs!($name, $row);
         super::sql::incidents!($name, $row);
         super::sql::schemas!($name, $row);
+        super::sql::tasks!($name, $row);
     };
 }
 

@@ -62,7 +62,7 @@ macro_rules! runs {
                 limit: i64,
             ) -> Result<HashMap<i64, Vec<RunFile>>> {
                 let sql = format!(
-                    "SELECT run_id, file_path, file_version, file_size_bytes, outcome, message, hint, rows_loaded, rows_rejected
+                    "SELECT run_id, file_path, file_version, file_size_bytes, outcome, message, hint, rows_loaded, rows_rejected, worker
                      FROM run_files WHERE run_id IN ({scope}) ORDER BY run_id, id"
                 );
                 let rows = sqlx::query(Self::sql(&sql))
@@ -86,6 +86,7 @@ macro_rules! runs {
                         hint: hint.and_then(|h| serde_json::from_str(&h).ok()),
                         rows_loaded: r.try_get::<i64, _>("rows_loaded").map_err(db)? as u64,
                         rows_rejected: r.try_get::<i64, _>("rows_rejected").map_err(db)? as u64,
+                        worker: r.try_get("worker").map_err(db)?,
                     };
                     out.entry(r.try_get("run_id").map_err(db)?).or_default().push(file);
                 }
@@ -268,8 +269,8 @@ macro_rules! runs {
 
             async fn record_file(&self, run_id: i64, file: &RunFile) -> Result<()> {
                 sqlx::query(
-                    Self::sql("INSERT INTO run_files (run_id, file_path, file_version, file_size_bytes, outcome, message, hint, rows_loaded, rows_rejected)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                    Self::sql("INSERT INTO run_files (run_id, file_path, file_version, file_size_bytes, outcome, message, hint, rows_loaded, rows_rejected, worker)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                 )
                 .bind(run_id)
                 .bind(&file.file_path)
@@ -280,6 +281,7 @@ macro_rules! runs {
                 .bind(file.hint.as_ref().map(to_json))
                 .bind(file.rows_loaded as i64)
                 .bind(file.rows_rejected as i64)
+                .bind(&file.worker)
                 .execute(&self.pool)
                 .await
                 .map_err(db)?;

@@ -1,0 +1,172 @@
+//! A shared run's files: offered once, in load order, each claimed by one worker at a time
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so workers polling together never wait on each
+//! other; SQLite serializes writers anyway), renewed by its worker's heartbeat, and freed as
+//! orphaned when that worker is known dead.
+
+macro_rules! tasks {
+    ($name:ident, $row:ty) => {
+        impl $name {
+            fn task_from(row: &$row) -> Result<super::Task> {
+                let file: sluice_core::storage::FileEntry = Self::json(row, "file")?;
+                Ok(super::Task {
+                    run_id: row.try_get("run_id").map_err(db)?,
+                    position: row.try_get::<i32, _>("position").map_err(db)? as u32,
+                    job: row.try_get("job").map_err(db)?,
+                    orphaned: row.try_get("orphaned").map_err(db)?,
+                    take: crate::plan::Take {
+                        file: std::sync::Arc::new(file),
+                        content: row.try_get("content").map_err(db)?,
+                        reload: row.try_get("reload").map_err(db)?,
+                        fail: row.try_get("fail").map_err(db)?,
+                        generation: row.try_get::<i32, _>("generation").map_err(db)? as u32,
+                    },
+                })
+            }
+        }
+
+        #[async_trait]
+        impl super::TaskCatalog for $name {
+            async fn offer_files(
+                &self,
+                run_id: i64,
+                job_id: i64,
+                takes: &[crate::plan::Take],
+            ) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                for (position, take) in takes.iter().enumerate() {
+                    sqlx::query(Self::sql(
+                        "INSERT INTO run_tasks (run_id, position, job_id, file, content, reload, fail, generation)
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    ))
+                    .bind(run_id)
+                    .bind(position as i32)
+                    .bind(job_id)
+                    .bind(to_json(take.file.as_ref()))
+                    .bind(&take.content)
+                    .bind(take.reload)
+                    .bind(take.fail)
+                    .bind(take.generation as i32)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
+                tx.commit().await.map_err(db)
+            }
+
+            async fn claim_task(
+                &self,
+                run_id: Option<i64>,
+                worker: &str,
+            ) -> Result<Option<super::Task>> {
+                let lock = if Self::NUMBERED { "FOR UPDATE OF t SKIP LOCKED" } else { "" };
+                let sql = format!(
+                    "UPDATE run_tasks SET worker = ?, heartbeat_at = ?
+                     WHERE (run_id, position) IN (
+                        SELECT t.run_id, t.position FROM run_tasks t JOIN runs r ON r.id = t.run_id
+                        WHERE t.done = FALSE AND t.worker IS NULL AND r.status = 'running'
+                            AND (CAST(? AS BIGINT) IS NULL OR t.run_id = ?)
+                        ORDER BY t.run_id, t.position LIMIT 1 {lock})
+                       AND worker IS NULL
+                     RETURNING run_id, position, file, content, reload, fail, generation, orphaned,
+                        (SELECT name FROM jobs WHERE jobs.id = run_tasks.job_id) AS job"
+                );
+                let row = sqlx::query(Self::sql(&sql))
+                    .bind(worker)
+                    .bind(self.now().await?)
+                    .bind(run_id)
+                    .bind(run_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                row.as_ref().map(Self::task_from).transpose()
+            }
+
+            async fn renew_task(&self, run_id: i64, position: u32, worker: &str) -> Result<bool> {
+                let result = sqlx::query(Self::sql(
+                    "UPDATE run_tasks SET heartbeat_at = ?
+                     WHERE run_id = ? AND position = ? AND worker = ? AND done = FALSE",
+                ))
+                .bind(self.now().await?)
+                .bind(run_id)
+                .bind(position as i32)
+                .bind(worker)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn finish_task(&self, run_id: i64, position: u32, worker: &str) -> Result<()> {
+                sqlx::query(Self::sql(
+                    "UPDATE run_tasks SET done = TRUE WHERE run_id = ? AND position = ? AND worker = ?",
+                ))
+                .bind(run_id)
+                .bind(position as i32)
+                .bind(worker)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn release_task(&self, run_id: i64, position: u32, worker: &str) -> Result<()> {
+                sqlx::query(Self::sql(
+                    "UPDATE run_tasks SET worker = NULL, heartbeat_at = NULL
+                     WHERE run_id = ? AND position = ? AND worker = ? AND done = FALSE",
+                ))
+                .bind(run_id)
+                .bind(position as i32)
+                .bind(worker)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn free_orphaned_tasks(&self) -> Result<u64> {
+                let rows = sqlx::query(Self::sql(
+                    "SELECT t.run_id, t.position, t.worker, t.heartbeat_at FROM run_tasks t
+                     JOIN runs r ON r.id = t.run_id
+                     WHERE t.done = FALSE AND t.worker IS NOT NULL AND r.status = 'running'",
+                ))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                let now = self.now().await?;
+                let mut freed = 0;
+                for row in &rows {
+                    let worker: String = row.try_get("worker").map_err(db)?;
+                    let heartbeat: Option<DateTime<Utc>> = row.try_get("heartbeat_at").map_err(db)?;
+                    if crate::lease::is_alive(Some(&worker), heartbeat, now) {
+                        continue;
+                    }
+                    let result = sqlx::query(Self::sql(
+                        "UPDATE run_tasks SET worker = NULL, heartbeat_at = NULL, orphaned = TRUE
+                         WHERE run_id = ? AND position = ? AND worker = ? AND done = FALSE",
+                    ))
+                    .bind(row.try_get::<i64, _>("run_id").map_err(db)?)
+                    .bind(row.try_get::<i32, _>("position").map_err(db)?)
+                    .bind(&worker)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                    freed += result.rows_affected();
+                }
+                Ok(freed)
+            }
+
+            async fn open_tasks(&self, run_id: i64) -> Result<u64> {
+                let n: i64 = sqlx::query_scalar(Self::sql(
+                    "SELECT count(*) FROM run_tasks WHERE run_id = ? AND done = FALSE",
+                ))
+                .bind(run_id)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(n as u64)
+            }
+        }
+    };
+}
+
+pub(crate) use tasks;
