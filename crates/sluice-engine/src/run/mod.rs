@@ -26,8 +26,6 @@ mod replay;
 mod share;
 mod survey;
 
-pub use self::share::TASK_POLL;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

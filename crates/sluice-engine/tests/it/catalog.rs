@@ -17,7 +17,7 @@ use sluice_engine::model::JobSettings;
 use sluice_engine::model::{FileOutcome, Job, NewJob, Run, RunFile, RunStatus};
 use sluice_engine::schedule::Schedule;
 
-async fn sqlite() -> (tempfile::TempDir, SqliteCatalog) {
+pub async fn sqlite() -> (tempfile::TempDir, SqliteCatalog) {
     let dir = tempfile::tempdir().unwrap();
     let c = SqliteCatalog::open(&dir.path().join("c.db")).await.unwrap();
     (dir, c)
@@ -68,7 +68,7 @@ on_both!(
     runs_queue_log_and_incidents_open_once,
 );
 
-fn new_job(connection_id: i64) -> NewJob {
+pub fn new_job(connection_id: i64) -> NewJob {
     NewJob {
         uid: "u1".into(),
         name: "tx".into(),
@@ -100,11 +100,11 @@ fn new_job(connection_id: i64) -> NewJob {
     }
 }
 
-fn local() -> ConnectionConfig {
+pub fn local() -> ConnectionConfig {
     ConnectionConfig::Local(LocalConfig { path: "/x".into() })
 }
 
-fn file(path: &str) -> FileEntry {
+pub fn file(path: &str) -> FileEntry {
     FileEntry {
         path: path.into(),
         size: 5,

@@ -56,6 +56,7 @@ mod secrets;
 mod shared_catalog;
 mod stalls;
 mod storage;
+mod tasks;
 mod versions;
 
 use std::path::PathBuf;

@@ -6,12 +6,12 @@
 macro_rules! tasks {
     ($name:ident, $row:ty) => {
         impl $name {
-            fn task_from(row: &$row) -> Result<super::Task> {
+            fn task_from(row: &$row, job: String) -> Result<super::Task> {
                 let file: sluice_core::storage::FileEntry = Self::json(row, "file")?;
                 Ok(super::Task {
                     run_id: row.try_get("run_id").map_err(db)?,
                     position: row.try_get::<i32, _>("position").map_err(db)? as u32,
-                    job: row.try_get("job").map_err(db)?,
+                    job,
                     orphaned: row.try_get("orphaned").map_err(db)?,
                     take: crate::plan::Take {
                         file: std::sync::Arc::new(file),
@@ -67,8 +67,7 @@ macro_rules! tasks {
                             AND (CAST(? AS BIGINT) IS NULL OR t.run_id = ?)
                         ORDER BY t.run_id, t.position LIMIT 1 {lock})
                        AND worker IS NULL
-                     RETURNING run_id, position, file, content, reload, fail, generation, orphaned,
-                        (SELECT name FROM jobs WHERE jobs.id = run_tasks.job_id) AS job"
+                     RETURNING run_id, position, job_id, file, content, reload, fail, generation, orphaned"
                 );
                 let row = sqlx::query(Self::sql(&sql))
                     .bind(worker)
@@ -78,7 +77,13 @@ macro_rules! tasks {
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db)?;
-                row.as_ref().map(Self::task_from).transpose()
+                let Some(row) = row else { return Ok(None) };
+                let job: String = sqlx::query_scalar(Self::sql("SELECT name FROM jobs WHERE id = ?"))
+                    .bind(row.try_get::<i64, _>("job_id").map_err(db)?)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Self::task_from(&row, job).map(Some)
             }
 
             async fn renew_task(&self, run_id: i64, position: u32, worker: &str) -> Result<bool> {
