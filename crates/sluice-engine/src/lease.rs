@@ -8,7 +8,7 @@
 //! A runner is named `host:pid@boot/pidns`. A process known dead is taken over at once,
 //! without waiting for the timeout, only when that is certain: same host name, same boot
 //! (`/proc/sys/kernel/random/boot_id`) and same PID namespace (`/proc/self/ns/pid`), and no
-//! such PID. Containers that share a host name, or a host that rebooted, wait for the
+//! such PID (or a zombie: exited, not yet reaped). Containers that share a host name, or a host that rebooted, wait for the
 //! timeout.
 
 use std::sync::OnceLock;
@@ -68,9 +68,22 @@ pub fn is_alive(
         return false;
     }
     match runner.and_then(|r| local_pid(r, &host(), process_space())) {
-        Some(pid) => std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        Some(pid) => process_lives(pid),
         None => true,
     }
+}
+
+/// Whether a process of this PID namespace lives: it has a `/proc` entry and is not a
+/// zombie (dead, not yet reaped by its parent).
+fn process_lives(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // "1234 (name) S …": the state follows the last ')' (a name may hold one).
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, Some('Z' | 'X'))
 }
 
 /// The PID of a runner in this host's boot and PID namespace, whose `/proc` entry therefore
@@ -104,6 +117,22 @@ mod tests {
             "another host is trusted until the timeout"
         );
         assert!(!is_alive(None, None, now));
+    }
+
+    #[test]
+    fn a_zombie_is_dead() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        // Exited, not yet reaped: a zombie whose /proc entry is still there.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while process_lives(pid) {
+            assert!(std::time::Instant::now() < deadline, "{pid} still lives");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+        child.wait().unwrap();
+        assert!(!process_lives(pid));
+        assert!(process_lives(std::process::id()));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! and a worker that dies mid-file leaves its files to the others.
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use crate::{Cli, create_job, rows, stderr, stdout};
@@ -35,7 +36,7 @@ fn three_workers_load_a_sixty_file_run_exactly_once_though_one_dies_mid_file() {
     // Every process reads each batch slowly (150 ms), so that the run's files spread over
     // them; the first worker aborts the third time it has appended a batch of a file it
     // has not committed.
-    let workers: Vec<Child> = (0..3)
+    let mut workers: Vec<Child> = (0..3)
         .map(|i| {
             let mut c = cli.cmd(&["worker", "--parallel", "2"]);
             c.env("SLUICE_SLOW", "batch:150")
@@ -48,6 +49,16 @@ fn three_workers_load_a_sixty_file_run_exactly_once_though_one_dies_mid_file() {
         })
         .collect();
     let pids: Vec<u32> = workers.iter().map(Child::id).collect();
+    // Each says so once its catalog is open.
+    // (Their stdout stays open until they stop.)
+    let mut said = Vec::new();
+    for w in &mut workers {
+        let mut out = BufReader::new(w.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert!(line.starts_with("sluice worker "), "{line}");
+        said.push(out);
+    }
 
     let run = cli
         .cmd(&["run", "tx", "--parallel", "2", "--json"])
@@ -76,7 +87,6 @@ fn three_workers_load_a_sixty_file_run_exactly_once_though_one_dies_mid_file() {
     assert!(ledger.iter().all(|p| p["status"] == "loaded"), "{ledger:?}");
 
     // The first worker died mid-file; each of the three loaded some of the files.
-    let mut workers = workers;
     let killed = workers.remove(0);
     let killed = killed.wait_with_output().unwrap();
     assert!(!killed.status.success());
@@ -111,8 +121,13 @@ fn three_workers_load_a_sixty_file_run_exactly_once_though_one_dies_mid_file() {
     for w in workers {
         let out = w.wait_with_output().unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
-        assert!(stdout(&out).contains("sluice worker "), "{}", stdout(&out));
+        assert!(
+            stderr(&out).contains("stopping after the files being loaded"),
+            "{}",
+            stderr(&out)
+        );
     }
+    drop(said);
     let again = cli.ok(&["run", "tx"]);
     assert!(again.contains("nothing new"), "{again}");
     assert_eq!(count("SELECT count(*) FROM raw.t"), 12_000);
