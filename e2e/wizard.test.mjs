@@ -303,6 +303,11 @@ test("the job page edits the schedule, pauses, alerts and explains each run", as
   // A second run: one new file loads, one with a changed schema is refused and raises an alert.
   writeFileSync(join(drop, "transactions_2024-11-20.csv"), csv(201, 50));
   writeFileSync(join(drop, "transactions_2024-11-21.csv"), "id,amount,currency\n1,2.50,EUR\n");
+  // How many files load at once goes with the run; the server refuses what it cannot do.
+  await page.fill("#run-parallel", "99");
+  await page.click("#run-now");
+  await page.waitForFunction(() => /files load at once: 1 to 64/.test(document.getElementById("run-status").textContent));
+  await page.fill("#run-parallel", "2");
   await page.click("#run-now");
   await page.waitForSelector("#run-status .badge.partially_failed", { timeout: 30000 });
   assert.match(await page.innerText("#run-status"), /1 file\(s\), 50 rows loaded.*1 failed/);

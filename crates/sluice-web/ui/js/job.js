@@ -225,7 +225,8 @@ export async function jobPage(app, name, v, view) {
     following++;
     status.replaceChildren(spinner("Starting…"));
     try {
-      const { run_id } = await api("POST", path + "/run", {});
+      const at = document.getElementById("run-parallel").value.trim();
+      const { run_id } = await api("POST", path + "/run", at ? { parallel: Number(at) } : {});
       let last = null;
       for (;;) {
         const { run } = await api("GET", `/runs/${run_id}`);
@@ -261,7 +262,9 @@ export async function jobPage(app, name, v, view) {
   await rejected.load();
   app.replaceChildren(h("h1", { class: "title" }, job.name, " ", state),
     h("div", { class: "card" }, info, pauseMsg,
-      h("div", { class: "actions" }, h("div", { class: "form-actions" }, h("button", { class: "primary", id: "run-now", onclick: runNow }, "Run now"), status), pauseBtn)),
+      h("div", { class: "actions" }, h("div", { class: "form-actions" }, h("button", { class: "primary", id: "run-now", onclick: runNow }, "Run now"),
+        h("label", { class: "inline", title: "Files loaded at once, each in a load of its own; a job that deduplicates by key, or whose schema policy alters the table, loads one at a time" }, "files at once ",
+          h("input", { id: "run-parallel", type: "number", min: "1", max: "64", placeholder: "cores", size: "4" })), status), pauseBtn)),
     next.card,
     h("div", { class: "card" }, h("h2", { text: "Run history" }), chart, history),
     filesCard(path, () => job, (saved) => { job = saved; renderJob(); refresh().catch(() => {}); schema.load().catch(() => {}); rejected.load().catch(() => {}); historyCard(path).then((c) => changes.replaceWith((changes = c))).catch(() => {}); }),

@@ -22,14 +22,18 @@ export async function runPage(app, jobName, id, v, view) {
   ].filter(Boolean);
   const files = run.files || [];
   const log = run.log || [];
+  // A run shared among workers names the one that loaded each file.
+  const shared = files.some((f) => f.worker);
   app.replaceChildren(
     h("p", { class: "crumbs" }, h("a", { href: `#/jobs/${encodeURIComponent(job)}` }, "← " + job)),
     h("h1", { class: "title" }, `Run ${run.id}`, " ", badge(run.status), ACTIVE.includes(run.status) ? spinner("") : null),
     h("div", { class: "card" }, h("dl", { class: "summary", id: "run-info" }, rows.flatMap(([k, val]) => [h("dt", { text: k }), h("dd", {}, val)]))),
     h("div", { class: "card" }, h("h2", { text: "Files" }), files.length
-      ? h("table", { id: "run-files" }, h("thead", {}, h("tr", {}, ["File", "Outcome", "Rows", "Size", "Message"].map((t) => h("th", { text: t })))),
+      ? h("table", { id: "run-files" }, h("thead", {}, h("tr", {}, ["File", "Outcome", "Rows", "Size", ...(shared ? ["Worker"] : []), "Message"].map((t) => h("th", { text: t })))),
         h("tbody", {}, files.map((f) => h("tr", { class: "outcome-" + f.outcome }, h("td", { class: "file" }, f.file_path, h("div", { class: "hint", text: f.file_version })), h("td", { class: "outcome" }, outcomeBadge(f.outcome)),
-          h("td", { class: "num", text: f.rows_loaded.toLocaleString() }), h("td", { class: "num", text: size(f.file_size_bytes) }), h("td", {}, f.message ? h("pre", { class: "msg", text: f.message }) : "")))))
+          h("td", { class: "num", text: f.rows_loaded.toLocaleString() }), h("td", { class: "num", text: size(f.file_size_bytes) }),
+          shared ? h("td", { class: "worker", title: f.worker || "", text: (f.worker || "").split("@")[0] }) : null,
+          h("td", {}, f.message ? h("pre", { class: "msg", text: f.message }) : "")))))
       : h("p", { class: "hint" }, run.files_skipped ? "No new file to load: the matching files were loaded before." : "No file was handled.")),
     h("div", { class: "card" }, h("h2", { text: "Log" }), log.length
       ? h("table", { id: "run-log", class: "log" }, h("thead", {}, h("tr", {}, ["Time", "Level", "Message"].map((t) => h("th", { text: t })))),
