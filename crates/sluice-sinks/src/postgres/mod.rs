@@ -1,13 +1,15 @@
 //! PostgreSQL: a server reached by a connection URL (`postgres://user:pass@host/db?sslmode=prefer`).
 //!
 //! Each load is one transaction on one connection: an optional `DELETE` (replace), the
-//! file's batches streamed through `COPY … FROM STDIN` in text format, one batch at a time,
+//! file's batches streamed through `COPY … FROM STDIN` in PostgreSQL's binary format (text
+//! for tables with array columns), one batch at a time,
 //! and the marker row in `_sluice_loads`. An error anywhere (the reader's included) aborts
 //! the `COPY` and rolls the transaction back, so the table and the markers stay as they were.
 //!
 //! The marker table lives in the connection's default schema (the first of its
 //! `search_path`, normally `public`), like the tables named without a schema.
 
+mod binary;
 mod config;
 mod copy;
 mod preview;
@@ -302,7 +304,13 @@ impl Sink for PostgresSink {
         } else {
             table.quoted()
         };
-        let copy_sql = format!("COPY {target} ({}) FROM STDIN", names.join(", "));
+        // PostgreSQL's binary format where every column has one; text for arrays.
+        let binary = binary::supports(columns);
+        let copy_sql = format!(
+            "COPY {target} ({}) FROM STDIN{}",
+            names.join(", "),
+            if binary { " (FORMAT binary)" } else { "" }
+        );
         let mut parts = Vec::with_capacity(load.parts.len());
         let (marker_path, marker_version) = (load.marker_path(), load.marker_version());
         for mut part in load.parts {
@@ -335,7 +343,21 @@ impl Sink for PostgresSink {
                     .map_err(|e| self.sql_error(e, &at(&file, "COPY")))?,
             );
             let mut failure: Option<Error> = None;
-            while let Some(item) = part.batches.next().await {
+            let mut encoder = None;
+            if binary {
+                match binary::BinaryCopy::new(columns) {
+                    Ok((e, header)) => {
+                        encoder = Some(e);
+                        if let Err(e) = copy.send(header).await {
+                            failure = Some(self.sql_error(e, &at(&file, "COPY")));
+                        }
+                    }
+                    Err(e) => failure = Some(self.error(at(&file, &e))),
+                }
+            }
+            while failure.is_none()
+                && let Some(item) = part.batches.next().await
+            {
                 let batch = match item {
                     Ok(batch) => batch,
                     Err(e) => {
@@ -343,16 +365,37 @@ impl Sink for PostgresSink {
                         break;
                     }
                 };
-                let mut buf = String::new();
-                if let Err(e) = encode_batch(&batch, columns, &mut buf) {
-                    failure = Some(self.error(at(&file, &e)));
-                    break;
-                }
-                if let Err(e) = copy.send(bytes::Bytes::from(buf)).await {
+                let encoded = match encoder.as_mut() {
+                    Some(binary) => binary.batch(&batch),
+                    None => {
+                        let mut buf = String::new();
+                        encode_batch(&batch, columns, &mut buf).map(|()| bytes::Bytes::from(buf))
+                    }
+                };
+                let bytes = match encoded {
+                    Ok(bytes) => bytes,
+                    Err(e) => {
+                        failure = Some(self.error(at(&file, &e)));
+                        break;
+                    }
+                };
+                if let Err(e) = copy.send(bytes).await {
                     failure = Some(self.sql_error(e, &at(&file, "COPY")));
                     break;
                 }
                 sluice_core::fault::hit("mid-load");
+            }
+            if failure.is_none()
+                && let Some(binary) = encoder
+            {
+                match binary.finish() {
+                    Ok(trailer) => {
+                        if let Err(e) = copy.send(trailer).await {
+                            failure = Some(self.sql_error(e, &at(&file, "COPY")));
+                        }
+                    }
+                    Err(e) => failure = Some(self.error(at(&file, &e))),
+                }
             }
             if let Some(failure) = failure {
                 // Dropping the unfinished COPY aborts it; the transaction rolls back with it.

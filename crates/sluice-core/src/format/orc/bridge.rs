@@ -5,7 +5,8 @@
 //! Why this and not Arrow IPC: IPC would encode and decode every buffer (a copy of the
 //! whole file's data) where the C interface hands over the buffers themselves; its
 //! structs are fixed by the Arrow specification, so two releases of arrow-rs agree on them
-//! by definition. This module is the only `unsafe` in sluice.
+//! by definition. This module and its mirror for PostgreSQL's binary COPY
+//! (`sluice-sinks`, `postgres/binary.rs`) are the only `unsafe` in sluice.
 #![allow(unsafe_code)]
 
 use arrow::array::{Array, StructArray};
