@@ -185,7 +185,6 @@ struct WorkerArgs {
 }
 
 async fn worker(engine: Engine, a: WorkerArgs, out: &Printer) -> Result<()> {
-    use sluice_engine::catalog::Shared as _;
     if !engine.catalog().is_shared() {
         anyhow::bail!(
             "a worker shares a PostgreSQL catalog with other sluice processes: give --catalog postgres://… (or SLUICE_CATALOG_URL); on one machine, `sluice serve` or `sluice run --parallel N` does the work"

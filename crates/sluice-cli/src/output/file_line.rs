@@ -20,7 +20,10 @@ pub fn file_line(f: &RunFile) -> String {
     }
     // In a run shared among workers: which one (`host:pid`).
     if let Some(w) = &f.worker {
-        s.push_str(&format!(" [{}]", w.split_once('@').map_or(w.as_str(), |(w, _)| w)));
+        s.push_str(&format!(
+            " [{}]",
+            w.split_once('@').map_or(w.as_str(), |(w, _)| w)
+        ));
     }
     // What loading it also did: a schema change taken, earlier rows replaced, a push-down.
     if let Some(m) = &f.message

@@ -98,7 +98,13 @@ fn three_workers_load_a_sixty_file_run_exactly_once_though_one_dies_mid_file() {
     let mut by_worker: HashMap<String, u64> = HashMap::new();
     for f in run["files"].as_array().unwrap() {
         let worker = f["worker"].as_str().expect("each file names its worker");
-        let pid = worker.split_once('@').unwrap().0.rsplit_once(':').unwrap().1;
+        let pid = worker
+            .split_once('@')
+            .unwrap()
+            .0
+            .rsplit_once(':')
+            .unwrap()
+            .1;
         *by_worker.entry(pid.to_string()).or_default() += 1;
     }
     for pid in &pids {

@@ -17,11 +17,11 @@ use chrono::{DateTime, Utc};
 
 use crate::Result;
 use crate::alerts::{AlertKind, Incident};
-use crate::plan::Take;
 use crate::model::{
     ConnectionRecord, FieldChange, Job, JobChange, LogLine, NewJob, NewSchemaVersion,
     ProcessedFile, Run, RunFile, RunStatus, RunTotals, SchemaVersion,
 };
+use crate::plan::Take;
 use sluice_core::storage::{ConnectionConfig, FileEntry};
 use sluice_sinks::SinkConfig;
 

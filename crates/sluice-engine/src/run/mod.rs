@@ -406,10 +406,19 @@ impl Runner {
         } else if self.shares(job) && plan.take.len() > 1 {
             let at_once = options::files_at_once(job, options.parallel);
             left = self
-                .load_shared(job, run_id, &pipeline, &plan.take, at_once, &progress, lease)
+                .load_shared(
+                    job, run_id, &pipeline, &plan.take, at_once, &progress, lease,
+                )
                 .await?;
             // The run's files as recorded, whichever worker loaded them.
-            outcomes = self.catalog.run(run_id).await?.files.iter().map(|f| f.outcome).collect();
+            outcomes = self
+                .catalog
+                .run(run_id)
+                .await?
+                .files
+                .iter()
+                .map(|f| f.outcome)
+                .collect();
         } else {
             // Up to `at_once` files load together, each in a load (and transaction) of its
             // own; their records follow the plan's order. A shutdown or a lost lease stops

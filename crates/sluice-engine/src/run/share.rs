@@ -67,7 +67,8 @@ impl Runner {
             )
             .await;
         let me = crate::lease::this_runner();
-        let slots = (0..at_once).map(|_| self.run_slot(job, run_id, pipeline, progress, lease, &me));
+        let slots =
+            (0..at_once).map(|_| self.run_slot(job, run_id, pipeline, progress, lease, &me));
         futures::future::try_join_all(slots).await?;
         Ok(self.catalog.open_tasks(run_id).await? as usize)
     }

@@ -56,11 +56,18 @@ async fn files_are_claimed_once_each_and_freed_when_their_worker_dies(c: &dyn Ca
     assert!(!first.orphaned);
     let second = c.claim_task(None, &dead).await.unwrap().unwrap();
     assert_eq!(second.take, takes[1], "the next file, for any run");
-    let third = c.claim_task(Some(run.id), "elsewhere:7@b/1").await.unwrap().unwrap();
+    let third = c
+        .claim_task(Some(run.id), "elsewhere:7@b/1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(third.position, 2);
     assert!(c.claim_task(None, &me).await.unwrap().is_none(), "all held");
     assert!(c.renew_task(run.id, 0, &me).await.unwrap());
-    assert!(!c.renew_task(run.id, 0, "elsewhere:7@b/1").await.unwrap(), "not its file");
+    assert!(
+        !c.renew_task(run.id, 0, "elsewhere:7@b/1").await.unwrap(),
+        "not its file"
+    );
 
     // The dead worker's file is freed, marked orphaned; the live ones keep theirs.
     assert_eq!(c.free_orphaned_tasks().await.unwrap(), 1);
@@ -78,7 +85,9 @@ async fn files_are_claimed_once_each_and_freed_when_their_worker_dies(c: &dyn Ca
 
     // Files of a run that ended are not handed out.
     c.release_task(run.id, 2, &me).await.unwrap();
-    c.finish_run(run.id, RunStatus::Succeeded, 3, 0, None).await.unwrap();
+    c.finish_run(run.id, RunStatus::Succeeded, 3, 0, None)
+        .await
+        .unwrap();
     assert!(c.claim_task(None, &me).await.unwrap().is_none());
     assert_eq!(c.free_orphaned_tasks().await.unwrap(), 0);
 }

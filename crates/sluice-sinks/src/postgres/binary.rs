@@ -49,11 +49,9 @@ impl<'a> BinaryCopy<'a> {
         // JSON goes to `jsonb`, whose binary form carries a version byte.
         for (c, field) in columns.iter().zip(schema.fields()) {
             if c.ty == WarehouseType::Json {
-                let jsonb = StringEncoderBuilder::new_with_output(
-                    Arc::clone(field),
-                    PostgresType::Jsonb,
-                )
-                .map_err(|e| format!("column {}: {e}", c.name))?;
+                let jsonb =
+                    StringEncoderBuilder::new_with_output(Arc::clone(field), PostgresType::Jsonb)
+                        .map_err(|e| format!("column {}: {e}", c.name))?;
                 builders.insert(c.name.clone(), EncoderBuilder::String(jsonb));
             }
         }
@@ -192,11 +190,21 @@ mod tests {
         let columns = vec![Column::new("id", WarehouseType::Int64)];
         let (mut copy, _) = BinaryCopy::new(&columns).unwrap();
         let two = RecordBatch::try_from_iter([
-            ("a", Arc::new(arrow::array::Int64Array::from(vec![1])) as ArrayRef),
-            ("b", Arc::new(arrow::array::Int64Array::from(vec![1])) as ArrayRef),
+            (
+                "a",
+                Arc::new(arrow::array::Int64Array::from(vec![1])) as ArrayRef,
+            ),
+            (
+                "b",
+                Arc::new(arrow::array::Int64Array::from(vec![1])) as ArrayRef,
+            ),
         ])
         .unwrap();
-        assert!(copy.batch(&two).unwrap_err().contains("the batch has 2 columns"));
+        assert!(
+            copy.batch(&two)
+                .unwrap_err()
+                .contains("the batch has 2 columns")
+        );
         let mut tags = Column::new("tags", WarehouseType::String);
         tags.mode = sluice_core::schema::Mode::Repeated;
         assert!(supports(&columns));
