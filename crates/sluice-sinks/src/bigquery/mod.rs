@@ -1,31 +1,33 @@
 //! BigQuery, over its REST API: datasets and tables from the job's columns, and one load
 //! job per file.
 //!
-//! A file's batches are written as newline-delimited JSON into a resumable upload, one
-//! fixed-size chunk at a time, so memory does not grow with the file. BigQuery creates the
-//! load job only when the last chunk arrives: a file whose stream fails part way never
-//! starts a job. The job id is derived from the load id (`sluice_<load_id>`), so after a
+//! A file's batches are written as Parquet (or, for a table with a JSON column, as
+//! newline-delimited JSON) into a resumable upload, one fixed-size chunk at a time, so
+//! memory does not grow with the file. BigQuery creates the load job only when the last
+//! chunk arrives: a file whose stream fails part way never starts a job. The job id is derived from the load id (`sluice_<load_id>`), so after a
 //! crash [`Sink::was_loaded`] finds the first attempt's job instead of loading twice; a
 //! job that failed is followed by `sluice_<load_id>_2`, `_3`, … (BigQuery never reuses an id).
 //!
 //! One file per concern: `config` (the destination's settings and URL), `auth` (tokens),
 //! `client` (HTTP and uploads), `job` (load jobs: ids, states, receipts), `table` (datasets
-//! and tables), `rows` (NDJSON), `push_down` (files BigQuery reads itself from `gs://`),
-//! `query` (reading tables back), `types` (the type map).
+//! and tables), `upload` (a load job's rows, sent in chunks), `parquet` and `rows` (the
+//! rows as Parquet and as NDJSON), `push_down` (files BigQuery reads itself from `gs://`),
+//! `query` (reading tables back), `types` (the type maps).
 
 mod auth;
 mod client;
 mod config;
 mod job;
+mod parquet;
 mod push_down;
 mod query;
 mod rows;
 mod staged;
 mod table;
 mod types;
+mod upload;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use serde_json::json;
 use sluice_core::names::TableName;
 use sluice_core::schema::{Column, lineage};
@@ -36,9 +38,9 @@ pub use self::config::{BigQueryConfig, CHUNK_SIZE, DEFAULT_ENDPOINT, ENDPOINT_EN
 pub use self::job::job_id;
 use self::job::{JobState, MAX_ATTEMPTS, state_of};
 pub use self::rows::write_ndjson;
-pub use self::types::{TYPE_MAP, bigquery_type};
+pub use self::types::{PARQUET_MAP, TYPE_MAP, bigquery_type};
 use crate::{
-    DirectSource, Error, FileLoad, Inspect, Load, LoadMode, LoadReceipt, Part, Pin, Result, Sink,
+    DirectSource, Error, FileLoad, Inspect, Load, LoadMode, LoadReceipt, Pin, Result, Sink,
     TableLoad,
 };
 
@@ -106,101 +108,6 @@ impl BigQuerySink {
             self.dataset_of(table),
             table.name()
         )
-    }
-
-    /// Sends the rows of `parts`, one after another, as one NDJSON upload: one load job,
-    /// `job_id`, into `table`. Returns the job's state and the rows of each part.
-    ///
-    /// Rows go into a buffer; whenever it holds more than one chunk, the chunk is sent. The
-    /// last chunk (which may be short or empty) is sent once every part has ended. No job
-    /// exists until then: a part whose stream fails cancels the upload and loads nothing.
-    /// An upload `into_stage` that holds no rows starts no job.
-    async fn upload(
-        &self,
-        job_id: &str,
-        table: &TableName,
-        columns: &[Column],
-        into: UploadTo,
-        parts: Vec<Part>,
-        what: &str,
-    ) -> Result<(JobState, Vec<u64>)> {
-        let (mode, into_stage) = match into {
-            UploadTo::Table(mode) => (mode, false),
-            UploadTo::Stage => (LoadMode::Append, true),
-        };
-        let config = self.load_job(
-            job_id,
-            table,
-            mode,
-            json!({"sourceFormat": "NEWLINE_DELIMITED_JSON", "ignoreUnknownValues": false}),
-        );
-        let in_file = |what: &str, step: &str, e: ApiError| {
-            self.error(format!(
-                "{what}: {step} of load job {job_id} into {table}: {e}"
-            ))
-        };
-        let session = self
-            .client
-            .start_upload(&self.project_path(), &config)
-            .await
-            .map_err(|e| in_file(what, "starting the upload", e))?;
-        let mut buffer: Vec<u8> = Vec::with_capacity(self.chunk_size + 1024 * 1024);
-        let mut sent: u64 = 0;
-        let mut counts = Vec::with_capacity(parts.len());
-        for mut part in parts {
-            let mut rows: u64 = 0;
-            while let Some(item) = part.batches.next().await {
-                let batch = match item {
-                    Ok(b) => b,
-                    Err(e) => {
-                        self.client.cancel_upload(&session).await;
-                        return Err(Error::Source(e));
-                    }
-                };
-                if let Err(e) = write_ndjson(&batch, columns, rows, &mut buffer) {
-                    self.client.cancel_upload(&session).await;
-                    return Err(self.error(format!("{}: {e}", part.file_path)));
-                }
-                rows += batch.num_rows() as u64;
-                while buffer.len() > self.chunk_size {
-                    self.client
-                        .put_chunk(&session, sent, &buffer[..self.chunk_size], None)
-                        .await
-                        .map_err(|e| in_file(&part.file_path, "uploading", e))?;
-                    sent += self.chunk_size as u64;
-                    buffer.drain(..self.chunk_size);
-                }
-                sluice_core::fault::hit("mid-load");
-            }
-            counts.push(rows);
-        }
-        let total = sent + buffer.len() as u64;
-        if total == 0 && into_stage {
-            // No rows for a staging table made empty with its columns: no job is needed
-            // (and an empty load would leave the table without its columns).
-            self.client.cancel_upload(&session).await;
-            return Ok((JobState::Done { rows: 0 }, counts));
-        }
-        let job = self
-            .client
-            .put_chunk(&session, sent, &buffer, Some(total))
-            .await
-            .map_err(|e| {
-                if e.status == Some(409) {
-                    self.error(format!(
-                        "{what}: load job {job_id} into {table} was started by another attempt at the same time; ask was_loaded before retrying"
-                    ))
-                } else {
-                    in_file(what, "finishing the upload", e)
-                }
-            })?;
-        drop(buffer);
-        let state = match job.map(|j| state_of(&j)) {
-            Some(JobState::Done { rows }) => JobState::Done { rows },
-            Some(JobState::Failed { message }) => JobState::Failed { message },
-            _ => self.wait_for(job_id).await?,
-        };
-        Ok((state, counts))
     }
 
     /// Runs a GoogleSQL script as query job `job_id` and waits for it.

@@ -19,7 +19,7 @@ use sluice_sinks::{FileLoad, Inspect, LoadMode, Sink};
 
 use crate::suite;
 
-fn config() -> BigQueryConfig {
+pub(crate) fn config() -> BigQueryConfig {
     let dataset = sluice_testkit::peers::unique("it");
     let (endpoint, project) = sluice_testkit::peers::bigquery();
     let mut c = BigQueryConfig::new(&project, &dataset, Auth::None);
@@ -33,7 +33,7 @@ fn bigquery() -> BigQuerySink {
     BigQuerySink::new(config()).unwrap()
 }
 
-fn file(id: &str) -> FileLoad {
+pub(crate) fn file(id: &str) -> FileLoad {
     FileLoad {
         load_id: id.into(),
         file_path: format!("{id}.csv"),
@@ -59,8 +59,10 @@ async fn bigquery_fixture() -> suite::Fixture {
         int64: sluice_sinks::bigquery::bigquery_type(WarehouseType::Int64),
         // local-bigquery differs here: its NDJSON load stores a BYTES value's base64 text as
         // the bytes themselves (b"\x00\xff" is written as "AP8=" and read back as the 4
-        // bytes "AP8="), where BigQuery decodes base64 as documented. BYTES values are
-        // loaded but not compared; `bigquery::rows` tests that they are written as base64.
+        // bytes "AP8="), where BigQuery decodes base64 as documented. These columns include
+        // JSON, so the upload is NDJSON: BYTES values are loaded but not compared;
+        // `bigquery::rows` tests that they are written as base64, and `bigquery_uploads`
+        // that a Parquet upload's BYTES read back as they were.
         unread: &[WarehouseType::Bytes],
         arrays_hold_nulls: false,
         widens_dates: false,
@@ -211,7 +213,7 @@ async fn bigquery_uploads_a_large_file_in_chunks() {
         Column::new("note", WarehouseType::String),
     ];
     sink.ensure_table(&table, &columns).await.unwrap();
-    let batches: Vec<Result<RecordBatch, sluice_core::Error>> = (0..10)
+    let batches: Vec<Result<RecordBatch, sluice_core::Error>> = (0..40)
         .map(|b| {
             let ids: Vec<i64> = (b * 10_000..(b + 1) * 10_000).collect();
             let notes: Vec<String> = ids.iter().map(|i| format!("zeile {i} — ünïcode")).collect();
@@ -225,7 +227,7 @@ async fn bigquery_uploads_a_large_file_in_chunks() {
             .unwrap())
         })
         .collect();
-    // About 4 MB of JSON: 16 chunks of 256 KiB.
+    // About 2 MB of Parquet in row groups of about a chunk, sent while rows still come.
     let receipt = sink
         .load(
             &table,
@@ -236,7 +238,13 @@ async fn bigquery_uploads_a_large_file_in_chunks() {
         )
         .await
         .unwrap();
-    assert_eq!(receipt.rows, 100_000);
+    assert_eq!(receipt.rows, 400_000);
+    let job = crate::bigquery_uploads::job(sink.config(), "big").await;
+    let sent: u64 = job
+        .pointer("/statistics/load/inputFileBytes")
+        .and_then(|v| v.as_str()?.parse().ok())
+        .unwrap_or_else(|| panic!("{job}"));
+    assert!(sent > 4 * 256 * 1024, "{sent} bytes: more than four chunks");
     let rows = sink
         .query(&format!(
             "SELECT COUNT(*), SUM(id), COUNT(DISTINCT note) FROM `{}.{}.big`",
@@ -245,9 +253,9 @@ async fn bigquery_uploads_a_large_file_in_chunks() {
         ))
         .await
         .unwrap();
-    assert_eq!(rows[0][0].as_str(), Some("100000"));
-    assert_eq!(rows[0][1].as_str(), Some("4999950000"));
-    assert_eq!(rows[0][2].as_str(), Some("100000"));
+    assert_eq!(rows[0][0].as_str(), Some("400000"));
+    assert_eq!(rows[0][1].as_str(), Some("79999800000"));
+    assert_eq!(rows[0][2].as_str(), Some("400000"));
 }
 
 #[tokio::test]

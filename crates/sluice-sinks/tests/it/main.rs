@@ -6,6 +6,7 @@
 
 mod arrays;
 mod bigquery;
+mod bigquery_uploads;
 mod dedup;
 mod evolution;
 mod postgres;
