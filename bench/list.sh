@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Listing a large prefix, sluice side by side with boto3 in the same run: 100,000 small
+# objects under s3://sluice-bench-list/bench-list/ (400 folders day=YYYY-MM-DD of 250
+# part-NNNNNN.csv each) on the S3 server the tests use (moto), listed recursively
+#
+#   boto3   list_objects_v2 paginator over the prefix, counting every key (a Python process)
+#   sluice  sluice files bench --pattern '*.csv' --limit 5 --json (every match listed and
+#           sorted newest first; its `count` must be 100,000)
+#
+# Each is run 3 times, interleaved, each time a fresh process under /usr/bin/time (wall
+# seconds, peak RSS). Prints each run, then the medians: seconds, objects/s, peak RSS, the
+# requests each sent (from moto's request log) and the ratio sluice / boto3; and boto3's
+# listing time inside its process (without Python's start and imports).
+#
+#   bench/list.sh
+#   BUILD=0 bench/list.sh            # use the release binary already built
+#   REPEAT=5 COUNT=20000 bench/list.sh   # another prefix, bench-list-20000
+#
+# The server is the one scripts/peers.sh starts (eval "$(scripts/peers.sh env)"); this
+# waits for it but does not start or stop it. The objects are put once with boto3 (32
+# threads; moto spends ~6 ms of CPU on each PUT, so 100,000 take about 10 minutes) and a
+# marker object records that they are all there; moto keeps them in memory, so after the
+# server restarts they are put again. boto3 runs in the venv under ~/.cache/sluice-bench.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+COUNT="${COUNT:-100000}"
+BUCKET=sluice-bench-list
+PREFIX=bench-list
+[ "$COUNT" = 100000 ] || PREFIX="bench-list-$COUNT"
+OUT="$PWD/bench/out/list"
+VENV="$HOME/.cache/sluice-bench/venv"
+
+if [ "${BUILD:-1}" = 1 ]; then
+  cargo build --release --workspace
+fi
+[ -x "$SLUICE_BIN" ] || { echo "no sluice binary at $SLUICE_BIN" >&2; exit 1; }
+if [ ! -x /usr/bin/time ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c "import boto3" 2>/dev/null; then
+  "$VENV/bin/pip" install -q boto3
+fi
+eval "$(scripts/peers.sh env)"
+for _ in $(seq 1 120); do
+  curl -s -o /dev/null --max-time 3 "$SLUICE_S3_ENDPOINT/moto-api/" && break
+  sleep 1
+done
+curl -s -o /dev/null --max-time 3 "$SLUICE_S3_ENDPOINT/moto-api/" \
+  || { echo "no S3 server at $SLUICE_S3_ENDPOINT: start it with scripts/peers.sh start" >&2; exit 1; }
+mkdir -p "$OUT"
+"$VENV/bin/python" bench/list.py populate "$SLUICE_S3_ENDPOINT" "$BUCKET" "$PREFIX" "$COUNT"
+S3_LOG="$SLUICE_PEERS_DIR/s3.log"
+[ -f "$S3_LOG" ] || S3_LOG=""
+exec "$VENV/bin/python" bench/list.py compare "$SLUICE_BIN" "$SLUICE_S3_ENDPOINT" "$BUCKET" \
+  "$PREFIX" "$COUNT" "$OUT" $S3_LOG
