@@ -13,7 +13,7 @@
 # listing time inside its process (without Python's start and imports).
 #
 #   bench/list.sh
-#   BUILD=0 bench/list.sh            # use the release binary already built
+#   SLUICE=path/to/sluice bench/list.sh   # that binary, nothing built
 #   REPEAT=5 COUNT=20000 bench/list.sh   # another prefix, bench-list-20000
 #
 # The server is the one scripts/peers.sh starts (eval "$(scripts/peers.sh env)"); this
@@ -31,7 +31,9 @@ PREFIX=bench-list
 OUT="$PWD/bench/out/list"
 VENV="$HOME/.cache/sluice-bench/venv"
 
-if [ "${BUILD:-1}" = 1 ]; then
+if [ -n "${SLUICE:-}" ]; then
+  SLUICE_BIN="$SLUICE"
+else
   cargo build --release --workspace
 fi
 [ -x "$SLUICE_BIN" ] || { echo "no sluice binary at $SLUICE_BIN" >&2; exit 1; }
