@@ -4,9 +4,10 @@ peak RSS by /usr/bin/time.
 
     list.py populate ENDPOINT BUCKET PREFIX COUNT   make the objects, unless already there
     list.py boto3 ENDPOINT BUCKET PREFIX            list them with the paginator (timed peer)
-    list.py compare SLUICE ENDPOINT BUCKET PREFIX COUNT OUT [S3_LOG]
+    list.py compare SLUICE ENDPOINT BUCKET PREFIX COUNT OUT [S3_LOG [S3_PID]]
 
-With S3_LOG (the server's request log, moto's), each run also counts the requests it sent.
+With S3_LOG (the server's request log, moto's), each run also counts the requests it sent;
+with S3_PID (the server's process), the CPU time the server spent answering them.
 """
 
 import json
@@ -106,20 +107,31 @@ def requests_since(log, offset, bucket):
         return sum(1 for line in f if f" /{bucket}?".encode() in line or f" /{bucket} ".encode() in line)
 
 
-def timed(argv, log, bucket):
-    """argv under /usr/bin/time: wall seconds, peak RSS (KiB), stdout, and the requests sent."""
+def cpu_of(pid):
+    """User + system seconds a process has used so far."""
+    if not pid:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(argv, log, bucket, server):
+    """argv under /usr/bin/time: wall seconds, peak RSS (KiB), CPU seconds, stdout, and the
+    requests sent and the server's CPU seconds answering them."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as t:
-        offset = log_size(log)
-        p = subprocess.run(["/usr/bin/time", "-f", "%e %M", "-o", t.name, *argv],
+        offset, before = log_size(log), cpu_of(server)
+        p = subprocess.run(["/usr/bin/time", "-f", "%e %M %U %S", "-o", t.name, *argv],
                            capture_output=True, text=True)
         if p.returncode != 0:
             sys.exit(f"{' '.join(argv[:4])}… failed ({p.returncode}):\n{p.stderr}{p.stdout}")
-        seconds, rss = t.read().split()[-2:]
-    return {"seconds": float(seconds), "rss_kib": int(rss), "out": p.stdout,
-            "requests": requests_since(log, offset, bucket)}
+        seconds, rss, user, system = t.read().split()[-4:]
+    return {"seconds": float(seconds), "rss_kib": int(rss), "cpu": float(user) + float(system),
+            "out": p.stdout, "requests": requests_since(log, offset, bucket),
+            "server_cpu": cpu_of(server) - before if server else None}
 
 
-def compare(sluice, endpoint, bucket, prefix, count, out, log=None):
+def compare(sluice, endpoint, bucket, prefix, count, out, log=None, server=None):
     data = os.path.join(out, "sluice-data")
     shutil.rmtree(data, ignore_errors=True)
     os.makedirs(data)
@@ -134,11 +146,11 @@ def compare(sluice, endpoint, bucket, prefix, count, out, log=None):
     runs = {"boto3": [], "sluice": []}
     for i in range(REPEAT):
         # Interleaved, so whatever drifts on the server during the run drifts for both.
-        r = timed(peer, log, bucket)
+        r = timed(peer, log, bucket, server)
         inner = json.loads(r["out"])
         r.update(count=inner["count"], pages=inner["pages"], seconds_in=inner["seconds"])
         runs["boto3"].append(r)
-        r = timed(ours, log, bucket)
+        r = timed(ours, log, bucket, server)
         r["count"] = json.loads(r["out"])["count"]
         runs["sluice"].append(r)
         for tool in runs:
@@ -146,7 +158,9 @@ def compare(sluice, endpoint, bucket, prefix, count, out, log=None):
             if last["count"] != count:
                 sys.exit(f"{tool} listed {last['count']:,} objects, not {count:,}")
             print(f"  run {i + 1} {tool:<6} {last['seconds']:6.2f} s  {last['rss_kib'] / 1024:5.0f} MiB"
+                  f"  CPU {last['cpu']:5.2f} s"
                   + (f"  {last['requests']} requests" if last["requests"] is not None else "")
+                  + (f"  server CPU {last['server_cpu']:.1f} s" if last["server_cpu"] is not None else "")
                   + (f"  (listing in-process {last['seconds_in']:.2f} s)" if "seconds_in" in last else ""),
                   flush=True)
     median = {tool: statistics.median(r["seconds"] for r in rs) for tool, rs in runs.items()}
@@ -154,15 +168,19 @@ def compare(sluice, endpoint, bucket, prefix, count, out, log=None):
     print(f"Listing {count:,} objects under s3://{bucket}/{prefix}/ at {endpoint}, "
           f"median of {REPEAT} runs, each a fresh process:")
     print()
-    print("| tool | seconds | objects/s | peak RSS | requests | ratio sluice/boto3 |")
-    print("|---|---|---|---|---|---|")
+    print("| tool | seconds | objects/s | peak RSS | CPU s | requests | server CPU s "
+          "| ratio sluice/boto3 |")
+    print("|---|---|---|---|---|---|---|---|")
     for tool, rs in runs.items():
         s = median[tool]
         rss = statistics.median(r["rss_kib"] for r in rs) / 1024
+        cpu = statistics.median(r["cpu"] for r in rs)
         reqs = rs[-1]["requests"]
+        server_cpu = (f"{statistics.median(r['server_cpu'] for r in rs):.1f}"
+                      if rs[-1]["server_cpu"] is not None else "?")
         ratio = f"{median['sluice'] / median['boto3']:.2f}×" if tool == "sluice" else ""
-        print(f"| {tool} | {s:.2f} | {count / s:,.0f} | {rss:.0f} MiB | "
-              f"{reqs if reqs is not None else '?'} | {ratio} |")
+        print(f"| {tool} | {s:.2f} | {count / s:,.0f} | {rss:.0f} MiB | {cpu:.2f} | "
+              f"{reqs if reqs is not None else '?'} | {server_cpu} | {ratio} |")
     inside = statistics.median(r["seconds_in"] for r in runs["boto3"])
     print()
     print(f"boto3's listing alone, inside its process (client to last page): {inside:.2f} s "
@@ -176,7 +194,7 @@ def main():
     elif cmd == "boto3":
         boto3_list(*args)
     elif cmd == "compare":
-        compare(args[0], args[1], args[2], args[3], int(args[4]), args[5], *args[6:7])
+        compare(args[0], args[1], args[2], args[3], int(args[4]), args[5], *args[6:8])
     else:
         sys.exit(__doc__)
 

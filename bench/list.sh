@@ -8,9 +8,10 @@
 #           sorted newest first; its `count` must be 100,000)
 #
 # Each is run 3 times, interleaved, each time a fresh process under /usr/bin/time (wall
-# seconds, peak RSS). Prints each run, then the medians: seconds, objects/s, peak RSS, the
-# requests each sent (from moto's request log) and the ratio sluice / boto3; and boto3's
-# listing time inside its process (without Python's start and imports).
+# seconds, peak RSS, CPU). Prints each run, then the medians: seconds, objects/s, peak RSS,
+# CPU seconds, the requests each sent (from moto's request log), the CPU seconds moto spent
+# answering them, and the ratio sluice / boto3; and boto3's listing time inside its process
+# (without Python's start and imports).
 #
 #   bench/list.sh
 #   SLUICE=path/to/sluice bench/list.sh   # that binary, nothing built
@@ -55,7 +56,10 @@ curl -s -o /dev/null --max-time 3 "$SLUICE_S3_ENDPOINT/moto-api/" \
   || { echo "no S3 server at $SLUICE_S3_ENDPOINT: start it with scripts/peers.sh start" >&2; exit 1; }
 mkdir -p "$OUT"
 "$VENV/bin/python" bench/list.py populate "$SLUICE_S3_ENDPOINT" "$BUCKET" "$PREFIX" "$COUNT"
-S3_LOG="$SLUICE_PEERS_DIR/s3.log"
-[ -f "$S3_LOG" ] || S3_LOG=""
+# moto's request log and process: the requests each tool sends, and the server's CPU time.
+SERVER=()
+if [ -f "$SLUICE_PEERS_DIR/s3.log" ] && [ -f "$SLUICE_PEERS_DIR/s3.pid" ]; then
+  SERVER=("$SLUICE_PEERS_DIR/s3.log" "$(cat "$SLUICE_PEERS_DIR/s3.pid")")
+fi
 exec "$VENV/bin/python" bench/list.py compare "$SLUICE_BIN" "$SLUICE_S3_ENDPOINT" "$BUCKET" \
-  "$PREFIX" "$COUNT" "$OUT" $S3_LOG
+  "$PREFIX" "$COUNT" "$OUT" "${SERVER[@]}"
