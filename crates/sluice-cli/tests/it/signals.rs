@@ -1,17 +1,6 @@
 //! Stopping: SIGTERM lets the file being loaded finish.
 
-use std::process::Command;
-
-use crate::{Cli, rows, stderr, stdout};
-
-/// Sends SIGTERM to a child process.
-fn terminate(child: &std::process::Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
+use crate::{Cli, rows, stderr, stdout, terminate};
 
 #[test]
 fn sigterm_lets_the_file_being_loaded_finish_and_leaves_the_rest_for_the_next_run() {

@@ -3,17 +3,9 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
-use crate::{Cli, create_job, rows, stderr, stdout};
-
-fn terminate(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
+use crate::{Cli, create_job, rows, stderr, stdout, terminate};
 
 #[test]
 fn three_workers_load_a_sixty_file_run_exactly_once_though_one_dies_mid_file() {
