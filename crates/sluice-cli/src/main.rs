@@ -176,6 +176,8 @@ struct ServeArgs {
     duckdb_roots: Vec<std::path::PathBuf>,
 }
 
+const NO_SHARED_CATALOG: &str = "a worker shares a PostgreSQL catalog with other sluice processes: give --catalog postgres://… (or SLUICE_CATALOG_URL); on one machine, `sluice serve` or `sluice run --parallel N` does the work";
+
 #[derive(clap::Args, Debug)]
 struct WorkerArgs {
     /// Files this worker loads at once, each in a load of its own [default: the machine's
@@ -186,9 +188,7 @@ struct WorkerArgs {
 
 async fn worker(engine: Engine, a: WorkerArgs, out: &Printer) -> Result<()> {
     if !engine.catalog().is_shared() {
-        anyhow::bail!(
-            "a worker shares a PostgreSQL catalog with other sluice processes: give --catalog postgres://… (or SLUICE_CATALOG_URL); on one machine, `sluice serve` or `sluice run --parallel N` does the work"
-        );
+        anyhow::bail!("{NO_SHARED_CATALOG}");
     }
     let engine = Arc::new(engine);
     let parallel = a.parallel.map(usize::from);
@@ -282,6 +282,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
     if let Command::GenerateTransactions(args) = &cli.command {
         demo::generate(args)?;
         return Ok(ExitCode::SUCCESS);
+    }
+    if matches!(cli.command, Command::Worker(_)) && cli.catalog.is_none() {
+        // Refused before a data directory (and its SQLite catalog) is made for nothing.
+        anyhow::bail!("{NO_SHARED_CATALOG}");
     }
     let engine = Engine::open_with_catalog(&cli.data_dir, cli.catalog.as_deref()).await?;
     let out = Printer::stdout();

@@ -141,4 +141,5 @@ fn a_worker_needs_a_shared_catalog() {
         "{}",
         stderr(&out)
     );
+    assert!(!cli.data().exists(), "nothing is made for a worker refused");
 }
