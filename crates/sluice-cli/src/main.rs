@@ -195,7 +195,7 @@ async fn worker(engine: Engine, a: WorkerArgs, out: &Printer) -> Result<()> {
     out.line(&format!(
         "sluice worker {}: starting scheduled jobs and loading files of shared runs, up to {} at once (Ctrl-C to stop)",
         sluice_engine::lease::this_runner(),
-        parallel.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        sluice_engine::run::at_once(parallel)
     ));
     let scheduler = tokio::spawn(Arc::clone(&engine).run_scheduler(sluice_web::SCHEDULER_TICK));
     let helper = Arc::clone(&engine);

@@ -565,10 +565,7 @@ impl Engine {
             self.shutdown_token().cancelled().await;
             return;
         }
-        let at_once = parallel
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
-            .max(1);
-        self.runner.help(at_once).await;
+        self.runner.help(crate::run::at_once(parallel)).await;
     }
 
     // ---- the scheduler ----

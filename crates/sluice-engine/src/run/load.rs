@@ -4,17 +4,44 @@
 use sluice_core::storage::{FileEntry, Store};
 use sluice_sinks::FileLoad;
 
+use std::sync::Arc;
+
 use super::Runner;
+use super::heartbeat::LeaseGuard;
 use super::log::Level;
-use crate::Result;
+use super::options::Progress;
 use crate::catalog::FileFailure;
 use crate::jobs::{group_load_id, load_id};
 use crate::model::{FileOutcome, Job, RunFile};
 use crate::pipeline::{Failure, FilePipeline};
 use crate::plan::Take;
 use crate::text::human_duration;
+use crate::{Error, Result};
 
 impl Runner {
+    /// Loads one file of a run, with its retries (the caller records it); `None` when a
+    /// shutdown came before it started.
+    pub(super) async fn load_one(
+        &self,
+        job: &Job,
+        run_id: i64,
+        pipeline: &FilePipeline<'_>,
+        take: &Take,
+        progress: &Arc<dyn Progress>,
+        lease: &LeaseGuard,
+    ) -> Result<Option<FileResult>> {
+        if self.shutdown.is_cancelled() {
+            return Ok(None);
+        }
+        if lease.lost.is_cancelled() {
+            return Err(Error::LeaseLost { run_id });
+        }
+        progress.file_started(&take.file);
+        self.load_with_retries(job, run_id, pipeline, take)
+            .await
+            .map(Some)
+    }
+
     /// Loads a file, trying again after a transient failure as the retry policy allows
     /// (but not once a shutdown is asked for).
     pub(super) async fn load_with_retries(

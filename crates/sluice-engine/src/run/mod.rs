@@ -38,7 +38,7 @@ use tokio_util::task::TaskTracker;
 use self::log::{Level, RunLog};
 
 use self::heartbeat::LeaseGuard;
-pub use self::options::{Progress, Quiet, RetryPolicy, RunOptions};
+pub use self::options::{Progress, Quiet, RetryPolicy, RunOptions, at_once};
 use crate::alerts::Alerting;
 use crate::catalog::{Catalog, Promotion};
 use crate::connections::Connections;
@@ -454,29 +454,6 @@ impl Runner {
             outcomes,
             left,
         })
-    }
-
-    /// Loads one file of a run, with its retries (the caller records it); `None` when a
-    /// shutdown came before it started.
-    async fn load_one(
-        &self,
-        job: &Job,
-        run_id: i64,
-        pipeline: &FilePipeline<'_>,
-        take: &crate::plan::Take,
-        progress: &Arc<dyn Progress>,
-        lease: &LeaseGuard,
-    ) -> Result<Option<load::FileResult>> {
-        if self.shutdown.is_cancelled() {
-            return Ok(None);
-        }
-        if lease.lost.is_cancelled() {
-            return Err(Error::LeaseLost { run_id });
-        }
-        progress.file_started(&take.file);
-        self.load_with_retries(job, run_id, pipeline, take)
-            .await
-            .map(Some)
     }
 
     /// Records a file the run passes over, and why.

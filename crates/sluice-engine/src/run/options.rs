@@ -38,19 +38,28 @@ pub struct RunOptions {
 }
 
 /// How many of `job`'s files a run loads at once, asked for `parallel`: one where the order
-/// of the loads matters or they would change the table under each other — rows
-/// deduplicated by key (the first or last loaded wins), a schema policy that alters the
-/// table (`add-columns`, `widen`) — else `parallel`, by default the machine's cores.
+/// of the loads matters or they would change the table under each other
+/// ([`one_at_a_time`]), else `parallel`, by default the machine's cores.
 pub(crate) fn files_at_once(job: &crate::model::Job, parallel: Option<usize>) -> usize {
+    if one_at_a_time(job) {
+        return 1;
+    }
+    at_once(parallel)
+}
+
+/// Whether `job`'s files must load one at a time: rows deduplicated by key (the first or
+/// last loaded wins), or a schema policy that alters the table (`add-columns`, `widen`).
+pub(crate) fn one_at_a_time(job: &crate::model::Job) -> bool {
     use crate::model::SchemaPolicy;
-    let one_at_a_time = job.settings.dedup.is_some()
+    job.settings.dedup.is_some()
         || matches!(
             job.settings.schema_policy,
             SchemaPolicy::AddColumns | SchemaPolicy::Widen
-        );
-    if one_at_a_time {
-        return 1;
-    }
+        )
+}
+
+/// How many loads at once `parallel` asks for: by default the machine's cores, at least 1.
+pub fn at_once(parallel: Option<usize>) -> usize {
     parallel
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
         .max(1)

@@ -32,12 +32,12 @@ pub const TASK_POLL: Duration = Duration::from_millis(500);
 
 impl Runner {
     /// Whether a run of `job` offers its files to the workers on the catalog: the catalog
-    /// is shared, the job's files may load side by side ([`super::options::files_at_once`]),
+    /// is shared, the job's files may load side by side ([`super::options::one_at_a_time`]),
     /// and the destination is one every worker writes to (not a DuckDB file, which one
     /// process at a time opens).
     pub(super) fn shares(&self, job: &Job) -> bool {
         self.catalog.is_shared()
-            && super::options::files_at_once(job, Some(2)) > 1
+            && !super::options::one_at_a_time(job)
             && !matches!(job.destination, SinkConfig::DuckDb(_))
     }
 
@@ -224,7 +224,7 @@ impl Runner {
     /// a shutdown: the files being loaded then finish and no more are taken.
     pub(crate) async fn help(&self, at_once: usize) {
         let me = crate::lease::this_runner();
-        let slots = (0..at_once.max(1)).map(|_| self.help_slot(&me));
+        let slots = (0..at_once).map(|_| self.help_slot(&me));
         futures::future::join_all(slots).await;
     }
 

@@ -22,6 +22,33 @@ macro_rules! tasks {
                     },
                 })
             }
+
+            /// Updates the file `worker` holds of a run, not done: `set` its columns (one `?`
+            /// in `set` is `at`). Returns whether it did.
+            async fn update_held(
+                &self,
+                set: &str,
+                at: Option<DateTime<Utc>>,
+                run_id: i64,
+                position: i32,
+                worker: &str,
+            ) -> Result<bool> {
+                let sql = format!(
+                    "UPDATE run_tasks SET {set} WHERE run_id = ? AND position = ? AND worker = ? AND done = FALSE"
+                );
+                let mut query = sqlx::query(Self::sql(&sql));
+                if let Some(at) = at {
+                    query = query.bind(at);
+                }
+                let result = query
+                    .bind(run_id)
+                    .bind(position)
+                    .bind(worker)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(result.rows_affected() == 1)
+            }
         }
 
         #[async_trait]
@@ -87,45 +114,21 @@ macro_rules! tasks {
             }
 
             async fn renew_task(&self, run_id: i64, position: u32, worker: &str) -> Result<bool> {
-                let result = sqlx::query(Self::sql(
-                    "UPDATE run_tasks SET heartbeat_at = ?
-                     WHERE run_id = ? AND position = ? AND worker = ? AND done = FALSE",
-                ))
-                .bind(self.now().await?)
-                .bind(run_id)
-                .bind(position as i32)
-                .bind(worker)
-                .execute(&self.pool)
-                .await
-                .map_err(db)?;
-                Ok(result.rows_affected() == 1)
+                let now = self.now().await?;
+                self.update_held("heartbeat_at = ?", Some(now), run_id, position as i32, worker)
+                    .await
             }
 
             async fn finish_task(&self, run_id: i64, position: u32, worker: &str) -> Result<()> {
-                sqlx::query(Self::sql(
-                    "UPDATE run_tasks SET done = TRUE WHERE run_id = ? AND position = ? AND worker = ?",
-                ))
-                .bind(run_id)
-                .bind(position as i32)
-                .bind(worker)
-                .execute(&self.pool)
-                .await
-                .map_err(db)?;
-                Ok(())
+                self.update_held("done = TRUE", None, run_id, position as i32, worker)
+                    .await
+                    .map(drop)
             }
 
             async fn release_task(&self, run_id: i64, position: u32, worker: &str) -> Result<()> {
-                sqlx::query(Self::sql(
-                    "UPDATE run_tasks SET worker = NULL, heartbeat_at = NULL
-                     WHERE run_id = ? AND position = ? AND worker = ? AND done = FALSE",
-                ))
-                .bind(run_id)
-                .bind(position as i32)
-                .bind(worker)
-                .execute(&self.pool)
-                .await
-                .map_err(db)?;
-                Ok(())
+                self.update_held("worker = NULL, heartbeat_at = NULL", None, run_id, position as i32, worker)
+                    .await
+                    .map(drop)
             }
 
             async fn free_orphaned_tasks(&self) -> Result<u64> {
@@ -145,17 +148,16 @@ macro_rules! tasks {
                     if crate::lease::is_alive(Some(&worker), heartbeat, now) {
                         continue;
                     }
-                    let result = sqlx::query(Self::sql(
-                        "UPDATE run_tasks SET worker = NULL, heartbeat_at = NULL, orphaned = TRUE
-                         WHERE run_id = ? AND position = ? AND worker = ? AND done = FALSE",
-                    ))
-                    .bind(row.try_get::<i64, _>("run_id").map_err(db)?)
-                    .bind(row.try_get::<i32, _>("position").map_err(db)?)
-                    .bind(&worker)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db)?;
-                    freed += result.rows_affected();
+                    let freed_it = self
+                        .update_held(
+                            "worker = NULL, heartbeat_at = NULL, orphaned = TRUE",
+                            None,
+                            row.try_get("run_id").map_err(db)?,
+                            row.try_get("position").map_err(db)?,
+                            &worker,
+                        )
+                        .await?;
+                    freed += u64::from(freed_it);
                 }
                 Ok(freed)
             }
