@@ -92,7 +92,21 @@ impl BigQuerySink {
             "schema": {"fields": fields},
         });
         let path = format!("{}/datasets/{dataset}/tables", self.project_path());
-        match self.client.post_json(&path, &body).await {
+        let mut attempt = 0;
+        let created = loop {
+            match self.client.post_json(&path, &body).await {
+                Err(e) if attempt < CREATE_RETRIES && racing(&e) => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                    // The racing commit may have been another worker creating this table.
+                    if let Some(existing) = self.table_columns(table).await? {
+                        return same_columns(table, &existing, &expected);
+                    }
+                }
+                other => break other,
+            }
+        };
+        match created {
             Ok(_) => Ok(()),
             // Created by another worker meanwhile: check it is ours.
             Err(e) if e.status == Some(409) => match self.table_columns(table).await? {
@@ -107,6 +121,19 @@ impl BigQuerySink {
             )),
         }
     }
+}
+
+/// How often a table's creation is tried again when it raced another change.
+const CREATE_RETRIES: u32 = 5;
+
+/// A creation refused because another change committed at the same moment: BigQuery's
+/// "too many table update operations" and server errors, and local-bigquery's catalog
+/// refusing a commit that raced another (`Failed to commit`). Creating is idempotent
+/// (an existing table is checked), so trying again is safe.
+fn racing(e: &super::client::ApiError) -> bool {
+    matches!(e.status, Some(500 | 502 | 503))
+        || e.reason.as_deref() == Some("rateLimitExceeded")
+        || (e.status == Some(400) && e.message.contains("Failed to commit"))
 }
 
 fn describe_columns(cols: &[(String, String, String)]) -> String {
@@ -159,4 +186,43 @@ fn expected_columns(columns: &[Column]) -> Vec<(String, String, String)> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::client::ApiError;
+    use super::racing;
+
+    fn error(status: u16, reason: &str, message: &str) -> ApiError {
+        ApiError {
+            status: Some(status),
+            reason: Some(reason.into()),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn a_creation_that_raced_another_commit_is_tried_again_a_refused_one_is_not() {
+        assert!(racing(&error(
+            400,
+            "invalidQuery",
+            "Failed to commit: Failed to commit DuckLake transaction."
+        )));
+        assert!(racing(&error(503, "backendError", "try again")));
+        assert!(racing(&error(
+            403,
+            "rateLimitExceeded",
+            "too many table update operations"
+        )));
+        assert!(!racing(&error(
+            403,
+            "accessDenied",
+            "no bigquery.tables.create"
+        )));
+        assert!(!racing(&error(
+            400,
+            "invalid",
+            "Invalid field name \"a b\""
+        )));
+    }
 }
