@@ -588,6 +588,8 @@ test("the job page shows a refused file's columns as a proposed schema version a
   await page.click("#drop-confirmed");
   await page.waitForFunction(() => document.getElementById("schema-msg").textContent.includes("version 5"));
   assert.match(await page.innerText("#schema-msg"), /drop note/);
+  // The job's facts are drawn again once the approval's job arrives.
+  await page.waitForFunction(() => !/note STRING/.test(document.getElementById("job-info").textContent));
   assert.match(await page.innerText("#job-info"), /sales_channel STRING/);
   assert.doesNotMatch(await page.innerText("#job-info"), /note STRING/);
   writeFileSync(join(folder, "orders_3.csv"), "id,channel,amount,note\n4,shop,11,y\n");
