@@ -2,10 +2,12 @@
 //!
 //! One database file. Each load runs in one transaction on a blocking thread: an optional
 //! `DELETE` (replace), then per file an optional `DELETE` of its earlier rows (a changed
-//! file reloaded) and its batches through DuckDB's Arrow appender, and the marker row; the
-//! reader keeps parsing on the async side meanwhile, so parsing and appending overlap.
+//! file reloaded) and its batches by `INSERT … SELECT` from a table function that feeds
+//! them to DuckDB's threads (`feed`), and the marker row; the reader keeps parsing on the
+//! async side meanwhile, so parsing and inserting overlap.
 
 mod config;
+mod feed;
 mod types;
 
 use std::path::{Path, PathBuf};
@@ -22,7 +24,7 @@ pub use self::config::{DuckDbConfig, WAREHOUSE_FILE};
 pub use self::types::{TYPE_MAP, duckdb_type};
 use crate::{Error, Inspect, Load, LoadMode, LoadReceipt, Result, Sink, TableLoad};
 
-/// Batches in flight between the reader and the appender.
+/// Batches in flight between the reader and the insert.
 const PIPELINE_DEPTH: usize = 4;
 
 const MARKERS: &str = "CREATE TABLE IF NOT EXISTS _sluice_loads (
@@ -38,6 +40,8 @@ const MARKERS: &str = "CREATE TABLE IF NOT EXISTS _sluice_loads (
 pub struct DuckDbSink {
     path: PathBuf,
     conn: Arc<Mutex<Connection>>,
+    /// DuckDB's threads: how many insert a part side by side.
+    threads: u64,
 }
 
 impl std::fmt::Debug for DuckDbSink {
@@ -94,9 +98,14 @@ impl DuckDbSink {
         })?;
         conn.execute_batch(MARKERS)
             .map_err(|e| fail(e.to_string()))?;
+        feed::register(&conn).map_err(|e| fail(e.to_string()))?;
+        let threads = conn
+            .query_row("SELECT current_setting('threads')", [], |r| r.get::<_, i64>(0))
+            .map_err(|e| fail(e.to_string()))?;
         Ok(Self {
             path: path.to_path_buf(),
             conn: Arc::new(Mutex::new(conn)),
+            threads: threads.max(1) as u64,
         })
     }
 
@@ -153,38 +162,26 @@ impl DuckDbSink {
 /// The staging table of a part whose rows are deduplicated.
 const DEDUP_STAGE: &str = "__sluice_dedup";
 
-/// Ends the part being appended: flushes its appender and, when its rows are deduplicated,
-/// moves them from the staging table into the table, counting the rows it added.
-fn end_part(
+/// Moves a deduplicated part's rows from the staging table into the table; the rows it
+/// added.
+fn move_deduplicated(
     conn: &Connection,
-    appender: &mut Option<duckdb::Appender<'_>>,
-    dedup: Option<&crate::dedup::Dedup>,
+    dedup: &crate::dedup::Dedup,
     table: &TableName,
     columns: &[Column],
-    parts: &mut [u64],
-) -> duckdb::Result<()> {
-    let Some(mut a) = appender.take() else {
-        return Ok(());
-    };
-    a.flush()?;
-    drop(a);
-    if let Some(dedup) = dedup {
-        let mut added = 0;
-        for sql in crate::dedup::move_sql(
-            dedup,
-            &table.quoted(),
-            DEDUP_STAGE,
-            columns,
-            Some("rowid"),
-            quote_ident,
-        ) {
-            added = conn.execute(&sql, [])?;
-        }
-        if let Some(rows) = parts.last_mut() {
-            *rows = added as u64;
-        }
+) -> duckdb::Result<u64> {
+    let mut added = 0;
+    for sql in crate::dedup::move_sql(
+        dedup,
+        &table.quoted(),
+        DEDUP_STAGE,
+        columns,
+        Some("rowid"),
+        quote_ident,
+    ) {
+        added = conn.execute(&sql, [])?;
     }
-    Ok(())
+    Ok(added as u64)
 }
 
 /// Writes a part's rejected rows to the quarantine table (made if missing), after deleting
@@ -313,8 +310,12 @@ impl Sink for DuckDbSink {
         let conn = self.clone_connection()?;
         // The batches' columns by name: a table whose columns were added to since it was
         // created holds them in another order.
-        let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(PIPELINE_DEPTH);
+        let names = columns
+            .iter()
+            .map(|c| quote_ident(&c.name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (tx, rx) = tokio::sync::mpsc::channel::<Msg>(PIPELINE_DEPTH);
         let table = table.clone();
         let load_id = load.load_id.clone();
         let (marker_path, marker_version) = (load.marker_path(), load.marker_version());
@@ -322,6 +323,8 @@ impl Sink for DuckDbSink {
         let quarantine = crate::quarantine::table_of(&table);
         let dedup = load.dedup.clone();
         let all_columns = columns.to_vec();
+        let inbox = feed::Inbox::new(rx);
+        let threads = self.threads;
         let writer = tokio::task::spawn_blocking(move || -> duckdb::Result<Option<Vec<u64>>> {
             conn.execute_batch("BEGIN TRANSACTION")?;
             let result = (|| {
@@ -329,20 +332,11 @@ impl Sink for DuckDbSink {
                     conn.execute_batch(&format!("DELETE FROM {}", table.quoted()))?;
                 }
                 let mut parts: Vec<u64> = Vec::new();
-                // Ends the part being appended (moving its rows by key, when deduplicated).
-                let end_part = |conn: &Connection,
-                                appender: &mut Option<duckdb::Appender<'_>>,
-                                parts: &mut Vec<u64>| {
-                    end_part(conn, appender, dedup.as_ref(), &table, &all_columns, parts)
-                };
-                // One appender per part, flushed before the next part's DELETE.
-                let mut appender: Option<duckdb::Appender<'_>> = None;
                 // A channel closed without `Done` means the load was dropped part way (its
                 // task cancelled): roll back rather than commit a partial file.
                 loop {
-                    match rx.blocking_recv() {
+                    match inbox.next() {
                         Some(Msg::Part { path, replace_rows }) => {
-                            end_part(&conn, &mut appender, &mut parts)?;
                             if replace_rows {
                                 conn.execute(
                                     &format!(
@@ -353,38 +347,56 @@ impl Sink for DuckDbSink {
                                     params![path],
                                 )?;
                             }
-                            let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                            appender = Some(if dedup.is_some() {
+                            let target = if dedup.is_some() {
                                 // Into a staging table, moved into the table at its end.
                                 conn.execute_batch(&format!(
                                     "CREATE OR REPLACE TEMP TABLE {DEDUP_STAGE} AS SELECT * FROM {} LIMIT 0",
                                     table.quoted()
                                 ))?;
-                                conn.appender_with_columns(DEDUP_STAGE, &names)?
+                                quote_ident(DEDUP_STAGE)
                             } else {
-                                conn.appender_with_columns_to_db(
-                                    table.name(),
-                                    table.schema().unwrap_or("main"),
-                                    &names,
-                                )?
-                            });
-                            parts.push(0);
-                        }
-                        Some(Msg::Batch(batch)) => {
-                            if let (Some(rows), Some(a)) = (parts.last_mut(), appender.as_mut()) {
-                                *rows += batch.num_rows() as u64;
-                                a.append_record_batch(batch)?;
+                                table.quoted()
+                            };
+                            // The part's first message: a batch starts its feed; anything
+                            // else ends a part without rows.
+                            let mut rows = match inbox.next() {
+                                Some(Msg::Batch(first)) => {
+                                    // Deduplication keeps the first or last row by position.
+                                    let threads = if dedup.is_some() { 1 } else { threads };
+                                    conn.execute_batch(&format!(
+                                        "SET preserve_insertion_order = {}",
+                                        threads == 1
+                                    ))?;
+                                    let feed = feed::Registration::new(feed::Feed::new(
+                                        &path,
+                                        first,
+                                        threads,
+                                        inbox.clone(),
+                                    ));
+                                    let sql = format!(
+                                        "INSERT INTO {target} ({names}) SELECT * FROM {}(?)",
+                                        feed::FUNCTION
+                                    );
+                                    conn.execute(&sql, params![feed.token()])
+                                        .map(|n| n as u64)?
+                                }
+                                Some(other) => {
+                                    inbox.hold(other);
+                                    0
+                                }
+                                None => return Ok(None),
+                            };
+                            if let Some(dedup) = dedup.as_ref() {
+                                rows = move_deduplicated(&conn, dedup, &table, &all_columns)?;
                             }
-                            sluice_core::fault::hit("mid-load");
+                            parts.push(rows);
                         }
+                        // Batches follow their part's start, taken by its feed.
+                        Some(Msg::Batch(_)) => {}
                         Some(Msg::Rejected { path, clear, batch }) => {
-                            end_part(&conn, &mut appender, &mut parts)?;
                             write_rejected(&conn, &quarantine, &path, clear, batch)?;
                         }
-                        Some(Msg::Done) => {
-                            end_part(&conn, &mut appender, &mut parts)?;
-                            break;
-                        }
+                        Some(Msg::Done) => break,
                         Some(Msg::Abort) | None => return Ok(None),
                     }
                 }
