@@ -100,7 +100,9 @@ impl DuckDbSink {
             .map_err(|e| fail(e.to_string()))?;
         feed::register(&conn).map_err(|e| fail(e.to_string()))?;
         let threads = conn
-            .query_row("SELECT current_setting('threads')", [], |r| r.get::<_, i64>(0))
+            .query_row("SELECT current_setting('threads')", [], |r| {
+                r.get::<_, i64>(0)
+            })
             .map_err(|e| fail(e.to_string()))?;
         Ok(Self {
             path: path.to_path_buf(),
