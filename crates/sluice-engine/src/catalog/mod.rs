@@ -126,6 +126,15 @@ pub trait Ledger: Send + Sync {
     async fn forget_file(&self, job_id: i64, file_path: &str) -> Result<u64>;
     /// Records loads a deleted job left in the table as this job's, loaded.
     async fn adopt_files(&self, job_id: i64, files: &[Adopted]) -> Result<()>;
+    /// Records the content identity (`md5:<hex>`) of a claimed or loaded file version
+    /// hashed beside its load; a version whose identity is known keeps it.
+    async fn record_content(
+        &self,
+        job_id: i64,
+        file_path: &str,
+        file_version: &str,
+        content: &str,
+    ) -> Result<()>;
     /// Marks a claimed file loaded, fenced by the lease of `run_id` (the run settling it).
     ///
     /// # Errors

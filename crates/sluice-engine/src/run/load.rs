@@ -159,33 +159,67 @@ impl Runner {
             file_version: version.clone(),
         };
         let mut record = RunFile::taken(file);
-        // The content's identity is recorded with the claim, so that a later copy or
-        // touch of the same bytes is known for what it is.
-        let content = match content_of(pipeline.store(), take).await {
-            Ok(c) => Some(c),
-            Err(f) if f.outcome == FileOutcome::SkippedChanged || f.transient => {
-                let transient = f.transient;
-                f.onto(&mut record);
-                return Ok((record, transient));
-            }
-            Err(f) => {
-                // Unreadable: claimed all the same, so the failure is counted against it.
-                f.onto(&mut record);
-                None
-            }
-        };
+        // The content's identity, when the plan knows it (the store's checksum, or hashed
+        // to compare the file with loaded ones), is recorded with the claim; otherwise the
+        // file is hashed while it loads, beside the load, and recorded after it, so that a
+        // later copy or touch of the same bytes is known for what it is.
         if !self
             .catalog
-            .claim_file(job.id, run_id, file, &load.load_id, content.as_deref())
+            .claim_file(job.id, run_id, file, &load.load_id, take.content.as_deref())
             .await?
         {
             // Another runner holds or finished it since the listing.
             record.claimed_elsewhere();
             return Ok((record, false));
         }
-        if content.is_none() {
-            return Ok((record, false));
+        // Recorded as soon as it is known: a load seldom commits before its file is hashed.
+        let hashing = take.content.is_none().then(|| {
+            let (store, file) = (pipeline.store().clone(), file.clone());
+            let (catalog, job_id, version) = (Arc::clone(&self.catalog), job.id, version.clone());
+            tokio::spawn(async move {
+                match store.content_hash(&file).await {
+                    Ok(content) => {
+                        catalog
+                            .record_content(job_id, &file.path, &version, &content)
+                            .await
+                    }
+                    // The load reads the same version and says what went wrong with it.
+                    Err(e) => {
+                        tracing::debug!(file = %file.path, "not hashed: {e}");
+                        Ok(())
+                    }
+                }
+            })
+        });
+        let loaded = self
+            .load_claimed(job, run_id, pipeline, take, &load, record)
+            .await;
+        if let Some(hashing) = hashing {
+            if loaded.is_err() {
+                hashing.abort();
+            }
+            match hashing.await {
+                Ok(recorded) => recorded?,
+                Err(e) if e.is_cancelled() => {}
+                Err(e) => tracing::warn!(file = %file.path, "hashing failed: {e}"),
+            }
         }
+        loaded
+    }
+
+    /// Loads a claimed file: refused when it changed after it was loaded and the job fails
+    /// such files, recorded when the destination already holds it, else loaded.
+    async fn load_claimed(
+        &self,
+        job: &Job,
+        run_id: i64,
+        pipeline: &FilePipeline<'_>,
+        take: &Take,
+        load: &FileLoad,
+        mut record: RunFile,
+    ) -> Result<(RunFile, bool)> {
+        let file = &take.file;
+        let version = &load.file_version;
         if take.fail {
             record.outcome = FileOutcome::FailedChanged;
             record.message = Some(format!(
@@ -208,18 +242,18 @@ impl Runner {
             .map_err(|e| crate::Error::Sink(e.about(&file.path)))?;
         if let Some(receipt) = committed {
             self.catalog
-                .mark_loaded(job.id, &file.path, &version, receipt.rows, run_id)
+                .mark_loaded(job.id, &file.path, version, receipt.rows, run_id)
                 .await?;
             record.outcome = FileOutcome::Recovered;
             record.rows_loaded = receipt.rows;
             record.message = Some("already committed in the destination; recorded".into());
             return Ok((record, false));
         }
-        match pipeline.load(file, &load, take.reload).await {
+        match pipeline.load(file, load, take.reload).await {
             Ok(loaded) => {
                 sluice_core::fault::hit("after-commit");
                 self.catalog
-                    .mark_loaded(job.id, &file.path, &version, loaded.rows, run_id)
+                    .mark_loaded(job.id, &file.path, version, loaded.rows, run_id)
                     .await?;
                 record.rows_loaded = loaded.rows;
                 record.rows_rejected = loaded.rejected;

@@ -11,6 +11,7 @@ mod numbers;
 mod quotes;
 mod read;
 mod sniff;
+mod text;
 
 use serde::{Deserialize, Serialize};
 

@@ -8,16 +8,13 @@ use arrow::csv::reader::ReaderBuilder;
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use bytes::{Buf, Bytes};
-use futures::stream::{BoxStream, StreamExt};
+use futures::stream::BoxStream;
 
-use super::encoding::Decoder;
 use super::errors::locate_error;
 use super::layout::{self, Layout};
-use super::lenient::RecordFilter;
-use super::quotes::QuoteTracker;
-use super::sniff::unclosed_quote;
+use super::text::Text;
 use super::{CsvOptions, numbers};
-use crate::format::{BATCH_ROWS, BatchSource, BatchStream, MAX_RECORD_BYTES, batch_stream};
+use crate::format::{BATCH_ROWS, BatchSource, BatchStream, batch_stream};
 use crate::schema::{Column, WarehouseType, arrow_schema};
 use crate::{Error, Result};
 
@@ -53,16 +50,13 @@ pub fn read_lenient(
         })
         .collect();
     let mut state = CsvStream {
-        input: bytes,
+        text: Text::start(bytes, options, columns.len(), path, lenient),
         buf: Bytes::new(),
         eof: false,
         decoder: None,
         layout: None,
         options: options.clone(),
         read_as,
-        text: Decoder::new(options.encoding()),
-        skip: options.skip_rows.unwrap_or(0),
-        skipped: 0,
         path: path.to_string(),
         names: columns.iter().map(|c| c.name.clone()).collect(),
         columns: columns.to_vec(),
@@ -70,18 +64,6 @@ pub fn read_lenient(
         rows_before: 0,
         header: options.header(),
         delimiter: options.delimiter.unwrap_or(','),
-        quote: options.quote.unwrap_or('"'),
-        quotes: QuoteTracker::new(options.delimiter_byte(), options.quote_byte()),
-        line_bytes: 0,
-        filter: lenient.then(|| {
-            RecordFilter::new(
-                options.delimiter_byte(),
-                options.quote_byte(),
-                options.escape.map(|e| e as u8),
-                options.comment.map(|c| c as u8),
-                (!options.header()).then_some(columns.len()),
-            )
-        }),
     };
     if !state.header {
         // Without a header columns are positional: the file's first is the job's first.
@@ -100,7 +82,8 @@ pub(crate) fn null_regex(markers: &[String]) -> Option<regex::Regex> {
 }
 
 struct CsvStream {
-    input: BoxStream<'static, Result<Bytes>>,
+    /// The file's text as checked UTF-8, read ahead.
+    text: Text,
     buf: Bytes,
     eof: bool,
     /// Made once the header is read (at once for a file without one).
@@ -110,11 +93,6 @@ struct CsvStream {
     options: CsvOptions,
     /// The job's columns as decoded (numbers with a decimal comma as text).
     read_as: Vec<Column>,
-    /// The file's text as UTF-8.
-    text: Decoder,
-    /// Lines to drop before the header, and how many are dropped.
-    skip: u32,
-    skipped: u32,
     path: String,
     names: Vec<String>,
     columns: Vec<Column>,
@@ -122,13 +100,6 @@ struct CsvStream {
     rows_before: u64,
     header: bool,
     delimiter: char,
-    quote: char,
-    /// Follows the quoting, to refuse a quote that never closes.
-    quotes: QuoteTracker,
-    /// Bytes since the last line end, to refuse a line that never ends.
-    line_bytes: usize,
-    /// Replaces records of the wrong width, when they are kept for quarantine.
-    filter: Option<RecordFilter>,
 }
 
 impl BatchSource for CsvStream {
@@ -181,33 +152,13 @@ impl CsvStream {
         decoder.flush().map_err(|e| self.error(e))
     }
 
-    /// The next chunk of the file's text; at the end, what is left, refusing a quote that
-    /// never closed.
+    /// The next chunk of the file's text; empty at its end.
     async fn next_text(&mut self) -> Result<Bytes> {
-        match self.input.next().await {
-            Some(chunk) => {
-                let chunk = self.prepare(chunk?, false);
-                self.check(&chunk)?;
-                Ok(match &mut self.filter {
-                    Some(f) => Bytes::from(f.feed(&chunk, false)),
-                    None => chunk,
-                })
-            }
+        match self.text.next().await? {
+            Some(chunk) => Ok(chunk),
             None => {
                 self.eof = true;
-                let rest = self.prepare(Bytes::new(), true);
-                self.check(&rest)?;
-                if let Some(line) = self.quotes.unclosed() {
-                    return Err(unclosed_quote(
-                        &self.path,
-                        line + u64::from(self.skipped),
-                        self.quote,
-                    ));
-                }
-                Ok(match &mut self.filter {
-                    Some(f) => Bytes::from(f.feed(&rest, true)),
-                    None => rest,
-                })
+                Ok(Bytes::new())
             }
         }
     }
@@ -269,21 +220,6 @@ impl CsvStream {
         builder.build_decoder()
     }
 
-    /// Decodes the next chunk into UTF-8 and drops the lines before the header.
-    fn prepare(&mut self, chunk: Bytes, last: bool) -> Bytes {
-        let mut text = self.text.decode(chunk, last);
-        while self.skipped < self.skip && !text.is_empty() {
-            match memchr::memchr(b'\n', &text) {
-                Some(i) => {
-                    text.advance(i + 1);
-                    self.skipped += 1;
-                }
-                None => text = Bytes::new(),
-            }
-        }
-        text
-    }
-
     /// Numbers written with a decimal comma, as the job's FLOAT64 and NUMERIC columns.
     fn rewrite_numbers(&self, batch: RecordBatch) -> Result<RecordBatch> {
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
@@ -339,33 +275,7 @@ impl CsvStream {
     /// The file's line of a row of the current batch (exact unless quoted fields hold
     /// line ends).
     fn line_of(&self, row: usize) -> u64 {
-        self.rows_before + row as u64 + 1 + u64::from(self.header) + u64::from(self.skipped)
-    }
-
-    /// Follows the quoting of the next bytes, and refuses a line longer than
-    /// [`MAX_RECORD_BYTES`] before it is buffered.
-    fn check(&mut self, chunk: &[u8]) -> Result<()> {
-        self.quotes.feed(chunk);
-        match memchr::memrchr(b'\n', chunk) {
-            Some(last) => self.line_bytes = chunk.len() - last - 1,
-            None => self.line_bytes += chunk.len(),
-        }
-        if self.line_bytes > MAX_RECORD_BYTES {
-            return Err(Error::Parse {
-                path: self.path.clone(),
-                line: Some(self.quotes.line()),
-                column: None,
-                message: format!(
-                    "the line runs on for more than {} MiB without a line end",
-                    MAX_RECORD_BYTES >> 20
-                ),
-                hint: Some(
-                    crate::error::Hint::text("check that the file is text with line ends (CSV)")
-                        .into(),
-                ),
-            });
-        }
-        Ok(())
+        self.rows_before + row as u64 + 1 + u64::from(self.header) + u64::from(self.text.skipped())
     }
 
     fn error(&self, e: ArrowError) -> Error {
@@ -374,7 +284,7 @@ impl CsvStream {
             line: Some(line), ..
         } = &mut e
         {
-            *line += u64::from(self.skipped);
+            *line += u64::from(self.text.skipped());
         }
         e
     }
@@ -383,10 +293,11 @@ impl CsvStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::MAX_RECORD_BYTES;
     use crate::schema::WarehouseType::{self, Int64, Timestamp};
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
-    use futures::TryStreamExt;
+    use futures::{StreamExt, TryStreamExt};
 
     async fn read_all(
         text: &'static [u8],

@@ -82,6 +82,27 @@ macro_rules! ledger {
                 Ok(false)
             }
 
+            async fn record_content(
+                &self,
+                job_id: i64,
+                file_path: &str,
+                file_version: &str,
+                content: &str,
+            ) -> Result<()> {
+                sqlx::query(Self::sql(
+                    "UPDATE processed_files SET content = ?
+                     WHERE job_id = ? AND file_path = ? AND file_version = ? AND content IS NULL",
+                ))
+                .bind(content)
+                .bind(job_id)
+                .bind(file_path)
+                .bind(file_version)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
             async fn mark_loaded(
                 &self,
                 job_id: i64,
