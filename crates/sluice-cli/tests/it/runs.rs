@@ -83,9 +83,18 @@ fn a_process_killed_after_commit_is_recorded_and_not_loaded_twice() {
     let cli = Cli::new();
     cli.write("t_1.csv", &rows(1, 1000));
     cli.setup_job(&[]);
-    cli.killed_run("after-commit");
+    // Killed after the commit and before the file's hash (made beside its load) is
+    // recorded.
+    let out = cli
+        .cmd(&["run", "tx"])
+        .env("SLUICE_FAULT", "after-commit")
+        .env("SLUICE_SLOW", "before-content:3000")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "not aborted: {}", stdout(&out));
     assert_eq!(cli.table_rows("t"), 1000);
     assert_eq!(cli.ledger()[0]["status"], "loading");
+    assert!(cli.ledger()[0]["content"].is_null(), "{}", cli.ledger());
 
     let out = cli.ok(&["run", "tx", "--json"]);
     let run: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -102,6 +111,13 @@ fn a_process_killed_after_commit_is_recorded_and_not_loaded_twice() {
     );
     assert_eq!(cli.table_rows("t"), 1000, "exactly once");
     assert_eq!(cli.ledger()[0]["status"], "loaded");
+
+    // The recovered file's content is known: a copy of its bytes is not loaded again.
+    cli.write("t_2.csv", &rows(1, 1000));
+    let out = cli.ok(&["run", "tx", "--json"]);
+    let run: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(run["files"][0]["outcome"], "skipped_same_content", "{out}");
+    assert_eq!(cli.table_rows("t"), 1000, "the copy is not loaded");
 }
 
 #[test]

@@ -179,6 +179,7 @@ impl Runner {
             tokio::spawn(async move {
                 match store.content_hash(&file).await {
                     Ok(content) => {
+                        sluice_core::fault::slow("before-content");
                         catalog
                             .record_content(job_id, &file.path, &version, &content)
                             .await

@@ -283,6 +283,8 @@ impl Runner {
         let store = self.connections.store(&job.connection).await?;
         let latest_only = !options.all_files.unwrap_or(!job.load_latest_only);
         let survey = self.survey(job, &store, latest_only, true).await?;
+        self.identify_recovered(job, &store, &survey.ledger, &recovered)
+            .await?;
         let (ledger, plan) = (&survey.ledger, &survey.plan);
         let pattern = &survey.pattern;
         self.log

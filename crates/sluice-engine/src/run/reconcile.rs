@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use sluice_core::storage::Store;
 use sluice_sinks::Sink;
 
 use super::Runner;
@@ -34,6 +35,44 @@ impl Runner {
             }
         }
         Ok(recovered)
+    }
+
+    /// Records the content identity of recovered files whose process died before it was
+    /// known (a file is hashed beside its load), so that a later copy of the same bytes is
+    /// still known for what it is. A file no longer listed as that version is left.
+    pub(super) async fn identify_recovered(
+        &self,
+        job: &Job,
+        store: &Store,
+        ledger: &[ProcessedFile],
+        recovered: &HashSet<(String, String)>,
+    ) -> Result<()> {
+        for p in ledger.iter().filter(|p| {
+            p.content.is_none()
+                && p.status == LedgerStatus::Loaded
+                && recovered.contains(&(p.file_path.clone(), p.file_version.clone()))
+        }) {
+            let Ok(file) = store.head(&p.file_path).await else {
+                continue;
+            };
+            if file.version_key() != p.file_version {
+                continue;
+            }
+            let content = match &file.checksum {
+                Some(c) => c.clone(),
+                None => match store.content_hash(&file).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::debug!(file = %p.file_path, "not hashed: {e}");
+                        continue;
+                    }
+                },
+            };
+            self.catalog
+                .record_content(job.id, &p.file_path, &p.file_version, &content)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Settles one file left `loading` by a process that died: marked loaded and recorded
