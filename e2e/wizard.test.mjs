@@ -552,6 +552,8 @@ test("the job page shows a refused file's columns as a proposed schema version a
   await proposed.locator("button[data-approve]").click();
   await page.waitForFunction(() => document.getElementById("schema-msg").textContent.includes("accepted"));
   assert.match(await page.innerText("#schema-msg"), /version 2 accepted; table: add channel STRING, add note STRING\. 1 refused file\(s\) load on the next run/);
+  // The versions are drawn again once the approval's job arrives.
+  await page.waitForFunction(() => /accepted/.test(document.querySelector('#schema-versions tr[data-version="2"]')?.textContent ?? ""));
   assert.match(await page.innerText('#schema-versions tr[data-version="2"]'), /accepted/);
   // The job's facts are drawn again from the job the approval returns.
   await page.waitForFunction(() => /channel STRING/.test(document.getElementById("job-info").textContent));
