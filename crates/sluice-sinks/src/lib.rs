@@ -102,15 +102,18 @@ impl Error {
     /// a write conflict, a dropped connection. Errors in the data or the table are final.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Destination { message, .. } => {
-                let m = message.to_ascii_lowercase();
-                TRANSIENT.iter().any(|t| m.contains(t))
-            }
+            Self::Destination { message, .. } => transient_message(message),
             Self::Sql { code, .. } => postgres::transient_sqlstate(code),
             Self::TableMismatch { .. } | Self::Invalid { .. } => false,
             Self::Source(e) => e.is_transient(),
         }
     }
+}
+
+/// Whether a destination's message says that trying again may help.
+pub(crate) fn transient_message(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    TRANSIENT.iter().any(|t| m.contains(t))
 }
 
 /// What destinations say when trying again may help.

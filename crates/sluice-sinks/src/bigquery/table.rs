@@ -126,13 +126,13 @@ impl BigQuerySink {
 /// How often a table's creation is tried again when it raced another change.
 const CREATE_RETRIES: u32 = 5;
 
-/// A creation refused because another change committed at the same moment: BigQuery's
-/// "too many table update operations" and server errors, and local-bigquery's catalog
-/// refusing a commit that raced another (`Failed to commit`). Creating is idempotent
-/// (an existing table is checked), so trying again is safe.
+/// A creation refused because another change committed at the same moment: what any
+/// destination call may try again (BigQuery's 429 and 5xx, "too many table update
+/// operations"), and local-bigquery's catalog refusing a commit that raced another
+/// (`Failed to commit`). Creating is idempotent (an existing table is checked), so trying
+/// again is safe.
 fn racing(e: &super::client::ApiError) -> bool {
-    matches!(e.status, Some(500 | 502 | 503))
-        || e.reason.as_deref() == Some("rateLimitExceeded")
+    crate::transient_message(&e.to_string())
         || (e.status == Some(400) && e.message.contains("Failed to commit"))
 }
 
